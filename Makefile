@@ -1,0 +1,47 @@
+# sprint — build, test and lint. `make help` lists the targets.
+GO          ?= go
+BIN         ?= bin
+FUZZTIME    ?= 30s
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PKGS        := ./...
+
+.PHONY: help build test lint fuzz bench run e2e cover tidy clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build sprint, sprintctl and mesos-sim into ./bin
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+test: ## race-enabled tests of every package (the CI test command)
+	$(GO) test -race -count=1 -shuffle=on -timeout 9m $(PKGS)
+
+lint: ## gofmt, go vet and staticcheck (pinned)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+bench: ## benchmarks (see docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+run: build ## one sprint node on its embedded defaults
+	./$(BIN)/sprint
+
+e2e: build ## the full end-to-end suite across real processes
+	SPRINT_E2E=1 $(GO) test -count=1 -timeout 60m ./test/...
+
+cover: ## coverage report in cover.out
+	$(GO) test -count=1 -coverprofile=cover.out $(PKGS)
+
+tidy: ## go mod tidy
+	$(GO) mod tidy
+
+clean: ## remove build output
+	rm -rf $(BIN) cover.out
