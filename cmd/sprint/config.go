@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is everything a sprint node is started with: DESIGN.md §3's flags,
+// each also read from SPRINT_<FLAG> (dashes as underscores) when the flag is
+// not given on the command line.
+type Config struct {
+	DataDir            string
+	Listen             string
+	NodeID             string
+	RaftAddr           string
+	Advertise          string
+	Peers              string
+	Join               string
+	MesosMaster        string
+	FrameworkName      string
+	FrameworkRole      string
+	FrameworkUser      string
+	FailoverTimeout    time.Duration
+	GCMaxAge           time.Duration
+	GCMaxFinished      int
+	StagingTimeout     time.Duration
+	UnreachableTimeout time.Duration
+	LogFormat          string
+	LogLevel           string
+	TokenFile          string
+	TLSCert            string
+	TLSKey             string
+	Insecure           bool
+}
+
+// ParseFlags fills a Config from args and the environment. lookupEnv is
+// os.LookupEnv in production and a map in tests.
+func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("sprint", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.DataDir, "data-dir", "./sprint-data", "directory for the Raft log, snapshots and the state machine")
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:9090", "address of the REST API")
+	fs.StringVar(&c.NodeID, "node-id", "", "this node's Raft id (default: derived from --raft-addr)")
+	fs.StringVar(&c.RaftAddr, "raft-addr", "127.0.0.1:9091", "address for Raft traffic between sprint nodes")
+	fs.StringVar(&c.Advertise, "advertise", "", "HTTP URL other nodes use to reach this node's API (default: http(s)://--listen)")
+	fs.StringVar(&c.Peers, "peers", "", "static cluster to bootstrap: id=raftAddr=httpURL,…")
+	fs.StringVar(&c.Join, "join", "", "HTTP URL of a running sprint node whose cluster this node joins")
+	fs.StringVar(&c.MesosMaster, "mesos-master", "", "Mesos master URLs, comma-separated (default: an embedded simulator with one local agent)")
+	fs.StringVar(&c.FrameworkName, "framework-name", "sprint", "Mesos framework name")
+	fs.StringVar(&c.FrameworkRole, "framework-role", "*", "Mesos role the framework subscribes with")
+	fs.StringVar(&c.FrameworkUser, "framework-user", "", "OS user tasks run as by default (default: the user running sprint)")
+	fs.DurationVar(&c.FailoverTimeout, "failover-timeout", 168*time.Hour, "how long Mesos keeps the framework's tasks while no sprint leader is subscribed")
+	fs.DurationVar(&c.GCMaxAge, "gc-max-age", 168*time.Hour, "finished Runs older than this are deleted (unless the Run sets ttlSecondsAfterFinished)")
+	fs.IntVar(&c.GCMaxFinished, "gc-max-finished", 2000, "beyond this many finished Runs the oldest are deleted")
+	fs.DurationVar(&c.StagingTimeout, "staging-timeout", 5*time.Minute, "a task not running after this is killed and counts as a failed attempt")
+	fs.DurationVar(&c.UnreachableTimeout, "unreachable-timeout", 15*time.Minute, "an unreachable task counts as lost after this")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.TokenFile, "token-file", "", "file of bearer tokens, one per line; required on a non-loopback --listen unless --insecure")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file for the REST API")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file for the REST API")
+	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without --token-file")
+
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		key := EnvName(f.Name)
+		if v, ok := lookupEnv(key); ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", key, v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+// EnvName is the environment variable that sets a flag: SPRINT_DATA_DIR for --data-dir.
+func EnvName(flagName string) string {
+	return "SPRINT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (c *Config) validate() error {
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format: must be text or json, not %q", c.LogFormat)
+	}
+	if c.Peers != "" && c.Join != "" {
+		return errors.New("--peers and --join are exclusive: bootstrap a static cluster or join a running one")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if c.GCMaxFinished < 0 {
+		return fmt.Errorf("--gc-max-finished: must be 0 or more, not %d", c.GCMaxFinished)
+	}
+	for name, d := range map[string]time.Duration{
+		"--failover-timeout": c.FailoverTimeout, "--gc-max-age": c.GCMaxAge,
+		"--staging-timeout": c.StagingTimeout, "--unreachable-timeout": c.UnreachableTimeout,
+	} {
+		if d < 0 {
+			return fmt.Errorf("%s: must not be negative", name)
+		}
+	}
+	return nil
+}
+
+func defaultLookupEnv(k string) (string, bool) { return os.LookupEnv(k) }
