@@ -2,6 +2,7 @@ package apis
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -82,4 +83,22 @@ func causes(l ErrorList) []StatusCause {
 		out = append(out, StatusCause{Field: e.Field, Message: e.Message})
 	}
 	return out
+}
+
+// BadRequestError is a request that cannot be served as sent, e.g. an
+// unparseable selector. It matches ErrBadRequest with errors.Is and
+// renders only its message, which is what the user sees.
+type BadRequestError struct {
+	Message string
+}
+
+// Error returns the message.
+func (e *BadRequestError) Error() string { return e.Message }
+
+// Is matches ErrBadRequest.
+func (e *BadRequestError) Is(target error) bool { return target == ErrBadRequest }
+
+// BadRequestf builds a *BadRequestError.
+func BadRequestf(format string, args ...any) error {
+	return &BadRequestError{Message: fmt.Sprintf(format, args...)}
 }
