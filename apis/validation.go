@@ -81,7 +81,9 @@ func ValidateRunSpec(s *RunSpec, path string) ErrorList {
 
 func validateCommand(s *RunSpec, path string) ErrorList {
 	var errs ErrorList
-	hasImage := s.Container != nil && s.Container.Docker != nil && s.Container.Docker.Image != ""
+	// Every container runs an image, which may supply the entrypoint; a
+	// container without an image gets its own error below.
+	hasImage := s.Container != nil
 	switch {
 	case s.Command != "" && len(s.Args) > 0:
 		errs = append(errs, fieldErr(path+".args", "may not be set together with %s.command: set exactly one", path))
