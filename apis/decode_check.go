@@ -196,7 +196,7 @@ func suggest(unknown string, known []string) string {
 	best, bestD := "", 1<<30
 	u := strings.ToLower(unknown)
 	for _, k := range known {
-		if d := levenshtein(u, strings.ToLower(k)); d < bestD {
+		if d := editDistance(u, strings.ToLower(k)); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -207,25 +207,32 @@ func suggest(unknown string, known []string) string {
 	return ""
 }
 
-func levenshtein(a, b string) int {
+// editDistance is the optimal-string-alignment distance: insertions,
+// deletions, substitutions and adjacent transpositions ("mme" → "mem") each
+// cost 1.
+func editDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 1 << 20 // no typo of a field name is this long
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

@@ -147,7 +147,7 @@ type Network struct {
 type PortMapping struct {
 	ContainerPort int32  `json:"containerPort" jsonschema:"minimum=0,maximum=65535"`
 	HostPort      int32  `json:"hostPort,omitempty" jsonschema:"minimum=0,maximum=65535"`
-	Protocol      string `json:"protocol,omitempty" jsonschema:"enum=tcp,enum=udp,enum=tcp\,udp,enum=udp\,tcp"`
+	Protocol      string `json:"protocol,omitempty" jsonschema:"enum=tcp,enum=udp,enum=tcp\\,udp,enum=udp\\,tcp"`
 	Name          string `json:"name,omitempty"`
 }
 
