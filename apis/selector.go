@@ -179,9 +179,13 @@ func (p *selParser) value() (string, error) {
 	p.skipSpace()
 	start := p.pos
 	v := p.word()
-	if errs := validateLabelValue("", v); len(errs) > 0 {
+	switch {
+	case len(v) > MaxLabelValueLength:
 		p.pos = start
-		return "", p.errorf("invalid label value %q: %s", v, errs[0].Message)
+		return "", p.errorf("invalid label value %q: %s", v, tooLong(MaxLabelValueLength))
+	case !labelValueRe.MatchString(v):
+		p.pos = start
+		return "", p.errorf("invalid label value %q: %s", v, labelValueMsg)
 	}
 	return v, nil
 }
