@@ -153,7 +153,7 @@ func RunFromDefinition(def ContainerRunDefinition, name string) (*Run, error) {
 	}
 	SetDefaults(r)
 	for _, e := range ValidateRun(r) {
-		errs = append(errs, &FieldError{Field: sprintPath(e.Field), Message: e.Message})
+		errs = append(errs, &FieldError{Field: sprintPath(e.Field), Message: strings.ReplaceAll(e.Message, "spec.command", "cmd")})
 	}
 	if len(errs) > 0 {
 		return nil, &InvalidError{Kind: KindContainerRunDefinition, Name: name, Errors: errs}
