@@ -2,6 +2,7 @@ package apis
 
 import (
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -39,6 +40,8 @@ func ValidateRun(r *Run) ErrorList {
 	}
 	errs = append(errs, validateObjectMeta(&r.Metadata)...)
 	errs = append(errs, ValidateRunSpec(&r.Spec, "spec")...)
+	errs = append(errs, validateStrings("metadata", reflect.ValueOf(r.Metadata))...)
+	errs = append(errs, validateStrings("status", reflect.ValueOf(r.Status))...)
 	return errs
 }
 
@@ -67,6 +70,15 @@ func ValidateRunSpec(s *RunSpec, path string) ErrorList {
 	for i, c := range s.Constraints {
 		errs = append(errs, validateConstraint(path+".constraints["+strconv.Itoa(i)+"]", c)...)
 	}
+	if strings.IndexByte(s.Command, 0) >= 0 {
+		errs = append(errs, fieldErr(path+".command", "must not contain a NUL byte"))
+	}
+	for i, a := range s.Args {
+		if strings.IndexByte(a, 0) >= 0 {
+			errs = append(errs, fieldErr(path+".args["+strconv.Itoa(i)+"]", "must not contain a NUL byte"))
+		}
+	}
+	errs = append(errs, validateStrings(path, reflect.ValueOf(*s))...)
 	errs = append(errs, validateSeconds(path+".activeDeadlineSeconds", s.ActiveDeadlineSeconds)...)
 	if s.BackoffLimit < 0 {
 		errs = append(errs, fieldErr(path+".backoffLimit", "must be greater than or equal to 0"))

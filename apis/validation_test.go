@@ -116,6 +116,12 @@ func TestValidateRun(t *testing.T) {
 		"backoff 100 ok":          {edit: func(r *Run) { r.Spec.BackoffLimit = 100 }},
 		"ttl negative":            {edit: func(r *Run) { r.Spec.TTLSecondsAfterFinished = i64(-5) }, want: []string{"spec.ttlSecondsAfterFinished: must be greater than or equal to 0"}},
 		"ttl zero ok":             {edit: func(r *Run) { r.Spec.TTLSecondsAfterFinished = i64(0) }},
+		"command not utf8":        {edit: func(r *Run) { r.Spec.Command = "echo \xff" }, want: []string{"spec.command: must be valid UTF-8"}},
+		"command NUL":             {edit: func(r *Run) { r.Spec.Command = "echo a\x00b" }, want: []string{"spec.command: must not contain a NUL byte"}},
+		"args NUL":                {edit: func(r *Run) { r.Spec.Command = ""; r.Spec.Args = []string{"/bin/echo", "\x00"} }, want: []string{"spec.args[1]: must not contain a NUL byte"}},
+		"annotation not utf8":     {edit: func(r *Run) { r.Metadata.Annotations = map[string]string{"a": "\xc3("} }, want: []string{"metadata.annotations[a]: must be valid UTF-8"}},
+		"env key not utf8":        {edit: func(r *Run) { r.Spec.Env = map[string]string{"A": "\xff"} }, want: []string{"spec.env[A]: must be valid UTF-8"}},
+		"status not utf8":         {edit: func(r *Run) { r.Status.Message = "\xff" }, want: []string{"status.message: must be valid UTF-8"}},
 		"every problem reported": {edit: func(r *Run) { r.Metadata.Name = ""; r.Spec.Cpus = 0; r.Spec.Mem = -1 }, want: []string{
 			"metadata.name: required (or set metadata.generateName)", "spec.cpus: must be greater than 0", "spec.mem: must be greater than 0"}},
 	}
