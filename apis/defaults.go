@@ -1,6 +1,9 @@
 package apis
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // DefaultProtocol is the protocol of a port mapping that names none.
 const DefaultProtocol = "tcp"
@@ -24,6 +27,15 @@ func SetDefaults(r *Run) {
 		r.Kind = KindRun
 	}
 	m := &r.Metadata
+	// Timestamps are stored in UTC, as the server writes them, so that a
+	// Run reads back identical from the store whatever offset it came in.
+	for _, t := range []**time.Time{&m.CreationTimestamp, &m.DeletionTimestamp,
+		&r.Status.StartTime, &r.Status.CompletionTime, &r.Status.LastTransitionTime} {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
+	}
 	m.Labels = nilIfEmptyMap(m.Labels)
 	m.Annotations = nilIfEmptyMap(m.Annotations)
 

@@ -2,6 +2,7 @@ package apis
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -59,4 +60,14 @@ func TestSetDefaults(t *testing.T) {
 		})
 	}
 	SetDefaults(nil) // must not panic
+}
+
+func TestSetDefaults_TimesInUTC(t *testing.T) {
+	local := time.Date(2026, 11, 21, 11, 30, 0, 0, time.FixedZone("CET", 3600))
+	r := Run{Metadata: ObjectMeta{CreationTimestamp: &local}, Status: RunStatus{StartTime: &local}}
+	SetDefaults(&r)
+	want := time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC)
+	assert.Equal(t, want, *r.Metadata.CreationTimestamp)
+	assert.Equal(t, want, *r.Status.StartTime)
+	assert.Equal(t, "CET", local.Location().String(), "the caller's time is not modified")
 }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Resource maxima. They are far above any real agent, so they only catch
@@ -40,6 +41,21 @@ func ValidateRun(r *Run) ErrorList {
 	}
 	errs = append(errs, validateObjectMeta(&r.Metadata)...)
 	errs = append(errs, ValidateRunSpec(&r.Spec, "spec")...)
+	for _, ts := range []struct {
+		path string
+		t    *time.Time
+	}{
+		{"metadata.creationTimestamp", r.Metadata.CreationTimestamp},
+		{"metadata.deletionTimestamp", r.Metadata.DeletionTimestamp},
+		{"status.startTime", r.Status.StartTime},
+		{"status.completionTime", r.Status.CompletionTime},
+		{"status.lastTransitionTime", r.Status.LastTransitionTime},
+	} {
+		// JSON (RFC 3339) can only carry four-digit years.
+		if ts.t != nil && (ts.t.UTC().Year() < 0 || ts.t.UTC().Year() > 9999) {
+			errs = append(errs, fieldErr(ts.path, "must be between 0000-01-01 and 9999-12-31 UTC"))
+		}
+	}
 	errs = append(errs, validateStrings("metadata", reflect.ValueOf(r.Metadata))...)
 	errs = append(errs, validateStrings("status", reflect.ValueOf(r.Status))...)
 	return errs

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -122,6 +123,10 @@ func TestValidateRun(t *testing.T) {
 		"annotation not utf8":     {edit: func(r *Run) { r.Metadata.Annotations = map[string]string{"a": "\xc3("} }, want: []string{"metadata.annotations[a]: must be valid UTF-8"}},
 		"env key not utf8":        {edit: func(r *Run) { r.Spec.Env = map[string]string{"A": "\xff"} }, want: []string{"spec.env[A]: must be valid UTF-8"}},
 		"status not utf8":         {edit: func(r *Run) { r.Status.Message = "\xff" }, want: []string{"status.message: must be valid UTF-8"}},
+		"time out of range": {edit: func(r *Run) {
+			early := time.Date(0, 1, 1, 0, 0, 0, 0, time.FixedZone("", 3600))
+			r.Status.StartTime = &early
+		}, want: []string{"status.startTime: must be between 0000-01-01 and 9999-12-31 UTC"}},
 		"every problem reported": {edit: func(r *Run) { r.Metadata.Name = ""; r.Spec.Cpus = 0; r.Spec.Mem = -1 }, want: []string{
 			"metadata.name: required (or set metadata.generateName)", "spec.cpus: must be greater than 0", "spec.mem: must be greater than 0"}},
 	}
