@@ -61,7 +61,8 @@ func DecodeRunsReader(r io.Reader) ([]Run, error) {
 
 // DecodeRuns decodes JSON or YAML into Runs: a single Run, a RunList (or a
 // kind List of Runs), a multi-document YAML stream ("---" separators, empty
-// documents skipped), a stream of JSON objects or a JSON array. Decoding is
+// documents skipped), a stream of JSON objects, or a JSON array or YAML
+// sequence of Runs. Decoding is
 // strict: unknown fields and wrong types are errors naming their path. It
 // neither defaults nor validates; errors are *DecodeError (ErrBadRequest).
 func DecodeRuns(data []byte) ([]Run, error) {
@@ -163,8 +164,14 @@ func splitYAML(data []byte) ([]document, error) {
 		if err := dec.Decode(&v); err != nil {
 			return &DecodeError{Line: startLine, Problems: []string{"invalid YAML: " + err.Error()}}
 		}
-		if v != nil {
-			docs = append(docs, document{value: v, line: startLine})
+		items := []any{v}
+		if arr, ok := v.([]any); ok {
+			items = arr // a YAML sequence of Runs, like a JSON array
+		}
+		for _, item := range items {
+			if item != nil {
+				docs = append(docs, document{value: item, line: startLine})
+			}
 		}
 		return nil
 	}

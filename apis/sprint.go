@@ -228,6 +228,25 @@ func TaskName(r *Run) string {
 	return r.Metadata.Name
 }
 
+// SprintLabelSelector parses the labels filter of Sprint's GET /v1/runs,
+// "k:v,k2:v2" (all must match), into a LabelSelector. Sprint allowed any
+// strings, so keys and values are taken as given rather than validated.
+func SprintLabelSelector(s string) (LabelSelector, error) {
+	var sel LabelSelector
+	if strings.TrimSpace(s) == "" {
+		return sel, nil
+	}
+	for _, pair := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(pair, ":")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return LabelSelector{}, BadRequestf("labels %q: %q is not key:value", s, pair)
+		}
+		sel.Requirements = append(sel.Requirements, Requirement{Key: k, Operator: OpEquals, Values: []string{strings.TrimSpace(v)}})
+	}
+	return sel, nil
+}
+
 // Sprint's container run states.
 const (
 	SprintCreated          = "Created"

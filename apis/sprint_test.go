@@ -148,3 +148,16 @@ func TestSprintRunFromRun(t *testing.T) {
 		"definition":{"container":{"type":"DOCKER","docker":{"image":"nginx"},"portMappings":[{"containerPort":80,"name":"http"},{"containerPort":0}]},"cpus":0.1,"mem":100},
 		"network":{"host":"agent-7","portMappings":[{"containerPort":80,"hostPort":31004,"protocol":"tcp","name":"http"},{"containerPort":31005,"hostPort":31005,"protocol":"tcp"}]}}`, string(b))
 }
+
+func TestSprintLabelSelector(t *testing.T) {
+	sel, err := SprintLabelSelector("region:us, version:1")
+	require.NoError(t, err)
+	assert.True(t, sel.Matches(runWithLabels(map[string]string{"region": "us", "version": "1", "x": "y"})))
+	assert.False(t, sel.Matches(runWithLabels(map[string]string{"region": "us"})))
+	empty, err := SprintLabelSelector("")
+	require.NoError(t, err)
+	assert.True(t, empty.Empty())
+	_, err = SprintLabelSelector("region")
+	require.ErrorIs(t, err, ErrBadRequest)
+	assert.Equal(t, `labels "region": "region" is not key:value`, err.Error())
+}
