@@ -139,13 +139,22 @@ func (s *Scheduler) Message(ctx context.Context, agentID, executorID string, dat
 // ID can never subscribe again. On success the stored ID is cleared, the
 // subscription ends and Run returns ErrTornDown.
 func (s *Scheduler) Teardown(ctx context.Context) error {
-	if err := s.call(ctx, &scheduler.Call{Type: scheduler.Call_TEARDOWN}); err != nil {
-		return err
-	}
+	// Mesos may close the stream before the 202 arrives: Run waits on
+	// pending to learn whether to re-subscribe or to stop.
+	pending := make(chan struct{})
 	s.mu.Lock()
-	s.tornDown = true
+	s.teardown = pending
+	s.mu.Unlock()
+	err := s.call(ctx, &scheduler.Call{Type: scheduler.Call_TEARDOWN})
+	s.mu.Lock()
+	s.teardown = nil
+	s.tornDown = err == nil
 	end := s.endStream
 	s.mu.Unlock()
+	close(pending)
+	if err != nil {
+		return err
+	}
 	s.forgetFrameworkID(ctx, "framework torn down")
 	if end != nil {
 		end()

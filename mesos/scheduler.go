@@ -66,7 +66,8 @@ type Scheduler struct {
 	frameworkID string // the ID in use; outlives a failed store write
 	connected   bool
 	tornDown    bool
-	endStream   func() // ends the current subscription, nil when none
+	teardown    chan struct{} // closed when a Teardown in flight ends
+	endStream   func()        // ends the current subscription, nil when none
 }
 
 // New returns a Scheduler speaking HTTP to cfg.Masters. A nil logger
@@ -151,6 +152,13 @@ func (s *Scheduler) Run(ctx context.Context, h Handler) error {
 	failures := 0
 	for {
 		subscribed, err := s.subscribeOnce(ctx, h)
+		if pending := s.pendingTeardown(); pending != nil {
+			select {
+			case <-pending:
+			case <-ctx.Done():
+				return nil
+			}
+		}
 		if s.isTornDown() {
 			return ErrTornDown
 		}
@@ -345,6 +353,15 @@ func (s *Scheduler) setEndStream(f func()) {
 	s.mu.Lock()
 	s.endStream = f
 	s.mu.Unlock()
+}
+
+func (s *Scheduler) pendingTeardown() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.teardown == nil {
+		return nil
+	}
+	return s.teardown
 }
 
 func (s *Scheduler) isTornDown() bool {
