@@ -211,6 +211,10 @@ func (s *Scheduler) subscribeOnce(ctx context.Context, h Handler) (subscribed bo
 		return false, err
 	}
 	defer resp.Close()
+	// A caller other than HTTP (the in-process simulator) need not watch
+	// ctx: closing the stream unblocks its Decode.
+	stopClosing := context.AfterFunc(subCtx, func() { _ = resp.Close() })
+	defer stopClosing()
 
 	// The watchdog closes the stream when no event arrives in time; the
 	// Decode in progress then fails. It is stopped while the handler runs.
