@@ -18,7 +18,6 @@ import (
 	mesosproto "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/framing"
-	"github.com/mesos/mesos-go/api/v1/lib/recordio"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 )
@@ -306,7 +305,7 @@ func drain(body io.ReadCloser) {
 }
 
 // stream is the event stream of one subscription: RecordIO records, each
-// one Event in the codec's encoding.
+// one Event in the codec's encoding, decoded by mesos-go's codec.
 type stream struct {
 	body   io.ReadCloser
 	cancel context.CancelFunc
@@ -318,7 +317,7 @@ func newStream(body io.ReadCloser, cancel context.CancelFunc, codec encoding.Cod
 	return &stream{
 		body:   body,
 		cancel: cancel,
-		dec:    codec.NewDecoder(func() framing.Reader { return recordio.NewReader(body) }),
+		dec:    codec.NewDecoder(func() framing.Reader { return newRecordReader(body, maxRecord) }),
 	}
 }
 

@@ -512,7 +512,7 @@ func TestResolveRedirect(t *testing.T) {
 		assert.Equal(t, want, u.String(), loc)
 	}
 	for _, bad := range []string{"", "::", "/relative/only"} {
-		_, err := resolveRedirect(&(*base), bad)
+		_, err := resolveRedirect(base, bad)
 		if bad == "/relative/only" {
 			require.NoError(t, err, "a same-host redirect is fine")
 			continue
