@@ -2,8 +2,10 @@ package mesos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	mesosproto "github.com/mesos/mesos-go/api/v1/lib"
@@ -128,6 +130,41 @@ func (s *Scheduler) Acknowledge(ctx context.Context, status mesosproto.TaskStatu
 		return nil
 	}
 	return s.call(ctx, calls.Acknowledge(status.GetAgentID().GetValue(), status.TaskID.Value, status.UUID))
+}
+
+// ackParallelism bounds the ACKNOWLEDGE requests AcknowledgeAll has in
+// flight: enough to hide loopback and LAN round trips, few enough not to
+// flood the master.
+const ackParallelism = 8
+
+// AcknowledgeAll acknowledges a batch of statuses (those without UUID are
+// skipped), several requests at a time: the controller commits a batch of
+// statuses in one store write, then acknowledges them all. It returns the
+// failures joined.
+func (s *Scheduler) AcknowledgeAll(ctx context.Context, statuses []mesosproto.TaskStatus) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, ackParallelism)
+	)
+	for i := range statuses {
+		if !NeedsAck(statuses[i]) {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(st *mesosproto.TaskStatus) {
+			defer func() { <-sem; wg.Done() }()
+			if err := s.Acknowledge(ctx, *st); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("task %s: %w", st.TaskID.Value, err))
+				mu.Unlock()
+			}
+		}(&statuses[i])
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Message sends data to a custom executor, best effort.

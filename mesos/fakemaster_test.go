@@ -24,7 +24,7 @@ import (
 // redirects and injected failures. Events are mesos-go's own types and
 // encoders.
 type fakeMaster struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	mu              sync.Mutex
@@ -59,7 +59,7 @@ type fakeStream struct {
 
 func (s *fakeStream) close() { s.cutOnce.Do(func() { close(s.cut) }) }
 
-func newFakeMaster(t *testing.T) *fakeMaster {
+func newFakeMaster(t testing.TB) *fakeMaster {
 	t.Helper()
 	m := &fakeMaster{
 		t:               t,

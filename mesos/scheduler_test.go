@@ -20,7 +20,7 @@ var codecNames = []string{"protobuf", "json"}
 
 const waitFor = 10 * time.Second
 
-type testLogWriter struct{ t *testing.T }
+type testLogWriter struct{ t testing.TB }
 
 func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -47,7 +47,7 @@ func testConfig(codec string, masters ...string) Config {
 
 // runScheduler starts s.Run and stops it at the end of the test. The
 // returned func waits for Run's result.
-func runScheduler(t *testing.T, s *Scheduler, h Handler) (stop func() error) {
+func runScheduler(t testing.TB, s *Scheduler, h Handler) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -528,4 +528,35 @@ func TestStatusError(t *testing.T) {
 	var target *StatusError
 	assert.True(t, errors.As(error(e), &target))
 	assert.Equal(t, "master answered 403: Forbidden", (&StatusError{Code: 403}).Error())
+}
+
+func TestScheduler_AcknowledgeAll(t *testing.T) {
+	m := newFakeMaster(t)
+	s := newTestScheduler(t, testConfig("protobuf", m.url()), nil)
+	runScheduler(t, s, &recorder{})
+	waitConnected(t, s)
+	var batch []mesosproto.TaskStatus
+	for i := range 20 {
+		uuid := []byte("0123456789abcde")
+		uuid = append(uuid, byte(i))
+		batch = append(batch, updateEvent("t-"+string(rune('a'+i)), mesosproto.TASK_RUNNING, uuid).Update.Status)
+		batch = append(batch, updateEvent("lost", mesosproto.TASK_LOST, nil).Update.Status)
+	}
+	require.NoError(t, s.AcknowledgeAll(context.Background(), batch))
+	acks := m.callsOf(scheduler.Call_ACKNOWLEDGE)
+	require.Len(t, acks, 20, "one per status with uuid")
+	seen := map[string]bool{}
+	for _, a := range acks {
+		seen[string(a.call.GetAcknowledge().UUID)] = true
+		assert.NotEqual(t, "lost", a.call.GetAcknowledge().TaskID.Value)
+	}
+	assert.Len(t, seen, 20)
+
+	m.set(func(m *fakeMaster) { m.callStatus[scheduler.Call_ACKNOWLEDGE] = http.StatusServiceUnavailable })
+	err := s.AcknowledgeAll(context.Background(), batch[:4])
+	var se *StatusError
+	require.ErrorAs(t, err, &se)
+	assert.True(t, se.Temporary())
+	assert.Contains(t, err.Error(), "task t-a")
+	assert.Contains(t, err.Error(), "task t-b")
 }
