@@ -151,7 +151,11 @@ func (c *httpCaller) subscribe(ctx context.Context, body []byte) (mesosproto.Res
 		subCtx, cancel := context.WithCancel(ctx)
 		resp, final, err := c.do(subCtx, target, body, "", true)
 		if err == nil {
-			err = c.checkSubscribed(resp)
+			if err = c.checkSubscribed(resp); err != nil {
+				// Cancel before Close: a stream's body has no end to drain.
+				cancel()
+				_ = resp.Body.Close()
+			}
 		}
 		if err != nil {
 			cancel()
@@ -170,11 +174,11 @@ func (c *httpCaller) subscribe(ctx context.Context, body []byte) (mesosproto.Res
 	return nil, fmt.Errorf("subscribe: %w", errors.Join(errs...))
 }
 
-// checkSubscribed validates a SUBSCRIBE response; it closes the body when
-// the response is not a usable event stream.
+// checkSubscribed validates a SUBSCRIBE response.
 func (c *httpCaller) checkSubscribed(resp *http.Response) error {
 	if resp.StatusCode != http.StatusOK {
-		return statusError(resp)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return &StatusError{Code: resp.StatusCode, Message: string(b)}
 	}
 	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {
@@ -183,9 +187,6 @@ func (c *httpCaller) checkSubscribed(resp *http.Response) error {
 			resp.Header.Get("Content-Type"), c.codec.Type, ErrProtocol)
 	case resp.Header.Get(headerStreamID) == "":
 		err = fmt.Errorf("subscribe answered without %s: %w", headerStreamID, ErrProtocol)
-	}
-	if err != nil {
-		drain(resp.Body)
 	}
 	return err
 }

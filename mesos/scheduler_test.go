@@ -132,6 +132,7 @@ func TestScheduler_SubscribeNewFrameworkStoresIDFirst(t *testing.T) {
 	}
 }
 
+// Checklist F4/F8, client side: re-subscription carries the stored ID.
 func TestScheduler_SubscribeWithStoredID(t *testing.T) {
 	m := newFakeMaster(t)
 	ids := &MemoryIDStore{}
@@ -180,6 +181,8 @@ func updateEvent(taskID string, state mesosproto.TaskState, uuid []byte) *schedu
 	}}}
 }
 
+// Checklist T6/T7, client side: an update is acknowledged only when the
+// consumer says it is durable, and master-generated ones never (§6.1).
 func TestScheduler_AcknowledgesOnlyWhenAsked(t *testing.T) {
 	for _, codec := range codecNames {
 		t.Run(codec, func(t *testing.T) {
@@ -282,6 +285,7 @@ func TestScheduler_CallsBeforeSubscriptionFailFast(t *testing.T) {
 	assert.Zero(t, m.hitCount())
 }
 
+// §11.3: a non-2xx answer must not drop the subscription.
 func TestScheduler_FailedCallKeepsSubscription(t *testing.T) {
 	for _, codec := range codecNames {
 		t.Run(codec, func(t *testing.T) {
@@ -307,6 +311,7 @@ func TestScheduler_FailedCallKeepsSubscription(t *testing.T) {
 	}
 }
 
+// Checklist W6, client side, and the mesos-go redirect bug of §1.5.
 func TestScheduler_FollowsRedirectOnSubscribe(t *testing.T) {
 	leader := newFakeMaster(t)
 	standby := newFakeMaster(t)
@@ -347,6 +352,8 @@ func TestScheduler_FollowsRedirectOnLaterCall(t *testing.T) {
 	assert.Len(t, second.callsOf(scheduler.Call_KILL), 2)
 }
 
+// Checklist P6, client side: heartbeats stop on an open connection and the
+// scheduler re-subscribes within HeartbeatMisses intervals.
 func TestScheduler_HeartbeatWatchdogResubscribes(t *testing.T) {
 	for _, codec := range codecNames {
 		t.Run(codec, func(t *testing.T) {
@@ -419,6 +426,8 @@ func TestBackoff_CappedExponentialWithJitter(t *testing.T) {
 	}
 }
 
+// Checklist F5, client side: "Framework has been removed" clears the
+// stored ID and the next SUBSCRIBE registers a new framework.
 func TestScheduler_FrameworkRemovedClearsStoredID(t *testing.T) {
 	m := newFakeMaster(t)
 	m.set(func(m *fakeMaster) { m.removed["fw-gone"] = true })
@@ -438,6 +447,7 @@ func TestScheduler_FrameworkRemovedClearsStoredID(t *testing.T) {
 	assert.Equal(t, "master-1-0000", id)
 }
 
+// Checklist F7, client side.
 func TestScheduler_TeardownEndsRun(t *testing.T) {
 	m := newFakeMaster(t)
 	ids := &MemoryIDStore{}
@@ -559,4 +569,16 @@ func TestScheduler_AcknowledgeAll(t *testing.T) {
 	assert.True(t, se.Temporary())
 	assert.Contains(t, err.Error(), "task t-a")
 	assert.Contains(t, err.Error(), "task t-b")
+}
+
+func TestScheduler_RejectsMalformedStreamAndRetries(t *testing.T) {
+	// The broken streams stay open: the client must not wait for their end.
+	m := newFakeMaster(t)
+	m.set(func(m *fakeMaster) { m.noStreamID, m.wrongType = 1, 1 })
+	s := newTestScheduler(t, testConfig("json", m.url()), nil)
+	rec := &recorder{}
+	runScheduler(t, s, rec)
+	waitConnected(t, s)
+	assert.Len(t, m.callsOf(scheduler.Call_SUBSCRIBE), 3)
+	assert.Equal(t, 1, rec.count("subscribed"))
 }
