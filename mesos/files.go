@@ -211,6 +211,42 @@ func (f *Files) AgentURL(ctx context.Context, masterURL, agentID string) (string
 	return "", fmt.Errorf("agent %s in %s: %w", agentID, base.Redacted(), ErrNotFound)
 }
 
+// Sandbox is where a task's files are: an agent's HTTP API and the
+// sandbox directory on it.
+type Sandbox struct {
+	AgentURL string
+	Dir      string
+}
+
+// File returns the path of a file in the sandbox, e.g. "stdout".
+func (s Sandbox) File(name string) string { return path.Join(s.Dir, name) }
+
+// LocateSandbox finds a task's sandbox from its agent ID (as recorded in
+// the Run's status): the agent's URL from the first master that answers,
+// then the directory from the agent.
+func (f *Files) LocateSandbox(ctx context.Context, masters []string, frameworkID, agentID, taskID string) (Sandbox, error) {
+	var errs []error
+	for _, m := range masters {
+		agent, err := f.AgentURL(ctx, m, agentID)
+		if err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		dir, err := f.SandboxDir(ctx, agent, frameworkID, taskID)
+		if err != nil {
+			return Sandbox{}, err
+		}
+		return Sandbox{AgentURL: agent, Dir: dir}, nil
+	}
+	if len(errs) == 0 {
+		return Sandbox{}, fmt.Errorf("no master URL: %w", ErrInvalidConfig)
+	}
+	return Sandbox{}, fmt.Errorf("locate sandbox of %s: %w", taskID, errors.Join(errs...))
+}
+
 // SandboxVirtualPath is the path under which Mesos agents expose the
 // latest run of an executor's sandbox in /files, without asking /state.
 // A command task's executor ID is its task ID.
