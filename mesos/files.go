@@ -256,9 +256,9 @@ func SandboxVirtualPath(frameworkID, executorID string) string {
 
 // SandboxDir returns the sandbox directory of a task on an agent, from the
 // agent's /state: the executor whose ID is the task ID (command tasks) or
-// which lists the task, live executors before completed ones. frameworkID
-// may be empty. A task the agent does not know is ErrNotFound; an agent
-// without /state gets SandboxVirtualPath.
+// which lists the task, live executors before completed ones. When the
+// agent has no /state or does not list the task, and frameworkID is known,
+// it returns SandboxVirtualPath (command tasks); else ErrNotFound.
 func (f *Files) SandboxDir(ctx context.Context, agentURL, frameworkID, taskID string) (string, error) {
 	var state agentState
 	err := f.getJSON(ctx, strings.TrimRight(agentURL, "/")+"/state", &state)
@@ -281,6 +281,12 @@ func (f *Files) SandboxDir(ctx context.Context, agentURL, frameworkID, taskID st
 				}
 			}
 		}
+	}
+	if frameworkID != "" {
+		// Not listed (e.g. a /state without executors, as the simulator's):
+		// the virtual path still reaches the latest run while the agent
+		// keeps it; reading it is ErrNotFound otherwise.
+		return SandboxVirtualPath(frameworkID, taskID), nil
 	}
 	return "", fmt.Errorf("sandbox of %s on %s: %w", taskID, agentURL, ErrNotFound)
 }

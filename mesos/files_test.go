@@ -292,7 +292,10 @@ func TestFiles_SandboxDir(t *testing.T) {
 	dir, err = f.SandboxDir(ctx, a.srv.URL, "", "gone.1")
 	require.NoError(t, err)
 	assert.Equal(t, "/sandbox/gone", dir, "completed frameworks are searched too")
-	_, err = f.SandboxDir(ctx, a.srv.URL, "fw-1", "gone.1")
+	dir, err = f.SandboxDir(ctx, a.srv.URL, "fw-1", "unlisted.1")
+	require.NoError(t, err)
+	assert.Equal(t, "/frameworks/fw-1/executors/unlisted.1/runs/latest", dir, "unlisted: the virtual path")
+	_, err = f.SandboxDir(ctx, a.srv.URL, "", "unlisted.1")
 	require.ErrorIs(t, err, ErrNotFound)
 }
 
