@@ -119,7 +119,7 @@ func taskName(run *apis.Run) string {
 func commandInfo(run *apis.Run, taskID string, offer *mesosproto.Offer, ports []uint32) (*mesosproto.CommandInfo, error) {
 	spec := &run.Spec
 	hasImage := spec.Container != nil && spec.Container.Docker != nil && spec.Container.Docker.Image != ""
-	docker := spec.Container != nil && spec.Container.Type == apis.ContainerDocker
+	docker := containerType(spec.Container) == apis.ContainerDocker
 	cmd := &mesosproto.CommandInfo{
 		Environment: &mesosproto.Environment{Variables: taskEnv(run, taskID, offer, ports)},
 	}
@@ -280,9 +280,10 @@ func taskLabels(run, extra map[string]string) *mesosproto.Labels {
 }
 
 // containerInfo maps the Run's container; nil for a plain command task or
-// a container without type (ports only).
+// a container with neither type nor image (ports only).
 func containerInfo(c *apis.Container, ports []uint32) *mesosproto.ContainerInfo {
-	if c == nil || (c.Type != apis.ContainerDocker && c.Type != apis.ContainerMesos) {
+	typ := containerType(c)
+	if typ != apis.ContainerDocker && typ != apis.ContainerMesos {
 		return nil
 	}
 	ci := &mesosproto.ContainerInfo{}
@@ -310,7 +311,7 @@ func containerInfo(c *apis.Container, ports []uint32) *mesosproto.ContainerInfo 
 			params = append(params, mesosproto.Parameter{Key: p.Key, Value: p.Value})
 		}
 	}
-	if c.Type == apis.ContainerDocker {
+	if typ == apis.ContainerDocker {
 		ci.Type = mesosproto.ContainerInfo_DOCKER.Enum()
 		di := &mesosproto.ContainerInfo_DockerInfo{
 			Image:          image,
@@ -373,6 +374,22 @@ func containerInfo(c *apis.Container, ports []uint32) *mesosproto.ContainerInfo 
 		ci.NetworkInfos = append(ci.NetworkInfos, ni)
 	}
 	return ci
+}
+
+// containerType is the container's type, upper-cased; an image without a
+// type means DOCKER (as Marathon and Sprint default), no image and no type
+// means none.
+func containerType(c *apis.Container) string {
+	if c == nil {
+		return ""
+	}
+	if t := strings.ToUpper(c.Type); t != "" {
+		return t
+	}
+	if c.Docker != nil && c.Docker.Image != "" {
+		return apis.ContainerDocker
+	}
+	return ""
 }
 
 func dockerNetwork(n string) mesosproto.ContainerInfo_DockerInfo_Network {

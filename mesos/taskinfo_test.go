@@ -117,6 +117,24 @@ func TestNewTaskInfo(t *testing.T) {
 				assert.Equal(t, []string{"sleep", "10"}, task.Command.Arguments)
 			},
 		},
+		"image without type is docker": {
+			run: testRun(func(r *apis.Run) {
+				r.Spec.Container = &apis.Container{Docker: &apis.DockerInfo{Image: "alpine"}}
+			}),
+			check: func(t *testing.T, task mesosproto.TaskInfo) {
+				require.NotNil(t, task.Container)
+				assert.Equal(t, mesosproto.ContainerInfo_DOCKER, task.Container.GetType())
+				assert.Equal(t, "alpine", task.Container.Docker.Image)
+			},
+		},
+		"lower-case type": {
+			run: testRun(func(r *apis.Run) {
+				r.Spec.Container = &apis.Container{Type: "mesos", Docker: &apis.DockerInfo{Image: "alpine"}}
+			}),
+			check: func(t *testing.T, task mesosproto.TaskInfo) {
+				assert.Equal(t, mesosproto.ContainerInfo_MESOS, task.Container.GetType())
+			},
+		},
 		"image entrypoint when no command": {
 			run: testRun(func(r *apis.Run) {
 				r.Spec.Command = ""
