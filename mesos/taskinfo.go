@@ -64,6 +64,9 @@ func NewTaskInfo(run *apis.Run, taskID string, offer *mesosproto.Offer, ports []
 		return mesosproto.TaskInfo{}, fmt.Errorf("new task info: run, task id and offer are required: %w", apis.ErrInvalid)
 	}
 	spec := &run.Spec
+	if err := checkScalars(spec); err != nil {
+		return mesosproto.TaskInfo{}, fmt.Errorf("task %s: %w", taskID, err)
+	}
 	mappings := portMappings(spec)
 	if len(ports) != len(mappings) {
 		return mesosproto.TaskInfo{}, fmt.Errorf("task %s: %d ports for %d port mappings: %w",
@@ -98,6 +101,33 @@ func NewTaskInfo(run *apis.Run, taskID string, offer *mesosproto.Offer, ports []
 		}
 	}
 	return task, nil
+}
+
+// maxScalar bounds resource amounts: Mesos and mesos-go keep scalars as
+// fixed-point thousandths in an int64, so larger values (and NaN, ±Inf)
+// would overflow and compare as fitting any offer.
+const maxScalar = 1e12
+
+// checkScalars rejects resource amounts Mesos cannot represent: cpus and
+// mem must be at least 0.001 (Mesos' precision), disk 0 or at least that.
+func checkScalars(spec *apis.RunSpec) error {
+	for _, r := range []struct {
+		name     string
+		v        float64
+		optional bool
+	}{{"cpus", spec.Cpus, false}, {"mem", spec.Mem, false}, {"disk", spec.Disk, true}} {
+		if r.optional && r.v == 0 {
+			continue
+		}
+		// Written so that NaN fails too.
+		if !(r.v >= 0.001 && r.v <= maxScalar) {
+			return fmt.Errorf("%s %v: want a number from 0.001 to %g: %w", r.name, r.v, float64(maxScalar), apis.ErrInvalid)
+		}
+	}
+	if spec.Gpus < 0 {
+		return fmt.Errorf("gpus %d: want ≥ 0: %w", spec.Gpus, apis.ErrInvalid)
+	}
+	return nil
 }
 
 // portMappings returns the Run's port requests; a Run without container

@@ -1,6 +1,7 @@
 package mesos
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -254,6 +255,30 @@ func TestNewTaskInfo(t *testing.T) {
 					assert.Equal(t, "eng", r.GetRole(), r.Name)
 				}
 			},
+		},
+		"zero cpus": {
+			run:     testRun(func(r *apis.Run) { r.Spec.Cpus = 0 }),
+			wantErr: apis.ErrInvalid,
+		},
+		"NaN mem": {
+			run:     testRun(func(r *apis.Run) { r.Spec.Mem = math.NaN() }),
+			wantErr: apis.ErrInvalid,
+		},
+		"overflowing cpus": {
+			run:     testRun(func(r *apis.Run) { r.Spec.Cpus = 1e308 }),
+			wantErr: apis.ErrInvalid,
+		},
+		"infinite disk": {
+			run:     testRun(func(r *apis.Run) { r.Spec.Disk = math.Inf(1) }),
+			wantErr: apis.ErrInvalid,
+		},
+		"negative disk": {
+			run:     testRun(func(r *apis.Run) { r.Spec.Disk = -1 }),
+			wantErr: apis.ErrInvalid,
+		},
+		"negative gpus": {
+			run:     testRun(func(r *apis.Run) { r.Spec.Gpus = -1 }),
+			wantErr: apis.ErrInvalid,
 		},
 		"too few cpus": {
 			run:     testRun(func(r *apis.Run) { r.Spec.Cpus = 5 }),
