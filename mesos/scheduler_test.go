@@ -252,6 +252,18 @@ func TestScheduler_CallsCarryFrameworkAndStreamID(t *testing.T) {
 					assert.Equal(t, "master-1-0000", c.call.GetFrameworkID().GetValue(), typ.String())
 				}
 			}
+			group := LaunchGroupOperation(mesosproto.ExecutorInfo{
+				Type:       mesosproto.ExecutorInfo_DEFAULT.Enum(),
+				ExecutorID: mesosproto.ExecutorID{Value: "group-exec"},
+			}, task)
+			require.NoError(t, s.Accept(ctx, []mesosproto.OfferID{offer.ID}, []mesosproto.Offer_Operation{group}, nil))
+			lg := m.callsOf(scheduler.Call_ACCEPT)[1].call.GetAccept()
+			require.Len(t, lg.Operations, 1)
+			assert.Equal(t, mesosproto.Offer_Operation_LAUNCH_GROUP, lg.Operations[0].GetType())
+			assert.Equal(t, "group-exec", lg.Operations[0].GetLaunchGroup().Executor.ExecutorID.Value)
+			assert.Equal(t, "etl.1.x", lg.Operations[0].GetLaunchGroup().TaskGroup.Tasks[0].TaskID.Value)
+			assert.Nil(t, lg.Filters, "nil filters: Mesos' default")
+
 			acc := m.callsOf(scheduler.Call_ACCEPT)[0].call.GetAccept()
 			require.Len(t, acc.Operations, 1)
 			assert.Equal(t, mesosproto.Offer_Operation_LAUNCH, acc.Operations[0].GetType())
