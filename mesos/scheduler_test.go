@@ -253,7 +253,7 @@ func TestScheduler_CallsCarryFrameworkAndStreamID(t *testing.T) {
 				}
 			}
 			group := LaunchGroupOperation(mesosproto.ExecutorInfo{
-				Type:       mesosproto.ExecutorInfo_DEFAULT.Enum(),
+				Type:       mesosproto.ExecutorInfo_DEFAULT,
 				ExecutorID: mesosproto.ExecutorID{Value: "group-exec"},
 			}, task)
 			require.NoError(t, s.Accept(ctx, []mesosproto.OfferID{offer.ID}, []mesosproto.Offer_Operation{group}, nil))
