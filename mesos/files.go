@@ -135,8 +135,11 @@ func (f *Files) Follow(ctx context.Context, agentURL, filePath string, offset in
 // --tail N.
 func (f *Files) TailOffset(ctx context.Context, agentURL, filePath string, n int) (int64, error) {
 	_, size, err := f.ReadFile(ctx, agentURL, filePath, -1, 0)
-	if err != nil || n <= 0 {
-		return size, err
+	if err != nil {
+		return 0, err
+	}
+	if n <= 0 {
+		return size, nil
 	}
 	for end := size; end > 0; {
 		start := max(0, end-f.chunk)
