@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -75,17 +76,38 @@ func (s *Scheduler) Revive(ctx context.Context, roles ...string) error {
 	if len(roles) > 0 {
 		call = calls.ReviveWith(roles)
 	}
-	return s.call(ctx, call)
+	if err := s.call(ctx, call); err != nil {
+		return err
+	}
+	s.rememberSuppressed(roles, false)
+	return nil
 }
 
 // Suppress stops offers for roles (all the framework's roles when none are
-// given) until Revive or the next subscription. Outstanding offers stay.
+// given) until Revive. Outstanding offers stay. The suppression of the
+// framework's role is re-sent with every re-subscription (suppressed_roles),
+// which would otherwise revive it.
 func (s *Scheduler) Suppress(ctx context.Context, roles ...string) error {
 	call := calls.Suppress()
 	if len(roles) > 0 {
 		call = calls.SuppressWith(roles)
 	}
-	return s.call(ctx, call)
+	if err := s.call(ctx, call); err != nil {
+		return err
+	}
+	s.rememberSuppressed(roles, true)
+	return nil
+}
+
+// rememberSuppressed records whether the framework's role is suppressed
+// after a successful SUPPRESS or REVIVE of roles (none: all).
+func (s *Scheduler) rememberSuppressed(roles []string, suppressed bool) {
+	if len(roles) > 0 && !slices.Contains(roles, s.cfg.Role) {
+		return
+	}
+	s.mu.Lock()
+	s.suppressed = suppressed
+	s.mu.Unlock()
 }
 
 // Kill asks Mesos to kill a task; agentID may be empty. A positive grace

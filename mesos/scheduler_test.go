@@ -595,3 +595,35 @@ func TestScheduler_RejectsMalformedStreamAndRetries(t *testing.T) {
 	require.Eventually(t, func() bool { return rec.count("subscribed") == 1 }, waitFor, time.Millisecond)
 	assert.Len(t, m.callsOf(scheduler.Call_SUBSCRIBE), 3)
 }
+
+func TestScheduler_SuppressionSurvivesResubscription(t *testing.T) {
+	m := newFakeMaster(t)
+	cfg := testConfig("protobuf", m.url())
+	cfg.Role = "batch"
+	s := newTestScheduler(t, cfg, nil)
+	rec := &recorder{}
+	runScheduler(t, s, rec)
+	waitConnected(t, s)
+	assert.Empty(t, m.callsOf(scheduler.Call_SUBSCRIBE)[0].call.GetSubscribe().GetSuppressedRoles())
+
+	require.NoError(t, s.Suppress(context.Background()))
+	m.stream(0).close()
+	require.Eventually(t, func() bool { return rec.count("subscribed") == 2 }, waitFor, time.Millisecond)
+	assert.Equal(t, []string{"batch"}, m.callsOf(scheduler.Call_SUBSCRIBE)[1].call.GetSubscribe().GetSuppressedRoles())
+
+	require.NoError(t, s.Revive(context.Background(), "other"), "another role leaves ours suppressed")
+	m.stream(1).close()
+	require.Eventually(t, func() bool { return rec.count("subscribed") == 3 }, waitFor, time.Millisecond)
+	assert.Equal(t, []string{"batch"}, m.callsOf(scheduler.Call_SUBSCRIBE)[2].call.GetSubscribe().GetSuppressedRoles())
+
+	require.NoError(t, s.Revive(context.Background(), "batch"))
+	m.stream(2).close()
+	require.Eventually(t, func() bool { return rec.count("subscribed") == 4 }, waitFor, time.Millisecond)
+	assert.Empty(t, m.callsOf(scheduler.Call_SUBSCRIBE)[3].call.GetSubscribe().GetSuppressedRoles())
+
+	m.set(func(m *fakeMaster) { m.callStatus[scheduler.Call_SUPPRESS] = http.StatusServiceUnavailable })
+	require.Error(t, s.Suppress(context.Background()))
+	m.stream(3).close()
+	require.Eventually(t, func() bool { return rec.count("subscribed") == 5 }, waitFor, time.Millisecond)
+	assert.Empty(t, m.callsOf(scheduler.Call_SUBSCRIBE)[4].call.GetSubscribe().GetSuppressedRoles(), "a failed SUPPRESS changes nothing")
+}
