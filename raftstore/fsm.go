@@ -59,8 +59,9 @@ type result struct {
 // and Restore from its single FSM goroutine, which owns every write; the
 // Store's reads run concurrently in bbolt read transactions.
 type fsm struct {
-	path   string
-	noSync bool
+	path     string
+	noSync   bool
+	mmapSize int
 	logger *slog.Logger
 	hub    *hub
 
@@ -86,16 +87,20 @@ var (
 )
 
 // openFSM opens (or creates) the FSM's bbolt file at path.
-func openFSM(path string, noSync bool, historySize int, logger *slog.Logger) (*fsm, error) {
+func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.Logger) (*fsm, error) {
+	if mmapSize <= 0 {
+		mmapSize = initialMmapSize
+	}
 	f := &fsm{
 		path:      path,
 		noSync:    noSync,
+		mmapSize:  mmapSize,
 		logger:    logger,
 		hub:       newHub(historySize),
 		appliedCh: make(chan struct{}),
 	}
 	boot := bootID()
-	db, err := openBolt(path, noSync)
+	db, err := openBolt(path, noSync, mmapSize)
 	if err != nil {
 		// A torn file after an OS crash need not even open: the log and the
 		// snapshots hold everything, so start empty and rebuild.
@@ -103,7 +108,7 @@ func openFSM(path string, noSync bool, historySize int, logger *slog.Logger) (*f
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("remove fsm file: %w", err)
 		}
-		if db, err = openBolt(path, noSync); err != nil {
+		if db, err = openBolt(path, noSync, mmapSize); err != nil {
 			return nil, err
 		}
 	}
@@ -139,13 +144,13 @@ func openFSM(path string, noSync bool, historySize int, logger *slog.Logger) (*f
 	return f, nil
 }
 
-func openBolt(path string, noSync bool) (*bolt.DB, error) {
+func openBolt(path string, noSync bool, mmapSize int) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         5 * time.Second,
 		NoSync:          noSync,
 		NoFreelistSync:  true,
 		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: initialMmapSize,
+		InitialMmapSize: mmapSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open bolt %s: %w", path, err)

@@ -105,7 +105,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	// Validate before touching the live file, and mark it as this boot's.
-	check, err := openBolt(tmpPath, false)
+	check, err := openBolt(tmpPath, false, f.mmapSize)
 	if err != nil {
 		os.Remove(tmpPath)
 		return fmt.Errorf("restore: %w", err)
@@ -140,7 +140,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := os.Rename(tmpPath, f.path); err != nil {
 		panic(fmt.Sprintf("raftstore: restore: rename: %v", err))
 	}
-	db, err := openBolt(f.path, f.noSync)
+	db, err := openBolt(f.path, f.noSync, f.mmapSize)
 	if err != nil {
 		// The old file is gone; no state to serve from.
 		panic(fmt.Sprintf("raftstore: restore: reopen: %v", err))

@@ -18,7 +18,7 @@ import (
 
 func newTestFSM(t *testing.T) *fsm {
 	t.Helper()
-	f, err := openFSM(filepath.Join(t.TempDir(), "fsm.db"), true, 100, slog.New(slog.DiscardHandler))
+	f, err := openFSM(filepath.Join(t.TempDir(), "fsm.db"), true, 0, 100, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.close() })
 	return f
@@ -420,13 +420,13 @@ func TestFSM_SnapshotRestoreRoundTrip(t *testing.T) {
 func TestFSM_ReopenKeepsStateAndTrust(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fsm.db")
 	logger := slog.New(slog.DiscardHandler)
-	f, err := openFSM(path, true, 10, logger)
+	f, err := openFSM(path, true, 0, 10, logger)
 	require.NoError(t, err)
 	mustCreate(t, f, "a")
 	// Simulate a crash: no clean close, just release the file.
 	require.NoError(t, f.db.Close())
 
-	f, err = openFSM(path, true, 10, logger)
+	f, err = openFSM(path, true, 0, 10, logger)
 	require.NoError(t, err)
 	assert.True(t, f.trusted, "same boot: the kernel kept every write")
 	assert.Equal(t, uint64(1), f.applied.Load())
