@@ -37,7 +37,7 @@ type agent struct {
 	state     agentState
 	unreachAt time.Time
 	exec      Executor
-	custom    Executor                 // runs custom executors' tasks (scripted)
+	custom    *SimulatedExecutor       // runs custom executors' tasks (scripted)
 	tasks     map[string]*task         // by taskKey(fw, task id), incl. unreachable ones
 	executors map[string]*executorInfo // by fw + "/" + executor id
 	timer     Timer                    // pending ping-timeout / re-registration

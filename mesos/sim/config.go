@@ -57,6 +57,9 @@ type Config struct {
 	// afterwards (1 s after the downtime).
 	FailoverDowntime     time.Duration
 	AgentReregisterDelay time.Duration
+	// AgentReregisterTimeout is how long after a master failover an agent
+	// that has not re-registered is marked unreachable (10 min).
+	AgentReregisterTimeout time.Duration
 	// MaxCompletedFrameworks and MaxCompletedTasks bound /master/state (50, 1000).
 	MaxCompletedFrameworks int
 	MaxCompletedTasks      int
@@ -118,6 +121,7 @@ func (c *Config) setDefaults() error {
 	def(&c.AgentPingTimeout, 75*time.Second)
 	def(&c.FailoverDowntime, 2*time.Second)
 	def(&c.AgentReregisterDelay, time.Second)
+	def(&c.AgentReregisterTimeout, 10*time.Minute)
 	if c.MinAllocatable == "" {
 		c.MinAllocatable = "cpus:0.01|mem:32"
 	}

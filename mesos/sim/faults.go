@@ -377,6 +377,12 @@ func (m *Master) Failover(stayAway ...string) {
 		}
 		a.state = agentRecovering
 		if away[a.id] {
+			a.timer = m.afterFunc(m.cfg.AgentReregisterTimeout, func() {
+				a.timer = nil
+				if a.state == agentRecovering {
+					m.reregisterTimeout(a)
+				}
+			})
 			continue
 		}
 		a.timer = m.afterFunc(m.cfg.FailoverDowntime+m.cfg.AgentReregisterDelay, func() {
@@ -387,6 +393,26 @@ func (m *Master) Failover(stayAway ...string) {
 		})
 	}
 	m.log.Info("master failover", "master_id", m.masterID)
+}
+
+// reregisterTimeout marks a recovering agent unreachable: the new master
+// never learnt its tasks, so no task updates are sent, only FAILURE; its
+// tasks reappear if it re-registers later. Caller holds mu.
+func (m *Master) reregisterTimeout(a *agent) {
+	a.state = agentUnreachable
+	a.unreachAt = m.clk.Now()
+	for _, t := range agentTasks(a) {
+		if t.fw.tasks[t.id] == t {
+			delete(t.fw.tasks, t.id)
+			t.fw.unreachable[t.id] = t
+		}
+	}
+	for _, fw := range m.sortedFrameworks() {
+		if fw.stream != nil {
+			fw.stream.push(&scheduler.Event{Type: scheduler.Event_FAILURE, Failure: &scheduler.Event_Failure{AgentID: &mesos.AgentID{Value: a.id}}})
+		}
+	}
+	m.log.Info("agent re-registration timeout", "agent_id", a.id)
 }
 
 // SetLeadership makes the simulator a standby that redirects to leader

@@ -289,3 +289,65 @@ func simLabels(kv ...string) *mesos.Labels {
 }
 
 func hasPrefix(s, p string) bool { return strings.HasPrefix(s, p) }
+
+var barrierSeq int
+
+// drain returns the events (heartbeats excluded) that precede a barrier: an
+// explicit reconciliation of a task no one has, whose answer the master
+// queues after everything already sent.
+func (s *sub) drain() []*scheduler.Event {
+	s.t.Helper()
+	barrierSeq++
+	id := "barrier-" + itoa(barrierSeq)
+	s.mustCall(&scheduler.Call{Type: scheduler.Call_RECONCILE, Reconcile: &scheduler.Call_Reconcile{
+		Tasks: []scheduler.Call_Reconcile_Task{{TaskID: mesos.TaskID{Value: id}}}}})
+	var out []*scheduler.Event
+	for {
+		e := s.next(5 * time.Second)
+		if e.Type == scheduler.Event_UPDATE && e.Update.Status.TaskID.Value == id {
+			return out
+		}
+		if e.Type != scheduler.Event_HEARTBEAT {
+			out = append(out, e)
+		}
+	}
+}
+
+func ofType(evs []*scheduler.Event, t scheduler.Event_Type) []*scheduler.Event {
+	var out []*scheduler.Event
+	for _, e := range evs {
+		if e.Type == t {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// manualMaster starts a master on a ManualClock with 1 s allocations.
+func manualMaster(t *testing.T, cfg Config) (*testMaster, *ManualClock) {
+	clk := NewManualClock(time.Unix(1_700_000_000, 0))
+	cfg.AllocationInterval = time.Second
+	return startMaster(t, cfg, WithClock(clk)), clk
+}
+
+// subscribeRaw subscribes and returns the stream without reading events.
+func subscribeWithID(t *testing.T, url, media string, fi *mesos.FrameworkInfo, id string) *sub {
+	cp := *fi
+	cp.ID = &mesos.FrameworkID{Value: id}
+	return subscribe(t, url, media, &cp)
+}
+
+func withFailover(fi *mesos.FrameworkInfo, secs float64) *mesos.FrameworkInfo {
+	fi.FailoverTimeout = &secs
+	return fi
+}
+
+func decline(o mesos.Offer, refuse *float64) *scheduler.Call {
+	d := &scheduler.Call_Decline{OfferIDs: []mesos.OfferID{o.ID}}
+	if refuse != nil {
+		d.Filters = &mesos.Filters{RefuseSeconds: refuse}
+	}
+	return &scheduler.Call{Type: scheduler.Call_DECLINE, Decline: d}
+}
+
+func f64(v float64) *float64 { return &v }
