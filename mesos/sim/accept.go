@@ -34,11 +34,7 @@ func (m *Master) accept(fw *framework, acc *scheduler.Call_Accept) {
 	role := offers[0].role
 	remaining := newResVec()
 	for _, o := range offers {
-		delete(m.offers, o.id)
-		delete(fw.offers, o.id)
-		if o.timer != nil {
-			o.timer.Stop()
-		}
+		m.takeOffer(o)
 		remaining.add(o.res)
 	}
 	for _, op := range acc.Operations {

@@ -66,16 +66,24 @@ func (m *Master) allocate() {
 		return
 	}
 	m.rng.Shuffle(len(agents), func(i, j int) { agents[i], agents[j] = agents[j], agents[i] })
-	sort.Slice(fws, func(i, j int) bool {
-		si, sj := m.share(fws[i]), m.share(fws[j])
-		if si != sj {
-			return si < sj
+	totals := map[string]int64{}
+	for _, a := range m.agentList {
+		for k, v := range a.total.scalars {
+			totals[k] += v
 		}
-		return fws[i].id < fws[j].id
-	})
+	}
 	now := m.clk.Now()
 	out := map[*framework][]mesos.Offer{}
 	for _, a := range agents {
+		if len(fws) > 1 {
+			sort.SliceStable(fws, func(i, j int) bool {
+				si, sj := share(fws[i], totals), share(fws[j], totals)
+				if si != sj {
+					return si < sj
+				}
+				return fws[i].id < fws[j].id
+			})
+		}
 		hasGPU := a.total.scalars["gpus"] > 0
 		for _, fw := range fws {
 			if hasGPU && !fw.has(mesos.FrameworkInfo_Capability_GPU_RESOURCES) {
@@ -102,18 +110,17 @@ func (m *Master) allocate() {
 	}
 }
 
-// share is the framework's dominant share over all agents. Caller holds mu.
-func (m *Master) share(fw *framework) float64 {
+// share is the framework's dominant share (allocated plus offered) of the
+// cluster totals. Caller holds mu.
+func share(fw *framework, totals map[string]int64) float64 {
 	var best float64
-	for name, used := range fw.allocated.scalars {
-		var total int64
-		for _, a := range m.agentList {
-			total += a.total.scalars[name]
+	for name, total := range totals {
+		if total <= 0 {
+			continue
 		}
-		if total > 0 {
-			if s := float64(used) / float64(total); s > best {
-				best = s
-			}
+		used := fw.allocated.scalars[name] + fw.offered.scalars[name]
+		if s := float64(used) / float64(total); s > best {
+			best = s
 		}
 	}
 	return best
@@ -210,6 +217,7 @@ func (m *Master) newOffer(fw *framework, a *agent, role string, res resVec) *off
 	m.nextOfferID++
 	m.offers[o.id] = o
 	fw.offers[o.id] = o
+	fw.offered.add(res)
 	if m.cfg.OfferTimeout > 0 {
 		o.timer = m.afterFunc(m.cfg.OfferTimeout, func() {
 			if m.offers[o.id] == o {
@@ -244,12 +252,18 @@ func (m *Master) offerProto(o *offer) mesos.Offer {
 
 // removeOffer forgets o and gives its resources back to the agent. Caller holds mu.
 func (m *Master) removeOffer(o *offer) {
+	m.takeOffer(o)
+	o.agent.free.add(o.res)
+}
+
+// takeOffer forgets o without returning its resources. Caller holds mu.
+func (m *Master) takeOffer(o *offer) {
 	delete(m.offers, o.id)
 	delete(o.fw.offers, o.id)
+	o.fw.offered.sub(o.res)
 	if o.timer != nil {
 		o.timer.Stop()
 	}
-	o.agent.free.add(o.res)
 }
 
 // rescindOffer removes o and sends RESCIND. Caller holds mu.

@@ -30,6 +30,7 @@ type framework struct {
 	offers      map[string]*offer
 	filters     map[string][]*offerFilter // by role + "\x00" + agent id
 	allocated   resVec                    // task+executor resources in use, for DRF order
+	offered     resVec                    // resources of outstanding offers, for DRF order
 }
 
 func (fw *framework) has(c mesos.FrameworkInfo_Capability_Type) bool {
@@ -193,6 +194,7 @@ func (m *Master) newFramework(id string, fi *mesos.FrameworkInfo, suppressed []s
 		offers:       map[string]*offer{},
 		filters:      map[string][]*offerFilter{},
 		allocated:    newResVec(),
+		offered:      newResVec(),
 	}
 	for _, r := range suppressed {
 		fw.suppressed[r] = true
