@@ -127,7 +127,7 @@ func (m *Master) acceptLaunch(fw *framework, a *agent, role string, ti mesos.Tas
 	if ti.Executor != nil {
 		charged = a.executors[fw.id+"/"+ti.Executor.ExecutorID.Value] != nil
 	}
-	res, execRes, err := m.validateTask(fw, a, &ti, remaining, charged)
+	res, execRes, err := m.validateTask(fw, a, &ti, remaining, charged, false)
 	if err != nil {
 		m.masterUpdate(fw, ti.TaskID.Value, ti.AgentID.Value, mesos.TASK_ERROR, mesos.REASON_TASK_INVALID, err.Error())
 		return
@@ -203,10 +203,7 @@ func (m *Master) acceptLaunchGroup(fw *framework, a *agent, role string, op meso
 			fail(fmt.Sprintf("Task '%s' in task group must have 'CommandInfo'", ti.TaskID.Value))
 			return
 		}
-		tcopy := ti
-		tcopy.Executor = &ei // so validateTask's one-of rule holds; charged handled above
-		tcopy.Command = nil
-		res, _, err := m.validateTask(fw, a, &tcopy, left, true)
+		res, _, err := m.validateTask(fw, a, &ti, left, true, true)
 		if err != nil {
 			fail(err.Error())
 			return

@@ -351,3 +351,5 @@ func decline(o mesos.Offer, refuse *float64) *scheduler.Call {
 }
 
 func f64(v float64) *float64 { return &v }
+
+func stateOf(st mesos.TaskStatus) mesos.TaskState { return st.GetState() }

@@ -159,7 +159,7 @@ func validateCall(c *scheduler.Call, principal string) error {
 // validateTask applies the master's task validation (§3.4). remaining is
 // what is left of the offer; execCharged reports whether the executor's
 // resources are already charged on this agent. Caller holds mu.
-func (m *Master) validateTask(fw *framework, a *agent, ti *mesos.TaskInfo, remaining resVec, execCharged bool) (resVec, resVec, error) {
+func (m *Master) validateTask(fw *framework, a *agent, ti *mesos.TaskInfo, remaining resVec, execCharged, inGroup bool) (resVec, resVec, error) {
 	var none resVec
 	if err := validateID(ti.TaskID.Value); err != nil {
 		return none, none, fmt.Errorf("Task ID '%s' is invalid: %w", ti.TaskID.Value, err)
@@ -189,7 +189,7 @@ func (m *Master) validateTask(fw *framework, a *agent, ti *mesos.TaskInfo, remai
 	if err != nil {
 		return none, none, fmt.Errorf("Task uses invalid resources: %w", err)
 	}
-	if (ti.Command == nil) == (ti.Executor == nil) {
+	if !inGroup && (ti.Command == nil) == (ti.Executor == nil) {
 		return none, none, errors.New("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")
 	}
 	if len(ti.Limits) > 0 {
@@ -199,7 +199,7 @@ func (m *Master) validateTask(fw *framework, a *agent, ti *mesos.TaskInfo, remai
 		return none, none, errors.New("Container type is required")
 	}
 	execRes := newResVec()
-	if ei := ti.Executor; ei != nil {
+	if ei := ti.Executor; ei != nil && !inGroup {
 		if err := validateID(ei.ExecutorID.Value); err != nil {
 			return none, none, fmt.Errorf("Executor ID '%s' is invalid: %w", ei.ExecutorID.Value, err)
 		}
