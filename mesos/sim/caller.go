@@ -65,7 +65,7 @@ func (c *inProcCaller) Call(ctx context.Context, call *scheduler.Call) (mesos.Re
 		return nil, &CallError{http.StatusBadRequest, "Failed to validate scheduler::Call: " + err.Error()}
 	}
 	if own.Type == scheduler.Call_SUBSCRIBE {
-		s := c.m.openStream(own)
+		s := c.m.openStream(own, false)
 		c.mu.Lock()
 		c.streamID = s.id
 		c.mu.Unlock()

@@ -133,7 +133,7 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 // serveSubscription answers 200 at once, then pumps the stream's events as
 // RecordIO records, one flush per record, until it ends or the client goes.
 func (m *Master) serveSubscription(w http.ResponseWriter, r *http.Request, call *scheduler.Call, media string) {
-	s := m.openStream(call)
+	s := m.openStream(call, true)
 	flusher, _ := w.(http.Flusher)
 	h := w.Header()
 	h.Set("Content-Type", media)
@@ -143,8 +143,7 @@ func (m *Master) serveSubscription(w http.ResponseWriter, r *http.Request, call 
 	if flusher != nil {
 		flusher.Flush()
 	}
-	m.wg.Add(1)
-	defer m.wg.Done()
+	defer m.wg.Done() // Add in openStream
 	defer m.streamEnded(s)
 	rw := recordio.NewWriter(w)
 	for {
@@ -168,10 +167,15 @@ func (m *Master) serveSubscription(w http.ResponseWriter, r *http.Request, call 
 	}
 }
 
-// openStream creates a stream and runs the SUBSCRIBE on it.
-func (m *Master) openStream(call *scheduler.Call) *stream {
+// openStream creates a stream and runs the SUBSCRIBE on it. With counted,
+// the stream's consumer is counted in m.wg (under mu, so never after
+// Close's Wait began) and calls m.wg.Done when it stops.
+func (m *Master) openStream(call *scheduler.Call, counted bool) *stream {
 	m.lock()
 	defer m.unlock()
+	if counted {
+		m.wg.Add(1)
+	}
 	s := newStream(m.newUUIDString())
 	if m.closed {
 		s.finish()

@@ -139,7 +139,7 @@ func TestT5_Kill(t *testing.T) {
 		s := subscribe(t, tm.url, mediaProtobuf, frameworkInfo("t5"))
 		s.subscribed()
 		o := s.offers(5 * time.Second)[0]
-		ti := commandTask("stubborn", o, "trap '' TERM; while true; do sleep 0.05; done")
+		ti := commandTask("stubborn", o, "trap '' TERM; echo ready; while true; do sleep 0.05; done")
 		ti.KillPolicy = &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: int64(200 * time.Millisecond)}}
 		s.mustCall(launch(o, ti))
 		for st := s.update(5*time.Second, "stubborn"); ; st = s.update(5*time.Second, "stubborn") {
@@ -148,6 +148,9 @@ func TestT5_Kill(t *testing.T) {
 				break
 			}
 		}
+		require.Eventually(t, func() bool {
+			return filesRead(t, tm.url, "/frameworks/"+s.fwID+"/executors/stubborn/runs/latest/stdout", "0", "").Data == "ready\n"
+		}, 5*time.Second, 10*time.Millisecond, "trap installed")
 		start := time.Now()
 		s.mustCall(&scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "stubborn"}}})
 		st := s.update(10*time.Second, "stubborn")
