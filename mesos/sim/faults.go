@@ -368,8 +368,8 @@ func (m *Master) Failover(stayAway ...string) {
 		away[id] = true
 	}
 	for _, a := range m.agentList {
-		if a.state == agentGone {
-			continue
+		if a.state == agentGone || a.state == agentUnreachable {
+			continue // the registry keeps them as they are
 		}
 		if a.timer != nil {
 			a.timer.Stop()
