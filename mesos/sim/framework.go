@@ -90,27 +90,27 @@ func validateFrameworkInfo(fi *mesos.FrameworkInfo, suppressed []string) error {
 	multi := hasCap(fi, mesos.FrameworkInfo_Capability_MULTI_ROLE)
 	if multi {
 		if fi.Role != nil {
-			return fmt.Errorf("'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable")
+			return wireErrf("'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable")
 		}
 		seen := map[string]bool{}
 		for _, r := range fi.Roles {
 			if seen[r] {
-				return fmt.Errorf("'FrameworkInfo.roles' contains duplicate items")
+				return wireErrf("'FrameworkInfo.roles' contains duplicate items")
 			}
 			seen[r] = true
 		}
 	} else if len(fi.Roles) > 0 {
-		return fmt.Errorf("'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable")
+		return wireErrf("'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable")
 	}
 	roles := frameworkRoles(fi)
 	for _, r := range roles {
 		if err := validateRole(r); err != nil {
-			return fmt.Errorf("Role '%s' is invalid: %w", r, err)
+			return wireErrf("Role '%s' is invalid: %w", r, err)
 		}
 	}
 	if fi.ID != nil {
 		if err := validateID(fi.ID.Value); err != nil {
-			return fmt.Errorf("'FrameworkInfo.id' is invalid: %w", err)
+			return wireErrf("'FrameworkInfo.id' is invalid: %w", err)
 		}
 	}
 	for _, s := range suppressed {
@@ -119,25 +119,25 @@ func validateFrameworkInfo(fi *mesos.FrameworkInfo, suppressed []string) error {
 			found = found || r == s
 		}
 		if !found {
-			return fmt.Errorf("Suppressed role '%s' is not contained in the list of roles", s)
+			return wireErrf("Suppressed role '%s' is not contained in the list of roles", s)
 		}
 	}
 	for role, of := range fi.OfferFilters {
 		if err := validateRole(role); err != nil {
-			return fmt.Errorf("'FrameworkInfo.offer_filters' role '%s' is invalid: %w", role, err)
+			return wireErrf("'FrameworkInfo.offer_filters' role '%s' is invalid: %w", role, err)
 		}
 		if of.MinAllocatableResources != nil {
 			for _, q := range of.MinAllocatableResources.Quantities {
 				for name, v := range q.Quantities {
 					if name == "" || v.Value < 0 || math.IsNaN(v.Value) {
-						return fmt.Errorf("Invalid 'FrameworkInfo.offer_filters': bad quantity %q", name)
+						return wireErrf("Invalid 'FrameworkInfo.offer_filters': bad quantity %q", name)
 					}
 				}
 			}
 		}
 	}
 	if ft := fi.GetFailoverTimeout(); math.IsNaN(ft) || math.IsInf(ft, 0) || ft*float64(time.Second) > math.MaxInt64 || ft*float64(time.Second) < math.MinInt64 {
-		return fmt.Errorf("The framework failover_timeout (%v) is invalid", ft)
+		return wireErrf("The framework failover_timeout (%v) is invalid", ft)
 	}
 	return nil
 }
@@ -430,15 +430,15 @@ func (m *Master) suppress(fw *framework, roles []string) {
 func (m *Master) updateFramework(fw *framework, u *scheduler.Call_UpdateFramework) error {
 	fi := u.FrameworkInfo
 	if err := validateFrameworkInfo(&fi, u.SuppressedRoles); err != nil {
-		return fmt.Errorf("Supplied FrameworkInfo is not valid: %w", err)
+		return wireErrf("Supplied FrameworkInfo is not valid: %w", err)
 	}
 	switch {
 	case fi.GetPrincipal() != fw.info.GetPrincipal():
-		return fmt.Errorf("FrameworkInfo update is not valid: Changing framework's principal is not allowed.")
+		return wireErrf("FrameworkInfo update is not valid: Changing framework's principal is not allowed.")
 	case fi.User != fw.info.User:
-		return fmt.Errorf("FrameworkInfo update is not valid: Updating 'FrameworkInfo.user' is unsupported")
+		return wireErrf("FrameworkInfo update is not valid: Updating 'FrameworkInfo.user' is unsupported")
 	case fi.GetCheckpoint() != fw.info.GetCheckpoint():
-		return fmt.Errorf("FrameworkInfo update is not valid: Updating 'FrameworkInfo.checkpoint' is unsupported")
+		return wireErrf("FrameworkInfo update is not valid: Updating 'FrameworkInfo.checkpoint' is unsupported")
 	}
 	m.updateFrameworkInfo(fw, &fi, u.SuppressedRoles)
 	m.allocate()
