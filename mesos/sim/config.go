@@ -23,6 +23,7 @@ type Config struct {
 	Agents []AgentConfig
 	// WorkDir holds the process executor's sandboxes
 	// (<WorkDir>/slaves/<agent>/frameworks/<fw>/executors/<executor>/runs/<container>).
+	// Empty: $TMPDIR/mesos-sim/<MasterID>.
 	WorkDir string
 	// Seed makes ids, uuids and fault decisions reproducible.
 	Seed uint64

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/mesos/mesos-go/api/v1/lib/recordio"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -146,11 +147,15 @@ func (m *Master) serveSubscription(w http.ResponseWriter, r *http.Request, call 
 	defer m.wg.Done() // Add in openStream
 	defer m.streamEnded(s)
 	rw := recordio.NewWriter(w)
+	rc := http.NewResponseController(w)
 	for {
 		evs, ok := s.next(r.Context())
 		if !ok {
 			return
 		}
+		// A client that stops reading for a minute is treated as gone, so
+		// one stuck connection cannot block the master's shutdown.
+		_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
 		for _, e := range evs {
 			b, err := encodeEvent(media, e)
 			if err != nil {

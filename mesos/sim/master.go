@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -100,6 +102,14 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 	if m.masterID == "" {
 		m.masterID = m.newUUIDString()
 	}
+	if m.cfg.WorkDir == "" {
+		m.cfg.WorkDir = filepath.Join(os.TempDir(), "mesos-sim", m.masterID)
+	}
+	abs, err := filepath.Abs(m.cfg.WorkDir)
+	if err != nil {
+		return nil, fmt.Errorf("sim work dir: %w", err)
+	}
+	m.cfg.WorkDir = abs
 	return m, nil
 }
 
@@ -263,7 +273,13 @@ func (m *Master) Serve(ctx context.Context, l net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := srv.Shutdown(sctx)
-	<-errc
+	if err != nil {
+		// Streams to clients that stopped reading: cut them.
+		err = srv.Close()
+	}
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
 	return err
 }
 
