@@ -319,11 +319,9 @@ func (m *Master) MarkAgentGone(id string) error {
 	for k := range a.executors {
 		m.removeExecutor(a, k, nil)
 	}
-	if a.state == agentGone {
-		for _, fw := range m.sortedFrameworks() {
-			if fw.stream != nil {
-				fw.stream.push(&scheduler.Event{Type: scheduler.Event_FAILURE, Failure: &scheduler.Event_Failure{AgentID: &mesos.AgentID{Value: a.id}}})
-			}
+	for _, fw := range m.sortedFrameworks() {
+		if fw.stream != nil {
+			fw.stream.push(&scheduler.Event{Type: scheduler.Event_FAILURE, Failure: &scheduler.Event_Failure{AgentID: &mesos.AgentID{Value: a.id}}})
 		}
 	}
 	return nil

@@ -360,10 +360,10 @@ func (m *Master) removeFramework(fw *framework) {
 			ex, fwID, taskID := t.executor(), fw.id, t.id
 			m.after(func() { ex.Kill(fwID, taskID, 0) })
 		}
-		m.finishTask(t, mesos.TASK_KILLED, mesos.REASON_FRAMEWORK_REMOVED)
+		m.finishTask(t)
 	}
 	for _, t := range fw.unreachable {
-		m.finishTask(t, mesos.TASK_KILLED, mesos.REASON_FRAMEWORK_REMOVED)
+		m.finishTask(t)
 	}
 	for _, a := range m.agentList {
 		for k, e := range a.executors {
@@ -381,17 +381,17 @@ func (m *Master) removeFramework(fw *framework) {
 	m.log.Info("framework removed", "framework_id", fw.id)
 }
 
-// finishTask records a master-side terminal state for t without sending an
-// update (framework removal) and moves it to completed. Caller holds mu.
-func (m *Master) finishTask(t *task, st mesos.TaskState, reason mesos.TaskStatus_Reason) {
-	if !isTerminal(t.state) || t.state == mesos.TASK_UNREACHABLE {
-		t.state = st
-		t.recordState(st, m.clk.Now())
+// finishTask records TASK_KILLED (REASON_FRAMEWORK_REMOVED in Mesos) for a
+// task of a removed framework without sending an update, and moves it to
+// completed. Caller holds mu.
+func (m *Master) finishTask(t *task) {
+	if !isTerminal(t.state) || t.masked {
+		t.state, t.masked = mesos.TASK_KILLED, false
+		t.recordState(mesos.TASK_KILLED, m.clk.Now())
 	}
 	m.releaseTask(t)
 	t.pending = nil
 	m.completeTask(t)
-	_ = reason
 }
 
 // revive clears filters and un-suppresses roles. Caller holds mu.
