@@ -50,7 +50,7 @@ func openAPIOps() []oaOp {
 		{Method: "PUT", Path: "/api/v1/runs/{name}", Tag: "runs", Summary: "Apply a Run: create, update its mutable fields, or leave it unchanged (header Sprint-Apply-Result)",
 			Params: []oaParam{pName, pDryRun}, Body: "Run", Responses: errs(map[string]string{"200": "Run (configured or unchanged)", "201": "Run (created)"})},
 		{Method: "DELETE", Path: "/api/v1/runs/{name}", Tag: "runs", Summary: "Delete a Run; its task is killed first",
-			Params: []oaParam{pName, {Name: "resourceVersion", In: "query", Type: "string", Desc: "precondition"}},
+			Params:    []oaParam{pName, {Name: "resourceVersion", In: "query", Type: "string", Desc: "precondition"}},
 			Responses: errs(map[string]string{"200": "Run (deleted)", "202": "Run (deletion pending while the task is killed)"})},
 		{Method: "GET", Path: "/api/v1/runs/{name}/log", Tag: "runs", Summary: "The task's sandbox output",
 			Params: []oaParam{pName,
@@ -66,7 +66,7 @@ func openAPIOps() []oaOp {
 		{Method: "POST", Path: "/api/v1/cluster/members", Tag: "cluster", Summary: "Add a member",
 			Body: "JoinRequest", Responses: errs(map[string]string{"201": "Member"})},
 		{Method: "DELETE", Path: "/api/v1/cluster/members/{id}", Tag: "cluster", Summary: "Remove a member",
-			Params: []oaParam{{Name: "id", In: "path", Type: "string", Required: true, Desc: "node id"}},
+			Params:    []oaParam{{Name: "id", In: "path", Type: "string", Required: true, Desc: "node id"}},
 			Responses: errs(map[string]string{"200": "Status"})},
 
 		{Method: "POST", Path: "/v1/runs", Tag: "sprint", Summary: "Sprint: submit a ContainerRunDefinition",

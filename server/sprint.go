@@ -72,7 +72,11 @@ func (s *Server) sprintCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, sprintView(created))
+	view := sprintView(created)
+	// Sprint answers a submission with state Created, whatever the
+	// controller may have done in the meantime.
+	view.State = "Created"
+	return c.JSON(http.StatusCreated, view)
 }
 
 // sprintList serves GET /v1/runs?includeFinished=&labels=k:v,k2:v2 from

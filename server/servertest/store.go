@@ -145,7 +145,7 @@ func (s *Store) CreateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 	r.Metadata.Generation = 1
 	r.Metadata.CreationTimestamp = &now
-	r.Status = apis.RunStatus{Phase: apis.PhasePending}
+	r.Status = apis.RunStatus{} // the controller's to fill
 	s.runs[name] = r
 	s.publish(apis.Added, r)
 	return clone(r), nil
