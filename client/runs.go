@@ -177,7 +177,7 @@ func (c *Client) Delete(ctx context.Context, name string, opts DeleteOptions) (*
 		return nil, err
 	}
 	if code == http.StatusAccepted && opts.Wait {
-		if err := c.waitGone(ctx, name, out.Metadata.ResourceVersion); err != nil {
+		if err := c.WaitDeleted(ctx, name); err != nil {
 			return nil, err
 		}
 	}

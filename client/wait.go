@@ -39,7 +39,12 @@ func PhaseIs(p apis.RunPhase) Condition {
 // Bound it with the context's deadline.
 func (c *Client) Wait(ctx context.Context, name string, cond Condition) (*apis.Run, error) {
 	var met *apis.Run
+	first := true
 	err := c.watchOne(ctx, name, func(r *apis.Run) (bool, error) {
+		if r == nil && first {
+			return false, notFound(name)
+		}
+		first = false
 		if r == nil {
 			return false, fmt.Errorf("Run %q was deleted: %w", name, ErrConditionUnreachable)
 		}
@@ -52,9 +57,18 @@ func (c *Client) Wait(ctx context.Context, name string, cond Condition) (*apis.R
 	return met, err
 }
 
-// waitGone returns once the Run no longer exists.
-func (c *Client) waitGone(ctx context.Context, name, _ string) error {
+// WaitDeleted returns once the Run no longer exists.
+func (c *Client) WaitDeleted(ctx context.Context, name string) error {
 	return c.watchOne(ctx, name, func(r *apis.Run) (bool, error) { return r == nil, nil })
+}
+
+// notFound is the Status the server gives for a missing Run.
+func notFound(name string) *apis.Status {
+	return &apis.Status{
+		TypeMeta: apis.TypeMeta{APIVersion: "v1", Kind: apis.KindStatus},
+		Status:   "Failure", Code: 404, Reason: "NotFound",
+		Message: fmt.Sprintf("Run %q not found", name),
+	}
 }
 
 // watchOne feeds fn the Run's current state and every change (nil once it
