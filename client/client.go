@@ -110,6 +110,10 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats the method and URL
+		}
 		return nil, fmt.Errorf("%s %s: %w", r.method, u.Redacted(), err)
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -27,7 +28,7 @@ func (a *app) clusterCmd() *cobra.Command {
 			}
 			top := kv{w: a.stdout}
 			top.line("Node", info.NodeID+" ("+orNone(info.State)+")")
-			top.line("Leader", orNone(info.Leader)+" "+info.LeaderAddr)
+			top.line("Leader", strings.TrimSpace(orNone(info.Leader)+" "+info.LeaderAddr))
 			top.line("Term", strconv.FormatUint(info.Term, 10))
 			top.line("Commit Index", strconv.FormatUint(info.CommitIndex, 10))
 			top.line("Applied Index", strconv.FormatUint(info.AppliedIndex, 10))

@@ -25,6 +25,9 @@ type Store struct {
 	// HistorySize bounds the events kept for watches from an old
 	// resourceVersion; older ones get apis.ErrGone. Defaults to 1000.
 	HistorySize int
+	// NewUID makes metadata.uid values; defaults to random UUIDs. Golden
+	// tests set a deterministic one.
+	NewUID func() string
 
 	mu       sync.Mutex // guards everything below
 	rv       uint64
@@ -50,6 +53,7 @@ func NewStore() *Store {
 	return &Store{
 		Now:         time.Now,
 		HistorySize: 1000,
+		NewUID:      uuid.NewString,
 		runs:        map[string]*apis.Run{},
 		events:      map[string][]apis.RunEvent{},
 		watchers:    map[*watcher]struct{}{},
@@ -141,7 +145,7 @@ func (s *Store) CreateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	r := clone(run)
 	s.rv++
 	now := s.Now().UTC().Truncate(time.Second)
-	r.Metadata.UID = uuid.NewString()
+	r.Metadata.UID = s.NewUID()
 	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 	r.Metadata.Generation = 1
 	r.Metadata.CreationTimestamp = &now
