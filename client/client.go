@@ -138,13 +138,8 @@ func decodeStatus(resp *http.Response) error {
 	if msg == "" || len(msg) > 200 {
 		msg = http.StatusText(resp.StatusCode)
 	}
-	return &apis.Status{
-		TypeMeta: apis.TypeMeta{APIVersion: "v1", Kind: apis.KindStatus},
-		Status:   "Failure",
-		Code:     resp.StatusCode,
-		Reason:   strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", ""),
-		Message:  fmt.Sprintf("the server answered %d: %s", resp.StatusCode, msg),
-	}
+	return apis.NewStatus(resp.StatusCode, strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", ""),
+		fmt.Sprintf("the server answered %d: %s", resp.StatusCode, msg))
 }
 
 // doJSON sends a request and decodes a JSON answer into out (when not nil).

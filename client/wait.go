@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/sprint-project/sprint/apis"
 )
@@ -64,11 +65,7 @@ func (c *Client) WaitDeleted(ctx context.Context, name string) error {
 
 // notFound is the Status the server gives for a missing Run.
 func notFound(name string) *apis.Status {
-	return &apis.Status{
-		TypeMeta: apis.TypeMeta{APIVersion: "v1", Kind: apis.KindStatus},
-		Status:   "Failure", Code: 404, Reason: "NotFound",
-		Message: fmt.Sprintf("Run %q not found", name),
-	}
+	return apis.NewStatus(http.StatusNotFound, apis.ReasonNotFound, fmt.Sprintf("Run %q not found", name))
 }
 
 // watchOne feeds fn the Run's current state and every change (nil once it

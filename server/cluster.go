@@ -66,7 +66,7 @@ func (s *Server) removeMember(c echo.Context) error {
 
 func successStatus(code int, kind, name string) *apis.Status {
 	return &apis.Status{
-		TypeMeta: apis.TypeMeta{APIVersion: "v1", Kind: apis.KindStatus},
+		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindStatus},
 		Status:   "Success",
 		Code:     code,
 		Details:  &apis.StatusDetails{Kind: kind, Name: name},

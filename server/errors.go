@@ -31,13 +31,7 @@ const (
 
 // statusError is an error that already knows its Status.
 func statusError(code int, reason, format string, args ...any) *apis.Status {
-	return &apis.Status{
-		TypeMeta: apis.TypeMeta{APIVersion: "v1", Kind: apis.KindStatus},
-		Status:   "Failure",
-		Code:     code,
-		Reason:   reason,
-		Message:  fmt.Sprintf(format, args...),
-	}
+	return apis.NewStatus(code, reason, fmt.Sprintf(format, args...))
 }
 
 // badRequest wraps apis.ErrBadRequest so the one mapping answers 400.

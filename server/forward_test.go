@@ -88,7 +88,7 @@ func TestForward_FollowerToRealLeader(t *testing.T) {
 	r = call(t, "GET", f.URL+"/api/v1/runs/via-follower", "", auth...)
 	require.Equal(t, http.StatusOK, r.code, "linearizable reads go to the leader: %s", r.body)
 
-	r = call(t, "POST", f.URL+"/v1/runs", `{"cmd":"true"}`, auth...)
+	r = call(t, "POST", f.URL+"/v1/runs", `{"cmd":"true","container":{"type":"DOCKER","docker":{"image":"alpine"}}}`, auth...)
 	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
 
 	// Lists are served locally: the follower's own (empty) store.

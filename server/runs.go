@@ -142,7 +142,16 @@ func prepareNew(run *apis.Run) error {
 		run.Metadata.Name = run.Metadata.GenerateName + randomSuffix()
 	}
 	apis.SetDefaults(run)
-	return apis.ValidateRun(run)
+	return invalid(run.Metadata.Name, apis.ValidateRun(run))
+}
+
+// invalid turns validation problems into the error the Status mapping
+// answers 422 for; nil when there are none.
+func invalid(name string, errs apis.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return &apis.InvalidError{Kind: apis.KindRun, Name: name, Errors: errs}
 }
 
 // randomSuffix is 5 characters of [a-z0-9], as Kubernetes's generateName.
@@ -237,7 +246,7 @@ func (s *Server) applyRun(c echo.Context) error {
 	next.Metadata.Labels = run.Metadata.Labels
 	next.Metadata.Annotations = run.Metadata.Annotations
 	next.Spec = run.Spec
-	if err := apis.ValidateRunUpdate(&next, old); err != nil {
+	if err := invalid(name, apis.ValidateRunUpdate(&next, old)); err != nil {
 		return err
 	}
 	if unchanged(&next, old) {

@@ -158,8 +158,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.mu.Lock()
 	if s.closed {
+		// Closed before it started serving: as graceful as it gets.
 		s.mu.Unlock()
-		return http.ErrServerClosed
+		return ln.Close()
 	}
 	s.servers = append(s.servers, hs)
 	s.mu.Unlock()

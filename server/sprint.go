@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -13,40 +11,8 @@ import (
 	"github.com/sprint-project/sprint/apis"
 )
 
-// SprintRun is a Run as Sprint's /v1/runs API shows it.
-type SprintRun struct {
-	// ID is the Run's name: a UUID, which is also a valid DNS-1123 label.
-	ID           string                       `json:"id"`
-	LastModified time.Time                    `json:"lastModified"`
-	State        string                       `json:"state"`
-	Definition   *apis.ContainerRunDefinition `json:"definition"`
-	Network      *SprintNetwork               `json:"network,omitempty"`
-}
-
-// SprintNetwork tells where a Sprint run's task landed.
-type SprintNetwork struct {
-	Host  string  `json:"host,omitempty"`
-	Ports []int32 `json:"ports,omitempty"`
-}
-
 // sprintView renders a Run the way Sprint did.
-func sprintView(r *apis.Run) *SprintRun {
-	sr := &SprintRun{
-		ID:         r.Metadata.Name,
-		State:      apis.SprintState(r),
-		Definition: apis.DefinitionFromRun(r),
-	}
-	switch {
-	case r.Status.LastTransitionTime != nil:
-		sr.LastModified = *r.Status.LastTransitionTime
-	case r.Metadata.CreationTimestamp != nil:
-		sr.LastModified = *r.Metadata.CreationTimestamp
-	}
-	if r.Status.Hostname != "" || len(r.Status.Ports) > 0 {
-		sr.Network = &SprintNetwork{Host: r.Status.Hostname, Ports: r.Status.Ports}
-	}
-	return sr
-}
+func sprintView(r *apis.Run) apis.SprintRun { return apis.SprintRunFromRun(r) }
 
 // sprintCreate serves POST /v1/runs: a ContainerRunDefinition becomes a
 // Run named by a fresh UUID; 201 with Sprint's {id, lastModified, state,
@@ -63,9 +29,8 @@ func (s *Server) sprintCreate(c echo.Context) error {
 	if err := strictJSON(b, &def); err != nil {
 		return badRequest("container run definition: %v", err)
 	}
-	run := apis.RunFromDefinition(uuid.NewString(), &def)
-	apis.SetDefaults(run)
-	if err := apis.ValidateRun(run); err != nil {
+	run, err := apis.RunFromDefinition(def, uuid.NewString())
+	if err != nil {
 		return err
 	}
 	created, err := s.store.CreateRun(c.Request().Context(), run)
@@ -87,45 +52,24 @@ func (s *Server) sprintList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	want, err := parseSprintLabels(c.QueryParam("labels"))
+	want, err := apis.SprintLabelSelector(c.QueryParam("labels"))
 	if err != nil {
-		return err
+		return asBadRequest("labels", err)
 	}
 	list, err := s.store.ListRuns(c.Request().Context(), ListOptions{Match: func(r *apis.Run) bool {
 		if !includeFinished && r.Status.Phase.Terminal() {
 			return false
 		}
-		for k, v := range want {
-			if got, ok := r.Metadata.Labels[k]; !ok || got != v {
-				return false
-			}
-		}
-		return true
+		return want.Matches(r)
 	}})
 	if err != nil {
 		return err
 	}
-	out := make([]*SprintRun, 0, len(list.Items))
+	out := make([]apis.SprintRun, 0, len(list.Items))
 	for i := range list.Items {
 		out = append(out, sprintView(&list.Items[i]))
 	}
 	return c.JSON(http.StatusOK, out)
-}
-
-// parseSprintLabels parses Sprint's label filter "k:v,k2:v2".
-func parseSprintLabels(s string) (map[string]string, error) {
-	out := map[string]string{}
-	if s == "" {
-		return out, nil
-	}
-	for _, pair := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(pair, ":")
-		if !ok || k == "" {
-			return nil, badRequest("labels=%q: want key:value pairs separated by commas", s)
-		}
-		out[k] = v
-	}
-	return out, nil
 }
 
 // sprintGet serves GET /v1/runs/{id} as a linearizable read on the leader.

@@ -26,7 +26,7 @@ func TestSprint_SeedExample(t *testing.T) {
 	srv := start(t, server.Config{})
 	r := call(t, "POST", srv.URL+"/v1/runs", seedRun)
 	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
-	var created server.SprintRun
+	var created apis.SprintRun
 	require.NoError(t, json.Unmarshal(r.body, &created))
 	_, err := uuid.Parse(created.ID)
 	require.NoError(t, err, "id %q is a UUID", created.ID)
@@ -45,7 +45,7 @@ func TestSprint_SeedExample(t *testing.T) {
 	require.NoError(t, srv.Store.SetStatus(created.ID, apis.RunStatus{Phase: apis.PhaseRunning, Hostname: hostname, Ports: []int32{31004}}))
 	r = call(t, "GET", srv.URL+"/v1/runs/"+created.ID, "")
 	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
-	var got server.SprintRun
+	var got apis.SprintRun
 	require.NoError(t, json.Unmarshal(r.body, &got))
 	assert.Equal(t, "Running", got.State)
 	require.NotNil(t, got.Network)
@@ -88,9 +88,9 @@ func TestSprint_ListFilters(t *testing.T) {
 	srv := start(t, server.Config{})
 	ids := map[string]string{}
 	for _, tier := range []string{"local", "prod", "done"} {
-		r := call(t, "POST", srv.URL+"/v1/runs", `{"cmd":"true","labels":{"tier":"`+tier+`","team":"x"}}`)
+		r := call(t, "POST", srv.URL+"/v1/runs", `{"cmd":"true","container":{"type":"DOCKER","docker":{"image":"alpine"}},"labels":{"tier":"`+tier+`","team":"x"}}`)
 		require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
-		var sr server.SprintRun
+		var sr apis.SprintRun
 		require.NoError(t, json.Unmarshal(r.body, &sr))
 		ids[tier] = sr.ID
 	}
@@ -98,7 +98,7 @@ func TestSprint_ListFilters(t *testing.T) {
 	list := func(q string) []string {
 		r := call(t, "GET", srv.URL+"/v1/runs"+q, "")
 		require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
-		var out []server.SprintRun
+		var out []apis.SprintRun
 		require.NoError(t, json.Unmarshal(r.body, &out))
 		var tiers []string
 		for _, sr := range out {
