@@ -30,6 +30,7 @@ func PhaseIs(p apis.RunPhase) Condition {
 			if r.Status.Reason != "" {
 				msg += " (" + r.Status.Reason + ")"
 			}
+			//lint:ignore ST1005 "Run" is the kind's name, capitalised as in the API's own messages.
 			return false, fmt.Errorf("Run %q is %s, not %s: %w", r.Metadata.Name, msg, p, ErrConditionUnreachable)
 		}
 		return false, nil
@@ -47,6 +48,7 @@ func (c *Client) Wait(ctx context.Context, name string, cond Condition) (*apis.R
 		}
 		first = false
 		if r == nil {
+			//lint:ignore ST1005 "Run" is the kind's name, capitalised as in the API's own messages.
 			return false, fmt.Errorf("Run %q was deleted: %w", name, ErrConditionUnreachable)
 		}
 		done, err := cond(r)

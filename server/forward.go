@@ -56,7 +56,6 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		var lastErr error
 		for attempt := 0; ; attempt++ {
 			if attempt > 0 {
 				if err := s.pause(c); err != nil {
@@ -70,12 +69,10 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 				if err == nil || !errors.Is(err, ErrNotLeader) || c.Response().Committed || !retriesLeft {
 					return err
 				}
-				lastErr = err
 				continue
 			}
 			_, addr := s.store.Leader()
 			if addr == "" {
-				lastErr = ErrNoLeader
 				if !retriesLeft {
 					s.metrics.forwarded.WithLabelValues("no_leader").Inc()
 					return fmt.Errorf("%w is known: the cluster is electing one, retry shortly", ErrNoLeader)
@@ -87,11 +84,10 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 				s.metrics.forwarded.WithLabelValues("ok").Inc()
 				return nil
 			}
-			lastErr = err
 			if !retriesLeft {
 				s.metrics.forwarded.WithLabelValues("failed").Inc()
 				return statusError(http.StatusServiceUnavailable, "ServiceUnavailable",
-					"forward to leader %s: %v", addr, lastErr)
+					"forward to leader %s: %v", addr, err)
 			}
 			s.metrics.forwarded.WithLabelValues("retry").Inc()
 			s.log.Debug("forward retry", "leader", addr, "attempt", attempt+1, "err", err)
@@ -138,19 +134,15 @@ func (s *Server) forward(c echo.Context, addr string, body []byte) error {
 	}
 	var proxyErr error
 	rp := &httputil.ReverseProxy{
-		Director: func(out *http.Request) {
-			out.URL.Scheme = target.Scheme
-			out.URL.Host = target.Host
-			out.Host = target.Host
-			out.Header.Add("Via", "1.1 "+s.viaToken())
-			if c.IsTLS() {
-				out.Header.Set("X-Forwarded-Proto", "https")
-			} else {
-				out.Header.Set("X-Forwarded-Proto", "http")
-			}
-			out.Body = io.NopCloser(bytes.NewReader(body))
-			out.ContentLength = int64(len(body))
-			out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			// Keep the hops before us, then add the client we saw.
+			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+			pr.SetXForwarded()
+			pr.Out.Header.Add("Via", "1.1 "+s.viaToken())
+			pr.Out.Body = io.NopCloser(bytes.NewReader(body))
+			pr.Out.ContentLength = int64(len(body))
+			pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		},
 		Transport:     s.cfg.ForwardTransport,
 		FlushInterval: -1, // watch and log streams pass through at once

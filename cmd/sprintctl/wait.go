@@ -83,6 +83,7 @@ func (a *app) wait(ctx context.Context, c *client.Client, name, forCond string, 
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("timed out after %s waiting for %s on %s", timeout, forCond, objectName(name))
 	case client.IsNotFound(err):
+		//lint:ignore ST1005 "Run" is the kind's name, capitalised as in the API's own messages.
 		return fmt.Errorf("Run %q not found", name)
 	}
 	return err
