@@ -71,7 +71,7 @@ func toStatus(err error) *apis.Status {
 			reason = http.StatusText(he.Code)
 		}
 		return statusError(he.Code, reason, "%s", msg)
-	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNoLeader):
+	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNoLeader), errors.Is(err, ErrUnavailable):
 		return statusError(http.StatusServiceUnavailable, "ServiceUnavailable", "%s", err.Error())
 	case errors.Is(err, ErrLogUnavailable):
 		return statusError(http.StatusNotFound, "NotFound", "%s", err.Error())

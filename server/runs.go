@@ -99,19 +99,23 @@ func (s *Server) listRuns(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	list.APIVersion, list.Kind = apis.APIVersion, apis.KindRunList
-	if list.Items == nil {
-		list.Items = []apis.Run{}
+	out := apis.RunList{
+		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList},
+		Metadata: list.Metadata,
+		Items:    make([]apis.Run, len(list.Items)),
 	}
 	for i := range list.Items {
-		typed(&list.Items[i])
+		out.Items[i] = *typed(&list.Items[i])
 	}
-	return c.JSON(http.StatusOK, list)
+	return c.JSON(http.StatusOK, out)
 }
 
+// typed returns a copy of r with its apiVersion and kind set. It never
+// writes to r: objects from the store may be shared with watchers.
 func typed(r *apis.Run) *apis.Run {
-	r.APIVersion, r.Kind = apis.APIVersion, apis.KindRun
-	return r
+	c := *r
+	c.APIVersion, c.Kind = apis.APIVersion, apis.KindRun
+	return &c
 }
 
 // getRun serves GET /api/v1/runs/{name} as a linearizable read: it runs on

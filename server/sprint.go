@@ -108,9 +108,10 @@ func (s *Server) cancelRun(ctx context.Context, name string) (*apis.Run, error) 
 		if run.Spec.Cancel {
 			return run, nil
 		}
-		run.Spec.Cancel = true
+		next := *run // the store's object is not ours to change
+		next.Spec.Cancel = true
 		var updated *apis.Run
-		updated, err = s.store.UpdateRun(ctx, run)
+		updated, err = s.store.UpdateRun(ctx, &next)
 		if err == nil {
 			return updated, nil
 		}

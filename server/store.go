@@ -17,6 +17,11 @@ var (
 	ErrNotLeader = errors.New("not the leader")
 	// ErrNoLeader means no leader is known right now (503).
 	ErrNoLeader = errors.New("no leader")
+	// ErrUnavailable means the store cannot serve right now (it is
+	// closing, or lost leadership while committing so the outcome is
+	// unknown); 503, and not retried by forwarding since the write may
+	// have happened.
+	ErrUnavailable = errors.New("store unavailable")
 	// ErrLogUnavailable means a Run has no readable sandbox output yet (its
 	// task never started, or its agent is gone); mapped to 404.
 	ErrLogUnavailable = errors.New("log not available")

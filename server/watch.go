@@ -100,7 +100,7 @@ func (s *Server) watchRuns(c echo.Context, match func(*apis.Run) bool) error {
 			}
 			rv := ""
 			if r, ok := ev.Object.(*apis.Run); ok {
-				typed(r)
+				ev = apis.WatchEvent{Type: ev.Type, Object: typed(r)}
 				rv = r.Metadata.ResourceVersion
 				lastRV = rv
 			}
