@@ -143,6 +143,14 @@ type LogSource interface {
 	OpenLog(ctx context.Context, run *apis.Run, opts LogOptions) (io.ReadCloser, error)
 }
 
+// LogSourceFunc adapts a function to LogSource.
+type LogSourceFunc func(ctx context.Context, run *apis.Run, opts LogOptions) (io.ReadCloser, error)
+
+// OpenLog calls f.
+func (f LogSourceFunc) OpenLog(ctx context.Context, run *apis.Run, opts LogOptions) (io.ReadCloser, error) {
+	return f(ctx, run, opts)
+}
+
 // LogOptions selects what OpenLog reads.
 type LogOptions struct {
 	// Stream is "stdout" or "stderr".
