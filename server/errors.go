@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -50,6 +51,7 @@ var reasons = map[int]string{
 	http.StatusUnsupportedMediaType:  "UnsupportedMediaType",
 	http.StatusServiceUnavailable:    "ServiceUnavailable",
 	http.StatusLoopDetected:          "LoopDetected",
+	http.StatusGatewayTimeout:        "Timeout",
 }
 
 // toStatus is the one error→HTTP mapping: echo's own errors by code,
@@ -75,6 +77,10 @@ func toStatus(err error) *apis.Status {
 		return statusError(http.StatusServiceUnavailable, "ServiceUnavailable", "%s", err.Error())
 	case errors.Is(err, ErrLogUnavailable):
 		return statusError(http.StatusNotFound, "NotFound", "%s", err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return statusError(http.StatusGatewayTimeout, "Timeout", "%s", err.Error())
+	case errors.Is(err, context.Canceled):
+		return statusError(http.StatusServiceUnavailable, "ServiceUnavailable", "request cancelled: %s", err.Error())
 	}
 	s := apis.StatusFromError(err)
 	if s == nil {
@@ -90,7 +96,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	st := toStatus(err)
-	if st.Code >= 500 {
+	if st.Code >= 500 && c.Request().Context().Err() == nil {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "code", st.Code, "err", err)
 	}
 	if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoLeader) {
