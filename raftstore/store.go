@@ -32,7 +32,7 @@ type Store struct {
 	transport *raft.NetworkTransport
 	raft      *raft.Raft // set by Start
 
-	notifyCh  chan bool    // raft's leadership notifications, read by monitorLeadership
+	notifyCh  chan bool     // raft's leadership notifications, read by monitorLeadership
 	readyTerm atomic.Uint64 // term in which this leader's barrier completed; 0 when not leader
 
 	subMu sync.Mutex
