@@ -210,3 +210,90 @@ func TestRaftstore_SingleNode(t *testing.T) {
 	r = call(t, "GET", url+"/readyz", "")
 	assert.Equal(t, http.StatusOK, r.code)
 }
+
+// TestRaftstore_ThreeNodes serves the API from every node of a real
+// three-node raftstore cluster and drives it through a follower: writes
+// and reads forwarded to the leader, watches and lists served locally.
+func TestRaftstore_ThreeNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node Raft cluster")
+	}
+	cluster := raftstoretest.New(t, 3, nil)
+	// The cluster advertises http://nX.test; the forwarding transport
+	// dials each name's real loopback listener.
+	listeners := map[string]net.Listener{}
+	dialTo := map[string]string{}
+	for _, n := range cluster.Nodes() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		listeners[n.ID] = ln
+		dialTo[n.ID+".test:80"] = ln.Addr().String()
+	}
+	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if real, ok := dialTo[addr]; ok {
+			addr = real
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+	t.Cleanup(transport.CloseIdleConnections)
+	urls := map[string]string{}
+	for _, n := range cluster.Nodes() {
+		srv, err := server.New(server.Config{NodeID: n.ID, ForwardTransport: transport, ForwardRetryWait: 20 * time.Millisecond},
+			raftAdapter{n.Store}, nil, raftstoretest.TestLogger(t))
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		ln := listeners[n.ID]
+		go func() { done <- srv.Serve(context.Background(), ln) }()
+		t.Cleanup(func() {
+			require.NoError(t, srv.Close())
+			require.NoError(t, <-done)
+		})
+		urls[n.ID] = "http://" + ln.Addr().String()
+	}
+	leader := cluster.Leader()
+	follower := cluster.Followers()[0]
+	ctx := t.Context()
+	c, err := client.New(urls[follower.ID], "")
+	require.NoError(t, err)
+
+	w, err := c.Watch(ctx, client.WatchOptions{})
+	require.NoError(t, err, "watches are served by the follower itself")
+	defer w.Stop()
+
+	run := &apis.Run{
+		Metadata: apis.ObjectMeta{Name: "hello", Labels: map[string]string{"team": "data"}},
+		Spec:     apis.RunSpec{Command: "echo hello", Cpus: 0.1, Mem: 32},
+	}
+	_, res, err := c.Apply(ctx, run, client.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, client.Created, res)
+	got, err := c.Get(ctx, "hello")
+	require.NoError(t, err, "a linearizable read through a follower sees the write")
+	assert.Equal(t, "echo hello", got.Spec.Command)
+	_, err = leader.Store.GetRun(ctx, "hello")
+	require.NoError(t, err, "the write landed on the leader")
+
+	select {
+	case ev := <-w.Events():
+		assert.Equal(t, apis.Added, ev.Type)
+		assert.Equal(t, "hello", ev.Run.Metadata.Name)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower's watch saw nothing")
+	}
+	require.Eventually(t, func() bool {
+		l, err := c.List(ctx, client.ListOptions{})
+		return err == nil && len(l.Items) == 1
+	}, 10*time.Second, 10*time.Millisecond, "the follower's own list catches up")
+
+	info, err := c.Cluster(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, leader.ID, info.Leader)
+	assert.Equal(t, follower.ID, info.NodeID)
+	assert.Len(t, info.Members, 3)
+
+	_, err = c.Delete(ctx, "hello", client.DeleteOptions{Wait: true})
+	require.NoError(t, err)
+	r := call(t, "POST", urls[follower.ID]+"/v1/runs", seedRun)
+	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+}
