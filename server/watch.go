@@ -76,8 +76,15 @@ func (s *Server) watchRuns(c echo.Context, match func(*apis.Run) bool) error {
 
 	lastRV := strconv.FormatUint(fromRV, 10)
 	for i := range initial {
+		// Only the last initial event carries an SSE id, the list's
+		// version: resuming from an earlier item's own version would
+		// replay changes the list already showed.
+		id := ""
+		if i == len(initial)-1 {
+			id = lastRV
+		}
 		ev := apis.WatchEvent{Type: apis.Added, Object: typed(&initial[i])}
-		if err := out.send(ev, initial[i].Metadata.ResourceVersion); err != nil {
+		if err := out.send(ev, id); err != nil {
 			return nil
 		}
 	}

@@ -158,7 +158,7 @@ func TestWatch_SSEFraming(t *testing.T) {
 		lines = append(lines, strings.TrimSuffix(line, "\n"))
 	}
 	assert.Equal(t, "event: ADDED", lines[0])
-	assert.Equal(t, "id: "+a.Metadata.ResourceVersion, lines[1])
+	assert.Equal(t, "id: "+a.Metadata.ResourceVersion, lines[1], "the list's version, a's being the newest")
 	assert.True(t, strings.HasPrefix(lines[2], `data: {"type":"ADDED"`), lines[2])
 }
 
