@@ -1,0 +1,181 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// DefaultServer is the server address when none is given.
+const DefaultServer = "http://127.0.0.1:9090"
+
+// Client talks to one sprint server. It is safe for concurrent use.
+type Client struct {
+	base      *url.URL
+	token     string
+	hc        *http.Client
+	userAgent string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client, e.g. one trusting a private CA. Its
+// Timeout must be zero or long enough for watches and followed logs;
+// bound calls with their context instead.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+
+// New returns a Client for the server at serverURL ("http://host:port"; a
+// bare host:port means http). token, when not empty, is sent as a bearer
+// token.
+func New(serverURL, token string, opts ...Option) (*Client, error) {
+	if serverURL == "" {
+		serverURL = DefaultServer
+	}
+	if !strings.Contains(serverURL, "://") {
+		serverURL = "http://" + serverURL
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return nil, fmt.Errorf("server address %q: %w", serverURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("server address %q: scheme must be http or https", serverURL)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("server address %q: no host", serverURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	c := &Client{base: u, token: token, hc: http.DefaultClient, userAgent: "sprint-client"}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// Server returns the server's base URL.
+func (c *Client) Server() string { return c.base.String() }
+
+// request is one API call.
+type request struct {
+	method      string
+	path        string
+	query       url.Values
+	body        []byte
+	contentType string
+	accept      string
+}
+
+// do sends a request and returns the response when its status is 2xx;
+// otherwise it returns the server's Status as the error. The caller closes
+// the body.
+func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
+	u := *c.base
+	u.Path += r.path
+	u.RawQuery = r.query.Encode()
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
+	}
+	if r.body != nil {
+		ct := r.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	accept := r.accept
+	if accept == "" {
+		accept = "application/json"
+	}
+	req.Header.Set("Accept", accept)
+	req.Header.Set("User-Agent", c.userAgent)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats the method and URL
+		}
+		return nil, fmt.Errorf("%s %s: %w", r.method, u.Redacted(), err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	return nil, decodeStatus(resp)
+}
+
+// decodeStatus turns an error response into *apis.Status, also when the
+// body is not one (a proxy's HTML page, say).
+func decodeStatus(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var st apis.Status
+	if json.Unmarshal(b, &st) == nil && st.Kind == apis.KindStatus && st.Message != "" {
+		if st.Code == 0 {
+			st.Code = resp.StatusCode
+		}
+		return &st
+	}
+	msg := strings.TrimSpace(string(b))
+	if msg == "" || len(msg) > 200 {
+		msg = http.StatusText(resp.StatusCode)
+	}
+	return apis.NewStatus(resp.StatusCode, strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", ""),
+		fmt.Sprintf("the server answered %d: %s", resp.StatusCode, msg))
+}
+
+// doJSON sends a request and decodes a JSON answer into out (when not nil).
+func (c *Client) doJSON(ctx context.Context, r request, out any) (http.Header, int, error) {
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return nil, 0, fmt.Errorf("%s %s: decode answer: %w", r.method, r.path, err)
+		}
+	}
+	return resp.Header, resp.StatusCode, nil
+}
+
+// StatusCode returns the HTTP code of a Status error, or 0.
+func StatusCode(err error) int {
+	var st *apis.Status
+	if errors.As(err, &st) {
+		return st.Code
+	}
+	return 0
+}
+
+// IsNotFound reports whether err is the server's 404.
+func IsNotFound(err error) bool { return StatusCode(err) == http.StatusNotFound }
+
+// IsConflict reports whether err is a 409 (name taken or stale resourceVersion).
+func IsConflict(err error) bool { return StatusCode(err) == http.StatusConflict }
+
+// IsInvalid reports whether err is a 422 validation failure.
+func IsInvalid(err error) bool { return StatusCode(err) == http.StatusUnprocessableEntity }
+
+// IsGone reports whether err is a 410 (watch history too old).
+func IsGone(err error) bool { return StatusCode(err) == http.StatusGone }
+
+func runPath(name string) string { return "/api/v1/runs/" + url.PathEscape(name) }

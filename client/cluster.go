@@ -1,0 +1,67 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// Cluster is the Raft cluster as one node sees it (GET /api/v1/cluster).
+type Cluster struct {
+	NodeID       string   `json:"nodeID"`
+	Leader       string   `json:"leader"`
+	LeaderAddr   string   `json:"leaderAddr"`
+	State        string   `json:"state"`
+	Term         uint64   `json:"term"`
+	CommitIndex  uint64   `json:"commitIndex"`
+	AppliedIndex uint64   `json:"appliedIndex"`
+	LastIndex    uint64   `json:"lastIndex"`
+	Members      []Member `json:"members"`
+}
+
+// Member is one server of the cluster.
+type Member struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raftAddr"`
+	HTTPAddr string `json:"httpAddr,omitempty"`
+	Suffrage string `json:"suffrage"`
+	Leader   bool   `json:"leader"`
+}
+
+// Cluster reads the cluster's members, leader and indexes.
+func (c *Client) Cluster(ctx context.Context) (*Cluster, error) {
+	var out Cluster
+	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: "/api/v1/cluster"}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Join adds a member with its Raft and HTTP addresses.
+func (c *Client) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
+	body, err := json.Marshal(map[string]string{"id": id, "raftAddr": raftAddr, "httpAddr": httpAddr})
+	if err != nil {
+		return fmt.Errorf("encode join: %w", err)
+	}
+	_, _, err = c.doJSON(ctx, request{method: http.MethodPost, path: "/api/v1/cluster/members", body: body}, nil)
+	return err
+}
+
+// Remove removes a member.
+func (c *Client) Remove(ctx context.Context, id string) error {
+	_, _, err := c.doJSON(ctx, request{method: http.MethodDelete, path: "/api/v1/cluster/members/" + url.PathEscape(id)}, nil)
+	return err
+}
+
+// Version reads the server's version.
+func (c *Client) Version(ctx context.Context) (string, error) {
+	var out struct {
+		Version string `json:"version"`
+	}
+	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: "/version"}, &out); err != nil {
+		return "", err
+	}
+	return out.Version, nil
+}

@@ -1,0 +1,219 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// ApplyResult tells what an apply did, as kubectl prints it.
+type ApplyResult string
+
+// Apply results; the server reports them in its Sprint-Apply-Result header.
+const (
+	Created    ApplyResult = "created"
+	Configured ApplyResult = "configured"
+	Unchanged  ApplyResult = "unchanged"
+)
+
+// ApplyOptions modify Apply.
+type ApplyOptions struct {
+	// DryRun validates and shows the result without storing it.
+	DryRun bool
+	// Force deletes and re-creates the Run when the change touches an
+	// immutable field (waiting for the old one's task to be killed).
+	Force bool
+}
+
+// Apply creates the Run or updates its mutable fields, or leaves it
+// unchanged. A metadata.resourceVersion in run is a precondition.
+func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*apis.Run, ApplyResult, error) {
+	name := run.Metadata.Name
+	if name == "" {
+		return nil, "", errors.New("apply: the Run has no metadata.name")
+	}
+	out, result, err := c.put(ctx, run, opts.DryRun)
+	if err == nil || !opts.Force || !IsInvalid(err) {
+		return out, result, err
+	}
+	// An immutable change, perhaps: only an existing Run can have one.
+	if _, gerr := c.Get(ctx, name); gerr != nil {
+		return nil, "", err
+	}
+	fresh := *run
+	fresh.Metadata.ResourceVersion = ""
+	if opts.DryRun {
+		created, cerr := c.create(ctx, &fresh, true)
+		if cerr != nil {
+			return nil, "", cerr
+		}
+		return created, Configured, nil
+	}
+	if _, derr := c.Delete(ctx, name, DeleteOptions{Wait: true}); derr != nil && !IsNotFound(derr) {
+		return nil, "", fmt.Errorf("apply --force: delete %s: %w", name, derr)
+	}
+	created, cerr := c.create(ctx, &fresh, false)
+	if cerr != nil {
+		return nil, "", fmt.Errorf("apply --force: re-create %s: %w", name, cerr)
+	}
+	return created, Configured, nil
+}
+
+func (c *Client) put(ctx context.Context, run *apis.Run, dryRun bool) (*apis.Run, ApplyResult, error) {
+	body, err := json.Marshal(run)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode run: %w", err)
+	}
+	var out apis.Run
+	hdr, code, err := c.doJSON(ctx, request{method: http.MethodPut, path: runPath(run.Metadata.Name), query: dryRunQuery(dryRun), body: body}, &out)
+	if err != nil {
+		return nil, "", err
+	}
+	result := ApplyResult(hdr.Get("Sprint-Apply-Result"))
+	if result == "" {
+		result = Configured
+		if code == http.StatusCreated {
+			result = Created
+		}
+	}
+	return &out, result, nil
+}
+
+func dryRunQuery(dryRun bool) url.Values {
+	q := url.Values{}
+	if dryRun {
+		q.Set("dryRun", "true")
+	}
+	return q
+}
+
+// Create creates a Run; it fails with a 409 Status when the name exists.
+func (c *Client) Create(ctx context.Context, run *apis.Run) (*apis.Run, error) {
+	return c.create(ctx, run, false)
+}
+
+func (c *Client) create(ctx context.Context, run *apis.Run, dryRun bool) (*apis.Run, error) {
+	body, err := json.Marshal(run)
+	if err != nil {
+		return nil, fmt.Errorf("encode run: %w", err)
+	}
+	var out apis.Run
+	if _, _, err := c.doJSON(ctx, request{method: http.MethodPost, path: "/api/v1/runs", query: dryRunQuery(dryRun), body: body}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Get reads one Run.
+func (c *Client) Get(ctx context.Context, name string) (*apis.Run, error) {
+	var out apis.Run
+	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: runPath(name)}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListOptions select and page a list.
+type ListOptions struct {
+	LabelSelector string
+	FieldSelector string
+	// Limit is the page size; 0 means all.
+	Limit int
+	// Continue is the previous page's metadata.continue.
+	Continue string
+}
+
+func (o ListOptions) query() url.Values {
+	q := url.Values{}
+	if o.LabelSelector != "" {
+		q.Set("labelSelector", o.LabelSelector)
+	}
+	if o.FieldSelector != "" {
+		q.Set("fieldSelector", o.FieldSelector)
+	}
+	if o.Limit > 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	if o.Continue != "" {
+		q.Set("continue", o.Continue)
+	}
+	return q
+}
+
+// List reads one page of Runs.
+func (c *Client) List(ctx context.Context, opts ListOptions) (*apis.RunList, error) {
+	var out apis.RunList
+	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: "/api/v1/runs", query: opts.query()}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteOptions modify Delete.
+type DeleteOptions struct {
+	// Wait returns only once the Run is gone (its task killed).
+	Wait bool
+	// ResourceVersion, when set, is a precondition.
+	ResourceVersion string
+}
+
+// Delete deletes a Run; its task is killed first. Without Wait it returns
+// the Run as the server last had it (with a deletionTimestamp while the
+// task is being killed).
+func (c *Client) Delete(ctx context.Context, name string, opts DeleteOptions) (*apis.Run, error) {
+	q := url.Values{}
+	if opts.ResourceVersion != "" {
+		q.Set("resourceVersion", opts.ResourceVersion)
+	}
+	var out apis.Run
+	_, code, err := c.doJSON(ctx, request{method: http.MethodDelete, path: runPath(name), query: q}, &out)
+	if err != nil {
+		return nil, err
+	}
+	if code == http.StatusAccepted && opts.Wait {
+		if err := c.WaitDeleted(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	return &out, nil
+}
+
+// Kill sets spec.cancel: the task is killed and the record kept (phase
+// Killed). It retries when a concurrent status write moved the
+// resourceVersion; killing a killed Run is a no-op.
+func (c *Client) Kill(ctx context.Context, name string) (*apis.Run, error) {
+	for attempt := 0; ; attempt++ {
+		run, err := c.Get(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if run.Spec.Cancel {
+			return run, nil
+		}
+		run.Spec.Cancel = true
+		out, _, err := c.put(ctx, run, false)
+		if err == nil {
+			return out, nil
+		}
+		if !IsConflict(err) || attempt >= 5 {
+			return nil, err
+		}
+	}
+}
+
+// Events reads a Run's recent events, oldest first.
+func (c *Client) Events(ctx context.Context, name string) ([]apis.RunEvent, error) {
+	var out struct {
+		Items []apis.RunEvent `json:"items"`
+	}
+	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: runPath(name) + "/events"}, &out); err != nil {
+		return nil, err
+	}
+	return out.Items, nil
+}

@@ -1,0 +1,26 @@
+package client
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// FuzzWatchStream feeds arbitrary bytes to the watch stream decoder: it
+// returns an error or nil, and never panics.
+func FuzzWatchStream(f *testing.F) {
+	f.Add(`{"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"3"}}}` + "\n")
+	f.Add(`{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}` + "\n")
+	f.Add(`{"type":"ERROR","object":{"kind":"Status","code":410,"message":"too old"}}` + "\n")
+	f.Add(`{"type":"ERROR","object":{"kind":"Status","code":500,"message":"x"}}` + "\n{")
+	f.Add(`{"type":"DELETED","object":[]}`)
+	f.Add("\n\n{}\n")
+	f.Fuzz(func(t *testing.T, stream string) {
+		w := &Watcher{events: make(chan Event, 1<<16), known: map[string]*apis.Run{}}
+		resp := &http.Response{Body: io.NopCloser(strings.NewReader(stream))}
+		_ = w.consume(t.Context(), resp)
+	})
+}

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/server"
+)
+
+func TestApply_Golden(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	dir := t.TempDir()
+	writeFile(t, dir, "hello.yaml", helloYAML)
+	writeFile(t, dir, "multi.yaml", `apiVersion: sprint/v1
+kind: Run
+metadata: {name: first}
+spec: {command: "true", cpus: 0.1, mem: 16}
+---
+apiVersion: sprint/v1
+kind: Run
+metadata: {name: broken}
+spec: {command: "true", cpus: 0, mem: 16}
+`)
+	writeFile(t, dir, "nested/deep.json", `{"apiVersion":"sprint/v1","kind":"Run","metadata":{"name":"deep"},"spec":{"args":["/bin/true"],"cpus":0.1,"mem":16}}`)
+	writeFile(t, dir, "notes.txt", "not a manifest")
+
+	var transcript strings.Builder
+	step := func(title string, r result) {
+		transcript.WriteString("### " + title + "\n" + r.transcript())
+	}
+	step("apply -f DIR (one invalid Run)", e.run(t, "", "apply", "-f", dir))
+	step("apply -R -f DIR again", e.run(t, "", "apply", "-R", "-f", dir))
+	relabeled := strings.Replace(helloYAML, "team: data", "team: ops", 1)
+	step("apply -f - (label changed) --dry-run", e.run(t, relabeled, "apply", "-f", "-", "--dry-run"))
+	step("apply -f - (label changed)", e.run(t, relabeled, "apply", "-f", "-"))
+	changed := strings.Replace(relabeled, "echo hello", "echo bye", 1)
+	step("apply immutable change", e.run(t, changed, "apply", "-f", "-"))
+	step("apply --force", e.run(t, changed, "apply", "-f", "-", "--force"))
+	step("apply unknown field", e.run(t, strings.Replace(helloYAML, "cpus:", "cpu:", 1), "apply", "-f", "-"))
+	step("apply missing file", e.run(t, "", "apply", "-f", dir+"/nope.yaml"))
+	step("apply without -f", e.run(t, "", "apply"))
+	golden(t, "apply", strings.ReplaceAll(transcript.String(), dir, "DIR"))
+
+	r, err := e.srv.Store.GetRun(t.Context(), "hello")
+	require.NoError(t, err)
+	assert.Equal(t, "echo bye", r.Spec.Command)
+	_, err = e.srv.Store.GetRun(t.Context(), "deep")
+	require.NoError(t, err, "-R reads subdirectories")
+}
+
+func TestGet_Golden(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	e.seed(t)
+	var transcript strings.Builder
+	for _, args := range [][]string{
+		{"get", "runs"},
+		{"get", "runs", "-o", "wide"},
+		{"get", "runs", "-l", "team=data"},
+		{"get", "runs", "--field-selector", "status.phase=Failed"},
+		{"get", "runs", "-o", "name"},
+		{"get", "runs", "hello", "-o", "yaml"},
+		{"get", "runs", "report", "-o", "json"},
+		{"get", "runs", "hello", "missing"},
+		{"get", "runs", "-l", "team=nobody"},
+		{"get", "runs", "-o", "table"},
+		{"get", "pods"},
+	} {
+		transcript.WriteString("### sprintctl " + strings.Join(args, " ") + "\n" + e.run(t, "", args...).transcript())
+	}
+	golden(t, "get", transcript.String())
+}
+
+func TestDescribe_Golden(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	e.seed(t)
+	e.srv.Store.AddEvent("report", apis.RunEvent{Time: now.Add(-4 * time.Minute), Type: apis.EventNormal, Reason: "Launched", Message: "task report.1.aa11 on agent-1"})
+	e.srv.Store.AddEvent("report", apis.RunEvent{Time: now.Add(-3 * time.Minute), Type: apis.EventWarning, Reason: "TaskFailed", Message: "exit status 3", Count: 2})
+	var transcript strings.Builder
+	for _, name := range []string{"report", "hello", "missing"} {
+		transcript.WriteString("### sprintctl describe run " + name + "\n" + e.run(t, "", "describe", "run", name).transcript())
+	}
+	golden(t, "describe", transcript.String())
+}
+
+func TestGet_WatchPrintsChanges(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	e.seed(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan result, 1)
+	go func() { done <- e.runContext(ctx, "", out, "get", "runs", "-w", "--output-watch-events") }()
+
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "waiting") }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, e.srv.Store.SetStatus("waiting", apis.RunStatus{Phase: apis.PhaseRunning, Hostname: "agent-3"}))
+	modified := regexp.MustCompile(`(?m)^MODIFIED +waiting +Running +5m +agent-3 +<none>$`)
+	require.Eventually(t, func() bool { return modified.MatchString(out.String()) }, 5*time.Second, 5*time.Millisecond)
+	cancel()
+	select {
+	case r := <-done:
+		assert.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		assert.Equal(t, "EVENT   NAME          PHASE       AGE   HOST      EXIT", lines[0])
+		assert.Len(t, lines, 6)
+	case <-time.After(5 * time.Second):
+		t.Fatal("get -w did not stop on interrupt")
+	}
+}
+
+func TestWait_ExitCodes(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	e.seed(t)
+
+	r := e.run(t, "", "wait", "run", "etl-nightly", "--for=phase=Succeeded")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "run.sprint/etl-nightly condition met\n", r.stdout)
+
+	r = e.run(t, "", "wait", "run", "report", "--for=phase=Succeeded")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "error: Run \"report\" is Failed (TaskFailed), not Succeeded: condition can no longer be met\n", r.stderr)
+
+	r = e.run(t, "", "wait", "run", "waiting", "--for=phase=Succeeded", "--timeout", "50ms")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "error: timed out after 50ms waiting for phase=Succeeded on run.sprint/waiting\n", r.stderr)
+
+	r = e.run(t, "", "wait", "run", "missing", "--for=phase=Succeeded")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "error: Run \"missing\" not found\n", r.stderr)
+
+	r = e.run(t, "", "wait", "run", "hello", "--for=color=red")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "want phase=PHASE")
+
+	// Waiting while the controller moves the Run along.
+	done := make(chan result, 1)
+	go func() { done <- e.run(t, "", "wait", "run", "hello", "--for=phase=succeeded", "--timeout", "10s") }()
+	require.NoError(t, e.srv.Store.SetStatus("hello", apis.RunStatus{Phase: apis.PhaseSucceeded}))
+	select {
+	case r := <-done:
+		assert.Equal(t, 0, r.code, r.stderr)
+	case <-time.After(10 * time.Second):
+		t.Fatal("wait did not return")
+	}
+}
+
+func TestDeleteKillLogs(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	e.seed(t)
+	ctx := t.Context()
+
+	r := e.run(t, "", "kill", "run", "hello", "missing")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "run.sprint/hello killed\n", r.stdout)
+	assert.Equal(t, "error: Run \"missing\" not found\n", r.stderr)
+	got, err := e.srv.Store.GetRun(ctx, "hello")
+	require.NoError(t, err)
+	assert.True(t, got.Spec.Cancel)
+
+	e.srv.Logs.Append("report", "stdout", "line 1\nline 2\nline 3\n")
+	e.srv.Logs.Append("report", "stderr", "boom\n")
+	e.srv.Logs.End("report", "stdout")
+	e.srv.Logs.End("report", "stderr")
+	r = e.run(t, "", "logs", "report", "--tail", "2")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "line 2\nline 3\n", r.stdout)
+	r = e.run(t, "", "logs", "report", "--stderr", "-f")
+	assert.Equal(t, "boom\n", r.stdout)
+	r = e.run(t, "", "logs", "waiting")
+	assert.Equal(t, 1, r.code)
+	assert.True(t, strings.HasPrefix(r.stderr, "error: "), r.stderr)
+
+	r = e.run(t, "", "delete", "run", "etl-nightly", "report")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "run.sprint/etl-nightly deleted\nrun.sprint/report deleted\n", r.stdout)
+
+	// hello is Running: delete --wait returns once the task is gone.
+	done := make(chan result, 1)
+	go func() { done <- e.run(t, "", "delete", "run", "hello", "--wait") }()
+	require.Eventually(t, func() bool {
+		r, err := e.srv.Store.GetRun(ctx, "hello")
+		return err == nil && r.Metadata.DeletionTimestamp != nil
+	}, 5*time.Second, 5*time.Millisecond)
+	select {
+	case <-done:
+		t.Fatal("delete --wait returned before the task ended")
+	default:
+	}
+	require.NoError(t, e.srv.Store.SetStatus("hello", apis.RunStatus{Phase: apis.PhaseKilled}))
+	select {
+	case r := <-done:
+		assert.Equal(t, 0, r.code, r.stderr)
+		assert.Equal(t, "run.sprint/hello deleted\n", r.stdout)
+	case <-time.After(5 * time.Second):
+		t.Fatal("delete --wait did not return")
+	}
+
+	dir := t.TempDir()
+	f := writeFile(t, dir, "w.yaml", "apiVersion: sprint/v1\nkind: Run\nmetadata: {name: waiting}\nspec: {command: x, cpus: 1, mem: 1}\n")
+	r = e.run(t, "", "delete", "-f", f)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "run.sprint/waiting deleted\n", r.stdout)
+
+	r = e.run(t, "", "delete", "run")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "give exactly one of")
+	r = e.run(t, "", "delete", "run", "-l", "team=nobody")
+	assert.Equal(t, 0, r.code)
+	assert.Equal(t, "No runs found.\n", r.stderr)
+}
+
+func TestCluster_Golden(t *testing.T) {
+	e := newEnv(t, server.Config{NodeID: "n1"})
+	var transcript strings.Builder
+	for _, args := range [][]string{
+		{"cluster", "join", "n2", "127.0.0.1:9093", "http://127.0.0.1:9092"},
+		{"cluster", "status"},
+		{"cluster", "remove", "n2"},
+		{"cluster", "remove", "n2"},
+		{"version"},
+	} {
+		transcript.WriteString("### sprintctl " + strings.Join(args, " ") + "\n" + e.run(t, "", args...).transcript())
+	}
+	golden(t, "cluster", transcript.String())
+}
+
+func TestErrors_OneLineAndExitCode(t *testing.T) {
+	e := newEnv(t, server.Config{Tokens: []string{"tok"}})
+	tests := map[string]struct {
+		args []string
+		want string
+	}{
+		"no token":         {args: []string{"get", "runs"}, want: "error: a valid bearer token is required (Authorization: Bearer <token>) (set --token or SPRINT_TOKEN)\n"},
+		"wrong token":      {args: []string{"--token", "bad", "get", "runs"}, want: "error: a valid bearer token is required (Authorization: Bearer <token>) (set --token or SPRINT_TOKEN)\n"},
+		"server down":      {args: []string{"--server", "http://127.0.0.1:1", "get", "runs"}, want: "error: GET http://127.0.0.1:1/api/v1/runs?limit=500: dial tcp 127.0.0.1:1: connect: connection refused\n"},
+		"bad server":       {args: []string{"--server", "ftp://x", "get", "runs"}, want: "error: server address \"ftp://x\": scheme must be http or https\n"},
+		"unknown command":  {args: []string{"frobnicate"}, want: "error: unknown command \"frobnicate\" for \"sprintctl\"\n"},
+		"unknown flag":     {args: []string{"get", "runs", "--colour"}, want: "error: unknown flag: --colour\n"},
+		"missing resource": {args: []string{"describe", "run"}, want: "error: accepts 2 arg(s), received 1\n"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := e.run(t, "", tc.args...)
+			assert.Equal(t, 1, r.code)
+			assert.Equal(t, tc.want, r.stderr)
+			assert.Empty(t, r.stdout)
+		})
+	}
+	r := e.run(t, "", "--token", "tok", "get", "runs")
+	assert.Equal(t, 0, r.code, r.stderr)
+}
+
+func TestCompletionAndVersion(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		r := e.run(t, "", "completion", shell)
+		assert.Equal(t, 0, r.code, r.stderr)
+		assert.Contains(t, r.stdout, "sprintctl")
+	}
+	r := e.run(t, "", "completion", "tcsh")
+	assert.Equal(t, 1, r.code)
+	r = e.run(t, "", "version", "--client")
+	assert.Equal(t, "Client Version: "+clientVersion()+"\n", r.stdout)
+}
+
+func TestRun_Entry(t *testing.T) {
+	var out, errb strings.Builder
+	assert.Equal(t, 0, run([]string{"version", "--client"}, strings.NewReader(""), &out, &errb))
+	assert.Contains(t, out.String(), "Client Version:")
+	assert.Equal(t, 1, run([]string{"nope"}, strings.NewReader(""), &out, &errb))
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) clusterCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cluster status|join|remove",
+		Short: "Show and change the sprint cluster's Raft members",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "status",
+		Short: "Show the leader, term, indexes and members",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			info, err := c.Cluster(cmd.Context())
+			if err != nil {
+				return err
+			}
+			top := kv{w: a.stdout}
+			top.line("Node", info.NodeID+" ("+orNone(info.State)+")")
+			top.line("Leader", strings.TrimSpace(orNone(info.Leader)+" "+info.LeaderAddr))
+			top.line("Term", strconv.FormatUint(info.Term, 10))
+			top.line("Commit Index", strconv.FormatUint(info.CommitIndex, 10))
+			top.line("Applied Index", strconv.FormatUint(info.AppliedIndex, 10))
+			rows := make([][]string, len(info.Members))
+			for i, m := range info.Members {
+				leader := ""
+				if m.Leader || m.ID == info.Leader {
+					leader = "*"
+				}
+				rows[i] = []string{m.ID, m.Suffrage, m.RaftAddr, orNone(m.HTTPAddr), leader}
+			}
+			fmt.Fprintln(a.stdout)
+			newTable(a.stdout, []string{"ID", "SUFFRAGE", "RAFT ADDRESS", "HTTP ADDRESS", "LEADER"}, rows)
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:     "join ID RAFT_ADDR [HTTP_URL]",
+		Short:   "Add a node to the cluster as a voter",
+		Example: "  sprintctl cluster join n4 10.0.0.4:9091 http://10.0.0.4:9090",
+		Args:    cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			httpAddr := ""
+			if len(args) == 3 {
+				httpAddr = args[2]
+			}
+			if err := c.Join(cmd.Context(), args[0], args[1], httpAddr); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "member/%s joined\n", args[0])
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "remove ID",
+		Short: "Remove a node from the cluster",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if err := c.Remove(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "member/%s removed\n", args[0])
+			return nil
+		},
+	})
+	return cmd
+}

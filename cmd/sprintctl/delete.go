@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sprint-project/sprint/client"
+)
+
+func (a *app) deleteCmd() *cobra.Command {
+	var files []string
+	var recursive, wait, all bool
+	var selector string
+	cmd := &cobra.Command{
+		Use:   "delete run NAME... | -f FILE | -l SELECTOR [--wait]",
+		Short: "Delete Runs, killing their tasks first",
+		Long: `Delete removes Runs. A Run whose task may be running is killed first and
+disappears once Mesos reports the task ended; --wait returns only then.`,
+		Example: `  sprintctl delete run hello
+  sprintctl delete -f manifests/examples/hello.yaml
+  sprintctl delete run -l team=data --wait`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var names []string
+			if len(args) > 0 {
+				if err := runsResource(args[0]); err != nil {
+					return err
+				}
+				names = args[1:]
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			sources := 0
+			for _, set := range []bool{len(names) > 0, len(files) > 0, selector != "" || all} {
+				if set {
+					sources++
+				}
+			}
+			if sources != 1 {
+				return errors.New("give exactly one of: Run names, -f FILE, -l SELECTOR (or --all)")
+			}
+			if len(files) > 0 {
+				srcs, err := readManifests(files, recursive, a.stdin)
+				if err != nil {
+					return err
+				}
+				for _, s := range srcs {
+					for _, r := range s.runs {
+						names = append(names, r.Metadata.Name)
+					}
+				}
+			}
+			if selector != "" || all {
+				list, err := listAll(ctx, c, client.ListOptions{LabelSelector: selector})
+				if err != nil {
+					return err
+				}
+				for _, r := range list.Items {
+					names = append(names, r.Metadata.Name)
+				}
+				if len(names) == 0 {
+					fmt.Fprintln(a.stderr, "No runs found.")
+					return nil
+				}
+			}
+			failed := false
+			for _, name := range names {
+				if _, err := c.Delete(ctx, name, client.DeleteOptions{Wait: wait}); err != nil {
+					failed = true
+					fmt.Fprintln(a.stderr, "error: "+notFoundLine(name, err))
+					continue
+				}
+				fmt.Fprintf(a.stdout, "%s deleted\n", objectName(name))
+			}
+			if failed {
+				return errAlreadyReported
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "delete the Runs named in these manifests")
+	cmd.Flags().BoolVarP(&recursive, "recursive", "R", false, "read directories recursively")
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "delete the Runs matching this label selector")
+	cmd.Flags().BoolVar(&all, "all", false, "delete every Run")
+	cmd.Flags().BoolVar(&wait, "wait", false, "return once the Runs are gone (their tasks killed)")
+	return cmd
+}

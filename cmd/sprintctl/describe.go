@@ -1,0 +1,175 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+func (a *app) describeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "describe run NAME",
+		Short:   "Show a Run's spec, status and recent events",
+		Example: "  sprintctl describe run hello",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := runsResource(args[0]); err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			name := args[1]
+			run, err := c.Get(cmd.Context(), name)
+			if err != nil {
+				return fmt.Errorf("%s", notFoundLine(name, err))
+			}
+			events, err := c.Events(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			a.describe(a.stdout, run, events)
+			return nil
+		},
+	}
+}
+
+// kv writes "Key:  value" lines with values aligned at one column.
+type kv struct {
+	w      io.Writer
+	indent string
+}
+
+func (k kv) line(key, value string) {
+	fmt.Fprintf(k.w, "%s%-*s%s\n", k.indent, 22-len(k.indent), key+":", value)
+}
+
+func (a *app) stamp(t *time.Time) string {
+	if t == nil {
+		return none
+	}
+	return t.UTC().Format(time.RFC3339) + " (" + a.since(t) + " ago)"
+}
+
+func (a *app) describe(w io.Writer, r *apis.Run, events []apis.RunEvent) {
+	top := kv{w: w}
+	top.line("Name", r.Metadata.Name)
+	top.line("Labels", labelsOf(r.Metadata.Labels))
+	top.line("Annotations", labelsOf(r.Metadata.Annotations))
+	top.line("Created", a.stamp(r.Metadata.CreationTimestamp))
+	if r.Metadata.DeletionTimestamp != nil {
+		top.line("Deleting since", a.stamp(r.Metadata.DeletionTimestamp))
+	}
+	top.line("UID", orNone(r.Metadata.UID))
+	top.line("Resource Version", orNone(r.Metadata.ResourceVersion))
+	top.line("Generation", strconv.FormatInt(r.Metadata.Generation, 10))
+
+	fmt.Fprintln(w, "Spec:")
+	spec := kv{w: w, indent: "  "}
+	s := r.Spec
+	switch {
+	case s.Command != "":
+		spec.line("Command", s.Command)
+	case len(s.Args) > 0:
+		spec.line("Args", strings.Join(s.Args, " "))
+	default:
+		spec.line("Command", "<image entrypoint>")
+	}
+	res := fmt.Sprintf("cpus=%g mem=%gMiB", s.Cpus, s.Mem)
+	if s.Disk > 0 {
+		res += fmt.Sprintf(" disk=%gMiB", s.Disk)
+	}
+	if s.Gpus > 0 {
+		res += fmt.Sprintf(" gpus=%d", s.Gpus)
+	}
+	spec.line("Resources", res)
+	if s.User != "" {
+		spec.line("User", s.User)
+	}
+	if len(s.Env) > 0 {
+		spec.line("Env", labelsOf(s.Env))
+	}
+	if ct := s.Container; ct != nil {
+		desc := ct.Type
+		if ct.Docker != nil {
+			desc += " " + ct.Docker.Image
+		}
+		if ct.Network != "" {
+			desc += " (network " + ct.Network + ")"
+		}
+		spec.line("Container", desc)
+		for _, pm := range ct.PortMappings {
+			spec.line("  Port", fmt.Sprintf("%d -> host %d/%s %s", pm.ContainerPort, pm.HostPort, orDefault(pm.Protocol, "tcp"), pm.Name))
+		}
+		for _, v := range ct.Volumes {
+			spec.line("  Volume", fmt.Sprintf("%s -> %s (%s)", v.HostPath, v.ContainerPath, orDefault(v.Mode, "RW")))
+		}
+	}
+	for _, u := range s.URIs {
+		spec.line("URI", u.Value)
+	}
+	for _, c := range s.Constraints {
+		spec.line("Constraint", strings.Join(c, " "))
+	}
+	if s.ActiveDeadlineSeconds > 0 {
+		spec.line("Active Deadline", (time.Duration(s.ActiveDeadlineSeconds) * time.Second).String())
+	}
+	spec.line("Backoff Limit", strconv.Itoa(int(s.BackoffLimit)))
+	if s.TTLSecondsAfterFinished != nil {
+		spec.line("TTL After Finished", (time.Duration(*s.TTLSecondsAfterFinished) * time.Second).String())
+	}
+	if s.Cancel {
+		spec.line("Cancel", "true")
+	}
+
+	fmt.Fprintln(w, "Status:")
+	st := kv{w: w, indent: "  "}
+	status := r.Status
+	st.line("Phase", phaseOf(r))
+	st.line("Reason", orNone(status.Reason))
+	st.line("Message", orNone(status.Message))
+	st.line("Attempts", strconv.Itoa(int(status.Attempts)))
+	st.line("Task ID", orNone(status.TaskID))
+	st.line("Agent ID", orNone(status.AgentID))
+	st.line("Host", orNone(status.Hostname))
+	if len(status.Ports) > 0 {
+		ports := make([]string, len(status.Ports))
+		for i, p := range status.Ports {
+			ports[i] = strconv.Itoa(int(p))
+		}
+		st.line("Ports", strings.Join(ports, ","))
+	}
+	st.line("Exit Code", exitOf(r))
+	st.line("Mesos State", orNone(status.MesosState))
+	st.line("Started", a.stamp(status.StartTime))
+	st.line("Completed", a.stamp(status.CompletionTime))
+
+	if len(events) == 0 {
+		fmt.Fprintln(w, "Events:               <none>")
+		return
+	}
+	fmt.Fprintln(w, "Events:")
+	rows := make([][]string, len(events))
+	for i, ev := range events {
+		when := a.since(&events[i].Time)
+		if ev.Count > 1 {
+			when += fmt.Sprintf(" (x%d)", ev.Count)
+		}
+		rows[i] = []string{"  " + ev.Type, ev.Reason, when, ev.Message}
+	}
+	newTable(w, []string{"  TYPE", "REASON", "AGE", "MESSAGE"}, rows)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

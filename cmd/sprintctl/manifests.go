@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// source is one manifest file (or stdin) and the Runs it holds.
+type source struct {
+	name string
+	runs []apis.Run
+}
+
+// readManifests reads every -f argument: files, directories (their
+// .yaml/.yml/.json files; subdirectories with -R) and "-" for stdin.
+func readManifests(paths []string, recursive bool, stdin io.Reader) ([]source, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no manifests: give -f FILE, -f DIR or -f -")
+	}
+	var out []source
+	for _, p := range paths {
+		if p == "-" {
+			b, err := io.ReadAll(stdin)
+			if err != nil {
+				return nil, fmt.Errorf("read stdin: %w", err)
+			}
+			src, err := decode("stdin", b)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, src)
+			continue
+		}
+		files, err := manifestFiles(p, recursive)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", f, err)
+			}
+			src, err := decode(f, b)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, src)
+		}
+	}
+	return out, nil
+}
+
+func decode(name string, b []byte) (source, error) {
+	runs, err := apis.DecodeRuns(b)
+	if err != nil {
+		return source{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return source{name: name, runs: runs}, nil
+}
+
+// manifestFiles lists a file, or a directory's manifests in name order.
+func manifestFiles(path string, recursive bool) ([]string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if !info.IsDir() {
+		return []string{path}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != path && !recursive {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".yaml", ".yml", ".json":
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read directory %s: %w", path, err)
+	}
+	slices.Sort(files)
+	if len(files) == 0 {
+		return nil, fmt.Errorf("directory %s holds no .yaml, .yml or .json files", path)
+	}
+	return files, nil
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/client"
+)
+
+// version is the client's version, set at link time with
+// -ldflags "-X main.version=v1.2.3"; otherwise taken from the build info.
+var version = ""
+
+func clientVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// app is one sprintctl invocation: its streams, environment and clock,
+// injected so tests run it in-process.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	now            func() time.Time
+
+	server, token string // from flags or the environment
+}
+
+// exitError carries a specific exit code with or without a message.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// errAlreadyReported ends a command whose errors were printed as they
+// happened (apply and delete of several objects), with exit code 1.
+var errAlreadyReported = &exitError{code: 1}
+
+func (a *app) execute(ctx context.Context, args []string) int {
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		if ee.err == nil {
+			return code
+		}
+	}
+	fmt.Fprintln(a.stderr, "error: "+errorLine(err))
+	return code
+}
+
+// errorLine renders an error as one line: the server's Status message, or
+// the error with its newlines folded.
+func errorLine(err error) string {
+	var st *apis.Status
+	if errors.As(err, &st) {
+		msg := st.Message
+		if st.Code == http.StatusUnauthorized {
+			msg += " (set --token or SPRINT_TOKEN)"
+		}
+		return strings.Join(strings.Fields(msg), " ")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out: " + strings.Join(strings.Fields(err.Error()), " ")
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "sprintctl",
+		Short: "sprintctl controls sprint, the Run controller for Apache Mesos",
+		Long: `sprintctl controls sprint, which runs one-off tasks ("Runs") on Apache Mesos.
+
+Server: --server or SPRINT_SERVER (default ` + client.DefaultServer + `).
+Token:  --token or SPRINT_TOKEN.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.PersistentFlags().StringVar(&a.server, "server", "", "sprint server URL (env SPRINT_SERVER; default "+client.DefaultServer+")")
+	root.PersistentFlags().StringVar(&a.token, "token", "", "bearer token (env SPRINT_TOKEN)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
+	root.AddCommand(
+		a.applyCmd(), a.getCmd(), a.describeCmd(), a.deleteCmd(), a.killCmd(),
+		a.logsCmd(), a.waitCmd(), a.clusterCmd(), a.versionCmd(), a.completionCmd(root),
+	)
+	return root
+}
+
+// client builds the API client from flags, then the environment.
+func (a *app) client() (*client.Client, error) {
+	server := a.server
+	if server == "" {
+		server = a.getenv("SPRINT_SERVER")
+	}
+	token := a.token
+	if token == "" {
+		token = a.getenv("SPRINT_TOKEN")
+	}
+	return client.New(server, token, client.WithUserAgent("sprintctl/"+clientVersion()))
+}
+
+// runsResource checks the resource word of "get runs", "delete run" etc.
+func runsResource(word string) error {
+	switch strings.ToLower(word) {
+	case "run", "runs", "run.sprint", "runs.sprint":
+		return nil
+	}
+	return fmt.Errorf("unknown resource type %q: sprintctl knows runs", word)
+}
+
+// objectName is how kubectl names an object in messages.
+func objectName(name string) string { return "run.sprint/" + name }

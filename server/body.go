@@ -1,0 +1,125 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// bodyKey caches the request body in the echo context once read, so that
+// leaderOnly can replay it to a handler or to the leader.
+const bodyKey = "sprint.body"
+
+// readBody reads the whole request body, at most MaxBodyBytes (413 beyond).
+func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	if b, ok := c.Get(bodyKey).([]byte); ok {
+		return b, nil
+	}
+	req := c.Request()
+	limit := s.cfg.MaxBodyBytes
+	if req.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	var b []byte
+	if req.Body != nil && req.Body != http.NoBody {
+		var err error
+		b, err = io.ReadAll(io.LimitReader(req.Body, limit+1))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, tooLarge(limit)
+			}
+			return nil, badRequest("read request body: %v", err)
+		}
+		if int64(len(b)) > limit {
+			return nil, tooLarge(limit)
+		}
+	}
+	c.Set(bodyKey, b)
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	return b, nil
+}
+
+func tooLarge(limit int64) error {
+	return statusError(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
+		"request body is larger than %d bytes", limit)
+}
+
+// bodyFormat checks the Content-Type of a write: JSON (also when absent) or
+// YAML; anything else is 415.
+func bodyFormat(c echo.Context, allowYAML bool) (yaml bool, err error) {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	if ct == "" {
+		return false, nil
+	}
+	mt, _, perr := mime.ParseMediaType(ct)
+	if perr != nil {
+		return false, unsupportedType(ct, allowYAML)
+	}
+	switch mt {
+	case "application/json":
+		return false, nil
+	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml":
+		if allowYAML {
+			return true, nil
+		}
+	}
+	return false, unsupportedType(ct, allowYAML)
+}
+
+func unsupportedType(ct string, allowYAML bool) error {
+	want := "application/json"
+	if allowYAML {
+		want += " or application/yaml"
+	}
+	return statusError(http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+		"unsupported content type %q: send %s", ct, want)
+}
+
+// decodeRun decodes exactly one Run from a JSON or YAML body, with the
+// strict field checks of apis.DecodeRuns.
+func (s *Server) decodeRun(c echo.Context) (*apis.Run, error) {
+	if _, err := bodyFormat(c, true); err != nil {
+		return nil, err
+	}
+	b, err := s.readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, badRequest("request body is empty: send one Run")
+	}
+	runs, err := apis.DecodeRuns(b)
+	if err != nil {
+		if errors.Is(err, apis.ErrBadRequest) || errors.Is(err, apis.ErrInvalid) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", apis.ErrBadRequest, err)
+	}
+	if len(runs) != 1 {
+		return nil, badRequest("request body holds %d Runs: send exactly one", len(runs))
+	}
+	r := runs[0]
+	return &r, nil
+}
+
+// strictJSON decodes one JSON value, refusing unknown fields and trailing data.
+func strictJSON(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}

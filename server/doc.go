@@ -1,0 +1,11 @@
+// Package server is sprint's HTTP API on echo v4: the native Kubernetes-style
+// Run API under /api/v1, the Sprint-compatible API under /v1 and /status, the
+// operations endpoints (/healthz, /readyz, /metrics, /docs, /openapi.json,
+// /schemas/run.json) and cluster membership under /api/v1/cluster.
+//
+// The package owns no state of its own: it declares the Store and LogSource
+// it needs and turns HTTP requests into calls on them. Writes and
+// linearizable reads that reach a follower are forwarded to the leader;
+// lists and watches are served from the local applied state. Every error
+// leaves through one echo HTTPErrorHandler as a Kubernetes-style Status.
+package server

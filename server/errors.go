@@ -1,0 +1,115 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// Headers the server sets on its answers.
+const (
+	// HeaderApplyResult tells how PUT /api/v1/runs/{name} ended: created,
+	// configured or unchanged (sprintctl prints it as kubectl does).
+	HeaderApplyResult = "Sprint-Apply-Result"
+	// HeaderNotLeader marks a 503 given because this node is not (or no
+	// longer) the leader; a forwarding node retries on it.
+	HeaderNotLeader = "Sprint-Not-Leader"
+	// HeaderNodeID names the node that produced the answer.
+	HeaderNodeID = "Sprint-Node"
+)
+
+// Apply results reported in HeaderApplyResult.
+const (
+	ApplyCreated    = "created"
+	ApplyConfigured = "configured"
+	ApplyUnchanged  = "unchanged"
+)
+
+// statusError is an error that already knows its Status.
+func statusError(code int, reason, format string, args ...any) *apis.Status {
+	return apis.NewStatus(code, reason, fmt.Sprintf(format, args...))
+}
+
+// badRequest wraps apis.ErrBadRequest so the one mapping answers 400.
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", apis.ErrBadRequest, fmt.Sprintf(format, args...))
+}
+
+// reasons names the Status reason of plain HTTP codes echo produces itself.
+var reasons = map[int]string{
+	http.StatusBadRequest:            "BadRequest",
+	http.StatusUnauthorized:          "Unauthorized",
+	http.StatusForbidden:             "Forbidden",
+	http.StatusNotFound:              "NotFound",
+	http.StatusMethodNotAllowed:      "MethodNotAllowed",
+	http.StatusRequestEntityTooLarge: "RequestEntityTooLarge",
+	http.StatusUnsupportedMediaType:  "UnsupportedMediaType",
+	http.StatusServiceUnavailable:    "ServiceUnavailable",
+	http.StatusLoopDetected:          "LoopDetected",
+	http.StatusGatewayTimeout:        "Timeout",
+}
+
+// toStatus is the one error→HTTP mapping: echo's own errors by code,
+// server conditions by sentinel, the rest through apis.StatusFromError.
+func toStatus(err error) *apis.Status {
+	var he *echo.HTTPError
+	var st *apis.Status
+	switch {
+	case errors.As(err, &st):
+		c := *st
+		return &c
+	case errors.As(err, &he):
+		msg := http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok && m != "" {
+			msg = m
+		}
+		reason := reasons[he.Code]
+		if reason == "" {
+			reason = http.StatusText(he.Code)
+		}
+		return statusError(he.Code, reason, "%s", msg)
+	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNoLeader), errors.Is(err, ErrUnavailable):
+		return statusError(http.StatusServiceUnavailable, "ServiceUnavailable", "%s", err.Error())
+	case errors.Is(err, ErrLogUnavailable):
+		return statusError(http.StatusNotFound, "NotFound", "%s", err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return statusError(http.StatusGatewayTimeout, "Timeout", "%s", err.Error())
+	case errors.Is(err, context.Canceled):
+		return statusError(http.StatusServiceUnavailable, "ServiceUnavailable", "request cancelled: %s", err.Error())
+	}
+	s := apis.StatusFromError(err)
+	if s == nil {
+		return statusError(http.StatusInternalServerError, "InternalError", "%s", err.Error())
+	}
+	return s
+}
+
+// handleError is echo's HTTPErrorHandler: every error leaves as a Status.
+// Detail is logged for 5xx only; 4xx are the client's to read.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	st := toStatus(err)
+	if st.Code >= 500 && c.Request().Context().Err() == nil {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "code", st.Code, "err", err)
+	}
+	if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoLeader) {
+		c.Response().Header().Set(HeaderNotLeader, "true")
+	}
+	if st.Code == http.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="sprint"`)
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(st.Code)
+		return
+	}
+	if werr := c.JSON(st.Code, st); werr != nil {
+		s.log.Debug("write error response", "err", werr)
+	}
+}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// errLeaderMoved is returned by the forwarding proxy when the node it
+// reached answered that it is not the leader any more.
+var errLeaderMoved = errors.New("leader moved")
+
+// viaToken names this node in Via headers.
+func (s *Server) viaToken() string { return "sprint-" + s.cfg.NodeID }
+
+// sawUs reports whether a request already passed through this node: a
+// forwarding loop, e.g. two nodes each believing the other leads.
+func (s *Server) sawUs(h http.Header) bool {
+	if s.cfg.NodeID == "" {
+		return false
+	}
+	me := s.viaToken()
+	for _, v := range h.Values("Via") {
+		for _, hop := range strings.Split(v, ",") {
+			f := strings.Fields(hop)
+			if len(f) >= 2 && f[1] == me {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// leaderOnly runs a handler on the leader. On a follower it forwards the
+// request, body buffered, to the leader; across a leader change it retries
+// a bounded number of times (ForwardRetries, ForwardRetryWait apart). A
+// request that already passed through this node is refused with 508.
+func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if s.sawUs(req.Header) {
+			s.metrics.forwarded.WithLabelValues("loop").Inc()
+			return statusError(http.StatusLoopDetected, "LoopDetected",
+				"forwarding loop: the request already passed through node %s (Via: %s); the cluster has no agreed leader yet, retry",
+				s.cfg.NodeID, strings.Join(req.Header.Values("Via"), ", "))
+		}
+		body, err := s.readBody(c)
+		if err != nil {
+			return err
+		}
+		for attempt := 0; ; attempt++ {
+			if attempt > 0 {
+				if err := s.pause(c); err != nil {
+					return err
+				}
+				req.Body = io.NopCloser(bytes.NewReader(body))
+			}
+			retriesLeft := attempt < s.cfg.ForwardRetries
+			if s.store.IsLeader() {
+				err := next(c)
+				if err == nil || !errors.Is(err, ErrNotLeader) || c.Response().Committed || !retriesLeft {
+					return err
+				}
+				continue
+			}
+			_, addr := s.store.Leader()
+			if addr == "" {
+				if !retriesLeft {
+					s.metrics.forwarded.WithLabelValues("no_leader").Inc()
+					return fmt.Errorf("%w is known: the cluster is electing one, retry shortly", ErrNoLeader)
+				}
+				continue
+			}
+			err := s.forward(c, addr, body)
+			if err == nil {
+				s.metrics.forwarded.WithLabelValues("ok").Inc()
+				return nil
+			}
+			if !retriesLeft {
+				s.metrics.forwarded.WithLabelValues("failed").Inc()
+				return statusError(http.StatusServiceUnavailable, "ServiceUnavailable",
+					"forward to leader %s: %v", addr, err)
+			}
+			s.metrics.forwarded.WithLabelValues("retry").Inc()
+			s.log.Debug("forward retry", "leader", addr, "attempt", attempt+1, "err", err)
+		}
+	}
+}
+
+// pause waits ForwardRetryWait or until the request is abandoned.
+func (s *Server) pause(c echo.Context) error {
+	t := time.NewTimer(s.cfg.ForwardRetryWait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-c.Request().Context().Done():
+		return c.Request().Context().Err()
+	}
+}
+
+// leaderURL turns a leader's advertised HTTP address into a base URL.
+func leaderURL(addr string) (*url.URL, error) {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return nil, fmt.Errorf("leader address %q: %w", addr, err)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("leader address %q: no host", addr)
+	}
+	return u, nil
+}
+
+// forward proxies the request to the leader with path, query, headers
+// (Authorization included) and body intact, adding Via and
+// X-Forwarded-For. It returns nil once the leader's answer, whatever its
+// status, has been relayed; an error means nothing was written and the
+// request may be retried.
+func (s *Server) forward(c echo.Context, addr string, body []byte) error {
+	target, err := leaderURL(addr)
+	if err != nil {
+		return err
+	}
+	var proxyErr error
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			// Keep the hops before us, then add the client we saw.
+			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+			pr.SetXForwarded()
+			pr.Out.Header.Add("Via", "1.1 "+s.viaToken())
+			pr.Out.Body = io.NopCloser(bytes.NewReader(body))
+			pr.Out.ContentLength = int64(len(body))
+			pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		},
+		Transport:     s.cfg.ForwardTransport,
+		FlushInterval: -1, // watch and log streams pass through at once
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(HeaderNotLeader) != "" {
+				_ = resp.Body.Close()
+				return errLeaderMoved
+			}
+			return nil
+		},
+		ErrorHandler: func(_ http.ResponseWriter, _ *http.Request, err error) { proxyErr = err },
+	}
+	rp.ServeHTTP(c.Response(), c.Request())
+	if proxyErr != nil && c.Response().Committed {
+		// The answer was partly relayed (a stream broke): nothing to retry.
+		return nil
+	}
+	return proxyErr
+}

@@ -1,0 +1,194 @@
+package server_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/server"
+	"github.com/sprint-project/sprint/server/servertest"
+)
+
+// follower starts a server whose store follows the leader at leaderURL.
+func follower(t *testing.T, cfg server.Config, leaderURL string) *servertest.Server {
+	t.Helper()
+	store := servertest.NewStore()
+	store.SetLeader(false, "n1", leaderURL)
+	if cfg.NodeID == "" {
+		cfg.NodeID = "n2"
+	}
+	if cfg.ForwardRetryWait == 0 {
+		cfg.ForwardRetryWait = 5 * time.Millisecond
+	}
+	return servertest.Start(t, cfg, store, nil)
+}
+
+// recorded is what a stand-in leader saw.
+type recorded struct {
+	method, uri, body string
+	header            http.Header
+}
+
+func TestForward_KeepsRequestIntact(t *testing.T) {
+	var mu sync.Mutex
+	var seen []recorded
+	leader := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, recorded{method: r.Method, uri: r.RequestURI, body: string(b), header: r.Header.Clone()})
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set(server.HeaderApplyResult, server.ApplyCreated)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"from":"leader"}`))
+	}))
+	defer leader.Close()
+	f := follower(t, server.Config{Tokens: []string{"tok"}}, leader.URL)
+
+	body := "apiVersion: sprint/v1\nkind: Run\nmetadata: {name: x}\nspec: {command: 'true', cpus: 1, mem: 1}\n"
+	r := call(t, "PUT", f.URL+"/api/v1/runs/x?dryRun=true", body,
+		"Content-Type", "application/yaml", "Authorization", "Bearer tok", "X-Custom", "kept")
+	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+	assert.JSONEq(t, `{"from":"leader"}`, string(r.body))
+	assert.Equal(t, server.ApplyCreated, r.header.Get(server.HeaderApplyResult), "the leader's headers come back")
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, seen, 1)
+	got := seen[0]
+	assert.Equal(t, "PUT", got.method)
+	assert.Equal(t, "/api/v1/runs/x?dryRun=true", got.uri)
+	assert.Equal(t, body, got.body)
+	assert.Equal(t, "Bearer tok", got.header.Get("Authorization"), "the token is forwarded")
+	assert.Equal(t, "application/yaml", got.header.Get("Content-Type"))
+	assert.Equal(t, "kept", got.header.Get("X-Custom"))
+	assert.Equal(t, "1.1 sprint-n2", got.header.Get("Via"))
+	assert.Equal(t, "127.0.0.1", got.header.Get("X-Forwarded-For"))
+}
+
+func TestForward_FollowerToRealLeader(t *testing.T) {
+	leader := servertest.Start(t, server.Config{NodeID: "n1", Tokens: []string{"tok"}}, nil, nil)
+	f := follower(t, server.Config{Tokens: []string{"tok"}}, leader.URL)
+	auth := []string{"Authorization", "Bearer tok"}
+
+	r := call(t, "POST", f.URL+"/api/v1/runs", runJSON("via-follower"), auth...)
+	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+	_, err := leader.Store.GetRun(t.Context(), "via-follower")
+	require.NoError(t, err, "the write landed on the leader")
+
+	r = call(t, "GET", f.URL+"/api/v1/runs/via-follower", "", auth...)
+	require.Equal(t, http.StatusOK, r.code, "linearizable reads go to the leader: %s", r.body)
+
+	r = call(t, "POST", f.URL+"/v1/runs", `{"cmd":"true","container":{"type":"DOCKER","docker":{"image":"alpine"}}}`, auth...)
+	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+
+	// Lists are served locally: the follower's own (empty) store.
+	r = call(t, "GET", f.URL+"/api/v1/runs", "", auth...)
+	require.Equal(t, http.StatusOK, r.code)
+	var list apis.RunList
+	require.NoError(t, json.Unmarshal(r.body, &list))
+	assert.Empty(t, list.Items)
+
+	// The leader's errors come back as they are.
+	r = call(t, "POST", f.URL+"/api/v1/runs", runJSON("via-follower"), auth...)
+	require.Equal(t, http.StatusConflict, r.code, "body: %s", r.body)
+	assert.Equal(t, "AlreadyExists", r.status(t).Reason)
+
+	// A follower with no token of its own does not get to forward.
+	r = call(t, "POST", f.URL+"/api/v1/runs", runJSON("anon"))
+	require.Equal(t, http.StatusUnauthorized, r.code)
+}
+
+func TestForward_Refusals(t *testing.T) {
+	t.Run("no leader", func(t *testing.T) {
+		f := follower(t, server.Config{ForwardRetries: 2}, "")
+		r := call(t, "POST", f.URL+"/api/v1/runs", runJSON("x"))
+		require.Equal(t, http.StatusServiceUnavailable, r.code, "body: %s", r.body)
+		assert.Equal(t, "ServiceUnavailable", r.status(t).Reason)
+		assert.Contains(t, r.status(t).Message, "no leader")
+	})
+	t.Run("loop", func(t *testing.T) {
+		f := follower(t, server.Config{NodeID: "n2"}, "http://127.0.0.1:1")
+		r := call(t, "POST", f.URL+"/api/v1/runs", runJSON("x"), "Via", "1.1 sprint-n3, 1.1 sprint-n2")
+		require.Equal(t, http.StatusLoopDetected, r.code, "body: %s", r.body)
+		assert.Equal(t, "LoopDetected", r.status(t).Reason)
+	})
+	t.Run("two nodes pointing at each other", func(t *testing.T) {
+		a := servertest.NewStore()
+		b := servertest.NewStore()
+		sa := servertest.Start(t, server.Config{NodeID: "a", ForwardRetries: -1}, a, nil)
+		sb := servertest.Start(t, server.Config{NodeID: "b", ForwardRetries: -1}, b, nil)
+		a.SetLeader(false, "b", sb.URL)
+		b.SetLeader(false, "a", sa.URL)
+		r := call(t, "POST", sa.URL+"/api/v1/runs", runJSON("x"))
+		require.Equal(t, http.StatusLoopDetected, r.code, "body: %s", r.body)
+	})
+	t.Run("leader unreachable", func(t *testing.T) {
+		dead := httptest.NewServer(http.NotFoundHandler())
+		dead.Close()
+		f := follower(t, server.Config{ForwardRetries: 1}, dead.URL)
+		r := call(t, "DELETE", f.URL+"/api/v1/runs/x", "")
+		require.Equal(t, http.StatusServiceUnavailable, r.code, "body: %s", r.body)
+		assert.Contains(t, r.status(t).Message, "forward to leader")
+	})
+}
+
+func TestForward_RetriesAcrossLeaderChange(t *testing.T) {
+	var mu sync.Mutex
+	var calls int
+	var bodies []string
+	leader := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		calls++
+		n := calls
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		if n == 1 {
+			// Lost leadership just now: the follower must try again.
+			w.Header().Set(server.HeaderNotLeader, "true")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer leader.Close()
+	f := follower(t, server.Config{}, leader.URL)
+	body := runJSON("retry")
+	r := call(t, "POST", f.URL+"/api/v1/runs", body)
+	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 2, calls)
+	assert.Equal(t, []string{body, body}, bodies, "the buffered body is replayed")
+}
+
+func TestForward_LeaderAnswersNotLeaderWithHeader(t *testing.T) {
+	store := servertest.NewStore()
+	store.SetLeader(false, "", "")
+	srv := servertest.Start(t, server.Config{ForwardRetries: -1}, store, nil)
+	r := call(t, "POST", srv.URL+"/api/v1/runs", runJSON("x"))
+	require.Equal(t, http.StatusServiceUnavailable, r.code)
+	assert.Equal(t, "true", r.header.Get(server.HeaderNotLeader))
+}
+
+func TestForward_StreamsLogs(t *testing.T) {
+	leader := servertest.Start(t, server.Config{NodeID: "n1"}, nil, nil)
+	mustCreate(t, leader, "job")
+	leader.Logs.Append("job", "stdout", "hello from the leader\n")
+	leader.Logs.End("job", "stdout")
+	f := follower(t, server.Config{}, leader.URL)
+	r := call(t, "GET", f.URL+"/api/v1/runs/job/log?follow=true", "")
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	assert.Equal(t, "hello from the leader\n", string(r.body))
+	assert.True(t, strings.HasPrefix(r.header.Get("Content-Type"), "text/plain"))
+}

@@ -1,0 +1,104 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/server"
+	"github.com/sprint-project/sprint/server/servertest"
+)
+
+func TestOps_Endpoints(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	other := prometheus.NewCounter(prometheus.CounterOpts{Name: "sprint_controller_reconciles_total", Help: "x"})
+	reg.MustRegister(other)
+	other.Inc()
+	srv := start(t, server.Config{Registry: reg, Version: "v0.1.0", NodeID: "n1"})
+	mustCreate(t, srv, "a")
+
+	tests := map[string]struct {
+		path, contentType string
+		contains          []string
+	}{
+		"healthz": {path: "/healthz", contains: []string{"ok"}},
+		"readyz":  {path: "/readyz", contains: []string{"ok"}},
+		"version": {path: "/version", contentType: "application/json", contains: []string{`"version":"v0.1.0"`}},
+		"metrics": {path: "/metrics", contentType: "text/plain", contains: []string{`sprint_http_requests_total{code="201",method="POST",route="/api/v1/runs"} 1`, "sprint_controller_reconciles_total 1"}},
+		"docs":    {path: "/docs", contentType: "text/html", contains: []string{"<h1>", "/api/v1/runs"}},
+		"openapi": {path: "/openapi.json", contentType: "application/json", contains: []string{`"openapi": "3.0.3"`}},
+		"schema":  {path: "/schemas/run.json", contentType: "application/json", contains: []string{"Run"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := call(t, "GET", srv.URL+tc.path, "")
+			require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+			if tc.contentType != "" {
+				assert.Contains(t, r.header.Get("Content-Type"), tc.contentType)
+			}
+			for _, want := range tc.contains {
+				assert.Contains(t, string(r.body), want)
+			}
+		})
+	}
+}
+
+func TestOps_ReadyzNotReady(t *testing.T) {
+	store := servertest.NewStore()
+	store.SetReady(false)
+	srv := servertest.Start(t, server.Config{}, store, nil)
+	r := call(t, "GET", srv.URL+"/readyz", "")
+	require.Equal(t, http.StatusServiceUnavailable, r.code)
+	assert.Equal(t, "ServiceUnavailable", r.status(t).Reason)
+}
+
+// TestOpenAPI_MatchesRoutes checks that /openapi.json and the router name
+// the same routes, both ways.
+func TestOpenAPI_MatchesRoutes(t *testing.T) {
+	srv := start(t, server.Config{})
+	r := call(t, "GET", srv.URL+"/openapi.json", "")
+	require.Equal(t, http.StatusOK, r.code)
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &doc))
+	require.True(t, strings.HasPrefix(doc.OpenAPI, "3."))
+	var documented []string
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			documented = append(documented, strings.ToUpper(method)+" "+path)
+		}
+	}
+
+	e, ok := srv.Handler().(*echo.Echo)
+	require.True(t, ok)
+	param := regexp.MustCompile(`:([a-zA-Z]+)`)
+	var routed []string
+	for _, rt := range e.Routes() {
+		if strings.HasPrefix(rt.Method, "echo_") {
+			continue
+		}
+		routed = append(routed, rt.Method+" "+param.ReplaceAllString(rt.Path, "{$1}"))
+	}
+	sort.Strings(documented)
+	sort.Strings(routed)
+	assert.Equal(t, routed, documented)
+}
+
+func TestDocs_InSync(t *testing.T) {
+	canonical, err := os.ReadFile("../docs/api.md")
+	require.NoError(t, err)
+	embedded, err := os.ReadFile("api.md")
+	require.NoError(t, err)
+	assert.Equal(t, string(canonical), string(embedded), "server/api.md is stale: run go generate ./server")
+}

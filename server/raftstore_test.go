@@ -1,0 +1,299 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/client"
+	"github.com/sprint-project/sprint/raftstore"
+	"github.com/sprint-project/sprint/raftstore/raftstoretest"
+	"github.com/sprint-project/sprint/server"
+)
+
+// raftAdapter is the thin layer cmd/sprint puts between raftstore.Store
+// and server.Store: it translates raftstore's sentinels and types.
+type raftAdapter struct{ s *raftstore.Store }
+
+var _ server.Store = raftAdapter{}
+
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raftstore.ErrNotLeader):
+		return fmt.Errorf("%w: %w", server.ErrNotLeader, err)
+	case errors.Is(err, raftstore.ErrLeadershipLost), errors.Is(err, raftstore.ErrClosed):
+		return fmt.Errorf("%w: %w", server.ErrUnavailable, err)
+	}
+	return err
+}
+
+func (a raftAdapter) CreateRun(ctx context.Context, r *apis.Run) (*apis.Run, error) {
+	out, err := a.s.CreateRun(ctx, r)
+	return out, translate(err)
+}
+
+func (a raftAdapter) UpdateRun(ctx context.Context, r *apis.Run) (*apis.Run, error) {
+	out, err := a.s.UpdateRun(ctx, r)
+	return out, translate(err)
+}
+
+func (a raftAdapter) RequestDelete(ctx context.Context, name, rv string) (*apis.Run, bool, error) {
+	out, deleted, err := a.s.RequestDelete(ctx, name, rv)
+	return out, deleted, translate(err)
+}
+
+func (a raftAdapter) GetRun(ctx context.Context, name string) (*apis.Run, error) {
+	out, err := a.s.GetRun(ctx, name)
+	return out, translate(err)
+}
+
+func (a raftAdapter) LinearizableRead(ctx context.Context) error {
+	return translate(a.s.LinearizableRead(ctx))
+}
+
+func (a raftAdapter) ListRuns(ctx context.Context, o server.ListOptions) (*apis.RunList, error) {
+	out, err := a.s.ListRuns(ctx, raftstore.ListOptions(o))
+	return out, translate(err)
+}
+
+func (a raftAdapter) Watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bool) (server.Watcher, error) {
+	w, err := a.s.Watch(ctx, fromRV, match)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return w, nil
+}
+
+func (a raftAdapter) Events(_ context.Context, name string) ([]apis.RunEvent, error) {
+	if _, err := a.s.GetRun(context.Background(), name); err != nil {
+		return nil, err
+	}
+	return a.s.Events(name)
+}
+
+func (a raftAdapter) IsLeader() bool           { return a.s.IsLeader() }
+func (a raftAdapter) Leader() (string, string) { return a.s.Leader() }
+func (a raftAdapter) Ready() bool              { return a.s.Ready() }
+func (a raftAdapter) Remove(ctx context.Context, id string) error {
+	return translate(a.s.Remove(ctx, id))
+}
+
+func (a raftAdapter) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
+	return translate(a.s.Join(ctx, id, raftAddr, httpAddr))
+}
+
+func (a raftAdapter) Cluster(context.Context) (*server.ClusterInfo, error) {
+	c, err := a.s.Cluster()
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := &server.ClusterInfo{
+		NodeID: c.NodeID, Leader: c.LeaderID, LeaderAddr: c.LeaderHTTP, State: c.State, Term: c.Term,
+		CommitIndex: c.CommitIndex, AppliedIndex: c.AppliedIndex, LastIndex: c.LastIndex,
+	}
+	for _, m := range c.Members {
+		out.Members = append(out.Members, server.Member(m))
+	}
+	return out, nil
+}
+
+// startRaftNode starts a real single-node raftstore (it bootstraps
+// itself) and serves the API over it.
+func startRaftNode(t *testing.T) (*raftstore.Store, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "http://" + ln.Addr().String()
+	cfg := raftstore.Config{NodeID: "n1", RaftAddr: "127.0.0.1:0", HTTPAddr: url, DataDir: t.TempDir()}
+	raftstoretest.TestConfig(&cfg)
+	logger := raftstoretest.TestLogger(t)
+	store, err := raftstore.New(cfg, logger)
+	require.NoError(t, err)
+	require.NoError(t, store.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, store.Close()) })
+	require.Eventually(t, func() bool { return store.IsLeader() && store.Ready() }, 20*time.Second, 10*time.Millisecond)
+
+	srv, err := server.New(server.Config{NodeID: "n1"}, raftAdapter{store}, nil, logger)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(context.Background(), ln) }()
+	t.Cleanup(func() {
+		require.NoError(t, srv.Close())
+		require.NoError(t, <-done)
+	})
+	return store, url
+}
+
+// TestRaftstore_SingleNode drives the API over a real raftstore, directly
+// and through a follower that forwards to it.
+func TestRaftstore_SingleNode(t *testing.T) {
+	store, url := startRaftNode(t)
+	f := follower(t, server.Config{}, url)
+	ctx := t.Context()
+	c, err := client.New(f.URL, "")
+	require.NoError(t, err)
+	direct, err := client.New(url, "")
+	require.NoError(t, err)
+
+	w, err := direct.Watch(ctx, client.WatchOptions{})
+	require.NoError(t, err)
+	defer w.Stop()
+
+	run := &apis.Run{
+		Metadata: apis.ObjectMeta{Name: "hello", Labels: map[string]string{"team": "data"}},
+		Spec:     apis.RunSpec{Command: "echo hello", Cpus: 0.1, Mem: 32},
+	}
+	_, res, err := c.Apply(ctx, run, client.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, client.Created, res)
+	_, res, err = c.Apply(ctx, run, client.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, client.Unchanged, res, "an unchanged apply writes nothing")
+
+	got, err := c.Get(ctx, "hello")
+	require.NoError(t, err, "a linearizable read through the follower")
+	assert.Equal(t, "echo hello", got.Spec.Command)
+
+	select {
+	case ev := <-w.Events():
+		assert.Equal(t, apis.Added, ev.Type)
+		assert.Equal(t, "hello", ev.Run.Metadata.Name)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watch saw nothing")
+	}
+
+	run.Metadata.Labels["team"] = "ops"
+	_, res, err = c.Apply(ctx, run, client.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, client.Configured, res)
+	run.Spec.Command = "echo changed"
+	_, _, err = c.Apply(ctx, run, client.ApplyOptions{})
+	assert.True(t, client.IsInvalid(err), "%v", err)
+	stale := *got
+	stale.Spec.Cancel = true
+	_, _, err = c.Apply(ctx, &stale, client.ApplyOptions{})
+	assert.True(t, client.IsConflict(err), "a stale resourceVersion: %v", err)
+
+	killed, err := c.Kill(ctx, "hello")
+	require.NoError(t, err)
+	assert.True(t, killed.Spec.Cancel)
+
+	l, err := direct.List(ctx, client.ListOptions{LabelSelector: "team=ops"})
+	require.NoError(t, err)
+	assert.Len(t, l.Items, 1)
+
+	info, err := c.Cluster(ctx)
+	require.NoError(t, err, "cluster status is the follower's own view")
+	info, err = direct.Cluster(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "n1", info.Leader)
+	require.Len(t, info.Members, 1)
+	assert.Equal(t, url, info.LeaderAddr)
+
+	_, err = c.Delete(ctx, "hello", client.DeleteOptions{Wait: true})
+	require.NoError(t, err, "a Run never launched goes at once")
+	_, err = store.GetRun(ctx, "hello")
+	assert.ErrorIs(t, err, apis.ErrNotFound)
+
+	r := call(t, "POST", f.URL+"/v1/runs", seedRun)
+	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+	r = call(t, "GET", url+"/readyz", "")
+	assert.Equal(t, http.StatusOK, r.code)
+}
+
+// TestRaftstore_ThreeNodes serves the API from every node of a real
+// three-node raftstore cluster and drives it through a follower: writes
+// and reads forwarded to the leader, watches and lists served locally.
+func TestRaftstore_ThreeNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node Raft cluster")
+	}
+	cluster := raftstoretest.New(t, 3, nil)
+	// The cluster advertises http://nX.test; the forwarding transport
+	// dials each name's real loopback listener.
+	listeners := map[string]net.Listener{}
+	dialTo := map[string]string{}
+	for _, n := range cluster.Nodes() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		listeners[n.ID] = ln
+		dialTo[n.ID+".test:80"] = ln.Addr().String()
+	}
+	transport := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if real, ok := dialTo[addr]; ok {
+			addr = real
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+	t.Cleanup(transport.CloseIdleConnections)
+	urls := map[string]string{}
+	for _, n := range cluster.Nodes() {
+		srv, err := server.New(server.Config{NodeID: n.ID, ForwardTransport: transport, ForwardRetryWait: 20 * time.Millisecond},
+			raftAdapter{n.Store}, nil, raftstoretest.TestLogger(t))
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		ln := listeners[n.ID]
+		go func() { done <- srv.Serve(context.Background(), ln) }()
+		t.Cleanup(func() {
+			require.NoError(t, srv.Close())
+			require.NoError(t, <-done)
+		})
+		urls[n.ID] = "http://" + ln.Addr().String()
+	}
+	leader := cluster.Leader()
+	follower := cluster.Followers()[0]
+	ctx := t.Context()
+	c, err := client.New(urls[follower.ID], "")
+	require.NoError(t, err)
+
+	w, err := c.Watch(ctx, client.WatchOptions{})
+	require.NoError(t, err, "watches are served by the follower itself")
+	defer w.Stop()
+
+	run := &apis.Run{
+		Metadata: apis.ObjectMeta{Name: "hello", Labels: map[string]string{"team": "data"}},
+		Spec:     apis.RunSpec{Command: "echo hello", Cpus: 0.1, Mem: 32},
+	}
+	_, res, err := c.Apply(ctx, run, client.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, client.Created, res)
+	got, err := c.Get(ctx, "hello")
+	require.NoError(t, err, "a linearizable read through a follower sees the write")
+	assert.Equal(t, "echo hello", got.Spec.Command)
+	_, err = leader.Store.GetRun(ctx, "hello")
+	require.NoError(t, err, "the write landed on the leader")
+
+	select {
+	case ev := <-w.Events():
+		assert.Equal(t, apis.Added, ev.Type)
+		assert.Equal(t, "hello", ev.Run.Metadata.Name)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower's watch saw nothing")
+	}
+	require.Eventually(t, func() bool {
+		l, err := c.List(ctx, client.ListOptions{})
+		return err == nil && len(l.Items) == 1
+	}, 10*time.Second, 10*time.Millisecond, "the follower's own list catches up")
+
+	info, err := c.Cluster(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, leader.ID, info.Leader)
+	assert.Equal(t, follower.ID, info.NodeID)
+	assert.Len(t, info.Members, 3)
+
+	_, err = c.Delete(ctx, "hello", client.DeleteOptions{Wait: true})
+	require.NoError(t, err)
+	r := call(t, "POST", urls[follower.ID]+"/v1/runs", seedRun)
+	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+}

@@ -1,0 +1,331 @@
+package server
+
+import (
+	"crypto/rand"
+	"errors"
+	"maps"
+	"net/http"
+	"reflect"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// matcher builds one predicate from the labelSelector and fieldSelector
+// query parameters; nil when neither is set.
+func matcher(labelSel, fieldSel string) (func(*apis.Run) bool, error) {
+	var preds []func(*apis.Run) bool
+	if labelSel != "" {
+		sel, err := apis.ParseLabelSelector(labelSel)
+		if err != nil {
+			return nil, asBadRequest("labelSelector", err)
+		}
+		preds = append(preds, sel.Matches)
+	}
+	if fieldSel != "" {
+		sel, err := apis.ParseFieldSelector(fieldSel)
+		if err != nil {
+			return nil, asBadRequest("fieldSelector", err)
+		}
+		preds = append(preds, sel.Matches)
+	}
+	if len(preds) == 0 {
+		return nil, nil
+	}
+	return func(r *apis.Run) bool {
+		for _, p := range preds {
+			if !p(r) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+func asBadRequest(what string, err error) error {
+	if errors.Is(err, apis.ErrBadRequest) {
+		return err
+	}
+	return badRequest("%s: %v", what, err)
+}
+
+func queryBool(c echo.Context, name string) (bool, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest("query parameter %s=%q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+func queryInt(c echo.Context, name string) (int, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, badRequest("query parameter %s=%q: want a non-negative integer", name, v)
+	}
+	return n, nil
+}
+
+// listRuns serves GET /api/v1/runs, or a watch with ?watch=true. Lists are
+// served from the local applied state on any node.
+func (s *Server) listRuns(c echo.Context) error {
+	match, err := matcher(c.QueryParam("labelSelector"), c.QueryParam("fieldSelector"))
+	if err != nil {
+		return err
+	}
+	watch, err := queryBool(c, "watch")
+	if err != nil {
+		return err
+	}
+	if watch {
+		return s.watchRuns(c, match)
+	}
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	list, err := s.store.ListRuns(c.Request().Context(), ListOptions{
+		Match: match, Limit: limit, Continue: c.QueryParam("continue"),
+	})
+	if err != nil {
+		return err
+	}
+	out := apis.RunList{
+		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList},
+		Metadata: list.Metadata,
+		Items:    make([]apis.Run, len(list.Items)),
+	}
+	for i := range list.Items {
+		out.Items[i] = *typed(&list.Items[i])
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// typed returns a copy of r with its apiVersion and kind set. It never
+// writes to r: objects from the store may be shared with watchers.
+func typed(r *apis.Run) *apis.Run {
+	c := *r
+	c.APIVersion, c.Kind = apis.APIVersion, apis.KindRun
+	return &c
+}
+
+// getRun serves GET /api/v1/runs/{name} as a linearizable read: it runs on
+// the leader (leaderOnly) after a read barrier, so a client that just wrote
+// through any node reads its write.
+func (s *Server) getRun(c echo.Context) error {
+	ctx := c.Request().Context()
+	if err := s.store.LinearizableRead(ctx); err != nil {
+		return err
+	}
+	run, err := s.store.GetRun(ctx, c.Param("name"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, typed(run))
+}
+
+// prepareNew clears what only the server sets on a Run about to be
+// created, completes generateName, defaults and validates it.
+func prepareNew(run *apis.Run) error {
+	run.Status = apis.RunStatus{}
+	run.Metadata.UID = ""
+	run.Metadata.ResourceVersion = ""
+	run.Metadata.Generation = 0
+	run.Metadata.CreationTimestamp = nil
+	run.Metadata.DeletionTimestamp = nil
+	if run.Metadata.Name == "" && run.Metadata.GenerateName != "" {
+		run.Metadata.Name = run.Metadata.GenerateName + randomSuffix()
+	}
+	apis.SetDefaults(run)
+	return invalid(run.Metadata.Name, apis.ValidateRun(run))
+}
+
+// invalid turns validation problems into the error the Status mapping
+// answers 422 for; nil when there are none.
+func invalid(name string, errs apis.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return &apis.InvalidError{Kind: apis.KindRun, Name: name, Errors: errs}
+}
+
+// randomSuffix is 5 characters of [a-z0-9], as Kubernetes's generateName.
+func randomSuffix() string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// createRun serves POST /api/v1/runs.
+func (s *Server) createRun(c echo.Context) error {
+	run, err := s.decodeRun(c)
+	if err != nil {
+		return err
+	}
+	dryRun, err := queryBool(c, "dryRun")
+	if err != nil {
+		return err
+	}
+	if err := prepareNew(run); err != nil {
+		return err
+	}
+	if dryRun {
+		return c.JSON(http.StatusCreated, typed(run))
+	}
+	created, err := s.store.CreateRun(c.Request().Context(), run)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, typed(created))
+}
+
+// applyRun serves PUT /api/v1/runs/{name}: create when absent; when
+// present, update the mutable fields, or do nothing when the manifest
+// changes nothing. The outcome is in HeaderApplyResult.
+func (s *Server) applyRun(c echo.Context) error {
+	name := c.Param("name")
+	run, err := s.decodeRun(c)
+	if err != nil {
+		return err
+	}
+	dryRun, err := queryBool(c, "dryRun")
+	if err != nil {
+		return err
+	}
+	if run.Metadata.Name == "" {
+		run.Metadata.Name = name
+	}
+	if run.Metadata.Name != name {
+		return badRequest("metadata.name %q does not match the name %q in the URL", run.Metadata.Name, name)
+	}
+	ctx := c.Request().Context()
+	if err := s.store.LinearizableRead(ctx); err != nil {
+		return err
+	}
+	old, err := s.store.GetRun(ctx, name)
+	if errors.Is(err, apis.ErrNotFound) {
+		if run.Metadata.ResourceVersion != "" {
+			return statusError(http.StatusConflict, "Conflict",
+				"Run %q does not exist, but the request has a resourceVersion precondition", name)
+		}
+		if err := prepareNew(run); err != nil {
+			return err
+		}
+		c.Response().Header().Set(HeaderApplyResult, ApplyCreated)
+		if dryRun {
+			return c.JSON(http.StatusCreated, typed(run))
+		}
+		created, err := s.store.CreateRun(ctx, run)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, typed(created))
+	}
+	if err != nil {
+		return err
+	}
+
+	precondition := run.Metadata.ResourceVersion
+	if precondition != "" && precondition != old.Metadata.ResourceVersion {
+		return statusError(http.StatusConflict, "Conflict",
+			"Run %q has resourceVersion %s, not %s: it changed since you read it", name, old.Metadata.ResourceVersion, precondition)
+	}
+	apis.SetDefaults(run)
+	// Server-set metadata comes from the stored object; the rest from the
+	// manifest.
+	next := *old
+	next.Metadata.Labels = run.Metadata.Labels
+	next.Metadata.Annotations = run.Metadata.Annotations
+	next.Spec = run.Spec
+	if err := invalid(name, apis.ValidateRunUpdate(&next, old)); err != nil {
+		return err
+	}
+	if unchanged(&next, old) {
+		c.Response().Header().Set(HeaderApplyResult, ApplyUnchanged)
+		return c.JSON(http.StatusOK, typed(old))
+	}
+	c.Response().Header().Set(HeaderApplyResult, ApplyConfigured)
+	if dryRun {
+		return c.JSON(http.StatusOK, typed(&next))
+	}
+	if precondition == "" {
+		next.Metadata.ResourceVersion = old.Metadata.ResourceVersion
+	}
+	updated, err := s.store.UpdateRun(ctx, &next)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, typed(updated))
+}
+
+// unchanged compares what apply may change; an absent map equals an empty one.
+func unchanged(a, b *apis.Run) bool {
+	return maps.Equal(a.Metadata.Labels, b.Metadata.Labels) &&
+		maps.Equal(a.Metadata.Annotations, b.Metadata.Annotations) &&
+		reflect.DeepEqual(normalizeSpec(a.Spec), normalizeSpec(b.Spec))
+}
+
+// normalizeSpec makes empty and absent collections compare equal.
+func normalizeSpec(s apis.RunSpec) apis.RunSpec {
+	if len(s.Env) == 0 {
+		s.Env = nil
+	}
+	if len(s.Args) == 0 {
+		s.Args = nil
+	}
+	if len(s.URIs) == 0 {
+		s.URIs = nil
+	}
+	if len(s.Constraints) == 0 {
+		s.Constraints = nil
+	}
+	return s
+}
+
+// deleteRun serves DELETE /api/v1/runs/{name}[?resourceVersion=N]: 200 with
+// the last state when the Run is gone, 202 while its task is being killed.
+func (s *Server) deleteRun(c echo.Context) error {
+	run, deleted, err := s.store.RequestDelete(c.Request().Context(), c.Param("name"), c.QueryParam("resourceVersion"))
+	if err != nil {
+		return err
+	}
+	code := http.StatusAccepted
+	if deleted {
+		code = http.StatusOK
+	}
+	return c.JSON(code, typed(run))
+}
+
+// RunEventList is the answer of GET /api/v1/runs/{name}/events.
+type RunEventList struct {
+	apis.TypeMeta `json:",inline"`
+	Items         []apis.RunEvent `json:"items"`
+}
+
+// runEvents serves a Run's recent events (sprintctl describe) from local state.
+func (s *Server) runEvents(c echo.Context) error {
+	events, err := s.store.Events(c.Request().Context(), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	if events == nil {
+		events = []apis.RunEvent{}
+	}
+	return c.JSON(http.StatusOK, RunEventList{
+		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: "RunEventList"},
+		Items:    events,
+	})
+}

@@ -1,0 +1,211 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults of Config's zero values.
+const (
+	DefaultMaxBodyBytes     = 1 << 20
+	DefaultBookmarkInterval = 30 * time.Second
+	DefaultForwardRetries   = 3
+	DefaultForwardRetryWait = 250 * time.Millisecond
+	DefaultShutdownTimeout  = 10 * time.Second
+)
+
+// Config configures a Server. The zero value serves plain HTTP without
+// authentication, as suits a loopback listener.
+type Config struct {
+	// NodeID names this node in Via headers, so that a forwarding loop is
+	// detected. Required when the node is part of a cluster.
+	NodeID string
+	// Version is reported by GET /version and /status.
+	Version string
+	// Tokens are the accepted bearer tokens; empty disables
+	// authentication. Load them with LoadTokens.
+	Tokens []string
+	// TLSCertFile and TLSKeyFile, when both set, make Serve speak TLS.
+	TLSCertFile string
+	TLSKeyFile  string
+	// Registry gathers the metrics served at /metrics; the server
+	// registers its own HTTP metrics in it. Pass the registry the
+	// controller and store register theirs in. Nil makes a private one.
+	Registry *prometheus.Registry
+	// MaxBodyBytes caps request bodies (413 beyond); 0 means 1 MiB.
+	MaxBodyBytes int64
+	// BookmarkInterval is how often a watch stream gets a BOOKMARK event;
+	// 0 means 30 s.
+	BookmarkInterval time.Duration
+	// ForwardTransport carries requests forwarded to the leader; nil means
+	// a clone of http.DefaultTransport. Set its TLSClientConfig when the
+	// cluster's nodes serve TLS with a private CA.
+	ForwardTransport http.RoundTripper
+	// ForwardRetries bounds how often a forwarded request is retried
+	// across a leader change; 0 means 3, negative means no retry.
+	ForwardRetries int
+	// ForwardRetryWait is the pause between those retries; 0 means 250 ms.
+	ForwardRetryWait time.Duration
+	// ShutdownTimeout bounds Close's wait for in-flight requests; 0 means 10 s.
+	ShutdownTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.BookmarkInterval <= 0 {
+		c.BookmarkInterval = DefaultBookmarkInterval
+	}
+	if c.ForwardTransport == nil {
+		c.ForwardTransport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	if c.ForwardRetries == 0 {
+		c.ForwardRetries = DefaultForwardRetries
+	} else if c.ForwardRetries < 0 {
+		c.ForwardRetries = 0
+	}
+	if c.ForwardRetryWait <= 0 {
+		c.ForwardRetryWait = DefaultForwardRetryWait
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Server serves sprint's HTTP API over a Store. Create it with New, serve
+// with Serve (or mount Handler), stop with Close.
+type Server struct {
+	cfg     Config
+	store   Store
+	logs    LogSource
+	log     *slog.Logger
+	echo    *echo.Echo
+	metrics *metrics
+	tokens  *tokenSet
+
+	// streams is cancelled by Close so that watches and followed logs,
+	// which never go idle, end before the graceful shutdown waits.
+	streams      context.Context
+	stopStreams  context.CancelFunc
+	mu           sync.Mutex // guards servers and closed
+	servers      []*http.Server
+	closed       bool
+	shutdownOnce sync.Once
+}
+
+// New builds a Server. logs may be nil, in which case log requests get 503.
+func New(cfg Config, store Store, logs LogSource, logger *slog.Logger) (*Server, error) {
+	if store == nil {
+		return nil, errors.New("server: nil store")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return nil, errors.New("server: TLS needs both a certificate and a key file")
+	}
+	cfg.setDefaults()
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	s := &Server{
+		cfg:     cfg,
+		store:   store,
+		logs:    logs,
+		log:     logger.With("component", "server"),
+		metrics: m,
+		tokens:  newTokenSet(cfg.Tokens),
+	}
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
+	s.echo = s.newEcho()
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving every route.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve accepts connections on ln until ctx ends or Close is called, then
+// shuts down gracefully. It speaks TLS when Config has a certificate.
+// It returns nil after a graceful shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.TLSCertFile != "" {
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	s.mu.Lock()
+	if s.closed {
+		// Closed before it started serving: as graceful as it gets.
+		s.mu.Unlock()
+		return ln.Close()
+	}
+	s.servers = append(s.servers, hs)
+	s.mu.Unlock()
+
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCertFile != "" {
+			errc <- hs.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
+	s.log.Info("serving http", "addr", ln.Addr().String(), "tls", s.cfg.TLSCertFile != "", "auth", !s.tokens.empty())
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+		err := s.Close()
+		<-errc
+		return err
+	}
+}
+
+// Close ends open watch and log streams, then shuts every Serve down,
+// waiting up to Config.ShutdownTimeout for in-flight requests.
+func (s *Server) Close() error {
+	var err error
+	s.shutdownOnce.Do(func() {
+		s.stopStreams()
+		s.mu.Lock()
+		s.closed = true
+		servers := s.servers
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		for _, hs := range servers {
+			if e := hs.Shutdown(ctx); e != nil {
+				err = errors.Join(err, fmt.Errorf("shutdown: %w", e))
+				_ = hs.Close()
+			}
+		}
+	})
+	return err
+}

@@ -1,0 +1,376 @@
+package servertest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/server"
+)
+
+var _ server.Store = (*Store)(nil)
+
+// Store is an in-memory server.Store. It is safe for concurrent use.
+type Store struct {
+	// Now is the clock; set it before use. Defaults to time.Now.
+	Now func() time.Time
+	// HistorySize bounds the events kept for watches from an old
+	// resourceVersion; older ones get apis.ErrGone. Defaults to 1000.
+	HistorySize int
+	// NewUID makes metadata.uid values; defaults to random UUIDs. Golden
+	// tests set a deterministic one.
+	NewUID func() string
+
+	mu       sync.Mutex // guards everything below
+	rv       uint64
+	runs     map[string]*apis.Run
+	events   map[string][]apis.RunEvent
+	history  []change
+	watchers map[*watcher]struct{}
+	leader   bool
+	leaderID string
+	leaderAt string
+	ready    bool
+	members  []server.Member
+	reads    int
+}
+
+type change struct {
+	rv uint64
+	ev apis.WatchEvent // Object is a *apis.Run owned by the history
+}
+
+// NewStore returns an empty Store that is the leader of a one-member cluster.
+func NewStore() *Store {
+	return &Store{
+		Now:         time.Now,
+		HistorySize: 1000,
+		NewUID:      uuid.NewString,
+		runs:        map[string]*apis.Run{},
+		events:      map[string][]apis.RunEvent{},
+		watchers:    map[*watcher]struct{}{},
+		leader:      true,
+		leaderID:    "n1",
+		ready:       true,
+		members:     []server.Member{{ID: "n1", RaftAddr: "127.0.0.1:9091", Suffrage: "Voter", Leader: true}},
+	}
+}
+
+func clone(r *apis.Run) *apis.Run {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(err)
+	}
+	var out apis.Run
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err)
+	}
+	return &out
+}
+
+// SetLeader makes the store the leader (or a follower of leaderID at the
+// HTTP address leaderAddr; an empty address means no leader is known).
+func (s *Store) SetLeader(leader bool, leaderID, leaderAddr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leader, s.leaderID, s.leaderAt = leader, leaderID, leaderAddr
+}
+
+// SetReady sets what Ready reports.
+func (s *Store) SetReady(ready bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ready = ready
+}
+
+// Watchers returns the number of open watchers.
+func (s *Store) Watchers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.watchers)
+}
+
+// LinearizableReads returns how many LinearizableRead calls succeeded.
+func (s *Store) LinearizableReads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads
+}
+
+// ResourceVersion returns the last resourceVersion handed out.
+func (s *Store) ResourceVersion() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rv
+}
+
+func (s *Store) notLeader() error {
+	if s.leader {
+		return nil
+	}
+	return fmt.Errorf("store: leader is %q at %q: %w", s.leaderID, s.leaderAt, server.ErrNotLeader)
+}
+
+// publish records a change and fans it out; caller holds mu.
+func (s *Store) publish(typ apis.EventType, run *apis.Run) {
+	c := change{rv: s.rv, ev: apis.WatchEvent{Type: typ, Object: clone(run)}}
+	s.history = append(s.history, c)
+	if over := len(s.history) - s.HistorySize; over > 0 {
+		s.history = slices.Delete(s.history, 0, over)
+	}
+	for w := range s.watchers {
+		w.offer(s, c)
+	}
+}
+
+// CreateRun implements server.Store.
+func (s *Store) CreateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.notLeader(); err != nil {
+		return nil, err
+	}
+	name := run.Metadata.Name
+	if _, ok := s.runs[name]; ok {
+		return nil, fmt.Errorf("run %q: %w", name, apis.ErrAlreadyExists)
+	}
+	r := clone(run)
+	s.rv++
+	now := s.Now().UTC().Truncate(time.Second)
+	r.Metadata.UID = s.NewUID()
+	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
+	r.Metadata.Generation = 1
+	r.Metadata.CreationTimestamp = &now
+	r.Status = apis.RunStatus{} // the controller's to fill
+	s.runs[name] = r
+	s.publish(apis.Added, r)
+	return clone(r), nil
+}
+
+// UpdateRun implements server.Store.
+func (s *Store) UpdateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.notLeader(); err != nil {
+		return nil, err
+	}
+	name := run.Metadata.Name
+	old, ok := s.runs[name]
+	if !ok {
+		return nil, fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
+	}
+	if rv := run.Metadata.ResourceVersion; rv != "" && rv != old.Metadata.ResourceVersion {
+		return nil, fmt.Errorf("run %q: resourceVersion %s is not %s: %w", name, rv, old.Metadata.ResourceVersion, apis.ErrConflict)
+	}
+	r := clone(old)
+	r.Metadata.Labels = maps.Clone(run.Metadata.Labels)
+	r.Metadata.Annotations = maps.Clone(run.Metadata.Annotations)
+	r.Spec = clone(run).Spec
+	s.rv++
+	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
+	r.Metadata.Generation++
+	s.runs[name] = r
+	s.publish(apis.Modified, r)
+	return clone(r), nil
+}
+
+// SetStatus replaces a Run's status as the controller would.
+func (s *Store) SetStatus(name string, status apis.RunStatus) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[name]
+	if !ok {
+		return fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
+	}
+	s.rv++
+	r.Status = status
+	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
+	if r.Metadata.DeletionTimestamp != nil && status.Phase.Terminal() {
+		delete(s.runs, name)
+		delete(s.events, name)
+		s.publish(apis.Deleted, r)
+		return nil
+	}
+	s.publish(apis.Modified, r)
+	return nil
+}
+
+// AddEvent appends to a Run's events.
+func (s *Store) AddEvent(name string, ev apis.RunEvent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events[name] = append(s.events[name], ev)
+}
+
+// RequestDelete implements server.Store: a Run whose task may be live
+// (phase Starting or Running) only gets a deletionTimestamp; SetStatus to
+// a terminal phase then deletes it.
+func (s *Store) RequestDelete(_ context.Context, name, preconditionRV string) (*apis.Run, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.notLeader(); err != nil {
+		return nil, false, err
+	}
+	r, ok := s.runs[name]
+	if !ok {
+		return nil, false, fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
+	}
+	if preconditionRV != "" && preconditionRV != r.Metadata.ResourceVersion {
+		return nil, false, fmt.Errorf("run %q: resourceVersion %s is not %s: %w", name, preconditionRV, r.Metadata.ResourceVersion, apis.ErrConflict)
+	}
+	s.rv++
+	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
+	if r.Status.Phase == apis.PhaseStarting || r.Status.Phase == apis.PhaseRunning {
+		if r.Metadata.DeletionTimestamp == nil {
+			now := s.Now().UTC().Truncate(time.Second)
+			r.Metadata.DeletionTimestamp = &now
+		}
+		s.publish(apis.Modified, r)
+		return clone(r), false, nil
+	}
+	delete(s.runs, name)
+	delete(s.events, name)
+	s.publish(apis.Deleted, r)
+	return clone(r), true, nil
+}
+
+// GetRun implements server.Store.
+func (s *Store) GetRun(_ context.Context, name string) (*apis.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runs[name]
+	if !ok {
+		return nil, fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
+	}
+	return clone(r), nil
+}
+
+// LinearizableRead implements server.Store.
+func (s *Store) LinearizableRead(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.notLeader(); err != nil {
+		return err
+	}
+	s.reads++
+	return nil
+}
+
+// ListRuns implements server.Store; the continue token is the last name
+// of the previous page.
+func (s *Store) ListRuns(_ context.Context, opts server.ListOptions) (*apis.RunList, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := slices.Sorted(maps.Keys(s.runs))
+	list := &apis.RunList{Items: []apis.Run{}}
+	list.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
+	for i, name := range names {
+		if opts.Continue != "" && name <= opts.Continue {
+			continue
+		}
+		r := s.runs[name]
+		if opts.Match != nil && !opts.Match(r) {
+			continue
+		}
+		if opts.Limit > 0 && len(list.Items) == opts.Limit {
+			list.Metadata.Continue = list.Items[len(list.Items)-1].Metadata.Name
+			rest := int64(0)
+			for _, n := range names[i:] {
+				if opts.Match == nil || opts.Match(s.runs[n]) {
+					rest++
+				}
+			}
+			list.Metadata.RemainingItemCount = &rest
+			break
+		}
+		list.Items = append(list.Items, *clone(r))
+	}
+	return list, nil
+}
+
+// Events implements server.Store.
+func (s *Store) Events(_ context.Context, name string) ([]apis.RunEvent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.runs[name]; !ok {
+		return nil, fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
+	}
+	return slices.Clone(s.events[name]), nil
+}
+
+// IsLeader implements server.Store.
+func (s *Store) IsLeader() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.leader
+}
+
+// Leader implements server.Store.
+func (s *Store) Leader() (string, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.leaderID, s.leaderAt
+}
+
+// Ready implements server.Store.
+func (s *Store) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ready
+}
+
+// Cluster implements server.Store.
+func (s *Store) Cluster(context.Context) (*server.ClusterInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	state := "Follower"
+	if s.leader {
+		state = "Leader"
+	}
+	return &server.ClusterInfo{
+		Leader: s.leaderID, LeaderAddr: s.leaderAt, State: state, Term: 2,
+		CommitIndex: s.rv, AppliedIndex: s.rv, LastIndex: s.rv,
+		Members: slices.Clone(s.members),
+	}, nil
+}
+
+// Join implements server.Store.
+func (s *Store) Join(_ context.Context, id, raftAddr, httpAddr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.notLeader(); err != nil {
+		return err
+	}
+	for i, m := range s.members {
+		if m.ID == id {
+			s.members[i].RaftAddr, s.members[i].HTTPAddr = raftAddr, httpAddr
+			return nil
+		}
+	}
+	s.members = append(s.members, server.Member{ID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr, Suffrage: "Voter"})
+	return nil
+}
+
+// Remove implements server.Store.
+func (s *Store) Remove(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.notLeader(); err != nil {
+		return err
+	}
+	for i, m := range s.members {
+		if m.ID == id {
+			s.members = slices.Delete(s.members, i, i+1)
+			return nil
+		}
+	}
+	return fmt.Errorf("member %q: %w", id, apis.ErrNotFound)
+}

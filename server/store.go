@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// Sentinel errors of the server's contract with its Store and LogSource.
+var (
+	// ErrNotLeader is returned (wrapped) by Store writes and
+	// LinearizableRead on a node that is not the Raft leader. The server
+	// forwards such requests to the leader, or answers 503 when there is
+	// none. The wiring in cmd/sprint translates raftstore's own sentinel.
+	ErrNotLeader = errors.New("not the leader")
+	// ErrNoLeader means no leader is known right now (503).
+	ErrNoLeader = errors.New("no leader")
+	// ErrUnavailable means the store cannot serve right now (it is
+	// closing, or lost leadership while committing so the outcome is
+	// unknown); 503, and not retried by forwarding since the write may
+	// have happened.
+	ErrUnavailable = errors.New("store unavailable")
+	// ErrLogUnavailable means a Run has no readable sandbox output yet (its
+	// task never started, or its agent is gone); mapped to 404.
+	ErrLogUnavailable = errors.New("log not available")
+)
+
+// Store is what the server needs from the replicated Run store. The
+// raftstore.Store satisfies it through a thin adapter in cmd/sprint.
+//
+// Writes return errors wrapping apis.ErrNotFound, apis.ErrAlreadyExists,
+// apis.ErrConflict, apis.ErrInvalid or ErrNotLeader.
+type Store interface {
+	// CreateRun stores a new Run and returns it as stored (uid,
+	// resourceVersion, creationTimestamp set). Errors: apis.ErrAlreadyExists,
+	// ErrNotLeader.
+	CreateRun(ctx context.Context, run *apis.Run) (*apis.Run, error)
+	// UpdateRun replaces a Run's metadata and spec. A non-empty
+	// metadata.resourceVersion is a precondition. Errors: apis.ErrNotFound,
+	// apis.ErrConflict, ErrNotLeader.
+	UpdateRun(ctx context.Context, run *apis.Run) (*apis.Run, error)
+	// RequestDelete deletes a Run at once when its task never launched or
+	// is terminal (deleted = true), and otherwise marks it with a
+	// deletionTimestamp so the controller kills the task first. A non-empty
+	// preconditionRV must match. Errors: apis.ErrNotFound, apis.ErrConflict,
+	// ErrNotLeader.
+	RequestDelete(ctx context.Context, name, preconditionRV string) (run *apis.Run, deleted bool, err error)
+	// GetRun reads a Run from the local applied state. Errors: apis.ErrNotFound.
+	GetRun(ctx context.Context, name string) (*apis.Run, error)
+	// LinearizableRead returns once the local state reflects every write
+	// committed before the call. Errors: ErrNotLeader.
+	LinearizableRead(ctx context.Context) error
+	// ListRuns lists Runs from the local applied state, in name order.
+	// Errors: apis.ErrBadRequest for a bad continue token.
+	ListRuns(ctx context.Context, opts ListOptions) (*apis.RunList, error)
+	// Watch streams every change with a resourceVersion greater than
+	// fromRV whose object satisfies match (nil matches all). Errors:
+	// apis.ErrGone when fromRV is older than the kept history.
+	Watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bool) (Watcher, error)
+	// Events returns a Run's recent events, oldest first. Errors:
+	// apis.ErrNotFound.
+	Events(ctx context.Context, name string) ([]apis.RunEvent, error)
+
+	// IsLeader reports whether this node is the Raft leader.
+	IsLeader() bool
+	// Leader returns the leader's node id and HTTP address (a URL such as
+	// http://127.0.0.1:9090, or host:port); empty when unknown.
+	Leader() (id, httpAddr string)
+	// Ready reports whether the node knows a leader and has applied every
+	// committed entry it knows of.
+	Ready() bool
+	// Cluster describes the Raft configuration as this node sees it.
+	Cluster(ctx context.Context) (*ClusterInfo, error)
+	// Join adds a voting member. Errors: ErrNotLeader.
+	Join(ctx context.Context, id, raftAddr, httpAddr string) error
+	// Remove removes a member. Errors: apis.ErrNotFound, ErrNotLeader.
+	Remove(ctx context.Context, id string) error
+}
+
+// ListOptions selects and pages a list.
+type ListOptions struct {
+	// Match filters Runs; nil matches all.
+	Match func(*apis.Run) bool
+	// Limit caps the page size; 0 means no limit.
+	Limit int
+	// Continue is the token from the previous page's metadata.continue.
+	Continue string
+}
+
+// Watcher is a live stream of changes. The server calls Stop as soon as
+// its client goes away.
+type Watcher interface {
+	// Events delivers events in resourceVersion order; Object is a *apis.Run.
+	// The store closes the channel when the watcher stops or falls behind.
+	Events() <-chan apis.WatchEvent
+	// Err tells, after Events is closed, why: nil after Stop, an error
+	// wrapping apis.ErrGone when the watcher fell behind.
+	Err() error
+	// Stop releases the watcher; safe to call more than once.
+	Stop()
+}
+
+// ClusterInfo is the Raft cluster as one node sees it: GET /api/v1/cluster.
+type ClusterInfo struct {
+	// NodeID is the answering node.
+	NodeID       string   `json:"nodeID"`
+	Leader       string   `json:"leader"`
+	LeaderAddr   string   `json:"leaderAddr"`
+	State        string   `json:"state"`
+	Term         uint64   `json:"term"`
+	CommitIndex  uint64   `json:"commitIndex"`
+	AppliedIndex uint64   `json:"appliedIndex"`
+	LastIndex    uint64   `json:"lastIndex"`
+	Members      []Member `json:"members"`
+}
+
+// Member is one server in the Raft configuration.
+type Member struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raftAddr"`
+	HTTPAddr string `json:"httpAddr,omitempty"`
+	// Suffrage is Voter, Nonvoter or Staging.
+	Suffrage string `json:"suffrage"`
+	Leader   bool   `json:"leader"`
+}
+
+// JoinRequest is the body of POST /api/v1/cluster/members.
+type JoinRequest struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raftAddr"`
+	HTTPAddr string `json:"httpAddr"`
+}
+
+// LogSource reads a Run's task sandbox output; the wiring backs it with the
+// Mesos agent's /files/read API.
+type LogSource interface {
+	// OpenLog returns the stream ("stdout" or "stderr") of the Run's
+	// current or last task. With tail > 0 it starts that many lines before
+	// the end; with follow it keeps reading until ctx ends or the task is
+	// terminal and drained. Errors: ErrLogUnavailable.
+	OpenLog(ctx context.Context, run *apis.Run, opts LogOptions) (io.ReadCloser, error)
+}
+
+// LogSourceFunc adapts a function to LogSource.
+type LogSourceFunc func(ctx context.Context, run *apis.Run, opts LogOptions) (io.ReadCloser, error)
+
+// OpenLog calls f.
+func (f LogSourceFunc) OpenLog(ctx context.Context, run *apis.Run, opts LogOptions) (io.ReadCloser, error) {
+	return f(ctx, run, opts)
+}
+
+// LogOptions selects what OpenLog reads.
+type LogOptions struct {
+	// Stream is "stdout" or "stderr".
+	Stream string
+	Follow bool
+	// Tail is the number of last lines to start with; 0 means all.
+	Tail int
+}

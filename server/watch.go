@@ -1,0 +1,170 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// Content types of watch streams.
+const (
+	MIMENDJSON      = "application/x-ndjson"
+	MIMEEventStream = "text/event-stream"
+)
+
+// watchRuns streams changes as NDJSON, or as Server-Sent Events when the
+// client accepts text/event-stream. Without a resourceVersion (or with
+// "0") the stream starts with every matching Run as ADDED, as kubectl get -w
+// shows them; with one it resumes after it. An SSE client's Last-Event-ID
+// (the resourceVersion of the last event it saw) resumes the same way.
+func (s *Server) watchRuns(c echo.Context, match func(*apis.Run) bool) error {
+	req := c.Request()
+	rvText := c.QueryParam("resourceVersion")
+	sse := strings.Contains(req.Header.Get(echo.HeaderAccept), MIMEEventStream)
+	if id := req.Header.Get("Last-Event-ID"); sse && id != "" {
+		rvText = id
+	}
+	var fromRV uint64
+	if rvText != "" {
+		var err error
+		fromRV, err = strconv.ParseUint(rvText, 10, 64)
+		if err != nil {
+			return badRequest("resourceVersion %q: want a decimal number", rvText)
+		}
+	}
+
+	// The stream ends when the client goes, or when Close ends streams.
+	ctx, cancel := context.WithCancel(req.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.streams, cancel)
+	defer stop()
+
+	var initial []apis.Run
+	if fromRV == 0 {
+		list, err := s.store.ListRuns(ctx, ListOptions{Match: match})
+		if err != nil {
+			return err
+		}
+		initial = list.Items
+		if fromRV, err = strconv.ParseUint(list.Metadata.ResourceVersion, 10, 64); err != nil && list.Metadata.ResourceVersion != "" {
+			return fmt.Errorf("list resourceVersion %q: %w", list.Metadata.ResourceVersion, err)
+		}
+	}
+	w, err := s.store.Watch(ctx, fromRV, match)
+	if err != nil && !errors.Is(err, apis.ErrGone) {
+		return err
+	}
+
+	out := &eventWriter{c: c, sse: sse}
+	out.start()
+	s.metrics.watches.Inc()
+	defer s.metrics.watches.Dec()
+	if err != nil {
+		// Too old: like Kubernetes, a 200 stream holding one ERROR event.
+		return out.send(apis.WatchEvent{Type: apis.Error, Object: toStatus(err)}, "")
+	}
+	defer w.Stop()
+
+	lastRV := strconv.FormatUint(fromRV, 10)
+	for i := range initial {
+		// Only the last initial event carries an SSE id, the list's
+		// version: resuming from an earlier item's own version would
+		// replay changes the list already showed.
+		id := ""
+		if i == len(initial)-1 {
+			id = lastRV
+		}
+		ev := apis.WatchEvent{Type: apis.Added, Object: typed(&initial[i])}
+		if err := out.send(ev, id); err != nil {
+			return nil
+		}
+	}
+	ticker := time.NewTicker(s.cfg.BookmarkInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+			if err := out.send(bookmark(lastRV), lastRV); err != nil {
+				return nil
+			}
+		case ev, ok := <-w.Events():
+			if !ok {
+				if werr := w.Err(); werr != nil && ctx.Err() == nil {
+					_ = out.send(apis.WatchEvent{Type: apis.Error, Object: toStatus(werr)}, "")
+				}
+				return nil
+			}
+			rv := ""
+			if r, ok := ev.Object.(*apis.Run); ok {
+				ev = apis.WatchEvent{Type: ev.Type, Object: typed(r)}
+				rv = r.Metadata.ResourceVersion
+				lastRV = rv
+			}
+			if err := out.send(ev, rv); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// bookmark tells the client every change up to rv has been sent, so it can
+// resume from there without replaying the whole history.
+func bookmark(rv string) apis.WatchEvent {
+	return apis.WatchEvent{Type: apis.Bookmark, Object: &apis.Run{
+		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRun},
+		Metadata: apis.ObjectMeta{ResourceVersion: rv},
+	}}
+}
+
+// eventWriter frames watch events as NDJSON lines or SSE messages and
+// flushes each one, so clients see changes as they happen.
+type eventWriter struct {
+	c   echo.Context
+	sse bool
+}
+
+func (w *eventWriter) start() {
+	h := w.c.Response().Header()
+	if w.sse {
+		h.Set(echo.HeaderContentType, MIMEEventStream)
+	} else {
+		h.Set(echo.HeaderContentType, MIMENDJSON)
+	}
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.c.Response().WriteHeader(http.StatusOK)
+	w.c.Response().Flush()
+}
+
+func (w *eventWriter) send(ev apis.WatchEvent, id string) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode watch event: %w", err)
+	}
+	var frame []byte
+	if w.sse {
+		frame = fmt.Appendf(nil, "event: %s\n", ev.Type)
+		if id != "" {
+			frame = fmt.Appendf(frame, "id: %s\n", id)
+		}
+		frame = fmt.Appendf(frame, "data: %s\n\n", b)
+	} else {
+		frame = append(b, '\n')
+	}
+	if _, err := w.c.Response().Write(frame); err != nil {
+		return err
+	}
+	w.c.Response().Flush()
+	return nil
+}

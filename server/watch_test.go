@@ -1,0 +1,226 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/server"
+	"github.com/sprint-project/sprint/server/servertest"
+)
+
+type wireEvent struct {
+	Type   apis.EventType  `json:"type"`
+	Object json.RawMessage `json:"object"`
+}
+
+func (e wireEvent) run(t *testing.T) apis.Run {
+	t.Helper()
+	var r apis.Run
+	require.NoError(t, json.Unmarshal(e.Object, &r))
+	return r
+}
+
+// openWatch starts a watch request and returns its decoded events. The
+// stream is closed when the returned cancel is called.
+func openWatch(t *testing.T, url string, header ...string) (*http.Response, <-chan wireEvent, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	require.NoError(t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	events := make(chan wireEvent, 100)
+	sse := strings.HasPrefix(resp.Header.Get("Content-Type"), server.MIMEEventStream)
+	go func() {
+		defer close(events)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line := sc.Text()
+			if sse {
+				data, ok := strings.CutPrefix(line, "data: ")
+				if !ok {
+					continue
+				}
+				line = data
+			}
+			var ev wireEvent
+			if json.Unmarshal([]byte(line), &ev) == nil {
+				events <- ev
+			}
+		}
+	}()
+	return resp, events, cancel
+}
+
+func next(t *testing.T, events <-chan wireEvent) wireEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-events:
+		require.True(t, ok, "stream ended")
+		return ev
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "no watch event within 5s")
+		return wireEvent{}
+	}
+}
+
+func TestWatch_NDJSONExistingThenLive(t *testing.T) {
+	srv := start(t, server.Config{})
+	mustCreate(t, srv, "a")
+	mustCreate(t, srv, "b", func(r *apis.Run) { r.Metadata.Labels["team"] = "ops" })
+
+	resp, events, cancel := openWatch(t, srv.URL+"/api/v1/runs?watch=true&labelSelector=team%3Ddata")
+	defer cancel()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, server.MIMENDJSON, resp.Header.Get("Content-Type"))
+
+	ev := next(t, events)
+	assert.Equal(t, apis.Added, ev.Type)
+	assert.Equal(t, "a", ev.run(t).Metadata.Name, "b does not match the selector")
+
+	require.NoError(t, srv.Store.SetStatus("b", apis.RunStatus{Phase: apis.PhaseRunning}))
+	require.NoError(t, srv.Store.SetStatus("a", apis.RunStatus{Phase: apis.PhaseRunning}))
+	ev = next(t, events)
+	assert.Equal(t, apis.Modified, ev.Type)
+	got := ev.run(t)
+	assert.Equal(t, "a", got.Metadata.Name)
+	assert.Equal(t, apis.PhaseRunning, got.Status.Phase)
+	assert.Equal(t, apis.KindRun, got.Kind)
+
+	require.Equal(t, http.StatusAccepted, call(t, "DELETE", srv.URL+"/api/v1/runs/a", "").code)
+	ev = next(t, events)
+	assert.Equal(t, apis.Modified, ev.Type)
+	assert.NotNil(t, ev.run(t).Metadata.DeletionTimestamp)
+	require.NoError(t, srv.Store.SetStatus("a", apis.RunStatus{Phase: apis.PhaseKilled}))
+	ev = next(t, events)
+	assert.Equal(t, apis.Deleted, ev.Type)
+}
+
+func TestWatch_ResumesFromResourceVersion(t *testing.T) {
+	srv := start(t, server.Config{})
+	a := mustCreate(t, srv, "a")
+	mustCreate(t, srv, "b")
+
+	_, events, cancel := openWatch(t, srv.URL+"/api/v1/runs?watch=true&resourceVersion="+a.Metadata.ResourceVersion)
+	defer cancel()
+	ev := next(t, events)
+	assert.Equal(t, apis.Added, ev.Type)
+	assert.Equal(t, "b", ev.run(t).Metadata.Name, "only changes after the given version")
+}
+
+func TestWatch_ServerSentEvents(t *testing.T) {
+	srv := start(t, server.Config{})
+	a := mustCreate(t, srv, "a")
+
+	resp, events, cancel := openWatch(t, srv.URL+"/api/v1/runs?watch=1", "Accept", "text/event-stream")
+	defer cancel()
+	assert.Equal(t, server.MIMEEventStream, resp.Header.Get("Content-Type"))
+	ev := next(t, events)
+	assert.Equal(t, apis.Added, ev.Type)
+	assert.Equal(t, "a", ev.run(t).Metadata.Name)
+
+	// Last-Event-ID resumes as resourceVersion does.
+	mustCreate(t, srv, "b")
+	_, events2, cancel2 := openWatch(t, srv.URL+"/api/v1/runs?watch=1", "Accept", "text/event-stream", "Last-Event-ID", a.Metadata.ResourceVersion)
+	defer cancel2()
+	assert.Equal(t, "b", next(t, events2).run(t).Metadata.Name)
+}
+
+func TestWatch_SSEFraming(t *testing.T) {
+	srv := start(t, server.Config{})
+	a := mustCreate(t, srv, "a")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/runs?watch=true", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	var lines []string
+	for len(lines) < 3 {
+		line, err := rd.ReadString('\n')
+		require.NoError(t, err)
+		lines = append(lines, strings.TrimSuffix(line, "\n"))
+	}
+	assert.Equal(t, "event: ADDED", lines[0])
+	assert.Equal(t, "id: "+a.Metadata.ResourceVersion, lines[1], "the list's version, a's being the newest")
+	assert.True(t, strings.HasPrefix(lines[2], `data: {"type":"ADDED"`), lines[2])
+}
+
+func TestWatch_TooOldGivesError410(t *testing.T) {
+	store := servertest.NewStore()
+	store.HistorySize = 2
+	srv := servertest.Start(t, server.Config{}, store, nil)
+	for _, n := range []string{"a", "b", "c", "d"} {
+		mustCreate(t, srv, n)
+	}
+	resp, events, cancel := openWatch(t, srv.URL+"/api/v1/runs?watch=true&resourceVersion=1")
+	defer cancel()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	ev := next(t, events)
+	require.Equal(t, apis.Error, ev.Type)
+	var st apis.Status
+	require.NoError(t, json.Unmarshal(ev.Object, &st))
+	assert.Equal(t, http.StatusGone, st.Code)
+	assert.Equal(t, "Status", st.Kind)
+	_, open := <-events
+	assert.False(t, open, "the stream ends after the ERROR event")
+}
+
+func TestWatch_BadResourceVersion(t *testing.T) {
+	srv := start(t, server.Config{})
+	r := call(t, "GET", srv.URL+"/api/v1/runs?watch=true&resourceVersion=abc", "")
+	require.Equal(t, http.StatusBadRequest, r.code)
+	assert.Equal(t, "BadRequest", r.status(t).Reason)
+}
+
+func TestWatch_Bookmarks(t *testing.T) {
+	srv := start(t, server.Config{BookmarkInterval: 20 * time.Millisecond})
+	mustCreate(t, srv, "a")
+	_, events, cancel := openWatch(t, srv.URL+"/api/v1/runs?watch=true")
+	defer cancel()
+	assert.Equal(t, apis.Added, next(t, events).Type)
+	ev := next(t, events)
+	require.Equal(t, apis.Bookmark, ev.Type)
+	assert.Equal(t, "1", ev.run(t).Metadata.ResourceVersion)
+}
+
+func TestWatch_DisconnectFreesWatcher(t *testing.T) {
+	srv := start(t, server.Config{})
+	mustCreate(t, srv, "a")
+	_, events, cancel := openWatch(t, srv.URL+"/api/v1/runs?watch=true")
+	next(t, events)
+	require.Eventually(t, func() bool { return srv.Store.Watchers() == 1 }, 5*time.Second, 5*time.Millisecond)
+	cancel()
+	require.Eventually(t, func() bool { return srv.Store.Watchers() == 0 }, 5*time.Second, 5*time.Millisecond)
+}
+
+func TestWatch_CloseEndsStreams(t *testing.T) {
+	srv := start(t, server.Config{})
+	_, events, cancel := openWatch(t, srv.URL+"/api/v1/runs?watch=true")
+	defer cancel()
+	require.Eventually(t, func() bool { return srv.Store.Watchers() == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, srv.Close())
+	select {
+	case _, ok := <-events:
+		assert.False(t, ok)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the watch stream")
+	}
+	assert.Equal(t, 0, srv.Store.Watchers())
+}
