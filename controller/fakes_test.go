@@ -141,17 +141,17 @@ func (c *fakeClock) Advance(d time.Duration) {
 type fakeStore struct {
 	log *actionLog
 
-	mu       sync.Mutex
-	runs     map[string]*apis.Run
-	attempts map[string][]apis.Attempt
-	events   map[string][]apis.RunEvent
-	index    uint64
-	uid      int
-	watchers []*fakeWatcher
-	leader   bool
-	leaderCh chan bool
-	batches  []int // size of each UpdateStatuses call
-	barriers int
+	mu             sync.Mutex
+	runs           map[string]*apis.Run
+	attempts       map[string][]apis.Attempt
+	events         map[string][]apis.RunEvent
+	index          uint64
+	uid            int
+	watchers       []*fakeWatcher
+	leader         bool
+	leaderCh       chan bool
+	batches        []int // size of each UpdateStatuses call
+	barriers       int
 	failRecordOnce error
 }
 
