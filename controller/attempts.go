@@ -134,3 +134,15 @@ func (r *registry) len() int {
 	defer r.mu.Unlock()
 	return len(r.live)
 }
+
+// unansweredSince reports whether taskID is a live attempt without a status
+// update since start.
+func (r *registry) unansweredSince(taskID string, start time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.byTask[taskID]; !ok {
+		return false
+	}
+	t, ok := r.lastUpdate[taskID]
+	return !ok || t.Before(start)
+}

@@ -731,3 +731,23 @@ func (f *fixture) waitLauncherIdle() {
 		return tm != nil && tm.launcher.sent.Load() == tm.launcher.handled.Load()
 	}, "launcher busy")
 }
+
+// waitQueueIdle waits until no Run is queued or being reconciled and the
+// status writer and launcher have nothing pending, so that the next clock
+// step sees every timer those set.
+func (f *fixture) waitQueueIdle() {
+	f.t.Helper()
+	f.eventually(func() bool {
+		f.c.mu.Lock()
+		tm := f.c.term
+		f.c.mu.Unlock()
+		if tm == nil {
+			return false
+		}
+		tm.queue.mu.Lock()
+		busy := len(tm.queue.items) + len(tm.queue.processing)
+		tm.queue.mu.Unlock()
+		return busy == 0 && len(tm.writer.in) == 0 && tm.writer.busy.Load() == 0 &&
+			tm.launcher.sent.Load() == tm.launcher.handled.Load()
+	}, "controller busy")
+}

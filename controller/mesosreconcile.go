@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -16,15 +15,11 @@ import (
 // says it is over.
 type mesosReconciler struct {
 	t    *term
-	kick chan struct{} // a subscription happened; capacity 1
-
-	mu    sync.Mutex
-	extra []ReconcileTask // explicit requests, e.g. after a failed ACCEPT
-	wait  map[string]bool // task IDs of the running round still unanswered
+	kick chan struct{} // a subscription happened or a task is in doubt; capacity 1
 }
 
 func newMesosReconciler(t *term) *mesosReconciler {
-	return &mesosReconciler{t: t, kick: make(chan struct{}, 1), wait: map[string]bool{}}
+	return &mesosReconciler{t: t, kick: make(chan struct{}, 1)}
 }
 
 func (r *mesosReconciler) subscribed() {
@@ -34,19 +29,11 @@ func (r *mesosReconciler) subscribed() {
 	}
 }
 
-// explicit asks for an explicit reconciliation of one task.
-func (r *mesosReconciler) explicit(task ReconcileTask) {
-	r.mu.Lock()
-	r.extra = append(r.extra, task)
-	r.mu.Unlock()
+// explicit asks for an explicit reconciliation of a live attempt whose
+// launch is in doubt (a failed ACCEPT). A round covers every live attempt
+// without a recent update, so this only starts one.
+func (r *mesosReconciler) explicit(ReconcileTask) {
 	r.subscribed()
-}
-
-// answered notes that a status update for taskID arrived.
-func (r *mesosReconciler) answered(taskID string) {
-	r.mu.Lock()
-	delete(r.wait, taskID)
-	r.mu.Unlock()
 }
 
 func (r *mesosReconciler) run(ctx context.Context) {
@@ -70,24 +57,14 @@ func (r *mesosReconciler) run(ctx context.Context) {
 }
 
 // round is one reconciliation after a subscription. A new subscription
-// during the round restarts it.
+// during the round starts it over.
 func (r *mesosReconciler) round(ctx context.Context) {
 	c := r.t.c
+restart:
 	start := c.clock.Now()
-	r.mu.Lock()
-	extra := r.extra
-	r.extra = nil
-	r.mu.Unlock()
 	remaining := r.t.attempts.unanswered(start)
-	remaining = append(remaining, extra...)
 	r.t.log.Info("reconciling tasks with mesos", "tasks", len(remaining))
 	for n := 0; len(remaining) > 0; n++ {
-		r.mu.Lock()
-		r.wait = map[string]bool{}
-		for _, tk := range remaining {
-			r.wait[tk.TaskID] = true
-		}
-		r.mu.Unlock()
 		if err := c.sched.Reconcile(ctx, remaining); err != nil && ctx.Err() == nil {
 			r.t.log.Warn("explicit reconciliation failed", "tasks", len(remaining), "err", err)
 		}
@@ -98,24 +75,17 @@ func (r *mesosReconciler) round(ctx context.Context) {
 			return
 		case <-r.kick:
 			stop()
-			r.round(ctx) // resubscribed: start over
-			return
+			goto restart
 		case <-wait:
 		}
-		// Still waiting: live attempts with no update since start, and
-		// explicitly requested tasks not answered yet.
-		next := r.t.attempts.unanswered(start)
-		seen := map[string]bool{}
-		for _, tk := range next {
-			seen[tk.TaskID] = true
-		}
-		r.mu.Lock()
+		// Still waiting: tasks of this round that are still live and
+		// have had no update since the round started.
+		next := remaining[:0]
 		for _, tk := range remaining {
-			if r.wait[tk.TaskID] && !seen[tk.TaskID] && r.t.attempts.current(tk.TaskID) {
+			if r.t.attempts.unansweredSince(tk.TaskID, start) {
 				next = append(next, tk)
 			}
 		}
-		r.mu.Unlock()
 		remaining = next
 	}
 	if err := c.sched.Reconcile(ctx, nil); err != nil && ctx.Err() == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -28,8 +29,9 @@ type writeReq struct {
 // in arrival order to the Runs read at batch time, commits one
 // UpdateStatuses entry, and only then acknowledges the Mesos updates.
 type statusWriter struct {
-	t  *term
-	in chan writeReq
+	t    *term
+	in   chan writeReq
+	busy atomic.Int32 // 1 while a batch is being committed (for tests)
 }
 
 func newStatusWriter(t *term) *statusWriter {
@@ -74,6 +76,7 @@ func (w *statusWriter) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case r := <-w.in:
+			w.busy.Store(1)
 			batch = append(batch, r)
 		}
 		// The batch window is plain wall time: it bounds latency, not behaviour.
@@ -92,6 +95,7 @@ func (w *statusWriter) run(ctx context.Context) {
 		}
 		stop()
 		w.commit(ctx, batch)
+		w.busy.Store(0)
 	}
 }
 
@@ -118,7 +122,6 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 	for _, r := range batch {
 		if r.update != nil {
 			t.attempts.updated(r.update.TaskID.Value, now)
-			t.recon.answered(r.update.TaskID.Value)
 		}
 		p, ok := byName[r.name]
 		if !ok {
