@@ -75,15 +75,6 @@ func (r *registry) finish(run, taskID string) {
 	delete(r.lastUpdate, taskID)
 }
 
-func (r *registry) setHostname(run, taskID, hostname string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if a, ok := r.live[run]; ok && a.TaskID == taskID && a.hostname == "" {
-		a.hostname = hostname
-		r.live[run] = a
-	}
-}
-
 func (r *registry) updated(taskID string, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

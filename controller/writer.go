@@ -107,7 +107,6 @@ type pendingWrite struct {
 	acks     []mesos.TaskStatus
 	done     []chan error
 	retry    bool
-	finishOK bool
 }
 
 func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
