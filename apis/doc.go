@@ -1,9 +1,23 @@
 // Package apis is sprint's domain package: the Run object (API version
 // sprint/v1) with its spec, status, list and watch-event types, the API error
-// Status, defaulting, validation with field paths, decoding of JSON and YAML
-// manifests, label and field selectors, and the Sprint-compatible
-// ContainerRunDefinition.
+// Status, and everything that is pure logic over them:
 //
-// It depends on the standard library and small encoding helpers only; every
-// other sprint package imports it and it imports none of them.
+//   - defaults.go: SetDefaults, the stored form of a Run.
+//   - validation*.go: ValidateRun and ValidateRunUpdate, returning every
+//     problem with its field path ("spec.cpus: must be greater than 0").
+//   - statuserror.go: StatusFromError, the one mapping from errors to HTTP
+//     Status objects (404, 409, 410, 422 with causes, 400, 500).
+//   - decode*.go, encode.go: strict JSON/YAML decoding of single Runs,
+//     RunLists and multi-document streams (DecodeRuns), and encoding.
+//   - selector.go, fieldselector.go: Kubernetes label selectors and field
+//     selectors (metadata.name, status.phase).
+//   - sprint.go: the Sprint-compatible ContainerRunDefinition, its mapping to
+//     and from a Run, Sprint's state names and TaskName.
+//   - schema.go: the JSON Schema of a Run (run.schema.json), generated from
+//     these types by a test and embedded.
+//
+// It depends on the standard library and small encoding helpers
+// (sigs.k8s.io/yaml; invopop/jsonschema in tests only); every other sprint
+// package imports it and it imports none of them. docs/api.md lists the
+// validation rules and the decisions behind them.
 package apis

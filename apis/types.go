@@ -25,7 +25,7 @@ type TypeMeta struct {
 // preconditions) on writes.
 type ObjectMeta struct {
 	// Name is a DNS-1123 label, unique among Runs.
-	Name string `json:"name,omitempty"`
+	Name string `json:"name,omitempty" jsonschema:"maxLength=63,pattern=^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`
 	// GenerateName is a prefix the server completes with a random suffix
 	// when Name is empty on create.
 	GenerateName string            `json:"generateName,omitempty"`
@@ -68,12 +68,12 @@ type RunSpec struct {
 	User string `json:"user,omitempty"`
 
 	// Cpus is required and > 0.
-	Cpus float64 `json:"cpus"`
+	Cpus float64 `json:"cpus" jsonschema:"exclusiveMinimum=0,maximum=1024"`
 	// Mem is in MiB, required and > 0.
-	Mem float64 `json:"mem"`
+	Mem float64 `json:"mem" jsonschema:"exclusiveMinimum=0,maximum=16777216"`
 	// Disk is in MiB.
-	Disk float64 `json:"disk,omitempty"`
-	Gpus int32   `json:"gpus,omitempty"`
+	Disk float64 `json:"disk,omitempty" jsonschema:"minimum=0,maximum=1073741824"`
+	Gpus int32   `json:"gpus,omitempty" jsonschema:"minimum=0,maximum=64"`
 
 	// Container is optional; absent means a plain Mesos command task.
 	Container *Container `json:"container,omitempty"`
@@ -86,13 +86,13 @@ type RunSpec struct {
 
 	// ActiveDeadlineSeconds kills the task if it is still running after
 	// this many seconds since it started; 0 means no deadline.
-	ActiveDeadlineSeconds int64 `json:"activeDeadlineSeconds,omitempty"`
+	ActiveDeadlineSeconds int64 `json:"activeDeadlineSeconds,omitempty" jsonschema:"minimum=0,maximum=315360000"`
 	// BackoffLimit is the number of relaunches after a Failed or Lost
 	// attempt; 0 means never (Sprint's behaviour).
-	BackoffLimit int32 `json:"backoffLimit,omitempty"`
+	BackoffLimit int32 `json:"backoffLimit,omitempty" jsonschema:"minimum=0,maximum=100"`
 	// TTLSecondsAfterFinished is the per-Run garbage collection age; nil
 	// means the server's --gc-max-age.
-	TTLSecondsAfterFinished *int64 `json:"ttlSecondsAfterFinished,omitempty"`
+	TTLSecondsAfterFinished *int64 `json:"ttlSecondsAfterFinished,omitempty" jsonschema:"minimum=0,maximum=315360000"`
 	// Cancel kills the task and keeps the record (phase Killed, reason
 	// Cancelled).
 	Cancel bool `json:"cancel,omitempty"`
@@ -115,10 +115,10 @@ const (
 type Container struct {
 	// Type is DOCKER (Docker containerizer) or MESOS (Mesos containerizer
 	// running a Docker image).
-	Type   string      `json:"type"`
+	Type   string      `json:"type" jsonschema:"enum=DOCKER,enum=MESOS"`
 	Docker *DockerInfo `json:"docker,omitempty"`
 	// Network is HOST, BRIDGE or USER; USER needs Networks.
-	Network      string        `json:"network,omitempty"`
+	Network      string        `json:"network,omitempty" jsonschema:"enum=HOST,enum=BRIDGE,enum=USER"`
 	Networks     []Network     `json:"networks,omitempty"`
 	PortMappings []PortMapping `json:"portMappings,omitempty"`
 	Volumes      []Volume      `json:"volumes,omitempty"`
@@ -145,9 +145,9 @@ type Network struct {
 // PortMapping maps a container port to a host port; HostPort 0 means a port
 // taken from the offer.
 type PortMapping struct {
-	ContainerPort int32  `json:"containerPort"`
-	HostPort      int32  `json:"hostPort,omitempty"`
-	Protocol      string `json:"protocol,omitempty"`
+	ContainerPort int32  `json:"containerPort" jsonschema:"minimum=0,maximum=65535"`
+	HostPort      int32  `json:"hostPort,omitempty" jsonschema:"minimum=0,maximum=65535"`
+	Protocol      string `json:"protocol,omitempty" jsonschema:"enum=tcp,enum=udp,enum=tcp\\,udp,enum=udp\\,tcp"`
 	Name          string `json:"name,omitempty"`
 }
 
@@ -161,7 +161,7 @@ const (
 type Volume struct {
 	ContainerPath string `json:"containerPath"`
 	HostPath      string `json:"hostPath"`
-	Mode          string `json:"mode,omitempty"`
+	Mode          string `json:"mode,omitempty" jsonschema:"enum=RO,enum=RW"`
 }
 
 // URI is fetched by the Mesos fetcher into the task's sandbox.
@@ -212,7 +212,7 @@ const (
 
 // RunStatus is the observed state of a Run, written by the controller only.
 type RunStatus struct {
-	Phase   RunPhase `json:"phase,omitempty"`
+	Phase   RunPhase `json:"phase,omitempty" jsonschema:"enum=Pending,enum=Starting,enum=Running,enum=Succeeded,enum=Failed,enum=Killed"`
 	Reason  string   `json:"reason,omitempty"`
 	Message string   `json:"message,omitempty"`
 	// Attempts counts launched attempts, including the current one.

@@ -1,0 +1,157 @@
+package apis
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Limits on object metadata, as Kubernetes defines them.
+const (
+	// MaxNameLength is the longest Run name: a DNS-1123 label.
+	MaxNameLength = 63
+	// GenerateNameSuffixLength is how many random characters the server
+	// appends to metadata.generateName.
+	GenerateNameSuffixLength = 5
+	// MaxGenerateNameLength keeps generateName plus its suffix a valid name.
+	MaxGenerateNameLength = MaxNameLength - GenerateNameSuffixLength
+	// MaxLabelValueLength is the longest label value and label-key name part.
+	MaxLabelValueLength = 63
+	// MaxDNS1123SubdomainLength is the longest label-key prefix.
+	MaxDNS1123SubdomainLength = 253
+	// MaxAnnotationsBytes is the total size of all annotation keys and values.
+	MaxAnnotationsBytes = 256 * 1024
+)
+
+var (
+	dns1123LabelRe     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dns1123SubdomainRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	qualifiedNameRe    = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+	labelValueRe       = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
+)
+
+// User-facing explanations of the name rules, shared by every message.
+const (
+	dns1123LabelMsg     = `must consist of lower case letters, digits or '-', and start and end with a letter or digit (e.g. "nightly-etl")`
+	dns1123SubdomainMsg = `must be a DNS-1123 subdomain: lower case letters, digits, '-' or '.', starting and ending with a letter or digit (e.g. "example.com")`
+	qualifiedNameMsg    = `must consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit (e.g. "MyName", "my.name" or "123-abc")`
+	labelValueMsg       = `must be empty or consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit (e.g. "MyValue" or "1.0")`
+)
+
+func fieldErr(path, format string, args ...any) *FieldError {
+	return &FieldError{Field: path, Message: fmt.Sprintf(format, args...)}
+}
+
+func tooLong(max int) string { return fmt.Sprintf("must be no more than %d characters", max) }
+
+// validateDNS1123Label checks a name such as metadata.name or a port name.
+func validateDNS1123Label(path, v string) ErrorList {
+	var errs ErrorList
+	if len(v) > MaxNameLength {
+		errs = append(errs, fieldErr(path, "%s", tooLong(MaxNameLength)))
+	}
+	if !dns1123LabelRe.MatchString(v) {
+		errs = append(errs, fieldErr(path, "invalid value %q: %s", v, dns1123LabelMsg))
+	}
+	return errs
+}
+
+func validateObjectMeta(m *ObjectMeta) ErrorList {
+	var errs ErrorList
+	switch {
+	case m.Name != "":
+		errs = append(errs, validateDNS1123Label("metadata.name", m.Name)...)
+	case m.GenerateName != "":
+		// The server appends a random suffix, so a trailing '-' is fine:
+		// check the prefix as if the suffix were already there.
+		if len(m.GenerateName) > MaxGenerateNameLength {
+			errs = append(errs, fieldErr("metadata.generateName", "%s (the server appends %d random characters)", tooLong(MaxGenerateNameLength), GenerateNameSuffixLength))
+		}
+		if !dns1123LabelRe.MatchString(m.GenerateName + "x") {
+			errs = append(errs, fieldErr("metadata.generateName", "invalid value %q: %s", m.GenerateName, dns1123LabelMsg))
+		}
+	default:
+		errs = append(errs, fieldErr("metadata.name", "required (or set metadata.generateName)"))
+	}
+	errs = append(errs, validateLabels("metadata.labels", m.Labels)...)
+	errs = append(errs, validateAnnotations("metadata.annotations", m.Annotations)...)
+	return errs
+}
+
+// validateQualifiedName checks a label or annotation key: an optional
+// DNS-1123 subdomain prefix and '/', then a name of at most 63 characters.
+func validateQualifiedName(path, key string) ErrorList {
+	var errs ErrorList
+	name := key
+	parts := strings.Split(key, "/")
+	switch len(parts) {
+	case 1:
+	case 2:
+		prefix := parts[0]
+		name = parts[1]
+		switch {
+		case prefix == "":
+			errs = append(errs, fieldErr(path, "prefix part must be non-empty"))
+		case len(prefix) > MaxDNS1123SubdomainLength:
+			errs = append(errs, fieldErr(path, "prefix part %s", tooLong(MaxDNS1123SubdomainLength)))
+		case !dns1123SubdomainRe.MatchString(prefix):
+			errs = append(errs, fieldErr(path, "prefix part %s", dns1123SubdomainMsg))
+		}
+	default:
+		return append(errs, fieldErr(path, "a key %s, with an optional DNS subdomain prefix and '/' (e.g. \"example.com/MyName\")", qualifiedNameMsg))
+	}
+	switch {
+	case name == "":
+		errs = append(errs, fieldErr(path, "name part must be non-empty"))
+	case len(name) > MaxLabelValueLength:
+		errs = append(errs, fieldErr(path, "name part %s", tooLong(MaxLabelValueLength)))
+	case !qualifiedNameRe.MatchString(name):
+		errs = append(errs, fieldErr(path, "name part %s", qualifiedNameMsg))
+	}
+	return errs
+}
+
+// validateLabelValue checks a label value as Kubernetes does.
+func validateLabelValue(path, v string) ErrorList {
+	var errs ErrorList
+	if len(v) > MaxLabelValueLength {
+		errs = append(errs, fieldErr(path, "%s", tooLong(MaxLabelValueLength)))
+	}
+	if !labelValueRe.MatchString(v) {
+		errs = append(errs, fieldErr(path, "invalid value %q: %s", v, labelValueMsg))
+	}
+	return errs
+}
+
+func validateLabels(path string, labels map[string]string) ErrorList {
+	var errs ErrorList
+	for _, k := range sortedKeys(labels) {
+		p := path + "[" + k + "]"
+		errs = append(errs, validateQualifiedName(p, k)...)
+		errs = append(errs, validateLabelValue(p, labels[k])...)
+	}
+	return errs
+}
+
+func validateAnnotations(path string, ann map[string]string) ErrorList {
+	var errs ErrorList
+	total := 0
+	for _, k := range sortedKeys(ann) {
+		total += len(k) + len(ann[k])
+		errs = append(errs, validateQualifiedName(path+"["+k+"]", k)...)
+	}
+	if total > MaxAnnotationsBytes {
+		errs = append(errs, fieldErr(path, "may not be larger than %d bytes in total (keys and values), got %d", MaxAnnotationsBytes, total))
+	}
+	return errs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
