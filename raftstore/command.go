@@ -1,0 +1,193 @@
+package raftstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// cmdType is the first byte of every Raft entry the store writes. Types with
+// the high bit (ignorableFlag) set may be skipped by an older FSM that does
+// not know them; any other unknown type stops the node (Nomad's rule), since
+// applying a log partially would let replicas diverge.
+type cmdType byte
+
+const ignorableFlag cmdType = 0x80
+
+const (
+	cmdCreateRun         cmdType = 1
+	cmdUpdateRun         cmdType = 2
+	cmdUpdateStatus      cmdType = 3
+	cmdBatchUpdateStatus cmdType = 4
+	cmdRequestDelete     cmdType = 5
+	cmdDeleteRun         cmdType = 6
+	cmdRecordAttempt     cmdType = 7
+	cmdAppendEvents      cmdType = 8
+	cmdSetFrameworkID    cmdType = 9
+	cmdSetMember         cmdType = 10
+	cmdRemoveMember      cmdType = 11
+)
+
+func (t cmdType) String() string {
+	switch t {
+	case cmdCreateRun:
+		return "create_run"
+	case cmdUpdateRun:
+		return "update_run"
+	case cmdUpdateStatus:
+		return "update_status"
+	case cmdBatchUpdateStatus:
+		return "batch_update_status"
+	case cmdRequestDelete:
+		return "request_delete"
+	case cmdDeleteRun:
+		return "delete_run"
+	case cmdRecordAttempt:
+		return "record_attempt"
+	case cmdAppendEvents:
+		return "append_events"
+	case cmdSetFrameworkID:
+		return "set_framework_id"
+	case cmdSetMember:
+		return "set_member"
+	case cmdRemoveMember:
+		return "remove_member"
+	}
+	return fmt.Sprintf("cmd(%d)", byte(t))
+}
+
+// createRunCmd carries a Run whose name, UID and creation time the Store
+// chose before Apply, so that every replica stores the same object.
+type createRunCmd struct {
+	Run apis.Run `json:"run"`
+}
+
+// updateRunCmd replaces labels, annotations and spec. A non-empty
+// resourceVersion or UID in Run.Metadata is a precondition.
+type updateRunCmd struct {
+	Run apis.Run `json:"run"`
+}
+
+// StatusUpdate is one status write of BatchUpdateStatus (and UpdateStatus).
+type StatusUpdate struct {
+	// Name of the Run.
+	Name string `json:"name"`
+	// Status replaces the Run's status as a whole.
+	Status apis.RunStatus `json:"status"`
+	// PreconditionRV, when set, must equal the Run's resourceVersion.
+	PreconditionRV string `json:"preconditionRV,omitempty"`
+	// FinishTaskID, when set, marks that attempt terminal in the same
+	// entry. An attempt is also marked terminal when Status.Phase is
+	// terminal and Status.TaskID names it.
+	FinishTaskID string `json:"finishTaskID,omitempty"`
+}
+
+type updateStatusCmd struct {
+	Update StatusUpdate `json:"update"`
+}
+
+type batchUpdateStatusCmd struct {
+	Updates []StatusUpdate `json:"updates"`
+}
+
+type requestDeleteCmd struct {
+	Name           string    `json:"name"`
+	PreconditionRV string    `json:"preconditionRV,omitempty"`
+	Now            time.Time `json:"now"`
+}
+
+type deleteRunCmd struct {
+	Name           string `json:"name"`
+	UID            string `json:"uid,omitempty"`
+	PreconditionRV string `json:"preconditionRV,omitempty"`
+}
+
+type recordAttemptCmd struct {
+	Attempt apis.Attempt `json:"attempt"`
+}
+
+// RunEventRecord is one event for one Run, as AppendEvents takes them.
+type RunEventRecord struct {
+	Run   string        `json:"run"`
+	Event apis.RunEvent `json:"event"`
+}
+
+type appendEventsCmd struct {
+	Events []RunEventRecord `json:"events"`
+}
+
+type setFrameworkIDCmd struct {
+	ID string `json:"id"`
+}
+
+// Member is a cluster member's addresses as the FSM records them, so every
+// node can forward to the leader's HTTP address.
+type Member struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raftAddr"`
+	HTTPAddr string `json:"httpAddr"`
+}
+
+type setMemberCmd struct {
+	Member Member `json:"member"`
+}
+
+type removeMemberCmd struct {
+	ID string `json:"id"`
+}
+
+// encodeCommand frames a command as 1 type byte + JSON.
+func encodeCommand(t cmdType, payload any) ([]byte, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	out := make([]byte, 0, len(b)+1)
+	out = append(out, byte(t))
+	return append(out, b...), nil
+}
+
+var errEmptyCommand = errors.New("empty command")
+
+// decodeCommand splits an entry into its type and decoded payload. It never
+// panics; the FSM decides what an error means.
+func decodeCommand(data []byte) (cmdType, any, error) {
+	if len(data) == 0 {
+		return 0, nil, errEmptyCommand
+	}
+	t := cmdType(data[0])
+	var v any
+	switch t {
+	case cmdCreateRun:
+		v = &createRunCmd{}
+	case cmdUpdateRun:
+		v = &updateRunCmd{}
+	case cmdUpdateStatus:
+		v = &updateStatusCmd{}
+	case cmdBatchUpdateStatus:
+		v = &batchUpdateStatusCmd{}
+	case cmdRequestDelete:
+		v = &requestDeleteCmd{}
+	case cmdDeleteRun:
+		v = &deleteRunCmd{}
+	case cmdRecordAttempt:
+		v = &recordAttemptCmd{}
+	case cmdAppendEvents:
+		v = &appendEventsCmd{}
+	case cmdSetFrameworkID:
+		v = &setFrameworkIDCmd{}
+	case cmdSetMember:
+		v = &setMemberCmd{}
+	case cmdRemoveMember:
+		v = &removeMemberCmd{}
+	default:
+		return t, nil, fmt.Errorf("unknown command type %d", byte(t))
+	}
+	if err := json.Unmarshal(data[1:], v); err != nil {
+		return t, nil, fmt.Errorf("decode %s: %w", t, err)
+	}
+	return t, v, nil
+}

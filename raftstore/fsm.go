@@ -1,0 +1,384 @@
+package raftstore
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// Buckets of the FSM's bbolt file.
+var (
+	bucketRuns     = []byte("runs")     // name → JSON apis.Run (spec, metadata and status)
+	bucketAttempts = []byte("attempts") // name → JSON []apis.Attempt
+	bucketEvents   = []byte("events")   // name → JSON []apis.RunEvent, bounded
+	bucketMembers  = []byte("members")  // node id → JSON Member
+	bucketMeta     = []byte("meta")     // keys below
+
+	keyApplied     = []byte("applied")      // 16 bytes: index, term (big endian)
+	keyFrameworkID = []byte("framework_id") // Mesos FrameworkID
+	keyBootID      = []byte("boot_id")      // kernel boot id of the last open
+	keyClean       = []byte("clean")        // "1" once Close synced the file
+)
+
+var allBuckets = [][]byte{bucketRuns, bucketAttempts, bucketEvents, bucketMembers, bucketMeta}
+
+const (
+	// maxEventsPerRun bounds a Run's event history; older ones are dropped.
+	maxEventsPerRun = 50
+	// maxAttemptsPerRun bounds the kept attempts; the newest are kept.
+	maxAttemptsPerRun = 100
+	// initialMmapSize is virtual address space, not memory: it keeps bbolt
+	// from remapping (which waits for every read transaction, including a
+	// snapshot copy) until the file is this large.
+	initialMmapSize = 256 << 20
+)
+
+// result is the Apply response of every command. Err is a business
+// rejection (wrapping an apis sentinel); Items holds per-update results of
+// a batch.
+type result struct {
+	Run     *apis.Run
+	Deleted bool
+	Err     error
+	Items   []result
+}
+
+// fsm is the bbolt state machine. raft calls Apply, ApplyBatch, Snapshot
+// and Restore from its single FSM goroutine, which owns every write; the
+// Store's reads run concurrently in bbolt read transactions.
+type fsm struct {
+	path     string
+	noSync   bool
+	mmapSize int
+	logger *slog.Logger
+	hub    *hub
+
+	// mu guards db: Apply, Snapshot and reads hold it shared; Restore swaps
+	// the file under it exclusively.
+	mu sync.RWMutex
+	db *bolt.DB
+
+	applied     atomic.Uint64
+	appliedTerm atomic.Uint64
+	appliedMu   sync.Mutex
+	appliedCh   chan struct{} // closed and replaced on every applied advance
+
+	// trusted reports whether the file was found complete on open: closed
+	// cleanly, or last opened during this boot (so the kernel holds every
+	// write even without fsync). See DESIGN.md.
+	trusted bool
+}
+
+var (
+	_ raft.FSM         = (*fsm)(nil)
+	_ raft.BatchingFSM = (*fsm)(nil)
+)
+
+// openFSM opens (or creates) the FSM's bbolt file at path.
+func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.Logger) (*fsm, error) {
+	if mmapSize <= 0 {
+		mmapSize = initialMmapSize
+	}
+	f := &fsm{
+		path:      path,
+		noSync:    noSync,
+		mmapSize:  mmapSize,
+		logger:    logger,
+		hub:       newHub(historySize),
+		appliedCh: make(chan struct{}),
+	}
+	boot := bootID()
+	db, err := openBolt(path, noSync, mmapSize)
+	if err != nil {
+		// A torn file after an OS crash need not even open: the log and the
+		// snapshots hold everything, so start empty and rebuild.
+		logger.Warn("fsm file unreadable; rebuilding from raft", "path", path, "err", err)
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("remove fsm file: %w", err)
+		}
+		if db, err = openBolt(path, noSync, mmapSize); err != nil {
+			return nil, err
+		}
+	}
+	var idx, term uint64
+	var trusted bool
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		idx, term = decodeApplied(meta.Get(keyApplied))
+		clean := string(meta.Get(keyClean)) == "1"
+		sameBoot := boot != "" && string(meta.Get(keyBootID)) == boot
+		trusted = clean || sameBoot || idx == 0
+		if err := meta.Put(keyClean, []byte("0")); err != nil {
+			return err
+		}
+		return meta.Put(keyBootID, []byte(boot))
+	})
+	if err == nil {
+		err = db.Sync() // the markers must be on disk before anything relies on them
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init fsm %s: %w", path, err)
+	}
+	f.db = db
+	f.trusted = trusted
+	f.setApplied(idx, term)
+	f.hub.reset(idx, nil)
+	return f, nil
+}
+
+func openBolt(path string, noSync bool, mmapSize int) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         5 * time.Second,
+		NoSync:          noSync,
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: mmapSize,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open bolt %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// bootID identifies the running kernel; unsynced writes of an earlier
+// process survive exactly as long as it stays the same.
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// wipe empties the FSM so that raft can rebuild it from a snapshot and the
+// log. Called by the Store before raft starts, when the file is not trusted.
+func (f *fsm) wipe() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketMeta).Put(keyClean, []byte("0")); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyBootID, []byte(bootID()))
+	})
+	if err == nil {
+		err = f.db.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("wipe fsm: %w", err)
+	}
+	f.applied.Store(0)
+	f.appliedTerm.Store(0)
+	f.hub.reset(0, nil)
+	f.trusted = true
+	return nil
+}
+
+// close syncs the file and marks it clean, so the next open trusts it even
+// after a reboot.
+func (f *fsm) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hub.closeAll(ErrClosed)
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyClean, []byte("1"))
+	})
+	if err == nil {
+		err = f.db.Sync()
+	}
+	if cerr := f.db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("close fsm: %w", err)
+	}
+	return nil
+}
+
+func encodeApplied(idx, term uint64) []byte {
+	b := make([]byte, 16)
+	binary.BigEndian.PutUint64(b, idx)
+	binary.BigEndian.PutUint64(b[8:], term)
+	return b
+}
+
+func decodeApplied(b []byte) (idx, term uint64) {
+	if len(b) != 16 {
+		return 0, 0
+	}
+	return binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])
+}
+
+func (f *fsm) setApplied(idx, term uint64) {
+	f.appliedMu.Lock()
+	f.applied.Store(idx)
+	f.appliedTerm.Store(term)
+	close(f.appliedCh)
+	f.appliedCh = make(chan struct{})
+	f.appliedMu.Unlock()
+}
+
+// appliedWait returns the applied index and a channel closed when it next
+// advances.
+func (f *fsm) appliedWait() (uint64, <-chan struct{}) {
+	f.appliedMu.Lock()
+	defer f.appliedMu.Unlock()
+	return f.applied.Load(), f.appliedCh
+}
+
+// Apply applies one entry; see ApplyBatch.
+func (f *fsm) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries in one bbolt transaction, so
+// concurrent writers share one commit. Entries at or below the stored
+// applied index are skipped: after a restart raft replays the log from its
+// last snapshot, and those entries are already in the file. Watch events are
+// dispatched after the commit. FSM goroutine only.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	resps := make([]any, len(logs))
+	last := f.applied.Load()
+	var maxIdx, maxTerm uint64
+	var events []watchEvent
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		for i, l := range logs {
+			if l.Index <= last {
+				continue
+			}
+			maxIdx, maxTerm = l.Index, l.Term
+			if l.Type != raft.LogCommand {
+				continue
+			}
+			resps[i] = f.applyCommand(tx, l, &events)
+		}
+		if maxIdx == 0 {
+			return nil
+		}
+		return tx.Bucket(bucketMeta).Put(keyApplied, encodeApplied(maxIdx, maxTerm))
+	})
+	if err != nil {
+		panic(fmt.Sprintf("raftstore: fsm commit at index %d: %v", maxIdx, err))
+	}
+	if maxIdx > 0 {
+		f.setApplied(maxIdx, maxTerm)
+		f.hub.dispatch(events, maxIdx)
+	}
+	return resps
+}
+
+// applyCommand decodes and applies one command. An undecodable entry or a
+// failed bbolt write panics: skipping it would let this replica diverge.
+func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent) any {
+	t, v, err := decodeCommand(l.Data)
+	if err != nil {
+		if len(l.Data) > 0 && cmdType(l.Data[0])&ignorableFlag != 0 {
+			f.logger.Warn("ignoring unknown command", "index", l.Index, "type", l.Data[0])
+			return nil
+		}
+		panic(fmt.Sprintf("raftstore: entry %d: %v", l.Index, err))
+	}
+	a := applier{tx: tx, index: l.Index, events: events}
+	switch c := v.(type) {
+	case *createRunCmd:
+		return a.applyCreateRun(c)
+	case *updateRunCmd:
+		return a.applyUpdateRun(c)
+	case *updateStatusCmd:
+		return a.applyUpdateStatus(c.Update)
+	case *batchUpdateStatusCmd:
+		items := make([]result, len(c.Updates))
+		for i, u := range c.Updates {
+			items[i] = a.applyUpdateStatus(u)
+		}
+		return result{Items: items}
+	case *requestDeleteCmd:
+		return a.applyRequestDelete(c)
+	case *deleteRunCmd:
+		return a.applyDeleteRun(c)
+	case *recordAttemptCmd:
+		return a.applyRecordAttempt(c)
+	case *appendEventsCmd:
+		return a.applyAppendEvents(c)
+	case *setFrameworkIDCmd:
+		a.put(bucketMeta, keyFrameworkID, []byte(c.ID))
+		return result{}
+	case *setMemberCmd:
+		a.putJSON(bucketMembers, []byte(c.Member.ID), c.Member)
+		return result{}
+	case *removeMemberCmd:
+		a.del(bucketMembers, []byte(c.ID))
+		return result{}
+	}
+	panic(fmt.Sprintf("raftstore: entry %d: no handler for %s", l.Index, t))
+}
+
+// applier applies one entry inside the batch's transaction.
+type applier struct {
+	tx     *bolt.Tx
+	index  uint64
+	events *[]watchEvent
+}
+
+func (a *applier) put(bucket, key, val []byte) {
+	if err := a.tx.Bucket(bucket).Put(key, val); err != nil {
+		panic(fmt.Sprintf("raftstore: put %s/%s at %d: %v", bucket, key, a.index, err))
+	}
+}
+
+func (a *applier) putJSON(bucket, key []byte, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("raftstore: encode %s/%s at %d: %v", bucket, key, a.index, err))
+	}
+	a.put(bucket, key, b)
+}
+
+func (a *applier) del(bucket, key []byte) {
+	if err := a.tx.Bucket(bucket).Delete(key); err != nil {
+		panic(fmt.Sprintf("raftstore: delete %s/%s at %d: %v", bucket, key, a.index, err))
+	}
+}
+
+func (a *applier) getJSON(bucket, key []byte, v any) bool {
+	b := a.tx.Bucket(bucket).Get(key)
+	if b == nil {
+		return false
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		panic(fmt.Sprintf("raftstore: decode %s/%s at %d: %v", bucket, key, a.index, err))
+	}
+	return true
+}
+
+func (a *applier) emit(t apis.EventType, run *apis.Run) {
+	*a.events = append(*a.events, watchEvent{index: a.index, typ: t, run: run})
+}

@@ -1,0 +1,269 @@
+package raftstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strconv"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// The apply* handlers check every precondition before writing, so a
+// rejected command leaves no partial write behind in the shared batch
+// transaction.
+
+func (a *applier) getRun(name string) *apis.Run {
+	var run apis.Run
+	if !a.getJSON(bucketRuns, []byte(name), &run) {
+		return nil
+	}
+	return &run
+}
+
+func (a *applier) putRun(run *apis.Run) {
+	run.Metadata.ResourceVersion = strconv.FormatUint(a.index, 10)
+	a.putJSON(bucketRuns, []byte(run.Metadata.Name), run)
+}
+
+// deleteRun removes a Run with its attempts and events and emits DELETED
+// with the delete's resourceVersion.
+func (a *applier) deleteRun(run *apis.Run) {
+	name := []byte(run.Metadata.Name)
+	a.del(bucketRuns, name)
+	a.del(bucketAttempts, name)
+	a.del(bucketEvents, name)
+	run.Metadata.ResourceVersion = strconv.FormatUint(a.index, 10)
+	a.emit(apis.Deleted, run)
+}
+
+func notFound(name string) error {
+	return fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
+}
+
+func checkRV(run *apis.Run, want string) error {
+	if want != "" && want != run.Metadata.ResourceVersion {
+		return fmt.Errorf("run %q: resourceVersion %s is not the current %s: %w",
+			run.Metadata.Name, want, run.Metadata.ResourceVersion, apis.ErrConflict)
+	}
+	return nil
+}
+
+func (a *applier) applyCreateRun(c *createRunCmd) result {
+	run := c.Run
+	name := run.Metadata.Name
+	if name == "" {
+		return result{Err: fmt.Errorf("create run: name is required: %w", apis.ErrBadRequest)}
+	}
+	if a.getRun(name) != nil {
+		return result{Err: fmt.Errorf("run %q: %w", name, apis.ErrAlreadyExists)}
+	}
+	run.APIVersion, run.Kind = apis.APIVersion, apis.KindRun
+	run.Metadata.Generation = 1
+	run.Metadata.DeletionTimestamp = nil
+	// Leftovers of an earlier Run of the same name must not become this one's.
+	a.del(bucketAttempts, []byte(name))
+	a.del(bucketEvents, []byte(name))
+	a.putRun(&run)
+	a.emit(apis.Added, &run)
+	return result{Run: &run}
+}
+
+func (a *applier) applyUpdateRun(c *updateRunCmd) result {
+	req := c.Run
+	cur := a.getRun(req.Metadata.Name)
+	if cur == nil {
+		return result{Err: notFound(req.Metadata.Name)}
+	}
+	if err := checkRV(cur, req.Metadata.ResourceVersion); err != nil {
+		return result{Err: err}
+	}
+	if req.Metadata.UID != "" && req.Metadata.UID != cur.Metadata.UID {
+		return result{Err: fmt.Errorf("run %q: uid %s is not the current %s: %w",
+			cur.Metadata.Name, req.Metadata.UID, cur.Metadata.UID, apis.ErrConflict)}
+	}
+	specChanged := !jsonEqual(cur.Spec, req.Spec)
+	if !specChanged && maps.Equal(cur.Metadata.Labels, req.Metadata.Labels) &&
+		maps.Equal(cur.Metadata.Annotations, req.Metadata.Annotations) {
+		return result{Run: cur} // applying an unchanged manifest is a no-op
+	}
+	next := *cur
+	next.Metadata.Labels = req.Metadata.Labels
+	next.Metadata.Annotations = req.Metadata.Annotations
+	next.Spec = req.Spec
+	if specChanged {
+		next.Metadata.Generation++
+	}
+	a.putRun(&next)
+	a.emit(apis.Modified, &next)
+	return result{Run: &next}
+}
+
+func (a *applier) applyUpdateStatus(u StatusUpdate) result {
+	cur := a.getRun(u.Name)
+	if cur == nil {
+		return result{Err: notFound(u.Name)}
+	}
+	if err := checkRV(cur, u.PreconditionRV); err != nil {
+		return result{Err: err}
+	}
+	finish := u.FinishTaskID
+	if finish == "" && u.Status.Phase.Terminal() {
+		finish = u.Status.TaskID
+	}
+	if finish != "" {
+		a.finishAttempt(u.Name, finish)
+	}
+	if jsonEqual(cur.Status, u.Status) {
+		return result{Run: cur}
+	}
+	next := *cur
+	next.Status = u.Status
+	a.putRun(&next)
+	a.emit(apis.Modified, &next)
+	return result{Run: &next}
+}
+
+func (a *applier) applyRequestDelete(c *requestDeleteCmd) result {
+	cur := a.getRun(c.Name)
+	if cur == nil {
+		return result{Err: notFound(c.Name)}
+	}
+	if err := checkRV(cur, c.PreconditionRV); err != nil {
+		return result{Err: err}
+	}
+	if cur.Status.Phase.Terminal() || !a.hasLiveAttempt(c.Name) {
+		a.deleteRun(cur)
+		return result{Run: cur, Deleted: true}
+	}
+	if cur.Metadata.DeletionTimestamp != nil {
+		return result{Run: cur}
+	}
+	next := *cur
+	now := c.Now
+	next.Metadata.DeletionTimestamp = &now
+	a.putRun(&next)
+	a.emit(apis.Modified, &next)
+	return result{Run: &next}
+}
+
+func (a *applier) applyDeleteRun(c *deleteRunCmd) result {
+	cur := a.getRun(c.Name)
+	if cur == nil {
+		return result{Err: notFound(c.Name)}
+	}
+	if c.UID != "" && c.UID != cur.Metadata.UID {
+		return result{Err: fmt.Errorf("run %q: uid %s is not the current %s: %w",
+			c.Name, c.UID, cur.Metadata.UID, apis.ErrConflict)}
+	}
+	if err := checkRV(cur, c.PreconditionRV); err != nil {
+		return result{Err: err}
+	}
+	a.deleteRun(cur)
+	return result{Run: cur, Deleted: true}
+}
+
+func (a *applier) attempts(name string) []apis.Attempt {
+	var list []apis.Attempt
+	a.getJSON(bucketAttempts, []byte(name), &list)
+	return list
+}
+
+func (a *applier) hasLiveAttempt(name string) bool {
+	for _, at := range a.attempts(name) {
+		if !at.Terminal {
+			return true
+		}
+	}
+	return false
+}
+
+// finishAttempt marks the attempt with taskID terminal.
+func (a *applier) finishAttempt(name, taskID string) {
+	list := a.attempts(name)
+	for i := range list {
+		if list[i].TaskID == taskID && !list[i].Terminal {
+			list[i].Terminal = true
+			a.putJSON(bucketAttempts, []byte(name), list)
+			return
+		}
+	}
+}
+
+// applyRecordAttempt records a task ID before its launch. It refuses while
+// another attempt is live, so two leaders can never both record (and then
+// launch) a live attempt of the same Run.
+func (a *applier) applyRecordAttempt(c *recordAttemptCmd) result {
+	at := c.Attempt
+	cur := a.getRun(at.Run)
+	if cur == nil {
+		return result{Err: notFound(at.Run)}
+	}
+	if at.TaskID == "" {
+		return result{Err: fmt.Errorf("record attempt of %q: task ID is required: %w", at.Run, apis.ErrBadRequest)}
+	}
+	if cur.Metadata.DeletionTimestamp != nil {
+		return result{Err: fmt.Errorf("record attempt of %q: run is being deleted: %w", at.Run, apis.ErrConflict)}
+	}
+	list := a.attempts(at.Run)
+	for _, old := range list {
+		if old.TaskID == at.TaskID {
+			return result{Err: fmt.Errorf("attempt %s of %q: %w", at.TaskID, at.Run, apis.ErrAlreadyExists)}
+		}
+		if !old.Terminal {
+			return result{Err: fmt.Errorf("record attempt of %q: attempt %s: %w: %w", at.Run, old.TaskID, ErrLiveAttempt, apis.ErrConflict)}
+		}
+	}
+	at.Terminal = false
+	list = append(list, at)
+	if len(list) > maxAttemptsPerRun {
+		list = list[len(list)-maxAttemptsPerRun:]
+	}
+	a.putJSON(bucketAttempts, []byte(at.Run), list)
+	return result{}
+}
+
+// applyAppendEvents adds events to Runs' bounded histories, folding a repeat
+// of the same type, reason and message into the earlier entry's Count.
+// Events of Runs that no longer exist are dropped.
+func (a *applier) applyAppendEvents(c *appendEventsCmd) result {
+	for _, rec := range c.Events {
+		key := []byte(rec.Run)
+		if a.tx.Bucket(bucketRuns).Get(key) == nil {
+			continue
+		}
+		var list []apis.RunEvent
+		a.getJSON(bucketEvents, key, &list)
+		ev := rec.Event
+		if ev.Count < 1 {
+			ev.Count = 1
+		}
+		folded := false
+		for i := len(list) - 1; i >= 0; i-- {
+			old := list[i]
+			if old.Type == ev.Type && old.Reason == ev.Reason && old.Message == ev.Message {
+				ev.Count += old.Count
+				list = append(list[:i], list[i+1:]...)
+				list = append(list, ev)
+				folded = true
+				break
+			}
+		}
+		if !folded {
+			list = append(list, ev)
+		}
+		if len(list) > maxEventsPerRun {
+			list = list[len(list)-maxEventsPerRun:]
+		}
+		a.putJSON(bucketEvents, key, list)
+	}
+	return result{}
+}
+
+// jsonEqual compares two values by their JSON encoding (maps encode sorted).
+func jsonEqual(x, y any) bool {
+	bx, err1 := json.Marshal(x)
+	by, err2 := json.Marshal(y)
+	return err1 == nil && err2 == nil && bytes.Equal(bx, by)
+}

@@ -1,0 +1,469 @@
+package raftstore
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+func newTestFSM(t *testing.T) *fsm {
+	t.Helper()
+	f, err := openFSM(filepath.Join(t.TempDir(), "fsm.db"), true, 0, 100, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.close() })
+	return f
+}
+
+// applyCmd applies one command as raft would, at the next index.
+func applyCmd(t *testing.T, f *fsm, typ cmdType, payload any) result {
+	t.Helper()
+	data, err := encodeCommand(typ, payload)
+	require.NoError(t, err)
+	resp := f.Apply(&raft.Log{Index: f.applied.Load() + 1, Term: 1, Type: raft.LogCommand, Data: data})
+	r, ok := resp.(result)
+	require.True(t, ok, "response %T", resp)
+	return r
+}
+
+func testRun(name string) apis.Run {
+	now := time.Date(2026, 11, 22, 1, 2, 3, 0, time.UTC)
+	return apis.Run{
+		Metadata: apis.ObjectMeta{Name: name, UID: "uid-" + name, Labels: map[string]string{"team": "data"}, CreationTimestamp: &now},
+		Spec:     apis.RunSpec{Command: "echo " + name, Cpus: 0.5, Mem: 64},
+	}
+}
+
+func mustCreate(t *testing.T, f *fsm, name string) *apis.Run {
+	t.Helper()
+	r := applyCmd(t, f, cmdCreateRun, createRunCmd{Run: testRun(name)})
+	require.NoError(t, r.Err)
+	return r.Run
+}
+
+func TestFSM_CreateRun(t *testing.T) {
+	f := newTestFSM(t)
+	r := applyCmd(t, f, cmdCreateRun, createRunCmd{Run: testRun("a")})
+	require.NoError(t, r.Err)
+	assert.Equal(t, "1", r.Run.Metadata.ResourceVersion)
+	assert.Equal(t, int64(1), r.Run.Metadata.Generation)
+	assert.Equal(t, apis.KindRun, r.Run.Kind)
+
+	got, err := f.getRun("a")
+	require.NoError(t, err)
+	assert.Equal(t, r.Run, got)
+
+	r = applyCmd(t, f, cmdCreateRun, createRunCmd{Run: testRun("a")})
+	assert.ErrorIs(t, r.Err, apis.ErrAlreadyExists)
+	r = applyCmd(t, f, cmdCreateRun, createRunCmd{Run: testRun("")})
+	assert.ErrorIs(t, r.Err, apis.ErrBadRequest)
+	assert.Equal(t, uint64(3), f.applied.Load(), "rejected entries still advance the applied index")
+}
+
+func TestFSM_UpdateRun(t *testing.T) {
+	tests := map[string]struct {
+		mutate  func(r *apis.Run)
+		wantErr error
+		wantGen int64
+		wantRV  string // "" = the update's index
+	}{
+		"spec change bumps generation": {
+			mutate:  func(r *apis.Run) { r.Spec.Cancel = true },
+			wantGen: 2,
+		},
+		"label change keeps generation": {
+			mutate:  func(r *apis.Run) { r.Metadata.Labels = map[string]string{"team": "ops"} },
+			wantGen: 1,
+		},
+		"unchanged is a no-op": {
+			mutate:  func(r *apis.Run) {},
+			wantGen: 1,
+			wantRV:  "1",
+		},
+		"stale resourceVersion conflicts": {
+			mutate:  func(r *apis.Run) { r.Metadata.ResourceVersion = "99"; r.Spec.Cancel = true },
+			wantErr: apis.ErrConflict,
+		},
+		"other uid conflicts": {
+			mutate:  func(r *apis.Run) { r.Metadata.UID = "other" },
+			wantErr: apis.ErrConflict,
+		},
+		"missing run": {
+			mutate:  func(r *apis.Run) { r.Metadata.Name = "nope" },
+			wantErr: apis.ErrNotFound,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newTestFSM(t)
+			created := mustCreate(t, f, "a")
+			st := applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}}})
+			require.NoError(t, st.Err)
+			req := *created
+			req.Metadata.ResourceVersion = ""
+			tc.mutate(&req)
+			r := applyCmd(t, f, cmdUpdateRun, updateRunCmd{Run: req})
+			if tc.wantErr != nil {
+				require.ErrorIs(t, r.Err, tc.wantErr)
+				return
+			}
+			require.NoError(t, r.Err)
+			assert.Equal(t, tc.wantGen, r.Run.Metadata.Generation)
+			wantRV := tc.wantRV
+			if wantRV == "" {
+				wantRV = "3"
+			} else {
+				wantRV = st.Run.Metadata.ResourceVersion
+			}
+			assert.Equal(t, wantRV, r.Run.Metadata.ResourceVersion)
+			assert.Equal(t, apis.PhaseRunning, r.Run.Status.Phase, "status is preserved")
+			assert.Equal(t, created.Metadata.UID, r.Run.Metadata.UID)
+		})
+	}
+}
+
+func TestFSM_UpdateStatus(t *testing.T) {
+	f := newTestFSM(t)
+	mustCreate(t, f, "a")
+	r := applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseStarting}, PreconditionRV: "1"}})
+	require.NoError(t, r.Err)
+	assert.Equal(t, "2", r.Run.Metadata.ResourceVersion)
+	assert.Equal(t, "echo a", r.Run.Spec.Command, "spec is preserved")
+
+	r = applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}, PreconditionRV: "1"}})
+	assert.ErrorIs(t, r.Err, apis.ErrConflict)
+	r = applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "b"}})
+	assert.ErrorIs(t, r.Err, apis.ErrNotFound)
+}
+
+func TestFSM_BatchUpdateStatus(t *testing.T) {
+	f := newTestFSM(t)
+	mustCreate(t, f, "a")
+	mustCreate(t, f, "b")
+	r := applyCmd(t, f, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []StatusUpdate{
+		{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}},
+		{Name: "missing", Status: apis.RunStatus{Phase: apis.PhaseRunning}},
+		{Name: "b", Status: apis.RunStatus{Phase: apis.PhaseFailed}, PreconditionRV: "2"},
+	}})
+	require.NoError(t, r.Err)
+	require.Len(t, r.Items, 3)
+	assert.NoError(t, r.Items[0].Err)
+	assert.ErrorIs(t, r.Items[1].Err, apis.ErrNotFound)
+	assert.NoError(t, r.Items[2].Err)
+	for _, name := range []string{"a", "b"} {
+		got, err := f.getRun(name)
+		require.NoError(t, err)
+		assert.Equal(t, "3", got.Metadata.ResourceVersion, name)
+	}
+}
+
+func recordAttempt(t *testing.T, f *fsm, run, taskID string) result {
+	t.Helper()
+	return applyCmd(t, f, cmdRecordAttempt, recordAttemptCmd{Attempt: apis.Attempt{Run: run, TaskID: taskID, Number: 1}})
+}
+
+func TestFSM_RecordAttempt_RefusesSecondLiveAttempt(t *testing.T) {
+	f := newTestFSM(t)
+	mustCreate(t, f, "a")
+	require.NoError(t, recordAttempt(t, f, "a", "a.1").Err)
+	r := recordAttempt(t, f, "a", "a.2")
+	assert.ErrorIs(t, r.Err, ErrLiveAttempt)
+	assert.ErrorIs(t, r.Err, apis.ErrConflict)
+	assert.ErrorIs(t, recordAttempt(t, f, "nope", "x").Err, apis.ErrNotFound)
+
+	live, err := f.liveAttempts()
+	require.NoError(t, err)
+	require.Len(t, live, 1)
+	assert.Equal(t, "a.1", live[0].TaskID)
+
+	// A terminal status of that task finishes the attempt.
+	st := applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseFailed, TaskID: "a.1"}}})
+	require.NoError(t, st.Err)
+	require.NoError(t, recordAttempt(t, f, "a", "a.2").Err)
+	assert.ErrorIs(t, recordAttempt(t, f, "a", "a.2").Err, apis.ErrAlreadyExists)
+
+	// FinishTaskID finishes without a terminal phase (a retry goes back to Pending).
+	st = applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhasePending}, FinishTaskID: "a.2"}})
+	require.NoError(t, st.Err)
+	live, err = f.liveAttempts()
+	require.NoError(t, err)
+	assert.Empty(t, live)
+	all, err := f.attempts("a")
+	require.NoError(t, err)
+	assert.Len(t, all, 2)
+}
+
+func TestFSM_RequestDelete(t *testing.T) {
+	tests := map[string]struct {
+		setup       func(t *testing.T, f *fsm)
+		wantDeleted bool
+	}{
+		"never launched deletes now": {
+			setup:       func(t *testing.T, f *fsm) {},
+			wantDeleted: true,
+		},
+		"live attempt marks for deletion": {
+			setup: func(t *testing.T, f *fsm) {
+				require.NoError(t, recordAttempt(t, f, "a", "a.1").Err)
+			},
+		},
+		"terminal phase deletes now": {
+			setup: func(t *testing.T, f *fsm) {
+				require.NoError(t, recordAttempt(t, f, "a", "a.1").Err)
+				require.NoError(t, applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseSucceeded}}}).Err)
+			},
+			wantDeleted: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newTestFSM(t)
+			mustCreate(t, f, "a")
+			tc.setup(t, f)
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			r := applyCmd(t, f, cmdRequestDelete, requestDeleteCmd{Name: "a", Now: now})
+			require.NoError(t, r.Err)
+			assert.Equal(t, tc.wantDeleted, r.Deleted)
+			got, err := f.getRun("a")
+			if tc.wantDeleted {
+				assert.ErrorIs(t, err, apis.ErrNotFound)
+				atts, err := f.attempts("a")
+				require.NoError(t, err)
+				assert.Empty(t, atts, "attempts go with the run")
+				return
+			}
+			require.NoError(t, err)
+			require.NotNil(t, got.Metadata.DeletionTimestamp)
+			assert.True(t, now.Equal(*got.Metadata.DeletionTimestamp))
+			// Asking again keeps the first timestamp.
+			r = applyCmd(t, f, cmdRequestDelete, requestDeleteCmd{Name: "a", Now: now.Add(time.Hour)})
+			require.NoError(t, r.Err)
+			assert.False(t, r.Deleted)
+			assert.True(t, now.Equal(*r.Run.Metadata.DeletionTimestamp))
+			assert.ErrorIs(t, recordAttempt(t, f, "a", "a.9").Err, apis.ErrConflict, "no launches while deleting")
+		})
+	}
+}
+
+func TestFSM_DeleteRun_Preconditions(t *testing.T) {
+	f := newTestFSM(t)
+	mustCreate(t, f, "a")
+	assert.ErrorIs(t, applyCmd(t, f, cmdDeleteRun, deleteRunCmd{Name: "a", UID: "other"}).Err, apis.ErrConflict)
+	assert.ErrorIs(t, applyCmd(t, f, cmdDeleteRun, deleteRunCmd{Name: "a", PreconditionRV: "7"}).Err, apis.ErrConflict)
+	r := applyCmd(t, f, cmdDeleteRun, deleteRunCmd{Name: "a", UID: "uid-a", PreconditionRV: "1"})
+	require.NoError(t, r.Err)
+	assert.True(t, r.Deleted)
+	assert.ErrorIs(t, applyCmd(t, f, cmdDeleteRun, deleteRunCmd{Name: "a"}).Err, apis.ErrNotFound)
+}
+
+func TestFSM_AppendEvents_FoldsAndBounds(t *testing.T) {
+	f := newTestFSM(t)
+	mustCreate(t, f, "a")
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ev := func(i int, reason string) RunEventRecord {
+		return RunEventRecord{Run: "a", Event: apis.RunEvent{Time: t0.Add(time.Duration(i) * time.Second), Type: apis.EventNormal, Reason: reason, Message: "m"}}
+	}
+	applyCmd(t, f, cmdAppendEvents, appendEventsCmd{Events: []RunEventRecord{ev(0, "Offer"), ev(1, "Launch"), ev(2, "Offer"), {Run: "gone", Event: apis.RunEvent{Reason: "x"}}}})
+	got, err := f.events("a")
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.Equal(t, "Launch", got[0].Reason)
+	assert.Equal(t, "Offer", got[1].Reason)
+	assert.Equal(t, int32(2), got[1].Count)
+	assert.True(t, t0.Add(2*time.Second).Equal(got[1].Time))
+
+	var many []RunEventRecord
+	for i := range 120 {
+		many = append(many, ev(i, fmt.Sprintf("r%d", i)))
+	}
+	applyCmd(t, f, cmdAppendEvents, appendEventsCmd{Events: many})
+	got, err = f.events("a")
+	require.NoError(t, err)
+	require.Len(t, got, maxEventsPerRun)
+	assert.Equal(t, "r119", got[len(got)-1].Reason)
+}
+
+func TestFSM_FrameworkIDAndMembers(t *testing.T) {
+	f := newTestFSM(t)
+	applyCmd(t, f, cmdSetFrameworkID, setFrameworkIDCmd{ID: "fw-1"})
+	applyCmd(t, f, cmdSetMember, setMemberCmd{Member: Member{ID: "n1", RaftAddr: "r1", HTTPAddr: "h1"}})
+	applyCmd(t, f, cmdSetMember, setMemberCmd{Member: Member{ID: "n2", RaftAddr: "r2", HTTPAddr: "h2"}})
+	applyCmd(t, f, cmdRemoveMember, removeMemberCmd{ID: "n2"})
+	id, err := f.frameworkID()
+	require.NoError(t, err)
+	assert.Equal(t, "fw-1", id)
+	ms, err := f.members()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]Member{"n1": {ID: "n1", RaftAddr: "r1", HTTPAddr: "h1"}}, ms)
+}
+
+func TestFSM_ApplyBatch_SkipsAlreadyAppliedEntries(t *testing.T) {
+	f := newTestFSM(t)
+	enc := func(run apis.Run) []byte {
+		b, err := encodeCommand(cmdCreateRun, createRunCmd{Run: run})
+		require.NoError(t, err)
+		return b
+	}
+	logs := []*raft.Log{
+		{Index: 1, Term: 1, Type: raft.LogCommand, Data: enc(testRun("a"))},
+		{Index: 2, Term: 1, Type: raft.LogConfiguration},
+		{Index: 3, Term: 2, Type: raft.LogCommand, Data: enc(testRun("b"))},
+	}
+	resps := f.ApplyBatch(logs)
+	require.Len(t, resps, 3)
+	assert.NoError(t, resps[0].(result).Err)
+	assert.Nil(t, resps[1])
+	assert.Equal(t, uint64(3), f.applied.Load())
+	assert.Equal(t, uint64(2), f.appliedTerm.Load())
+
+	// A replay after restart must not fail with "already exists".
+	resps = f.ApplyBatch(logs)
+	for _, r := range resps {
+		assert.Nil(t, r)
+	}
+	list, err := f.listRuns(ListOptions{})
+	require.NoError(t, err)
+	assert.Len(t, list.Items, 2)
+	assert.Equal(t, "3", list.Metadata.ResourceVersion)
+}
+
+func TestFSM_Apply_UnknownCommand(t *testing.T) {
+	f := newTestFSM(t)
+	assert.Nil(t, f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: []byte{byte(ignorableFlag | 5), '{', '}'}}))
+	assert.Equal(t, uint64(1), f.applied.Load())
+	assert.Panics(t, func() { f.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: []byte{42, '{', '}'}}) })
+	assert.Panics(t, func() { f.Apply(&raft.Log{Index: 3, Type: raft.LogCommand, Data: []byte{byte(cmdCreateRun), '{'}}) })
+}
+
+type bufferSink struct {
+	bytes.Buffer
+	cancelled bool
+}
+
+func (s *bufferSink) ID() string    { return "test" }
+func (s *bufferSink) Cancel() error { s.cancelled = true; return nil }
+func (s *bufferSink) Close() error  { return nil }
+
+func TestFSM_SnapshotRestoreRoundTrip(t *testing.T) {
+	src := newTestFSM(t)
+	mustCreate(t, src, "a")
+	mustCreate(t, src, "b")
+	require.NoError(t, recordAttempt(t, src, "a", "a.1").Err)
+	applyCmd(t, src, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning, TaskID: "a.1"}}})
+	applyCmd(t, src, cmdAppendEvents, appendEventsCmd{Events: []RunEventRecord{{Run: "a", Event: apis.RunEvent{Reason: "Launched"}}}})
+	applyCmd(t, src, cmdSetFrameworkID, setFrameworkIDCmd{ID: "fw"})
+	applyCmd(t, src, cmdSetMember, setMemberCmd{Member: Member{ID: "n1", HTTPAddr: "h"}})
+	applyCmd(t, src, cmdRequestDelete, requestDeleteCmd{Name: "a", Now: time.Unix(5, 0).UTC()})
+	applyCmd(t, src, cmdRequestDelete, requestDeleteCmd{Name: "b"})
+
+	snap, err := src.Snapshot()
+	require.NoError(t, err)
+	// Writes after Snapshot must not leak into it.
+	mustCreate(t, src, "late")
+	sink := &bufferSink{}
+	require.NoError(t, snap.Persist(sink))
+	snap.Release()
+	assert.False(t, sink.cancelled)
+
+	dst := newTestFSM(t)
+	mustCreate(t, dst, "stale")
+	w, err := dst.hub.watch(t.Context(), 0, nil)
+	require.NoError(t, err)
+	require.NoError(t, dst.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))))
+	assert.Equal(t, uint64(9), dst.applied.Load())
+
+	_, ok := <-w.Events()
+	assert.False(t, ok, "watchers are closed by a restore")
+	assert.ErrorIs(t, w.Err(), apis.ErrGone)
+
+	for _, f := range []*fsm{src, dst} {
+		f := f
+		_, err := f.getRun("b")
+		assert.ErrorIs(t, err, apis.ErrNotFound)
+	}
+	_, err = dst.getRun("late")
+	assert.ErrorIs(t, err, apis.ErrNotFound)
+	_, err = dst.getRun("stale")
+	assert.ErrorIs(t, err, apis.ErrNotFound)
+	a, err := dst.getRun("a")
+	require.NoError(t, err)
+	assert.NotNil(t, a.Metadata.DeletionTimestamp)
+	assert.Equal(t, apis.PhaseRunning, a.Status.Phase)
+	atts, err := dst.attempts("a")
+	require.NoError(t, err)
+	assert.Len(t, atts, 1)
+	evs, err := dst.events("a")
+	require.NoError(t, err)
+	assert.Len(t, evs, 1)
+	fw, err := dst.frameworkID()
+	require.NoError(t, err)
+	assert.Equal(t, "fw", fw)
+	ms, err := dst.members()
+	require.NoError(t, err)
+	assert.Contains(t, ms, "n1")
+
+	// The restored FSM keeps applying from the snapshot's index.
+	r := applyCmd(t, dst, cmdCreateRun, createRunCmd{Run: testRun("c")})
+	require.NoError(t, r.Err)
+	assert.Equal(t, "10", r.Run.Metadata.ResourceVersion)
+}
+
+func TestFSM_ReopenKeepsStateAndTrust(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fsm.db")
+	logger := slog.New(slog.DiscardHandler)
+	f, err := openFSM(path, true, 0, 10, logger)
+	require.NoError(t, err)
+	mustCreate(t, f, "a")
+	// Simulate a crash: no clean close, just release the file.
+	require.NoError(t, f.db.Close())
+
+	f, err = openFSM(path, true, 0, 10, logger)
+	require.NoError(t, err)
+	assert.True(t, f.trusted, "same boot: the kernel kept every write")
+	assert.Equal(t, uint64(1), f.applied.Load())
+	_, err = f.getRun("a")
+	require.NoError(t, err)
+	require.NoError(t, f.wipe())
+	_, err = f.getRun("a")
+	assert.ErrorIs(t, err, apis.ErrNotFound)
+	assert.Equal(t, uint64(0), f.applied.Load())
+	require.NoError(t, f.close())
+}
+
+func FuzzDecodeCommand(f *testing.F) {
+	for _, c := range []struct {
+		t cmdType
+		v any
+	}{
+		{cmdCreateRun, createRunCmd{Run: testRun("a")}},
+		{cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []StatusUpdate{{Name: "a"}}}},
+		{cmdAppendEvents, appendEventsCmd{Events: []RunEventRecord{{Run: "a"}}}},
+	} {
+		b, err := encodeCommand(c.t, c.v)
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Add([]byte{0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		typ, v, err := decodeCommand(data)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must re-encode and decode to the same type.
+		b, err := encodeCommand(typ, v)
+		require.NoError(t, err)
+		typ2, _, err := decodeCommand(b)
+		require.NoError(t, err)
+		assert.Equal(t, typ, typ2)
+	})
+}

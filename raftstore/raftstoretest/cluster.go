@@ -1,0 +1,302 @@
+// Package raftstoretest runs real raftstore clusters over loopback TCP for
+// tests: start N nodes, find the leader, shut down, restart or wipe nodes,
+// and check that every node converged to the same state.
+package raftstoretest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/raftstore"
+)
+
+// Node is one cluster member. Store is nil while the node is shut down.
+type Node struct {
+	ID       string
+	Dir      string
+	RaftAddr string
+	HTTPAddr string
+	Store    *raftstore.Store
+}
+
+// Cluster is a set of nodes started by New.
+type Cluster struct {
+	t      testing.TB
+	logger *slog.Logger
+	tune   func(*raftstore.Config)
+
+	mu    sync.Mutex
+	nodes []*Node
+}
+
+// TestConfig returns timeouts short enough for tests yet stable on two
+// busy cores under -race.
+func TestConfig(c *raftstore.Config) {
+	c.HeartbeatTimeout = 400 * time.Millisecond
+	c.ElectionTimeout = 400 * time.Millisecond
+	c.LeaderLeaseTimeout = 200 * time.Millisecond
+	c.CommitTimeout = 5 * time.Millisecond
+	c.ApplyTimeout = 5 * time.Second
+}
+
+// New starts an n-node cluster: node n1 bootstraps alone and the others
+// join through the leader, so that nodes can take loopback ports chosen by
+// the kernel. tune, if not nil, adjusts every node's Config after
+// TestConfig. The cluster is shut down by t.Cleanup.
+func New(t testing.TB, n int, tune func(*raftstore.Config)) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, logger: TestLogger(t), tune: tune}
+	t.Cleanup(c.closeAll)
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("n%d", i)
+		node := &Node{ID: id, Dir: filepath.Join(t.TempDir(), id), RaftAddr: "127.0.0.1:0", HTTPAddr: "http://" + id + ".test"}
+		c.nodes = append(c.nodes, node)
+		c.start(node, i > 1)
+		if i == 1 {
+			c.Leader()
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := c.Leader().Store.Join(ctx, id, node.RaftAddr, node.HTTPAddr)
+		cancel()
+		require.NoError(t, err, "join %s", id)
+	}
+	c.WaitConverged()
+	return c
+}
+
+func (c *Cluster) start(node *Node, join bool) {
+	c.t.Helper()
+	cfg := raftstore.Config{
+		NodeID:       node.ID,
+		RaftAddr:     node.RaftAddr,
+		HTTPAddr:     node.HTTPAddr,
+		DataDir:      node.Dir,
+		JoinExisting: join,
+	}
+	TestConfig(&cfg)
+	if c.tune != nil {
+		c.tune(&cfg)
+	}
+	s, err := raftstore.New(cfg, c.logger)
+	require.NoError(c.t, err, "new %s", node.ID)
+	require.NoError(c.t, s.Start(context.Background()), "start %s", node.ID)
+	c.mu.Lock()
+	node.RaftAddr = s.RaftAddr()
+	node.Store = s
+	c.mu.Unlock()
+}
+
+func (c *Cluster) closeAll() {
+	for _, n := range c.Nodes() {
+		if n.Store != nil {
+			_ = n.Store.Close()
+		}
+	}
+}
+
+// Nodes returns the nodes, running or not.
+func (c *Cluster) Nodes() []*Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.nodes)
+}
+
+// Node returns the node with id.
+func (c *Cluster) Node(id string) *Node {
+	for _, n := range c.Nodes() {
+		if n.ID == id {
+			return n
+		}
+	}
+	c.t.Fatalf("no node %s", id)
+	return nil
+}
+
+// Running returns the nodes whose store is open.
+func (c *Cluster) Running() []*Node {
+	var out []*Node
+	for _, n := range c.Nodes() {
+		if n.Store != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Followers returns the running nodes that are not the leader.
+func (c *Cluster) Followers() []*Node {
+	leader := c.Leader()
+	var out []*Node
+	for _, n := range c.Running() {
+		if n != leader {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Leader waits until exactly one running node leads, has caught up with
+// the log, and is known as leader by every running node; it returns it.
+func (c *Cluster) Leader() *Node {
+	c.t.Helper()
+	var leader *Node
+	require.Eventually(c.t, func() bool {
+		leader = nil
+		for _, n := range c.Running() {
+			if n.Store.IsLeader() {
+				if leader != nil {
+					return false
+				}
+				leader = n
+			}
+		}
+		if leader == nil || leader.Store.LinearizableRead(context.Background()) != nil {
+			return false
+		}
+		for _, n := range c.Running() {
+			if id, _ := n.Store.Leader(); id != leader.ID {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 20*time.Millisecond, "no stable leader")
+	return leader
+}
+
+// WaitApplied waits until every running node has applied idx.
+func (c *Cluster) WaitApplied(idx uint64) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, n := range c.Running() {
+		require.NoError(c.t, n.Store.WaitApplied(ctx, idx), "node %s", n.ID)
+	}
+}
+
+// WaitConverged waits until every running node has applied the leader's
+// last index.
+func (c *Cluster) WaitConverged() {
+	c.t.Helper()
+	leader := c.Leader()
+	c.WaitApplied(leader.Store.AppliedIndex())
+}
+
+// Shutdown stops a node abruptly as far as the cluster is concerned: no
+// leadership transfer, no goodbye.
+func (c *Cluster) Shutdown(id string) {
+	c.t.Helper()
+	n := c.Node(id)
+	require.NotNil(c.t, n.Store, "node %s not running", id)
+	require.NoError(c.t, n.Store.Close())
+	c.mu.Lock()
+	n.Store = nil
+	c.mu.Unlock()
+}
+
+// Restart starts a shut down node again from its data dir, on its port.
+func (c *Cluster) Restart(id string) {
+	c.t.Helper()
+	n := c.Node(id)
+	require.Nil(c.t, n.Store, "node %s still running", id)
+	c.start(n, true)
+}
+
+// Wipe shuts a node down if needed and deletes its data dir.
+func (c *Cluster) Wipe(id string) {
+	c.t.Helper()
+	if c.Node(id).Store != nil {
+		c.Shutdown(id)
+	}
+	require.NoError(c.t, os.RemoveAll(c.Node(id).Dir))
+}
+
+// EnsureSame waits until every running node has applied the same index and
+// then checks that all hold the same Runs, attempts, events and members.
+func (c *Cluster) EnsureSame() {
+	c.t.Helper()
+	c.WaitConverged()
+	type state struct {
+		Runs     []apis.Run
+		Attempts map[string][]apis.Attempt
+		Events   map[string][]apis.RunEvent
+		Members  map[string]raftstore.Member
+		FW       string
+	}
+	var ref *state
+	var refID string
+	for _, n := range c.Running() {
+		list, err := n.Store.ListRuns(context.Background(), raftstore.ListOptions{})
+		require.NoError(c.t, err)
+		st := &state{Runs: list.Items, Attempts: map[string][]apis.Attempt{}, Events: map[string][]apis.RunEvent{}}
+		for _, r := range list.Items {
+			st.Attempts[r.Metadata.Name], err = n.Store.Attempts(r.Metadata.Name)
+			require.NoError(c.t, err)
+			st.Events[r.Metadata.Name], err = n.Store.Events(r.Metadata.Name)
+			require.NoError(c.t, err)
+		}
+		st.Members, err = n.Store.Members()
+		require.NoError(c.t, err)
+		st.FW, err = n.Store.FrameworkID()
+		require.NoError(c.t, err)
+		if ref == nil {
+			ref, refID = st, n.ID
+			continue
+		}
+		require.True(c.t, reflect.DeepEqual(ref, st), "state of %s differs from %s", n.ID, refID)
+	}
+}
+
+// TestLogger sends records at RAFTSTORE_LOG level (default warn) to t.Log,
+// and drops them once the test has finished.
+func TestLogger(t testing.TB) *slog.Logger {
+	level := slog.LevelWarn
+	if v := os.Getenv("RAFTSTORE_LOG"); v != "" {
+		_ = level.UnmarshalText([]byte(v))
+	}
+	h := &tlogHandler{t: t, level: level, done: &atomic.Bool{}}
+	t.Cleanup(func() { h.done.Store(true) })
+	return slog.New(h)
+}
+
+type tlogHandler struct {
+	t     testing.TB
+	level slog.Level
+	attrs []slog.Attr
+	done  *atomic.Bool
+}
+
+func (h *tlogHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+
+func (h *tlogHandler) Handle(_ context.Context, r slog.Record) error {
+	if h.done.Load() {
+		return nil
+	}
+	s := r.Level.String() + " " + r.Message
+	for _, a := range h.attrs {
+		s += " " + a.String()
+	}
+	r.Attrs(func(a slog.Attr) bool { s += " " + a.String(); return true })
+	h.t.Log(s)
+	return nil
+}
+
+func (h *tlogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	c := *h
+	c.attrs = append(slices.Clone(h.attrs), attrs...)
+	return &c
+}
+
+func (h *tlogHandler) WithGroup(string) slog.Handler { return h }

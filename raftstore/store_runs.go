@@ -1,0 +1,240 @@
+package raftstore
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/google/uuid"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// apply commits one command through Raft and returns the FSM's result.
+// Business rejections come back as the result's error.
+func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, error) {
+	if err := ctx.Err(); err != nil {
+		return result{}, fmt.Errorf("%s: %w", t, err)
+	}
+	if s.raft == nil {
+		return result{}, fmt.Errorf("%s: store not started: %w", t, ErrClosed)
+	}
+	if !s.IsLeader() {
+		return result{}, fmt.Errorf("%s: %w", t, s.notLeader())
+	}
+	data, err := encodeCommand(t, payload)
+	if err != nil {
+		return result{}, err
+	}
+	f := s.raft.Apply(data, s.timeout(ctx))
+	if err := f.Error(); err != nil {
+		return result{}, s.raftErr(t.String(), err)
+	}
+	r, ok := f.Response().(result)
+	if !ok {
+		return result{}, fmt.Errorf("%s: unexpected response %T", t, f.Response())
+	}
+	return r, r.Err
+}
+
+// generateNameSuffix is Kubernetes' alphabet: no vowels, no look-alikes.
+const generateNameAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+func randomSuffix(n int) string {
+	b := make([]byte, n)
+	max := big.NewInt(int64(len(generateNameAlphabet)))
+	for i := range b {
+		v, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			panic(err) // crypto/rand does not fail on supported platforms
+		}
+		b[i] = generateNameAlphabet[v.Int64()]
+	}
+	return string(b)
+}
+
+// CreateRun stores a new Run. The store sets uid, creationTimestamp,
+// generation 1 and resourceVersion; an empty name is completed from
+// metadata.generateName with a random suffix (chosen here, before Raft, so
+// every replica stores the same name). Status is stored as given.
+// Errors: apis.ErrAlreadyExists, apis.ErrBadRequest (no name),
+// *NotLeaderError, ErrLeadershipLost.
+func (s *Store) CreateRun(ctx context.Context, run *apis.Run) (*apis.Run, error) {
+	for try := 0; ; try++ {
+		c := createRunCmd{Run: *run}
+		m := &c.Run.Metadata
+		if m.Name == "" {
+			if m.GenerateName == "" {
+				return nil, fmt.Errorf("create run: name or generateName is required: %w", apis.ErrBadRequest)
+			}
+			m.Name = m.GenerateName + randomSuffix(5)
+		}
+		now := s.cfg.Now().UTC()
+		m.UID = uuid.NewString()
+		m.CreationTimestamp = &now
+		m.ResourceVersion = ""
+		m.DeletionTimestamp = nil
+		r, err := s.apply(ctx, cmdCreateRun, c)
+		if err != nil {
+			if run.Metadata.Name == "" && errors.Is(err, apis.ErrAlreadyExists) && try < 3 {
+				continue // a generated name collided; draw again
+			}
+			return nil, err
+		}
+		return r.Run, nil
+	}
+}
+
+// UpdateRun replaces a Run's labels, annotations and spec; status, uid and
+// timestamps are kept. A resourceVersion (or uid) in run.Metadata is a
+// precondition. The generation is bumped when the spec changes; an
+// unchanged Run is returned as stored without a new resourceVersion.
+// Immutability of spec fields is the caller's validation.
+// Errors: apis.ErrNotFound, apis.ErrConflict, *NotLeaderError, ErrLeadershipLost.
+func (s *Store) UpdateRun(ctx context.Context, run *apis.Run) (*apis.Run, error) {
+	r, err := s.apply(ctx, cmdUpdateRun, updateRunCmd{Run: *run})
+	if err != nil {
+		return nil, err
+	}
+	return r.Run, nil
+}
+
+// UpdateStatus replaces a Run's status and nothing else.
+// Errors: apis.ErrNotFound, *NotLeaderError, ErrLeadershipLost.
+func (s *Store) UpdateStatus(ctx context.Context, name string, st apis.RunStatus) (*apis.Run, error) {
+	return s.ApplyStatus(ctx, StatusUpdate{Name: name, Status: st})
+}
+
+// ApplyStatus is UpdateStatus with StatusUpdate's precondition and attempt
+// finishing. Errors: apis.ErrNotFound, apis.ErrConflict, *NotLeaderError,
+// ErrLeadershipLost.
+func (s *Store) ApplyStatus(ctx context.Context, u StatusUpdate) (*apis.Run, error) {
+	r, err := s.apply(ctx, cmdUpdateStatus, updateStatusCmd{Update: u})
+	if err != nil {
+		return nil, err
+	}
+	return r.Run, nil
+}
+
+// StatusResult is the outcome of one update of BatchUpdateStatus.
+type StatusResult struct {
+	Run *apis.Run
+	Err error
+}
+
+// BatchUpdateStatus applies many status updates in one Raft entry (the
+// controller's bulk path). The error is for the batch as a whole
+// (*NotLeaderError, ErrLeadershipLost); each update's own rejection is in
+// its StatusResult.
+func (s *Store) BatchUpdateStatus(ctx context.Context, updates []StatusUpdate) ([]StatusResult, error) {
+	r, err := s.apply(ctx, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: updates})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]StatusResult, len(r.Items))
+	for i, it := range r.Items {
+		out[i] = StatusResult{Run: it.Run, Err: it.Err}
+	}
+	return out, nil
+}
+
+// RequestDelete deletes a Run at once when it has no live attempt (never
+// launched, or its phase is terminal) and reports deleted=true; otherwise it
+// sets deletionTimestamp (once) and returns the Run, for the controller to
+// kill the task and then DeleteRun. preconditionRV, when set, must match.
+// Errors: apis.ErrNotFound, apis.ErrConflict, *NotLeaderError, ErrLeadershipLost.
+func (s *Store) RequestDelete(ctx context.Context, name, preconditionRV string) (run *apis.Run, deleted bool, err error) {
+	r, err := s.apply(ctx, cmdRequestDelete, requestDeleteCmd{Name: name, PreconditionRV: preconditionRV, Now: s.cfg.Now().UTC()})
+	if err != nil {
+		return nil, false, err
+	}
+	return r.Run, r.Deleted, nil
+}
+
+// DeleteRun removes a Run with its attempts and events. A non-empty uid is
+// a precondition (the controller deletes the Run it looked at, not a
+// re-created one of the same name).
+// Errors: apis.ErrNotFound, apis.ErrConflict, *NotLeaderError, ErrLeadershipLost.
+func (s *Store) DeleteRun(ctx context.Context, name, uid string) error {
+	_, err := s.apply(ctx, cmdDeleteRun, deleteRunCmd{Name: name, UID: uid})
+	return err
+}
+
+// RecordAttempt records a launch attempt before the task is launched.
+// LaunchTime defaults to now. Errors: apis.ErrNotFound; ErrLiveAttempt (also
+// matching apis.ErrConflict) while another attempt is not terminal;
+// apis.ErrConflict while the Run is being deleted; apis.ErrAlreadyExists
+// for a task ID recorded before; *NotLeaderError, ErrLeadershipLost.
+func (s *Store) RecordAttempt(ctx context.Context, at apis.Attempt) error {
+	if at.LaunchTime.IsZero() {
+		at.LaunchTime = s.cfg.Now().UTC()
+	}
+	_, err := s.apply(ctx, cmdRecordAttempt, recordAttemptCmd{Attempt: at})
+	return err
+}
+
+// AppendEvents adds events to their Runs' bounded histories in one entry.
+// Events of Runs that do not exist are dropped.
+func (s *Store) AppendEvents(ctx context.Context, events []RunEventRecord) error {
+	_, err := s.apply(ctx, cmdAppendEvents, appendEventsCmd{Events: events})
+	return err
+}
+
+// SetFrameworkID records the Mesos FrameworkID.
+func (s *Store) SetFrameworkID(ctx context.Context, id string) error {
+	_, err := s.apply(ctx, cmdSetFrameworkID, setFrameworkIDCmd{ID: id})
+	return err
+}
+
+// FrameworkID returns the recorded Mesos FrameworkID, "" if none.
+func (s *Store) FrameworkID() (string, error) { return s.fsm.frameworkID() }
+
+// GetRun reads a Run from the local applied state (possibly stale on a
+// follower). Errors: apis.ErrNotFound.
+func (s *Store) GetRun(ctx context.Context, name string) (*apis.Run, error) {
+	return s.fsm.getRun(name)
+}
+
+// GetRunConsistent is a linearizable GetRun (leader only).
+// Errors: apis.ErrNotFound, *NotLeaderError, ErrLeadershipLost.
+func (s *Store) GetRunConsistent(ctx context.Context, name string) (*apis.Run, error) {
+	if err := s.LinearizableRead(ctx); err != nil {
+		return nil, err
+	}
+	return s.fsm.getRun(name)
+}
+
+// ListRuns pages through the local applied state in name order. Its
+// ListMeta.ResourceVersion is the applied index the page was read at.
+// Errors: apis.ErrBadRequest (bad continue token).
+func (s *Store) ListRuns(ctx context.Context, opts ListOptions) (*apis.RunList, error) {
+	return s.fsm.listRuns(opts)
+}
+
+// Watch streams changes after resourceVersion fromRV (0: from now) of the
+// Runs match selects (nil: all), from this node's applied state; it ends
+// when ctx does or Stop is called. Errors: apis.ErrGone when fromRV is older
+// than the kept history.
+func (s *Store) Watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bool) (*Watcher, error) {
+	select {
+	case <-s.closed:
+		return nil, ErrClosed
+	default:
+	}
+	return s.fsm.hub.watch(ctx, fromRV, match)
+}
+
+// Attempts returns a Run's recorded attempts, oldest first.
+func (s *Store) Attempts(name string) ([]apis.Attempt, error) { return s.fsm.attempts(name) }
+
+// ListLiveAttempts returns every attempt not yet known terminal, for the
+// controller to reconcile with Mesos.
+func (s *Store) ListLiveAttempts() ([]apis.Attempt, error) { return s.fsm.liveAttempts() }
+
+// Events returns a Run's bounded event history, oldest first.
+func (s *Store) Events(name string) ([]apis.RunEvent, error) { return s.fsm.events(name) }
+
+// Members returns the recorded member addresses by node ID.
+func (s *Store) Members() (map[string]Member, error) { return s.fsm.members() }

@@ -1,0 +1,270 @@
+package raftstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/raftstore"
+	"github.com/sprint-project/sprint/raftstore/raftstoretest"
+)
+
+func newRun(name string) *apis.Run {
+	return &apis.Run{
+		Metadata: apis.ObjectMeta{Name: name, Labels: map[string]string{"app": "test"}},
+		Spec:     apis.RunSpec{Command: "echo " + name, Cpus: 0.1, Mem: 32},
+	}
+}
+
+// startSingle starts a one-node store in dir on a fresh port.
+func startSingle(t *testing.T, dir string, tune func(*raftstore.Config)) *raftstore.Store {
+	t.Helper()
+	cfg := raftstore.Config{NodeID: "solo", RaftAddr: "127.0.0.1:0", HTTPAddr: "http://solo", DataDir: dir}
+	raftstoretest.TestConfig(&cfg)
+	if tune != nil {
+		tune(&cfg)
+	}
+	s, err := raftstore.New(cfg, raftstoretest.TestLogger(t))
+	require.NoError(t, err)
+	require.NoError(t, s.Start(t.Context()))
+	t.Cleanup(func() { _ = s.Close() })
+	require.Eventually(t, func() bool { return s.LinearizableRead(t.Context()) == nil }, 10*time.Second, 10*time.Millisecond)
+	return s
+}
+
+func TestStore_SingleNodeCRUD(t *testing.T) {
+	s := startSingle(t, t.TempDir(), nil)
+	ctx := t.Context()
+	require.True(t, <-s.LeadershipChanges(), "a subscriber gets the current state")
+	id, addr := s.Leader()
+	assert.Equal(t, "solo", id)
+	assert.Equal(t, "http://solo", addr)
+
+	created, err := s.CreateRun(ctx, newRun("a"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, created.Metadata.UID)
+	assert.NotNil(t, created.Metadata.CreationTimestamp)
+	_, err = s.CreateRun(ctx, newRun("a"))
+	assert.ErrorIs(t, err, apis.ErrAlreadyExists)
+
+	gen := newRun("")
+	gen.Metadata.GenerateName = "etl-"
+	g, err := s.CreateRun(ctx, gen)
+	require.NoError(t, err)
+	assert.Regexp(t, `^etl-[a-z0-9]{5}$`, g.Metadata.Name)
+
+	upd := *created
+	upd.Spec.Cancel = true
+	u, err := s.UpdateRun(ctx, &upd)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), u.Metadata.Generation)
+	_, err = s.UpdateRun(ctx, &upd) // created's resourceVersion is stale now
+	assert.ErrorIs(t, err, apis.ErrConflict)
+
+	st, err := s.UpdateStatus(ctx, "a", apis.RunStatus{Phase: apis.PhaseRunning, TaskID: "a.1"})
+	require.NoError(t, err)
+	assert.True(t, st.Spec.Cancel)
+	require.NoError(t, s.RecordAttempt(ctx, apis.Attempt{Run: "a", Number: 1, TaskID: "a.1"}))
+	err = s.RecordAttempt(ctx, apis.Attempt{Run: "a", Number: 2, TaskID: "a.2"})
+	assert.ErrorIs(t, err, raftstore.ErrLiveAttempt)
+	live, err := s.ListLiveAttempts()
+	require.NoError(t, err)
+	assert.Len(t, live, 1)
+
+	res, err := s.BatchUpdateStatus(ctx, []raftstore.StatusUpdate{
+		{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning, Message: "still"}},
+		{Name: "zz"},
+	})
+	require.NoError(t, err)
+	require.Len(t, res, 2)
+	assert.NoError(t, res[0].Err)
+	assert.ErrorIs(t, res[1].Err, apis.ErrNotFound)
+
+	require.NoError(t, s.AppendEvents(ctx, []raftstore.RunEventRecord{{Run: "a", Event: apis.RunEvent{Type: apis.EventNormal, Reason: "Launched"}}}))
+	evs, err := s.Events("a")
+	require.NoError(t, err)
+	assert.Len(t, evs, 1)
+	require.NoError(t, s.SetFrameworkID(ctx, "fw-1"))
+	fw, err := s.FrameworkID()
+	require.NoError(t, err)
+	assert.Equal(t, "fw-1", fw)
+
+	run, deleted, err := s.RequestDelete(ctx, "a", "")
+	require.NoError(t, err)
+	assert.False(t, deleted, "a live attempt keeps the run")
+	assert.NotNil(t, run.Metadata.DeletionTimestamp)
+	assert.ErrorIs(t, s.DeleteRun(ctx, "a", "wrong-uid"), apis.ErrConflict)
+	require.NoError(t, s.DeleteRun(ctx, "a", created.Metadata.UID))
+	_, err = s.GetRun(ctx, "a")
+	assert.ErrorIs(t, err, apis.ErrNotFound)
+	_, deleted, err = s.RequestDelete(ctx, g.Metadata.Name, "")
+	require.NoError(t, err)
+	assert.True(t, deleted, "never launched: deleted at once")
+}
+
+func TestStore_ListRunsPaginates(t *testing.T) {
+	s := startSingle(t, t.TempDir(), nil)
+	for i := range 25 {
+		r := newRun(fmt.Sprintf("r%02d", i))
+		if i%2 == 1 {
+			r.Metadata.Labels["odd"] = "true"
+		}
+		_, err := s.CreateRun(t.Context(), r)
+		require.NoError(t, err)
+	}
+	odd := func(r *apis.Run) bool { return r.Metadata.Labels["odd"] == "true" }
+	var names []string
+	opts := raftstore.ListOptions{Match: odd, Limit: 5}
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 5)
+		list, err := s.ListRuns(t.Context(), opts)
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprint(s.AppliedIndex()), list.Metadata.ResourceVersion)
+		for _, r := range list.Items {
+			names = append(names, r.Metadata.Name)
+		}
+		if list.Metadata.Continue == "" {
+			break
+		}
+		opts.Continue = list.Metadata.Continue
+	}
+	assert.Len(t, names, 12)
+	assert.Equal(t, "r01", names[0])
+	assert.Equal(t, "r23", names[11])
+	_, err := s.ListRuns(t.Context(), raftstore.ListOptions{Continue: "!!"})
+	assert.ErrorIs(t, err, apis.ErrBadRequest)
+}
+
+// TestStore_RestartRecoversFromDisk covers the three ways a node comes back:
+// trusting its FSM file, rebuilding it from the log alone, and rebuilding
+// it from a snapshot plus the log.
+func TestStore_RestartRecoversFromDisk(t *testing.T) {
+	tests := map[string]struct {
+		snapshot bool
+		lose     bool // delete fsm.db, as if it were torn by an OS crash
+	}{
+		"fsm file kept":                   {},
+		"fsm file lost, log only":         {lose: true},
+		"fsm file lost, snapshot and log": {snapshot: true, lose: true},
+		"fsm file kept, snapshot and log": {snapshot: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := startSingle(t, dir, nil)
+			for i := range 20 {
+				_, err := s.CreateRun(t.Context(), newRun(fmt.Sprintf("r%d", i)))
+				require.NoError(t, err)
+				if i == 9 && tc.snapshot {
+					require.NoError(t, s.Snapshot())
+				}
+			}
+			_, err := s.UpdateStatus(t.Context(), "r3", apis.RunStatus{Phase: apis.PhaseSucceeded})
+			require.NoError(t, err)
+			want, err := s.ListRuns(t.Context(), raftstore.ListOptions{})
+			require.NoError(t, err)
+			require.NoError(t, s.Close())
+			if tc.lose {
+				require.NoError(t, os.Remove(filepath.Join(dir, "fsm.db")))
+			}
+
+			s = startSingle(t, dir, nil)
+			got, err := s.ListRuns(t.Context(), raftstore.ListOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, want.Items, got.Items)
+			_, err = s.CreateRun(t.Context(), newRun("after"))
+			require.NoError(t, err)
+		})
+	}
+}
+
+func TestStore_StaticPeersBootstrap(t *testing.T) {
+	// Reserve three loopback ports for the static peer list.
+	var addrs []string
+	for range 3 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addrs = append(addrs, l.Addr().String())
+		require.NoError(t, l.Close())
+	}
+	spec := fmt.Sprintf("n1=%s=http://h1,n2=%s=http://h2,n3=%s=http://h3", addrs[0], addrs[1], addrs[2])
+	peers, err := raftstore.ParsePeers(spec)
+	require.NoError(t, err)
+	var stores []*raftstore.Store
+	for i, p := range peers {
+		cfg := raftstore.Config{NodeID: p.ID, RaftAddr: addrs[i], HTTPAddr: p.HTTPAddr, DataDir: t.TempDir(), Peers: peers}
+		raftstoretest.TestConfig(&cfg)
+		s, err := raftstore.New(cfg, raftstoretest.TestLogger(t))
+		require.NoError(t, err)
+		require.NoError(t, s.Start(t.Context()))
+		t.Cleanup(func() { _ = s.Close() })
+		stores = append(stores, s)
+	}
+	var leader *raftstore.Store
+	require.Eventually(t, func() bool {
+		for _, s := range stores {
+			if s.IsLeader() && s.LinearizableRead(t.Context()) == nil {
+				leader = s
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 20*time.Millisecond)
+	_, err = leader.CreateRun(t.Context(), newRun("a"))
+	require.NoError(t, err)
+	// Every node learns every member's HTTP address through the log.
+	for _, s := range stores {
+		require.Eventually(t, func() bool {
+			ms, err := s.Members()
+			return err == nil && len(ms) == 3 && ms["n2"].HTTPAddr == "http://h2"
+		}, 10*time.Second, 10*time.Millisecond)
+		id, addr := s.Leader()
+		assert.Equal(t, leader.NodeID(), id)
+		assert.Equal(t, "http://h"+strings.TrimPrefix(id, "n"), addr)
+	}
+}
+
+func TestParsePeers(t *testing.T) {
+	tests := map[string]struct {
+		in      string
+		want    []raftstore.Peer
+		wantErr bool
+	}{
+		"two":          {in: "a=1.2.3.4:9091=http://x:9090, b=h:1=http://y?q=1", want: []raftstore.Peer{{"a", "1.2.3.4:9091", "http://x:9090"}, {"b", "h:1", "http://y?q=1"}}},
+		"empty":        {in: "", want: nil},
+		"missing http": {in: "a=1.2.3.4:9091", wantErr: true},
+		"duplicate":    {in: "a=x=y,a=x=z", wantErr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := raftstore.ParsePeers(tc.in)
+			if tc.wantErr {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestStore_NewRejectsBadConfig(t *testing.T) {
+	_, err := raftstore.New(raftstore.Config{NodeID: "x", RaftAddr: "127.0.0.1:0", DataDir: t.TempDir(),
+		Peers: []raftstore.Peer{{ID: "y", RaftAddr: "a", HTTPAddr: "b"}}}, raftstoretest.TestLogger(t))
+	assert.Error(t, err)
+	_, err = raftstore.New(raftstore.Config{RaftAddr: "127.0.0.1:0", DataDir: t.TempDir()}, raftstoretest.TestLogger(t))
+	assert.Error(t, err)
+}
+
+var _ = errors.Is
+var _ = context.Background

@@ -1,0 +1,108 @@
+package raftstore
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+func drain(t *testing.T, w *Watcher, n int) []apis.WatchEvent {
+	t.Helper()
+	var out []apis.WatchEvent
+	for range n {
+		ev, ok := <-w.Events()
+		require.True(t, ok, "watcher closed early: %v", w.Err())
+		out = append(out, ev)
+	}
+	return out
+}
+
+func TestWatch_DeliversChangesInOrder(t *testing.T) {
+	f := newTestFSM(t)
+	w, err := f.hub.watch(t.Context(), 0, nil)
+	require.NoError(t, err)
+	mustCreate(t, f, "a")
+	applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}}})
+	applyCmd(t, f, cmdDeleteRun, deleteRunCmd{Name: "a"})
+	evs := drain(t, w, 3)
+	want := []struct {
+		typ apis.EventType
+		rv  string
+	}{{apis.Added, "1"}, {apis.Modified, "2"}, {apis.Deleted, "3"}}
+	for i, ev := range evs {
+		assert.Equal(t, want[i].typ, ev.Type)
+		assert.Equal(t, want[i].rv, ev.Object.(*apis.Run).Metadata.ResourceVersion)
+	}
+	w.Stop()
+	_, ok := <-w.Events()
+	assert.False(t, ok)
+	assert.NoError(t, w.Err())
+}
+
+func TestWatch_ResumeFromResourceVersion(t *testing.T) {
+	f := newTestFSM(t) // history of 100 events
+	for i := range 150 {
+		mustCreate(t, f, fmt.Sprintf("r%03d", i))
+	}
+	tests := map[string]struct {
+		from      uint64
+		wantFirst string
+		wantErr   error
+	}{
+		"inside history":      {from: 120, wantFirst: "121"},
+		"oldest kept":         {from: 50, wantFirst: "51"},
+		"too old":             {from: 49, wantErr: apis.ErrGone},
+		"zero means from now": {from: 0},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			match := func(r *apis.Run) bool { return r.Metadata.Name != "r140" }
+			w, err := f.hub.watch(t.Context(), tc.from, match)
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			defer w.Stop()
+			if tc.wantFirst == "" {
+				assert.Empty(t, w.Events())
+				return
+			}
+			n := 150 - int(tc.from) - 1 // minus the filtered r140
+			evs := drain(t, w, n)
+			assert.Equal(t, tc.wantFirst, evs[0].Object.(*apis.Run).Metadata.ResourceVersion)
+			assert.Empty(t, w.Events())
+		})
+	}
+}
+
+func TestWatch_LaggingWatcherIsClosedNotBlocking(t *testing.T) {
+	f := newTestFSM(t)
+	w, err := f.hub.watch(t.Context(), 0, nil)
+	require.NoError(t, err)
+	for i := range watcherBuffer + 10 {
+		mustCreate(t, f, fmt.Sprintf("r%d", i)) // must not block
+	}
+	n := 0
+	for range w.Events() {
+		n++
+	}
+	assert.Equal(t, watcherBuffer, n)
+	assert.ErrorIs(t, w.Err(), apis.ErrGone)
+}
+
+func TestWatch_ContextEndStopsWatcher(t *testing.T) {
+	f := newTestFSM(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	w, err := f.hub.watch(ctx, 0, nil)
+	require.NoError(t, err)
+	cancel()
+	for range w.Events() {
+	}
+	assert.ErrorIs(t, w.Err(), context.Canceled)
+}
