@@ -1,0 +1,106 @@
+// Command mesos-sim runs the Mesos master simulator (package mesos/sim) as
+// its own process: the v1 scheduler API, /master/state, the agents'
+// /files/read and the /sim/v1/ fault controls on one listener.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/sprint-project/sprint/mesos/sim"
+)
+
+// Main is the mesos-sim program: ParseFlags, then Run until ctx ends.
+type Main struct {
+	Listen            string
+	Agents            int
+	AgentResources    string
+	AgentAttributes   string
+	Executor          string
+	WorkDir           string
+	Seed              uint64
+	HeartbeatInterval time.Duration
+	LogFormat         string
+	Stderr            io.Writer
+}
+
+// ParseFlags reads the command line (DESIGN.md §3).
+func (m *Main) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("mesos-sim", flag.ContinueOnError)
+	fs.StringVar(&m.Listen, "listen", "127.0.0.1:5050", "address to serve the master (and all agents) on")
+	fs.IntVar(&m.Agents, "agents", 1, "number of simulated agents")
+	fs.StringVar(&m.AgentResources, "agent-resources", sim.DefaultAgentResources, "resources of each agent (mesos-agent --resources syntax)")
+	fs.StringVar(&m.AgentAttributes, "agent-attributes", "", "attributes of each agent, e.g. rack:r1;zone:a")
+	fs.StringVar(&m.Executor, "executor", sim.ExecutorProcess, "how agents run tasks: process|simulated")
+	fs.StringVar(&m.WorkDir, "work-dir", filepath.Join(os.TempDir(), "mesos-sim"), "directory for task sandboxes")
+	fs.Uint64Var(&m.Seed, "seed", uint64(time.Now().UnixNano()), "random seed (ids, uuids, fault decisions)")
+	fs.DurationVar(&m.HeartbeatInterval, "heartbeat-interval", 15*time.Second, "HEARTBEAT interval")
+	fs.StringVar(&m.LogFormat, "log-format", "text", "log format: text|json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if m.Agents < 0 {
+		return errors.New("--agents must be >= 0")
+	}
+	if m.Executor != sim.ExecutorProcess && m.Executor != sim.ExecutorSimulated {
+		return fmt.Errorf("--executor must be process or simulated, not %q", m.Executor)
+	}
+	if m.LogFormat != "text" && m.LogFormat != "json" {
+		return fmt.Errorf("--log-format must be text or json, not %q", m.LogFormat)
+	}
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (m *Main) Run(ctx context.Context) error {
+	var h slog.Handler = slog.NewTextHandler(m.Stderr, nil)
+	if m.LogFormat == "json" {
+		h = slog.NewJSONHandler(m.Stderr, nil)
+	}
+	log := slog.New(h)
+	cfg := sim.Config{
+		WorkDir:           m.WorkDir,
+		Seed:              m.Seed,
+		HeartbeatInterval: m.HeartbeatInterval,
+	}
+	for i := 0; i < m.Agents; i++ {
+		cfg.Agents = append(cfg.Agents, sim.AgentConfig{Resources: m.AgentResources, Attributes: m.AgentAttributes, Executor: m.Executor})
+	}
+	master, err := sim.New(cfg, sim.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	if err := master.Start(ctx); err != nil {
+		return err
+	}
+	log.Info("mesos-sim listening", "addr", m.Listen, "agents", m.Agents, "executor", m.Executor, "work_dir", m.WorkDir)
+	serveErr := master.ListenAndServe(ctx, m.Listen)
+	closeErr := master.Close()
+	return errors.Join(serveErr, closeErr)
+}
+
+func main() {
+	m := &Main{Stderr: os.Stderr}
+	if err := m.ParseFlags(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "mesos-sim:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := m.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "mesos-sim:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,149 @@
+package sim
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// Config configures a Master. The zero value of every duration means the
+// Mesos 1.10 default named beside it.
+type Config struct {
+	// MasterID is the master's id, the prefix of framework, offer and agent
+	// ids. Empty: a random UUID from the seed.
+	MasterID string
+	// Hostname is advertised in MasterInfo and used as the default agent
+	// hostname. Empty: the listener's host, else "127.0.0.1".
+	Hostname string
+	// AdvertiseAddr is host:port clients reach this simulator at (MasterInfo,
+	// Offer.url, slaves[].pid). Empty: set by Serve from the listener.
+	AdvertiseAddr string
+	// Agents are registered at Start, in order (ids <masterId>-S0, -S1, …).
+	Agents []AgentConfig
+	// WorkDir holds the process executor's sandboxes
+	// (<WorkDir>/slaves/<agent>/frameworks/<fw>/executors/<executor>/runs/<container>).
+	WorkDir string
+	// Seed makes ids, uuids and fault decisions reproducible.
+	Seed uint64
+
+	// HeartbeatInterval is advertised in SUBSCRIBED and used between HEARTBEAT
+	// events (15 s).
+	HeartbeatInterval time.Duration
+	// AllocationInterval is the batch allocation period (1 s).
+	AllocationInterval time.Duration
+	// DefaultRefuse is the offer filter used when a DECLINE/ACCEPT carries no
+	// filters (5 s).
+	DefaultRefuse time.Duration
+	// OfferTimeout rescinds offers held longer than this; 0 = never (as Mesos).
+	OfferTimeout time.Duration
+	// MinAllocatable is the --min_allocatable_resources default ("cpus:0.01|mem:32").
+	MinAllocatable string
+	// StatusUpdateRetry is the first retry interval of an un-acknowledged
+	// status update (10 s); it doubles up to StatusUpdateRetryMax (10 min).
+	StatusUpdateRetry    time.Duration
+	StatusUpdateRetryMax time.Duration
+	// KillGracePeriod is the command executor's SIGTERM→SIGKILL grace (3 s)
+	// unless kill_policy says otherwise.
+	KillGracePeriod time.Duration
+	// LaunchDelay is how long a launched task stays in flight between master
+	// and executor (a KILL in this window gives REASON_TASK_KILLED_DURING_LAUNCH).
+	LaunchDelay time.Duration
+	// AgentPingTimeout is how long a failed agent stays "disconnected" before
+	// it is marked unreachable when a fault asks for a timeout (75 s).
+	AgentPingTimeout time.Duration
+	// FailoverDowntime is how long the master answers 503 after a simulated
+	// master failover (2 s); AgentReregisterDelay is when agents re-register
+	// afterwards (1 s after the downtime).
+	FailoverDowntime     time.Duration
+	AgentReregisterDelay time.Duration
+	// AgentReregisterTimeout is how long after a master failover an agent
+	// that has not re-registered is marked unreachable (10 min).
+	AgentReregisterTimeout time.Duration
+	// MaxCompletedFrameworks and MaxCompletedTasks bound /master/state (50, 1000).
+	MaxCompletedFrameworks int
+	MaxCompletedTasks      int
+}
+
+// AgentConfig describes one simulated agent.
+type AgentConfig struct {
+	// Hostname of the agent; empty: the master's hostname.
+	Hostname string
+	// Resources in mesos-agent --resources syntax,
+	// e.g. "cpus:4;mem:8192;disk:10000;ports:[31000-32000]".
+	Resources string
+	// Attributes in mesos-agent --attributes syntax, e.g. "rack:r1;zone:a".
+	Attributes string
+	// Executor names how the agent runs tasks: ExecutorSimulated (default)
+	// or ExecutorProcess; other names are resolved by the ExecutorFactory.
+	Executor string
+}
+
+// DefaultAgentResources is what an agent gets when AgentConfig.Resources is empty.
+const DefaultAgentResources = "cpus:4;mem:8192;disk:10000;ports:[31000-32000]"
+
+// Option supplies a dependency to New.
+type Option func(*deps)
+
+type deps struct {
+	clock  Clock
+	rand   *rand.Rand
+	logger *slog.Logger
+	exec   ExecutorFactory
+}
+
+// WithClock injects the clock (default RealClock).
+func WithClock(c Clock) Option { return func(d *deps) { d.clock = c } }
+
+// WithRand injects the random source (default seeded from Config.Seed).
+// It is only used under the master's lock.
+func WithRand(r *rand.Rand) Option { return func(d *deps) { d.rand = r } }
+
+// WithExecutorFactory replaces DefaultExecutorFactory, to plug in other
+// executors per agent.
+func WithExecutorFactory(f ExecutorFactory) Option { return func(d *deps) { d.exec = f } }
+
+// WithLogger injects the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(d *deps) { d.logger = l } }
+
+func (c *Config) setDefaults() error {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.HeartbeatInterval, 15*time.Second)
+	def(&c.AllocationInterval, time.Second)
+	def(&c.DefaultRefuse, 5*time.Second)
+	def(&c.StatusUpdateRetry, 10*time.Second)
+	def(&c.StatusUpdateRetryMax, 10*time.Minute)
+	def(&c.KillGracePeriod, 3*time.Second)
+	def(&c.AgentPingTimeout, 75*time.Second)
+	def(&c.FailoverDowntime, 2*time.Second)
+	def(&c.AgentReregisterDelay, time.Second)
+	def(&c.AgentReregisterTimeout, 10*time.Minute)
+	if c.MinAllocatable == "" {
+		c.MinAllocatable = "cpus:0.01|mem:32"
+	}
+	if c.MaxCompletedFrameworks <= 0 {
+		c.MaxCompletedFrameworks = 50
+	}
+	if c.MaxCompletedTasks <= 0 {
+		c.MaxCompletedTasks = 1000
+	}
+	if c.LaunchDelay < 0 || c.OfferTimeout < 0 {
+		return fmt.Errorf("negative LaunchDelay or OfferTimeout")
+	}
+	for i, a := range c.Agents {
+		if a.Resources == "" {
+			c.Agents[i].Resources = DefaultAgentResources
+		}
+		if _, err := parseResources(c.Agents[i].Resources); err != nil {
+			return fmt.Errorf("agent %d: %w", i, err)
+		}
+		if _, err := parseAttributes(a.Attributes); err != nil {
+			return fmt.Errorf("agent %d: %w", i, err)
+		}
+	}
+	return nil
+}

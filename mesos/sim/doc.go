@@ -1,0 +1,12 @@
+// Package sim is an in-process simulator of an Apache Mesos 1.10 master and
+// its agents. It serves the real v1 scheduler HTTP API (RecordIO streams,
+// protobuf and JSON codecs, the status codes and ERROR events of the
+// conformance checklist in docs/mesos-api.md), runs tasks either as local
+// processes or as cheap timers, serves /master/state and the agents'
+// /files/read, and exposes fault controls under /sim/v1/.
+//
+// A Master is built with New, started with Start, and served either through
+// Handler on any listener or with Serve/ListenAndServe. Tests drive time
+// through an injected Clock (see ManualClock) and randomness through a seed.
+// See DESIGN.md for what the package owns and how its state is guarded.
+package sim

@@ -1,0 +1,253 @@
+package sim
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/mesos/mesos-go/api/v1/lib/recordio"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+)
+
+const maxCallBytes = 16 << 20
+
+// Handler serves the scheduler API, /master/state, the agents' /files/read
+// and the /sim/v1/ fault controls.
+func (m *Master) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/scheduler", m.serveScheduler)
+	mux.HandleFunc("/master/state", m.serveState)
+	mux.HandleFunc("/master/state.json", m.serveState)
+	mux.HandleFunc("/state", m.serveState)
+	mux.HandleFunc("/files/read", m.serveFilesRead)
+	mux.HandleFunc("/files/read.json", m.serveFilesRead)
+	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("/sim/v1/", m.serveFaults)
+	return mux
+}
+
+// plainError writes a Mesos-style error: text/plain with Content-Length.
+func plainError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(msg)))
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg)
+}
+
+// leadershipError is check 2-3 of §1.1. Caller holds mu.
+func (m *Master) leadershipError(path, rawQuery string) (status int, msg, location string) {
+	switch {
+	case m.leader.standbyOf != "":
+		loc := "//" + m.leader.standbyOf + path
+		if rawQuery != "" {
+			loc += "?" + rawQuery
+		}
+		return http.StatusTemporaryRedirect, "", loc
+	case m.leader.noLeader:
+		return http.StatusServiceUnavailable, "No leader elected", ""
+	case m.clk.Now().Before(m.leader.recoveringUntil):
+		return http.StatusServiceUnavailable, "Master has not finished recovery", ""
+	}
+	return 0, "", ""
+}
+
+// serveScheduler is POST /api/v1/scheduler with the checks of §1.1 in order.
+func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
+	m.mu.Lock()
+	status, msg, loc := m.leadershipError(r.URL.Path, r.URL.RawQuery)
+	m.mu.Unlock()
+	if status == http.StatusTemporaryRedirect {
+		w.Header().Set("Location", loc)
+		w.WriteHeader(status)
+		return
+	}
+	if status != 0 {
+		plainError(w, status, msg)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		plainError(w, http.StatusMethodNotAllowed, "Expecting one of { 'POST' }, but received '"+r.Method+"'")
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	if len(r.Header.Values("Content-Type")) == 0 {
+		plainError(w, http.StatusBadRequest, "Expecting 'Content-Type' to be present")
+		return
+	}
+	if ct != mediaProtobuf && ct != mediaJSON {
+		plainError(w, http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json or application/x-protobuf")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxCallBytes))
+	if err != nil {
+		plainError(w, http.StatusBadRequest, "Failed to read body: "+err.Error())
+		return
+	}
+	call, err := decodeCall(ct, body)
+	if err != nil {
+		var ce *callError
+		if errors.As(err, &ce) {
+			plainError(w, ce.status, ce.msg)
+			return
+		}
+		plainError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := validateCall(call, ""); err != nil {
+		plainError(w, http.StatusBadRequest, "Failed to validate scheduler::Call: "+err.Error())
+		return
+	}
+	var media string
+	if call.Type == scheduler.Call_SUBSCRIBE || call.Type == scheduler.Call_RECONCILE_OPERATIONS {
+		media, err = responseMediaType(r.Header.Values("Accept"))
+		if err != nil {
+			plainError(w, http.StatusNotAcceptable, err.Error())
+			return
+		}
+	}
+	streamID, hasStreamID := "", len(r.Header.Values("Mesos-Stream-Id")) > 0
+	if hasStreamID {
+		streamID = r.Header.Get("Mesos-Stream-Id")
+	}
+	if call.Type == scheduler.Call_SUBSCRIBE {
+		if hasStreamID {
+			plainError(w, http.StatusBadRequest, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+			return
+		}
+		m.serveSubscription(w, r, call, media)
+		return
+	}
+	if ce := m.dispatch(call, streamID, hasStreamID); ce != nil {
+		if ce.status < 300 {
+			w.WriteHeader(ce.status)
+			return
+		}
+		plainError(w, ce.status, ce.msg)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// serveSubscription answers 200 at once, then pumps the stream's events as
+// RecordIO records, one flush per record, until it ends or the client goes.
+func (m *Master) serveSubscription(w http.ResponseWriter, r *http.Request, call *scheduler.Call, media string) {
+	s := m.openStream(call)
+	flusher, _ := w.(http.Flusher)
+	h := w.Header()
+	h.Set("Content-Type", media)
+	h.Set("Mesos-Stream-Id", s.id)
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	m.wg.Add(1)
+	defer m.wg.Done()
+	defer m.streamEnded(s)
+	rw := recordio.NewWriter(w)
+	for {
+		evs, ok := s.next(r.Context())
+		if !ok {
+			return
+		}
+		for _, e := range evs {
+			b, err := encodeEvent(media, e)
+			if err != nil {
+				m.log.Error("encode event", "err", err)
+				return
+			}
+			if err := rw.WriteFrame(b); err != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+	}
+}
+
+// openStream creates a stream and runs the SUBSCRIBE on it.
+func (m *Master) openStream(call *scheduler.Call) *stream {
+	m.lock()
+	defer m.unlock()
+	s := newStream(m.newUUIDString())
+	if m.closed {
+		s.finish()
+		return s
+	}
+	m.streams[s] = true
+	m.subscribe(call.Subscribe, s)
+	return s
+}
+
+// dispatch runs a non-SUBSCRIBE call (checks of §1.1 step 10). A nil result
+// means 202 Accepted; a callError with status 200 means 200 with no body.
+func (m *Master) dispatch(c *scheduler.Call, streamID string, hasStreamID bool) *callError {
+	m.lock()
+	defer m.unlock()
+	if m.closed {
+		return &callError{http.StatusServiceUnavailable, "Master is shutting down"}
+	}
+	if status, msg, _ := m.leadershipError("", ""); status != 0 {
+		return &callError{status, msg}
+	}
+	fw := m.frameworks[c.FrameworkID.Value]
+	if fw == nil {
+		return &callError{http.StatusBadRequest, "Framework cannot be found"}
+	}
+	if fw.stream == nil {
+		return &callError{http.StatusForbidden, "Framework is not subscribed"}
+	}
+	if !hasStreamID {
+		return &callError{http.StatusBadRequest, "All non-subscribe calls should include the 'Mesos-Stream-Id' header"}
+	}
+	if streamID != fw.stream.id {
+		return &callError{http.StatusBadRequest, "The stream ID '" + streamID + "' included in this request didn't match the stream ID currently associated with framework ID " + fw.id}
+	}
+	switch c.Type {
+	case scheduler.Call_TEARDOWN:
+		m.removeFramework(fw)
+	case scheduler.Call_ACCEPT:
+		m.accept(fw, c.Accept)
+	case scheduler.Call_DECLINE:
+		m.decline(fw, c.Decline)
+	case scheduler.Call_ACCEPT_INVERSE_OFFERS, scheduler.Call_DECLINE_INVERSE_OFFERS, scheduler.Call_REQUEST:
+		// No maintenance schedules; the allocator ignores requests.
+	case scheduler.Call_REVIVE:
+		var roles []string
+		if c.Revive != nil {
+			roles = c.Revive.Roles
+		}
+		m.revive(fw, roles)
+	case scheduler.Call_SUPPRESS:
+		var roles []string
+		if c.Suppress != nil {
+			roles = c.Suppress.Roles
+		}
+		m.suppress(fw, roles)
+	case scheduler.Call_KILL:
+		m.kill(fw, c.Kill)
+	case scheduler.Call_SHUTDOWN:
+		m.shutdownExecutor(fw, c.Shutdown)
+	case scheduler.Call_ACKNOWLEDGE:
+		m.acknowledge(fw, c.Acknowledge)
+	case scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS:
+		// No operation feedback is simulated.
+	case scheduler.Call_RECONCILE:
+		m.reconcile(fw, c.Reconcile.Tasks)
+	case scheduler.Call_RECONCILE_OPERATIONS:
+		m.reconcileOperations(fw, c.ReconcileOperations)
+	case scheduler.Call_MESSAGE:
+		m.message(fw, c.Message)
+	case scheduler.Call_UPDATE_FRAMEWORK:
+		if err := m.updateFramework(fw, c.UpdateFramework); err != nil {
+			return &callError{http.StatusBadRequest, err.Error()}
+		}
+		return &callError{http.StatusOK, ""}
+	default:
+		return &callError{http.StatusNotImplemented, "Unsupported call type"}
+	}
+	return nil
+}
