@@ -471,7 +471,7 @@ func (f *fakeScheduler) err() error {
 	return nil
 }
 
-func (f *fakeScheduler) Accept(_ context.Context, offerID mesos.OfferID, tasks []mesos.TaskInfo, _ float64) error {
+func (f *fakeScheduler) Accept(_ context.Context, offerID mesos.OfferID, tasks []mesos.TaskInfo, _ time.Duration) error {
 	if err := f.err(); err != nil {
 		return err
 	}
@@ -486,7 +486,7 @@ func (f *fakeScheduler) Accept(_ context.Context, offerID mesos.OfferID, tasks [
 	return nil
 }
 
-func (f *fakeScheduler) Decline(_ context.Context, ids []mesos.OfferID, refuse float64) error {
+func (f *fakeScheduler) Decline(_ context.Context, ids []mesos.OfferID, refuse time.Duration) error {
 	if err := f.err(); err != nil {
 		return err
 	}
@@ -494,7 +494,7 @@ func (f *fakeScheduler) Decline(_ context.Context, ids []mesos.OfferID, refuse f
 	for _, id := range ids {
 		s = append(s, id.Value)
 	}
-	f.log.add("sched.decline %s refuse=%gs", strings.Join(s, ","), refuse)
+	f.log.add("sched.decline %s refuse=%s", strings.Join(s, ","), refuse)
 	return nil
 }
 

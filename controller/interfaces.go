@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
@@ -102,10 +103,10 @@ type Scheduler interface {
 	// ends.
 	Run(ctx context.Context, h EventHandler) error
 	// Accept launches tasks on one offer; resources left over are declined
-	// with refuseSeconds.
-	Accept(ctx context.Context, offerID mesos.OfferID, tasks []mesos.TaskInfo, refuseSeconds float64) error
-	// Decline returns offers unused, not to be re-offered for refuseSeconds.
-	Decline(ctx context.Context, offerIDs []mesos.OfferID, refuseSeconds float64) error
+	// with a filter of refuse.
+	Accept(ctx context.Context, offerID mesos.OfferID, tasks []mesos.TaskInfo, refuse time.Duration) error
+	// Decline returns offers unused, not to be re-offered for refuse.
+	Decline(ctx context.Context, offerIDs []mesos.OfferID, refuse time.Duration) error
 	// Revive clears offer filters and resumes offers.
 	Revive(ctx context.Context) error
 	// Suppress stops offers until Revive or the next subscription.

@@ -101,7 +101,7 @@ func TestLaunch_SuppressesWhenIdleAndRevivesWhenRunArrives(t *testing.T) {
 	f.waitLauncherIdle()
 	f.clock.Advance(2 * time.Second)
 	f.eventually(func() bool { return f.log.index("sched.suppress") >= 0 }, "suppress")
-	assert.Less(t, f.log.index("sched.decline o1 refuse=120s"), f.log.index("sched.suppress"))
+	assert.Less(t, f.log.index("sched.decline o1 refuse=2m0s"), f.log.index("sched.suppress"))
 
 	f.createRun("late")
 	f.eventually(func() bool { return f.log.index("sched.revive") >= 0 }, "revive")

@@ -222,7 +222,7 @@ func (l *launcher) round(ctx context.Context) {
 		if len(l.pending) > 0 {
 			refuse = c.cfg.DeclineRefuse
 		}
-		if err := c.sched.Decline(ctx, decline, refuse.Seconds()); err != nil && ctx.Err() == nil {
+		if err := c.sched.Decline(ctx, decline, refuse); err != nil && ctx.Err() == nil {
 			l.t.log.Warn("decline offers failed", "offers", len(decline), "err", err)
 		} else {
 			c.m.offersDeclined.Add(float64(len(decline)))
@@ -374,12 +374,12 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 		}
 		delete(l.offers, s.offer.ID.Value)
 		if len(tasks) == 0 {
-			if err := c.sched.Decline(ctx, []mesos.OfferID{s.offer.ID}, c.cfg.DeclineRefuse.Seconds()); err == nil {
+			if err := c.sched.Decline(ctx, []mesos.OfferID{s.offer.ID}, c.cfg.DeclineRefuse); err == nil {
 				c.m.offersDeclined.Inc()
 			}
 			continue
 		}
-		if err := c.sched.Accept(ctx, s.offer.ID, tasks, c.cfg.AcceptRefuse.Seconds()); err != nil {
+		if err := c.sched.Accept(ctx, s.offer.ID, tasks, c.cfg.AcceptRefuse); err != nil {
 			// Whether the master saw the ACCEPT is unknown: ask it.
 			l.t.log.Warn("accept failed; reconciling its tasks", "offer_id", s.offer.ID.Value, "tasks", len(tasks), "err", err)
 			for _, pl := range recorded {
