@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -320,4 +321,5 @@ func unschedulableMessage(offers int, why []*unfit) string {
 	return fmt.Sprintf("0/%d agents satisfy: %s", offers, strings.Join(parts, "; "))
 }
 
-func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+// num renders a quantity with Mesos' three-decimal precision.
+func num(f float64) string { return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64) }
