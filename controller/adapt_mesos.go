@@ -88,4 +88,5 @@ func MesosTaskBuilder(opts mesos.TaskOptions) TaskBuilder {
 		return mesos.NewTaskInfo(run, taskID, offer, ports, opts)
 	}
 }
+
 var _ mesos.FrameworkIDStore = RaftFrameworkIDs{}
