@@ -1,0 +1,156 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/raftstore"
+)
+
+// RaftStore adapts *raftstore.Store to Store.
+type RaftStore struct {
+	s        *raftstore.Store
+	leaderCh <-chan bool
+}
+
+var _ Store = (*RaftStore)(nil)
+
+// NewRaftStore wraps s; it subscribes to s's leadership changes once.
+func NewRaftStore(s *raftstore.Store) *RaftStore {
+	return &RaftStore{s: s, leaderCh: s.LeadershipChanges()}
+}
+
+// GetRun reads a Run from the local applied state.
+func (r *RaftStore) GetRun(ctx context.Context, name string) (*apis.Run, error) {
+	return r.s.GetRun(ctx, name)
+}
+
+// ListRuns lists every Run with the applied index it reflects.
+func (r *RaftStore) ListRuns(ctx context.Context) ([]apis.Run, uint64, error) {
+	list, err := r.s.ListRuns(ctx, raftstore.ListOptions{})
+	if err != nil {
+		return nil, 0, err
+	}
+	idx, err := strconv.ParseUint(list.Metadata.ResourceVersion, 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list runs: resource version %q: %w", list.Metadata.ResourceVersion, err)
+	}
+	return list.Items, idx, nil
+}
+
+// WatchRuns watches every Run from fromIndex.
+func (r *RaftStore) WatchRuns(ctx context.Context, fromIndex uint64) (RunWatcher, error) {
+	w, err := r.s.Watch(ctx, fromIndex, nil)
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// UpdateStatuses writes statuses in one BatchUpdateStatus entry.
+func (r *RaftStore) UpdateStatuses(ctx context.Context, updates []StatusUpdate) ([]error, error) {
+	in := make([]raftstore.StatusUpdate, len(updates))
+	for i, u := range updates {
+		in[i] = raftstore.StatusUpdate{Name: u.Run.Name, Status: u.Status, FinishTaskID: u.FinishTaskID}
+	}
+	res, err := r.s.BatchUpdateStatus(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(updates))
+	for i := range res {
+		if i < len(errs) {
+			errs[i] = res[i].Err
+		}
+	}
+	return errs, nil
+}
+
+// RecordAttempt records an attempt; a live one makes it fail with
+// ErrAttemptLive.
+func (r *RaftStore) RecordAttempt(ctx context.Context, _ RunRef, a apis.Attempt) error {
+	err := r.s.RecordAttempt(ctx, a)
+	if errors.Is(err, raftstore.ErrLiveAttempt) {
+		return fmt.Errorf("%w: %w", ErrAttemptLive, err)
+	}
+	return err
+}
+
+// LiveAttempts lists attempts not known terminal.
+func (r *RaftStore) LiveAttempts(context.Context) ([]apis.Attempt, error) {
+	return r.s.ListLiveAttempts()
+}
+
+// AppendEvents appends events in one entry.
+func (r *RaftStore) AppendEvents(ctx context.Context, events []EventRecord) error {
+	in := make([]raftstore.RunEventRecord, len(events))
+	for i, e := range events {
+		in[i] = raftstore.RunEventRecord{Run: e.Run, Event: e.Event}
+	}
+	return r.s.AppendEvents(ctx, in)
+}
+
+// DeleteRuns deletes Runs, concurrently so that Raft batches the entries;
+// Runs already gone or re-created (another UID) are skipped.
+func (r *RaftStore) DeleteRuns(ctx context.Context, runs []RunRef) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		sem   = make(chan struct{}, 32)
+	)
+	for _, ref := range runs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := r.s.DeleteRun(ctx, ref.Name, ref.UID)
+			if err == nil || errors.Is(err, apis.ErrNotFound) || errors.Is(err, apis.ErrConflict) {
+				return
+			}
+			mu.Lock()
+			if first == nil {
+				first = fmt.Errorf("delete run %s: %w", ref.Name, err)
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// Barrier commits an entry that changes nothing (an empty AppendEvents)
+// and returns once it is applied here: Raft applies in order, so every
+// entry of earlier terms is applied too. (raftstore's LinearizableRead waits
+// for the FSM to reach the commit index, which a new term's no-op or
+// barrier entry never reaches in the FSM, so it can block until the next
+// write; an FSM write sidesteps that.)
+func (r *RaftStore) Barrier(ctx context.Context) error {
+	if !r.s.IsLeader() {
+		return fmt.Errorf("barrier: %w", raftstore.ErrNotLeader)
+	}
+	return r.s.AppendEvents(ctx, nil)
+}
+
+// IsLeader reports Raft leadership.
+func (r *RaftStore) IsLeader() bool { return r.s.IsLeader() }
+
+// LeaderCh delivers leadership changes.
+func (r *RaftStore) LeaderCh() <-chan bool { return r.leaderCh }
+
+// RaftFrameworkIDs backs the mesos package's FrameworkIDStore with the
+// replicated store, so every leader subscribes with the same FrameworkID.
+type RaftFrameworkIDs struct{ Store *raftstore.Store }
+
+// FrameworkID returns the stored FrameworkID ("" if none).
+func (f RaftFrameworkIDs) FrameworkID(context.Context) (string, error) { return f.Store.FrameworkID() }
+
+// SetFrameworkID stores the FrameworkID through Raft.
+func (f RaftFrameworkIDs) SetFrameworkID(ctx context.Context, id string) error {
+	return f.Store.SetFrameworkID(ctx, id)
+}

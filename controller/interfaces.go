@@ -1,0 +1,149 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// Sentinel errors of the controller.
+var (
+	// ErrNotLeader: the controller is not running a leader term, so it
+	// cannot reconcile.
+	ErrNotLeader = errors.New("controller: not the leader")
+	// ErrAttemptLive: RecordAttempt found a non-terminal attempt of the Run
+	// already recorded. Store implementations return it (wrapped) so that a
+	// second leader can never launch a second task for the same Run.
+	ErrAttemptLive = errors.New("a live attempt is already recorded")
+)
+
+// Store is the replicated Run store as the controller uses it. Reads are
+// served from the local node's applied state; writes go through Raft and
+// fail when the node is not the leader.
+type Store interface {
+	// GetRun returns a copy of the named Run, or an error matching
+	// apis.ErrNotFound.
+	GetRun(ctx context.Context, name string) (*apis.Run, error)
+	// ListRuns returns every Run and the applied index they reflect; a
+	// WatchRuns from that index misses no change.
+	ListRuns(ctx context.Context) ([]apis.Run, uint64, error)
+	// WatchRuns streams every change after fromIndex. An index older than
+	// the store keeps history for gives an error matching apis.ErrGone.
+	WatchRuns(ctx context.Context, fromIndex uint64) (RunWatcher, error)
+	// UpdateStatuses writes several Runs' statuses in one Raft entry. The
+	// returned slice has one entry per update: nil, or an error matching
+	// apis.ErrNotFound (the Run or its UID is gone) or apis.ErrConflict.
+	// The error is set when the batch as a whole was not committed.
+	UpdateStatuses(ctx context.Context, updates []StatusUpdate) ([]error, error)
+	// RecordAttempt commits a to-be-launched attempt. It fails with an error
+	// matching ErrAttemptLive if the Run has a non-terminal attempt, and
+	// apis.ErrNotFound if the Run (with a.Run's UID) is gone.
+	RecordAttempt(ctx context.Context, run RunRef, a apis.Attempt) error
+	// LiveAttempts returns every recorded attempt not yet marked terminal.
+	LiveAttempts(ctx context.Context) ([]apis.Attempt, error)
+	// AppendEvents appends to Runs' bounded event lists, in one Raft entry.
+	// Events of Runs that are gone are dropped.
+	AppendEvents(ctx context.Context, events []EventRecord) error
+	// DeleteRuns removes Runs (and their attempts and events) in one Raft
+	// entry; a Run whose UID differs or that is gone is skipped.
+	DeleteRuns(ctx context.Context, runs []RunRef) error
+	// Barrier waits until every entry committed before the call is applied
+	// locally, so that reads reflect all of the previous leader's writes.
+	Barrier(ctx context.Context) error
+	// IsLeader reports whether this node is the Raft leader.
+	IsLeader() bool
+	// LeaderCh delivers leadership changes (true: gained). It is lossy,
+	// like raft.LeaderCh, so the controller re-checks IsLeader.
+	LeaderCh() <-chan bool
+}
+
+// RunWatcher is a running watch of Runs.
+type RunWatcher interface {
+	// Events delivers changes; it is closed (by the store) when the watch
+	// ends, after which Err says why.
+	Events() <-chan apis.WatchEvent
+	// Err is nil while the watch runs or after Stop.
+	Err() error
+	// Stop ends the watch and closes Events.
+	Stop()
+}
+
+// RunRef names one incarnation of a Run.
+type RunRef struct {
+	Name string
+	UID  string
+}
+
+// StatusUpdate is one Run's new status. When FinishTaskID is set the
+// attempt with that task ID is marked terminal in the same Raft entry, so
+// the status and the attempt never disagree about whether a task is live.
+type StatusUpdate struct {
+	Run          RunRef
+	Status       apis.RunStatus
+	FinishTaskID string
+}
+
+// EventRecord is one event of one Run.
+type EventRecord struct {
+	Run   string
+	Event apis.RunEvent
+}
+
+// Scheduler is a Mesos v1 scheduler subscription as the controller uses it.
+// Every call returns an error when it was not accepted by the master (for
+// example because the subscription is down); calls are asynchronous in
+// Mesos and their outcome arrives as events.
+type Scheduler interface {
+	// Run subscribes with the stored FrameworkID, re-subscribes after any
+	// disconnection, and delivers events to h from one goroutine until ctx
+	// ends.
+	Run(ctx context.Context, h EventHandler) error
+	// Accept launches tasks on one offer; resources left over are declined
+	// with a filter of refuse.
+	Accept(ctx context.Context, offerID mesos.OfferID, tasks []mesos.TaskInfo, refuse time.Duration) error
+	// Decline returns offers unused, not to be re-offered for refuse.
+	Decline(ctx context.Context, offerIDs []mesos.OfferID, refuse time.Duration) error
+	// Revive clears offer filters and resumes offers.
+	Revive(ctx context.Context) error
+	// Suppress stops offers until Revive or the next subscription.
+	Suppress(ctx context.Context) error
+	// Kill kills a task; agentID may be empty.
+	Kill(ctx context.Context, taskID, agentID string) error
+	// Reconcile asks for the state of tasks; none means implicit.
+	Reconcile(ctx context.Context, tasks []ReconcileTask) error
+	// Acknowledge acknowledges a status update that carries a UUID.
+	Acknowledge(ctx context.Context, status mesos.TaskStatus) error
+}
+
+// ReconcileTask is one task of an explicit reconciliation.
+type ReconcileTask struct {
+	TaskID  string
+	AgentID string
+}
+
+// EventHandler receives a subscription's events, from one goroutine. The
+// controller's implementation never blocks for long.
+type EventHandler interface {
+	// Subscribed: a (re)subscription succeeded; offers from before are gone.
+	Subscribed(frameworkID string)
+	// Offers: new resource offers.
+	Offers(offers []mesos.Offer)
+	// Rescind: an outstanding offer is no longer valid.
+	Rescind(offerID mesos.OfferID)
+	// Update: a task status update, to be acknowledged through
+	// Scheduler.Acknowledge once handled.
+	Update(status mesos.TaskStatus)
+	// Failure: an agent was lost (task updates follow separately).
+	Failure(agentID string)
+	// Disconnected: the subscription ended; outstanding offers are void.
+	Disconnected(err error)
+}
+
+// TaskBuilder builds the Mesos TaskInfo of one attempt of run on offer,
+// using hostPorts (one per port mapping, taken from the offer). It is pure;
+// production passes the mesos package's builder.
+type TaskBuilder func(run *apis.Run, taskID string, offer *mesos.Offer, hostPorts []uint32) (mesos.TaskInfo, error)

@@ -1,0 +1,156 @@
+package controller
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+func TestLaunch_RecordsAttemptBeforeAcceptAndRunsToSuccess(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.createRun("hello")
+	f.waitPhase("hello", apis.PhasePending)
+	f.offer("o1", "a1", 4, 1024)
+	task := f.launchedTask("hello", 1)
+
+	rec := f.log.index("store.attempt " + task)
+	acc := f.log.index("sched.accept o1 " + task)
+	require.GreaterOrEqual(t, rec, 0)
+	assert.Less(t, rec, acc, "the attempt must be committed before the ACCEPT")
+
+	r := f.waitPhase("hello", apis.PhaseStarting)
+	assert.Equal(t, task, r.Status.TaskID)
+	assert.Equal(t, int32(1), r.Status.Attempts)
+	assert.Equal(t, "a1.example", r.Status.Hostname)
+
+	f.update(task, mesos.TASK_STARTING, "")
+	f.update(task, mesos.TASK_RUNNING, "")
+	r = f.waitPhase("hello", apis.PhaseRunning)
+	require.NotNil(t, r.Status.StartTime)
+	assert.Equal(t, "TASK_RUNNING", r.Status.MesosState)
+
+	f.update(task, mesos.TASK_FINISHED, "Command exited with status 0")
+	r = f.waitPhase("hello", apis.PhaseSucceeded)
+	assert.Equal(t, apis.ReasonCompleted, r.Status.Reason)
+	require.NotNil(t, r.Status.ExitCode)
+	assert.Equal(t, int32(0), *r.Status.ExitCode)
+	require.NotNil(t, r.Status.CompletionTime)
+
+	f.eventually(func() bool { return len(f.log.matching("sched.ack "+task)) == 3 }, "three acks")
+	// Every ack follows the status write it acknowledges.
+	assert.Less(t, f.log.index("store.status hello Succeeded"), f.log.index("sched.ack "+task+" TASK_FINISHED"))
+	att := f.store.recordedAttempts("hello")
+	require.Len(t, att, 1)
+	assert.True(t, att[0].Terminal)
+}
+
+func TestLaunch_PacksSeveralRunsPerOfferInCreationOrder(t *testing.T) {
+	f := newFixture(t, Config{})
+	for _, n := range []string{"r1", "r2", "r3", "r4"} {
+		f.createRun(n) // 1 cpu each, created in this order
+	}
+	for _, n := range []string{"r1", "r2", "r3", "r4"} {
+		f.waitPhase(n, apis.PhasePending)
+	}
+	f.offer("o1", "a1", 3, 4096) // room for three
+	f.eventually(func() bool { return len(f.log.matching("sched.accept o1")) == 1 }, "accept")
+	acc := f.log.matching("sched.accept o1")[0]
+	for _, n := range []string{"r1.1.", "r2.1.", "r3.1."} {
+		assert.Contains(t, acc, n)
+	}
+	assert.NotContains(t, acc, "r4.", "the youngest Run waits")
+	f.offer("o2", "a2", 1, 4096)
+	f.launchedTask("r4", 1)
+}
+
+func TestLaunch_UnschedulableRunNamesWhatIsMissing(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.createRun("big", func(r *apis.Run) {
+		r.Spec.Cpus = 8
+		r.Spec.Constraints = [][]string{{"rack", "LIKE", "r9"}}
+	})
+	f.waitPhase("big", apis.PhasePending)
+	f.sched.handler().Offers([]mesos.Offer{
+		makeOffer("o1", "a1", 4, 1024, textAttr("rack", "r1")),
+		makeOffer("o2", "a2", 2, 1024, textAttr("rack", "r1")),
+		makeOffer("o3", "a3", 16, 1024, textAttr("rack", "r2")),
+	})
+	f.eventually(func() bool {
+		r := f.store.run("big")
+		return r.Status.Reason == apis.ReasonUnschedulable
+	}, "unschedulable")
+	r := f.store.run("big")
+	assert.Equal(t, apis.PhasePending, r.Status.Phase)
+	assert.Equal(t, "0/3 agents satisfy: cpus (need 8, max 4 offered); constraint rack LIKE r9", r.Status.Message)
+	// The offers nothing fits are declined with a filter.
+	f.eventually(func() bool { return len(f.log.matching("sched.decline")) > 0 }, "decline")
+	assert.Contains(t, f.log.matching("sched.decline")[0], "refuse=5s")
+}
+
+func TestLaunch_SuppressesWhenIdleAndRevivesWhenRunArrives(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.offer("o1", "a1", 4, 1024)
+	// Nothing pending: the offer is held for OfferHold, then declined and
+	// offers suppressed.
+	f.waitLauncherIdle()
+	f.clock.Advance(2 * time.Second)
+	f.eventually(func() bool { return f.log.index("sched.suppress") >= 0 }, "suppress")
+	assert.Less(t, f.log.index("sched.decline o1 refuse=2m0s"), f.log.index("sched.suppress"))
+
+	f.createRun("late")
+	f.eventually(func() bool { return f.log.index("sched.revive") >= 0 }, "revive")
+	assert.Greater(t, f.log.index("sched.revive"), f.log.index("sched.suppress"))
+	f.offer("o2", "a1", 4, 1024)
+	f.launchedTask("late", 1)
+}
+
+func TestLaunch_HostPortsFromOffer(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.createRun("web", func(r *apis.Run) {
+		r.Spec.Container = &apis.Container{Type: apis.ContainerDocker, Docker: &apis.DockerInfo{Image: "nginx"},
+			Network: apis.NetworkBridge, PortMappings: []apis.PortMapping{{ContainerPort: 80}, {ContainerPort: 443, HostPort: 31005}}}
+	})
+	f.waitPhase("web", apis.PhasePending)
+	f.offer("o1", "a1", 4, 1024)
+	f.launchedTask("web", 1)
+	r := f.waitPhase("web", apis.PhaseStarting)
+	assert.Equal(t, []int32{31000, 31005}, r.Status.Ports)
+}
+
+func TestLaunch_RecordAttemptRefusedMeansNoAccept(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.store.mu.Lock()
+	f.store.failRecordOnce = ErrAttemptLive
+	f.store.mu.Unlock()
+	f.createRun("guarded")
+	f.waitPhase("guarded", apis.PhasePending)
+	f.offer("o1", "a1", 4, 1024)
+	f.eventually(func() bool { return f.log.index("sched.decline o1") >= 0 }, "offer returned")
+	assert.Empty(t, f.log.matching("sched.accept"), "no ACCEPT without a recorded attempt")
+	// The next offer launches it (the guard error was transient).
+	f.offer("o2", "a1", 4, 1024)
+	f.launchedTask("guarded", 1)
+}
+
+func TestLaunch_ConstraintUniqueHostname(t *testing.T) {
+	f := newFixture(t, Config{})
+	uniq := func(r *apis.Run) { r.Spec.Constraints = [][]string{{"hostname", "UNIQUE"}} }
+	f.createRun("u1", uniq)
+	f.createRun("u2", uniq)
+	f.waitPhase("u1", apis.PhasePending)
+	f.waitPhase("u2", apis.PhasePending)
+	f.offer("o1", "a1", 8, 8192)
+	f.launchedTask("u1", 1)
+	f.eventually(func() bool {
+		return strings.Contains(f.store.run("u2").Status.Message, "constraint hostname UNIQUE")
+	}, "u2 blocked by UNIQUE")
+	f.offer("o2", "a2", 8, 8192)
+	f.launchedTask("u2", 1)
+	assert.NotContains(t, f.log.matching("sched.accept o1")[0], "u2.")
+}

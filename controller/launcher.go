@@ -1,0 +1,485 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+type launcherMsgKind int
+
+const (
+	msgOffers launcherMsgKind = iota
+	msgRescind
+	msgPending    // run is ready to launch
+	msgNotPending // name is not (or no longer) to be launched
+	msgReset      // new subscription: offers void, not suppressed
+	msgDisconnected
+	msgWake
+)
+
+type launcherMsg struct {
+	kind    launcherMsgKind
+	offers  []mesos.Offer
+	offerID string
+	run     *apis.Run
+	name    string
+}
+
+type heldOffer struct {
+	offer    mesos.Offer
+	received time.Time
+}
+
+// launcher owns the outstanding offers and the set of Runs ready to launch
+// (one goroutine, no locks: the Mesos event-loop ownership of mesos-go's
+// examples). Each round packs pending Runs onto offers in creation order,
+// records every attempt through Raft, and only then sends the ACCEPTs.
+type launcher struct {
+	t  *term
+	in chan launcherMsg
+	// sent and handled count messages (handled: after the round that
+	// followed them), so tests can wait for the launcher to settle.
+	sent, handled atomic.Int64
+
+	// Owned by the run goroutine.
+	offers       map[string]*heldOffer
+	offerOrder   []string
+	pending      map[string]*apis.Run
+	agentAttrs   map[string]map[string]string // agent ID → attributes, learnt from offers
+	connected    bool
+	suppressed   bool
+	lastRevive   time.Time
+	revives      int // revives since the last launch or new Run
+	lastUnsched  map[string]time.Time
+	wakeAt       time.Time
+	wakeTimer    Timer
+	re           regexCache
+	offerHoldFor time.Duration
+	reviveEvery  time.Duration
+}
+
+func newLauncher(t *term) *launcher {
+	return &launcher{
+		t:            t,
+		in:           make(chan launcherMsg, 4096),
+		offers:       map[string]*heldOffer{},
+		pending:      map[string]*apis.Run{},
+		agentAttrs:   map[string]map[string]string{},
+		lastUnsched:  map[string]time.Time{},
+		offerHoldFor: t.c.cfg.OfferHold,
+		reviveEvery:  t.c.cfg.ReviveEvery,
+	}
+}
+
+func (l *launcher) send(ctx context.Context, m launcherMsg) {
+	l.sent.Add(1)
+	select {
+	case l.in <- m:
+	case <-ctx.Done():
+	}
+}
+
+func (l *launcher) run(ctx context.Context) {
+	defer func() {
+		if l.wakeTimer != nil {
+			l.wakeTimer.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-l.in:
+			l.handle(m)
+		}
+		n := int64(1)
+		// Drain what else is queued, then do one round.
+	drain:
+		for {
+			select {
+			case m := <-l.in:
+				l.handle(m)
+				n++
+			default:
+				break drain
+			}
+		}
+		l.round(ctx)
+		l.handled.Add(n)
+	}
+}
+
+func (l *launcher) handle(m launcherMsg) {
+	now := l.t.c.clock.Now()
+	switch m.kind {
+	case msgOffers:
+		for _, o := range m.offers {
+			if _, ok := l.offers[o.ID.Value]; ok {
+				continue
+			}
+			l.offers[o.ID.Value] = &heldOffer{offer: o, received: now}
+			l.offerOrder = append(l.offerOrder, o.ID.Value)
+			l.agentAttrs[o.AgentID.Value] = offerAttributes(o)
+		}
+	case msgRescind:
+		delete(l.offers, m.offerID)
+	case msgPending:
+		if _, ok := l.pending[m.run.Metadata.Name]; !ok {
+			l.revives = 0
+		}
+		l.pending[m.run.Metadata.Name] = m.run
+	case msgNotPending:
+		delete(l.pending, m.name)
+		delete(l.lastUnsched, m.name)
+	case msgReset:
+		l.offers = map[string]*heldOffer{}
+		l.offerOrder = nil
+		l.connected = true
+		l.suppressed = false
+		l.lastRevive = time.Time{}
+	case msgDisconnected:
+		l.offers = map[string]*heldOffer{}
+		l.offerOrder = nil
+		l.connected = false
+	case msgWake:
+	}
+}
+
+// wake asks for a round at or after at.
+func (l *launcher) wakeAfter(d time.Duration) {
+	at := l.t.c.clock.Now().Add(d)
+	if l.wakeTimer != nil && !l.wakeAt.IsZero() && !l.wakeAt.After(at) {
+		return
+	}
+	if l.wakeTimer != nil {
+		l.wakeTimer.Stop()
+	}
+	l.wakeAt = at
+	l.wakeTimer = l.t.c.clock.AfterFunc(d, func() {
+		l.sent.Add(1)
+		select {
+		case l.in <- launcherMsg{kind: msgWake}:
+		default: // a round is coming anyway
+			l.handled.Add(1)
+		}
+	})
+}
+
+// liveOffers returns the held offers in arrival order, compacting the order.
+func (l *launcher) liveOffers() []*heldOffer {
+	out := make([]*heldOffer, 0, len(l.offers))
+	order := l.offerOrder[:0]
+	for _, id := range l.offerOrder {
+		if o, ok := l.offers[id]; ok {
+			out = append(out, o)
+			order = append(order, id)
+		}
+	}
+	l.offerOrder = order
+	return out
+}
+
+// round matches pending Runs to held offers, launches what fits, declines
+// offers held too long, and suppresses or revives offers.
+func (l *launcher) round(ctx context.Context) {
+	if !l.connected || ctx.Err() != nil {
+		return
+	}
+	c := l.t.c
+	now := c.clock.Now()
+	l.wakeAt = time.Time{}
+	held := l.liveOffers()
+
+	if len(l.pending) > 0 && len(held) > 0 {
+		l.launch(ctx, held, now)
+		held = l.liveOffers()
+	}
+
+	// Decline offers held past OfferHold; keep the rest for Runs that
+	// arrive soon (no REVIVE round trip needed for them).
+	var decline []mesos.OfferID
+	var oldest time.Time
+	for _, h := range held {
+		if now.Sub(h.received) >= l.offerHoldFor || len(l.pending) > 0 {
+			decline = append(decline, h.offer.ID)
+			delete(l.offers, h.offer.ID.Value)
+			continue
+		}
+		if oldest.IsZero() || h.received.Before(oldest) {
+			oldest = h.received
+		}
+	}
+	if len(decline) > 0 {
+		refuse := c.cfg.IdleRefuse
+		if len(l.pending) > 0 {
+			refuse = c.cfg.DeclineRefuse
+		}
+		if err := c.sched.Decline(ctx, decline, refuse); err != nil && ctx.Err() == nil {
+			l.t.log.Warn("decline offers failed", "offers", len(decline), "err", err)
+		} else {
+			c.m.offersDeclined.Add(float64(len(decline)))
+		}
+	}
+	if !oldest.IsZero() {
+		l.wakeAfter(oldest.Add(l.offerHoldFor).Sub(now))
+	}
+
+	switch {
+	case len(l.pending) == 0 && len(l.offers) == 0 && !l.suppressed:
+		if err := c.sched.Suppress(ctx); err == nil {
+			l.suppressed = true
+		}
+	case len(l.pending) > 0 && len(l.offers) == 0:
+		gap := backoffDelay(l.reviveEvery, 30*time.Second, l.revives)
+		if wait := l.lastRevive.Add(gap).Sub(now); !l.suppressed && wait > 0 {
+			l.wakeAfter(wait)
+			break
+		}
+		if err := c.sched.Revive(ctx); err == nil {
+			l.suppressed = false
+			l.lastRevive = now
+			l.revives++
+			l.wakeAfter(backoffDelay(l.reviveEvery, 30*time.Second, l.revives))
+		}
+	}
+}
+
+// pendingInOrder is the pending Runs, oldest first: launching is fair in
+// creation order.
+func (l *launcher) pendingInOrder() []*apis.Run {
+	runs := make([]*apis.Run, 0, len(l.pending))
+	for _, r := range l.pending {
+		runs = append(runs, r)
+	}
+	sort.Slice(runs, func(i, j int) bool {
+		a, b := runs[i].Metadata.CreationTimestamp, runs[j].Metadata.CreationTimestamp
+		if a != nil && b != nil && !a.Equal(*b) {
+			return a.Before(*b)
+		}
+		return runs[i].Metadata.Name < runs[j].Metadata.Name
+	})
+	return runs
+}
+
+// placements counts where live and just-planned Runs with group
+// constraints are, for UNIQUE, CLUSTER and MAX_PER.
+func (l *launcher) placements(runs []*apis.Run) placements {
+	need := false
+	for _, r := range runs {
+		for _, c := range r.Spec.Constraints {
+			if len(c) >= 2 && (c[1] == opUnique || c[1] == opCluster || c[1] == opMaxPer) {
+				need = true
+			}
+		}
+	}
+	p := placements{}
+	if !need {
+		return p
+	}
+	for _, a := range l.t.attempts.snapshot() {
+		if len(a.constraints) == 0 {
+			continue
+		}
+		attrs := l.agentAttrs[a.AgentID]
+		host := a.hostname
+		p.add(&apis.Run{Spec: apis.RunSpec{Constraints: a.constraints}}, func(f string) (string, bool) {
+			if f == "hostname" {
+				return host, host != ""
+			}
+			v, ok := attrs[f]
+			return v, ok
+		})
+	}
+	return p
+}
+
+func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time) {
+	c := l.t.c
+	runs := l.pendingInOrder()
+	spaces := make([]*offerSpace, len(held))
+	for i, h := range held {
+		spaces[i] = newOfferSpace(h.offer)
+	}
+	placed := l.placements(runs)
+	unsched := map[string]string{}
+	for _, run := range runs {
+		var why []*unfit
+		fitted := false
+		for _, s := range spaces {
+			ports, u := s.fit(run, placed, &l.re)
+			if u != nil {
+				why = append(why, u)
+				continue
+			}
+			s.consume(run, ports)
+			placed.add(run, s.field)
+			s.planned = append(s.planned, plannedLaunch{run: *run, ports: ports})
+			fitted = true
+			break
+		}
+		if !fitted {
+			unsched[run.Metadata.Name] = unschedulableMessage(len(spaces), why)
+		}
+	}
+
+	// Record every planned attempt (concurrently: Raft batches them),
+	// then ACCEPT per offer.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for _, s := range spaces {
+		for i := range s.planned {
+			pl := &s.planned[i]
+			delete(l.pending, pl.run.Metadata.Name)
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if !l.record(ctx, s, pl, now) {
+					pl.taskID = ""
+				}
+			}()
+		}
+	}
+	wg.Wait()
+
+	for _, s := range spaces {
+		if len(s.planned) == 0 {
+			continue
+		}
+		var tasks []mesos.TaskInfo
+		var recorded []plannedLaunch
+		for _, pl := range s.planned {
+			if pl.taskID == "" {
+				continue
+			}
+			ti, err := c.build(&pl.run, pl.taskID, &s.offer, pl.ports)
+			if err != nil {
+				// The attempt is recorded: reconciliation finds the task
+				// unknown and the Run is relaunched or failed from there.
+				l.t.log.Error("build task info failed", "run", pl.run.Metadata.Name, "task_id", pl.taskID, "err", err)
+				l.t.recon.explicit(ReconcileTask{TaskID: pl.taskID})
+				continue
+			}
+			tasks = append(tasks, ti)
+			recorded = append(recorded, pl)
+		}
+		delete(l.offers, s.offer.ID.Value)
+		if len(tasks) == 0 {
+			if err := c.sched.Decline(ctx, []mesos.OfferID{s.offer.ID}, c.cfg.DeclineRefuse); err == nil {
+				c.m.offersDeclined.Inc()
+			}
+			continue
+		}
+		if err := c.sched.Accept(ctx, s.offer.ID, tasks, c.cfg.AcceptRefuse); err != nil {
+			// Whether the master saw the ACCEPT is unknown: ask it.
+			l.t.log.Warn("accept failed; reconciling its tasks", "offer_id", s.offer.ID.Value, "tasks", len(tasks), "err", err)
+			for _, pl := range recorded {
+				l.t.recon.explicit(ReconcileTask{TaskID: pl.taskID, AgentID: s.offer.AgentID.Value})
+			}
+			continue
+		}
+		c.m.offersUsed.Inc()
+		c.m.launches.Add(float64(len(tasks)))
+		l.revives = 0
+		for _, pl := range recorded {
+			l.t.log.Debug("launched", "run", pl.run.Metadata.Name, "task_id", pl.taskID, "agent_id", s.offer.AgentID.Value)
+		}
+	}
+
+	for name, msg := range unsched {
+		if t, ok := l.lastUnsched[name]; ok && now.Sub(t) < c.cfg.UnschedulableEvery {
+			continue
+		}
+		l.lastUnsched[name] = now
+		_ = l.t.writer.mutate(ctx, name, func(run *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+			s := run.Status
+			if s.Phase != apis.PhasePending || s.Reason == apis.ReasonBackoff || s.Message == msg {
+				return s, "", nil, false
+			}
+			s.Reason = apis.ReasonUnschedulable
+			s.Message = msg
+			return s, "", []apis.RunEvent{event(now, apis.EventWarning, apis.ReasonUnschedulable, "%s", msg)}, true
+		}, false)
+	}
+}
+
+// record re-reads the Run, commits its attempt and submits its Starting
+// status. It reports whether the attempt may be launched.
+func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch, now time.Time) bool {
+	c := l.t.c
+	name := pl.run.Metadata.Name
+	run, err := c.store.GetRun(ctx, name)
+	if err != nil || run.Metadata.UID != pl.run.Metadata.UID {
+		return false
+	}
+	if ok, _ := launchable(run, c.cfg, now); !ok {
+		return false
+	}
+	if _, live := l.t.attempts.get(name); live {
+		return false
+	}
+	number := run.Status.Attempts + 1
+	a := apis.Attempt{
+		Run:        name,
+		Number:     number,
+		TaskID:     c.newTaskID(name, number),
+		AgentID:    s.offer.AgentID.Value,
+		LaunchTime: now,
+	}
+	if err := c.store.RecordAttempt(ctx, RunRef{Name: name, UID: run.Metadata.UID}, a); err != nil {
+		if ctx.Err() == nil {
+			if errors.Is(err, ErrAttemptLive) {
+				l.t.log.Info("attempt already recorded; not launching", "run", name)
+			} else {
+				l.t.log.Warn("record attempt failed", "run", name, "err", err)
+			}
+			l.t.queue.Add(name)
+		}
+		return false
+	}
+	pl.taskID = a.TaskID
+	pl.number = number
+	pl.run = *run
+	host := s.offer.Hostname
+	ports := make([]int32, len(pl.ports))
+	for i, p := range pl.ports {
+		ports[i] = int32(p)
+	}
+	l.t.attempts.add(liveAttempt{Attempt: a, hostname: host, ports: ports, constraints: run.Spec.Constraints})
+	_ = l.t.writer.mutate(ctx, name, launchMutation(a, host, ports), false)
+	return true
+}
+
+// launchMutation points a Run's status at a newly recorded attempt.
+func launchMutation(a apis.Attempt, host string, ports []int32) mutation {
+	return func(run *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+		s := run.Status
+		if s.TaskID == a.TaskID {
+			return s, "", nil, false
+		}
+		setPhase(&s, apis.PhaseStarting, now)
+		s.Reason = ""
+		s.Message = "launched on " + host
+		s.Attempts = a.Number
+		s.TaskID = a.TaskID
+		s.AgentID = a.AgentID
+		s.Hostname = host
+		s.Ports = ports
+		s.ExitCode = nil
+		s.MesosState = ""
+		s.StartTime = nil
+		s.CompletionTime = nil
+		s.ObservedGeneration = run.Metadata.Generation
+		evs := []apis.RunEvent{event(now, apis.EventNormal, "Launched", "attempt %d: task %s launched on %s", a.Number, a.TaskID, host)}
+		return s, "", evs, true
+	}
+}

@@ -1,0 +1,240 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// launchable reports whether run may get a new attempt now, and if not
+// because of back-off, how long to wait.
+func launchable(run *apis.Run, cfg Config, now time.Time) (bool, time.Duration) {
+	s := &run.Status
+	if run.Metadata.DeletionTimestamp != nil || run.Spec.Cancel || s.Phase.Terminal() {
+		return false, 0
+	}
+	if s.Phase != "" && s.Phase != apis.PhasePending {
+		return false, 0
+	}
+	if s.Reason == apis.ReasonBackoff && s.LastTransitionTime != nil {
+		ready := s.LastTransitionTime.Add(relaunchBackoff(cfg.BackoffBase, cfg.BackoffMax, s.Attempts))
+		if wait := ready.Sub(now); wait > 0 {
+			return false, wait
+		}
+	}
+	return true, 0
+}
+
+// reconcile converges one Run: it re-reads the Run (desired state) and its
+// live attempt with the latest Mesos status written into the Run (observed
+// state), then kills, finishes, deletes or queues it for launch. It is
+// level-triggered: any event only causes a call; the call decides.
+func (t *term) reconcile(ctx context.Context, name string) (Result, error) {
+	c := t.c
+	run, err := c.store.GetRun(ctx, name)
+	if errors.Is(err, apis.ErrNotFound) {
+		t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
+		return Result{}, nil
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("get run: %w", err)
+	}
+	now := c.clock.Now()
+	att, live := t.attempts.get(name)
+
+	if !live {
+		return t.reconcileIdle(ctx, run, now)
+	}
+
+	if run.Status.TaskID != att.TaskID {
+		// The previous leader recorded the attempt but not its status.
+		if err := t.writer.mutate(ctx, name, launchMutation(att.Attempt, att.hostname, att.ports), true); err != nil {
+			return Result{}, err
+		}
+		return Result{RequeueAfter: time.Millisecond}, nil
+	}
+	t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
+
+	// Kills, strongest reason first.
+	s := run.Status
+	switch {
+	case run.Metadata.DeletionTimestamp != nil:
+		return t.killFor(ctx, run, att, apis.ReasonDeleted, "run deleted")
+	case run.Spec.Cancel:
+		return t.killFor(ctx, run, att, apis.ReasonCancelled, "spec.cancel set")
+	case killReasons[s.Reason] > 0:
+		return t.killFor(ctx, run, att, s.Reason, "")
+	}
+	var next time.Duration
+	soonest := func(d time.Duration) {
+		if d > 0 && (next == 0 || d < next) {
+			next = d
+		}
+	}
+	if d := run.Spec.ActiveDeadlineSeconds; d > 0 && s.StartTime != nil {
+		left := s.StartTime.Add(time.Duration(d) * time.Second).Sub(now)
+		if left <= 0 {
+			return t.killFor(ctx, run, att, apis.ReasonDeadlineExceeded, fmt.Sprintf("running longer than activeDeadlineSeconds %d", d))
+		}
+		soonest(left)
+	}
+	if s.Phase == apis.PhaseStarting || s.Phase == apis.PhasePending || s.Phase == "" {
+		left := att.LaunchTime.Add(c.cfg.StagingTimeout).Sub(now)
+		if left <= 0 {
+			return t.killFor(ctx, run, att, apis.ReasonStagingTimeout, fmt.Sprintf("not running %s after launch", c.cfg.StagingTimeout))
+		}
+		soonest(left)
+	}
+	if s.MesosState == "TASK_UNREACHABLE" && s.LastTransitionTime != nil {
+		left := s.LastTransitionTime.Add(c.cfg.UnreachableTimeout).Sub(now)
+		if left <= 0 {
+			return t.abandonUnreachable(ctx, run, att)
+		}
+		soonest(left)
+	}
+	return Result{RequeueAfter: next}, nil
+}
+
+// reconcileIdle handles a Run without a live attempt.
+func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) (Result, error) {
+	c := t.c
+	name := run.Metadata.Name
+	if run.Metadata.DeletionTimestamp != nil {
+		t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
+		if err := c.store.DeleteRuns(ctx, []RunRef{{Name: name, UID: run.Metadata.UID}}); err != nil {
+			return Result{}, fmt.Errorf("delete run: %w", err)
+		}
+		t.log.Info("run deleted", "run", name)
+		return Result{}, nil
+	}
+	if run.Status.Phase.Terminal() {
+		t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
+		return Result{}, nil
+	}
+	if run.Spec.Cancel {
+		t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
+		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+			if _, live := t.attempts.get(name); live || r.Status.Phase.Terminal() {
+				return r.Status, "", nil, false
+			}
+			s := r.Status
+			setPhase(&s, apis.PhaseKilled, now)
+			s.Reason = apis.ReasonCancelled
+			s.Message = "cancelled before launch"
+			tm := now
+			s.CompletionTime = &tm
+			return s, "", []apis.RunEvent{event(now, apis.EventNormal, "Cancelled", "cancelled before launch")}, true
+		}, true)
+		return Result{}, err
+	}
+	if run.Status.Phase == "" || (run.Status.Phase != apis.PhasePending) {
+		// First sight of the Run, or a status claiming a task that has
+		// no live attempt: it waits for an offer.
+		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+			if _, live := t.attempts.get(name); live || r.Status.Phase.Terminal() || r.Status.Phase == apis.PhasePending {
+				return r.Status, "", nil, false
+			}
+			s := r.Status
+			first := s.Phase == ""
+			setPhase(&s, apis.PhasePending, now)
+			s.Message = "waiting for an offer"
+			s.ObservedGeneration = r.Metadata.Generation
+			var evs []apis.RunEvent
+			if first {
+				evs = append(evs, event(now, apis.EventNormal, "Scheduled", "waiting for an offer that fits cpus %s, mem %s", num(r.Spec.Cpus), num(r.Spec.Mem)))
+			}
+			return s, "", evs, true
+		}, true)
+		if err != nil {
+			return Result{}, err
+		}
+		run, err = c.store.GetRun(ctx, name)
+		if err != nil {
+			return Result{}, fmt.Errorf("get run: %w", err)
+		}
+	}
+	ok, wait := launchable(run, c.cfg, now)
+	if !ok {
+		t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
+		return Result{RequeueAfter: wait}, nil
+	}
+	t.launcher.send(ctx, launcherMsg{kind: msgPending, run: run})
+	return Result{}, nil
+}
+
+// killFor records why the task is being killed (so the terminal update is
+// attributed to it, even by another leader) and sends the KILL, again every
+// KillRetry until Mesos reports the task terminal.
+func (t *term) killFor(ctx context.Context, run *apis.Run, att liveAttempt, reason, why string) (Result, error) {
+	name := run.Metadata.Name
+	if killReasons[run.Status.Reason] < killReasons[reason] {
+		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+			if r.Status.TaskID != att.TaskID || killReasons[r.Status.Reason] >= killReasons[reason] {
+				return r.Status, "", nil, false
+			}
+			s := r.Status
+			s.Reason = reason
+			s.Message = "killing: " + why
+			return s, "", []apis.RunEvent{event(now, apis.EventWarning, "Killing", "killing task %s because %s", att.TaskID, why)}, true
+		}, true)
+		if err != nil {
+			return Result{}, err
+		}
+	}
+	if err := t.kill(ctx, att.TaskID, att.AgentID, reason); err != nil {
+		return Result{}, err
+	}
+	return Result{RequeueAfter: t.c.cfg.KillRetry}, nil
+}
+
+// abandonUnreachable ends an attempt whose agent has been unreachable for
+// UnreachableTimeout: it counts as lost (and may be retried); the task is
+// killed should it come back.
+func (t *term) abandonUnreachable(ctx context.Context, run *apis.Run, att liveAttempt) (Result, error) {
+	c := t.c
+	name := run.Metadata.Name
+	var retried bool
+	err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+		if cur, ok := t.attempts.get(name); !ok || cur.TaskID != att.TaskID || r.Status.MesosState != "TASK_UNREACHABLE" {
+			return r.Status, "", nil, false
+		}
+		s := r.Status
+		limit := r.Spec.BackoffLimit
+		msg := fmt.Sprintf("agent unreachable for %s", c.cfg.UnreachableTimeout)
+		tm := now
+		switch {
+		case s.Attempts <= limit:
+			wait := relaunchBackoff(c.cfg.BackoffBase, c.cfg.BackoffMax, s.Attempts)
+			setPhase(&s, apis.PhasePending, now)
+			s.LastTransitionTime = &tm
+			s.Reason = apis.ReasonBackoff
+			s.Message = fmt.Sprintf("attempt %d lost (%s); retrying in %s", s.Attempts, msg, wait)
+			retried = true
+		case limit > 0:
+			setPhase(&s, apis.PhaseFailed, now)
+			s.Reason = apis.ReasonBackoffLimitExceeded
+			s.Message = fmt.Sprintf("backoffLimit %d exceeded; last attempt lost: %s", limit, msg)
+			s.CompletionTime = &tm
+		default:
+			setPhase(&s, apis.PhaseFailed, now)
+			s.Reason = apis.ReasonTaskLost
+			s.Message = msg
+			s.CompletionTime = &tm
+		}
+		return s, att.TaskID, []apis.RunEvent{event(now, apis.EventWarning, apis.ReasonTaskLost, "task %s counted as lost: %s", att.TaskID, msg)}, true
+	}, true)
+	if err != nil {
+		return Result{}, err
+	}
+	if retried {
+		c.m.retries.Inc()
+	}
+	// Best effort: if the agent returns, the stale task is killed.
+	if err := t.kill(ctx, att.TaskID, att.AgentID, apis.ReasonUnreachable); err != nil {
+		t.log.Debug("kill of unreachable task failed", "task_id", att.TaskID, "err", err)
+	}
+	return Result{RequeueAfter: time.Millisecond}, nil
+}

@@ -1,0 +1,352 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// term is one leader term: everything the controller does while leading,
+// with state that lives exactly as long as the leadership.
+type term struct {
+	c        *Controller
+	log      *slog.Logger
+	queue    *queue
+	attempts *registry
+	writer   *statusWriter
+	events   *eventRecorder
+	launcher *launcher
+	recon    *mesosReconciler
+	acks     chan mesos.TaskStatus
+	started  atomic.Bool
+	ctx      context.Context // set in run; read by handler methods
+}
+
+func newTerm(c *Controller) *term {
+	t := &term{
+		c:        c,
+		log:      c.log,
+		queue:    newQueue(c.clock, c.cfg.RetryBaseDelay, c.cfg.RetryMaxDelay),
+		attempts: newRegistry(),
+		acks:     make(chan mesos.TaskStatus, 4096),
+	}
+	t.events = newEventRecorder(t)
+	t.writer = newStatusWriter(t)
+	t.launcher = newLauncher(t)
+	t.recon = newMesosReconciler(t)
+	return t
+}
+
+func (t *term) ready() bool { return t.started.Load() }
+
+// run is the leader term: barrier, load state, then the workers and the
+// Mesos subscription, until ctx ends; it returns after all have stopped.
+func (t *term) run(ctx context.Context) {
+	c := t.c
+	t.ctx = ctx
+	var wg sync.WaitGroup
+	defer func() {
+		t.queue.ShutDown()
+		wg.Wait()
+		c.mu.Lock()
+		if c.term == t {
+			c.term = nil
+		}
+		c.mu.Unlock()
+		c.m.leader.Set(0)
+		c.m.mesosConnected.Set(0)
+		t.log.Info("leader term stopped")
+	}()
+
+	// The barrier makes every write of the previous leader visible here
+	// before anything is read.
+	var runs []apis.Run
+	var index uint64
+	err := retry(ctx, c.clock, func() error {
+		if err := c.store.Barrier(ctx); err != nil {
+			return fmt.Errorf("barrier: %w", err)
+		}
+		live, err := c.store.LiveAttempts(ctx)
+		if err != nil {
+			return fmt.Errorf("load attempts: %w", err)
+		}
+		runs, index, err = c.store.ListRuns(ctx)
+		if err != nil {
+			return fmt.Errorf("list runs: %w", err)
+		}
+		byName := make(map[string]*apis.Run, len(runs))
+		for i := range runs {
+			byName[runs[i].Metadata.Name] = &runs[i]
+		}
+		for _, a := range live {
+			la := liveAttempt{Attempt: a}
+			if r := byName[a.Run]; r != nil {
+				la.constraints = r.Spec.Constraints
+				if r.Status.TaskID == a.TaskID {
+					la.hostname = r.Status.Hostname
+					la.ports = r.Status.Ports
+				}
+			}
+			t.attempts.add(la)
+		}
+		return nil
+	}, t.log)
+	if err != nil {
+		return // ctx ended
+	}
+	c.mu.Lock()
+	c.term = t
+	c.mu.Unlock()
+	c.m.leader.Set(1)
+	t.started.Store(true)
+	t.log.Info("leader term started", "runs", len(runs), "live_attempts", t.attempts.len(), "index", index)
+
+	goFunc := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(ctx)
+		}()
+	}
+	goFunc(t.writer.run)
+	goFunc(t.events.run)
+	goFunc(t.launcher.run)
+	goFunc(t.recon.run)
+	goFunc(t.gcLoop)
+	for range 4 {
+		goFunc(t.acker)
+	}
+	for range c.cfg.Workers {
+		goFunc(t.worker)
+	}
+	for i := range runs {
+		t.queue.Add(runs[i].Metadata.Name)
+	}
+	goFunc(func(ctx context.Context) { t.watchLoop(ctx, index) })
+	goFunc(func(ctx context.Context) {
+		for ctx.Err() == nil {
+			err := c.sched.Run(ctx, t)
+			if ctx.Err() != nil {
+				return
+			}
+			t.log.Warn("mesos scheduler stopped; restarting", "err", err)
+			wait, stop := after(c.clock, time.Second)
+			select {
+			case <-ctx.Done():
+				stop()
+			case <-wait:
+			}
+		}
+	})
+	<-ctx.Done()
+}
+
+// retry calls f until it succeeds or ctx ends, waiting 100ms doubling to 5s.
+func retry(ctx context.Context, clk Clock, f func() error, log *slog.Logger) error {
+	for n := 0; ; n++ {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		log.Warn("leader term setup failed; retrying", "err", err)
+		wait, stop := after(clk, backoffDelay(100*time.Millisecond, 5*time.Second, n))
+		select {
+		case <-ctx.Done():
+			stop()
+			return ctx.Err()
+		case <-wait:
+		}
+	}
+}
+
+// watchLoop enqueues every changed Run; when the watch breaks (it fell too
+// far behind) it relists and enqueues everything.
+func (t *term) watchLoop(ctx context.Context, index uint64) {
+	for ctx.Err() == nil {
+		w, err := t.c.store.WatchRuns(ctx, index)
+		if err == nil {
+			index = t.drainWatch(ctx, w, index)
+			w.Stop()
+			err = w.Err()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		t.log.Warn("run watch ended; relisting", "err", err)
+		err = retry(ctx, t.c.clock, func() error {
+			runs, idx, err := t.c.store.ListRuns(ctx)
+			if err != nil {
+				return err
+			}
+			for i := range runs {
+				t.queue.Add(runs[i].Metadata.Name)
+			}
+			index = idx
+			return nil
+		}, t.log)
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (t *term) drainWatch(ctx context.Context, w RunWatcher, index uint64) uint64 {
+	for {
+		select {
+		case <-ctx.Done():
+			return index
+		case ev, ok := <-w.Events():
+			if !ok {
+				return index
+			}
+			var run *apis.Run
+			switch o := ev.Object.(type) {
+			case *apis.Run:
+				run = o
+			case apis.Run:
+				run = &o
+			default:
+				continue
+			}
+			var rv uint64
+			if _, err := fmt.Sscan(run.Metadata.ResourceVersion, &rv); err == nil && rv > index {
+				index = rv
+			}
+			t.queue.Add(run.Metadata.Name)
+		}
+	}
+}
+
+// worker processes queued Run names, one name at a time per worker and
+// one worker at a time per name.
+func (t *term) worker(ctx context.Context) {
+	for {
+		name, ok := t.queue.Get()
+		if !ok {
+			return
+		}
+		res, err := t.reconcileSafely(ctx, name)
+		switch {
+		case err == nil:
+			t.queue.Forget(name)
+			if res.RequeueAfter > 0 {
+				t.queue.AddAfter(name, res.RequeueAfter)
+			}
+		case errors.As(err, new(terminalError)):
+			t.queue.Forget(name)
+			t.log.Error("reconcile failed permanently", "run", name, "err", err)
+		case ctx.Err() != nil:
+		default:
+			t.c.m.reconcileErrors.Inc()
+			t.log.Warn("reconcile failed; will retry", "run", name, "err", err)
+			t.queue.AddRateLimited(name)
+		}
+		t.queue.Done(name)
+	}
+}
+
+// reconcileSafely is reconcile with a timeout and panic recovery.
+func (t *term) reconcileSafely(ctx context.Context, name string) (res Result, err error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, t.c.cfg.ReconcileTimeout)
+	defer func() {
+		cancel()
+		if p := recover(); p != nil {
+			err = fmt.Errorf("reconcile %s panicked: %v\n%s", name, p, debug.Stack())
+		}
+		t.c.m.reconcileLatency.Observe(time.Since(start).Seconds())
+	}()
+	return t.reconcile(ctx, name)
+}
+
+// acker acknowledges status updates whose state is committed.
+func (t *term) acker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case st := <-t.acks:
+			if err := t.c.sched.Acknowledge(ctx, st); err != nil && ctx.Err() == nil {
+				// Mesos re-sends unacknowledged updates; nothing is lost.
+				t.log.Debug("acknowledge failed", "task_id", st.TaskID.Value, "err", err)
+			}
+		}
+	}
+}
+
+func (t *term) ack(ctx context.Context, st mesos.TaskStatus) {
+	if len(st.UUID) == 0 {
+		return
+	}
+	select {
+	case t.acks <- st:
+	case <-ctx.Done():
+	}
+}
+
+// kill sends a KILL for taskID unless one was sent within KillRetry.
+func (t *term) kill(ctx context.Context, taskID, agentID, reason string) error {
+	if !t.attempts.shouldKill(taskID, t.c.clock.Now(), t.c.cfg.KillRetry) {
+		return nil
+	}
+	t.c.m.kills.WithLabelValues(reason).Inc()
+	t.log.Info("killing task", "task_id", taskID, "agent_id", agentID, "reason", reason)
+	if err := t.c.sched.Kill(ctx, taskID, agentID); err != nil {
+		t.attempts.mu.Lock()
+		delete(t.attempts.lastKill, taskID)
+		t.attempts.mu.Unlock()
+		return fmt.Errorf("kill %s: %w", taskID, err)
+	}
+	return nil
+}
+
+// EventHandler implementation: called from the subscription's goroutine.
+
+// Subscribed starts Mesos reconciliation and resets offer state.
+func (t *term) Subscribed(frameworkID string) {
+	t.c.m.mesosConnected.Set(1)
+	t.log.Info("subscribed to mesos", "framework_id", frameworkID)
+	t.launcher.send(t.ctx, launcherMsg{kind: msgReset})
+	t.recon.subscribed()
+}
+
+// Offers hands offers to the launcher.
+func (t *term) Offers(offers []mesos.Offer) {
+	t.launcher.send(t.ctx, launcherMsg{kind: msgOffers, offers: offers})
+}
+
+// Rescind drops an offer.
+func (t *term) Rescind(id mesos.OfferID) {
+	t.launcher.send(t.ctx, launcherMsg{kind: msgRescind, offerID: id.Value})
+}
+
+// Update queues a status update for the status writer.
+func (t *term) Update(st mesos.TaskStatus) {
+	t.writer.submitUpdate(t.ctx, st)
+}
+
+// Failure logs a lost agent; its tasks' updates arrive separately.
+func (t *term) Failure(agentID string) {
+	t.log.Warn("mesos agent failure", "agent_id", agentID)
+}
+
+// Disconnected voids offers until the next subscription.
+func (t *term) Disconnected(err error) {
+	t.c.m.mesosConnected.Set(0)
+	t.log.Warn("disconnected from mesos", "err", err)
+	t.launcher.send(t.ctx, launcherMsg{kind: msgDisconnected})
+}
+
+var _ EventHandler = (*term)(nil)

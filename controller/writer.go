@@ -1,0 +1,332 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/sprint-project/sprint/apis"
+)
+
+// mutation is a controller-initiated status change, evaluated by the
+// status writer against the freshest copy of the Run so that concurrent
+// writers never overwrite each other. It returns ok false to write nothing.
+type mutation func(run *apis.Run, now time.Time) (s apis.RunStatus, finishTaskID string, events []apis.RunEvent, ok bool)
+
+type writeReq struct {
+	name   string
+	update *mesos.TaskStatus // a Mesos status update, or
+	mutate mutation          // a controller change
+	done   chan error        // optional; receives the outcome
+}
+
+// statusWriter is the single owner of Run status writes in a term. It
+// collects requests for StatusBatchWindow or StatusBatchSize, applies them
+// in arrival order to the Runs read at batch time, commits one
+// UpdateStatuses entry, and only then acknowledges the Mesos updates.
+type statusWriter struct {
+	t    *term
+	in   chan writeReq
+	busy atomic.Int32 // 1 while a batch is being committed (for tests)
+}
+
+func newStatusWriter(t *term) *statusWriter {
+	return &statusWriter{t: t, in: make(chan writeReq, 8192)}
+}
+
+func (w *statusWriter) submitUpdate(ctx context.Context, st mesos.TaskStatus) {
+	name, _ := taskRunName(st.TaskID.Value)
+	select {
+	case w.in <- writeReq{name: name, update: &st}:
+	case <-ctx.Done():
+	}
+}
+
+// mutate submits m for name and, if wait, blocks until it is committed.
+func (w *statusWriter) mutate(ctx context.Context, name string, m mutation, wait bool) error {
+	req := writeReq{name: name, mutate: m}
+	if wait {
+		req.done = make(chan error, 1)
+	}
+	select {
+	case w.in <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if !wait {
+		return nil
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *statusWriter) run(ctx context.Context) {
+	cfg := w.t.c.cfg
+	for {
+		var batch []writeReq
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-w.in:
+			w.busy.Store(1)
+			batch = append(batch, r)
+		}
+		// The batch window is plain wall time: it bounds latency, not behaviour.
+		window, stop := wallAfter(cfg.StatusBatchWindow)
+	collect:
+		for len(batch) < cfg.StatusBatchSize {
+			select {
+			case r := <-w.in:
+				batch = append(batch, r)
+			case <-window:
+				break collect
+			case <-ctx.Done():
+				stop()
+				return
+			}
+		}
+		stop()
+		w.commit(ctx, batch)
+		w.busy.Store(0)
+	}
+}
+
+// pendingWrite is one Run's accumulated change within a batch.
+type pendingWrite struct {
+	run      *apis.Run
+	orig     apis.RunStatus
+	finished []string // task IDs whose attempt ends with this write
+	acks     []mesos.TaskStatus
+	done     []chan error
+	retry    bool
+}
+
+func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
+	t := w.t
+	now := t.c.clock.Now()
+	byName := map[string]*pendingWrite{}
+	var order []string
+	var events []EventRecord
+	var strays []mesos.TaskStatus
+	var acksNow []mesos.TaskStatus
+
+	for _, r := range batch {
+		if r.update != nil {
+			t.attempts.updated(r.update.TaskID.Value, now)
+		}
+		p, ok := byName[r.name]
+		if !ok {
+			run, err := t.c.store.GetRun(ctx, r.name)
+			if err != nil && !errors.Is(err, apis.ErrNotFound) {
+				reply(r.done, fmt.Errorf("read run %s: %w", r.name, err))
+				continue // an update stays unacknowledged; Mesos re-sends it
+			}
+			p = &pendingWrite{run: run}
+			if run != nil {
+				p.orig = run.Status
+			}
+			byName[r.name] = p
+			order = append(order, r.name)
+		}
+		if r.update != nil {
+			st := *r.update
+			taskID := st.TaskID.Value
+			if p.run == nil || !t.attempts.current(taskID) || containsStr(p.finished, taskID) {
+				// No live attempt owns this task: kill it if it is alive.
+				if !isTerminal(st.GetState()) {
+					strays = append(strays, st)
+				}
+				acksNow = append(acksNow, st)
+				continue
+			}
+			tr := t.c.applyTaskStatus(p.run, &st, now)
+			p.run.Status = tr.status
+			if tr.finish {
+				p.finished = append(p.finished, taskID)
+			}
+			if tr.retry {
+				p.retry = true
+			}
+			for _, e := range tr.events {
+				events = append(events, EventRecord{Run: r.name, Event: e})
+			}
+			p.acks = append(p.acks, st)
+			continue
+		}
+		if p.run == nil {
+			reply(r.done, fmt.Errorf("run %s: %w", r.name, apis.ErrNotFound))
+			continue
+		}
+		s, fin, evs, ok := r.mutate(p.run, now)
+		if ok {
+			p.run.Status = s
+			if fin != "" {
+				p.finished = append(p.finished, fin)
+			}
+		}
+		for _, e := range evs {
+			events = append(events, EventRecord{Run: r.name, Event: e})
+		}
+		if r.done != nil {
+			p.done = append(p.done, r.done)
+		}
+	}
+
+	var updates []StatusUpdate
+	var owners []*pendingWrite
+	for _, name := range order {
+		p := byName[name]
+		if p.run == nil {
+			continue
+		}
+		if len(p.finished) == 0 && statusEqual(p.orig, p.run.Status) {
+			continue
+		}
+		u := StatusUpdate{Run: RunRef{Name: name, UID: p.run.Metadata.UID}, Status: p.run.Status}
+		if n := len(p.finished); n > 0 {
+			u.FinishTaskID = p.finished[n-1]
+		}
+		updates = append(updates, u)
+		owners = append(owners, p)
+	}
+
+	var batchErr error
+	itemErrs := make([]error, len(updates))
+	if len(updates) > 0 {
+		t.c.m.statusBatch.Observe(float64(len(updates)))
+		var errs []error
+		errs, batchErr = t.c.store.UpdateStatuses(ctx, updates)
+		if batchErr == nil {
+			copy(itemErrs, errs)
+		}
+	}
+	for i, p := range owners {
+		err := batchErr
+		if err == nil {
+			err = itemErrs[i]
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				t.log.Warn("status write failed", "run", p.run.Metadata.Name, "err", err)
+			}
+			for _, d := range p.done {
+				reply(d, fmt.Errorf("write status of %s: %w", p.run.Metadata.Name, err))
+			}
+			p.done = nil
+			if !errors.Is(err, apis.ErrNotFound) {
+				p.acks = nil // unacknowledged: Mesos re-sends
+			}
+			continue
+		}
+		for _, id := range p.finished {
+			t.attempts.finish(p.run.Metadata.Name, id)
+		}
+		if p.retry {
+			t.c.m.retries.Inc()
+		}
+	}
+	for _, name := range order {
+		p := byName[name]
+		for _, d := range p.done {
+			reply(d, nil)
+		}
+		for _, st := range p.acks {
+			t.ack(ctx, st)
+		}
+		if p.run != nil {
+			t.queue.Add(name)
+		}
+	}
+	for _, st := range acksNow {
+		t.ack(ctx, st)
+	}
+	t.events.record(events...)
+	for _, st := range strays {
+		agent := ""
+		if st.AgentID != nil {
+			agent = st.AgentID.Value
+		}
+		t.c.m.strayKills.Inc()
+		if err := t.kill(ctx, st.TaskID.Value, agent, "Stray"); err != nil && ctx.Err() == nil {
+			t.log.Warn("kill stray task failed", "task_id", st.TaskID.Value, "err", err)
+		}
+		if name, ok := taskRunName(st.TaskID.Value); ok {
+			t.events.record(EventRecord{Run: name, Event: event(now, apis.EventWarning, "Killing",
+				"killing stray task %s (%s): it is not the Run's live attempt", st.TaskID.Value, st.GetState())})
+		}
+	}
+}
+
+func reply(ch chan error, err error) {
+	if ch != nil {
+		ch <- err
+	}
+}
+
+func containsStr(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// eventRecorder batches Run events into AppendEvents calls. Events are
+// best effort: when the buffer is full they are dropped and counted.
+type eventRecorder struct {
+	t  *term
+	in chan EventRecord
+}
+
+func newEventRecorder(t *term) *eventRecorder {
+	return &eventRecorder{t: t, in: make(chan EventRecord, 8192)}
+}
+
+func (r *eventRecorder) record(evs ...EventRecord) {
+	for _, e := range evs {
+		select {
+		case r.in <- e:
+		default:
+			r.t.c.m.eventsDropped.Inc()
+		}
+	}
+}
+
+func (r *eventRecorder) run(ctx context.Context) {
+	cfg := r.t.c.cfg
+	for {
+		var batch []EventRecord
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-r.in:
+			batch = append(batch, e)
+		}
+		window, stop := wallAfter(10 * cfg.StatusBatchWindow)
+	collect:
+		for len(batch) < cfg.StatusBatchSize {
+			select {
+			case e := <-r.in:
+				batch = append(batch, e)
+			case <-window:
+				break collect
+			case <-ctx.Done():
+				stop()
+				return
+			}
+		}
+		stop()
+		if err := r.t.c.store.AppendEvents(ctx, batch); err != nil && ctx.Err() == nil {
+			r.t.log.Warn("append run events failed", "events", len(batch), "err", err)
+		}
+	}
+}
