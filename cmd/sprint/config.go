@@ -25,6 +25,9 @@ type Config struct {
 	FrameworkName      string
 	FrameworkRole      string
 	FrameworkUser      string
+	MesosPrincipal     string
+	MesosSecretFile    string
+	MesosCodec         string
 	FailoverTimeout    time.Duration
 	GCMaxAge           time.Duration
 	GCMaxFinished      int
@@ -55,6 +58,9 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.StringVar(&c.FrameworkName, "framework-name", "sprint", "Mesos framework name")
 	fs.StringVar(&c.FrameworkRole, "framework-role", "*", "Mesos role the framework subscribes with")
 	fs.StringVar(&c.FrameworkUser, "framework-user", "", "OS user tasks run as by default (default: the user running sprint)")
+	fs.StringVar(&c.MesosPrincipal, "mesos-principal", "", "principal the framework authenticates to Mesos as (HTTP basic auth)")
+	fs.StringVar(&c.MesosSecretFile, "mesos-secret-file", "", "file holding the principal's secret")
+	fs.StringVar(&c.MesosCodec, "mesos-codec", "protobuf", "encoding of scheduler API calls and events: protobuf or json")
 	fs.DurationVar(&c.FailoverTimeout, "failover-timeout", 168*time.Hour, "how long Mesos keeps the framework's tasks while no sprint leader is subscribed")
 	fs.DurationVar(&c.GCMaxAge, "gc-max-age", 168*time.Hour, "finished Runs older than this are deleted (unless the Run sets ttlSecondsAfterFinished)")
 	fs.IntVar(&c.GCMaxFinished, "gc-max-finished", 2000, "beyond this many finished Runs the oldest are deleted")
@@ -103,6 +109,11 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("--log-format: must be text or json, not %q", c.LogFormat)
+	}
+	switch c.MesosCodec {
+	case "protobuf", "json":
+	default:
+		return fmt.Errorf("--mesos-codec: must be protobuf or json, not %q", c.MesosCodec)
 	}
 	if c.Peers != "" && c.Join != "" {
 		return errors.New("--peers and --join are exclusive: bootstrap a static cluster or join a running one")

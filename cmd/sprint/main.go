@@ -1,0 +1,367 @@
+// Command sprint is a sprint node: the replicated Run store (embedded Raft),
+// the REST API and, while the node is the Raft leader, the controller that
+// runs Runs on Mesos. With no --mesos-master it embeds a Mesos master
+// simulator with one local agent that runs tasks as local processes.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/sprint-project/sprint/client"
+	"github.com/sprint-project/sprint/controller"
+	"github.com/sprint-project/sprint/mesos"
+	"github.com/sprint-project/sprint/mesos/sim"
+	"github.com/sprint-project/sprint/raftstore"
+	"github.com/sprint-project/sprint/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	cfg, err := ParseFlags(os.Args[1:], defaultLookupEnv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sprint:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain(cfg, os.Stderr)
+	if err := m.Run(ctx); err != nil {
+		m.Logger.Error("start failed", "err", err)
+		_ = m.Close()
+		fmt.Fprintln(os.Stderr, "sprint:", err)
+		os.Exit(1)
+	}
+	<-ctx.Done()
+	m.Logger.Info("shutting down")
+	if err := m.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "sprint: shutdown:", err)
+		os.Exit(1)
+	}
+}
+
+// Main is one sprint node, reusable by end-to-end tests: Run starts it and
+// returns once it serves; Close stops it.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+
+	store    *raftstore.Store
+	sim      *sim.Master
+	srv      *server.Server
+	httpAddr string
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	errs   []error
+}
+
+// NewMain returns a node for cfg that logs to logOut.
+func NewMain(cfg Config, logOut io.Writer) *Main {
+	return &Main{Config: cfg, Logger: newLogger(cfg, logOut)}
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// HTTPAddr is the address the REST API listens on, once Run returned.
+func (m *Main) HTTPAddr() string { return m.httpAddr }
+
+// Run starts the store, the Mesos connection, the controller and the API.
+func (m *Main) Run(parent context.Context) error {
+	cfg := m.Config
+	ctx, cancel := context.WithCancel(parent)
+	m.cancel = cancel
+
+	var tokens []string
+	if cfg.TokenFile != "" {
+		t, err := server.LoadTokens(cfg.TokenFile)
+		if err != nil {
+			return err
+		}
+		tokens = t
+	}
+	if err := server.CheckListenSecurity(cfg.Listen, len(tokens) > 0, cfg.Insecure); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	m.httpAddr = ln.Addr().String()
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	advertise := cfg.Advertise
+	if advertise == "" {
+		advertise = scheme + "://" + m.httpAddr
+	}
+	nodeID := cfg.NodeID
+	if nodeID == "" {
+		nodeID = cfg.RaftAddr
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// The replicated store.
+	var peers []raftstore.Peer
+	if cfg.Peers != "" {
+		if peers, err = raftstore.ParsePeers(cfg.Peers); err != nil {
+			ln.Close()
+			return fmt.Errorf("--peers: %w", err)
+		}
+	}
+	store, err := raftstore.New(raftstore.Config{
+		NodeID:       nodeID,
+		RaftAddr:     cfg.RaftAddr,
+		HTTPAddr:     advertise,
+		DataDir:      filepath.Join(cfg.DataDir, "raft"),
+		Peers:        peers,
+		JoinExisting: cfg.Join != "",
+	}, m.Logger.With("component", "raftstore"))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("open store: %w", err)
+	}
+	m.store = store
+	if err := store.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("start store: %w", err)
+	}
+
+	// Mesos: a real master list, or the embedded simulator.
+	masters, err := m.mesosMasters(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mcfg := mesos.Config{
+		Masters:         masters,
+		FrameworkName:   cfg.FrameworkName,
+		Role:            cfg.FrameworkRole,
+		User:            frameworkUser(cfg.FrameworkUser),
+		Principal:       cfg.MesosPrincipal,
+		FailoverTimeout: cfg.FailoverTimeout,
+		Codec:           cfg.MesosCodec,
+		WebUIURL:        advertise,
+	}
+	if cfg.MesosSecretFile != "" {
+		b, err := os.ReadFile(cfg.MesosSecretFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--mesos-secret-file: %w", err)
+		}
+		mcfg.Secret = strings.TrimSpace(string(b))
+	}
+	sched, err := mesos.New(mcfg, controller.RaftFrameworkIDs{Store: store}, m.Logger.With("component", "mesos"))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("mesos client: %w", err)
+	}
+
+	// The controller runs while this node leads.
+	ctrl, err := controller.New(controller.Config{
+		StagingTimeout:     cfg.StagingTimeout,
+		UnreachableTimeout: cfg.UnreachableTimeout,
+		GCMaxAge:           cfg.GCMaxAge,
+		GCMaxFinished:      cfg.GCMaxFinished,
+	}, controller.NewRaftStore(store), controller.MesosScheduler{Client: sched},
+		controller.MesosTaskBuilder(mesos.TaskOptions{}), controller.RealClock{},
+		m.Logger.With("component", "controller"), reg)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("controller: %w", err)
+	}
+	m.goRun("controller", func() error { return ctrl.Start(ctx) })
+
+	// The API.
+	logs := &sandboxLogs{
+		files:       mesos.NewFiles(mesos.FilesConfig{Principal: mcfg.Principal, Secret: mcfg.Secret}),
+		masters:     masters,
+		frameworkID: store.FrameworkID,
+		terminal: func(ctx context.Context, name, taskID string) bool {
+			r, err := store.GetRun(ctx, name)
+			return err != nil || r.Status.TaskID != taskID || r.Status.Phase.Terminal()
+		},
+	}
+	srv, err := server.New(server.Config{
+		NodeID:      nodeID,
+		Version:     version,
+		Tokens:      tokens,
+		TLSCertFile: cfg.TLSCert,
+		TLSKeyFile:  cfg.TLSKey,
+		Registry:    reg,
+	}, server.NewRaftStore(store), logs, m.Logger.With("component", "server"))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("server: %w", err)
+	}
+	m.srv = srv
+	m.goRun("server", func() error {
+		if err := srv.Serve(ctx, ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+
+	if cfg.Join != "" {
+		if err := m.join(ctx, nodeID, store.RaftAddr(), advertise, tokens); err != nil {
+			return err
+		}
+	}
+	m.Logger.Info("sprint started", "listen", m.httpAddr, "node_id", nodeID, "raft_addr", store.RaftAddr(),
+		"data_dir", cfg.DataDir, "mesos_masters", strings.Join(masters, ","), "version", version)
+	return nil
+}
+
+// mesosMasters returns --mesos-master's URLs or starts the embedded
+// simulator on a loopback port and returns its URL.
+func (m *Main) mesosMasters(ctx context.Context) ([]string, error) {
+	if m.Config.MesosMaster != "" {
+		var out []string
+		for _, u := range strings.Split(m.Config.MesosMaster, ",") {
+			if u = strings.TrimSpace(u); u == "" {
+				continue
+			}
+			if _, err := mesos.ParseMasterURL(u); err != nil {
+				return nil, fmt.Errorf("--mesos-master: %w", err)
+			}
+			out = append(out, u)
+		}
+		if len(out) == 0 {
+			return nil, errors.New("--mesos-master: no URL given")
+		}
+		return out, nil
+	}
+	master, err := sim.NewHost(filepath.Join(m.Config.DataDir, "mesos-sim"), sim.WithLogger(m.Logger.With("component", "mesos-sim")))
+	if err != nil {
+		return nil, fmt.Errorf("embedded mesos simulator: %w", err)
+	}
+	if err := master.Start(ctx); err != nil {
+		return nil, fmt.Errorf("embedded mesos simulator: %w", err)
+	}
+	m.sim = master
+	sl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("embedded mesos simulator: %w", err)
+	}
+	m.goRun("mesos-sim", func() error { return master.Serve(ctx, sl) })
+	return []string{"http://" + sl.Addr().String()}, nil
+}
+
+// join asks a running cluster (through any of its nodes; followers forward
+// to the leader) to add this node, retrying until it answers or ctx ends.
+func (m *Main) join(ctx context.Context, id, raftAddr, httpAddr string, tokens []string) error {
+	token := ""
+	if len(tokens) > 0 {
+		token = tokens[0]
+	}
+	c, err := client.New(m.Config.Join, token)
+	if err != nil {
+		return fmt.Errorf("--join: %w", err)
+	}
+	wait := 200 * time.Millisecond
+	for {
+		err := c.Join(ctx, id, raftAddr, httpAddr)
+		if err == nil {
+			m.Logger.Info("joined cluster", "via", m.Config.Join)
+			return nil
+		}
+		if code := client.StatusCode(err); code >= 400 && code < 500 {
+			return fmt.Errorf("join %s: %w", m.Config.Join, err)
+		}
+		m.Logger.Warn("join failed; retrying", "via", m.Config.Join, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("join %s: %w", m.Config.Join, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// goRun runs f in a goroutine Close waits for, keeping its error.
+func (m *Main) goRun(name string, f func() error) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := f(); err != nil {
+			m.Logger.Error("component stopped", "component", name, "err", err)
+			m.mu.Lock()
+			m.errs = append(m.errs, fmt.Errorf("%s: %w", name, err))
+			m.mu.Unlock()
+		}
+	}()
+}
+
+// Close stops the node: API, controller and simulator first (they end with
+// the context), then the store.
+func (m *Main) Close() error {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	var errs []error
+	if m.srv != nil {
+		errs = append(errs, m.srv.Close())
+	}
+	m.wg.Wait()
+	if m.sim != nil {
+		errs = append(errs, m.sim.Close())
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+	}
+	m.mu.Lock()
+	errs = append(errs, m.errs...)
+	m.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// frameworkUser is the OS user tasks run as by default: the flag, else the
+// user running sprint (Mesos requires one).
+func frameworkUser(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "root"
+}

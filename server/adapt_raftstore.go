@@ -1,0 +1,119 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/raftstore"
+)
+
+// RaftStore adapts a raftstore.Store to the server's Store: it translates
+// raftstore's sentinels (not leader, leadership lost, closed) into the
+// server's and its cluster description into ClusterInfo.
+type RaftStore struct{ s *raftstore.Store }
+
+var _ Store = RaftStore{}
+
+// NewRaftStore wraps s.
+func NewRaftStore(s *raftstore.Store) RaftStore { return RaftStore{s: s} }
+
+func translateStoreErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raftstore.ErrNotLeader):
+		return fmt.Errorf("%w: %w", ErrNotLeader, err)
+	case errors.Is(err, raftstore.ErrLeadershipLost), errors.Is(err, raftstore.ErrClosed):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// CreateRun implements Store.
+func (a RaftStore) CreateRun(ctx context.Context, r *apis.Run) (*apis.Run, error) {
+	out, err := a.s.CreateRun(ctx, r)
+	return out, translateStoreErr(err)
+}
+
+// UpdateRun implements Store.
+func (a RaftStore) UpdateRun(ctx context.Context, r *apis.Run) (*apis.Run, error) {
+	out, err := a.s.UpdateRun(ctx, r)
+	return out, translateStoreErr(err)
+}
+
+// RequestDelete implements Store.
+func (a RaftStore) RequestDelete(ctx context.Context, name, rv string) (*apis.Run, bool, error) {
+	out, deleted, err := a.s.RequestDelete(ctx, name, rv)
+	return out, deleted, translateStoreErr(err)
+}
+
+// GetRun implements Store.
+func (a RaftStore) GetRun(ctx context.Context, name string) (*apis.Run, error) {
+	out, err := a.s.GetRun(ctx, name)
+	return out, translateStoreErr(err)
+}
+
+// LinearizableRead implements Store.
+func (a RaftStore) LinearizableRead(ctx context.Context) error {
+	return translateStoreErr(a.s.LinearizableRead(ctx))
+}
+
+// ListRuns implements Store.
+func (a RaftStore) ListRuns(ctx context.Context, o ListOptions) (*apis.RunList, error) {
+	out, err := a.s.ListRuns(ctx, raftstore.ListOptions(o))
+	return out, translateStoreErr(err)
+}
+
+// Watch implements Store.
+func (a RaftStore) Watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bool) (Watcher, error) {
+	w, err := a.s.Watch(ctx, fromRV, match)
+	if err != nil {
+		return nil, translateStoreErr(err)
+	}
+	return w, nil
+}
+
+// Events implements Store.
+func (a RaftStore) Events(ctx context.Context, name string) ([]apis.RunEvent, error) {
+	if _, err := a.s.GetRun(ctx, name); err != nil {
+		return nil, err
+	}
+	return a.s.Events(name)
+}
+
+// IsLeader implements Store.
+func (a RaftStore) IsLeader() bool { return a.s.IsLeader() }
+
+// Leader implements Store.
+func (a RaftStore) Leader() (string, string) { return a.s.Leader() }
+
+// Ready implements Store.
+func (a RaftStore) Ready() bool { return a.s.Ready() }
+
+// Remove implements Store.
+func (a RaftStore) Remove(ctx context.Context, id string) error {
+	return translateStoreErr(a.s.Remove(ctx, id))
+}
+
+// Join implements Store.
+func (a RaftStore) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
+	return translateStoreErr(a.s.Join(ctx, id, raftAddr, httpAddr))
+}
+
+// Cluster implements Store.
+func (a RaftStore) Cluster(context.Context) (*ClusterInfo, error) {
+	c, err := a.s.Cluster()
+	if err != nil {
+		return nil, translateStoreErr(err)
+	}
+	out := &ClusterInfo{
+		NodeID: c.NodeID, Leader: c.LeaderID, LeaderAddr: c.LeaderHTTP, State: c.State, Term: c.Term,
+		CommitIndex: c.CommitIndex, AppliedIndex: c.AppliedIndex, LastIndex: c.LastIndex,
+	}
+	for _, m := range c.Members {
+		out.Members = append(out.Members, Member(m))
+	}
+	return out, nil
+}
