@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -363,4 +365,27 @@ func TestW7_JSONEncoding(t *testing.T) {
 		[]byte(`{"type":"REVIVE_ALL","framework_id":{"value":"`+fwID+`"}}`))
 	assert.Equal(t, 400, r2.StatusCode)
 	readBody(t, r2)
+}
+
+// TestW6_MesosGoFollowsStandbyRedirect: a standby's 307 Location is one
+// mesos-go can follow (it swaps host:port and re-sends SUBSCRIBE).
+func TestW6_MesosGoFollowsStandbyRedirect(t *testing.T) {
+	leader := startMaster(t, fastConfig())
+	standby := startMaster(t, fastConfig())
+	standby.SetLeadership(strings.TrimPrefix(leader.url, "http://"), false)
+	caller := mesosGoCaller(standby.url, mediaProtobuf)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := caller.Call(ctx, calls.Subscribe(frameworkInfo("redirected")))
+	require.NoError(t, err)
+	defer resp.Close()
+	var e scheduler.Event
+	require.NoError(t, resp.Decode(&e))
+	assert.Equal(t, scheduler.Event_SUBSCRIBED, e.Type)
+	leader.mu.Lock()
+	assert.Len(t, leader.frameworks, 1, "registered with the leader")
+	leader.mu.Unlock()
+	standby.mu.Lock()
+	assert.Empty(t, standby.frameworks)
+	standby.mu.Unlock()
 }
