@@ -23,6 +23,8 @@ func (m *Master) Handler() http.Handler {
 	mux.HandleFunc("/state", m.serveState)
 	mux.HandleFunc("/files/read", m.serveFilesRead)
 	mux.HandleFunc("/files/read.json", m.serveFilesRead)
+	mux.HandleFunc("/master/redirect", m.serveRedirect)
+	mux.HandleFunc("/redirect", m.serveRedirect)
 	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/sim/v1/", m.serveFaults)
 	return mux
@@ -51,6 +53,24 @@ func (m *Master) leadershipError(path, rawQuery string) (status int, msg, locati
 		return http.StatusServiceUnavailable, "Master has not finished recovery", ""
 	}
 	return 0, "", ""
+}
+
+// serveRedirect is Mesos' /master/redirect: 307 to //<leader host:port>,
+// 503 when no leader is known.
+func (m *Master) serveRedirect(w http.ResponseWriter, _ *http.Request) {
+	m.mu.Lock()
+	leader := m.leader.standbyOf
+	if leader == "" && !m.leader.noLeader {
+		host, port := m.hostPort()
+		leader = host + ":" + strconv.Itoa(port)
+	}
+	m.mu.Unlock()
+	if leader == "" {
+		plainError(w, http.StatusServiceUnavailable, "No leader elected")
+		return
+	}
+	w.Header().Set("Location", "//"+leader)
+	w.WriteHeader(http.StatusTemporaryRedirect)
 }
 
 // serveScheduler is POST /api/v1/scheduler with the checks of §1.1 in order.

@@ -279,6 +279,13 @@ func TestW6_LeadershipAnswers(t *testing.T) {
 	assert.Equal(t, "Master has not finished recovery", readBody(t, resp))
 
 	tm.SetRecovering(0)
+	redirect, err := http.NewRequest(http.MethodGet, tm.url+"/master/redirect", nil)
+	require.NoError(t, err)
+	resp, err = http.DefaultTransport.RoundTrip(redirect)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 307, resp.StatusCode)
+	assert.Equal(t, "//"+strings.TrimPrefix(tm.url, "http://"), resp.Header.Get("Location"))
 	resp = post(t, tm.url, nil, nil)
 	assert.Equal(t, 400, resp.StatusCode, "leader again: normal checks")
 	readBody(t, resp)
