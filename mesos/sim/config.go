@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
+
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 )
 
 // Config configures a Master. The zero value of every duration means the
@@ -87,10 +89,11 @@ const DefaultAgentResources = "cpus:4;mem:8192;disk:10000;ports:[31000-32000]"
 type Option func(*deps)
 
 type deps struct {
-	clock  Clock
-	rand   *rand.Rand
-	logger *slog.Logger
-	exec   ExecutorFactory
+	clock   Clock
+	rand    *rand.Rand
+	logger  *slog.Logger
+	exec    ExecutorFactory
+	observe func(*scheduler.Call)
 }
 
 // WithClock injects the clock (default RealClock).

@@ -196,6 +196,9 @@ func (m *Master) serveSubscription(w http.ResponseWriter, r *http.Request, call 
 // the stream's consumer is counted in m.wg (under mu, so never after
 // Close's Wait began) and calls m.wg.Done when it stops.
 func (m *Master) openStream(call *scheduler.Call, counted bool) *stream {
+	if m.observe != nil {
+		m.observe(call)
+	}
 	m.lock()
 	defer m.unlock()
 	if counted {
@@ -234,6 +237,9 @@ func (m *Master) dispatch(c *scheduler.Call, streamID string, hasStreamID bool) 
 	}
 	if streamID != fw.stream.id {
 		return &callError{http.StatusBadRequest, "The stream ID '" + streamID + "' included in this request didn't match the stream ID currently associated with framework ID " + fw.id}
+	}
+	if m.observe != nil {
+		m.observe(c) // under mu: observed in the order the master processes calls
 	}
 	switch c.Type {
 	case scheduler.Call_TEARDOWN:
