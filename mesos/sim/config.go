@@ -21,6 +21,11 @@ type Config struct {
 	// AdvertiseAddr is host:port clients reach this simulator at (MasterInfo,
 	// Offer.url, slaves[].pid). Empty: set by Serve from the listener.
 	AdvertiseAddr string
+	// Credentials turns on HTTP Basic authentication of schedulers
+	// (principal → secret): requests without valid credentials get 401 and a
+	// framework's principal must be the authenticated one. Empty: no
+	// authentication, as Mesos' default.
+	Credentials map[string]string
 	// Agents are registered at Start, in order (ids <masterId>-S0, -S1, …).
 	Agents []AgentConfig
 	// WorkDir holds the process executor's sandboxes

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/subtle"
 	"errors"
 	"io"
 	"net/http"
@@ -55,6 +56,20 @@ func (m *Master) leadershipError(path, rawQuery string) (status int, msg, locati
 	return 0, "", ""
 }
 
+// authenticate checks HTTP Basic credentials when Config.Credentials is set;
+// it returns the authenticated principal ("" without authentication).
+func (m *Master) authenticate(r *http.Request) (string, bool) {
+	if len(m.cfg.Credentials) == 0 {
+		return "", true
+	}
+	user, pass, ok := r.BasicAuth()
+	secret, known := m.cfg.Credentials[user]
+	if !ok || !known || subtle.ConstantTimeCompare([]byte(secret), []byte(pass)) != 1 {
+		return "", false
+	}
+	return user, true
+}
+
 // serveRedirect is Mesos' /master/redirect: 307 to //<leader host:port>,
 // 503 when no leader is known.
 func (m *Master) serveRedirect(w http.ResponseWriter, _ *http.Request) {
@@ -75,6 +90,12 @@ func (m *Master) serveRedirect(w http.ResponseWriter, _ *http.Request) {
 
 // serveScheduler is POST /api/v1/scheduler with the checks of §1.1 in order.
 func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
+	principal, ok := m.authenticate(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="mesos"`)
+		plainError(w, http.StatusUnauthorized, "Unauthorized")
+		return
+	}
 	m.mu.Lock()
 	status, msg, loc := m.leadershipError(r.URL.Path, r.URL.RawQuery)
 	m.mu.Unlock()
@@ -116,7 +137,7 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		plainError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := validateCall(call, ""); err != nil {
+	if err := validateCall(call, principal); err != nil {
 		plainError(w, http.StatusBadRequest, "Failed to validate scheduler::Call: "+err.Error())
 		return
 	}
@@ -140,7 +161,7 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		m.serveSubscription(w, r, call, media)
 		return
 	}
-	if ce := m.dispatch(call, streamID, hasStreamID); ce != nil {
+	if ce := m.dispatch(call, principal, streamID, hasStreamID); ce != nil {
 		if ce.status < 300 {
 			w.WriteHeader(ce.status)
 			return
@@ -216,7 +237,7 @@ func (m *Master) openStream(call *scheduler.Call, counted bool) *stream {
 
 // dispatch runs a non-SUBSCRIBE call (checks of §1.1 step 10). A nil result
 // means 202 Accepted; a callError with status 200 means 200 with no body.
-func (m *Master) dispatch(c *scheduler.Call, streamID string, hasStreamID bool) *callError {
+func (m *Master) dispatch(c *scheduler.Call, principal, streamID string, hasStreamID bool) *callError {
 	m.lock()
 	defer m.unlock()
 	if m.closed {
@@ -228,6 +249,9 @@ func (m *Master) dispatch(c *scheduler.Call, streamID string, hasStreamID bool) 
 	fw := m.frameworks[c.FrameworkID.Value]
 	if fw == nil {
 		return &callError{http.StatusBadRequest, "Framework cannot be found"}
+	}
+	if principal != "" && fw.info.GetPrincipal() != principal {
+		return &callError{http.StatusBadRequest, "Authenticated principal '" + principal + "' does not match principal '" + fw.info.GetPrincipal() + "' set in `FrameworkInfo`"}
 	}
 	if fw.stream == nil {
 		return &callError{http.StatusForbidden, "Framework is not subscribed"}

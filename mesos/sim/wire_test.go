@@ -396,3 +396,40 @@ func TestW6_MesosGoFollowsStandbyRedirect(t *testing.T) {
 	assert.Empty(t, standby.frameworks)
 	standby.mu.Unlock()
 }
+
+func TestW1_BasicAuthentication(t *testing.T) {
+	cfg := fastConfig()
+	cfg.Credentials = map[string]string{"alice": "s3cret"}
+	tm := startMaster(t, cfg)
+	fi := frameworkInfo("auth")
+	p := "alice"
+	fi.Principal = &p
+	body := marshalCall(t, mediaProtobuf, &scheduler.Call{Type: scheduler.Call_SUBSCRIBE, Subscribe: &scheduler.Call_Subscribe{FrameworkInfo: fi}})
+	send := func(user, pass string, body []byte) *http.Response {
+		req, err := http.NewRequest(http.MethodPost, tm.url+"/api/v1/scheduler", strings.NewReader(string(body)))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", mediaProtobuf)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		return resp
+	}
+	resp := send("", "", body)
+	assert.Equal(t, 401, resp.StatusCode)
+	assert.NotEmpty(t, resp.Header.Get("WWW-Authenticate"))
+	readBody(t, resp)
+	resp = send("alice", "wrong", body)
+	assert.Equal(t, 401, resp.StatusCode)
+	readBody(t, resp)
+	other := frameworkInfo("auth")
+	bob := "bob"
+	other.Principal = &bob
+	resp = send("alice", "s3cret", marshalCall(t, mediaProtobuf, &scheduler.Call{Type: scheduler.Call_SUBSCRIBE, Subscribe: &scheduler.Call_Subscribe{FrameworkInfo: other}}))
+	assert.Equal(t, 400, resp.StatusCode)
+	assert.Contains(t, readBody(t, resp), "does not match principal")
+	resp = send("alice", "s3cret", body)
+	defer resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+}
