@@ -339,3 +339,21 @@ func recv(t *testing.T, w *client.Watcher) client.Event {
 		return client.Event{}
 	}
 }
+
+func TestListAll_FollowsPages(t *testing.T) {
+	_, c := setup(t, server.Config{}, "")
+	ctx := t.Context()
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		_, err := c.Create(ctx, newRun(n))
+		require.NoError(t, err)
+	}
+	all, err := c.ListAll(ctx, client.ListOptions{}, 2)
+	require.NoError(t, err)
+	var names []string
+	for _, r := range all.Items {
+		names = append(names, r.Metadata.Name)
+	}
+	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, names)
+	assert.NotEmpty(t, all.Metadata.ResourceVersion)
+	assert.Empty(t, all.Metadata.Continue)
+}

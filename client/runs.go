@@ -217,3 +217,28 @@ func (c *Client) Events(ctx context.Context, name string) ([]apis.RunEvent, erro
 	}
 	return out.Items, nil
 }
+
+// ListAll reads every matching Run, following continue tokens in pages of
+// pageSize (0 means 500). The list's resourceVersion is the first page's,
+// from which a watch misses nothing.
+func (c *Client) ListAll(ctx context.Context, opts ListOptions, pageSize int) (*apis.RunList, error) {
+	if pageSize <= 0 {
+		pageSize = 500
+	}
+	opts.Limit, opts.Continue = pageSize, ""
+	all := &apis.RunList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList}, Items: []apis.Run{}}
+	for {
+		page, err := c.List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		all.Items = append(all.Items, page.Items...)
+		if all.Metadata.ResourceVersion == "" {
+			all.Metadata.ResourceVersion = page.Metadata.ResourceVersion
+		}
+		if page.Metadata.Continue == "" {
+			return all, nil
+		}
+		opts.Continue = page.Metadata.Continue
+	}
+}
