@@ -291,12 +291,12 @@ func TestWait_Phase(t *testing.T) {
 	require.ErrorIs(t, err, client.ErrConditionUnreachable)
 	assert.Contains(t, err.Error(), "Failed (TaskFailed)")
 
-	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancel()
-	_, err = c.Wait(short, "ok", client.PhaseIs(apis.PhaseFailed))
+	_, err = c.Wait(ctx, "ok", client.PhaseIs(apis.PhaseFailed))
 	require.ErrorIs(t, err, client.ErrConditionUnreachable, "Succeeded is terminal")
 	_, err = c.Create(ctx, newRun("slow"))
 	require.NoError(t, err)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
 	_, err = c.Wait(short, "slow", client.PhaseIs(apis.PhaseSucceeded))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
