@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -356,4 +358,37 @@ func TestListAll_FollowsPages(t *testing.T) {
 	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, names)
 	assert.NotEmpty(t, all.Metadata.ResourceVersion)
 	assert.Empty(t, all.Metadata.Continue)
+}
+
+func TestClient_WaitsOutAnElection(t *testing.T) {
+	store := servertest.NewStore()
+	store.SetLeader(false, "", "")
+	srv, err := server.New(server.Config{ForwardRetries: -1}, store, nil, nil)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, srv.Close()) }()
+	var mu sync.Mutex
+	calls := 0
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		if calls == 3 {
+			store.SetLeader(true, "n1", "") // elected after two refusals
+		}
+		mu.Unlock()
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+
+	impatient, err := client.New(hs.URL, "", client.WithLeaderWait(0))
+	require.NoError(t, err)
+	_, err = impatient.Create(t.Context(), newRun("a"))
+	require.Equal(t, http.StatusServiceUnavailable, client.StatusCode(err), "%v", err)
+
+	c, err := client.New(hs.URL, "")
+	require.NoError(t, err)
+	_, err = c.Create(t.Context(), newRun("a"))
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 3, calls)
 }
