@@ -392,3 +392,18 @@ func TestClient_WaitsOutAnElection(t *testing.T) {
 	defer mu.Unlock()
 	assert.Equal(t, 3, calls)
 }
+
+func TestApply_GenerateNameCreatesEachTime(t *testing.T) {
+	_, c := setup(t, server.Config{}, "")
+	run := newRun("")
+	run.Metadata.GenerateName = "flaky-"
+	a, res, err := c.Apply(t.Context(), run, client.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, client.Created, res)
+	b, _, err := c.Apply(t.Context(), run, client.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Regexp(t, `^flaky-`, a.Metadata.Name)
+	assert.NotEqual(t, a.Metadata.Name, b.Metadata.Name)
+	_, _, err = c.Apply(t.Context(), newRun(""), client.ApplyOptions{})
+	assert.ErrorContains(t, err, "neither metadata.name nor metadata.generateName")
+}

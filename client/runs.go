@@ -32,11 +32,21 @@ type ApplyOptions struct {
 }
 
 // Apply creates the Run or updates its mutable fields, or leaves it
-// unchanged. A metadata.resourceVersion in run is a precondition.
+// unchanged. A metadata.resourceVersion in run is a precondition. A Run
+// with only metadata.generateName is created anew on every apply.
 func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*apis.Run, ApplyResult, error) {
 	name := run.Metadata.Name
 	if name == "" {
-		return nil, "", errors.New("apply: the Run has no metadata.name")
+		if run.Metadata.GenerateName == "" {
+			return nil, "", errors.New("apply: the Run has neither metadata.name nor metadata.generateName")
+		}
+		// A generated name cannot match an existing Run: every apply
+		// creates a new one, as kubectl create does.
+		created, err := c.create(ctx, run, opts.DryRun)
+		if err != nil {
+			return nil, "", err
+		}
+		return created, Created, nil
 	}
 	out, result, err := c.put(ctx, run, opts.DryRun)
 	if err == nil || !opts.Force || !IsInvalid(err) {

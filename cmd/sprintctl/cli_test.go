@@ -291,3 +291,17 @@ func TestTLS_CertificateAuthority(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "no PEM certificates")
 }
+
+func TestApply_ExampleManifests(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	r := e.run(t, "", "apply", "-f", "../../manifests/examples")
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.NotEmpty(t, lines)
+	for _, l := range lines {
+		assert.True(t, strings.HasSuffix(l, " created"), l)
+	}
+	r = e.run(t, "", "apply", "-f", "../../manifests/examples/hello.yaml")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "run.sprint/hello unchanged\n", r.stdout)
+}
