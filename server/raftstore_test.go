@@ -193,7 +193,8 @@ func TestRaftstore_SingleNode(t *testing.T) {
 	assert.Len(t, l.Items, 1)
 
 	info, err := c.Cluster(ctx)
-	require.NoError(t, err, "cluster status is the follower's own view")
+	require.NoError(t, err)
+	assert.Equal(t, "Follower", info.State, "cluster status is the follower's own view")
 	info, err = direct.Cluster(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "n1", info.Leader)
