@@ -25,36 +25,34 @@ type sandboxLogs struct {
 
 var _ server.LogSource = (*sandboxLogs)(nil)
 
-// OpenLog implements server.LogSource.
-func (l *sandboxLogs) OpenLog(ctx context.Context, run *apis.Run, opts server.LogOptions) (io.ReadCloser, error) {
+// CopyLog implements server.LogSource.
+func (l *sandboxLogs) CopyLog(ctx context.Context, run *apis.Run, opts server.LogOptions, w io.Writer) error {
 	if opts.Follow {
 		// As kubectl logs -f on a pending pod: wait for the task to launch.
 		var err error
 		if run, err = l.waitLaunched(ctx, run); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	st := run.Status
 	if st.TaskID == "" || st.AgentID == "" {
-		return nil, fmt.Errorf("%w: Run %q has not been launched", server.ErrLogUnavailable, run.Metadata.Name)
+		return fmt.Errorf("%w: Run %q has not been launched", server.ErrLogUnavailable, run.Metadata.Name)
 	}
 	fid, err := l.frameworkID()
 	if err != nil || fid == "" {
-		return nil, fmt.Errorf("%w: no Mesos framework registered yet", server.ErrLogUnavailable)
+		return fmt.Errorf("%w: no Mesos framework registered yet", server.ErrLogUnavailable)
 	}
 	sb, err := l.files.LocateSandbox(ctx, l.masters, fid, st.AgentID, st.TaskID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: locate sandbox of task %s: %v", server.ErrLogUnavailable, st.TaskID, err)
+		return fmt.Errorf("%w: locate sandbox of task %s: %v", server.ErrLogUnavailable, st.TaskID, err)
 	}
 	path := sb.File(opts.Stream)
 	var offset int64
 	if opts.Tail > 0 {
 		if offset, err = l.files.TailOffset(ctx, sb.AgentURL, path, opts.Tail); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", server.ErrLogUnavailable, opts.Stream, err)
+			return fmt.Errorf("%w: %s: %v", server.ErrLogUnavailable, opts.Stream, err)
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	pr, pw := io.Pipe()
 	name, taskID := run.Metadata.Name, st.TaskID
 	done := func() bool { return true }
 	if opts.Follow {
@@ -65,11 +63,8 @@ func (l *sandboxLogs) OpenLog(ctx context.Context, run *apis.Run, opts server.Lo
 			return err != nil || r.Status.TaskID != taskID || r.Status.Phase.Terminal()
 		}
 	}
-	go func() {
-		_, err := l.files.Follow(ctx, sb.AgentURL, path, offset, pw, done)
-		pw.CloseWithError(err)
-	}()
-	return readCloser{Reader: pr, close: func() error { cancel(); return pr.Close() }}, nil
+	_, err = l.files.Follow(ctx, sb.AgentURL, path, offset, w, done)
+	return err
 }
 
 // waitLaunched returns run once it has a task on an agent, polling the
@@ -94,10 +89,3 @@ func (l *sandboxLogs) waitLaunched(ctx context.Context, run *apis.Run) (*apis.Ru
 	}
 	return run, nil
 }
-
-type readCloser struct {
-	io.Reader
-	close func() error
-}
-
-func (r readCloser) Close() error { return r.close() }
