@@ -35,6 +35,7 @@ type Store struct {
 
 	notifyCh  chan bool     // raft's leadership notifications, read by monitorLeadership
 	readyTerm atomic.Uint64 // term in which this leader's barrier completed; 0 when not leader
+	leaderGen atomic.Uint64 // count of leadership notifications, set by monitorLeadership
 
 	subMu sync.Mutex
 	subs  []chan bool // LeadershipChanges subscribers; closed by Close
