@@ -8,6 +8,7 @@ import (
 	"math/big"
 
 	"github.com/google/uuid"
+	"github.com/hashicorp/raft"
 
 	"github.com/sprint-project/sprint/apis"
 )
@@ -29,7 +30,10 @@ func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, erro
 		return result{}, err
 	}
 	f := s.raft.Apply(data, s.timeout(ctx))
-	if err := f.Error(); err != nil {
+	if err := waitFuture(ctx, f); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return result{}, fmt.Errorf("%s: outcome unknown: %w", t, err)
+		}
 		return result{}, s.raftErr(t.String(), err)
 	}
 	r, ok := f.Response().(result)
@@ -37,6 +41,22 @@ func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, erro
 		return result{}, fmt.Errorf("%s: unexpected response %T", t, f.Response())
 	}
 	return r, r.Err
+}
+
+// waitFuture waits for f, or for ctx when it can end (then the entry may
+// still commit). A context that never ends costs no extra goroutine.
+func waitFuture(ctx context.Context, f raft.Future) error {
+	if ctx.Done() == nil {
+		return f.Error()
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }() // ends when raft answers: applied, lost or shut down
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // generateNameSuffix is Kubernetes' alphabet: no vowels, no look-alikes.
