@@ -263,7 +263,7 @@ func (s *Store) closeFiles() error {
 // before a backup or in tests.
 // Nothing new to snapshot is not an error.
 func (s *Store) Snapshot() error {
-	err := s.raft.Snapshot().Error()
+	err := s.wait(context.Background(), s.raft.Snapshot())
 	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		return nil
 	}

@@ -30,10 +30,7 @@ func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, erro
 		return result{}, err
 	}
 	f := s.raft.Apply(data, s.timeout(ctx))
-	if err := waitFuture(ctx, f); err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return result{}, fmt.Errorf("%s: outcome unknown: %w", t, err)
-		}
+	if err := s.wait(ctx, f); err != nil {
 		return result{}, s.raftErr(t.String(), err)
 	}
 	r, ok := f.Response().(result)
@@ -43,19 +40,22 @@ func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, erro
 	return r, r.Err
 }
 
-// waitFuture waits for f, or for ctx when it can end (then the entry may
-// still commit). A context that never ends costs no extra goroutine.
-func waitFuture(ctx context.Context, f raft.Future) error {
-	if ctx.Done() == nil {
-		return f.Error()
-	}
+// wait waits for a raft future, for ctx, or for the store to close. raft
+// never answers some futures that are pending when it shuts down (a
+// logFuture still in the buffered apply queue, a verifyFuture), so waiting
+// on the future alone can hang forever; the helper goroutine of such a
+// future is then left behind, which is bounded by the queue length.
+// After ctx or Close the outcome of a write is unknown.
+func (s *Store) wait(ctx context.Context, f raft.Future) error {
 	done := make(chan error, 1)
-	go func() { done <- f.Error() }() // ends when raft answers: applied, lost or shut down
+	go func() { done <- f.Error() }()
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("outcome unknown: %w", ctx.Err())
+	case <-s.closed:
+		return ErrClosed
 	}
 }
 
