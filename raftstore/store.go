@@ -29,6 +29,7 @@ type Store struct {
 
 	fsm       *fsm
 	logStore  *raftboltdb.BoltStore
+	logs      *raft.LogCache // logStore behind a cache; set by Start
 	snapshots *raft.FileSnapshotStore
 	transport *raft.NetworkTransport
 	raft      *raft.Raft // set by Start
@@ -172,11 +173,11 @@ func (s *Store) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	logs, err := raft.NewLogCache(MaxAppendEntries*2, s.logStore)
+	s.logs, err = raft.NewLogCache(MaxAppendEntries*2, s.logStore)
 	if err != nil {
 		return fmt.Errorf("log cache: %w", err)
 	}
-	r, err := raft.NewRaft(rc, s.fsm, logs, s.logStore, s.snapshots, s.transport)
+	r, err := raft.NewRaft(rc, s.fsm, s.logs, s.logStore, s.snapshots, s.transport)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}

@@ -1,6 +1,7 @@
 package raftstore_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -175,15 +176,27 @@ func TestStore_RestartRecoversFromDisk(t *testing.T) {
 			require.NoError(t, err)
 			want, err := s.ListRuns(t.Context(), raftstore.ListOptions{})
 			require.NoError(t, err)
+			addr := s.RaftAddr()
 			require.NoError(t, s.Close())
 			if tc.lose {
 				require.NoError(t, os.Remove(filepath.Join(dir, "fsm.db")))
 			}
 
-			s = startSingle(t, dir, nil)
+			s = startSingle(t, dir, func(c *raftstore.Config) { c.RaftAddr = addr })
 			got, err := s.ListRuns(t.Context(), raftstore.ListOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, want.Items, got.Items)
+
+			// Idle after the restart, the log ends in entries the FSM never
+			// sees (the leader's no-op and barrier): reads must not wait for
+			// a write that may never come.
+			changes := s.LeadershipChanges()
+			require.Eventually(t, func() bool { return <-changes }, 10*time.Second, time.Millisecond)
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			require.NoError(t, s.LinearizableRead(ctx))
+			require.NoError(t, s.LinearizableRead(ctx))
+			assert.True(t, s.Ready())
 			_, err = s.CreateRun(t.Context(), newRun("after"))
 			require.NoError(t, err)
 		})
