@@ -129,11 +129,14 @@ func (s *Store) LeadershipChanges() <-chan bool {
 }
 
 // IsLeader reports whether this node is the Raft leader.
-func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
+func (s *Store) IsLeader() bool { return s.raft != nil && s.raft.State() == raft.Leader }
 
 // Leader returns the current leader's ID and HTTP address; both are empty
 // when no leader is known.
 func (s *Store) Leader() (id, httpAddr string) {
+	if s.raft == nil {
+		return "", ""
+	}
 	_, lid := s.raft.LeaderWithID()
 	if lid == "" {
 		return "", ""
@@ -273,6 +276,9 @@ type ClusterInfo struct {
 
 // Cluster reports members, leader, term and indexes as this node sees them.
 func (s *Store) Cluster() (ClusterInfo, error) {
+	if s.raft == nil {
+		return ClusterInfo{}, fmt.Errorf("cluster: store not started: %w", ErrClosed)
+	}
 	cf := s.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		return ClusterInfo{}, s.raftErr("cluster", err)

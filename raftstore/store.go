@@ -49,7 +49,8 @@ type Store struct {
 }
 
 // New opens the data dir and binds the Raft address. Nothing replicates
-// until Start.
+// until Start; until then writes and cluster calls fail with ErrClosed and
+// reads see the state on disk.
 func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
@@ -264,6 +265,9 @@ func (s *Store) closeFiles() error {
 // before a backup or in tests.
 // Nothing new to snapshot is not an error.
 func (s *Store) Snapshot() error {
+	if s.raft == nil {
+		return fmt.Errorf("snapshot: store not started: %w", ErrClosed)
+	}
 	err := s.wait(context.Background(), s.raft.Snapshot())
 	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		return nil

@@ -280,3 +280,17 @@ func TestStore_NewRejectsBadConfig(t *testing.T) {
 	_, err = raftstore.New(raftstore.Config{RaftAddr: "127.0.0.1:0", DataDir: t.TempDir()}, raftstoretest.TestLogger(t))
 	assert.Error(t, err)
 }
+
+func TestStore_BeforeStartFailsCleanly(t *testing.T) {
+	s, err := raftstore.New(raftstore.Config{NodeID: "x", RaftAddr: "127.0.0.1:0", DataDir: t.TempDir()}, raftstoretest.TestLogger(t))
+	require.NoError(t, err)
+	assert.False(t, s.IsLeader())
+	assert.False(t, s.Ready())
+	_, err = s.CreateRun(t.Context(), newRun("a"))
+	assert.ErrorIs(t, err, raftstore.ErrClosed)
+	_, err = s.Cluster()
+	assert.ErrorIs(t, err, raftstore.ErrClosed)
+	assert.ErrorIs(t, s.LinearizableRead(t.Context()), raftstore.ErrNotLeader)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "Close is idempotent")
+}
