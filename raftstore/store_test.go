@@ -294,3 +294,18 @@ func TestStore_BeforeStartFailsCleanly(t *testing.T) {
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close(), "Close is idempotent")
 }
+
+func TestStore_ReturnedRunIsTheCallersCopy(t *testing.T) {
+	s := startSingle(t, t.TempDir(), nil)
+	w, err := s.Watch(t.Context(), 0, nil)
+	require.NoError(t, err)
+	defer w.Stop()
+	created, err := s.CreateRun(t.Context(), newRun("a"))
+	require.NoError(t, err)
+	created.Spec.Command = "mutated by the caller"
+	created.Metadata.Labels["x"] = "y"
+	ev := <-w.Events()
+	seen := ev.Object.(*apis.Run)
+	assert.Equal(t, "echo a", seen.Spec.Command)
+	assert.NotContains(t, seen.Metadata.Labels, "x")
+}
