@@ -78,8 +78,10 @@ func writeOnLeader(ctx context.Context, c *raftstoretest.Cluster, fn func(s *raf
 			switch {
 			case err == nil:
 				return true, nil
-			case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrClosed):
+			case errors.Is(err, raftstore.ErrNotLeader):
 				continue // not applied: safe to retry elsewhere
+			case errors.Is(err, raftstore.ErrClosed):
+				continue // maybe applied: a retry then finds the name taken and is not counted
 			default:
 				return false, err
 			}
@@ -313,4 +315,37 @@ func TestCluster_MembershipJoinAndRemove(t *testing.T) {
 	require.True(t, ok)
 	c.Restart(leader.ID)
 	c.EnsureSame()
+}
+
+func TestCluster_FullRestartRecoversFromDisk(t *testing.T) {
+	c := raftstoretest.New(t, 3, nil)
+	ctx := t.Context()
+	for i := range 20 {
+		createRun(t, c, newRun(fmt.Sprintf("r%d", i)))
+	}
+	require.NoError(t, c.Do(func(s *raftstore.Store) error {
+		_, err := s.UpdateStatus(ctx, "r7", apis.RunStatus{Phase: apis.PhaseRunning})
+		return err
+	}))
+	require.NoError(t, c.Do(func(s *raftstore.Store) error { return s.SetFrameworkID(ctx, "fw-9") }))
+	c.EnsureSame()
+	want, err := c.Leader().Store.ListRuns(ctx, raftstore.ListOptions{})
+	require.NoError(t, err)
+
+	for _, n := range c.Nodes() {
+		c.Shutdown(n.ID)
+	}
+	for _, n := range c.Nodes() {
+		c.Restart(n.ID)
+	}
+	c.EnsureSame()
+	for _, n := range c.Running() {
+		got, err := n.Store.ListRuns(ctx, raftstore.ListOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, want.Items, got.Items, n.ID)
+		fw, err := n.Store.FrameworkID()
+		require.NoError(t, err)
+		assert.Equal(t, "fw-9", fw)
+	}
+	createRun(t, c, newRun("after-restart"))
 }
