@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"time"
 
@@ -195,6 +196,12 @@ func (s *Store) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 	if !s.IsLeader() {
 		return fmt.Errorf("join %s: %w", id, s.notLeader())
 	}
+	// A voter nobody can reach would cost the cluster its quorum (a
+	// single-node cluster would lose its leader for good), so the new
+	// member must answer on its Raft address before it is added.
+	if err := probeRaftAddr(ctx, raftAddr); err != nil {
+		return &apis.InvalidError{Kind: "Member", Name: id, Errors: apis.ErrorList{{Field: "raftAddr", Message: err.Error()}}}
+	}
 	cf := s.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		return s.raftErr("join: configuration", err)
@@ -380,4 +387,17 @@ func (s *Store) LinearizableRead(ctx context.Context) error {
 		return s.raftErr("linearizable read: verify leader", err)
 	}
 	return s.WaitApplied(ctx, commit)
+}
+
+// probeRaftAddr checks that something accepts TCP connections at addr.
+func probeRaftAddr(ctx context.Context, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("must be host:port: %v", err)
+	}
+	d := net.Dialer{Timeout: 3 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("not reachable: %v", err)
+	}
+	return conn.Close()
 }

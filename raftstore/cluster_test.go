@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -348,4 +349,30 @@ func TestCluster_FullRestartRecoversFromDisk(t *testing.T) {
 		assert.Equal(t, "fw-9", fw)
 	}
 	createRun(t, c, newRun("after-restart"))
+}
+
+// A join naming a Raft address nobody answers on is refused before the
+// configuration changes: adding such a voter to a one-node cluster would
+// leave it without a quorum for good.
+func TestCluster_JoinRefusesUnreachableRaftAddress(t *testing.T) {
+	c := raftstoretest.New(t, 1, nil)
+	leader := c.Leader()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	for addr, want := range map[string]string{
+		"nonsense": "raftAddr: must be host:port",
+		dead:       "raftAddr: not reachable",
+	} {
+		err := leader.Store.Join(t.Context(), "x", addr, "http://127.0.0.1:1")
+		require.Error(t, err)
+		assert.ErrorIs(t, err, apis.ErrInvalid)
+		assert.Contains(t, err.Error(), want)
+	}
+	info, err := leader.Store.Cluster()
+	require.NoError(t, err)
+	assert.Len(t, info.Members, 1, "the configuration is unchanged")
+	assert.True(t, leader.Store.IsLeader())
 }
