@@ -49,6 +49,17 @@ func (l *actionLog) matching(prefix string) []string {
 	return out
 }
 
+// lastIndex of the actions starting with prefix, or -1.
+func (l *actionLog) lastIndex(prefix string) int {
+	all := l.list()
+	for i := len(all) - 1; i >= 0; i-- {
+		if strings.HasPrefix(all[i], prefix) {
+			return i
+		}
+	}
+	return -1
+}
+
 // index of the first action starting with prefix, or -1.
 func (l *actionLog) index(prefix string) int {
 	for i, a := range l.list() {
@@ -653,7 +664,16 @@ func (f *fixture) waitPhase(name string, p apis.RunPhase) *apis.Run {
 
 // offer sends one offer for agent with cpus and mem and ports 31000-31009.
 func (f *fixture) offer(id, agent string, cpus, mem float64, attrs ...mesos.Attribute) {
-	f.sched.handler().Offers([]mesos.Offer{makeOffer(id, agent, cpus, mem, attrs...)})
+	f.sendOffers(makeOffer(id, agent, cpus, mem, attrs...))
+}
+
+// sendOffers plays an OFFERS event once the controller has settled, so
+// that every Run reconciled so far is pending in the launcher (the fake
+// master, unlike a real one, sends no more offers after a REVIVE).
+func (f *fixture) sendOffers(offers ...mesos.Offer) {
+	f.t.Helper()
+	f.waitQueueIdle()
+	f.sched.handler().Offers(offers)
 }
 
 func makeOffer(id, agent string, cpus, mem float64, attrs ...mesos.Attribute) mesos.Offer {

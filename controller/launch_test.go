@@ -76,11 +76,11 @@ func TestLaunch_UnschedulableRunNamesWhatIsMissing(t *testing.T) {
 		r.Spec.Constraints = [][]string{{"rack", "LIKE", "r9"}}
 	})
 	f.waitPhase("big", apis.PhasePending)
-	f.sched.handler().Offers([]mesos.Offer{
+	f.sendOffers(
 		makeOffer("o1", "a1", 4, 1024, textAttr("rack", "r1")),
 		makeOffer("o2", "a2", 2, 1024, textAttr("rack", "r1")),
 		makeOffer("o3", "a3", 16, 1024, textAttr("rack", "r2")),
-	})
+	)
 	f.eventually(func() bool {
 		r := f.store.run("big")
 		return r.Status.Reason == apis.ReasonUnschedulable
@@ -100,12 +100,14 @@ func TestLaunch_SuppressesWhenIdleAndRevivesWhenRunArrives(t *testing.T) {
 	// offers suppressed.
 	f.waitLauncherIdle()
 	f.clock.Advance(2 * time.Second)
-	f.eventually(func() bool { return f.log.index("sched.suppress") >= 0 }, "suppress")
-	assert.Less(t, f.log.index("sched.decline o1 refuse=2m0s"), f.log.index("sched.suppress"))
+	f.eventually(func() bool { return f.log.index("sched.decline o1 refuse=2m0s") >= 0 }, "declined after the hold")
+	f.eventually(func() bool {
+		return f.log.lastIndex("sched.suppress") > f.log.lastIndex("sched.revive")
+	}, "offers suppressed")
 
 	f.createRun("late")
-	f.eventually(func() bool { return f.log.index("sched.revive") >= 0 }, "revive")
-	assert.Greater(t, f.log.index("sched.revive"), f.log.index("sched.suppress"))
+	f.eventually(func() bool { return f.log.lastIndex("sched.revive") > f.log.lastIndex("sched.suppress") }, "revive")
+	assert.Greater(t, f.log.lastIndex("sched.revive"), f.log.lastIndex("sched.suppress"))
 	f.offer("o2", "a1", 4, 1024)
 	f.launchedTask("late", 1)
 }

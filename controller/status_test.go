@@ -121,7 +121,7 @@ func TestStatus_UpdatesAreBatchedAndAckedAfterCommit(t *testing.T) {
 	for i := range n {
 		f.waitPhase(fmt.Sprintf("b%02d", i), apis.PhasePending)
 	}
-	f.sched.handler().Offers(offers)
+	f.sendOffers(offers...)
 	f.eventually(func() bool { return len(f.sched.taskIDs()) == n }, "all launched")
 	f.store.mu.Lock()
 	before := len(f.store.batches)

@@ -147,6 +147,18 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 				acksNow = append(acksNow, st)
 				continue
 			}
+			if p.run.Status.TaskID != taskID {
+				// The status does not point at its attempt yet (a new
+				// leader adopting a task): point it there first.
+				if att, ok := t.attempts.get(r.name); ok && att.TaskID == taskID {
+					if s, _, evs, ok := launchMutation(att.Attempt, att.hostname, att.ports)(p.run, now); ok {
+						p.run.Status = s
+						for _, e := range evs {
+							events = append(events, EventRecord{Run: r.name, Event: e})
+						}
+					}
+				}
+			}
 			tr := t.c.applyTaskStatus(p.run, &st, now)
 			p.run.Status = tr.status
 			if tr.finish {
