@@ -27,7 +27,7 @@ import (
 
 // startSim serves a simulated Mesos master with agents on loopback and
 // returns its URL.
-func startSim(t *testing.T, agents int, executor, resources string) (*sim.Master, string) {
+func startSim(t testing.TB, agents int, executor, resources string) (*sim.Master, string) {
 	t.Helper()
 	cfg := sim.Config{
 		MasterID:           "m1",
@@ -57,7 +57,7 @@ func startSim(t *testing.T, agents int, executor, resources string) (*sim.Master
 }
 
 // startSolo starts a one-node raftstore.
-func startSolo(t *testing.T) *raftstore.Store {
+func startSolo(t testing.TB) *raftstore.Store {
 	t.Helper()
 	cfg := raftstore.Config{NodeID: "solo", RaftAddr: "127.0.0.1:0", HTTPAddr: "http://solo", DataDir: t.TempDir()}
 	raftstoretest.TestConfig(&cfg)
@@ -208,7 +208,13 @@ type node struct {
 	stop  func()
 }
 
-func startController(t *testing.T, s *raftstore.Store, simURL string, cfg controller.Config, wrap func(controller.Scheduler) controller.Scheduler) *node {
+func startController(t testing.TB, s *raftstore.Store, simURL string, cfg controller.Config, wrap func(controller.Scheduler) controller.Scheduler) *node {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", s.NodeID())
+	return startControllerLog(t, s, simURL, cfg, wrap, logger)
+}
+
+func startControllerLog(t testing.TB, s *raftstore.Store, simURL string, cfg controller.Config, wrap func(controller.Scheduler) controller.Scheduler, logger *slog.Logger) *node {
 	t.Helper()
 	mcfg := mesos.Config{
 		Masters:       []string{simURL},
@@ -218,14 +224,13 @@ func startController(t *testing.T, s *raftstore.Store, simURL string, cfg contro
 		MaxBackoff:    100 * time.Millisecond,
 		Timeout:       5 * time.Second,
 	}
-	client, err := mesos.New(mcfg, controller.RaftFrameworkIDs{Store: s}, slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", s.NodeID()))
+	client, err := mesos.New(mcfg, controller.RaftFrameworkIDs{Store: s}, logger)
 	require.NoError(t, err)
 	var sched controller.Scheduler = controller.MesosScheduler{Client: client}
 	if wrap != nil {
 		sched = wrap(sched)
 	}
 	reg := prometheus.NewRegistry()
-	logger := slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", s.NodeID())
 	c, err := controller.New(cfg, controller.NewRaftStore(s), sched, controller.MesosTaskBuilder(mesos.TaskOptions{}), nil, logger, reg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -240,7 +245,7 @@ func startController(t *testing.T, s *raftstore.Store, simURL string, cfg contro
 	return n
 }
 
-type logWriter struct{ t *testing.T }
+type logWriter struct{ t testing.TB }
 
 func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
