@@ -333,7 +333,7 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 	// Record every planned attempt (concurrently: Raft batches them),
 	// then ACCEPT per offer.
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64)
+	sem := make(chan struct{}, 128)
 	for _, s := range spaces {
 		for i := range s.planned {
 			pl := &s.planned[i]
