@@ -130,9 +130,11 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 		}, true)
 		return Result{}, err
 	}
-	if run.Status.Phase == "" || (run.Status.Phase != apis.PhasePending) {
+	if run.Status.Phase != apis.PhasePending {
 		// First sight of the Run, or a status claiming a task that has
-		// no live attempt: it waits for an offer.
+		// no live attempt: it waits for an offer. The write is not
+		// awaited: the launcher re-reads the Run before it launches, and
+		// a launch writes its status after this one.
 		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
 			if _, live := t.attempts.get(name); live || r.Status.Phase.Terminal() || r.Status.Phase == apis.PhasePending {
 				return r.Status, "", nil, false
@@ -147,14 +149,11 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 				evs = append(evs, event(now, apis.EventNormal, "Scheduled", "waiting for an offer that fits cpus %s, mem %s", num(r.Spec.Cpus), num(r.Spec.Mem)))
 			}
 			return s, "", evs, true
-		}, true)
+		}, false)
 		if err != nil {
 			return Result{}, err
 		}
-		run, err = c.store.GetRun(ctx, name)
-		if err != nil {
-			return Result{}, fmt.Errorf("get run: %w", err)
-		}
+		run.Status.Phase = apis.PhasePending
 	}
 	ok, wait := launchable(run, c.cfg, now)
 	if !ok {
