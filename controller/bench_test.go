@@ -36,6 +36,15 @@ func BenchmarkController_Burst(b *testing.B) {
 	}
 }
 
+// BenchmarkController_Backlog applies benchRuns Runs before the controller
+// starts, so it measures the controller alone: start→all Running and
+// start→all Succeeded.
+func BenchmarkController_Backlog(b *testing.B) {
+	for range b.N {
+		benchController(b, benchRuns(), -1)
+	}
+}
+
 // BenchmarkController_Steady applies Runs at a steady 200 per second and
 // measures apply→launch latency.
 func BenchmarkController_Steady200(b *testing.B) {
@@ -45,11 +54,15 @@ func BenchmarkController_Steady200(b *testing.B) {
 	}
 }
 
+// benchController applies n Runs: all at once (rate 0), at rate per
+// second, or before the controller starts (rate < 0).
 func benchController(b *testing.B, n int, rate int) {
 	_, url := startSim(b, 100, sim.ExecutorSimulated, "cpus:8;mem:65536;disk:10000;ports:[31000-32000]")
 	s := startSolo(b)
 	quiet := slog.New(slog.NewTextHandler(logWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	startControllerLog(b, s, url, controller.Config{}, nil, quiet)
+	if rate >= 0 {
+		startControllerLog(b, s, url, controller.Config{}, nil, quiet)
+	}
 	ctx := context.Background()
 
 	w, err := s.Watch(ctx, 0, nil)
@@ -115,6 +128,10 @@ func benchController(b *testing.B, n int, rate int) {
 	close(work)
 	wg.Wait()
 	applied := time.Since(start)
+	if rate < 0 {
+		start = time.Now() // measure from the controller's start
+		startControllerLog(b, s, url, controller.Config{}, nil, quiet)
+	}
 	select {
 	case <-done:
 	case <-time.After(10 * time.Minute):
