@@ -164,6 +164,7 @@ type fakeStore struct {
 	batches        []int // size of each UpdateStatuses call
 	barriers       int
 	failRecordOnce error
+	panicGets      map[string]int // GetRun of these names panics this many times
 }
 
 func newFakeStore(log *actionLog) *fakeStore {
@@ -269,6 +270,10 @@ func (s *fakeStore) setLeader(v bool) {
 func (s *fakeStore) GetRun(_ context.Context, name string) (*apis.Run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.panicGets[name] > 0 {
+		s.panicGets[name]--
+		panic("fake store: GetRun " + name)
+	}
 	r, ok := s.runs[name]
 	if !ok {
 		return nil, fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
