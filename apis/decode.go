@@ -266,10 +266,10 @@ func decodeDocument(v any) ([]Run, error) {
 
 // strictDecode checks v against out's type, then decodes it.
 func strictDecode(v any, out any, path string) error {
-	var problems []string
+	var problems problemList
 	checkValue(reflectTypeOf(out), v, path, &problems)
-	if len(problems) > 0 {
-		return &DecodeError{Problems: problems}
+	if len(problems.list) > 0 {
+		return &DecodeError{Problems: problems.messages()}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -19,7 +19,7 @@ func reflectTypeOf(ptr any) reflect.Type { return reflect.TypeOf(ptr).Elem() }
 // path. encoding/json would stop at the first, match field names
 // case-insensitively and say "Go struct field RunSpec.spec.cpus": users
 // need the path they wrote and a hint.
-func checkValue(t reflect.Type, v any, path string, problems *[]string) {
+func checkValue(t reflect.Type, v any, path string, problems *problemList) {
 	if v == nil {
 		return // null leaves the zero value, as encoding/json does
 	}
@@ -46,6 +46,10 @@ func checkValue(t reflect.Type, v any, path string, problems *[]string) {
 			f, ok := fields.byName[k]
 			if !ok {
 				msg := "unknown field"
+				if problems.full() {
+					problems.dropped++
+					continue
+				}
 				if s := suggest(k, fields.names); s != "" {
 					msg += "; did you mean " + joinPath(path, s) + "?"
 				}
@@ -112,12 +116,37 @@ func isRangeErr(err error) bool {
 	return ok && ne.Err == strconv.ErrRange
 }
 
-func addProblem(problems *[]string, path, msg string) {
-	if path == "" {
-		*problems = append(*problems, msg)
+// maxDecodeProblems bounds what one decode error lists: a manifest with
+// thousands of unknown fields needs fixing at the first few, and a huge
+// message would only hide them.
+const maxDecodeProblems = 20
+
+// problemList collects decode problems, keeping the first
+// maxDecodeProblems and counting the rest.
+type problemList struct {
+	list    []string
+	dropped int
+}
+
+func (p *problemList) full() bool { return len(p.list) >= maxDecodeProblems }
+
+// messages returns the kept problems, with a count of the dropped ones.
+func (p *problemList) messages() []string {
+	if p.dropped == 0 {
+		return p.list
+	}
+	return append(p.list, fmt.Sprintf("and %d more problems", p.dropped))
+}
+
+func addProblem(problems *problemList, path, msg string) {
+	if problems.full() {
+		problems.dropped++
 		return
 	}
-	*problems = append(*problems, path+": "+msg)
+	if path != "" {
+		msg = path + ": " + msg
+	}
+	problems.list = append(problems.list, msg)
 }
 
 func joinPath(path, name string) string {

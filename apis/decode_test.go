@@ -2,6 +2,7 @@ package apis
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -121,6 +122,20 @@ func TestDecodeRuns_Errors(t *testing.T) {
 			assert.Equal(t, 400, StatusFromError(err).Code)
 		})
 	}
+}
+
+func TestDecodeRuns_ProblemsAreCapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("spec:\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "  unknown%04d: 1\n", i)
+	}
+	_, err := DecodeRuns([]byte(b.String()))
+	var de *DecodeError
+	require.ErrorAs(t, err, &de)
+	require.Len(t, de.Problems, maxDecodeProblems+1)
+	assert.Equal(t, "spec.unknown0000: unknown field", de.Problems[0])
+	assert.Equal(t, "and 980 more problems", de.Problems[maxDecodeProblems])
 }
 
 func TestDecodeRunsReader_Limit(t *testing.T) {
