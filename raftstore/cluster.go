@@ -15,29 +15,45 @@ import (
 // monitorLeadership follows raft's leadership notifications. On gaining
 // leadership it first commits a barrier (so the FSM holds everything earlier
 // leaders committed), records the members' HTTP addresses if missing, and
-// only then tells subscribers; on loss it tells them at once.
+// only then tells subscribers; on loss it tells them at once. The barrier
+// runs in its own goroutine so that this loop always drains raft's
+// notifications (raft blocks sending them).
 func (s *Store) monitorLeadership(ctx context.Context) {
+	var gen uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case isLeader := <-s.notifyCh:
+			gen++
+			s.leaderGen.Store(gen) // invalidates an earlier gain still in its barrier
 			if !isLeader {
 				s.readyTerm.Store(0)
-				s.broadcast(false)
+				s.broadcast(gen, false)
 				continue
 			}
-			term := s.raft.CurrentTerm()
-			if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
-				s.logger.Warn("leader barrier failed", "term", term, "err", err)
-				continue // a loss notification follows
-			}
-			s.readyTerm.Store(term)
-			s.publishMembers(ctx)
-			s.logger.Info("leadership acquired", "term", term)
-			s.broadcast(true)
+			s.wg.Add(1)
+			go func(gen uint64) {
+				defer s.wg.Done()
+				s.establishLeadership(ctx, gen)
+			}(gen)
 		}
 	}
+}
+
+func (s *Store) establishLeadership(ctx context.Context, gen uint64) {
+	term := s.raft.CurrentTerm()
+	if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
+		s.logger.Warn("leader barrier failed", "term", term, "err", err)
+		return // a loss notification follows
+	}
+	if s.leaderGen.Load() != gen {
+		return
+	}
+	s.readyTerm.Store(term)
+	s.publishMembers(ctx)
+	s.logger.Info("leadership acquired", "term", term)
+	s.broadcast(gen, true)
 }
 
 // publishMembers records this node's and the static peers' addresses when
@@ -52,7 +68,7 @@ func (s *Store) publishMembers(ctx context.Context) {
 	want := []Member{{ID: s.cfg.NodeID, RaftAddr: s.RaftAddr(), HTTPAddr: s.cfg.HTTPAddr}}
 	for _, p := range s.cfg.Peers {
 		if p.ID != s.cfg.NodeID {
-			want = append(want, Member{ID: p.ID, RaftAddr: p.RaftAddr, HTTPAddr: p.HTTPAddr})
+			want = append(want, Member(p))
 		}
 	}
 	for i, m := range want {
@@ -66,9 +82,14 @@ func (s *Store) publishMembers(ctx context.Context) {
 	}
 }
 
-func (s *Store) broadcast(leader bool) {
+// broadcast publishes leader unless a newer notification (gen) superseded
+// it; checking under subMu orders it with that newer broadcast.
+func (s *Store) broadcast(gen uint64, leader bool) {
 	s.subMu.Lock()
 	defer s.subMu.Unlock()
+	if s.leaderGen.Load() != gen {
+		return
+	}
 	s.state = leader
 	for _, ch := range s.subs {
 		sendLatest(ch, leader)

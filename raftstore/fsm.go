@@ -62,8 +62,8 @@ type fsm struct {
 	path     string
 	noSync   bool
 	mmapSize int
-	logger *slog.Logger
-	hub    *hub
+	logger   *slog.Logger
+	hub      *hub
 
 	// mu guards db: Apply, Snapshot and reads hold it shared; Restore swaps
 	// the file under it exclusively.

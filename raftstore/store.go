@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sprint-project/sprint/internal/logging"
 )
@@ -32,8 +33,9 @@ type Store struct {
 	transport *raft.NetworkTransport
 	raft      *raft.Raft // set by Start
 
-	notifyCh  chan bool    // raft's leadership notifications, read by monitorLeadership
+	notifyCh  chan bool     // raft's leadership notifications, read by monitorLeadership
 	readyTerm atomic.Uint64 // term in which this leader's barrier completed; 0 when not leader
+	leaderGen atomic.Uint64 // count of leadership notifications, set by monitorLeadership
 
 	subMu sync.Mutex
 	subs  []chan bool // LeadershipChanges subscribers; closed by Close
@@ -68,7 +70,18 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+	// The log is the durable record: every commit is fsynced. The freelist
+	// is not written (bbolt rebuilds it on open), which saves a page write
+	// per commit.
+	s.logStore, err = raftboltdb.New(raftboltdb.Options{
+		Path: filepath.Join(cfg.DataDir, "raft.db"),
+		BoltOptions: &bolt.Options{
+			Timeout:         5 * time.Second,
+			NoFreelistSync:  true,
+			FreelistType:    bolt.FreelistMapType,
+			InitialMmapSize: initialMmapSize,
+		},
+	})
 	if err != nil {
 		s.closeFiles()
 		return nil, fmt.Errorf("open raft log: %w", err)

@@ -1,8 +1,6 @@
 package raftstore_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -31,6 +29,8 @@ func startSingle(t *testing.T, dir string, tune func(*raftstore.Config)) *raftst
 	t.Helper()
 	cfg := raftstore.Config{NodeID: "solo", RaftAddr: "127.0.0.1:0", HTTPAddr: "http://solo", DataDir: dir}
 	raftstoretest.TestConfig(&cfg)
+	// A single node has no quorum to lose; elect it fast.
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -45,7 +45,9 @@ func startSingle(t *testing.T, dir string, tune func(*raftstore.Config)) *raftst
 func TestStore_SingleNodeCRUD(t *testing.T) {
 	s := startSingle(t, t.TempDir(), nil)
 	ctx := t.Context()
-	require.True(t, <-s.LeadershipChanges(), "a subscriber gets the current state")
+	changes := s.LeadershipChanges()
+	require.Eventually(t, func() bool { return <-changes }, 10*time.Second, time.Millisecond,
+		"a subscriber gets the current state, then changes")
 	id, addr := s.Leader()
 	assert.Equal(t, "solo", id)
 	assert.Equal(t, "http://solo", addr)
@@ -265,6 +267,3 @@ func TestStore_NewRejectsBadConfig(t *testing.T) {
 	_, err = raftstore.New(raftstore.Config{RaftAddr: "127.0.0.1:0", DataDir: t.TempDir()}, raftstoretest.TestLogger(t))
 	assert.Error(t, err)
 }
-
-var _ = errors.Is
-var _ = context.Background

@@ -1,10 +1,8 @@
-// Package raftstoretest runs real raftstore clusters over loopback TCP for
-// tests: start N nodes, find the leader, shut down, restart or wipe nodes,
-// and check that every node converged to the same state.
 package raftstoretest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -44,9 +42,9 @@ type Cluster struct {
 // TestConfig returns timeouts short enough for tests yet stable on two
 // busy cores under -race.
 func TestConfig(c *raftstore.Config) {
-	c.HeartbeatTimeout = 400 * time.Millisecond
-	c.ElectionTimeout = 400 * time.Millisecond
-	c.LeaderLeaseTimeout = 200 * time.Millisecond
+	c.HeartbeatTimeout = 1000 * time.Millisecond
+	c.ElectionTimeout = 1000 * time.Millisecond
+	c.LeaderLeaseTimeout = 1000 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.ApplyTimeout = 5 * time.Second
 }
@@ -68,13 +66,41 @@ func New(t testing.TB, n int, tune func(*raftstore.Config)) *Cluster {
 			c.Leader()
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := c.Leader().Store.Join(ctx, id, node.RaftAddr, node.HTTPAddr)
-		cancel()
-		require.NoError(t, err, "join %s", id)
+		c.Join(id)
 	}
 	c.WaitConverged()
 	return c
+}
+
+// Join adds node id through the leader, retrying when leadership moves.
+func (c *Cluster) Join(id string) {
+	c.t.Helper()
+	n := c.Node(id)
+	require.NoError(c.t, c.Do(func(s *raftstore.Store) error {
+		return s.Join(context.Background(), id, n.RaftAddr, n.HTTPAddr)
+	}), "join %s", id)
+}
+
+// Retryable reports whether an error means "try again on the leader": no
+// leader here, store closed, or leadership lost mid-write (then the write
+// may have been applied, so fn given to Do must tolerate running twice).
+func Retryable(err error) bool {
+	return errors.Is(err, raftstore.ErrNotLeader) || errors.Is(err, raftstore.ErrClosed) ||
+		errors.Is(err, raftstore.ErrLeadershipLost)
+}
+
+// Do runs fn on the leader, again on the next leader while it fails with a
+// Retryable error, for up to 30 seconds. Machines shared with other work
+// see elections at any time; tests whose subject is not failover use Do.
+func (c *Cluster) Do(fn func(s *raftstore.Store) error) error {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := fn(c.Leader().Store)
+		if err == nil || !Retryable(err) || time.Now().After(deadline) {
+			return err
+		}
+	}
 }
 
 func (c *Cluster) start(node *Node, join bool) {
@@ -93,10 +119,10 @@ func (c *Cluster) start(node *Node, join bool) {
 	s, err := raftstore.New(cfg, c.logger)
 	require.NoError(c.t, err, "new %s", node.ID)
 	require.NoError(c.t, s.Start(context.Background()), "start %s", node.ID)
-	c.mu.Lock()
-	node.RaftAddr = s.RaftAddr()
-	node.Store = s
-	c.mu.Unlock()
+	c.update(node.ID, func(n *Node) {
+		n.RaftAddr = s.RaftAddr()
+		n.Store = s
+	})
 }
 
 func (c *Cluster) closeAll() {
@@ -107,14 +133,19 @@ func (c *Cluster) closeAll() {
 	}
 }
 
-// Nodes returns the nodes, running or not.
+// Nodes returns copies of the nodes, running or not, as they are now.
 func (c *Cluster) Nodes() []*Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Clone(c.nodes)
+	out := make([]*Node, len(c.nodes))
+	for i, n := range c.nodes {
+		cp := *n
+		out[i] = &cp
+	}
+	return out
 }
 
-// Node returns the node with id.
+// Node returns a copy of the node with id.
 func (c *Cluster) Node(id string) *Node {
 	for _, n := range c.Nodes() {
 		if n.ID == id {
@@ -123,6 +154,16 @@ func (c *Cluster) Node(id string) *Node {
 	}
 	c.t.Fatalf("no node %s", id)
 	return nil
+}
+
+func (c *Cluster) update(id string, fn func(n *Node)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.nodes {
+		if n.ID == id {
+			fn(n)
+		}
+	}
 }
 
 // Running returns the nodes whose store is open.
@@ -141,7 +182,7 @@ func (c *Cluster) Followers() []*Node {
 	leader := c.Leader()
 	var out []*Node
 	for _, n := range c.Running() {
-		if n != leader {
+		if n.ID != leader.ID {
 			out = append(out, n)
 		}
 	}
@@ -149,7 +190,7 @@ func (c *Cluster) Followers() []*Node {
 }
 
 // Leader waits until exactly one running node leads, has caught up with
-// the log, and is known as leader by every running node; it returns it.
+// the log, and is known as leader by every running member; it returns it.
 func (c *Cluster) Leader() *Node {
 	c.t.Helper()
 	var leader *Node
@@ -166,8 +207,16 @@ func (c *Cluster) Leader() *Node {
 		if leader == nil || leader.Store.LinearizableRead(context.Background()) != nil {
 			return false
 		}
+		info, err := leader.Store.Cluster()
+		if err != nil {
+			return false
+		}
+		members := map[string]bool{}
+		for _, m := range info.Members {
+			members[m.ID] = true
+		}
 		for _, n := range c.Running() {
-			if id, _ := n.Store.Leader(); id != leader.ID {
+			if id, _ := n.Store.Leader(); members[n.ID] && id != leader.ID {
 				return false
 			}
 		}
@@ -201,9 +250,7 @@ func (c *Cluster) Shutdown(id string) {
 	n := c.Node(id)
 	require.NotNil(c.t, n.Store, "node %s not running", id)
 	require.NoError(c.t, n.Store.Close())
-	c.mu.Lock()
-	n.Store = nil
-	c.mu.Unlock()
+	c.update(id, func(n *Node) { n.Store = nil })
 }
 
 // Restart starts a shut down node again from its data dir, on its port.
@@ -212,6 +259,11 @@ func (c *Cluster) Restart(id string) {
 	n := c.Node(id)
 	require.Nil(c.t, n.Store, "node %s still running", id)
 	c.start(n, true)
+}
+
+// SetRaftAddr changes where a shut down node will listen when restarted.
+func (c *Cluster) SetRaftAddr(id, addr string) {
+	c.update(id, func(n *Node) { n.RaftAddr = addr })
 }
 
 // Wipe shuts a node down if needed and deletes its data dir.
