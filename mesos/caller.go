@@ -18,7 +18,6 @@ import (
 	mesosproto "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/framing"
-	"github.com/mesos/mesos-go/api/v1/lib/recordio"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 )
@@ -90,7 +89,7 @@ func newHTTPCaller(cfg Config, logger *slog.Logger) (*httpCaller, error) {
 		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   cfg.Timeout,
 		ResponseHeaderTimeout: cfg.Timeout,
-		MaxIdleConnsPerHost:   4,
+		MaxIdleConnsPerHost:   2 * ackParallelism,
 		IdleConnTimeout:       90 * time.Second,
 	}
 	return &httpCaller{
@@ -152,7 +151,11 @@ func (c *httpCaller) subscribe(ctx context.Context, body []byte) (mesosproto.Res
 		subCtx, cancel := context.WithCancel(ctx)
 		resp, final, err := c.do(subCtx, target, body, "", true)
 		if err == nil {
-			err = c.checkSubscribed(resp)
+			if err = c.checkSubscribed(resp); err != nil {
+				// Cancel before Close: a stream's body has no end to drain.
+				cancel()
+				_ = resp.Body.Close()
+			}
 		}
 		if err != nil {
 			cancel()
@@ -171,11 +174,11 @@ func (c *httpCaller) subscribe(ctx context.Context, body []byte) (mesosproto.Res
 	return nil, fmt.Errorf("subscribe: %w", errors.Join(errs...))
 }
 
-// checkSubscribed validates a SUBSCRIBE response; it closes the body when
-// the response is not a usable event stream.
+// checkSubscribed validates a SUBSCRIBE response.
 func (c *httpCaller) checkSubscribed(resp *http.Response) error {
 	if resp.StatusCode != http.StatusOK {
-		return statusError(resp)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return &StatusError{Code: resp.StatusCode, Message: string(b)}
 	}
 	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {
@@ -184,9 +187,6 @@ func (c *httpCaller) checkSubscribed(resp *http.Response) error {
 			resp.Header.Get("Content-Type"), c.codec.Type, ErrProtocol)
 	case resp.Header.Get(headerStreamID) == "":
 		err = fmt.Errorf("subscribe answered without %s: %w", headerStreamID, ErrProtocol)
-	}
-	if err != nil {
-		drain(resp.Body)
 	}
 	return err
 }
@@ -306,7 +306,7 @@ func drain(body io.ReadCloser) {
 }
 
 // stream is the event stream of one subscription: RecordIO records, each
-// one Event in the codec's encoding.
+// one Event in the codec's encoding, decoded by mesos-go's codec.
 type stream struct {
 	body   io.ReadCloser
 	cancel context.CancelFunc
@@ -318,7 +318,7 @@ func newStream(body io.ReadCloser, cancel context.CancelFunc, codec encoding.Cod
 	return &stream{
 		body:   body,
 		cancel: cancel,
-		dec:    codec.NewDecoder(func() framing.Reader { return recordio.NewReader(body) }),
+		dec:    codec.NewDecoder(func() framing.Reader { return newRecordReader(body, maxRecord) }),
 	}
 }
 

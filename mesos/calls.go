@@ -2,8 +2,11 @@ package mesos
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	mesosproto "github.com/mesos/mesos-go/api/v1/lib"
@@ -73,17 +76,38 @@ func (s *Scheduler) Revive(ctx context.Context, roles ...string) error {
 	if len(roles) > 0 {
 		call = calls.ReviveWith(roles)
 	}
-	return s.call(ctx, call)
+	if err := s.call(ctx, call); err != nil {
+		return err
+	}
+	s.rememberSuppressed(roles, false)
+	return nil
 }
 
 // Suppress stops offers for roles (all the framework's roles when none are
-// given) until Revive or the next subscription. Outstanding offers stay.
+// given) until Revive. Outstanding offers stay. The suppression of the
+// framework's role is re-sent with every re-subscription (suppressed_roles),
+// which would otherwise revive it.
 func (s *Scheduler) Suppress(ctx context.Context, roles ...string) error {
 	call := calls.Suppress()
 	if len(roles) > 0 {
 		call = calls.SuppressWith(roles)
 	}
-	return s.call(ctx, call)
+	if err := s.call(ctx, call); err != nil {
+		return err
+	}
+	s.rememberSuppressed(roles, true)
+	return nil
+}
+
+// rememberSuppressed records whether the framework's role is suppressed
+// after a successful SUPPRESS or REVIVE of roles (none: all).
+func (s *Scheduler) rememberSuppressed(roles []string, suppressed bool) {
+	if len(roles) > 0 && !slices.Contains(roles, s.cfg.Role) {
+		return
+	}
+	s.mu.Lock()
+	s.suppressed = suppressed
+	s.mu.Unlock()
 }
 
 // Kill asks Mesos to kill a task; agentID may be empty. A positive grace
@@ -128,6 +152,41 @@ func (s *Scheduler) Acknowledge(ctx context.Context, status mesosproto.TaskStatu
 		return nil
 	}
 	return s.call(ctx, calls.Acknowledge(status.GetAgentID().GetValue(), status.TaskID.Value, status.UUID))
+}
+
+// ackParallelism bounds the ACKNOWLEDGE requests AcknowledgeAll has in
+// flight: enough to hide loopback and LAN round trips, few enough not to
+// flood the master.
+const ackParallelism = 8
+
+// AcknowledgeAll acknowledges a batch of statuses (those without UUID are
+// skipped), several requests at a time: the controller commits a batch of
+// statuses in one store write, then acknowledges them all. It returns the
+// failures joined.
+func (s *Scheduler) AcknowledgeAll(ctx context.Context, statuses []mesosproto.TaskStatus) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, ackParallelism)
+	)
+	for i := range statuses {
+		if !NeedsAck(statuses[i]) {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(st *mesosproto.TaskStatus) {
+			defer func() { <-sem; wg.Done() }()
+			if err := s.Acknowledge(ctx, *st); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("task %s: %w", st.TaskID.Value, err))
+				mu.Unlock()
+			}
+		}(&statuses[i])
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Message sends data to a custom executor, best effort.

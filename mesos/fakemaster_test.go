@@ -24,7 +24,7 @@ import (
 // redirects and injected failures. Events are mesos-go's own types and
 // encoders.
 type fakeMaster struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	mu              sync.Mutex
@@ -35,6 +35,8 @@ type fakeMaster struct {
 	heartbeat       time.Duration // advertised interval
 	sendHeartbeats  bool
 	subscribeFails  int // answer this many SUBSCRIBEs with 503
+	noStreamID      int // open this many streams without Mesos-Stream-Id
+	wrongType       int // open this many streams with the other codec's Content-Type
 	callStatus      map[scheduler.Call_Type]int
 	removed         map[string]bool
 	redirectTo      string // host:port; when set every request gets a 307
@@ -59,7 +61,7 @@ type fakeStream struct {
 
 func (s *fakeStream) close() { s.cutOnce.Do(func() { close(s.cut) }) }
 
-func newFakeMaster(t *testing.T) *fakeMaster {
+func newFakeMaster(t testing.TB) *fakeMaster {
 	t.Helper()
 	m := &fakeMaster{
 		t:               t,
@@ -171,10 +173,20 @@ func (m *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request, call *sch
 	m.streams = append(m.streams, s)
 	interval := m.heartbeat
 	beats := m.sendHeartbeats
+	header, contentType := s.id, ct
+	if m.noStreamID > 0 {
+		m.noStreamID--
+		header = ""
+	} else if m.wrongType > 0 {
+		m.wrongType--
+		contentType = map[string]string{"application/json": "application/x-protobuf", "application/x-protobuf": "application/json"}[ct]
+	}
 	m.mu.Unlock()
 
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set(headerStreamID, s.id)
+	w.Header().Set("Content-Type", contentType)
+	if header != "" {
+		w.Header().Set(headerStreamID, header)
+	}
 	w.WriteHeader(http.StatusOK)
 	flusher := w.(http.Flusher)
 	flusher.Flush()

@@ -135,8 +135,11 @@ func (f *Files) Follow(ctx context.Context, agentURL, filePath string, offset in
 // --tail N.
 func (f *Files) TailOffset(ctx context.Context, agentURL, filePath string, n int) (int64, error) {
 	_, size, err := f.ReadFile(ctx, agentURL, filePath, -1, 0)
-	if err != nil || n <= 0 {
-		return size, err
+	if err != nil {
+		return 0, err
+	}
+	if n <= 0 {
+		return size, nil
 	}
 	for end := size; end > 0; {
 		start := max(0, end-f.chunk)
@@ -211,6 +214,42 @@ func (f *Files) AgentURL(ctx context.Context, masterURL, agentID string) (string
 	return "", fmt.Errorf("agent %s in %s: %w", agentID, base.Redacted(), ErrNotFound)
 }
 
+// Sandbox is where a task's files are: an agent's HTTP API and the
+// sandbox directory on it.
+type Sandbox struct {
+	AgentURL string
+	Dir      string
+}
+
+// File returns the path of a file in the sandbox, e.g. "stdout".
+func (s Sandbox) File(name string) string { return path.Join(s.Dir, name) }
+
+// LocateSandbox finds a task's sandbox from its agent ID (as recorded in
+// the Run's status): the agent's URL from the first master that answers,
+// then the directory from the agent.
+func (f *Files) LocateSandbox(ctx context.Context, masters []string, frameworkID, agentID, taskID string) (Sandbox, error) {
+	var errs []error
+	for _, m := range masters {
+		agent, err := f.AgentURL(ctx, m, agentID)
+		if err != nil {
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		dir, err := f.SandboxDir(ctx, agent, frameworkID, taskID)
+		if err != nil {
+			return Sandbox{}, err
+		}
+		return Sandbox{AgentURL: agent, Dir: dir}, nil
+	}
+	if len(errs) == 0 {
+		return Sandbox{}, fmt.Errorf("no master URL: %w", ErrInvalidConfig)
+	}
+	return Sandbox{}, fmt.Errorf("locate sandbox of %s: %w", taskID, errors.Join(errs...))
+}
+
 // SandboxVirtualPath is the path under which Mesos agents expose the
 // latest run of an executor's sandbox in /files, without asking /state.
 // A command task's executor ID is its task ID.
@@ -220,9 +259,9 @@ func SandboxVirtualPath(frameworkID, executorID string) string {
 
 // SandboxDir returns the sandbox directory of a task on an agent, from the
 // agent's /state: the executor whose ID is the task ID (command tasks) or
-// which lists the task, live executors before completed ones. frameworkID
-// may be empty. A task the agent does not know is ErrNotFound; an agent
-// without /state gets SandboxVirtualPath.
+// which lists the task, live executors before completed ones. When the
+// agent has no /state or does not list the task, and frameworkID is known,
+// it returns SandboxVirtualPath (command tasks); else ErrNotFound.
 func (f *Files) SandboxDir(ctx context.Context, agentURL, frameworkID, taskID string) (string, error) {
 	var state agentState
 	err := f.getJSON(ctx, strings.TrimRight(agentURL, "/")+"/state", &state)
@@ -245,6 +284,12 @@ func (f *Files) SandboxDir(ctx context.Context, agentURL, frameworkID, taskID st
 				}
 			}
 		}
+	}
+	if frameworkID != "" {
+		// Not listed (e.g. a /state without executors, as the simulator's):
+		// the virtual path still reaches the latest run while the agent
+		// keeps it; reading it is ErrNotFound otherwise.
+		return SandboxVirtualPath(frameworkID, taskID), nil
 	}
 	return "", fmt.Errorf("sandbox of %s on %s: %w", taskID, agentURL, ErrNotFound)
 }

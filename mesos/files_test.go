@@ -292,10 +292,45 @@ func TestFiles_SandboxDir(t *testing.T) {
 	dir, err = f.SandboxDir(ctx, a.srv.URL, "", "gone.1")
 	require.NoError(t, err)
 	assert.Equal(t, "/sandbox/gone", dir, "completed frameworks are searched too")
-	_, err = f.SandboxDir(ctx, a.srv.URL, "fw-1", "gone.1")
+	dir, err = f.SandboxDir(ctx, a.srv.URL, "fw-1", "unlisted.1")
+	require.NoError(t, err)
+	assert.Equal(t, "/frameworks/fw-1/executors/unlisted.1/runs/latest", dir, "unlisted: the virtual path")
+	_, err = f.SandboxDir(ctx, a.srv.URL, "", "unlisted.1")
 	require.ErrorIs(t, err, ErrNotFound)
 }
 
 func TestSandboxVirtualPath(t *testing.T) {
 	assert.Equal(t, "/frameworks/f/executors/e/runs/latest", SandboxVirtualPath("f", "e"))
+}
+
+func TestFiles_LocateSandbox(t *testing.T) {
+	a := newFakeAgent(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "stdout"), []byte("out\n"), 0o600))
+	a.setState(map[string]any{"frameworks": []any{map[string]any{
+		"id":        "fw-1",
+		"executors": []any{map[string]any{"id": "etl.1.x", "directory": dir}},
+	}}})
+	master := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"slaves": []map[string]any{
+			{"id": "S0", "pid": "slave(1)@" + a.srv.Listener.Addr().String()},
+		}})
+	}))
+	defer master.Close()
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+
+	f := testFiles()
+	ctx := context.Background()
+	sb, err := f.LocateSandbox(ctx, []string{down.URL, master.URL}, "fw-1", "S0", "etl.1.x")
+	require.NoError(t, err, "an unreachable master is skipped")
+	assert.Equal(t, dir, sb.Dir)
+	data, _, err := f.ReadFile(ctx, sb.AgentURL, sb.File("stdout"), 0, 100)
+	require.NoError(t, err)
+	assert.Equal(t, "out\n", string(data))
+
+	_, err = f.LocateSandbox(ctx, []string{master.URL}, "fw-1", "S9", "etl.1.x")
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = f.LocateSandbox(ctx, nil, "fw-1", "S0", "etl.1.x")
+	require.ErrorIs(t, err, ErrInvalidConfig)
 }

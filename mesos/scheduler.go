@@ -65,6 +65,7 @@ type Scheduler struct {
 	mu          sync.Mutex
 	frameworkID string // the ID in use; outlives a failed store write
 	connected   bool
+	suppressed  bool // the role is suppressed: re-sent on SUBSCRIBE
 	tornDown    bool
 	teardown    chan struct{} // closed when a Teardown in flight ends
 	endStream   func()        // ends the current subscription, nil when none
@@ -204,6 +205,13 @@ func (s *Scheduler) subscribeOnce(ctx context.Context, h Handler) (subscribed bo
 	if id != "" {
 		call.FrameworkID = &mesosproto.FrameworkID{Value: id}
 	}
+	s.mu.Lock()
+	if s.suppressed {
+		// SUBSCRIBE replaces the suppressed set: without this a
+		// re-subscription would silently revive offers.
+		call.Subscribe.SuppressedRoles = []string{s.cfg.Role}
+	}
+	s.mu.Unlock()
 	subCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	resp, err := s.caller.Call(subCtx, call)

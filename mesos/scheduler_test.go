@@ -20,7 +20,7 @@ var codecNames = []string{"protobuf", "json"}
 
 const waitFor = 10 * time.Second
 
-type testLogWriter struct{ t *testing.T }
+type testLogWriter struct{ t testing.TB }
 
 func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -47,7 +47,7 @@ func testConfig(codec string, masters ...string) Config {
 
 // runScheduler starts s.Run and stops it at the end of the test. The
 // returned func waits for Run's result.
-func runScheduler(t *testing.T, s *Scheduler, h Handler) (stop func() error) {
+func runScheduler(t testing.TB, s *Scheduler, h Handler) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -132,6 +132,7 @@ func TestScheduler_SubscribeNewFrameworkStoresIDFirst(t *testing.T) {
 	}
 }
 
+// Checklist F4/F8, client side: re-subscription carries the stored ID.
 func TestScheduler_SubscribeWithStoredID(t *testing.T) {
 	m := newFakeMaster(t)
 	ids := &MemoryIDStore{}
@@ -180,6 +181,8 @@ func updateEvent(taskID string, state mesosproto.TaskState, uuid []byte) *schedu
 	}}}
 }
 
+// Checklist T6/T7, client side: an update is acknowledged only when the
+// consumer says it is durable, and master-generated ones never (§6.1).
 func TestScheduler_AcknowledgesOnlyWhenAsked(t *testing.T) {
 	for _, codec := range codecNames {
 		t.Run(codec, func(t *testing.T) {
@@ -249,6 +252,18 @@ func TestScheduler_CallsCarryFrameworkAndStreamID(t *testing.T) {
 					assert.Equal(t, "master-1-0000", c.call.GetFrameworkID().GetValue(), typ.String())
 				}
 			}
+			group := LaunchGroupOperation(mesosproto.ExecutorInfo{
+				Type:       mesosproto.ExecutorInfo_DEFAULT,
+				ExecutorID: mesosproto.ExecutorID{Value: "group-exec"},
+			}, task)
+			require.NoError(t, s.Accept(ctx, []mesosproto.OfferID{offer.ID}, []mesosproto.Offer_Operation{group}, nil))
+			lg := m.callsOf(scheduler.Call_ACCEPT)[1].call.GetAccept()
+			require.Len(t, lg.Operations, 1)
+			assert.Equal(t, mesosproto.Offer_Operation_LAUNCH_GROUP, lg.Operations[0].GetType())
+			assert.Equal(t, "group-exec", lg.Operations[0].GetLaunchGroup().Executor.ExecutorID.Value)
+			assert.Equal(t, "etl.1.x", lg.Operations[0].GetLaunchGroup().TaskGroup.Tasks[0].TaskID.Value)
+			assert.Nil(t, lg.Filters, "nil filters: Mesos' default")
+
 			acc := m.callsOf(scheduler.Call_ACCEPT)[0].call.GetAccept()
 			require.Len(t, acc.Operations, 1)
 			assert.Equal(t, mesosproto.Offer_Operation_LAUNCH, acc.Operations[0].GetType())
@@ -282,6 +297,7 @@ func TestScheduler_CallsBeforeSubscriptionFailFast(t *testing.T) {
 	assert.Zero(t, m.hitCount())
 }
 
+// §11.3: a non-2xx answer must not drop the subscription.
 func TestScheduler_FailedCallKeepsSubscription(t *testing.T) {
 	for _, codec := range codecNames {
 		t.Run(codec, func(t *testing.T) {
@@ -307,6 +323,7 @@ func TestScheduler_FailedCallKeepsSubscription(t *testing.T) {
 	}
 }
 
+// Checklist W6, client side, and the mesos-go redirect bug of §1.5.
 func TestScheduler_FollowsRedirectOnSubscribe(t *testing.T) {
 	leader := newFakeMaster(t)
 	standby := newFakeMaster(t)
@@ -347,6 +364,8 @@ func TestScheduler_FollowsRedirectOnLaterCall(t *testing.T) {
 	assert.Len(t, second.callsOf(scheduler.Call_KILL), 2)
 }
 
+// Checklist P6, client side: heartbeats stop on an open connection and the
+// scheduler re-subscribes within HeartbeatMisses intervals.
 func TestScheduler_HeartbeatWatchdogResubscribes(t *testing.T) {
 	for _, codec := range codecNames {
 		t.Run(codec, func(t *testing.T) {
@@ -373,12 +392,14 @@ func TestScheduler_HeartbeatWatchdogResubscribes(t *testing.T) {
 
 func TestScheduler_HeartbeatsKeepSubscription(t *testing.T) {
 	m := newFakeMaster(t)
-	m.set(func(m *fakeMaster) { m.heartbeat, m.sendHeartbeats = 20*time.Millisecond, true })
+	// Without heartbeats resetting it, the watchdog would fire after 500 ms;
+	// the margin keeps the test stable on a loaded machine.
+	m.set(func(m *fakeMaster) { m.heartbeat, m.sendHeartbeats = 100*time.Millisecond, true })
 	s := newTestScheduler(t, testConfig("protobuf", m.url()), nil)
 	rec := &recorder{}
 	runScheduler(t, s, rec)
 	waitConnected(t, s)
-	require.Never(t, func() bool { return rec.count("disconnected") > 0 }, 400*time.Millisecond, 10*time.Millisecond)
+	require.Never(t, func() bool { return rec.count("disconnected") > 0 }, 1200*time.Millisecond, 10*time.Millisecond)
 	assert.Len(t, m.callsOf(scheduler.Call_SUBSCRIBE), 1)
 }
 
@@ -419,6 +440,8 @@ func TestBackoff_CappedExponentialWithJitter(t *testing.T) {
 	}
 }
 
+// Checklist F5, client side: "Framework has been removed" clears the
+// stored ID and the next SUBSCRIBE registers a new framework.
 func TestScheduler_FrameworkRemovedClearsStoredID(t *testing.T) {
 	m := newFakeMaster(t)
 	m.set(func(m *fakeMaster) { m.removed["fw-gone"] = true })
@@ -438,6 +461,7 @@ func TestScheduler_FrameworkRemovedClearsStoredID(t *testing.T) {
 	assert.Equal(t, "master-1-0000", id)
 }
 
+// Checklist F7, client side.
 func TestScheduler_TeardownEndsRun(t *testing.T) {
 	m := newFakeMaster(t)
 	ids := &MemoryIDStore{}
@@ -512,7 +536,7 @@ func TestResolveRedirect(t *testing.T) {
 		assert.Equal(t, want, u.String(), loc)
 	}
 	for _, bad := range []string{"", "::", "/relative/only"} {
-		_, err := resolveRedirect(&(*base), bad)
+		_, err := resolveRedirect(base, bad)
 		if bad == "/relative/only" {
 			require.NoError(t, err, "a same-host redirect is fine")
 			continue
@@ -528,4 +552,78 @@ func TestStatusError(t *testing.T) {
 	var target *StatusError
 	assert.True(t, errors.As(error(e), &target))
 	assert.Equal(t, "master answered 403: Forbidden", (&StatusError{Code: 403}).Error())
+}
+
+func TestScheduler_AcknowledgeAll(t *testing.T) {
+	m := newFakeMaster(t)
+	s := newTestScheduler(t, testConfig("protobuf", m.url()), nil)
+	runScheduler(t, s, &recorder{})
+	waitConnected(t, s)
+	var batch []mesosproto.TaskStatus
+	for i := range 20 {
+		uuid := []byte("0123456789abcde")
+		uuid = append(uuid, byte(i))
+		batch = append(batch, updateEvent("t-"+string(rune('a'+i)), mesosproto.TASK_RUNNING, uuid).Update.Status)
+		batch = append(batch, updateEvent("lost", mesosproto.TASK_LOST, nil).Update.Status)
+	}
+	require.NoError(t, s.AcknowledgeAll(context.Background(), batch))
+	acks := m.callsOf(scheduler.Call_ACKNOWLEDGE)
+	require.Len(t, acks, 20, "one per status with uuid")
+	seen := map[string]bool{}
+	for _, a := range acks {
+		seen[string(a.call.GetAcknowledge().UUID)] = true
+		assert.NotEqual(t, "lost", a.call.GetAcknowledge().TaskID.Value)
+	}
+	assert.Len(t, seen, 20)
+
+	m.set(func(m *fakeMaster) { m.callStatus[scheduler.Call_ACKNOWLEDGE] = http.StatusServiceUnavailable })
+	err := s.AcknowledgeAll(context.Background(), batch[:4])
+	var se *StatusError
+	require.ErrorAs(t, err, &se)
+	assert.True(t, se.Temporary())
+	assert.Contains(t, err.Error(), "task t-a")
+	assert.Contains(t, err.Error(), "task t-b")
+}
+
+func TestScheduler_RejectsMalformedStreamAndRetries(t *testing.T) {
+	// The broken streams stay open: the client must not wait for their end.
+	m := newFakeMaster(t)
+	m.set(func(m *fakeMaster) { m.noStreamID, m.wrongType = 1, 1 })
+	s := newTestScheduler(t, testConfig("json", m.url()), nil)
+	rec := &recorder{}
+	runScheduler(t, s, rec)
+	require.Eventually(t, func() bool { return rec.count("subscribed") == 1 }, waitFor, time.Millisecond)
+	assert.Len(t, m.callsOf(scheduler.Call_SUBSCRIBE), 3)
+}
+
+func TestScheduler_SuppressionSurvivesResubscription(t *testing.T) {
+	m := newFakeMaster(t)
+	cfg := testConfig("protobuf", m.url())
+	cfg.Role = "batch"
+	s := newTestScheduler(t, cfg, nil)
+	rec := &recorder{}
+	runScheduler(t, s, rec)
+	waitConnected(t, s)
+	assert.Empty(t, m.callsOf(scheduler.Call_SUBSCRIBE)[0].call.GetSubscribe().GetSuppressedRoles())
+
+	require.NoError(t, s.Suppress(context.Background()))
+	m.stream(0).close()
+	require.Eventually(t, func() bool { return rec.count("subscribed") == 2 }, waitFor, time.Millisecond)
+	assert.Equal(t, []string{"batch"}, m.callsOf(scheduler.Call_SUBSCRIBE)[1].call.GetSubscribe().GetSuppressedRoles())
+
+	require.NoError(t, s.Revive(context.Background(), "other"), "another role leaves ours suppressed")
+	m.stream(1).close()
+	require.Eventually(t, func() bool { return rec.count("subscribed") == 3 }, waitFor, time.Millisecond)
+	assert.Equal(t, []string{"batch"}, m.callsOf(scheduler.Call_SUBSCRIBE)[2].call.GetSubscribe().GetSuppressedRoles())
+
+	require.NoError(t, s.Revive(context.Background(), "batch"))
+	m.stream(2).close()
+	require.Eventually(t, func() bool { return rec.count("subscribed") == 4 }, waitFor, time.Millisecond)
+	assert.Empty(t, m.callsOf(scheduler.Call_SUBSCRIBE)[3].call.GetSubscribe().GetSuppressedRoles())
+
+	m.set(func(m *fakeMaster) { m.callStatus[scheduler.Call_SUPPRESS] = http.StatusServiceUnavailable })
+	require.Error(t, s.Suppress(context.Background()))
+	m.stream(3).close()
+	require.Eventually(t, func() bool { return rec.count("subscribed") == 5 }, waitFor, time.Millisecond)
+	assert.Empty(t, m.callsOf(scheduler.Call_SUBSCRIBE)[4].call.GetSubscribe().GetSuppressedRoles(), "a failed SUPPRESS changes nothing")
 }

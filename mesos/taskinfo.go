@@ -64,6 +64,9 @@ func NewTaskInfo(run *apis.Run, taskID string, offer *mesosproto.Offer, ports []
 		return mesosproto.TaskInfo{}, fmt.Errorf("new task info: run, task id and offer are required: %w", apis.ErrInvalid)
 	}
 	spec := &run.Spec
+	if err := checkScalars(spec); err != nil {
+		return mesosproto.TaskInfo{}, fmt.Errorf("task %s: %w", taskID, err)
+	}
 	mappings := portMappings(spec)
 	if len(ports) != len(mappings) {
 		return mesosproto.TaskInfo{}, fmt.Errorf("task %s: %d ports for %d port mappings: %w",
@@ -100,6 +103,33 @@ func NewTaskInfo(run *apis.Run, taskID string, offer *mesosproto.Offer, ports []
 	return task, nil
 }
 
+// maxScalar bounds resource amounts: Mesos and mesos-go keep scalars as
+// fixed-point thousandths in an int64, so larger values (and NaN, ±Inf)
+// would overflow and compare as fitting any offer.
+const maxScalar = 1e12
+
+// checkScalars rejects resource amounts Mesos cannot represent: cpus and
+// mem must be at least 0.001 (Mesos' precision), disk 0 or at least that.
+func checkScalars(spec *apis.RunSpec) error {
+	for _, r := range []struct {
+		name     string
+		v        float64
+		optional bool
+	}{{"cpus", spec.Cpus, false}, {"mem", spec.Mem, false}, {"disk", spec.Disk, true}} {
+		if r.optional && r.v == 0 {
+			continue
+		}
+		// Written so that NaN fails too.
+		if !(r.v >= 0.001 && r.v <= maxScalar) {
+			return fmt.Errorf("%s %v: want a number from 0.001 to %g: %w", r.name, r.v, float64(maxScalar), apis.ErrInvalid)
+		}
+	}
+	if spec.Gpus < 0 {
+		return fmt.Errorf("gpus %d: want ≥ 0: %w", spec.Gpus, apis.ErrInvalid)
+	}
+	return nil
+}
+
 // portMappings returns the Run's port requests; a Run without container
 // has none.
 func portMappings(spec *apis.RunSpec) []apis.PortMapping {
@@ -119,7 +149,7 @@ func taskName(run *apis.Run) string {
 func commandInfo(run *apis.Run, taskID string, offer *mesosproto.Offer, ports []uint32) (*mesosproto.CommandInfo, error) {
 	spec := &run.Spec
 	hasImage := spec.Container != nil && spec.Container.Docker != nil && spec.Container.Docker.Image != ""
-	docker := spec.Container != nil && spec.Container.Type == apis.ContainerDocker
+	docker := containerType(spec.Container) == apis.ContainerDocker
 	cmd := &mesosproto.CommandInfo{
 		Environment: &mesosproto.Environment{Variables: taskEnv(run, taskID, offer, ports)},
 	}
@@ -280,9 +310,10 @@ func taskLabels(run, extra map[string]string) *mesosproto.Labels {
 }
 
 // containerInfo maps the Run's container; nil for a plain command task or
-// a container without type (ports only).
+// a container with neither type nor image (ports only).
 func containerInfo(c *apis.Container, ports []uint32) *mesosproto.ContainerInfo {
-	if c == nil || (c.Type != apis.ContainerDocker && c.Type != apis.ContainerMesos) {
+	typ := containerType(c)
+	if typ != apis.ContainerDocker && typ != apis.ContainerMesos {
 		return nil
 	}
 	ci := &mesosproto.ContainerInfo{}
@@ -310,7 +341,7 @@ func containerInfo(c *apis.Container, ports []uint32) *mesosproto.ContainerInfo 
 			params = append(params, mesosproto.Parameter{Key: p.Key, Value: p.Value})
 		}
 	}
-	if c.Type == apis.ContainerDocker {
+	if typ == apis.ContainerDocker {
 		ci.Type = mesosproto.ContainerInfo_DOCKER.Enum()
 		di := &mesosproto.ContainerInfo_DockerInfo{
 			Image:          image,
@@ -373,6 +404,22 @@ func containerInfo(c *apis.Container, ports []uint32) *mesosproto.ContainerInfo 
 		ci.NetworkInfos = append(ci.NetworkInfos, ni)
 	}
 	return ci
+}
+
+// containerType is the container's type, upper-cased; an image without a
+// type means DOCKER (as Marathon and Sprint default), no image and no type
+// means none.
+func containerType(c *apis.Container) string {
+	if c == nil {
+		return ""
+	}
+	if t := strings.ToUpper(c.Type); t != "" {
+		return t
+	}
+	if c.Docker != nil && c.Docker.Image != "" {
+		return apis.ContainerDocker
+	}
+	return ""
 }
 
 func dockerNetwork(n string) mesosproto.ContainerInfo_DockerInfo_Network {

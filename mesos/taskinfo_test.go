@@ -1,6 +1,7 @@
 package mesos
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -115,6 +116,24 @@ func TestNewTaskInfo(t *testing.T) {
 				assert.False(t, task.Command.GetShell())
 				assert.Nil(t, task.Command.Value)
 				assert.Equal(t, []string{"sleep", "10"}, task.Command.Arguments)
+			},
+		},
+		"image without type is docker": {
+			run: testRun(func(r *apis.Run) {
+				r.Spec.Container = &apis.Container{Docker: &apis.DockerInfo{Image: "alpine"}}
+			}),
+			check: func(t *testing.T, task mesosproto.TaskInfo) {
+				require.NotNil(t, task.Container)
+				assert.Equal(t, mesosproto.ContainerInfo_DOCKER, task.Container.GetType())
+				assert.Equal(t, "alpine", task.Container.Docker.Image)
+			},
+		},
+		"lower-case type": {
+			run: testRun(func(r *apis.Run) {
+				r.Spec.Container = &apis.Container{Type: "mesos", Docker: &apis.DockerInfo{Image: "alpine"}}
+			}),
+			check: func(t *testing.T, task mesosproto.TaskInfo) {
+				assert.Equal(t, mesosproto.ContainerInfo_MESOS, task.Container.GetType())
 			},
 		},
 		"image entrypoint when no command": {
@@ -236,6 +255,30 @@ func TestNewTaskInfo(t *testing.T) {
 					assert.Equal(t, "eng", r.GetRole(), r.Name)
 				}
 			},
+		},
+		"zero cpus": {
+			run:     testRun(func(r *apis.Run) { r.Spec.Cpus = 0 }),
+			wantErr: apis.ErrInvalid,
+		},
+		"NaN mem": {
+			run:     testRun(func(r *apis.Run) { r.Spec.Mem = math.NaN() }),
+			wantErr: apis.ErrInvalid,
+		},
+		"overflowing cpus": {
+			run:     testRun(func(r *apis.Run) { r.Spec.Cpus = 1e308 }),
+			wantErr: apis.ErrInvalid,
+		},
+		"infinite disk": {
+			run:     testRun(func(r *apis.Run) { r.Spec.Disk = math.Inf(1) }),
+			wantErr: apis.ErrInvalid,
+		},
+		"negative disk": {
+			run:     testRun(func(r *apis.Run) { r.Spec.Disk = -1 }),
+			wantErr: apis.ErrInvalid,
+		},
+		"negative gpus": {
+			run:     testRun(func(r *apis.Run) { r.Spec.Gpus = -1 }),
+			wantErr: apis.ErrInvalid,
 		},
 		"too few cpus": {
 			run:     testRun(func(r *apis.Run) { r.Spec.Cpus = 5 }),
