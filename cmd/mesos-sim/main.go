@@ -36,6 +36,9 @@ type Main struct {
 // ParseFlags reads the command line (DESIGN.md §3).
 func (m *Main) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("mesos-sim", flag.ContinueOnError)
+	if m.Stderr != nil {
+		fs.SetOutput(m.Stderr)
+	}
 	fs.StringVar(&m.Listen, "listen", "127.0.0.1:5050", "address to serve the master (and all agents) on")
 	fs.IntVar(&m.Agents, "agents", 1, "number of simulated agents")
 	fs.StringVar(&m.AgentResources, "agent-resources", sim.DefaultAgentResources, "resources of each agent (mesos-agent --resources syntax)")

@@ -88,12 +88,12 @@ func (m *Master) operationError(fw *framework, op mesos.Offer_Operation) {
 // validateOffers applies the master's offer validation, in order.
 func (m *Master) validateOffers(fw *framework, ids []mesos.OfferID) ([]*offer, error) {
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("No offers specified")
+		return nil, wireErrf("No offers specified")
 	}
 	seen := map[string]bool{}
 	for _, id := range ids {
 		if seen[id.Value] {
-			return nil, fmt.Errorf("Duplicate offer %s in offer list", id.Value)
+			return nil, wireErrf("Duplicate offer %s in offer list", id.Value)
 		}
 		seen[id.Value] = true
 	}
@@ -101,21 +101,21 @@ func (m *Master) validateOffers(fw *framework, ids []mesos.OfferID) ([]*offer, e
 	for _, id := range ids {
 		o := m.offers[id.Value]
 		if o == nil {
-			return nil, fmt.Errorf("Offer %s is no longer valid", id.Value)
+			return nil, wireErrf("Offer %s is no longer valid", id.Value)
 		}
 		out = append(out, o)
 	}
 	for _, o := range out {
 		if o.fw != fw {
-			return nil, fmt.Errorf("Offer %s has invalid framework %s while framework %s is expected", o.id, o.fw.id, fw.id)
+			return nil, wireErrf("Offer %s has invalid framework %s while framework %s is expected", o.id, o.fw.id, fw.id)
 		}
 	}
 	for _, o := range out[1:] {
 		if o.role != out[0].role {
-			return nil, fmt.Errorf("Aggregated offers must be allocated to the same role. Offer %s uses role %s but %s uses role %s", o.id, o.role, out[0].id, out[0].role)
+			return nil, wireErrf("Aggregated offers must be allocated to the same role. Offer %s uses role %s but %s uses role %s", o.id, o.role, out[0].id, out[0].role)
 		}
 		if o.agent != out[0].agent {
-			return nil, fmt.Errorf("Aggregated offers must belong to one single agent. Offer %s uses agent %s and offer %s uses agent %s", o.id, o.agent.id, out[0].id, out[0].agent.id)
+			return nil, wireErrf("Aggregated offers must belong to one single agent. Offer %s uses agent %s and offer %s uses agent %s", o.id, o.agent.id, out[0].id, out[0].agent.id)
 		}
 	}
 	return out, nil
@@ -127,7 +127,7 @@ func (m *Master) acceptLaunch(fw *framework, a *agent, role string, ti mesos.Tas
 	if ti.Executor != nil {
 		charged = a.executors[fw.id+"/"+ti.Executor.ExecutorID.Value] != nil
 	}
-	res, execRes, err := m.validateTask(fw, a, &ti, remaining, charged)
+	res, execRes, err := m.validateTask(fw, a, &ti, remaining, charged, false)
 	if err != nil {
 		m.masterUpdate(fw, ti.TaskID.Value, ti.AgentID.Value, mesos.TASK_ERROR, mesos.REASON_TASK_INVALID, err.Error())
 		return
@@ -203,10 +203,7 @@ func (m *Master) acceptLaunchGroup(fw *framework, a *agent, role string, op meso
 			fail(fmt.Sprintf("Task '%s' in task group must have 'CommandInfo'", ti.TaskID.Value))
 			return
 		}
-		tcopy := ti
-		tcopy.Executor = &ei // so validateTask's one-of rule holds; charged handled above
-		tcopy.Command = nil
-		res, _, err := m.validateTask(fw, a, &tcopy, left, true)
+		res, _, err := m.validateTask(fw, a, &ti, left, true, true)
 		if err != nil {
 			fail(err.Error())
 			return

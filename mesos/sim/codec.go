@@ -125,7 +125,7 @@ func checkRequired(obj map[string]any, t reflect.Type, path string) error {
 		}
 		if !present {
 			if strings.Contains(tag, ",req,") {
-				return fmt.Errorf("Missing required fields: %s%s", path, name)
+				return wireErrf("Missing required fields: %s%s", path, name)
 			}
 			continue
 		}
@@ -144,7 +144,7 @@ func checkRequiredValue(v any, t reflect.Type, path string) error {
 	case reflect.Struct:
 		o, ok := v.(map[string]any)
 		if !ok {
-			return fmt.Errorf("%s: expecting an object", path)
+			return wireErrf("%s: expecting an object", path)
 		}
 		return checkRequired(o, t, path+".")
 	case reflect.Slice:
@@ -153,7 +153,7 @@ func checkRequiredValue(v any, t reflect.Type, path string) error {
 		}
 		arr, ok := v.([]any)
 		if !ok {
-			return fmt.Errorf("%s: expecting an array", path)
+			return wireErrf("%s: expecting an array", path)
 		}
 		for i, x := range arr {
 			if err := checkRequiredValue(x, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
@@ -163,7 +163,7 @@ func checkRequiredValue(v any, t reflect.Type, path string) error {
 	case reflect.Map:
 		o, ok := v.(map[string]any)
 		if !ok {
-			return fmt.Errorf("%s: expecting an object", path)
+			return wireErrf("%s: expecting an object", path)
 		}
 		for k, x := range o {
 			if err := checkRequiredValue(x, t.Elem(), path+"."+k); err != nil {
@@ -225,7 +225,7 @@ func acceptable(values []string, mediaType string) bool {
 	return best >= 0 && bestQ > 0
 }
 
-var errNoEncoding = errors.New("Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'")
+var errNoEncoding = wireErr("Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'")
 
 // responseMediaType picks JSON if acceptable, else protobuf (Mesos' order).
 func responseMediaType(accept []string) (string, error) {
@@ -237,3 +237,10 @@ func responseMediaType(accept []string) (string, error) {
 	}
 	return "", errNoEncoding
 }
+
+// wireErr and wireErrf build errors whose text goes on the wire verbatim:
+// Mesos' own messages (capitalized, with punctuation), which schedulers and
+// the conformance tests match exactly.
+func wireErr(msg string) error { return errors.New(msg) }
+
+func wireErrf(format string, a ...any) error { return fmt.Errorf(format, a...) }

@@ -125,6 +125,7 @@ func (e *ProcessExecutor) Launch(l Launch) {
 	}
 	key := l.FrameworkID + "\x00" + l.Task.TaskID.Value
 	p := &proc{cmd: cmd, done: make(chan struct{})}
+	l.Report(Update{State: mesos.TASK_STARTING}) // never under e.mu: Report may call back into Kill
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -132,7 +133,6 @@ func (e *ProcessExecutor) Launch(l Launch) {
 		stderr.Close()
 		return
 	}
-	l.Report(Update{State: mesos.TASK_STARTING})
 	if err := cmd.Start(); err != nil {
 		e.mu.Unlock()
 		stdout.Close()

@@ -319,11 +319,9 @@ func (m *Master) MarkAgentGone(id string) error {
 	for k := range a.executors {
 		m.removeExecutor(a, k, nil)
 	}
-	if a.state == agentGone {
-		for _, fw := range m.sortedFrameworks() {
-			if fw.stream != nil {
-				fw.stream.push(&scheduler.Event{Type: scheduler.Event_FAILURE, Failure: &scheduler.Event_Failure{AgentID: &mesos.AgentID{Value: a.id}}})
-			}
+	for _, fw := range m.sortedFrameworks() {
+		if fw.stream != nil {
+			fw.stream.push(&scheduler.Event{Type: scheduler.Event_FAILURE, Failure: &scheduler.Event_Failure{AgentID: &mesos.AgentID{Value: a.id}}})
 		}
 	}
 	return nil
@@ -361,15 +359,17 @@ func (m *Master) Failover(stayAway ...string) {
 		fw.recovered = true
 		fw.unregisteredAt = m.clk.Now()
 	}
+	// A new leader numbers frameworks and offers afresh under its own id.
 	m.masterID = m.newUUIDString()
+	m.nextFwID, m.nextOfferID = 0, 0
 	m.leader.recoveringUntil = m.clk.Now().Add(m.cfg.FailoverDowntime)
 	away := map[string]bool{}
 	for _, id := range stayAway {
 		away[id] = true
 	}
 	for _, a := range m.agentList {
-		if a.state == agentGone {
-			continue
+		if a.state == agentGone || a.state == agentUnreachable {
+			continue // the registry keeps them as they are
 		}
 		if a.timer != nil {
 			a.timer.Stop()

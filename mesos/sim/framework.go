@@ -90,27 +90,27 @@ func validateFrameworkInfo(fi *mesos.FrameworkInfo, suppressed []string) error {
 	multi := hasCap(fi, mesos.FrameworkInfo_Capability_MULTI_ROLE)
 	if multi {
 		if fi.Role != nil {
-			return fmt.Errorf("'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable")
+			return wireErrf("'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable")
 		}
 		seen := map[string]bool{}
 		for _, r := range fi.Roles {
 			if seen[r] {
-				return fmt.Errorf("'FrameworkInfo.roles' contains duplicate items")
+				return wireErrf("'FrameworkInfo.roles' contains duplicate items")
 			}
 			seen[r] = true
 		}
 	} else if len(fi.Roles) > 0 {
-		return fmt.Errorf("'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable")
+		return wireErrf("'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable")
 	}
 	roles := frameworkRoles(fi)
 	for _, r := range roles {
 		if err := validateRole(r); err != nil {
-			return fmt.Errorf("Role '%s' is invalid: %w", r, err)
+			return wireErrf("Role '%s' is invalid: %w", r, err)
 		}
 	}
 	if fi.ID != nil {
 		if err := validateID(fi.ID.Value); err != nil {
-			return fmt.Errorf("'FrameworkInfo.id' is invalid: %w", err)
+			return wireErrf("'FrameworkInfo.id' is invalid: %w", err)
 		}
 	}
 	for _, s := range suppressed {
@@ -119,25 +119,25 @@ func validateFrameworkInfo(fi *mesos.FrameworkInfo, suppressed []string) error {
 			found = found || r == s
 		}
 		if !found {
-			return fmt.Errorf("Suppressed role '%s' is not contained in the list of roles", s)
+			return wireErrf("Suppressed role '%s' is not contained in the list of roles", s)
 		}
 	}
 	for role, of := range fi.OfferFilters {
 		if err := validateRole(role); err != nil {
-			return fmt.Errorf("'FrameworkInfo.offer_filters' role '%s' is invalid: %w", role, err)
+			return wireErrf("'FrameworkInfo.offer_filters' role '%s' is invalid: %w", role, err)
 		}
 		if of.MinAllocatableResources != nil {
 			for _, q := range of.MinAllocatableResources.Quantities {
 				for name, v := range q.Quantities {
 					if name == "" || v.Value < 0 || math.IsNaN(v.Value) {
-						return fmt.Errorf("Invalid 'FrameworkInfo.offer_filters': bad quantity %q", name)
+						return wireErrf("Invalid 'FrameworkInfo.offer_filters': bad quantity %q", name)
 					}
 				}
 			}
 		}
 	}
 	if ft := fi.GetFailoverTimeout(); math.IsNaN(ft) || math.IsInf(ft, 0) || ft*float64(time.Second) > math.MaxInt64 || ft*float64(time.Second) < math.MinInt64 {
-		return fmt.Errorf("The framework failover_timeout (%v) is invalid", ft)
+		return wireErrf("The framework failover_timeout (%v) is invalid", ft)
 	}
 	return nil
 }
@@ -360,10 +360,10 @@ func (m *Master) removeFramework(fw *framework) {
 			ex, fwID, taskID := t.executor(), fw.id, t.id
 			m.after(func() { ex.Kill(fwID, taskID, 0) })
 		}
-		m.finishTask(t, mesos.TASK_KILLED, mesos.REASON_FRAMEWORK_REMOVED)
+		m.finishTask(t)
 	}
 	for _, t := range fw.unreachable {
-		m.finishTask(t, mesos.TASK_KILLED, mesos.REASON_FRAMEWORK_REMOVED)
+		m.finishTask(t)
 	}
 	for _, a := range m.agentList {
 		for k, e := range a.executors {
@@ -381,17 +381,17 @@ func (m *Master) removeFramework(fw *framework) {
 	m.log.Info("framework removed", "framework_id", fw.id)
 }
 
-// finishTask records a master-side terminal state for t without sending an
-// update (framework removal) and moves it to completed. Caller holds mu.
-func (m *Master) finishTask(t *task, st mesos.TaskState, reason mesos.TaskStatus_Reason) {
-	if !isTerminal(t.state) || t.state == mesos.TASK_UNREACHABLE {
-		t.state = st
-		t.recordState(st, m.clk.Now())
+// finishTask records TASK_KILLED (REASON_FRAMEWORK_REMOVED in Mesos) for a
+// task of a removed framework without sending an update, and moves it to
+// completed. Caller holds mu.
+func (m *Master) finishTask(t *task) {
+	if !isTerminal(t.state) || t.masked {
+		t.state, t.masked = mesos.TASK_KILLED, false
+		t.recordState(mesos.TASK_KILLED, m.clk.Now())
 	}
 	m.releaseTask(t)
 	t.pending = nil
 	m.completeTask(t)
-	_ = reason
 }
 
 // revive clears filters and un-suppresses roles. Caller holds mu.
@@ -430,15 +430,15 @@ func (m *Master) suppress(fw *framework, roles []string) {
 func (m *Master) updateFramework(fw *framework, u *scheduler.Call_UpdateFramework) error {
 	fi := u.FrameworkInfo
 	if err := validateFrameworkInfo(&fi, u.SuppressedRoles); err != nil {
-		return fmt.Errorf("Supplied FrameworkInfo is not valid: %w", err)
+		return wireErrf("Supplied FrameworkInfo is not valid: %w", err)
 	}
 	switch {
 	case fi.GetPrincipal() != fw.info.GetPrincipal():
-		return fmt.Errorf("FrameworkInfo update is not valid: Changing framework's principal is not allowed.")
+		return wireErrf("FrameworkInfo update is not valid: Changing framework's principal is not allowed.")
 	case fi.User != fw.info.User:
-		return fmt.Errorf("FrameworkInfo update is not valid: Updating 'FrameworkInfo.user' is unsupported")
+		return wireErrf("FrameworkInfo update is not valid: Updating 'FrameworkInfo.user' is unsupported")
 	case fi.GetCheckpoint() != fw.info.GetCheckpoint():
-		return fmt.Errorf("FrameworkInfo update is not valid: Updating 'FrameworkInfo.checkpoint' is unsupported")
+		return wireErrf("FrameworkInfo update is not valid: Updating 'FrameworkInfo.checkpoint' is unsupported")
 	}
 	m.updateFrameworkInfo(fw, &fi, u.SuppressedRoles)
 	m.allocate()

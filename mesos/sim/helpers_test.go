@@ -351,3 +351,7 @@ func decline(o mesos.Offer, refuse *float64) *scheduler.Call {
 }
 
 func f64(v float64) *float64 { return &v }
+
+func stateOf(st mesos.TaskStatus) mesos.TaskState { return st.GetState() }
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -9,11 +9,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 )
 
 // Sentinel errors.
@@ -27,10 +30,11 @@ var (
 // Master is a simulated Mesos master with its agents. One mutex (mu) guards
 // all of its state; see DESIGN.md.
 type Master struct {
-	cfg  Config
-	log  *slog.Logger
-	clk  Clock
-	exec ExecutorFactory
+	cfg     Config
+	log     *slog.Logger
+	clk     Clock
+	exec    ExecutorFactory
+	observe func(*scheduler.Call)
 
 	wg sync.WaitGroup // stream pumps and background work, awaited by Close
 
@@ -88,6 +92,7 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 		log:        d.logger.With("component", "mesos-sim"),
 		clk:        d.clock,
 		exec:       d.exec,
+		observe:    d.observe,
 		rng:        d.rand,
 		frameworks: map[string]*framework{},
 		removedIDs: map[string]bool{},
@@ -100,6 +105,14 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 	if m.masterID == "" {
 		m.masterID = m.newUUIDString()
 	}
+	if m.cfg.WorkDir == "" {
+		m.cfg.WorkDir = filepath.Join(os.TempDir(), "mesos-sim", m.masterID)
+	}
+	abs, err := filepath.Abs(m.cfg.WorkDir)
+	if err != nil {
+		return nil, fmt.Errorf("sim work dir: %w", err)
+	}
+	m.cfg.WorkDir = abs
 	return m, nil
 }
 
@@ -263,7 +276,13 @@ func (m *Master) Serve(ctx context.Context, l net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := srv.Shutdown(sctx)
-	<-errc
+	if err != nil {
+		// Streams to clients that stopped reading: cut them.
+		err = srv.Close()
+	}
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
 	return err
 }
 

@@ -189,49 +189,49 @@ func resourcesToVec(rs []mesos.Resource) (resVec, string, error) {
 	allocRole := ""
 	for i, r := range rs {
 		if r.Name == "" {
-			return v, "", fmt.Errorf("Invalid resource: empty name")
+			return v, "", wireErrf("Invalid resource: empty name")
 		}
 		if r.AllocationInfo != nil && r.AllocationInfo.Role != nil {
 			if allocRole != "" && allocRole != *r.AllocationInfo.Role {
-				return v, "", fmt.Errorf("Invalid resources: The resources have multiple allocation roles ('%s' and '%s') but only one allocation role is allowed", allocRole, *r.AllocationInfo.Role)
+				return v, "", wireErrf("Invalid resources: The resources have multiple allocation roles ('%s' and '%s') but only one allocation role is allowed", allocRole, *r.AllocationInfo.Role)
 			}
 			allocRole = *r.AllocationInfo.Role
 		}
 		if len(r.Reservations) > 0 || r.Reservation != nil || (r.Role != nil && *r.Role != "*") {
-			return v, "", fmt.Errorf("Invalid resources: reserved resource %q is not offered by this simulator", r.Name)
+			return v, "", wireErrf("Invalid resources: reserved resource %q is not offered by this simulator", r.Name)
 		}
 		switch r.GetType() {
 		case mesos.SCALAR:
 			if r.Scalar == nil || r.Scalar.Value <= 0 || math.IsNaN(r.Scalar.Value) || math.IsInf(r.Scalar.Value, 0) {
-				return v, "", fmt.Errorf("Invalid scalar resource %d (%s): value must be positive", i, r.Name)
+				return v, "", wireErrf("Invalid scalar resource %d (%s): value must be positive", i, r.Name)
 			}
 			m := toMilli(r.Scalar.Value)
 			if r.Name == "gpus" && m%1000 != 0 {
-				return v, "", fmt.Errorf("The 'gpus' resource must be an unsigned integer")
+				return v, "", wireErrf("The 'gpus' resource must be an unsigned integer")
 			}
 			v.scalars[r.Name] += m
 		case mesos.RANGES:
 			if r.Ranges == nil {
-				return v, "", fmt.Errorf("Invalid ranges resource %s", r.Name)
+				return v, "", wireErrf("Invalid ranges resource %s", r.Name)
 			}
 			rr := append([]mesos.Value_Range(nil), r.Ranges.Range...)
 			sort.Slice(rr, func(i, j int) bool { return rr[i].Begin < rr[j].Begin })
 			for j, x := range rr {
 				if x.Begin > x.End {
-					return v, "", fmt.Errorf("Invalid ranges resource %s: begin > end", r.Name)
+					return v, "", wireErrf("Invalid ranges resource %s: begin > end", r.Name)
 				}
 				if j > 0 && x.Begin <= rr[j-1].End {
-					return v, "", fmt.Errorf("Invalid ranges resource %s: overlapping ranges", r.Name)
+					return v, "", wireErrf("Invalid ranges resource %s: overlapping ranges", r.Name)
 				}
 			}
 			for _, x := range rr {
 				if overlaps(v.ranges[r.Name], x) {
-					return v, "", fmt.Errorf("Invalid ranges resource %s: overlapping ranges", r.Name)
+					return v, "", wireErrf("Invalid ranges resource %s: overlapping ranges", r.Name)
 				}
 				v.ranges[r.Name] = mergeRanges(append(v.ranges[r.Name], x))
 			}
 		default:
-			return v, "", fmt.Errorf("Invalid resource %s: only SCALAR and RANGES are simulated", r.Name)
+			return v, "", wireErrf("Invalid resource %s: only SCALAR and RANGES are simulated", r.Name)
 		}
 	}
 	return v, allocRole, nil
@@ -257,24 +257,30 @@ func parseResources(s string) (resVec, error) {
 		}
 		name, val, ok := strings.Cut(part, ":")
 		if !ok {
-			return v, fmt.Errorf("parse resource %q: want name:value", part)
+			return v, wireErrf("parse resource %q: want name:value", part)
 		}
-		name = strings.TrimSpace(name)
 		if i := strings.Index(name, "("); i >= 0 { // role suffix: only "*" supported
 			name = name[:i]
 		}
+		name = strings.TrimSpace(name)
+		if name == "" || strings.ContainsAny(name, ":;[]{}|") {
+			return v, fmt.Errorf("parse resource %q: bad name", part)
+		}
 		val = strings.TrimSpace(val)
 		if strings.HasPrefix(val, "[") {
+			if _, dup := v.scalars[name]; dup || !strings.HasSuffix(val, "]") {
+				return v, fmt.Errorf("parse resource %q: bad ranges", part)
+			}
 			rs, err := parseRanges(val)
 			if err != nil {
-				return v, fmt.Errorf("parse resource %q: %w", part, err)
+				return v, wireErrf("parse resource %q: %w", part, err)
 			}
 			v.ranges[name] = mergeRanges(append(v.ranges[name], rs...))
 			continue
 		}
 		f, err := strconv.ParseFloat(val, 64)
-		if err != nil || f < 0 {
-			return v, fmt.Errorf("parse resource %q: bad scalar", part)
+		if _, dup := v.ranges[name]; dup || err != nil || !(f >= 0 && f <= 1e15) {
+			return v, wireErrf("parse resource %q: bad scalar", part)
 		}
 		v.scalars[name] += toMilli(f)
 	}
@@ -296,7 +302,7 @@ func parseRanges(s string) ([]mesos.Value_Range, error) {
 		lo, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 64)
 		hi, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 64)
 		if err1 != nil || err2 != nil || lo > hi {
-			return nil, fmt.Errorf("bad range %q", p)
+			return nil, wireErrf("bad range %q", p)
 		}
 		out = append(out, mesos.Value_Range{Begin: lo, End: hi})
 	}

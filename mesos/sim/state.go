@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 )
@@ -124,10 +125,7 @@ func resJSON(r resVec) map[string]any {
 	return out
 }
 
-func jsonItoa(u uint64) string {
-	b, _ := json.Marshal(u)
-	return string(b)
-}
+func jsonItoa(u uint64) string { return strconv.FormatUint(u, 10) }
 
 func attrsJSON(as []mesos.Attribute) map[string]any {
 	out := map[string]any{}

@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -15,23 +13,23 @@ func validateRole(r string) error {
 		return nil
 	}
 	if r == "" {
-		return errors.New("Empty role name is invalid")
+		return wireErr("Empty role name is invalid")
 	}
 	if strings.HasPrefix(r, "/") || strings.HasSuffix(r, "/") {
-		return errors.New("Role names cannot start or end with '/'")
+		return wireErr("Role names cannot start or end with '/'")
 	}
 	if strings.Contains(r, "//") {
-		return errors.New("Role names cannot contain '//'")
+		return wireErr("Role names cannot contain '//'")
 	}
 	if strings.ContainsAny(r, "\t\n\v\f\r \x7f\b") {
-		return errors.New("Role names cannot contain whitespace or backspace")
+		return wireErr("Role names cannot contain whitespace or backspace")
 	}
 	for _, c := range strings.Split(r, "/") {
 		switch {
 		case c == "." || c == ".." || c == "*":
-			return fmt.Errorf("Role name component '%s' is reserved", c)
+			return wireErrf("Role name component '%s' is reserved", c)
 		case strings.HasPrefix(c, "-"):
-			return fmt.Errorf("Role name component '%s' is invalid because it starts with a dash", c)
+			return wireErrf("Role name component '%s' is invalid because it starts with a dash", c)
 		}
 	}
 	return nil
@@ -41,17 +39,17 @@ func validateRole(r string) error {
 func validateID(id string) error {
 	switch {
 	case id == "":
-		return errors.New("ID must not be empty")
+		return wireErr("ID must not be empty")
 	case len(id) > 255:
-		return errors.New("ID must not be greater than 255 characters")
+		return wireErr("ID must not be greater than 255 characters")
 	case id == "." || id == "..":
-		return errors.New("'.' and '..' are disallowed for ID")
+		return wireErr("'.' and '..' are disallowed for ID")
 	case strings.ContainsAny(id, "/\\"):
-		return errors.New("'/' and '\\' are disallowed for ID")
+		return wireErr("'/' and '\\' are disallowed for ID")
 	}
 	for _, c := range id {
 		if c < 0x20 || c == 0x7f {
-			return errors.New("ID must not contain control characters")
+			return wireErr("ID must not contain control characters")
 		}
 	}
 	return nil
@@ -61,11 +59,11 @@ func validateID(id string) error {
 func validateCall(c *scheduler.Call, principal string) error {
 	if c.Type == scheduler.Call_SUBSCRIBE {
 		if c.Subscribe == nil {
-			return errors.New("Expecting 'subscribe' to be present")
+			return wireErr("Expecting 'subscribe' to be present")
 		}
 		fi := c.Subscribe.FrameworkInfo
 		if fi == nil {
-			return errors.New("Not initialized: subscribe.framework_info")
+			return wireErr("Not initialized: subscribe.framework_info")
 		}
 		callID, infoID := "", ""
 		if c.FrameworkID != nil {
@@ -75,17 +73,17 @@ func validateCall(c *scheduler.Call, principal string) error {
 			infoID = fi.ID.Value
 		}
 		if (c.FrameworkID != nil) != (fi.ID != nil) || callID != infoID {
-			return errors.New("'framework_id' differs from 'subscribe.framework_info.id'")
+			return wireErr("'framework_id' differs from 'subscribe.framework_info.id'")
 		}
 		if principal != "" && fi.GetPrincipal() != principal {
-			return fmt.Errorf("Authenticated principal '%s' does not match principal '%s' set in `FrameworkInfo`", principal, fi.GetPrincipal())
+			return wireErrf("Authenticated principal '%s' does not match principal '%s' set in `FrameworkInfo`", principal, fi.GetPrincipal())
 		}
 		return nil
 	}
 	if c.FrameworkID == nil {
-		return errors.New("Expecting 'framework_id' to be present")
+		return wireErr("Expecting 'framework_id' to be present")
 	}
-	missing := func(name string) error { return fmt.Errorf("Expecting '%s' to be present", name) }
+	missing := func(name string) error { return wireErrf("Expecting '%s' to be present", name) }
 	switch c.Type {
 	case scheduler.Call_ACCEPT:
 		if c.Accept == nil {
@@ -116,7 +114,7 @@ func validateCall(c *scheduler.Call, principal string) error {
 			return missing("acknowledge")
 		}
 		if len(c.Acknowledge.UUID) != 16 {
-			return errors.New("Not a valid UUID")
+			return wireErr("Not a valid UUID")
 		}
 	case scheduler.Call_ACKNOWLEDGE_OPERATION_STATUS:
 		a := c.AcknowledgeOperationStatus
@@ -124,7 +122,7 @@ func validateCall(c *scheduler.Call, principal string) error {
 			return missing("acknowledge_operation_status")
 		}
 		if len(a.UUID) != 16 {
-			return errors.New("Not a valid UUID")
+			return wireErr("Not a valid UUID")
 		}
 		if a.AgentID == nil {
 			return missing("agent_id")
@@ -150,7 +148,7 @@ func validateCall(c *scheduler.Call, principal string) error {
 			return missing("update_framework")
 		}
 		if fid := c.UpdateFramework.FrameworkInfo.ID; fid == nil || fid.Value != c.FrameworkID.Value {
-			return errors.New("'framework_id' differs from 'update_framework.framework_info.id'")
+			return wireErr("'framework_id' differs from 'update_framework.framework_info.id'")
 		}
 	}
 	return nil
@@ -159,63 +157,63 @@ func validateCall(c *scheduler.Call, principal string) error {
 // validateTask applies the master's task validation (§3.4). remaining is
 // what is left of the offer; execCharged reports whether the executor's
 // resources are already charged on this agent. Caller holds mu.
-func (m *Master) validateTask(fw *framework, a *agent, ti *mesos.TaskInfo, remaining resVec, execCharged bool) (resVec, resVec, error) {
+func (m *Master) validateTask(fw *framework, a *agent, ti *mesos.TaskInfo, remaining resVec, execCharged, inGroup bool) (resVec, resVec, error) {
 	var none resVec
 	if err := validateID(ti.TaskID.Value); err != nil {
-		return none, none, fmt.Errorf("Task ID '%s' is invalid: %w", ti.TaskID.Value, err)
+		return none, none, wireErrf("Task ID '%s' is invalid: %w", ti.TaskID.Value, err)
 	}
 	if _, dup := fw.tasks[ti.TaskID.Value]; dup {
-		return none, none, fmt.Errorf("Task has duplicate ID: %s", ti.TaskID.Value)
+		return none, none, wireErrf("Task has duplicate ID: %s", ti.TaskID.Value)
 	}
 	if _, dup := fw.unreachable[ti.TaskID.Value]; dup {
-		return none, none, fmt.Errorf("Task reuses the ID of an unreachable task: %s", ti.TaskID.Value)
+		return none, none, wireErrf("Task reuses the ID of an unreachable task: %s", ti.TaskID.Value)
 	}
 	if ti.AgentID.Value != a.id {
-		return none, none, fmt.Errorf("Task uses invalid agent %s while agent %s is expected", ti.AgentID.Value, a.id)
+		return none, none, wireErrf("Task uses invalid agent %s while agent %s is expected", ti.AgentID.Value, a.id)
 	}
 	if kp := ti.KillPolicy; kp != nil && kp.GracePeriod != nil && kp.GracePeriod.Nanoseconds < 0 {
-		return none, none, errors.New("Task's 'kill_policy.grace_period' must be non-negative")
+		return none, none, wireErr("Task's 'kill_policy.grace_period' must be non-negative")
 	}
 	if mc := ti.MaxCompletionTime; mc != nil && mc.Nanoseconds < 0 {
-		return none, none, errors.New("Task's `max_completion_time` must be non-negative")
+		return none, none, wireErr("Task's `max_completion_time` must be non-negative")
 	}
 	if hc := ti.HealthCheck; hc != nil && hc.Type == mesos.HealthCheck_UNKNOWN {
-		return none, none, errors.New("HealthCheck must specify 'type'")
+		return none, none, wireErr("HealthCheck must specify 'type'")
 	}
 	if len(ti.Resources) == 0 {
-		return none, none, errors.New("Task uses no resources")
+		return none, none, wireErr("Task uses no resources")
 	}
 	res, _, err := resourcesToVec(ti.Resources)
 	if err != nil {
-		return none, none, fmt.Errorf("Task uses invalid resources: %w", err)
+		return none, none, wireErrf("Task uses invalid resources: %w", err)
 	}
-	if (ti.Command == nil) == (ti.Executor == nil) {
-		return none, none, errors.New("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")
+	if !inGroup && (ti.Command == nil) == (ti.Executor == nil) {
+		return none, none, wireErr("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present")
 	}
 	if len(ti.Limits) > 0 {
-		return none, none, errors.New("Task specifies resource limits but the agent does not have the TASK_RESOURCE_LIMITS capability")
+		return none, none, wireErr("Task specifies resource limits but the agent does not have the TASK_RESOURCE_LIMITS capability")
 	}
 	if ci := ti.Container; ci != nil && ci.Type == nil {
-		return none, none, errors.New("Container type is required")
+		return none, none, wireErr("Container type is required")
 	}
 	execRes := newResVec()
-	if ei := ti.Executor; ei != nil {
+	if ei := ti.Executor; ei != nil && !inGroup {
 		if err := validateID(ei.ExecutorID.Value); err != nil {
-			return none, none, fmt.Errorf("Executor ID '%s' is invalid: %w", ei.ExecutorID.Value, err)
+			return none, none, wireErrf("Executor ID '%s' is invalid: %w", ei.ExecutorID.Value, err)
 		}
 		if ei.Type != mesos.ExecutorInfo_UNKNOWN && ei.Type != mesos.ExecutorInfo_CUSTOM {
-			return none, none, errors.New("'ExecutorInfo.type' must be 'CUSTOM'")
+			return none, none, wireErr("'ExecutorInfo.type' must be 'CUSTOM'")
 		}
 		if ei.Command == nil {
-			return none, none, errors.New("Executor must have a 'CommandInfo'")
+			return none, none, wireErr("Executor must have a 'CommandInfo'")
 		}
 		if e := a.executors[fw.id+"/"+ei.ExecutorID.Value]; e != nil && !e.info.Command.Equal(ei.Command) {
-			return none, none, fmt.Errorf("ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID")
+			return none, none, wireErrf("ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID")
 		}
 		if len(ei.Resources) > 0 {
 			execRes, _, err = resourcesToVec(ei.Resources)
 			if err != nil {
-				return none, none, fmt.Errorf("Executor uses invalid resources: %w", err)
+				return none, none, wireErrf("Executor uses invalid resources: %w", err)
 			}
 		}
 	}
@@ -224,7 +222,7 @@ func (m *Master) validateTask(fw *framework, a *agent, ti *mesos.TaskInfo, remai
 		need.add(execRes)
 	}
 	if !remaining.contains(need) {
-		return none, none, fmt.Errorf("Total resources %s required by task and its executor is more than available %s", need.String(), remaining.String())
+		return none, none, wireErrf("Total resources %s required by task and its executor is more than available %s", need.String(), remaining.String())
 	}
 	return res, execRes, nil
 }

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseFlags(t *testing.T) {
+	m := &Main{}
+	require.NoError(t, m.ParseFlags([]string{"--agents", "3", "--executor", "simulated", "--seed", "9", "--heartbeat-interval", "2s", "--log-format", "json"}))
+	assert.Equal(t, 3, m.Agents)
+	assert.Equal(t, "simulated", m.Executor)
+	assert.Equal(t, uint64(9), m.Seed)
+	assert.Equal(t, 2*time.Second, m.HeartbeatInterval)
+	assert.Equal(t, "127.0.0.1:5050", m.Listen)
+	for _, bad := range [][]string{{"--executor", "docker"}, {"--log-format", "xml"}, {"--agents", "-1"}, {"--nope"}} {
+		assert.Error(t, (&Main{Stderr: io.Discard}).ParseFlags(bad), "%v", bad)
+	}
+}
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+
+	m := &Main{Stderr: io.Discard}
+	require.NoError(t, m.ParseFlags([]string{"--listen", addr, "--agents", "2", "--executor", "process", "--work-dir", t.TempDir()}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	var state struct {
+		Slaves []struct{ ID string }
+	}
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/master/state")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(&state) == nil
+	}, 5*time.Second, 20*time.Millisecond)
+	assert.Len(t, state.Slaves, 2)
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("mesos-sim did not shut down")
+	}
+}

@@ -1,0 +1,130 @@
+package sim
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// FuzzDecodeCall: the decoder returns a call or a 400/415 callError, never
+// panics, and every accepted call survives validation without panicking.
+func FuzzDecodeCall(f *testing.F) {
+	sub := &scheduler.Call{Type: scheduler.Call_SUBSCRIBE, Subscribe: &scheduler.Call_Subscribe{FrameworkInfo: frameworkInfo("fz")}}
+	pb, _ := sub.Marshal()
+	js, _ := json.Marshal(sub)
+	f.Add(true, pb)
+	f.Add(false, js)
+	f.Add(false, []byte(`{"type":"ACCEPT","framework_id":{"value":"x"},"accept":{"offer_ids":null,"operations":[{"type":"LAUNCH","launch":{"task_infos":[{"name":"a"}]}}]}}`))
+	f.Add(true, []byte{0x10, 0x03, 0x22, 0x00})
+	f.Fuzz(func(t *testing.T, proto bool, body []byte) {
+		media := mediaJSON
+		if proto {
+			media = mediaProtobuf
+		}
+		c, err := decodeCall(media, body)
+		if err != nil {
+			ce, ok := err.(*callError)
+			require.True(t, ok, "%T", err)
+			require.Equal(t, 400, ce.status)
+			return
+		}
+		_ = validateCall(c, "")
+	})
+}
+
+func TestAcceptable(t *testing.T) {
+	cases := []struct {
+		values []string
+		media  string
+		want   bool
+	}{
+		{nil, mediaJSON, true},
+		{[]string{"application/json"}, mediaJSON, true},
+		{[]string{"APPLICATION/JSON"}, mediaJSON, true},
+		{[]string{"text/plain"}, mediaJSON, false},
+		{[]string{"*/*;q=0"}, mediaJSON, false},
+		{[]string{"application/*;q=0.5, application/json;q=0"}, mediaJSON, false},
+		{[]string{"application/json;q=0", "*/*"}, mediaProtobuf, true},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, acceptable(c.values, c.media), "%v %s", c.values, c.media)
+	}
+}
+
+func TestParseResourcesAndAlgebra(t *testing.T) {
+	r, err := parseResources("cpus:4;mem:8192;disk:10000;ports:[31000-31005,31010-31010];gpus:1")
+	require.NoError(t, err)
+	assert.Equal(t, 4.0, r.scalar("cpus"))
+	assert.Equal(t, []mesos.Value_Range{{Begin: 31000, End: 31005}, {Begin: 31010, End: 31010}}, r.ranges["ports"])
+	take := newResVec()
+	take.scalars["cpus"] = toMilli(0.1)
+	take.ranges["ports"] = []mesos.Value_Range{{Begin: 31002, End: 31003}}
+	require.True(t, r.contains(take))
+	r.sub(take)
+	assert.InDelta(t, 3.9, r.scalar("cpus"), 1e-12)
+	assert.Equal(t, []mesos.Value_Range{{Begin: 31000, End: 31001}, {Begin: 31004, End: 31005}, {Begin: 31010, End: 31010}}, r.ranges["ports"])
+	assert.False(t, r.contains(take))
+	r.add(take)
+	assert.Equal(t, []mesos.Value_Range{{Begin: 31000, End: 31005}, {Begin: 31010, End: 31010}}, r.ranges["ports"])
+	for _, bad := range []string{"cpus", "cpus:x", "ports:[5-1]", "mem:-1"} {
+		_, err := parseResources(bad)
+		assert.Error(t, err, bad)
+	}
+	_, _, err = resourcesToVec([]mesos.Resource{{Name: "ports", Type: mesos.RANGES.Enum(), Ranges: &mesos.Value_Ranges{Range: []mesos.Value_Range{{Begin: 1, End: 5}, {Begin: 4, End: 6}}}}})
+	assert.ErrorContains(t, err, "overlapping")
+	_, _, err = resourcesToVec([]mesos.Resource{{Name: "gpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 0.5}}})
+	assert.ErrorContains(t, err, "gpus")
+}
+
+func TestManualClock(t *testing.T) {
+	c := NewManualClock(time.Unix(0, 0))
+	var fired []int
+	c.AfterFunc(2*time.Second, func() { fired = append(fired, 2) })
+	c.AfterFunc(time.Second, func() {
+		fired = append(fired, 1)
+		c.AfterFunc(500*time.Millisecond, func() { fired = append(fired, 15) })
+	})
+	stop := c.AfterFunc(1500*time.Millisecond, func() { fired = append(fired, 99) })
+	assert.True(t, stop.Stop())
+	c.Advance(1900 * time.Millisecond)
+	assert.Equal(t, []int{1, 15}, fired)
+	assert.Equal(t, time.Unix(0, 0).Add(1900*time.Millisecond), c.Now())
+	c.Advance(time.Second)
+	assert.Equal(t, []int{1, 15, 2}, fired)
+	assert.Zero(t, c.Pending())
+}
+
+func TestValidateRoleAndID(t *testing.T) {
+	for _, ok := range []string{"*", "eng", "eng/web", "a.b"} {
+		assert.NoError(t, validateRole(ok), ok)
+	}
+	for _, bad := range []string{"", "/a", "a/", "a//b", ".", "a/..", "-a", "a b", "a/*"} {
+		assert.Error(t, validateRole(bad), bad)
+	}
+	for _, bad := range []string{"", ".", "..", "a/b", `a\b`, "a\x01"} {
+		assert.Error(t, validateID(bad), bad)
+	}
+	assert.NoError(t, validateID("task-1.2_x"))
+}
+
+// FuzzParseResources: the --resources parser returns an error or a vector
+// whose rendering parses back to the same vector.
+func FuzzParseResources(f *testing.F) {
+	f.Add(DefaultAgentResources)
+	f.Add("cpus:0.5;gpus:2;ports:[1-2,4-4]")
+	f.Add("mem(*):10;x:[]")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := parseResources(s)
+		if err != nil {
+			return
+		}
+		back, err := parseResources(r.String())
+		require.NoError(t, err, "%q → %q", s, r.String())
+		assert.True(t, back.contains(r) && r.contains(back), "%q → %q", s, r.String())
+	})
+}
