@@ -444,13 +444,14 @@ var _ Store = (*fakeStore)(nil)
 type fakeScheduler struct {
 	log *actionLog
 
-	mu        sync.Mutex
-	h         EventHandler
-	runs      int
-	launched  map[string]mesos.TaskInfo // task ID → task, by ACCEPT
-	acked     []string
-	failCalls bool
-	running   chan struct{} // receives on each Run
+	mu          sync.Mutex
+	h           EventHandler
+	runs        int
+	launched    map[string]mesos.TaskInfo // task ID → task, by ACCEPT
+	acked       []string
+	failCalls   bool
+	failAccepts int           // the next ACCEPTs fail
+	running     chan struct{} // receives on each Run
 }
 
 func newFakeScheduler(log *actionLog) *fakeScheduler {
@@ -491,6 +492,14 @@ func (f *fakeScheduler) Accept(_ context.Context, offerID mesos.OfferID, tasks [
 	if err := f.err(); err != nil {
 		return err
 	}
+	f.mu.Lock()
+	if f.failAccepts > 0 {
+		f.failAccepts--
+		f.mu.Unlock()
+		f.log.add("sched.accept-failed %s", offerID.Value)
+		return fmt.Errorf("fake: accept %s: connection reset", offerID.Value)
+	}
+	f.mu.Unlock()
 	ids := make([]string, len(tasks))
 	f.mu.Lock()
 	for i, t := range tasks {

@@ -156,3 +156,30 @@ func TestLaunch_ConstraintUniqueHostname(t *testing.T) {
 	f.launchedTask("u2", 1)
 	assert.NotContains(t, f.log.matching("sched.accept o1")[0], "u2.")
 }
+
+// An ACCEPT whose fate is unknown is settled by asking Mesos: the attempt
+// stays live (no second launch) until the answer, and a "never seen"
+// answer relaunches without counting a failure.
+func TestLaunch_FailedAcceptIsReconciledNotRelaunchedBlindly(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.sched.mu.Lock()
+	f.sched.failAccepts = 1
+	f.sched.mu.Unlock()
+	f.createRun("doubt")
+	f.waitPhase("doubt", apis.PhasePending)
+	f.offer("o1", "a1", 4, 1024)
+	f.eventually(func() bool { return f.log.index("sched.accept-failed o1") >= 0 }, "accept failed")
+	att := f.store.recordedAttempts("doubt")
+	require.Len(t, att, 1)
+	first := att[0].TaskID
+	f.eventually(func() bool { return f.log.index("sched.reconcile ["+first+"]") >= 0 }, "explicit reconcile of the doubtful task")
+	f.offer("o2", "a1", 4, 1024)
+	f.waitQueueIdle()
+	assert.Len(t, f.store.recordedAttempts("doubt"), 1, "no relaunch before the answer")
+	f.masterUpdate(first, mesos.TASK_GONE, mesos.REASON_RECONCILIATION)
+	f.offer("o3", "a1", 4, 1024)
+	second := f.launchedTask("doubt", 1)
+	assert.NotEqual(t, first, second)
+	f.eventually(func() bool { return f.store.run("doubt").Status.TaskID == second }, "status follows the relaunch")
+	assert.Equal(t, int32(1), f.store.run("doubt").Status.Attempts)
+}
