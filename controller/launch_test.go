@@ -183,3 +183,18 @@ func TestLaunch_FailedAcceptIsReconciledNotRelaunchedBlindly(t *testing.T) {
 	f.eventually(func() bool { return f.store.run("doubt").Status.TaskID == second }, "status follows the relaunch")
 	assert.Equal(t, int32(1), f.store.run("doubt").Status.Attempts)
 }
+
+func TestLaunch_RunsThatWaitForCapacityAreNotUnschedulable(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.createRun("first", func(r *apis.Run) { r.Spec.Cpus = 4 })
+	f.createRun("second", func(r *apis.Run) { r.Spec.Cpus = 4 })
+	f.waitPhase("first", apis.PhasePending)
+	f.waitPhase("second", apis.PhasePending)
+	f.offer("o1", "a1", 4, 1024)
+	f.launchedTask("first", 1)
+	f.waitQueueIdle()
+	f.waitLauncherIdle()
+	r := f.store.run("second")
+	assert.Equal(t, apis.PhasePending, r.Status.Phase)
+	assert.Empty(t, r.Status.Reason, "it fits an agent; it only waits for capacity")
+}

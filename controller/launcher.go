@@ -325,7 +325,9 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 			fitted = true
 			break
 		}
-		if !fitted {
+		if !fitted && !l.fitsSomeFreshOffer(held, run, placed) {
+			// Only a Run that no offer could hold even before this
+			// round's packing is reported; the others just wait.
 			unsched[run.Metadata.Name] = unschedulableMessage(len(spaces), why)
 		}
 	}
@@ -410,6 +412,17 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 			return s, "", []apis.RunEvent{event(now, apis.EventWarning, apis.ReasonUnschedulable, "%s", msg)}, true
 		}, false)
 	}
+}
+
+// fitsSomeFreshOffer reports whether run fits one of the held offers as
+// offered, before any Run of this round took from it.
+func (l *launcher) fitsSomeFreshOffer(held []*heldOffer, run *apis.Run, placed placements) bool {
+	for _, h := range held {
+		if _, u := newOfferSpace(h.offer).fit(run, placed, &l.re); u == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // record re-reads the Run, commits its attempt and submits its Starting
