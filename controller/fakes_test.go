@@ -601,6 +601,7 @@ type fixture struct {
 	clock *fakeClock
 	c     *Controller
 	reg   *prometheus.Registry
+	build TaskBuilder
 	stop  func()
 	seq   int
 }
@@ -608,12 +609,12 @@ type fixture struct {
 func newFixture(t *testing.T, cfg Config, setup ...func(*fixture)) *fixture {
 	t.Helper()
 	log := &actionLog{}
-	f := &fixture{t: t, log: log, store: newFakeStore(log), sched: newFakeScheduler(log), clock: newFakeClock(), reg: prometheus.NewRegistry()}
+	f := &fixture{t: t, log: log, store: newFakeStore(log), sched: newFakeScheduler(log), clock: newFakeClock(), reg: prometheus.NewRegistry(), build: testBuild}
 	for _, s := range setup {
 		s(f)
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, err := New(cfg, f.store, f.sched, testBuild, f.clock, logger, f.reg)
+	c, err := New(cfg, f.store, f.sched, f.build, f.clock, logger, f.reg)
 	require.NoError(t, err)
 	f.c = c
 	ctx, cancel := context.WithCancel(context.Background())

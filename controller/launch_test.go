@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -197,4 +198,26 @@ func TestLaunch_RunsThatWaitForCapacityAreNotUnschedulable(t *testing.T) {
 	r := f.store.run("second")
 	assert.Equal(t, apis.PhasePending, r.Status.Phase)
 	assert.Empty(t, r.Status.Reason, "it fits an agent; it only waits for capacity")
+}
+
+func TestLaunch_RunMesosCannotExpressFailsWithoutAttempt(t *testing.T) {
+	f := newFixture(t, Config{}, func(f *fixture) {
+		f.build = func(run *apis.Run, taskID string, offer *mesos.Offer, ports []uint32) (mesos.TaskInfo, error) {
+			if run.Metadata.Name == "bad" {
+				return mesos.TaskInfo{}, fmt.Errorf("resource amount overflows: %w", apis.ErrInvalid)
+			}
+			return testBuild(run, taskID, offer, ports)
+		}
+	})
+	f.createRun("bad")
+	f.createRun("good")
+	f.waitPhase("bad", apis.PhasePending)
+	f.waitPhase("good", apis.PhasePending)
+	f.offer("o1", "a1", 4, 1024)
+	r := f.waitPhase("bad", apis.PhaseFailed)
+	assert.Equal(t, apis.ReasonTaskError, r.Status.Reason)
+	assert.Contains(t, r.Status.Message, "resource amount overflows")
+	assert.Empty(t, f.store.recordedAttempts("bad"))
+	f.launchedTask("good", 1)
+	assert.NotContains(t, f.log.matching("sched.accept")[0], "bad.")
 }

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -360,19 +361,10 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 		var tasks []mesos.TaskInfo
 		var recorded []plannedLaunch
 		for _, pl := range s.planned {
-			if pl.taskID == "" {
-				continue
+			if pl.taskID != "" {
+				tasks = append(tasks, pl.task)
+				recorded = append(recorded, pl)
 			}
-			ti, err := c.build(&pl.run, pl.taskID, &s.offer, pl.ports)
-			if err != nil {
-				// The attempt is recorded: reconciliation finds the task
-				// unknown and the Run is relaunched or failed from there.
-				l.t.log.Error("build task info failed", "run", pl.run.Metadata.Name, "task_id", pl.taskID, "err", err)
-				l.t.recon.explicit(ReconcileTask{TaskID: pl.taskID})
-				continue
-			}
-			tasks = append(tasks, ti)
-			recorded = append(recorded, pl)
 		}
 		delete(l.offers, s.offer.ID.Value)
 		if len(tasks) == 0 {
@@ -448,6 +440,27 @@ func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch,
 		AgentID:    s.offer.AgentID.Value,
 		LaunchTime: now,
 	}
+	// The TaskInfo is built before anything is recorded: a Run Mesos
+	// cannot express fails here, for good, instead of looping through
+	// attempts that are never launched.
+	task, err := c.build(run, a.TaskID, &s.offer, pl.ports)
+	if err != nil {
+		l.t.log.Error("build task info failed", "run", name, "err", err)
+		msg := fmt.Sprintf("cannot build the Mesos task: %v", err)
+		_ = l.t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+			if _, live := l.t.attempts.get(name); live || r.Status.Phase.Terminal() {
+				return r.Status, "", nil, false
+			}
+			st := r.Status
+			setPhase(&st, apis.PhaseFailed, now)
+			st.Reason = apis.ReasonTaskError
+			st.Message = msg
+			tm := now
+			st.CompletionTime = &tm
+			return st, "", []apis.RunEvent{event(now, apis.EventWarning, apis.ReasonTaskError, "%s", msg)}, true
+		}, false)
+		return false
+	}
 	if err := c.store.RecordAttempt(ctx, RunRef{Name: name, UID: run.Metadata.UID}, a); err != nil {
 		if ctx.Err() == nil {
 			if errors.Is(err, ErrAttemptLive) {
@@ -461,6 +474,7 @@ func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch,
 	}
 	pl.taskID = a.TaskID
 	pl.number = number
+	pl.task = task
 	pl.run = *run
 	host := s.offer.Hostname
 	ports := make([]int32, len(pl.ports))
