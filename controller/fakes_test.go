@@ -389,7 +389,12 @@ func (s *fakeStore) AppendEvents(_ context.Context, evs []EventRecord) error {
 		if _, ok := s.runs[e.Run]; !ok {
 			continue
 		}
-		l := append(s.events[e.Run], e.Event)
+		l := s.events[e.Run]
+		if n := len(l); n > 0 && l[n-1].Reason == e.Event.Reason && l[n-1].Message == e.Event.Message {
+			l[n-1].Count++ // repeats fold, as in raftstore
+			continue
+		}
+		l = append(l, e.Event)
 		if len(l) > 20 {
 			l = l[len(l)-20:]
 		}

@@ -140,18 +140,19 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 				return r.Status, "", nil, false
 			}
 			s := r.Status
-			first := s.Phase == ""
 			setPhase(&s, apis.PhasePending, now)
 			s.Message = "waiting for an offer"
 			s.ObservedGeneration = r.Metadata.Generation
-			var evs []apis.RunEvent
-			if first {
-				evs = append(evs, event(now, apis.EventNormal, "Scheduled", "waiting for an offer that fits cpus %s, mem %s", num(r.Spec.Cpus), num(r.Spec.Mem)))
-			}
-			return s, "", evs, true
+			return s, "", nil, true
 		}, false)
 		if err != nil {
 			return Result{}, err
+		}
+		if run.Status.Phase == "" {
+			// Recorded here, not with the write, which a quick launch
+			// makes moot; repeats fold in the store.
+			t.events.record(EventRecord{Run: name, Event: event(now, apis.EventNormal, "Scheduled",
+				"waiting for an offer that fits cpus %s, mem %s", num(run.Spec.Cpus), num(run.Spec.Mem))})
 		}
 		run.Status.Phase = apis.PhasePending
 	}
