@@ -463,3 +463,53 @@ func TestIntegration_LeaderStopsBetweenRecordAndAccept(t *testing.T) {
 	assert.Len(t, atts, 2, "the unlaunched attempt and the real one")
 	assert.Equal(t, int32(1), r.Status.Attempts, "the unlaunched attempt is not counted")
 }
+
+// TestIntegration_PartitionAware: an unreachable agent's task is not dead
+// until the unreachable timeout; then the attempt counts as lost and the
+// Run is relaunched elsewhere; when the agent comes back its old task is
+// killed and the new one kept.
+func TestIntegration_PartitionAware(t *testing.T) {
+	m, url := startSim(t, 2, sim.ExecutorSimulated, "")
+	s := startSolo(t)
+	startController(t, s, url, controller.Config{UnreachableTimeout: 500 * time.Millisecond, BackoffBase: 50 * time.Millisecond}, nil)
+	ctx := context.Background()
+	run := simRun("part", "60s", 0)
+	run.Spec.BackoffLimit = 1
+	_, err := s.CreateRun(ctx, run)
+	require.NoError(t, err)
+	r := waitRun(t, s, "part", phaseIs(apis.PhaseRunning), "running")
+	oldTask, oldAgent := r.Status.TaskID, r.Status.AgentID
+
+	require.NoError(t, m.PartitionAgent(oldAgent, false))
+	r = waitRun(t, s, "part", func(r *apis.Run) bool { return r.Status.Reason == apis.ReasonUnreachable }, "unreachable")
+	assert.Equal(t, apis.PhaseRunning, r.Status.Phase, "unreachable is not death")
+	assert.Equal(t, "TASK_UNREACHABLE", r.Status.MesosState)
+
+	r = waitRun(t, s, "part", func(r *apis.Run) bool {
+		return r.Status.Phase == apis.PhaseRunning && r.Status.TaskID != oldTask
+	}, "relaunched after the unreachable timeout")
+	assert.Equal(t, int32(2), r.Status.Attempts)
+	assert.NotEqual(t, oldAgent, r.Status.AgentID)
+	newTask := r.Status.TaskID
+
+	require.NoError(t, m.RestoreAgent(oldAgent))
+	require.Eventually(t, func() bool {
+		for _, ts := range m.Tasks() {
+			if ts.TaskID == oldTask && ts.State == mesosproto.TASK_RUNNING {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 10*time.Millisecond, "the returning task is killed")
+	live := 0
+	for _, ts := range m.Tasks() {
+		if ts.TaskID == newTask && ts.State == mesosproto.TASK_RUNNING {
+			live++
+		}
+	}
+	assert.Equal(t, 1, live, "the new attempt keeps running")
+	r, err = s.GetRun(ctx, "part")
+	require.NoError(t, err)
+	assert.Equal(t, newTask, r.Status.TaskID)
+	assert.Equal(t, apis.PhaseRunning, r.Status.Phase)
+}

@@ -232,8 +232,9 @@ func (t *term) abandonUnreachable(ctx context.Context, run *apis.Run, att liveAt
 	if retried {
 		c.m.retries.Inc()
 	}
-	// Best effort: if the agent returns, the stale task is killed.
-	if err := t.kill(ctx, att.TaskID, att.AgentID, apis.ReasonUnreachable); err != nil {
+	// Best effort now; should the agent return, the task's next update
+	// shows it alive and it is killed then as a stray.
+	if err := t.killNow(ctx, att.TaskID, att.AgentID, apis.ReasonUnreachable); err != nil {
 		t.log.Debug("kill of unreachable task failed", "task_id", att.TaskID, "err", err)
 	}
 	return Result{RequeueAfter: time.Millisecond}, nil

@@ -296,17 +296,28 @@ func (t *term) ack(ctx context.Context, st mesos.TaskStatus) {
 	}
 }
 
-// kill sends a KILL for taskID unless one was sent within KillRetry.
+// kill sends a KILL for a live attempt's task unless one was sent within
+// KillRetry.
 func (t *term) kill(ctx context.Context, taskID, agentID, reason string) error {
 	if !t.attempts.shouldKill(taskID, t.c.clock.Now(), t.c.cfg.KillRetry) {
 		return nil
 	}
+	err := t.killNow(ctx, taskID, agentID, reason)
+	if err != nil {
+		t.attempts.mu.Lock()
+		delete(t.attempts.lastKill, taskID) // not sent: the retry may send it
+		t.attempts.mu.Unlock()
+	}
+	return err
+}
+
+// killNow sends a KILL for taskID. Tasks of no live attempt (strays, a
+// task back from an unreachable agent) are killed on every update that
+// shows them alive: a KILL sent while their agent was away may be lost.
+func (t *term) killNow(ctx context.Context, taskID, agentID, reason string) error {
 	t.c.m.kills.WithLabelValues(reason).Inc()
 	t.log.Info("killing task", "task_id", taskID, "agent_id", agentID, "reason", reason)
 	if err := t.c.sched.Kill(ctx, taskID, agentID); err != nil {
-		t.attempts.mu.Lock()
-		delete(t.attempts.lastKill, taskID)
-		t.attempts.mu.Unlock()
 		return fmt.Errorf("kill %s: %w", taskID, err)
 	}
 	return nil

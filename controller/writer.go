@@ -267,7 +267,7 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 			agent = st.AgentID.Value
 		}
 		t.c.m.strayKills.Inc()
-		if err := t.kill(ctx, st.TaskID.Value, agent, "Stray"); err != nil && ctx.Err() == nil {
+		if err := t.killNow(ctx, st.TaskID.Value, agent, "Stray"); err != nil && ctx.Err() == nil {
 			t.log.Warn("kill stray task failed", "task_id", st.TaskID.Value, "err", err)
 		}
 		if name, ok := taskRunName(st.TaskID.Value); ok {
