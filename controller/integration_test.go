@@ -513,3 +513,32 @@ func TestIntegration_PartitionAware(t *testing.T) {
 	assert.Equal(t, newTask, r.Status.TaskID)
 	assert.Equal(t, apis.PhaseRunning, r.Status.Phase)
 }
+
+func TestIntegration_GCDeletesFinishedRuns(t *testing.T) {
+	_, url := startSim(t, 1, sim.ExecutorSimulated, "")
+	s := startSolo(t)
+	startController(t, s, url, controller.Config{GCInterval: 100 * time.Millisecond, GCMaxFinished: 3}, nil)
+	ctx := context.Background()
+	zero := int64(0)
+	for i := range 3 {
+		r := simRun(fmt.Sprintf("ttl0-%d", i), "1ms", 0)
+		r.Spec.TTLSecondsAfterFinished = &zero
+		_, err := s.CreateRun(ctx, r)
+		require.NoError(t, err)
+	}
+	for i := range 6 {
+		_, err := s.CreateRun(ctx, simRun(fmt.Sprintf("keep-%d", i), "1ms", 0))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		list, err := s.ListRuns(ctx, raftstore.ListOptions{})
+		require.NoError(t, err)
+		return len(list.Items) == 3
+	}, 30*time.Second, 20*time.Millisecond, "TTL-0 Runs and the oldest beyond 3 finished are deleted")
+	list, err := s.ListRuns(ctx, raftstore.ListOptions{})
+	require.NoError(t, err)
+	for _, r := range list.Items {
+		assert.Equal(t, apis.PhaseSucceeded, r.Status.Phase, r.Metadata.Name)
+		assert.True(t, strings.HasPrefix(r.Metadata.Name, "keep-"), r.Metadata.Name)
+	}
+}
