@@ -43,7 +43,7 @@ func (s *Store) monitorLeadership(ctx context.Context) {
 
 func (s *Store) establishLeadership(ctx context.Context, gen uint64) {
 	term := s.raft.CurrentTerm()
-	if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
+	if err := s.wait(ctx, s.raft.Barrier(s.cfg.ApplyTimeout)); err != nil {
 		s.logger.Warn("leader barrier failed", "term", term, "err", err)
 		return // a loss notification follows
 	}
@@ -203,13 +203,13 @@ func (s *Store) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 		case sameID && sameAddr:
 			member = true
 		case sameID || sameAddr:
-			if err := s.raft.RemoveServer(srv.ID, 0, s.timeout(ctx)).Error(); err != nil {
+			if err := s.wait(ctx, s.raft.RemoveServer(srv.ID, 0, s.timeout(ctx))); err != nil {
 				return s.raftErr("join: remove stale "+string(srv.ID), err)
 			}
 		}
 	}
 	if !member {
-		if err := s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, s.timeout(ctx)).Error(); err != nil {
+		if err := s.wait(ctx, s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, s.timeout(ctx))); err != nil {
 			return s.raftErr("join "+id, err)
 		}
 	}
@@ -241,7 +241,7 @@ func (s *Store) Remove(ctx context.Context, id string) error {
 	if _, err := s.apply(ctx, cmdRemoveMember, removeMemberCmd{ID: id}); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
-	if err := s.raft.RemoveServer(raft.ServerID(id), 0, s.timeout(ctx)).Error(); err != nil {
+	if err := s.wait(ctx, s.raft.RemoveServer(raft.ServerID(id), 0, s.timeout(ctx))); err != nil {
 		return s.raftErr("remove "+id, err)
 	}
 	s.logger.Info("member removed", "member", id)
@@ -342,10 +342,10 @@ func (s *Store) LinearizableRead(ctx context.Context) error {
 	if s.readyTerm.Load() != term {
 		// The commit index of a new leader may not yet cover earlier
 		// terms' entries; a barrier in this term settles it.
-		return s.raftErr("linearizable read: barrier", s.raft.Barrier(s.timeout(ctx)).Error())
+		return s.raftErr("linearizable read: barrier", s.wait(ctx, s.raft.Barrier(s.timeout(ctx))))
 	}
 	commit := s.raft.CommitIndex()
-	if err := s.raft.VerifyLeader().Error(); err != nil {
+	if err := s.wait(ctx, s.raft.VerifyLeader()); err != nil {
 		return s.raftErr("linearizable read: verify leader", err)
 	}
 	return s.WaitApplied(ctx, commit)

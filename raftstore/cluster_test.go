@@ -78,8 +78,10 @@ func writeOnLeader(ctx context.Context, c *raftstoretest.Cluster, fn func(s *raf
 			switch {
 			case err == nil:
 				return true, nil
-			case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrClosed):
+			case errors.Is(err, raftstore.ErrNotLeader):
 				continue // not applied: safe to retry elsewhere
+			case errors.Is(err, raftstore.ErrClosed):
+				continue // maybe applied: a retry then finds the name taken and is not counted
 			default:
 				return false, err
 			}

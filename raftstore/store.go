@@ -99,6 +99,12 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
+// newTransport binds the Raft TCP transport. Pipelined replication is off
+// (MaxRPCsInFlight 1): hashicorp/raft's pipeline can wedge replication to a
+// follower for good after the follower answers Success=false — a routine
+// answer after a leader change — while heartbeats keep that follower from
+// calling an election (hashicorp/raft#612; it hung our failover test). Each
+// synchronous AppendEntries still carries up to MaxAppendEntries entries.
 func newTransport(addr string, logger hclog.Logger) (*raft.NetworkTransport, error) {
 	tcpAddr, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
@@ -108,7 +114,12 @@ func newTransport(addr string, logger hclog.Logger) (*raft.NetworkTransport, err
 	if tcpAddr.Port != 0 && !tcpAddr.IP.IsUnspecified() {
 		advertise = tcpAddr
 	}
-	t, err := raft.NewTCPTransportWithLogger(addr, advertise, 5, 10*time.Second, logger)
+	t, err := raft.NewTCPTransportWithConfig(addr, advertise, &raft.NetworkTransportConfig{
+		Logger:          logger,
+		MaxPool:         5,
+		Timeout:         10 * time.Second,
+		MaxRPCsInFlight: 1,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("raft transport %s: %w", addr, err)
 	}
@@ -252,7 +263,7 @@ func (s *Store) closeFiles() error {
 // before a backup or in tests.
 // Nothing new to snapshot is not an error.
 func (s *Store) Snapshot() error {
-	err := s.raft.Snapshot().Error()
+	err := s.wait(context.Background(), s.raft.Snapshot())
 	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		return nil
 	}
