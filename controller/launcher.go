@@ -348,6 +348,9 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 				defer func() { <-sem }()
 				if !l.record(ctx, s, pl, now) {
 					pl.taskID = ""
+					// Out of the pending set now: let a reconcile decide
+					// whether it still waits for an offer.
+					l.t.queue.Add(pl.run.Metadata.Name)
 				}
 			}()
 		}
@@ -468,7 +471,6 @@ func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch,
 			} else {
 				l.t.log.Warn("record attempt failed", "run", name, "err", err)
 			}
-			l.t.queue.Add(name)
 		}
 		return false
 	}
