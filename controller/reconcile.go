@@ -107,7 +107,7 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 		if err := c.store.DeleteRuns(ctx, []RunRef{{Name: name, UID: run.Metadata.UID}}); err != nil {
 			return Result{}, fmt.Errorf("delete run: %w", err)
 		}
-		t.log.Info("run deleted", "run", name)
+		t.logger(ctx).Info("run deleted")
 		return Result{}, nil
 	}
 	if run.Status.Phase.Terminal() {
@@ -235,7 +235,7 @@ func (t *term) abandonUnreachable(ctx context.Context, run *apis.Run, att liveAt
 	// Best effort now; should the agent return, the task's next update
 	// shows it alive and it is killed then as a stray.
 	if err := t.killNow(ctx, att.TaskID, att.AgentID, apis.ReasonUnreachable); err != nil {
-		t.log.Debug("kill of unreachable task failed", "task_id", att.TaskID, "err", err)
+		t.logger(ctx).Debug("kill of unreachable task failed", "task_id", att.TaskID, "err", err)
 	}
 	return Result{RequeueAfter: time.Millisecond}, nil
 }
