@@ -542,3 +542,63 @@ func TestIntegration_GCDeletesFinishedRuns(t *testing.T) {
 		assert.True(t, strings.HasPrefix(r.Metadata.Name, "keep-"), r.Metadata.Name)
 	}
 }
+
+// TestIntegration_FailoverUnderLoad: the leader's node dies while it is
+// launching a stream of Runs. Every Run still succeeds, and every Run had
+// exactly one task sent to Mesos.
+func TestIntegration_FailoverUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("3-node failover under load")
+	}
+	_, url := startSim(t, 3, sim.ExecutorSimulated, "")
+	cl := startCluster3(t)
+	launches := &launchLog{}
+	var accepted atomic.Int64
+	killAt := make(chan string, 1)
+	nodes := map[string]*node{}
+	for id, st := range cl.stores {
+		nodes[id] = startController(t, st, url, controller.Config{}, func(s controller.Scheduler) controller.Scheduler {
+			return countingScheduler{Scheduler: s, launches: launches, afterAccept: func(context.Context) {
+				if accepted.Add(1) == 3 {
+					killAt <- id
+				}
+			}}
+		})
+	}
+	_, leader := cl.leader()
+	const n = 40
+	created := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if _, err := leader.CreateRun(context.Background(), simRun(fmt.Sprintf("load-%02d", i), "200ms", 0)); err != nil {
+				created <- fmt.Errorf("create %d: %w", i, err)
+				return
+			}
+		}
+		created <- nil
+	}()
+	var died string
+	select {
+	case died = <-killAt:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no launches")
+	}
+	go nodes[died].stop()
+	cl.shutdown(died)
+	_, newLeader := cl.leader()
+	// Creates that hit the dying leader fail: re-apply what is missing.
+	<-created
+	for i := range n {
+		name := fmt.Sprintf("load-%02d", i)
+		if _, err := newLeader.GetRun(context.Background(), name); errors.Is(err, apis.ErrNotFound) {
+			_, err := newLeader.CreateRun(context.Background(), simRun(name, "200ms", 0))
+			require.NoError(t, err)
+		}
+	}
+	for i := range n {
+		name := fmt.Sprintf("load-%02d", i)
+		r := waitRun(t, newLeader, name, func(r *apis.Run) bool { return r.Status.Phase.Terminal() }, "finished")
+		assert.Equal(t, apis.PhaseSucceeded, r.Status.Phase, "%s: %s", name, r.Status.Message)
+		assert.Len(t, launches.of(name), 1, "%s: one task sent to Mesos", name)
+	}
+}
