@@ -311,6 +311,7 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 	}
 	placed := l.placements(runs)
 	unsched := map[string]string{}
+	var fresh []*offerSpace // the offers as offered, built on first need
 	for _, run := range runs {
 		var why []*unfit
 		fitted := false
@@ -326,7 +327,13 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 			fitted = true
 			break
 		}
-		if !fitted && !l.fitsSomeFreshOffer(held, run, placed) {
+		if !fitted && fresh == nil {
+			fresh = make([]*offerSpace, len(held))
+			for i, h := range held {
+				fresh[i] = newOfferSpace(h.offer)
+			}
+		}
+		if !fitted && !l.fitsSome(fresh, run, placed) {
 			// Only a Run that no offer could hold even before this
 			// round's packing is reported; the others just wait.
 			unsched[run.Metadata.Name] = unschedulableMessage(len(spaces), why)
@@ -409,11 +416,11 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 	}
 }
 
-// fitsSomeFreshOffer reports whether run fits one of the held offers as
-// offered, before any Run of this round took from it.
-func (l *launcher) fitsSomeFreshOffer(held []*heldOffer, run *apis.Run, placed placements) bool {
-	for _, h := range held {
-		if _, u := newOfferSpace(h.offer).fit(run, placed, &l.re); u == nil {
+// fitsSome reports whether run fits one of spaces (fit does not change
+// them).
+func (l *launcher) fitsSome(spaces []*offerSpace, run *apis.Run, placed placements) bool {
+	for _, s := range spaces {
+		if _, u := s.fit(run, placed, &l.re); u == nil {
 			return true
 		}
 	}
