@@ -316,3 +316,36 @@ func TestCluster_MembershipJoinAndRemove(t *testing.T) {
 	c.Restart(leader.ID)
 	c.EnsureSame()
 }
+
+func TestCluster_FullRestartRecoversFromDisk(t *testing.T) {
+	c := raftstoretest.New(t, 3, nil)
+	ctx := t.Context()
+	for i := range 20 {
+		createRun(t, c, newRun(fmt.Sprintf("r%d", i)))
+	}
+	require.NoError(t, c.Do(func(s *raftstore.Store) error {
+		_, err := s.UpdateStatus(ctx, "r7", apis.RunStatus{Phase: apis.PhaseRunning})
+		return err
+	}))
+	require.NoError(t, c.Do(func(s *raftstore.Store) error { return s.SetFrameworkID(ctx, "fw-9") }))
+	c.EnsureSame()
+	want, err := c.Leader().Store.ListRuns(ctx, raftstore.ListOptions{})
+	require.NoError(t, err)
+
+	for _, n := range c.Nodes() {
+		c.Shutdown(n.ID)
+	}
+	for _, n := range c.Nodes() {
+		c.Restart(n.ID)
+	}
+	c.EnsureSame()
+	for _, n := range c.Running() {
+		got, err := n.Store.ListRuns(ctx, raftstore.ListOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, want.Items, got.Items, n.ID)
+		fw, err := n.Store.FrameworkID()
+		require.NoError(t, err)
+		assert.Equal(t, "fw-9", fw)
+	}
+	createRun(t, c, newRun("after-restart"))
+}

@@ -29,6 +29,7 @@ type Store struct {
 
 	fsm       *fsm
 	logStore  *raftboltdb.BoltStore
+	logs      *raft.LogCache // logStore behind a cache; set by Start
 	snapshots *raft.FileSnapshotStore
 	transport *raft.NetworkTransport
 	raft      *raft.Raft // set by Start
@@ -48,7 +49,8 @@ type Store struct {
 }
 
 // New opens the data dir and binds the Raft address. Nothing replicates
-// until Start.
+// until Start; until then writes and cluster calls fail with ErrClosed and
+// reads see the state on disk.
 func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
@@ -172,11 +174,11 @@ func (s *Store) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	logs, err := raft.NewLogCache(MaxAppendEntries*2, s.logStore)
+	s.logs, err = raft.NewLogCache(MaxAppendEntries*2, s.logStore)
 	if err != nil {
 		return fmt.Errorf("log cache: %w", err)
 	}
-	r, err := raft.NewRaft(rc, s.fsm, logs, s.logStore, s.snapshots, s.transport)
+	r, err := raft.NewRaft(rc, s.fsm, s.logs, s.logStore, s.snapshots, s.transport)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
@@ -263,6 +265,9 @@ func (s *Store) closeFiles() error {
 // before a backup or in tests.
 // Nothing new to snapshot is not an error.
 func (s *Store) Snapshot() error {
+	if s.raft == nil {
+		return fmt.Errorf("snapshot: store not started: %w", ErrClosed)
+	}
 	err := s.wait(context.Background(), s.raft.Snapshot())
 	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		return nil

@@ -3,6 +3,7 @@ package raftstore
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -37,7 +38,28 @@ func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, erro
 	if !ok {
 		return result{}, fmt.Errorf("%s: unexpected response %T", t, f.Response())
 	}
+	// The FSM's objects are shared with watchers; the caller gets its own.
+	r.Run = cloneRun(r.Run)
+	for i := range r.Items {
+		r.Items[i].Run = cloneRun(r.Items[i].Run)
+	}
 	return r, r.Err
+}
+
+// cloneRun deep-copies a Run through its JSON form.
+func cloneRun(run *apis.Run) *apis.Run {
+	if run == nil {
+		return nil
+	}
+	b, err := json.Marshal(run)
+	if err != nil {
+		panic(fmt.Sprintf("raftstore: encode run: %v", err)) // a Run always encodes
+	}
+	var out apis.Run
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(fmt.Sprintf("raftstore: decode run: %v", err))
+	}
+	return &out
 }
 
 // wait waits for a raft future, for ctx, or for the store to close. raft
