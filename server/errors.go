@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -112,4 +115,49 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if werr := c.JSON(st.Code, st); werr != nil {
 		s.log.Debug("write error response", "err", werr)
 	}
+}
+
+// maxEcho bounds how much of a user-supplied string an error message
+// repeats: enough to recognise it, not enough to turn a 200 KB selector
+// into a 200 KB answer.
+const maxEcho = 256
+
+// clip shortens s to maxEcho bytes (on a rune boundary), saying how much
+// was left out.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d more bytes)", s[:cut], len(s)-cut)
+}
+
+// quoteClip quotes user input for a message, %q style so that control
+// characters and escaped path segments show as what they are.
+func quoteClip(s string) string {
+	if len(s) <= maxEcho {
+		return strconv.Quote(s)
+	}
+	c := clip(s)
+	i := strings.LastIndex(c, "…(")
+	return strconv.Quote(c[:i]) + c[i:]
+}
+
+// invalidStatus is the 422 of a validation failure. An empty name leaves
+// the object unnamed ("Member is invalid: …") rather than printing a
+// placeholder or a name that was never stored.
+func invalidStatus(kind, name string, errs apis.ErrorList) *apis.Status {
+	msg := fmt.Sprintf("%s is invalid: %s", kind, errs.Error())
+	if name != "" {
+		msg = fmt.Sprintf("%s %s is invalid: %s", kind, quoteClip(name), errs.Error())
+	}
+	st := apis.NewStatus(http.StatusUnprocessableEntity, apis.ReasonInvalid, msg)
+	st.Details = &apis.StatusDetails{Kind: kind, Name: name}
+	for _, e := range errs {
+		st.Details.Causes = append(st.Details.Causes, apis.StatusCause{Field: e.Field, Message: e.Message})
+	}
+	return st
 }

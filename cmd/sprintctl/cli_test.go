@@ -221,6 +221,8 @@ func TestCluster_Golden(t *testing.T) {
 	var transcript strings.Builder
 	for _, args := range [][]string{
 		{"cluster", "join", "n2", "127.0.0.1:9093", "http://127.0.0.1:9092"},
+		{"cluster", "join", "x", "nonsense"},
+		{"cluster", "join", "x", "127.0.0.1:9095", "127.0.0.1:9094"},
 		{"cluster", "status"},
 		{"cluster", "remove", "n2"},
 		{"cluster", "remove", "n2"},
