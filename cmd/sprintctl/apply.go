@@ -47,7 +47,7 @@ or RunLists.`,
 					out, result, err := c.Apply(cmd.Context(), run, client.ApplyOptions{DryRun: dryRun, Force: force})
 					if err != nil {
 						failed = true
-						fmt.Fprintf(a.stderr, "error: %s\n", errorLine(err))
+						fmt.Fprintf(a.stderr, "error: %s: %s\n", src.where(i), errorLine(err))
 						continue
 					}
 					fmt.Fprintf(a.stdout, "%s %s%s\n", objectName(out.Metadata.Name), result, suffix)

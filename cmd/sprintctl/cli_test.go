@@ -307,3 +307,51 @@ func TestApply_ExampleManifests(t *testing.T) {
 	assert.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, "run.sprint/hello unchanged\n", r.stdout)
 }
+
+func TestApply_GenerateNameAndErrorOrigins(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	dir := t.TempDir()
+	gen := writeFile(t, dir, "gen.yaml", "apiVersion: sprint/v1\nkind: Run\nmetadata: {generateName: flaky-}\nspec: {command: 'true', cpus: 0.1, mem: 16}\n")
+	created := regexp.MustCompile(`^run\.sprint/flaky-[a-z0-9]{5} created\n$`)
+	r := e.run(t, "", "apply", "-f", gen)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, created, r.stdout)
+	first := r.stdout
+	r = e.run(t, "", "apply", "-f", gen)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, created, r.stdout)
+	assert.NotEqual(t, first, r.stdout, "every apply of a generateName manifest creates a new Run")
+
+	r = e.run(t, "", "apply", "-f", "../../manifests/examples/retries.yaml")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `^run\.sprint/flaky-[a-z0-9]{5} created\n$`, r.stdout)
+
+	bad := writeFile(t, dir, "bad.yaml", "apiVersion: sprint/v1\nkind: Run\nmetadata: {name: x}\nspec: {command: 'true', cpus: 0, mem: 16}\n")
+	list := writeFile(t, dir, "list.json", `{"kind":"RunList","items":[{"metadata":{"name":"ok"},"spec":{"command":"true","cpus":1,"mem":1}},{"metadata":{},"spec":{"command":"true","cpus":1,"mem":1}}]}`)
+	tests := map[string]struct {
+		args   []string
+		stdin  string
+		stderr string
+	}{
+		"server 422 names the file": {
+			args:   []string{"apply", "-f", bad},
+			stderr: "error: DIR/bad.yaml: Run \"x\" is invalid: spec.cpus: must be greater than 0\n",
+		},
+		"stdin, second document": {
+			args:   []string{"apply", "-f", "-"},
+			stdin:  "metadata: {name: doc-one}\nspec: {command: 'true', cpus: 1, mem: 1}\n---\nmetadata: {name: doc-two}\nspec: {command: 'true', cpus: 1, mem: -1}\n",
+			stderr: "error: stdin: document 2: Run \"doc-two\" is invalid: spec.mem: must be greater than 0\n",
+		},
+		"client-side refusal names the file": {
+			args:   []string{"apply", "-f", list},
+			stderr: "error: DIR/list.json: apply: the Run has neither metadata.name nor metadata.generateName\n",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := e.run(t, tc.stdin, tc.args...)
+			assert.Equal(t, 1, r.code)
+			assert.Equal(t, tc.stderr, strings.ReplaceAll(r.stderr, dir, "DIR"))
+		})
+	}
+}
