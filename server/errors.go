@@ -38,9 +38,10 @@ func statusError(code int, reason, format string, args ...any) *apis.Status {
 	return apis.NewStatus(code, reason, fmt.Sprintf(format, args...))
 }
 
-// badRequest wraps apis.ErrBadRequest so the one mapping answers 400.
+// badRequest is a 400 whose message is just the problem: the status
+// code already says it is a bad request.
 func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", apis.ErrBadRequest, fmt.Sprintf(format, args...))
+	return apis.BadRequestf(format, args...)
 }
 
 // reasons names the Status reason of plain HTTP codes echo produces itself.

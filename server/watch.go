@@ -26,19 +26,15 @@ const (
 // "0") the stream starts with every matching Run as ADDED, as kubectl get -w
 // shows them; with one it resumes after it. An SSE client's Last-Event-ID
 // (the resourceVersion of the last event it saw) resumes the same way.
-func (s *Server) watchRuns(c echo.Context, match func(*apis.Run) bool) error {
+func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 	req := c.Request()
-	rvText := c.QueryParam("resourceVersion")
+	match := p.match
+	fromRV := p.rv
 	sse := strings.Contains(req.Header.Get(echo.HeaderAccept), MIMEEventStream)
 	if id := req.Header.Get("Last-Event-ID"); sse && id != "" {
-		rvText = id
-	}
-	var fromRV uint64
-	if rvText != "" {
 		var err error
-		fromRV, err = strconv.ParseUint(rvText, 10, 64)
-		if err != nil {
-			return badRequest("resourceVersion %q: want a decimal number", rvText)
+		if fromRV, err = strconv.ParseUint(id, 10, 64); err != nil {
+			return badRequest("header Last-Event-ID=%s: want a non-negative decimal number", quoteClip(id))
 		}
 	}
 
