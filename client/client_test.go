@@ -75,14 +75,14 @@ func TestApply_Results(t *testing.T) {
 	require.NoError(t, err)
 	_, res, err = c.Apply(ctx, run, client.ApplyOptions{Force: true, DryRun: true})
 	require.NoError(t, err)
-	assert.Equal(t, client.Configured, res)
+	assert.Equal(t, client.Replaced, res)
 	same, err := c.Get(ctx, "job")
 	require.NoError(t, err)
 	assert.Equal(t, old.Metadata.UID, same.Metadata.UID, "a forced dry run deletes nothing")
 
 	got, res, err = c.Apply(ctx, run, client.ApplyOptions{Force: true})
 	require.NoError(t, err)
-	assert.Equal(t, client.Configured, res)
+	assert.Equal(t, client.Replaced, res)
 	assert.Equal(t, "echo changed", got.Spec.Command)
 	assert.NotEqual(t, old.Metadata.UID, got.Metadata.UID, "forced apply re-creates the Run")
 	_ = srv

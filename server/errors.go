@@ -60,13 +60,19 @@ var reasons = map[int]string{
 
 // toStatus is the one error→HTTP mapping: echo's own errors by code,
 // server conditions by sentinel, the rest through apis.StatusFromError.
-func toStatus(err error) *apis.Status {
+func toStatus(err error, path string) *apis.Status {
 	var he *echo.HTTPError
 	var st *apis.Status
 	switch {
 	case errors.As(err, &st):
 		c := *st
 		return &c
+	case errors.Is(err, echo.ErrNotFound):
+		// The router found no route: say so, and mark the Status so a
+		// client can tell it from a missing object and blame its URL.
+		st := statusError(http.StatusNotFound, "NotFound", "the sprint API has no path %s", quoteClip(path))
+		st.Details = &apis.StatusDetails{Kind: "Path", Name: clip(path)}
+		return st
 	case errors.As(err, &he):
 		msg := http.StatusText(he.Code)
 		if m, ok := he.Message.(string); ok && m != "" {
@@ -99,7 +105,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	st := toStatus(err)
+	st := toStatus(err, c.Request().URL.Path)
 	if st.Code >= 500 && c.Request().Context().Err() == nil {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "code", st.Code, "err", err)
 	}

@@ -66,7 +66,7 @@ func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 	defer s.metrics.watches.Dec()
 	if err != nil {
 		// Too old: like Kubernetes, a 200 stream holding one ERROR event.
-		return out.send(apis.WatchEvent{Type: apis.Error, Object: toStatus(err)}, "")
+		return out.send(apis.WatchEvent{Type: apis.Error, Object: toStatus(err, "")}, "")
 	}
 	defer w.Stop()
 
@@ -97,7 +97,7 @@ func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 		case ev, ok := <-w.Events():
 			if !ok {
 				if werr := w.Err(); werr != nil && ctx.Err() == nil {
-					_ = out.send(apis.WatchEvent{Type: apis.Error, Object: toStatus(werr)}, "")
+					_ = out.send(apis.WatchEvent{Type: apis.Error, Object: toStatus(werr, "")}, "")
 				}
 				return nil
 			}

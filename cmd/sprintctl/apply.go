@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -35,6 +36,9 @@ or RunLists.`,
 			sources, err := readManifests(files, recursive, a.stdin)
 			if err != nil {
 				return err
+			}
+			if countRuns(sources) == 0 {
+				return errors.New("no objects passed to apply")
 			}
 			suffix := ""
 			if dryRun {
