@@ -106,6 +106,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	st := toStatus(err, c.Request().URL.Path)
+	st.Message = clipMessage(st.Message)
 	if st.Code >= 500 && c.Request().Context().Err() == nil {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "code", st.Code, "err", err)
 	}
@@ -167,4 +168,24 @@ func invalidStatus(kind, name string, errs apis.ErrorList) *apis.Status {
 		st.Details.Causes = append(st.Details.Causes, apis.StatusCause{Field: e.Field, Message: e.Message})
 	}
 	return st
+}
+
+// maxMessage bounds a Status message. Messages quote user input (a
+// selector, a name); a huge one keeps its head, where the input is named,
+// and its tail, where the problem is said.
+const maxMessage = 1024
+
+func clipMessage(m string) string {
+	if len(m) <= maxMessage {
+		return m
+	}
+	head, tail := maxEcho*2, maxEcho
+	for head > 0 && !utf8.RuneStart(m[head]) {
+		head--
+	}
+	start := len(m) - tail
+	for start < len(m) && !utf8.RuneStart(m[start]) {
+		start++
+	}
+	return fmt.Sprintf("%s…(%d bytes left out)…%s", m[:head], start-head, m[start:])
 }

@@ -46,12 +46,6 @@ func (s *Server) sawUs(h http.Header) bool {
 func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if s.sawUs(req.Header) {
-			s.metrics.forwarded.WithLabelValues("loop").Inc()
-			return statusError(http.StatusLoopDetected, "LoopDetected",
-				"forwarding loop: the request already passed through node %s (Via: %s); the cluster has no agreed leader yet, retry",
-				s.cfg.NodeID, strings.Join(req.Header.Values("Via"), ", "))
-		}
 		body, err := s.readBody(c)
 		if err != nil {
 			return err
@@ -82,6 +76,14 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 					return fmt.Errorf("%w is known: the cluster is electing one, retry shortly", ErrNoLeader)
 				}
 				continue
+			}
+			// Only a request about to leave can loop; a leader serves
+			// whatever Via a client sent.
+			if s.sawUs(req.Header) {
+				s.metrics.forwarded.WithLabelValues("loop").Inc()
+				return statusError(http.StatusLoopDetected, "LoopDetected",
+					"forwarding loop: the request already passed through node %s (Via: %s); the cluster has no agreed leader yet, retry",
+					s.cfg.NodeID, clip(strings.Join(req.Header.Values("Via"), ", ")))
 			}
 			err := s.forward(c, addr, body)
 			if err == nil {

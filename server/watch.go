@@ -62,6 +62,9 @@ func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 
 	out := &eventWriter{c: c, sse: sse}
 	out.start()
+	if req.Method == http.MethodHead {
+		return nil // the headers are the whole answer
+	}
 	s.metrics.watches.Inc()
 	defer s.metrics.watches.Dec()
 	if err != nil {
