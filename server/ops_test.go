@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -128,6 +129,8 @@ func TestHTTP_Details(t *testing.T) {
 			assert.Empty(t, r.body, path)
 			assert.NotEmpty(t, r.header.Get("Content-Type"), path)
 		}
+		require.Eventually(t, func() bool { return srv.Store.Watchers() == 0 }, 5*time.Second, 5*time.Millisecond,
+			"a HEAD watch holds no watcher")
 		r := call(t, "HEAD", srv.URL+"/api/v1/runs/nosuch", "")
 		assert.Equal(t, http.StatusNotFound, r.code)
 		assert.Empty(t, r.body)

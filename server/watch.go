@@ -63,6 +63,9 @@ func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 	out := &eventWriter{c: c, sse: sse}
 	out.start()
 	if req.Method == http.MethodHead {
+		if w != nil {
+			w.Stop()
+		}
 		return nil // the headers are the whole answer
 	}
 	s.metrics.watches.Inc()
