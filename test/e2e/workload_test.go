@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,7 +122,8 @@ func (a *applier) errorSummary() map[string]int {
 
 // shortErr keeps an error's message short enough to group by.
 func shortErr(err error) string {
-	s := err.Error()
+	s := urlRE.ReplaceAllString(err.Error(), "URL")
+	s = portRE.ReplaceAllString(s, "127.0.0.1:PORT")
 	if len(s) > 120 {
 		s = s[:120]
 	}
@@ -136,3 +138,8 @@ func runNames(prefix string, n int) []string {
 	}
 	return out
 }
+
+var (
+	urlRE  = regexp.MustCompile(`http://127\.0\.0\.1:\d+/\S*`)
+	portRE = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+)
