@@ -106,7 +106,10 @@ func TestGC_FinishedRunsConvergeWhileAPIStaysFast(t *testing.T) {
 
 	// A probe Run that stays Running, so GC never takes it.
 	probe := simRun("gc-probe", "gcprobe", time.Hour)
-	c.retry(func(ctx context.Context) error { _, _, err := c.leader().client.Apply(ctx, probe, applyOpts); return err })
+	c.retry(func(ctx context.Context) error {
+		_, _, err := c.leader().client.Apply(ctx, probe, applyOpts)
+		return err
+	})
 
 	var specs []*apis.Run
 	for _, name := range runNames("gc", total) {
