@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,8 +74,17 @@ type node struct {
 	raft    string
 	url     string
 	dataDir string
-	proc    *proc
 	client  *client.Client
+
+	mu   sync.Mutex // guards proc: workload goroutines ask alive() while a restart replaces it
+	proc *proc
+}
+
+// current returns the node's latest process (nil before the first start).
+func (n *node) current() *proc {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.proc
 }
 
 // cluster is three (or n) sprint nodes bootstrapped with --peers, all
@@ -135,16 +145,20 @@ func (c *cluster) launch(n *node, args ...string) {
 		"--mesos-master", c.sim.url, "--staging-timeout", "1m",
 	}
 	base = append(base, c.extra...)
-	n.proc = start(c.t, "sprint", nil, append(base, args...)...)
+	p := start(c.t, "sprint", nil, append(base, args...)...)
+	n.mu.Lock()
+	n.proc = p
+	n.mu.Unlock()
 }
 
 // alive reports whether n's process runs.
 func (n *node) alive() bool {
-	if n.proc == nil {
+	p := n.current()
+	if p == nil {
 		return false
 	}
 	select {
-	case <-n.proc.done:
+	case <-p.done:
 		return false
 	default:
 		return true
@@ -155,7 +169,7 @@ func (n *node) alive() bool {
 func (c *cluster) kill9(n *node) {
 	c.t.Helper()
 	c.t.Logf("SIGKILL %s", n.id)
-	n.proc.kill()
+	n.current().kill()
 }
 
 // restart starts a killed node again on the same data dir (its Raft state

@@ -128,7 +128,7 @@ func TestGC_FinishedRunsConvergeWhileAPIStaysFast(t *testing.T) {
 
 	// Restart every node with --gc-max-finished 1000.
 	for _, n := range c.nodes {
-		n.proc.stop(10 * time.Second)
+		n.current().stop(10 * time.Second)
 	}
 	c.extra = []string{"--gc-max-finished", fmt.Sprint(keep)}
 	restarted := time.Now()
