@@ -5,7 +5,7 @@ FUZZTIME    ?= 30s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
 
-.PHONY: help build test lint fuzz bench run e2e cover tidy clean
+.PHONY: help build test lint fuzz bench run cluster e2e cover tidy clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ bench: ## benchmarks (see docs/benchmarks.md)
 
 run: build ## one sprint node on its embedded defaults
 	./$(BIN)/sprint
+
+cluster: build ## a local three-node cluster against one mesos-sim (scripts/cluster.sh)
+	BIN=$(BIN) scripts/cluster.sh
 
 e2e: build ## the full end-to-end suite across real processes
 	SPRINT_E2E=1 $(GO) test -count=1 -timeout 60m ./test/...

@@ -3,13 +3,17 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/sprint-project/sprint/apis"
 )
@@ -19,11 +23,15 @@ const DefaultServer = "http://127.0.0.1:9090"
 
 // Client talks to one sprint server. It is safe for concurrent use.
 type Client struct {
-	base      *url.URL
-	token     string
-	hc        *http.Client
-	userAgent string
+	base       *url.URL
+	token      string
+	hc         *http.Client
+	userAgent  string
+	leaderWait time.Duration
 }
+
+// DefaultLeaderWait is how long calls wait out a cluster without a leader.
+const DefaultLeaderWait = 10 * time.Second
 
 // Option configures a Client.
 type Option func(*Client)
@@ -32,6 +40,33 @@ type Option func(*Client)
 // Timeout must be zero or long enough for watches and followed logs;
 // bound calls with their context instead.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithTLSConfig makes the client trust the servers tls.Config trusts (a
+// private CA, say), over a transport of its own.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *Client) {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = cfg
+		c.hc = &http.Client{Transport: tr}
+	}
+}
+
+// LoadCA reads PEM certificates into a tls.Config for WithTLSConfig.
+func LoadCA(path string) (*tls.Config, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s: no PEM certificates", path)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// WithLeaderWait sets how long a call keeps retrying while the cluster
+// elects a leader (0: fail at once).
+func WithLeaderWait(d time.Duration) Option { return func(c *Client) { c.leaderWait = d } }
 
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
@@ -57,7 +92,7 @@ func New(serverURL, token string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("server address %q: no host", serverURL)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	c := &Client{base: u, token: token, hc: http.DefaultClient, userAgent: "sprint-client"}
+	c := &Client{base: u, token: token, hc: http.DefaultClient, userAgent: "sprint-client", leaderWait: DefaultLeaderWait}
 	for _, o := range opts {
 		o(c)
 	}
@@ -78,9 +113,35 @@ type request struct {
 }
 
 // do sends a request and returns the response when its status is 2xx;
-// otherwise it returns the server's Status as the error. The caller closes
-// the body.
+// otherwise it returns the server's Status as the error. While the cluster
+// has no leader (503 with Sprint-Not-Leader, which the server only answers
+// when nothing was written) it tries again for up to the client's
+// leader wait. The caller closes the body.
 func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
+	deadline := time.Now().Add(c.leaderWait)
+	wait := 100 * time.Millisecond
+	for {
+		resp, err := c.send(ctx, r)
+		if err == nil {
+			return resp, nil
+		}
+		if resp == nil || resp.Header.Get("Sprint-Not-Leader") == "" || time.Now().Add(wait).After(deadline) {
+			return nil, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// send makes one attempt. On a non-2xx answer it returns the response
+// (body closed) beside the Status error, so that do can look at headers.
+func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	u := *c.base
 	u.Path += r.path
 	u.RawQuery = r.query.Encode()
@@ -120,7 +181,7 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	return nil, decodeStatus(resp)
+	return resp, decodeStatus(resp)
 }
 
 // decodeStatus turns an error response into *apis.Status, also when the

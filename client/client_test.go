@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -291,12 +293,12 @@ func TestWait_Phase(t *testing.T) {
 	require.ErrorIs(t, err, client.ErrConditionUnreachable)
 	assert.Contains(t, err.Error(), "Failed (TaskFailed)")
 
-	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancel()
-	_, err = c.Wait(short, "ok", client.PhaseIs(apis.PhaseFailed))
+	_, err = c.Wait(ctx, "ok", client.PhaseIs(apis.PhaseFailed))
 	require.ErrorIs(t, err, client.ErrConditionUnreachable, "Succeeded is terminal")
 	_, err = c.Create(ctx, newRun("slow"))
 	require.NoError(t, err)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
 	_, err = c.Wait(short, "slow", client.PhaseIs(apis.PhaseSucceeded))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
@@ -338,4 +340,70 @@ func recv(t *testing.T, w *client.Watcher) client.Event {
 		t.Fatal("no event within 5s")
 		return client.Event{}
 	}
+}
+
+func TestListAll_FollowsPages(t *testing.T) {
+	_, c := setup(t, server.Config{}, "")
+	ctx := t.Context()
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		_, err := c.Create(ctx, newRun(n))
+		require.NoError(t, err)
+	}
+	all, err := c.ListAll(ctx, client.ListOptions{}, 2)
+	require.NoError(t, err)
+	var names []string
+	for _, r := range all.Items {
+		names = append(names, r.Metadata.Name)
+	}
+	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, names)
+	assert.NotEmpty(t, all.Metadata.ResourceVersion)
+	assert.Empty(t, all.Metadata.Continue)
+}
+
+func TestClient_WaitsOutAnElection(t *testing.T) {
+	store := servertest.NewStore()
+	store.SetLeader(false, "", "")
+	srv, err := server.New(server.Config{ForwardRetries: -1}, store, nil, nil)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, srv.Close()) }()
+	var mu sync.Mutex
+	calls := 0
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		if calls == 3 {
+			store.SetLeader(true, "n1", "") // elected after two refusals
+		}
+		mu.Unlock()
+		srv.Handler().ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+
+	impatient, err := client.New(hs.URL, "", client.WithLeaderWait(0))
+	require.NoError(t, err)
+	_, err = impatient.Create(t.Context(), newRun("a"))
+	require.Equal(t, http.StatusServiceUnavailable, client.StatusCode(err), "%v", err)
+
+	c, err := client.New(hs.URL, "")
+	require.NoError(t, err)
+	_, err = c.Create(t.Context(), newRun("a"))
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 3, calls)
+}
+
+func TestApply_GenerateNameCreatesEachTime(t *testing.T) {
+	_, c := setup(t, server.Config{}, "")
+	run := newRun("")
+	run.Metadata.GenerateName = "flaky-"
+	a, res, err := c.Apply(t.Context(), run, client.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, client.Created, res)
+	b, _, err := c.Apply(t.Context(), run, client.ApplyOptions{})
+	require.NoError(t, err)
+	assert.Regexp(t, `^flaky-`, a.Metadata.Name)
+	assert.NotEqual(t, a.Metadata.Name, b.Metadata.Name)
+	_, _, err = c.Apply(t.Context(), newRun(""), client.ApplyOptions{})
+	assert.ErrorContains(t, err, "neither metadata.name nor metadata.generateName")
 }

@@ -32,11 +32,21 @@ type ApplyOptions struct {
 }
 
 // Apply creates the Run or updates its mutable fields, or leaves it
-// unchanged. A metadata.resourceVersion in run is a precondition.
+// unchanged. A metadata.resourceVersion in run is a precondition. A Run
+// with only metadata.generateName is created anew on every apply.
 func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*apis.Run, ApplyResult, error) {
 	name := run.Metadata.Name
 	if name == "" {
-		return nil, "", errors.New("apply: the Run has no metadata.name")
+		if run.Metadata.GenerateName == "" {
+			return nil, "", errors.New("apply: the Run has neither metadata.name nor metadata.generateName")
+		}
+		// A generated name cannot match an existing Run: every apply
+		// creates a new one, as kubectl create does.
+		created, err := c.create(ctx, run, opts.DryRun)
+		if err != nil {
+			return nil, "", err
+		}
+		return created, Created, nil
 	}
 	out, result, err := c.put(ctx, run, opts.DryRun)
 	if err == nil || !opts.Force || !IsInvalid(err) {
@@ -216,4 +226,29 @@ func (c *Client) Events(ctx context.Context, name string) ([]apis.RunEvent, erro
 		return nil, err
 	}
 	return out.Items, nil
+}
+
+// ListAll reads every matching Run, following continue tokens in pages of
+// pageSize (0 means 500). The list's resourceVersion is the first page's,
+// from which a watch misses nothing.
+func (c *Client) ListAll(ctx context.Context, opts ListOptions, pageSize int) (*apis.RunList, error) {
+	if pageSize <= 0 {
+		pageSize = 500
+	}
+	opts.Limit, opts.Continue = pageSize, ""
+	all := &apis.RunList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList}, Items: []apis.Run{}}
+	for {
+		page, err := c.List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		all.Items = append(all.Items, page.Items...)
+		if all.Metadata.ResourceVersion == "" {
+			all.Metadata.ResourceVersion = page.Metadata.ResourceVersion
+		}
+		if page.Metadata.Continue == "" {
+			return all, nil
+		}
+		opts.Continue = page.Metadata.Continue
+	}
 }

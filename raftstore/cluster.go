@@ -52,7 +52,7 @@ func (s *Store) publishMembers(ctx context.Context) {
 	want := []Member{{ID: s.cfg.NodeID, RaftAddr: s.RaftAddr(), HTTPAddr: s.cfg.HTTPAddr}}
 	for _, p := range s.cfg.Peers {
 		if p.ID != s.cfg.NodeID {
-			want = append(want, Member{ID: p.ID, RaftAddr: p.RaftAddr, HTTPAddr: p.HTTPAddr})
+			want = append(want, Member(p))
 		}
 	}
 	for i, m := range want {

@@ -75,9 +75,29 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem;
 		case strings.HasPrefix(trimmed, "- "):
 			flush()
 			b.WriteString("<ul>\n")
-			for ; i < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[i]), "- "); i++ {
-				b.WriteString("<li>" + inline(strings.TrimSpace(lines[i])[2:]) + "</li>\n")
+			var item []string
+			endItem := func() {
+				if len(item) > 0 {
+					b.WriteString("<li>" + inline(strings.Join(item, " ")) + "</li>\n")
+					item = nil
+				}
 			}
+			for ; i < len(lines); i++ {
+				l := lines[i]
+				t := strings.TrimSpace(l)
+				if strings.HasPrefix(t, "- ") {
+					endItem()
+					item = append(item, t[2:])
+					continue
+				}
+				// An indented line continues the item.
+				if t != "" && (strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t")) {
+					item = append(item, t)
+					continue
+				}
+				break
+			}
+			endItem()
 			i--
 			b.WriteString("</ul>\n")
 		case strings.HasPrefix(trimmed, "|"):

@@ -71,7 +71,11 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 				continue
 			}
-			_, addr := s.store.Leader()
+			id, addr := s.store.Leader()
+			if id != "" && id == s.cfg.NodeID {
+				// Raft still names us while we step down: no leader yet.
+				addr = ""
+			}
 			if addr == "" {
 				if !retriesLeft {
 					s.metrics.forwarded.WithLabelValues("no_leader").Inc()

@@ -192,3 +192,12 @@ func TestForward_StreamsLogs(t *testing.T) {
 	assert.Equal(t, "hello from the leader\n", string(r.body))
 	assert.True(t, strings.HasPrefix(r.header.Get("Content-Type"), "text/plain"))
 }
+
+func TestForward_SteppingDownLeaderWaitsInsteadOfLooping(t *testing.T) {
+	store := servertest.NewStore()
+	srv := servertest.Start(t, server.Config{NodeID: "n1", ForwardRetries: 1, ForwardRetryWait: time.Millisecond}, store, nil)
+	store.SetLeader(false, "n1", srv.URL) // raft still reports itself
+	r := call(t, "POST", srv.URL+"/api/v1/runs", runJSON("x"))
+	require.Equal(t, http.StatusServiceUnavailable, r.code, "body: %s", r.body)
+	assert.Contains(t, r.status(t).Message, "no leader")
+}

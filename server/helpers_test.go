@@ -96,7 +96,7 @@ func bigBody(n int) string {
 }
 
 // callHandler serves one request in-process, without a listener.
-func callHandler(t *testing.T, h http.Handler, method, target, body string, header ...string) reply {
+func callHandler(t testing.TB, h http.Handler, method, target, body string, header ...string) reply {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -41,32 +39,41 @@ func (s *Server) runLog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rc, err := s.logs.OpenLog(ctx, run, LogOptions{Stream: stream, Follow: follow, Tail: tail})
-	if err != nil {
+	out := &logWriter{c: c}
+	err = s.logs.CopyLog(ctx, run, LogOptions{Stream: stream, Follow: follow, Tail: tail}, out)
+	switch {
+	case !out.started && err != nil:
 		return err
+	case !out.started:
+		out.start() // an empty log is a 200 with no body
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("copy task log", "run", run.Metadata.Name, "err", err)
 	}
-	defer func() { _ = rc.Close() }()
+	return nil
+}
 
-	resp := c.Response()
+// logWriter sends the 200 and its headers on the first Write, so that a
+// LogSource failing before it wrote anything still gets a Status answer,
+// and flushes every Write to the client.
+type logWriter struct {
+	c       echo.Context
+	started bool
+}
+
+func (w *logWriter) start() {
+	w.started = true
+	resp := w.c.Response()
 	resp.Header().Set(echo.HeaderContentType, echo.MIMETextPlainCharsetUTF8)
 	resp.Header().Set("Cache-Control", "no-cache")
 	resp.Header().Set("X-Accel-Buffering", "no")
 	resp.WriteHeader(http.StatusOK)
-	resp.Flush()
-	buf := make([]byte, 32<<10)
-	for {
-		n, rerr := rc.Read(buf)
-		if n > 0 {
-			if _, werr := resp.Write(buf[:n]); werr != nil {
-				return nil
-			}
-			resp.Flush()
-		}
-		if rerr != nil {
-			if !errors.Is(rerr, io.EOF) && ctx.Err() == nil {
-				s.log.Warn("read task log", "run", run.Metadata.Name, "err", rerr)
-			}
-			return nil
-		}
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	if !w.started {
+		w.start()
 	}
+	n, err := w.c.Response().Write(p)
+	w.c.Response().Flush()
+	return n, err
 }

@@ -3,6 +3,9 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -10,7 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/server"
+	"github.com/sprint-project/sprint/server/servertest"
 )
 
 func TestLogs_Read(t *testing.T) {
@@ -98,4 +103,40 @@ func TestLogs_NoSource(t *testing.T) {
 	require.NoError(t, err)
 	r := callHandler(t, s.Handler(), "GET", "/api/v1/runs/job/log", "")
 	assert.Equal(t, http.StatusServiceUnavailable, r.code)
+}
+
+func TestLogs_SourceErrors(t *testing.T) {
+	store := servertest.NewStore()
+	_, err := store.CreateRun(t.Context(), &apis.Run{Metadata: apis.ObjectMeta{Name: "job"}, Spec: apis.RunSpec{Command: "x", Cpus: 1, Mem: 1}})
+	require.NoError(t, err)
+	tests := map[string]struct {
+		copy func(w io.Writer) error
+		code int
+		body string
+	}{
+		"fails before writing": {copy: func(io.Writer) error { return fmt.Errorf("agent gone: %w", server.ErrLogUnavailable) }, code: 404},
+		"breaks mid-stream": {copy: func(w io.Writer) error {
+			_, _ = io.WriteString(w, "partial\n")
+			return errors.New("connection reset")
+		}, code: 200, body: "partial\n"},
+		"empty":         {copy: func(io.Writer) error { return nil }, code: 200, body: ""},
+		"other failure": {copy: func(io.Writer) error { return errors.New("boom") }, code: 500},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			src := server.LogSourceFunc(func(_ context.Context, _ *apis.Run, opts server.LogOptions, w io.Writer) error {
+				assert.Equal(t, "stderr", opts.Stream)
+				return tc.copy(w)
+			})
+			s, err := server.New(server.Config{}, store, src, nil)
+			require.NoError(t, err)
+			r := callHandler(t, s.Handler(), "GET", "/api/v1/runs/job/log?stream=stderr", "")
+			require.Equal(t, tc.code, r.code, "body: %s", r.body)
+			if tc.code == 200 {
+				assert.Equal(t, tc.body, string(r.body))
+			} else {
+				assert.Equal(t, "Status", r.status(t).Kind)
+			}
+		})
+	}
 }

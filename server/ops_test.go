@@ -102,3 +102,17 @@ func TestDocs_InSync(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(canonical), string(embedded), "server/api.md is stale: run go generate ./server")
 }
+
+func TestRenderMarkdown(t *testing.T) {
+	md := "# Title\n\nsome `code` and **bold** and [a link](/x).\n\n- one\n  continued\n- two\n\n| a | b |\n|---|---|\n| `x<y` | 2 |\n\n```\n<raw>\n```\n"
+	html := server.RenderMarkdownForTest(md)
+	for _, want := range []string{
+		"<h1>Title</h1>",
+		"<p>some <code>code</code> and <strong>bold</strong> and <a href=\"/x\">a link</a>.</p>",
+		"<li>one continued</li>\n<li>two</li>",
+		"<tr><th>a</th><th>b</th></tr>\n<tr><td><code>x&lt;y</code></td><td>2</td></tr>",
+		"<pre><code>&lt;raw&gt;\n</code></pre>",
+	} {
+		assert.Contains(t, html, want)
+	}
+}

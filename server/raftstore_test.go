@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"testing"
@@ -18,94 +16,6 @@ import (
 	"github.com/sprint-project/sprint/raftstore/raftstoretest"
 	"github.com/sprint-project/sprint/server"
 )
-
-// raftAdapter is the thin layer cmd/sprint puts between raftstore.Store
-// and server.Store: it translates raftstore's sentinels and types.
-type raftAdapter struct{ s *raftstore.Store }
-
-var _ server.Store = raftAdapter{}
-
-func translate(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, raftstore.ErrNotLeader):
-		return fmt.Errorf("%w: %w", server.ErrNotLeader, err)
-	case errors.Is(err, raftstore.ErrLeadershipLost), errors.Is(err, raftstore.ErrClosed):
-		return fmt.Errorf("%w: %w", server.ErrUnavailable, err)
-	}
-	return err
-}
-
-func (a raftAdapter) CreateRun(ctx context.Context, r *apis.Run) (*apis.Run, error) {
-	out, err := a.s.CreateRun(ctx, r)
-	return out, translate(err)
-}
-
-func (a raftAdapter) UpdateRun(ctx context.Context, r *apis.Run) (*apis.Run, error) {
-	out, err := a.s.UpdateRun(ctx, r)
-	return out, translate(err)
-}
-
-func (a raftAdapter) RequestDelete(ctx context.Context, name, rv string) (*apis.Run, bool, error) {
-	out, deleted, err := a.s.RequestDelete(ctx, name, rv)
-	return out, deleted, translate(err)
-}
-
-func (a raftAdapter) GetRun(ctx context.Context, name string) (*apis.Run, error) {
-	out, err := a.s.GetRun(ctx, name)
-	return out, translate(err)
-}
-
-func (a raftAdapter) LinearizableRead(ctx context.Context) error {
-	return translate(a.s.LinearizableRead(ctx))
-}
-
-func (a raftAdapter) ListRuns(ctx context.Context, o server.ListOptions) (*apis.RunList, error) {
-	out, err := a.s.ListRuns(ctx, raftstore.ListOptions(o))
-	return out, translate(err)
-}
-
-func (a raftAdapter) Watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bool) (server.Watcher, error) {
-	w, err := a.s.Watch(ctx, fromRV, match)
-	if err != nil {
-		return nil, translate(err)
-	}
-	return w, nil
-}
-
-func (a raftAdapter) Events(_ context.Context, name string) ([]apis.RunEvent, error) {
-	if _, err := a.s.GetRun(context.Background(), name); err != nil {
-		return nil, err
-	}
-	return a.s.Events(name)
-}
-
-func (a raftAdapter) IsLeader() bool           { return a.s.IsLeader() }
-func (a raftAdapter) Leader() (string, string) { return a.s.Leader() }
-func (a raftAdapter) Ready() bool              { return a.s.Ready() }
-func (a raftAdapter) Remove(ctx context.Context, id string) error {
-	return translate(a.s.Remove(ctx, id))
-}
-
-func (a raftAdapter) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
-	return translate(a.s.Join(ctx, id, raftAddr, httpAddr))
-}
-
-func (a raftAdapter) Cluster(context.Context) (*server.ClusterInfo, error) {
-	c, err := a.s.Cluster()
-	if err != nil {
-		return nil, translate(err)
-	}
-	out := &server.ClusterInfo{
-		NodeID: c.NodeID, Leader: c.LeaderID, LeaderAddr: c.LeaderHTTP, State: c.State, Term: c.Term,
-		CommitIndex: c.CommitIndex, AppliedIndex: c.AppliedIndex, LastIndex: c.LastIndex,
-	}
-	for _, m := range c.Members {
-		out.Members = append(out.Members, server.Member(m))
-	}
-	return out, nil
-}
 
 // startRaftNode starts a real single-node raftstore (it bootstraps
 // itself) and serves the API over it.
@@ -123,7 +33,7 @@ func startRaftNode(t *testing.T) (*raftstore.Store, string) {
 	t.Cleanup(func() { require.NoError(t, store.Close()) })
 	require.Eventually(t, func() bool { return store.IsLeader() && store.Ready() }, 20*time.Second, 10*time.Millisecond)
 
-	srv, err := server.New(server.Config{NodeID: "n1"}, raftAdapter{store}, nil, logger)
+	srv, err := server.New(server.Config{NodeID: "n1"}, server.NewRaftStore(store), nil, logger)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(context.Background(), ln) }()
@@ -193,7 +103,8 @@ func TestRaftstore_SingleNode(t *testing.T) {
 	assert.Len(t, l.Items, 1)
 
 	info, err := c.Cluster(ctx)
-	require.NoError(t, err, "cluster status is the follower's own view")
+	require.NoError(t, err)
+	assert.Equal(t, "Follower", info.State, "cluster status is the follower's own view")
 	info, err = direct.Cluster(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "n1", info.Leader)
@@ -240,7 +151,7 @@ func TestRaftstore_ThreeNodes(t *testing.T) {
 	urls := map[string]string{}
 	for _, n := range cluster.Nodes() {
 		srv, err := server.New(server.Config{NodeID: n.ID, ForwardTransport: transport, ForwardRetryWait: 20 * time.Millisecond},
-			raftAdapter{n.Store}, nil, raftstoretest.TestLogger(t))
+			server.NewRaftStore(n.Store), nil, raftstoretest.TestLogger(t))
 		require.NoError(t, err)
 		done := make(chan error, 1)
 		ln := listeners[n.ID]

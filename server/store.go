@@ -133,25 +133,29 @@ type JoinRequest struct {
 	HTTPAddr string `json:"httpAddr"`
 }
 
-// LogSource reads a Run's task sandbox output; the wiring backs it with the
-// Mesos agent's /files/read API.
+// LogSource copies a Run's task sandbox output; the wiring backs it with
+// the Mesos agents' /files/read API (mesos.Files: TailOffset, then
+// ReadFile or Follow).
 type LogSource interface {
-	// OpenLog returns the stream ("stdout" or "stderr") of the Run's
-	// current or last task. With tail > 0 it starts that many lines before
-	// the end; with follow it keeps reading until ctx ends or the task is
-	// terminal and drained. Errors: ErrLogUnavailable.
-	OpenLog(ctx context.Context, run *apis.Run, opts LogOptions) (io.ReadCloser, error)
+	// CopyLog writes the stream ("stdout" or "stderr") of the Run's current
+	// or last task to w. With Tail > 0 it starts that many lines before the
+	// end; with Follow it keeps copying as the file grows until ctx ends or
+	// the task is terminal and the file drained. Each Write reaches the
+	// client at once. Errors: ErrLogUnavailable when there is nothing to
+	// read (no task yet, agent gone); an error after the first Write can
+	// only end the stream.
+	CopyLog(ctx context.Context, run *apis.Run, opts LogOptions, w io.Writer) error
 }
 
 // LogSourceFunc adapts a function to LogSource.
-type LogSourceFunc func(ctx context.Context, run *apis.Run, opts LogOptions) (io.ReadCloser, error)
+type LogSourceFunc func(ctx context.Context, run *apis.Run, opts LogOptions, w io.Writer) error
 
-// OpenLog calls f.
-func (f LogSourceFunc) OpenLog(ctx context.Context, run *apis.Run, opts LogOptions) (io.ReadCloser, error) {
-	return f(ctx, run, opts)
+// CopyLog calls f.
+func (f LogSourceFunc) CopyLog(ctx context.Context, run *apis.Run, opts LogOptions, w io.Writer) error {
+	return f(ctx, run, opts, w)
 }
 
-// LogOptions selects what OpenLog reads.
+// LogOptions selects what CopyLog copies.
 type LogOptions struct {
 	// Stream is "stdout" or "stderr".
 	Stream string

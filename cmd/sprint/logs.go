@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/mesos"
@@ -16,51 +17,75 @@ type sandboxLogs struct {
 	files       *mesos.Files
 	masters     []string
 	frameworkID func() (string, error)
-	// terminal reports whether the named Run's current attempt has ended, so
-	// that a follow stops once the output is drained.
-	terminal func(ctx context.Context, name, taskID string) bool
+	// getRun reads a Run from the local store.
+	getRun func(ctx context.Context, name string) (*apis.Run, error)
+	// poll is how often a follow re-reads a Run that has not launched yet.
+	poll time.Duration
 }
 
 var _ server.LogSource = (*sandboxLogs)(nil)
 
-// OpenLog implements server.LogSource.
-func (l *sandboxLogs) OpenLog(ctx context.Context, run *apis.Run, opts server.LogOptions) (io.ReadCloser, error) {
+// CopyLog implements server.LogSource.
+func (l *sandboxLogs) CopyLog(ctx context.Context, run *apis.Run, opts server.LogOptions, w io.Writer) error {
+	if opts.Follow {
+		// As kubectl logs -f on a pending pod: wait for the task to launch.
+		var err error
+		if run, err = l.waitLaunched(ctx, run); err != nil {
+			return err
+		}
+	}
 	st := run.Status
 	if st.TaskID == "" || st.AgentID == "" {
-		return nil, fmt.Errorf("%w: Run %q has not been launched", server.ErrLogUnavailable, run.Metadata.Name)
+		return fmt.Errorf("%w: Run %q has not been launched", server.ErrLogUnavailable, run.Metadata.Name)
 	}
 	fid, err := l.frameworkID()
 	if err != nil || fid == "" {
-		return nil, fmt.Errorf("%w: no Mesos framework registered yet", server.ErrLogUnavailable)
+		return fmt.Errorf("%w: no Mesos framework registered yet", server.ErrLogUnavailable)
 	}
 	sb, err := l.files.LocateSandbox(ctx, l.masters, fid, st.AgentID, st.TaskID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: locate sandbox of task %s: %v", server.ErrLogUnavailable, st.TaskID, err)
+		return fmt.Errorf("%w: locate sandbox of task %s: %v", server.ErrLogUnavailable, st.TaskID, err)
 	}
 	path := sb.File(opts.Stream)
 	var offset int64
 	if opts.Tail > 0 {
 		if offset, err = l.files.TailOffset(ctx, sb.AgentURL, path, opts.Tail); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", server.ErrLogUnavailable, opts.Stream, err)
+			return fmt.Errorf("%w: %s: %v", server.ErrLogUnavailable, opts.Stream, err)
 		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	pr, pw := io.Pipe()
 	name, taskID := run.Metadata.Name, st.TaskID
 	done := func() bool { return true }
 	if opts.Follow {
-		done = func() bool { return l.terminal(ctx, name, taskID) }
+		// Stop once the attempt has ended (or the Run moved on or is gone)
+		// and the output is drained.
+		done = func() bool {
+			r, err := l.getRun(ctx, name)
+			return err != nil || r.Status.TaskID != taskID || r.Status.Phase.Terminal()
+		}
 	}
-	go func() {
-		_, err := l.files.Follow(ctx, sb.AgentURL, path, offset, pw, done)
-		pw.CloseWithError(err)
-	}()
-	return readCloser{Reader: pr, close: func() error { cancel(); return pr.Close() }}, nil
+	_, err = l.files.Follow(ctx, sb.AgentURL, path, offset, w, done)
+	return err
 }
 
-type readCloser struct {
-	io.Reader
-	close func() error
+// waitLaunched returns run once it has a task on an agent, polling the
+// store; a Run that ends or goes away without launching has no log.
+func (l *sandboxLogs) waitLaunched(ctx context.Context, run *apis.Run) (*apis.Run, error) {
+	tick := time.NewTicker(l.poll)
+	defer tick.Stop()
+	for run.Status.TaskID == "" || run.Status.AgentID == "" {
+		if run.Status.Phase.Terminal() {
+			return nil, fmt.Errorf("%w: Run %q ended without launching a task", server.ErrLogUnavailable, run.Metadata.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		r, err := l.getRun(ctx, run.Metadata.Name)
+		if err != nil {
+			return nil, err
+		}
+		run = r
+	}
+	return run, nil
 }
-
-func (r readCloser) Close() error { return r.close() }

@@ -216,10 +216,8 @@ func (m *Main) Run(parent context.Context) error {
 		files:       mesos.NewFiles(mesos.FilesConfig{Principal: mcfg.Principal, Secret: mcfg.Secret}),
 		masters:     masters,
 		frameworkID: store.FrameworkID,
-		terminal: func(ctx context.Context, name, taskID string) bool {
-			r, err := store.GetRun(ctx, name)
-			return err != nil || r.Status.TaskID != taskID || r.Status.Phase.Terminal()
-		},
+		getRun:      store.GetRun,
+		poll:        250 * time.Millisecond,
 	}
 	srv, err := server.New(server.Config{
 		NodeID:      nodeID,

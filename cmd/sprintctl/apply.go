@@ -18,7 +18,8 @@ func (a *app) applyCmd() *cobra.Command {
 exist is created; one that does is updated in its mutable fields (labels,
 annotations, activeDeadlineSeconds, ttlSecondsAfterFinished, cancel) or left
 unchanged. A change to any other field is refused; --force deletes the Run
-(killing its task) and creates it again.
+(killing its task) and creates it again. A Run with metadata.generateName
+and no name is created anew, with a generated name, on every apply.
 
 Manifests are YAML (several documents separated by ---) or JSON, single Runs
 or RunLists.`,
@@ -43,13 +44,13 @@ or RunLists.`,
 			for _, src := range sources {
 				for i := range src.runs {
 					run := &src.runs[i]
-					_, result, err := c.Apply(cmd.Context(), run, client.ApplyOptions{DryRun: dryRun, Force: force})
+					out, result, err := c.Apply(cmd.Context(), run, client.ApplyOptions{DryRun: dryRun, Force: force})
 					if err != nil {
 						failed = true
 						fmt.Fprintf(a.stderr, "error: %s\n", errorLine(err))
 						continue
 					}
-					fmt.Fprintf(a.stdout, "%s %s%s\n", objectName(run.Metadata.Name), result, suffix)
+					fmt.Fprintf(a.stdout, "%s %s%s\n", objectName(out.Metadata.Name), result, suffix)
 				}
 			}
 			if failed {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/server"
+	"github.com/sprint-project/sprint/server/servertest"
 )
 
 func TestApply_Golden(t *testing.T) {
@@ -274,4 +275,33 @@ func TestRun_Entry(t *testing.T) {
 	assert.Equal(t, 0, run([]string{"version", "--client"}, strings.NewReader(""), &out, &errb))
 	assert.Contains(t, out.String(), "Client Version:")
 	assert.Equal(t, 1, run([]string{"nope"}, strings.NewReader(""), &out, &errb))
+}
+
+func TestTLS_CertificateAuthority(t *testing.T) {
+	cert, key := servertest.SelfSignedCert(t, t.TempDir())
+	srv := servertest.Start(t, server.Config{TLSCertFile: cert, TLSKeyFile: key, Version: "v1"}, nil, nil)
+	e := &env{srv: srv}
+	r := e.run(t, "", "version")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "certificate", "an unknown CA is refused")
+	r = e.run(t, "", "--certificate-authority", cert, "version")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "Server Version: v1")
+	r = e.run(t, "", "--certificate-authority", key, "version")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "no PEM certificates")
+}
+
+func TestApply_ExampleManifests(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	r := e.run(t, "", "apply", "-f", "../../manifests/examples")
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.NotEmpty(t, lines)
+	for _, l := range lines {
+		assert.True(t, strings.HasSuffix(l, " created"), l)
+	}
+	r = e.run(t, "", "apply", "-f", "../../manifests/examples/hello.yaml")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "run.sprint/hello unchanged\n", r.stdout)
 }

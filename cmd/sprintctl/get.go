@@ -95,24 +95,9 @@ func notFoundLine(name string, err error) string {
 	return errorLine(err)
 }
 
-// listAll follows continue tokens so that large lists come in pages.
+// listAll reads every page of a list.
 func listAll(ctx context.Context, c *client.Client, opts client.ListOptions) (*apis.RunList, error) {
-	opts.Limit = 500
-	var all apis.RunList
-	for {
-		page, err := c.List(ctx, opts)
-		if err != nil {
-			return nil, err
-		}
-		all.Items = append(all.Items, page.Items...)
-		if all.Metadata.ResourceVersion == "" {
-			all.Metadata.ResourceVersion = page.Metadata.ResourceVersion
-		}
-		if page.Metadata.Continue == "" {
-			return &all, nil
-		}
-		opts.Continue = page.Metadata.Continue
-	}
+	return c.ListAll(ctx, opts, 500)
 }
 
 // watch prints the current Runs, then one line (or object) per change

@@ -39,6 +39,7 @@ type app struct {
 	now            func() time.Time
 
 	server, token string // from flags or the environment
+	caFile        string
 }
 
 // exitError carries a specific exit code with or without a message.
@@ -112,6 +113,7 @@ Token:  --token or SPRINT_TOKEN.`,
 	}
 	root.PersistentFlags().StringVar(&a.server, "server", "", "sprint server URL (env SPRINT_SERVER; default "+client.DefaultServer+")")
 	root.PersistentFlags().StringVar(&a.token, "token", "", "bearer token (env SPRINT_TOKEN)")
+	root.PersistentFlags().StringVar(&a.caFile, "certificate-authority", "", "PEM file of the CA that signed an https server's certificate (env SPRINT_CA_FILE)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	root.AddCommand(
 		a.applyCmd(), a.getCmd(), a.describeCmd(), a.deleteCmd(), a.killCmd(),
@@ -130,7 +132,19 @@ func (a *app) client() (*client.Client, error) {
 	if token == "" {
 		token = a.getenv("SPRINT_TOKEN")
 	}
-	return client.New(server, token, client.WithUserAgent("sprintctl/"+clientVersion()))
+	opts := []client.Option{client.WithUserAgent("sprintctl/" + clientVersion())}
+	caFile := a.caFile
+	if caFile == "" {
+		caFile = a.getenv("SPRINT_CA_FILE")
+	}
+	if caFile != "" {
+		tlsCfg, err := client.LoadCA(caFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, client.WithTLSConfig(tlsCfg))
+	}
+	return client.New(server, token, opts...)
 }
 
 // runsResource checks the resource word of "get runs", "delete run" etc.

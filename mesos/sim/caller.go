@@ -75,7 +75,7 @@ func (c *inProcCaller) Call(ctx context.Context, call *scheduler.Call) (mesos.Re
 	c.mu.Lock()
 	sid := c.streamID
 	c.mu.Unlock()
-	if ce := c.m.dispatch(own, sid, sid != ""); ce != nil && ce.status >= 300 {
+	if ce := c.m.dispatch(own, "", sid, sid != ""); ce != nil && ce.status >= 300 {
 		return nil, &CallError{ce.status, ce.msg}
 	}
 	return emptyResponse{}, nil

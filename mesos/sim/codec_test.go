@@ -111,3 +111,20 @@ func TestValidateRoleAndID(t *testing.T) {
 	}
 	assert.NoError(t, validateID("task-1.2_x"))
 }
+
+// FuzzParseResources: the --resources parser returns an error or a vector
+// whose rendering parses back to the same vector.
+func FuzzParseResources(f *testing.F) {
+	f.Add(DefaultAgentResources)
+	f.Add("cpus:0.5;gpus:2;ports:[1-2,4-4]")
+	f.Add("mem(*):10;x:[]")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := parseResources(s)
+		if err != nil {
+			return
+		}
+		back, err := parseResources(r.String())
+		require.NoError(t, err, "%q → %q", s, r.String())
+		assert.True(t, back.contains(r) && r.contains(back), "%q → %q", s, r.String())
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
+
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 )
 
 // Config configures a Master. The zero value of every duration means the
@@ -19,6 +21,11 @@ type Config struct {
 	// AdvertiseAddr is host:port clients reach this simulator at (MasterInfo,
 	// Offer.url, slaves[].pid). Empty: set by Serve from the listener.
 	AdvertiseAddr string
+	// Credentials turns on HTTP Basic authentication of schedulers
+	// (principal → secret): requests without valid credentials get 401 and a
+	// framework's principal must be the authenticated one. Empty: no
+	// authentication, as Mesos' default.
+	Credentials map[string]string
 	// Agents are registered at Start, in order (ids <masterId>-S0, -S1, …).
 	Agents []AgentConfig
 	// WorkDir holds the process executor's sandboxes
@@ -87,10 +94,11 @@ const DefaultAgentResources = "cpus:4;mem:8192;disk:10000;ports:[31000-32000]"
 type Option func(*deps)
 
 type deps struct {
-	clock  Clock
-	rand   *rand.Rand
-	logger *slog.Logger
-	exec   ExecutorFactory
+	clock   Clock
+	rand    *rand.Rand
+	logger  *slog.Logger
+	exec    ExecutorFactory
+	observe func(*scheduler.Call)
 }
 
 // WithClock injects the clock (default RealClock).

@@ -359,7 +359,9 @@ func (m *Master) Failover(stayAway ...string) {
 		fw.recovered = true
 		fw.unregisteredAt = m.clk.Now()
 	}
+	// A new leader numbers frameworks and offers afresh under its own id.
 	m.masterID = m.newUUIDString()
+	m.nextFwID, m.nextOfferID = 0, 0
 	m.leader.recoveringUntil = m.clk.Now().Add(m.cfg.FailoverDowntime)
 	away := map[string]bool{}
 	for _, id := range stayAway {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -177,4 +178,27 @@ func TestDeterministicUnderSeed(t *testing.T) {
 		return out
 	}
 	assert.Equal(t, run(), run())
+}
+
+func TestObserverAndTasks(t *testing.T) {
+	var mu sync.Mutex
+	var seen []scheduler.Call_Type
+	tm := startMaster(t, fastConfig(), WithCallObserver(func(c *scheduler.Call) {
+		mu.Lock()
+		seen = append(seen, c.Type)
+		mu.Unlock()
+	}))
+	s := subscribe(t, tm.url, mediaProtobuf, frameworkInfo("obs"))
+	s.subscribed()
+	o := s.offers(5 * time.Second)[0]
+	s.mustCall(launch(o, longTask("t", o)))
+	s.ack(s.update(5*time.Second, "t"))
+	mu.Lock()
+	assert.Equal(t, []scheduler.Call_Type{scheduler.Call_SUBSCRIBE, scheduler.Call_ACCEPT, scheduler.Call_ACKNOWLEDGE}, seen)
+	mu.Unlock()
+	require.Eventually(t, func() bool {
+		ts := tm.Tasks()
+		return len(ts) == 1 && ts[0].State == mesos.TASK_RUNNING
+	}, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, TaskSnapshot{FrameworkID: s.fwID, TaskID: "t", AgentID: o.AgentID.Value, State: mesos.TASK_RUNNING}, tm.Tasks()[0])
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/subtle"
 	"errors"
 	"io"
 	"net/http"
@@ -23,6 +24,8 @@ func (m *Master) Handler() http.Handler {
 	mux.HandleFunc("/state", m.serveState)
 	mux.HandleFunc("/files/read", m.serveFilesRead)
 	mux.HandleFunc("/files/read.json", m.serveFilesRead)
+	mux.HandleFunc("/master/redirect", m.serveRedirect)
+	mux.HandleFunc("/redirect", m.serveRedirect)
 	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("/sim/v1/", m.serveFaults)
 	return mux
@@ -53,8 +56,46 @@ func (m *Master) leadershipError(path, rawQuery string) (status int, msg, locati
 	return 0, "", ""
 }
 
+// authenticate checks HTTP Basic credentials when Config.Credentials is set;
+// it returns the authenticated principal ("" without authentication).
+func (m *Master) authenticate(r *http.Request) (string, bool) {
+	if len(m.cfg.Credentials) == 0 {
+		return "", true
+	}
+	user, pass, ok := r.BasicAuth()
+	secret, known := m.cfg.Credentials[user]
+	if !ok || !known || subtle.ConstantTimeCompare([]byte(secret), []byte(pass)) != 1 {
+		return "", false
+	}
+	return user, true
+}
+
+// serveRedirect is Mesos' /master/redirect: 307 to //<leader host:port>,
+// 503 when no leader is known.
+func (m *Master) serveRedirect(w http.ResponseWriter, _ *http.Request) {
+	m.mu.Lock()
+	leader := m.leader.standbyOf
+	if leader == "" && !m.leader.noLeader {
+		host, port := m.hostPort()
+		leader = host + ":" + strconv.Itoa(port)
+	}
+	m.mu.Unlock()
+	if leader == "" {
+		plainError(w, http.StatusServiceUnavailable, "No leader elected")
+		return
+	}
+	w.Header().Set("Location", "//"+leader)
+	w.WriteHeader(http.StatusTemporaryRedirect)
+}
+
 // serveScheduler is POST /api/v1/scheduler with the checks of §1.1 in order.
 func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
+	principal, ok := m.authenticate(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="mesos"`)
+		plainError(w, http.StatusUnauthorized, "Unauthorized")
+		return
+	}
 	m.mu.Lock()
 	status, msg, loc := m.leadershipError(r.URL.Path, r.URL.RawQuery)
 	m.mu.Unlock()
@@ -96,7 +137,7 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		plainError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := validateCall(call, ""); err != nil {
+	if err := validateCall(call, principal); err != nil {
 		plainError(w, http.StatusBadRequest, "Failed to validate scheduler::Call: "+err.Error())
 		return
 	}
@@ -120,7 +161,7 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		m.serveSubscription(w, r, call, media)
 		return
 	}
-	if ce := m.dispatch(call, streamID, hasStreamID); ce != nil {
+	if ce := m.dispatch(call, principal, streamID, hasStreamID); ce != nil {
 		if ce.status < 300 {
 			w.WriteHeader(ce.status)
 			return
@@ -176,6 +217,9 @@ func (m *Master) serveSubscription(w http.ResponseWriter, r *http.Request, call 
 // the stream's consumer is counted in m.wg (under mu, so never after
 // Close's Wait began) and calls m.wg.Done when it stops.
 func (m *Master) openStream(call *scheduler.Call, counted bool) *stream {
+	if m.observe != nil {
+		m.observe(call)
+	}
 	m.lock()
 	defer m.unlock()
 	if counted {
@@ -193,7 +237,7 @@ func (m *Master) openStream(call *scheduler.Call, counted bool) *stream {
 
 // dispatch runs a non-SUBSCRIBE call (checks of §1.1 step 10). A nil result
 // means 202 Accepted; a callError with status 200 means 200 with no body.
-func (m *Master) dispatch(c *scheduler.Call, streamID string, hasStreamID bool) *callError {
+func (m *Master) dispatch(c *scheduler.Call, principal, streamID string, hasStreamID bool) *callError {
 	m.lock()
 	defer m.unlock()
 	if m.closed {
@@ -206,6 +250,9 @@ func (m *Master) dispatch(c *scheduler.Call, streamID string, hasStreamID bool) 
 	if fw == nil {
 		return &callError{http.StatusBadRequest, "Framework cannot be found"}
 	}
+	if principal != "" && fw.info.GetPrincipal() != principal {
+		return &callError{http.StatusBadRequest, "Authenticated principal '" + principal + "' does not match principal '" + fw.info.GetPrincipal() + "' set in `FrameworkInfo`"}
+	}
 	if fw.stream == nil {
 		return &callError{http.StatusForbidden, "Framework is not subscribed"}
 	}
@@ -214,6 +261,9 @@ func (m *Master) dispatch(c *scheduler.Call, streamID string, hasStreamID bool) 
 	}
 	if streamID != fw.stream.id {
 		return &callError{http.StatusBadRequest, "The stream ID '" + streamID + "' included in this request didn't match the stream ID currently associated with framework ID " + fw.id}
+	}
+	if m.observe != nil {
+		m.observe(c) // under mu: observed in the order the master processes calls
 	}
 	switch c.Type {
 	case scheduler.Call_TEARDOWN:

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 )
 
 // Sentinel errors.
@@ -29,10 +30,11 @@ var (
 // Master is a simulated Mesos master with its agents. One mutex (mu) guards
 // all of its state; see DESIGN.md.
 type Master struct {
-	cfg  Config
-	log  *slog.Logger
-	clk  Clock
-	exec ExecutorFactory
+	cfg     Config
+	log     *slog.Logger
+	clk     Clock
+	exec    ExecutorFactory
+	observe func(*scheduler.Call)
 
 	wg sync.WaitGroup // stream pumps and background work, awaited by Close
 
@@ -90,6 +92,7 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 		log:        d.logger.With("component", "mesos-sim"),
 		clk:        d.clock,
 		exec:       d.exec,
+		observe:    d.observe,
 		rng:        d.rand,
 		frameworks: map[string]*framework{},
 		removedIDs: map[string]bool{},

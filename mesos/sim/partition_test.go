@@ -35,7 +35,13 @@ func paInfo(pa bool, name string) (*mesos.FrameworkInfo, func(mesos.TaskState) m
 	return withFailover(frameworkInfo(name), 3600), func(mesos.TaskState) mesos.TaskState { return mesos.TASK_LOST }
 }
 
-func TestP1P2_PartitionAndReregistration(t *testing.T) {
+func TestP1_AgentPartition(t *testing.T) { partitionScenario(t, false) }
+
+func TestP2_PartitionedAgentReregisters(t *testing.T) { partitionScenario(t, true) }
+
+// partitionScenario partitions an agent through the ping timeout (P1) and,
+// with reregister, brings it back (P2), for PA and non-PA frameworks.
+func partitionScenario(t *testing.T, reregister bool) {
 	for name, pa := range map[string]bool{"non-PA": false, "PA": true} {
 		t.Run(name, func(t *testing.T) {
 			tm, clk := manualMaster(t, fastConfig())
@@ -67,6 +73,16 @@ func TestP1P2_PartitionAndReregistration(t *testing.T) {
 			assert.Equal(t, o.AgentID.Value, f[0].Failure.GetAgentID().GetValue())
 			clk.Advance(2 * time.Second)
 			assert.Empty(t, ofType(s.drain(), scheduler.Event_OFFERS), "no offers from an unreachable agent")
+			// KILL of an unreachable task is an explicit reconciliation.
+			s.mustCall(&scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "t"}, AgentID: &o.AgentID}})
+			killed := s.update(5*time.Second, "t")
+			assert.Equal(t, pick(mesos.TASK_UNREACHABLE), killed.GetState())
+			assert.Equal(t, mesos.REASON_RECONCILIATION, killed.GetReason())
+			s.mustCall(&scheduler.Call{Type: scheduler.Call_KILL, Kill: &scheduler.Call_Kill{TaskID: mesos.TaskID{Value: "t"}}})
+			assert.Equal(t, pick(mesos.TASK_UNKNOWN), stateOf(s.update(5*time.Second, "t")), "without agent_id: unknown")
+			if !reregister {
+				return
+			}
 
 			// P2: the agent comes back with the task still running.
 			require.NoError(t, tm.RestoreAgent(o.AgentID.Value))

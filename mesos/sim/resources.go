@@ -259,12 +259,18 @@ func parseResources(s string) (resVec, error) {
 		if !ok {
 			return v, wireErrf("parse resource %q: want name:value", part)
 		}
-		name = strings.TrimSpace(name)
 		if i := strings.Index(name, "("); i >= 0 { // role suffix: only "*" supported
 			name = name[:i]
 		}
+		name = strings.TrimSpace(name)
+		if name == "" || strings.ContainsAny(name, ":;[]{}|") {
+			return v, fmt.Errorf("parse resource %q: bad name", part)
+		}
 		val = strings.TrimSpace(val)
 		if strings.HasPrefix(val, "[") {
+			if _, dup := v.scalars[name]; dup || !strings.HasSuffix(val, "]") {
+				return v, fmt.Errorf("parse resource %q: bad ranges", part)
+			}
 			rs, err := parseRanges(val)
 			if err != nil {
 				return v, wireErrf("parse resource %q: %w", part, err)
@@ -273,7 +279,7 @@ func parseResources(s string) (resVec, error) {
 			continue
 		}
 		f, err := strconv.ParseFloat(val, 64)
-		if err != nil || f < 0 {
+		if _, dup := v.ranges[name]; dup || err != nil || !(f >= 0 && f <= 1e15) {
 			return v, wireErrf("parse resource %q: bad scalar", part)
 		}
 		v.scalars[name] += toMilli(f)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -277,6 +279,13 @@ func TestW6_LeadershipAnswers(t *testing.T) {
 	assert.Equal(t, "Master has not finished recovery", readBody(t, resp))
 
 	tm.SetRecovering(0)
+	redirect, err := http.NewRequest(http.MethodGet, tm.url+"/master/redirect", nil)
+	require.NoError(t, err)
+	resp, err = http.DefaultTransport.RoundTrip(redirect)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 307, resp.StatusCode)
+	assert.Equal(t, "//"+strings.TrimPrefix(tm.url, "http://"), resp.Header.Get("Location"))
 	resp = post(t, tm.url, nil, nil)
 	assert.Equal(t, 400, resp.StatusCode, "leader again: normal checks")
 	readBody(t, resp)
@@ -363,4 +372,64 @@ func TestW7_JSONEncoding(t *testing.T) {
 		[]byte(`{"type":"REVIVE_ALL","framework_id":{"value":"`+fwID+`"}}`))
 	assert.Equal(t, 400, r2.StatusCode)
 	readBody(t, r2)
+}
+
+// TestW6_MesosGoFollowsStandbyRedirect: a standby's 307 Location is one
+// mesos-go can follow (it swaps host:port and re-sends SUBSCRIBE).
+func TestW6_MesosGoFollowsStandbyRedirect(t *testing.T) {
+	leader := startMaster(t, fastConfig())
+	standby := startMaster(t, fastConfig())
+	standby.SetLeadership(strings.TrimPrefix(leader.url, "http://"), false)
+	caller := mesosGoCaller(standby.url, mediaProtobuf)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := caller.Call(ctx, calls.Subscribe(frameworkInfo("redirected")))
+	require.NoError(t, err)
+	defer resp.Close()
+	var e scheduler.Event
+	require.NoError(t, resp.Decode(&e))
+	assert.Equal(t, scheduler.Event_SUBSCRIBED, e.Type)
+	leader.mu.Lock()
+	assert.Len(t, leader.frameworks, 1, "registered with the leader")
+	leader.mu.Unlock()
+	standby.mu.Lock()
+	assert.Empty(t, standby.frameworks)
+	standby.mu.Unlock()
+}
+
+func TestW1_BasicAuthentication(t *testing.T) {
+	cfg := fastConfig()
+	cfg.Credentials = map[string]string{"alice": "s3cret"}
+	tm := startMaster(t, cfg)
+	fi := frameworkInfo("auth")
+	p := "alice"
+	fi.Principal = &p
+	body := marshalCall(t, mediaProtobuf, &scheduler.Call{Type: scheduler.Call_SUBSCRIBE, Subscribe: &scheduler.Call_Subscribe{FrameworkInfo: fi}})
+	send := func(user, pass string, body []byte) *http.Response {
+		req, err := http.NewRequest(http.MethodPost, tm.url+"/api/v1/scheduler", strings.NewReader(string(body)))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", mediaProtobuf)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		return resp
+	}
+	resp := send("", "", body)
+	assert.Equal(t, 401, resp.StatusCode)
+	assert.NotEmpty(t, resp.Header.Get("WWW-Authenticate"))
+	readBody(t, resp)
+	resp = send("alice", "wrong", body)
+	assert.Equal(t, 401, resp.StatusCode)
+	readBody(t, resp)
+	other := frameworkInfo("auth")
+	bob := "bob"
+	other.Principal = &bob
+	resp = send("alice", "s3cret", marshalCall(t, mediaProtobuf, &scheduler.Call{Type: scheduler.Call_SUBSCRIBE, Subscribe: &scheduler.Call_Subscribe{FrameworkInfo: other}}))
+	assert.Equal(t, 400, resp.StatusCode)
+	assert.Contains(t, readBody(t, resp), "does not match principal")
+	resp = send("alice", "s3cret", body)
+	defer resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
 }

@@ -60,15 +60,25 @@ func (l *Logs) End(run, stream string) {
 	s.changed = make(chan struct{})
 }
 
-// Opened returns how many streams OpenLog opened.
+// Opened returns how many streams CopyLog opened.
 func (l *Logs) Opened() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.opened
 }
 
-// OpenLog implements server.LogSource.
-func (l *Logs) OpenLog(ctx context.Context, run *apis.Run, opts server.LogOptions) (io.ReadCloser, error) {
+// CopyLog implements server.LogSource.
+func (l *Logs) CopyLog(ctx context.Context, run *apis.Run, opts server.LogOptions, w io.Writer) error {
+	rc, err := l.open(ctx, run, opts)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rc.Close() }()
+	_, err = io.Copy(w, rc)
+	return err
+}
+
+func (l *Logs) open(ctx context.Context, run *apis.Run, opts server.LogOptions) (io.ReadCloser, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s, ok := l.streams[run.Metadata.Name+"/"+opts.Stream]

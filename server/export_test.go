@@ -1,0 +1,4 @@
+package server
+
+// RenderMarkdownForTest exposes the /docs renderer to the external tests.
+var RenderMarkdownForTest = renderMarkdown
