@@ -32,7 +32,7 @@ type simProc struct {
 
 // startSim starts mesos-sim on a loopback port and waits until it serves
 // /master/state.
-func startSim(t *testing.T, o simOptions) *simProc {
+func startSim(t testing.TB, o simOptions) *simProc {
 	t.Helper()
 	if o.agents == 0 {
 		o.agents = 1
@@ -53,7 +53,7 @@ func startSim(t *testing.T, o simOptions) *simProc {
 }
 
 // fault posts one /sim/v1/ control and returns its JSON answer.
-func (s *simProc) fault(t *testing.T, path string, body any) map[string]any {
+func (s *simProc) fault(t testing.TB, path string, body any) map[string]any {
 	t.Helper()
 	b, err := json.Marshal(body)
 	require.NoError(t, err)
@@ -90,7 +90,7 @@ func (n *node) current() *proc {
 // cluster is three (or n) sprint nodes bootstrapped with --peers, all
 // talking to one mesos-sim.
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	sim   *simProc
 	nodes []*node
 	peers string
@@ -107,7 +107,7 @@ type clusterOptions struct {
 
 // startCluster starts mesos-sim and n sprint nodes with a static --peers
 // bootstrap, and waits until every node is ready and one leads.
-func startCluster(t *testing.T, o clusterOptions) *cluster {
+func startCluster(t testing.TB, o clusterOptions) *cluster {
 	t.Helper()
 	if o.nodes == 0 {
 		o.nodes = 3

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 func longTests() bool { return os.Getenv("SPRINT_E2E") != "" }
 
 // freePort returns a loopback address nothing listens on right now.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -79,7 +79,7 @@ func (s *syncBuffer) String() string {
 
 // start runs binary name with args and env; the process is killed at test end
 // and its output logged if the test failed.
-func start(t *testing.T, name string, env []string, args ...string) *proc {
+func start(t testing.TB, name string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, name), args...)
@@ -122,7 +122,7 @@ func (p *proc) kill() {
 }
 
 // waitHTTP waits until GET url answers 200.
-func waitHTTP(t *testing.T, url string, timeout time.Duration) {
+func waitHTTP(t testing.TB, url string, timeout time.Duration) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(url)
