@@ -83,7 +83,7 @@ func getMasterState(ctx context.Context, simURL string) (*masterState, error) {
 	return &st, nil
 }
 
-// masterStateNow reads /master/state or fails the test.
+// state reads /master/state or fails the test.
 func (s *simProc) state(t *testing.T) *masterState {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
