@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -121,4 +122,57 @@ func runsDiff(want, got []apis.Run) string {
 		out = append(out[:10], fmt.Sprintf("… %d more", len(out)-10))
 	}
 	return strings.Join(out, "; ")
+}
+
+// A node whose disk was replaced comes back with the same id and address
+// and --join, without an operator removing it first: the leader still
+// lists it as a voter, re-adds it (same id, same address) and sends it the
+// log or a snapshot; it catches up.
+func TestCluster_WipedNodeRejoinsWithoutRemoval(t *testing.T) {
+	began := time.Now()
+	c := startCluster(t, clusterOptions{sim: simOptions{agents: 1}})
+	var specs []*apis.Run
+	for _, name := range runNames("wr", 40) {
+		specs = append(specs, simRun(name, "rejoin", 50*time.Millisecond))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	newApplier(c, 4).applyAll(ctx, specs)
+	require.NoError(t, ctx.Err())
+
+	w := c.followers()[0]
+	c.kill9(w)
+	require.NoError(t, os.RemoveAll(w.dataDir))
+	via := c.leader()
+	t.Logf("rejoin %s (wiped, not removed) via %s", w.id, via.id)
+	c.launch(w, "--join", via.url)
+	waitHTTP(t, w.url+"/readyz", time.Minute)
+	c.waitAllPhase(t, nil, "suite=rejoin", 40, apis.PhaseSucceeded, 2*time.Minute)
+	c.waitSameRuns(t, w)
+	t.Logf("total %v", time.Since(began).Round(time.Millisecond))
+}
+
+// The same disk replacement when the node is started again by its
+// unchanged unit file (--peers, not --join): the fresh node bootstraps the
+// static configuration at index 1, which the leader's log overrides; it
+// must not form a cluster of its own and must catch up.
+func TestCluster_WipedNodeRestartsWithPeers(t *testing.T) {
+	began := time.Now()
+	c := startCluster(t, clusterOptions{sim: simOptions{agents: 1}})
+	var specs []*apis.Run
+	for _, name := range runNames("wp", 40) {
+		specs = append(specs, simRun(name, "wipepeers", 50*time.Millisecond))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	newApplier(c, 4).applyAll(ctx, specs)
+	require.NoError(t, ctx.Err())
+
+	w := c.followers()[0]
+	c.kill9(w)
+	require.NoError(t, os.RemoveAll(w.dataDir))
+	c.restart(w)
+	c.waitAllPhase(t, nil, "suite=wipepeers", 40, apis.PhaseSucceeded, 2*time.Minute)
+	c.waitSameRuns(t, w)
+	t.Logf("total %v", time.Since(began).Round(time.Millisecond))
 }
