@@ -144,3 +144,92 @@ func (c *cluster) deleteAll(t *testing.T, selector string) {
 		c.failRuns(t, nil, "Runs not gone 2 minutes after delete", names)
 	}
 }
+
+// Deleting running Runs while the leader is SIGKILLed: every Run
+// disappears, and its task is killed, not orphaned on Mesos.
+func TestCluster_DeleteRunningRunsAcrossLeaderKill(t *testing.T) {
+	n := 50
+	if longTests() {
+		n = 500
+	}
+	began := time.Now()
+	c := startCluster(t, clusterOptions{sim: simOptions{agents: 2}})
+	var specs []*apis.Run
+	for _, name := range runNames("dl", n) {
+		specs = append(specs, simRun(name, "delkill", time.Hour))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	newApplier(c, 8).applyAll(ctx, specs)
+	require.NoError(t, ctx.Err())
+	require.True(t, waitFor(2*time.Minute, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		runs, _, err := listAll(ctx, c.anyClient(), "suite=delkill")
+		if err != nil {
+			return false
+		}
+		for _, r := range runs {
+			if r.Status.Phase != apis.PhaseRunning {
+				return false
+			}
+		}
+		return len(runs) == n
+	}), "not all Running")
+	st := c.sim.state(t)
+	require.Len(t, st.activeTasks(), n)
+
+	// Delete through random nodes; kill the leader halfway.
+	var deleted sync.WaitGroup
+	errs := make(chan error, n)
+	names := runNames("dl", n)
+	deleted.Add(1)
+	go func() {
+		defer deleted.Done()
+		for i, name := range names {
+			if i == n/2 {
+				errs <- nil
+			}
+			errs <- retryErr(func(ctx context.Context) error {
+				live := c.live()
+				if len(live) == 0 {
+					return context.DeadlineExceeded
+				}
+				_, err := live[i%len(live)].client.Delete(ctx, name, client.DeleteOptions{})
+				if client.IsNotFound(err) {
+					return nil
+				}
+				return err
+			})
+		}
+	}()
+	for i := 0; i <= n/2; i++ {
+		require.NoError(t, <-errs)
+	}
+	old := c.leader()
+	c.kill9(old)
+	c.leader()
+	c.restart(old)
+	deleted.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	var left []apis.Run
+	ok := waitFor(2*time.Minute, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		var err error
+		left, _, err = listAll(ctx, c.anyClient(), "suite=delkill")
+		return err == nil && len(left) == 0
+	})
+	if !ok {
+		var names []string
+		for _, r := range left {
+			names = append(names, r.Metadata.Name)
+		}
+		c.failRuns(t, nil, "Runs not gone after delete across a leader kill", names)
+	}
+	c.waitNoActiveTasks(t, time.Minute)
+	t.Logf("total %v", time.Since(began).Round(time.Millisecond))
+}
