@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -230,6 +231,68 @@ func TestCluster_DeleteRunningRunsAcrossLeaderKill(t *testing.T) {
 		}
 		c.failRuns(t, nil, "Runs not gone after delete across a leader kill", names)
 	}
+	c.waitNoActiveTasks(t, time.Minute)
+	t.Logf("total %v", time.Since(began).Round(time.Millisecond))
+}
+
+// The leader is paused (SIGSTOP) long enough for the others to elect a new
+// one, then resumed: the old leader wakes believing it leads, with a Mesos
+// subscription that was taken over. Every Run still ends Succeeded with no
+// two live tasks.
+func TestCluster_PausedLeaderResumesWithoutDoubleLaunch(t *testing.T) {
+	n := 150
+	if longTests() {
+		n = 1000
+	}
+	began := time.Now()
+	c := startCluster(t, clusterOptions{sim: simOptions{agents: 3}})
+	tr := c.trackTasks(t)
+	var specs []*apis.Run
+	for _, name := range runNames("ps", n) {
+		specs = append(specs, simRun(name, "pause", 500*time.Millisecond))
+	}
+	ap, done := c.applyConcurrently(t, specs)
+	require.Eventually(t, func() bool { return ap.acked.Load() >= int64(n/3) }, 2*time.Minute, 20*time.Millisecond)
+	old := c.leader()
+	t.Logf("SIGSTOP %s at %d acked", old.id, ap.acked.Load())
+	p := old.current()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGSTOP))
+	stopped := true
+	defer func() {
+		if stopped {
+			_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	var nl *node
+	require.True(t, waitFor(time.Minute, func() bool {
+		for _, x := range c.nodes {
+			if x == old {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			info, err := x.client.Cluster(ctx)
+			cancel()
+			if err == nil && info.Leader != "" && info.Leader != old.id {
+				for _, y := range c.nodes {
+					if y.id == info.Leader {
+						nl = y
+					}
+				}
+				return true
+			}
+		}
+		return false
+	}), "no new leader while %s is paused", old.id)
+	t.Logf("%s elected; SIGCONT %s after a further 3 s", nl.id, old.id)
+	time.Sleep(3 * time.Second) // let the new leader launch under the paused one's feet
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGCONT))
+	stopped = false
+	<-done
+	require.EqualValues(t, n, ap.acked.Load())
+	c.waitAllPhase(t, tr, "suite=pause", n, apis.PhaseSucceeded, 3*time.Minute)
+	tr.poll(context.Background())
+	c.checkNoOverlaps(t, tr)
+	c.deleteAll(t, "suite=pause")
 	c.waitNoActiveTasks(t, time.Minute)
 	t.Logf("total %v", time.Since(began).Round(time.Millisecond))
 }
