@@ -118,3 +118,24 @@ func TestCluster_SprintClientFlowThroughFollower(t *testing.T) {
 	c.waitNoActiveTasks(t, 30*time.Second)
 	t.Logf("total %v", time.Since(began).Round(time.Millisecond))
 }
+
+// A Run's sandbox output read through a follower (the log API reaches the
+// agent's /files/read via the Mesos master the node was given), and
+// sprintctl wait through another follower.
+func TestCluster_LogsThroughFollower(t *testing.T) {
+	c := startCluster(t, clusterOptions{sim: simOptions{agents: 1, executor: "process",
+		resources: "cpus:4;mem:8192;disk:10000;ports:[31000-32000]"}})
+	fs := c.followers()
+	manifest := `{"apiVersion":"sprint/v1","kind":"Run","metadata":{"name":"echo"},"spec":{"command":"echo out-$SPRINT_RUN_NAME; echo err >&2","cpus":0.1,"mem":16}}`
+	out, errOut, code := ctl(t, fs[0].url, manifest, "apply", "-f", "-")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "run.sprint/echo created\n", out)
+	out, errOut, code = ctl(t, fs[1].url, "", "wait", "run", "echo", "--for=phase=Succeeded", "--timeout", "60s")
+	require.Equal(t, 0, code, "%s %s\n%s", out, errOut, c.describeRun("echo", nil))
+	out, errOut, code = ctl(t, fs[0].url, "", "logs", "echo")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "out-echo\n", out)
+	out, errOut, code = ctl(t, fs[1].url, "", "logs", "echo", "--stderr")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "err\n", out)
+}
