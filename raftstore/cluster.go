@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"time"
 
@@ -15,29 +16,45 @@ import (
 // monitorLeadership follows raft's leadership notifications. On gaining
 // leadership it first commits a barrier (so the FSM holds everything earlier
 // leaders committed), records the members' HTTP addresses if missing, and
-// only then tells subscribers; on loss it tells them at once.
+// only then tells subscribers; on loss it tells them at once. The barrier
+// runs in its own goroutine so that this loop always drains raft's
+// notifications (raft blocks sending them).
 func (s *Store) monitorLeadership(ctx context.Context) {
+	var gen uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case isLeader := <-s.notifyCh:
+			gen++
+			s.leaderGen.Store(gen) // invalidates an earlier gain still in its barrier
 			if !isLeader {
 				s.readyTerm.Store(0)
-				s.broadcast(false)
+				s.broadcast(gen, false)
 				continue
 			}
-			term := s.raft.CurrentTerm()
-			if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
-				s.logger.Warn("leader barrier failed", "term", term, "err", err)
-				continue // a loss notification follows
-			}
-			s.readyTerm.Store(term)
-			s.publishMembers(ctx)
-			s.logger.Info("leadership acquired", "term", term)
-			s.broadcast(true)
+			s.wg.Add(1)
+			go func(gen uint64) {
+				defer s.wg.Done()
+				s.establishLeadership(ctx, gen)
+			}(gen)
 		}
 	}
+}
+
+func (s *Store) establishLeadership(ctx context.Context, gen uint64) {
+	term := s.raft.CurrentTerm()
+	if err := s.wait(ctx, s.raft.Barrier(s.cfg.ApplyTimeout)); err != nil {
+		s.logger.Warn("leader barrier failed", "term", term, "err", err)
+		return // a loss notification follows
+	}
+	if s.leaderGen.Load() != gen {
+		return
+	}
+	s.readyTerm.Store(term)
+	s.publishMembers(ctx)
+	s.logger.Info("leadership acquired", "term", term)
+	s.broadcast(gen, true)
 }
 
 // publishMembers records this node's and the static peers' addresses when
@@ -66,9 +83,14 @@ func (s *Store) publishMembers(ctx context.Context) {
 	}
 }
 
-func (s *Store) broadcast(leader bool) {
+// broadcast publishes leader unless a newer notification (gen) superseded
+// it; checking under subMu orders it with that newer broadcast.
+func (s *Store) broadcast(gen uint64, leader bool) {
 	s.subMu.Lock()
 	defer s.subMu.Unlock()
+	if s.leaderGen.Load() != gen {
+		return
+	}
 	s.state = leader
 	for _, ch := range s.subs {
 		sendLatest(ch, leader)
@@ -108,11 +130,14 @@ func (s *Store) LeadershipChanges() <-chan bool {
 }
 
 // IsLeader reports whether this node is the Raft leader.
-func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
+func (s *Store) IsLeader() bool { return s.raft != nil && s.raft.State() == raft.Leader }
 
 // Leader returns the current leader's ID and HTTP address; both are empty
 // when no leader is known.
 func (s *Store) Leader() (id, httpAddr string) {
+	if s.raft == nil {
+		return "", ""
+	}
 	_, lid := s.raft.LeaderWithID()
 	if lid == "" {
 		return "", ""
@@ -171,6 +196,12 @@ func (s *Store) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 	if !s.IsLeader() {
 		return fmt.Errorf("join %s: %w", id, s.notLeader())
 	}
+	// A voter nobody can reach would cost the cluster its quorum (a
+	// single-node cluster would lose its leader for good), so the new
+	// member must answer on its Raft address before it is added.
+	if err := probeRaftAddr(ctx, raftAddr); err != nil {
+		return &apis.InvalidError{Kind: "Member", Name: id, Errors: apis.ErrorList{{Field: "raftAddr", Message: err.Error()}}}
+	}
 	cf := s.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		return s.raftErr("join: configuration", err)
@@ -182,13 +213,13 @@ func (s *Store) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 		case sameID && sameAddr:
 			member = true
 		case sameID || sameAddr:
-			if err := s.raft.RemoveServer(srv.ID, 0, s.timeout(ctx)).Error(); err != nil {
+			if err := s.wait(ctx, s.raft.RemoveServer(srv.ID, 0, s.timeout(ctx))); err != nil {
 				return s.raftErr("join: remove stale "+string(srv.ID), err)
 			}
 		}
 	}
 	if !member {
-		if err := s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, s.timeout(ctx)).Error(); err != nil {
+		if err := s.wait(ctx, s.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, s.timeout(ctx))); err != nil {
 			return s.raftErr("join "+id, err)
 		}
 	}
@@ -220,7 +251,7 @@ func (s *Store) Remove(ctx context.Context, id string) error {
 	if _, err := s.apply(ctx, cmdRemoveMember, removeMemberCmd{ID: id}); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
-	if err := s.raft.RemoveServer(raft.ServerID(id), 0, s.timeout(ctx)).Error(); err != nil {
+	if err := s.wait(ctx, s.raft.RemoveServer(raft.ServerID(id), 0, s.timeout(ctx))); err != nil {
 		return s.raftErr("remove "+id, err)
 	}
 	s.logger.Info("member removed", "member", id)
@@ -252,6 +283,9 @@ type ClusterInfo struct {
 
 // Cluster reports members, leader, term and indexes as this node sees them.
 func (s *Store) Cluster() (ClusterInfo, error) {
+	if s.raft == nil {
+		return ClusterInfo{}, fmt.Errorf("cluster: store not started: %w", ErrClosed)
+	}
 	cf := s.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		return ClusterInfo{}, s.raftErr("cluster", err)
@@ -283,11 +317,13 @@ func (s *Store) Cluster() (ClusterInfo, error) {
 // AppliedIndex is the Raft index of the last entry in the local FSM.
 func (s *Store) AppliedIndex() uint64 { return s.fsm.applied.Load() }
 
-// WaitApplied blocks until the local FSM has applied index idx.
+// WaitApplied blocks until the local FSM reflects every entry up to index
+// idx. Entries raft never hands to the FSM (a new leader's no-op, barriers)
+// do not hold it back.
 func (s *Store) WaitApplied(ctx context.Context, idx uint64) error {
 	for {
 		cur, ch := s.fsm.appliedWait()
-		if cur >= idx {
+		if s.caughtUp(cur, idx) {
 			return nil
 		}
 		select {
@@ -300,13 +336,36 @@ func (s *Store) WaitApplied(ctx context.Context, idx uint64) error {
 	}
 }
 
+// caughtUp reports whether an FSM that applied index cur reflects
+// everything up to idx: either cur >= idx, or every entry in between is one
+// the FSM never sees. Reading those entries is cheap: they are recent and
+// in the log cache.
+func (s *Store) caughtUp(cur, idx uint64) bool {
+	if cur >= idx {
+		return true
+	}
+	if s.logs == nil {
+		return false
+	}
+	for i := cur + 1; i <= idx; i++ {
+		var l raft.Log
+		if err := s.logs.GetLog(i, &l); err != nil {
+			return false // compacted or not yet stored: wait for the FSM
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return false
+		}
+	}
+	return true
+}
+
 // Ready reports whether a leader is known and this node has applied
 // everything it knows to be committed (/readyz).
 func (s *Store) Ready() bool {
 	if id, _ := s.Leader(); id == "" {
 		return false
 	}
-	return s.AppliedIndex() >= s.raft.CommitIndex()
+	return s.caughtUp(s.AppliedIndex(), s.raft.CommitIndex())
 }
 
 // LinearizableRead returns once local reads reflect every write committed
@@ -321,11 +380,24 @@ func (s *Store) LinearizableRead(ctx context.Context) error {
 	if s.readyTerm.Load() != term {
 		// The commit index of a new leader may not yet cover earlier
 		// terms' entries; a barrier in this term settles it.
-		return s.raftErr("linearizable read: barrier", s.raft.Barrier(s.timeout(ctx)).Error())
+		return s.raftErr("linearizable read: barrier", s.wait(ctx, s.raft.Barrier(s.timeout(ctx))))
 	}
 	commit := s.raft.CommitIndex()
-	if err := s.raft.VerifyLeader().Error(); err != nil {
+	if err := s.wait(ctx, s.raft.VerifyLeader()); err != nil {
 		return s.raftErr("linearizable read: verify leader", err)
 	}
 	return s.WaitApplied(ctx, commit)
+}
+
+// probeRaftAddr checks that something accepts TCP connections at addr.
+func probeRaftAddr(ctx context.Context, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("must be host:port: %v", err)
+	}
+	d := net.Dialer{Timeout: 3 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("not reachable: %v", err)
+	}
+	return conn.Close()
 }

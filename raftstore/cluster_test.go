@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,8 +79,10 @@ func writeOnLeader(ctx context.Context, c *raftstoretest.Cluster, fn func(s *raf
 			switch {
 			case err == nil:
 				return true, nil
-			case errors.Is(err, raftstore.ErrNotLeader), errors.Is(err, raftstore.ErrClosed):
+			case errors.Is(err, raftstore.ErrNotLeader):
 				continue // not applied: safe to retry elsewhere
+			case errors.Is(err, raftstore.ErrClosed):
+				continue // maybe applied: a retry then finds the name taken and is not counted
 			default:
 				return false, err
 			}
@@ -313,4 +316,63 @@ func TestCluster_MembershipJoinAndRemove(t *testing.T) {
 	require.True(t, ok)
 	c.Restart(leader.ID)
 	c.EnsureSame()
+}
+
+func TestCluster_FullRestartRecoversFromDisk(t *testing.T) {
+	c := raftstoretest.New(t, 3, nil)
+	ctx := t.Context()
+	for i := range 20 {
+		createRun(t, c, newRun(fmt.Sprintf("r%d", i)))
+	}
+	require.NoError(t, c.Do(func(s *raftstore.Store) error {
+		_, err := s.UpdateStatus(ctx, "r7", apis.RunStatus{Phase: apis.PhaseRunning})
+		return err
+	}))
+	require.NoError(t, c.Do(func(s *raftstore.Store) error { return s.SetFrameworkID(ctx, "fw-9") }))
+	c.EnsureSame()
+	want, err := c.Leader().Store.ListRuns(ctx, raftstore.ListOptions{})
+	require.NoError(t, err)
+
+	for _, n := range c.Nodes() {
+		c.Shutdown(n.ID)
+	}
+	for _, n := range c.Nodes() {
+		c.Restart(n.ID)
+	}
+	c.EnsureSame()
+	for _, n := range c.Running() {
+		got, err := n.Store.ListRuns(ctx, raftstore.ListOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, want.Items, got.Items, n.ID)
+		fw, err := n.Store.FrameworkID()
+		require.NoError(t, err)
+		assert.Equal(t, "fw-9", fw)
+	}
+	createRun(t, c, newRun("after-restart"))
+}
+
+// A join naming a Raft address nobody answers on is refused before the
+// configuration changes: adding such a voter to a one-node cluster would
+// leave it without a quorum for good.
+func TestCluster_JoinRefusesUnreachableRaftAddress(t *testing.T) {
+	c := raftstoretest.New(t, 1, nil)
+	leader := c.Leader()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	for addr, want := range map[string]string{
+		"nonsense": "raftAddr: must be host:port",
+		dead:       "raftAddr: not reachable",
+	} {
+		err := leader.Store.Join(t.Context(), "x", addr, "http://127.0.0.1:1")
+		require.Error(t, err)
+		assert.ErrorIs(t, err, apis.ErrInvalid)
+		assert.Contains(t, err.Error(), want)
+	}
+	info, err := leader.Store.Cluster()
+	require.NoError(t, err)
+	assert.Len(t, info.Members, 1, "the configuration is unchanged")
+	assert.True(t, leader.Store.IsLeader())
 }

@@ -15,7 +15,8 @@ var (
 	// ErrLeadershipLost: leadership was lost while a write was in flight;
 	// the write may or may not have been committed.
 	ErrLeadershipLost = errors.New("leadership lost while committing; outcome unknown")
-	// ErrClosed: the store was closed.
+	// ErrClosed: the store was closed; a write it interrupted may or may
+	// not have been committed.
 	ErrClosed = errors.New("store closed")
 	// ErrLiveAttempt: RecordAttempt found a Run attempt that is not terminal.
 	ErrLiveAttempt = errors.New("run has a live attempt")

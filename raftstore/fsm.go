@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,6 +99,11 @@ func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.L
 		logger:    logger,
 		hub:       newHub(historySize),
 		appliedCh: make(chan struct{}),
+	}
+	// Copies left by a crash during Snapshot or Restore are garbage.
+	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "fsm-snapshot-*.db"))
+	for _, p := range append(stale, path+".restore") {
+		_ = os.Remove(p)
 	}
 	boot := bootID()
 	db, err := openBolt(path, noSync, mmapSize)

@@ -29,12 +29,14 @@ type Store struct {
 
 	fsm       *fsm
 	logStore  *raftboltdb.BoltStore
+	logs      *raft.LogCache // logStore behind a cache; set by Start
 	snapshots *raft.FileSnapshotStore
 	transport *raft.NetworkTransport
 	raft      *raft.Raft // set by Start
 
 	notifyCh  chan bool     // raft's leadership notifications, read by monitorLeadership
 	readyTerm atomic.Uint64 // term in which this leader's barrier completed; 0 when not leader
+	leaderGen atomic.Uint64 // count of leadership notifications, set by monitorLeadership
 
 	subMu sync.Mutex
 	subs  []chan bool // LeadershipChanges subscribers; closed by Close
@@ -47,7 +49,8 @@ type Store struct {
 }
 
 // New opens the data dir and binds the Raft address. Nothing replicates
-// until Start.
+// until Start; until then writes and cluster calls fail with ErrClosed and
+// reads see the state on disk.
 func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
@@ -98,6 +101,12 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
+// newTransport binds the Raft TCP transport. Pipelined replication is off
+// (MaxRPCsInFlight 1): hashicorp/raft's pipeline can wedge replication to a
+// follower for good after the follower answers Success=false — a routine
+// answer after a leader change — while heartbeats keep that follower from
+// calling an election (hashicorp/raft#612; it hung our failover test). Each
+// synchronous AppendEntries still carries up to MaxAppendEntries entries.
 func newTransport(addr string, logger hclog.Logger) (*raft.NetworkTransport, error) {
 	tcpAddr, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
@@ -107,7 +116,12 @@ func newTransport(addr string, logger hclog.Logger) (*raft.NetworkTransport, err
 	if tcpAddr.Port != 0 && !tcpAddr.IP.IsUnspecified() {
 		advertise = tcpAddr
 	}
-	t, err := raft.NewTCPTransportWithLogger(addr, advertise, 5, 10*time.Second, logger)
+	t, err := raft.NewTCPTransportWithConfig(addr, advertise, &raft.NetworkTransportConfig{
+		Logger:          logger,
+		MaxPool:         5,
+		Timeout:         10 * time.Second,
+		MaxRPCsInFlight: 1,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("raft transport %s: %w", addr, err)
 	}
@@ -160,11 +174,11 @@ func (s *Store) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	logs, err := raft.NewLogCache(MaxAppendEntries*2, s.logStore)
+	s.logs, err = raft.NewLogCache(MaxAppendEntries*2, s.logStore)
 	if err != nil {
 		return fmt.Errorf("log cache: %w", err)
 	}
-	r, err := raft.NewRaft(rc, s.fsm, logs, s.logStore, s.snapshots, s.transport)
+	r, err := raft.NewRaft(rc, s.fsm, s.logs, s.logStore, s.snapshots, s.transport)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
@@ -251,7 +265,10 @@ func (s *Store) closeFiles() error {
 // before a backup or in tests.
 // Nothing new to snapshot is not an error.
 func (s *Store) Snapshot() error {
-	err := s.raft.Snapshot().Error()
+	if s.raft == nil {
+		return fmt.Errorf("snapshot: store not started: %w", ErrClosed)
+	}
+	err := s.wait(context.Background(), s.raft.Snapshot())
 	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		return nil
 	}

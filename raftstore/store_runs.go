@@ -3,11 +3,13 @@ package raftstore
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 
 	"github.com/google/uuid"
+	"github.com/hashicorp/raft"
 
 	"github.com/sprint-project/sprint/apis"
 )
@@ -29,14 +31,54 @@ func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, erro
 		return result{}, err
 	}
 	f := s.raft.Apply(data, s.timeout(ctx))
-	if err := f.Error(); err != nil {
+	if err := s.wait(ctx, f); err != nil {
 		return result{}, s.raftErr(t.String(), err)
 	}
 	r, ok := f.Response().(result)
 	if !ok {
 		return result{}, fmt.Errorf("%s: unexpected response %T", t, f.Response())
 	}
+	// The FSM's objects are shared with watchers; the caller gets its own.
+	r.Run = cloneRun(r.Run)
+	for i := range r.Items {
+		r.Items[i].Run = cloneRun(r.Items[i].Run)
+	}
 	return r, r.Err
+}
+
+// cloneRun deep-copies a Run through its JSON form.
+func cloneRun(run *apis.Run) *apis.Run {
+	if run == nil {
+		return nil
+	}
+	b, err := json.Marshal(run)
+	if err != nil {
+		panic(fmt.Sprintf("raftstore: encode run: %v", err)) // a Run always encodes
+	}
+	var out apis.Run
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(fmt.Sprintf("raftstore: decode run: %v", err))
+	}
+	return &out
+}
+
+// wait waits for a raft future, for ctx, or for the store to close. raft
+// never answers some futures that are pending when it shuts down (a
+// logFuture still in the buffered apply queue, a verifyFuture), so waiting
+// on the future alone can hang forever; the helper goroutine of such a
+// future is then left behind, which is bounded by the queue length.
+// After ctx or Close the outcome of a write is unknown.
+func (s *Store) wait(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("outcome unknown: %w", ctx.Err())
+	case <-s.closed:
+		return ErrClosed
+	}
 }
 
 // generateNameSuffix is Kubernetes' alphabet: no vowels, no look-alikes.

@@ -1,6 +1,7 @@
 package raftstore_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -175,15 +176,27 @@ func TestStore_RestartRecoversFromDisk(t *testing.T) {
 			require.NoError(t, err)
 			want, err := s.ListRuns(t.Context(), raftstore.ListOptions{})
 			require.NoError(t, err)
+			addr := s.RaftAddr()
 			require.NoError(t, s.Close())
 			if tc.lose {
 				require.NoError(t, os.Remove(filepath.Join(dir, "fsm.db")))
 			}
 
-			s = startSingle(t, dir, nil)
+			s = startSingle(t, dir, func(c *raftstore.Config) { c.RaftAddr = addr })
 			got, err := s.ListRuns(t.Context(), raftstore.ListOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, want.Items, got.Items)
+
+			// Idle after the restart, the log ends in entries the FSM never
+			// sees (the leader's no-op and barrier): reads must not wait for
+			// a write that may never come.
+			changes := s.LeadershipChanges()
+			require.Eventually(t, func() bool { return <-changes }, 10*time.Second, time.Millisecond)
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			require.NoError(t, s.LinearizableRead(ctx))
+			require.NoError(t, s.LinearizableRead(ctx))
+			assert.True(t, s.Ready())
 			_, err = s.CreateRun(t.Context(), newRun("after"))
 			require.NoError(t, err)
 		})
@@ -266,4 +279,33 @@ func TestStore_NewRejectsBadConfig(t *testing.T) {
 	assert.Error(t, err)
 	_, err = raftstore.New(raftstore.Config{RaftAddr: "127.0.0.1:0", DataDir: t.TempDir()}, raftstoretest.TestLogger(t))
 	assert.Error(t, err)
+}
+
+func TestStore_BeforeStartFailsCleanly(t *testing.T) {
+	s, err := raftstore.New(raftstore.Config{NodeID: "x", RaftAddr: "127.0.0.1:0", DataDir: t.TempDir()}, raftstoretest.TestLogger(t))
+	require.NoError(t, err)
+	assert.False(t, s.IsLeader())
+	assert.False(t, s.Ready())
+	_, err = s.CreateRun(t.Context(), newRun("a"))
+	assert.ErrorIs(t, err, raftstore.ErrClosed)
+	_, err = s.Cluster()
+	assert.ErrorIs(t, err, raftstore.ErrClosed)
+	assert.ErrorIs(t, s.LinearizableRead(t.Context()), raftstore.ErrNotLeader)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "Close is idempotent")
+}
+
+func TestStore_ReturnedRunIsTheCallersCopy(t *testing.T) {
+	s := startSingle(t, t.TempDir(), nil)
+	w, err := s.Watch(t.Context(), 0, nil)
+	require.NoError(t, err)
+	defer w.Stop()
+	created, err := s.CreateRun(t.Context(), newRun("a"))
+	require.NoError(t, err)
+	created.Spec.Command = "mutated by the caller"
+	created.Metadata.Labels["x"] = "y"
+	ev := <-w.Events()
+	seen := ev.Object.(*apis.Run)
+	assert.Equal(t, "echo a", seen.Spec.Command)
+	assert.NotContains(t, seen.Metadata.Labels, "x")
 }

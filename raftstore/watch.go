@@ -146,12 +146,13 @@ func (ev watchEvent) toAPI() apis.WatchEvent {
 	return apis.WatchEvent{Type: ev.typ, Object: ev.run}
 }
 
-// Watcher streams changes of Runs. Its fields after ch are guarded by hub.mu.
+// Watcher streams changes of Runs; Store.Watch creates it.
 type Watcher struct {
-	hub     *hub
-	from    uint64
-	match   func(*apis.Run) bool
-	ch      chan apis.WatchEvent
+	hub   *hub
+	from  uint64
+	match func(*apis.Run) bool
+	ch    chan apis.WatchEvent // closed by the hub, under hub.mu
+	// Guarded by hub.mu.
 	closed  bool
 	err     error
 	stopCtx func() bool

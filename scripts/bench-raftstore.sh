@@ -46,6 +46,6 @@ echo "# etcd: $("$ETCD" --version | head -1); N=$N writes of ~1 KiB per point"
 for w in $WRITERS; do
   "$work/etcdbench" -endpoints "$endpoints" -writers "$w" -n "$N"
   (cd raftstore && "$work/raftstore.test" -test.run '^$' -test.bench "BenchmarkWrite/^writers=$w\$/^fsm-sync=false\$" \
-    -test.benchtime "${N}x" | grep '^Benchmark')
+    -test.benchtime "${N}x" 2>&1 | grep -E '^Benchmark|FAIL|Error|error' | grep -v '^ *cluster.go' || true)
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -73,6 +73,10 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file for the REST API")
 	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without --token-file")
 
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: sprint [flags]\n\nA sprint node: the replicated Run store, the REST API and, on the Raft leader,\nthe controller that runs Runs on Mesos. Every flag can also be set through the\nenvironment as SPRINT_<FLAG>, e.g. SPRINT_DATA_DIR for --data-dir; flags win.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -89,7 +93,7 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 		key := EnvName(f.Name)
 		if v, ok := lookupEnv(key); ok {
 			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", key, v, err))
+				errs = append(errs, fmt.Errorf("%s=%q: invalid value for --%s (%s): %w", key, v, f.Name, f.Usage, err))
 			}
 		}
 	})
@@ -114,6 +118,11 @@ func (c *Config) validate() error {
 	case "protobuf", "json":
 	default:
 		return fmt.Errorf("--mesos-codec: must be protobuf or json, not %q", c.MesosCodec)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level: must be debug, info, warn or error, not %q", c.LogLevel)
 	}
 	if c.Peers != "" && c.Join != "" {
 		return errors.New("--peers and --join are exclusive: bootstrap a static cluster or join a running one")

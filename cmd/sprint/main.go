@@ -49,7 +49,6 @@ func main() {
 	defer stop()
 	m := NewMain(cfg, os.Stderr)
 	if err := m.Run(ctx); err != nil {
-		m.Logger.Error("start failed", "err", err)
 		_ = m.Close()
 		fmt.Fprintln(os.Stderr, "sprint:", err)
 		os.Exit(1)
@@ -155,7 +154,7 @@ func (m *Main) Run(parent context.Context) error {
 		DataDir:      filepath.Join(cfg.DataDir, "raft"),
 		Peers:        peers,
 		JoinExisting: cfg.Join != "",
-	}, m.Logger.With("component", "raftstore"))
+	}, m.Logger)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("open store: %w", err)
@@ -190,7 +189,7 @@ func (m *Main) Run(parent context.Context) error {
 		}
 		mcfg.Secret = strings.TrimSpace(string(b))
 	}
-	sched, err := mesos.New(mcfg, controller.RaftFrameworkIDs{Store: store}, m.Logger.With("component", "mesos"))
+	sched, err := mesos.New(mcfg, controller.RaftFrameworkIDs{Store: store}, m.Logger)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("mesos client: %w", err)
@@ -204,7 +203,7 @@ func (m *Main) Run(parent context.Context) error {
 		GCMaxFinished:      cfg.GCMaxFinished,
 	}, controller.NewRaftStore(store), controller.MesosScheduler{Client: sched},
 		controller.MesosTaskBuilder(mesos.TaskOptions{}), controller.RealClock{},
-		m.Logger.With("component", "controller"), reg)
+		m.Logger, reg)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("controller: %w", err)
@@ -226,7 +225,7 @@ func (m *Main) Run(parent context.Context) error {
 		TLSCertFile: cfg.TLSCert,
 		TLSKeyFile:  cfg.TLSKey,
 		Registry:    reg,
-	}, server.NewRaftStore(store), logs, m.Logger.With("component", "server"))
+	}, server.NewRaftStore(store), logs, m.Logger)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("server: %w", err)
@@ -268,7 +267,7 @@ func (m *Main) mesosMasters(ctx context.Context) ([]string, error) {
 		}
 		return out, nil
 	}
-	master, err := sim.NewHost(filepath.Join(m.Config.DataDir, "mesos-sim"), sim.WithLogger(m.Logger.With("component", "mesos-sim")))
+	master, err := sim.NewHost(filepath.Join(m.Config.DataDir, "mesos-sim"), sim.WithLogger(m.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("embedded mesos simulator: %w", err)
 	}

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -54,6 +55,13 @@ func attrs(args []any) []any {
 		var val any = "(missing)"
 		if i+1 < len(args) {
 			val = args[i+1]
+		}
+		// hclog.Format is a printf format and its arguments (raft logs its
+		// server lists this way).
+		if f, ok := val.(hclog.Format); ok && len(f) > 0 {
+			if format, ok := f[0].(string); ok {
+				val = fmt.Sprintf(format, f[1:]...)
+			}
 		}
 		out = append(out, slog.Any(snake(key), val))
 	}

@@ -38,3 +38,13 @@ func TestHCLog_StandardLoggerParsesLevelPrefix(t *testing.T) {
 	assert.Equal(t, "ERROR", rec["level"])
 	assert.Equal(t, "raft: oops", rec["msg"])
 }
+
+func TestHCLog_RendersFormatValues(t *testing.T) {
+	var buf bytes.Buffer
+	l := HCLog(slog.New(slog.NewJSONHandler(&buf, nil)))
+	l.Info("initial configuration", "servers", hclog.Fmt("%+v", []string{"n1", "n2"}))
+
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &rec))
+	assert.Equal(t, "[n1 n2]", rec["servers"])
+}

@@ -221,7 +221,7 @@ func (c *Cluster) Leader() *Node {
 			}
 		}
 		return true
-	}, 20*time.Second, 20*time.Millisecond, "no stable leader")
+	}, 30*time.Second, 20*time.Millisecond, "no stable leader")
 	return leader
 }
 
