@@ -166,3 +166,59 @@ func (c *cluster) waitRun(t *testing.T, name string, cond func(*apis.Run) bool, 
 	}
 	return last
 }
+
+// An agent is unreachable past --unreachable-timeout: the attempt counts
+// as lost and (backoffLimit 1) the Run is relaunched on the other agent.
+// When the first agent re-registers, its old task is back as RUNNING: the
+// controller must kill it, so that only the new attempt lives on.
+//
+// Fails today (reported to the lead): the KILL sent while the agent was
+// unreachable cannot be delivered, and the stray RUNNING update after
+// re-registration, within KillRetry (30 s) of that KILL, sends none (yet
+// records a "killing stray task" event); nothing retries later.
+func TestMesos_UnreachableTaskThatComesBackIsKilled(t *testing.T) {
+	if !longTests() {
+		t.Skip("SPRINT_E2E=1: waits out the 10 s relaunch back-off")
+	}
+	began := time.Now()
+	c := startCluster(t, clusterOptions{sim: simOptions{agents: 2}, extra: []string{"--unreachable-timeout", "3s"}})
+	run := simRun("comes-back", "comesback", 2*time.Minute)
+	run.Spec.BackoffLimit = 1
+	c.retry(func(ctx context.Context) error { _, _, err := c.leader().client.Apply(ctx, run, applyOpts); return err })
+	first := c.waitRun(t, "comes-back", func(r *apis.Run) bool { return r.Status.Phase == apis.PhaseRunning }, time.Minute)
+	c.sim.fault(t, "agents/partition", map[string]any{"agent_id": first.Status.AgentID})
+	second := c.waitRun(t, "comes-back", func(r *apis.Run) bool {
+		return r.Status.Attempts == 2 && r.Status.Phase == apis.PhaseRunning
+	}, time.Minute)
+	require.NotEqual(t, first.Status.AgentID, second.Status.AgentID)
+	t.Logf("attempt 2 %s running on %s after %v; restoring %s", second.Status.TaskID, second.Status.AgentID, time.Since(began).Round(time.Millisecond), first.Status.AgentID)
+
+	c.sim.fault(t, "agents/restore", map[string]any{"agent_id": first.Status.AgentID})
+	restored := time.Now()
+	var old mesosTask
+	// 45 s: more than the controller's 30 s KillRetry.
+	ok := waitFor(45*time.Second, func() bool {
+		for _, task := range c.sim.state(t).allTasks() {
+			if task.ID == first.Status.TaskID {
+				old = task
+				return terminalTaskState(task.State)
+			}
+		}
+		return false
+	})
+	if !ok {
+		c.failRuns(t, nil, "the old attempt's task came back and was not killed (two live tasks: "+old.ID+" "+old.State+")", []string{"comes-back"})
+	}
+	now, err := c.anyClient().Get(context.Background(), "comes-back")
+	require.NoError(t, err)
+	require.Equal(t, second.Status.TaskID, now.Status.TaskID, "the Run still follows attempt 2")
+	require.Equal(t, apis.PhaseRunning, now.Status.Phase)
+	active := 0
+	for _, task := range c.sim.state(t).activeTasks() {
+		if task.run() == "comes-back" {
+			active++
+		}
+	}
+	require.Equal(t, 1, active)
+	t.Logf("old task %s ended %s %v after its agent came back; total %v", old.ID, old.State, time.Since(restored).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+}
