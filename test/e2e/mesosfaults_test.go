@@ -222,3 +222,40 @@ func TestMesos_UnreachableTaskThatComesBackIsKilled(t *testing.T) {
 	require.Equal(t, 1, active)
 	t.Logf("old task %s ended %s %v after its agent came back; total %v", old.ID, old.State, time.Since(restored).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 }
+
+// Status updates are held back (every one delayed 10 s) past a short
+// --staging-timeout: the controller kills each task as StagingTimeout and
+// the Run fails (backoffLimit 0); once the updates flow, no task is left
+// active on Mesos and each Run keeps its StagingTimeout verdict.
+func TestMesos_StagingTimeoutKillsTheTask(t *testing.T) {
+	if !longTests() {
+		t.Skip("SPRINT_E2E=1: waits out delayed status updates")
+	}
+	began := time.Now()
+	c := startCluster(t, clusterOptions{sim: simOptions{agents: 1}, extra: []string{"--staging-timeout", "3s"}})
+	c.sim.fault(t, "updates/faults", map[string]any{"delay_rate": 1.0, "delay": "10s"})
+	var specs []*apis.Run
+	for _, name := range runNames("stg", 5) {
+		specs = append(specs, simRun(name, "staging", time.Minute))
+	}
+	_, done := c.applyConcurrently(t, specs)
+	<-done
+	runs := c.waitAllPhase(t, nil, "suite=staging", 5, apis.PhaseFailed, 2*time.Minute)
+	var wrong []string
+	for _, r := range runs {
+		if r.Status.Reason != apis.ReasonStagingTimeout {
+			wrong = append(wrong, r.Metadata.Name)
+		}
+	}
+	c.failRuns(t, nil, "Runs failed for another reason than StagingTimeout", wrong)
+	c.sim.fault(t, "updates/faults", map[string]any{})
+	c.waitNoActiveTasks(t, time.Minute)
+	runs = c.waitAllPhase(t, nil, "suite=staging", 5, apis.PhaseFailed, time.Minute)
+	for _, r := range runs {
+		if r.Status.Reason != apis.ReasonStagingTimeout {
+			wrong = append(wrong, r.Metadata.Name)
+		}
+	}
+	c.failRuns(t, nil, "late updates changed the verdict", wrong)
+	t.Logf("total %v", time.Since(began).Round(time.Millisecond))
+}
