@@ -35,9 +35,10 @@ func (c *cluster) applyConcurrently(t *testing.T, specs []*apis.Run) (*applier, 
 	return ap, done
 }
 
-// The Mesos master fails over and drops the scheduler's connection while
-// Runs are being launched: every Run still ends Succeeded, never with two
-// live tasks.
+// The Mesos master fails over and drops the scheduler's connection (once
+// while it answers 503 "not finished recovery" for 3 s) while Runs are
+// being launched: every Run still ends Succeeded, never with two live
+// tasks.
 func TestMesos_MasterFailoverAndDroppedConnectionsMidLaunch(t *testing.T) {
 	began := time.Now()
 	n := 100
@@ -59,7 +60,8 @@ func TestMesos_MasterFailoverAndDroppedConnectionsMidLaunch(t *testing.T) {
 	t.Logf("master/failover at %d acked", ap.acked.Load())
 	c.sim.fault(t, "master/failover", map[string]any{})
 	require.Eventually(t, func() bool { return ap.acked.Load() >= int64(3*n/4) }, 2*time.Minute, 20*time.Millisecond)
-	t.Logf("connections/drop again at %d acked", ap.acked.Load())
+	t.Logf("master/recovering 3s and connections/drop again at %d acked", ap.acked.Load())
+	c.sim.fault(t, "master/recovering", map[string]any{"duration": "3s"})
 	c.sim.fault(t, "connections/drop", map[string]any{})
 	<-done
 	require.EqualValues(t, n, ap.acked.Load())
