@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -57,7 +58,7 @@ func (s *simProc) fault(t testing.TB, path string, body any) map[string]any {
 	t.Helper()
 	b, err := json.Marshal(body)
 	require.NoError(t, err)
-	resp, err := http.Post(s.url+"/sim/v1/"+path, "application/json", strings.NewReader(string(b)))
+	resp, err := http.Post(s.url+"/sim/v1/"+path, "application/json", bytes.NewReader(b))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var out map[string]any

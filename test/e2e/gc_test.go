@@ -107,7 +107,7 @@ func TestGC_FinishedRunsConvergeWhileAPIStaysFast(t *testing.T) {
 	// A probe Run that stays Running, so GC never takes it.
 	probe := simRun("gc-probe", "gcprobe", time.Hour)
 	c.retry(func(ctx context.Context) error {
-		_, _, err := c.leader().client.Apply(ctx, probe, applyOpts)
+		_, _, err := c.leader().client.Apply(ctx, probe, client.ApplyOptions{})
 		return err
 	})
 

@@ -13,8 +13,6 @@ import (
 	"github.com/sprint-project/sprint/client"
 )
 
-var applyOpts = client.ApplyOptions{}
-
 // SIGKILL the Raft leader while Runs are applied through random nodes:
 // every acknowledged apply is stored, every Run ends Succeeded, no Run
 // ever has two live Mesos tasks, and deleting every Run leaves no task

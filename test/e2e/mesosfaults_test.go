@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/client"
 )
 
 // trackTasks starts a taskTracker polling the cluster's mesos-sim until
@@ -123,7 +124,7 @@ func TestMesos_AgentUnreachableThenGoneRelaunchesElsewhere(t *testing.T) {
 	run := simRun("agent-gone", "agentgone", 12*time.Second)
 	run.Spec.BackoffLimit = 1
 	cl := c.leader().client
-	c.retry(func(ctx context.Context) error { _, _, err := cl.Apply(ctx, run, applyOpts); return err })
+	c.retry(func(ctx context.Context) error { _, _, err := cl.Apply(ctx, run, client.ApplyOptions{}); return err })
 
 	first := c.waitRun(t, "agent-gone", func(r *apis.Run) bool { return r.Status.Phase == apis.PhaseRunning }, time.Minute)
 	require.NotEmpty(t, first.Status.AgentID)
@@ -186,7 +187,10 @@ func TestMesos_UnreachableTaskThatComesBackIsKilled(t *testing.T) {
 	c := startCluster(t, clusterOptions{sim: simOptions{agents: 2}, extra: []string{"--unreachable-timeout", "3s"}})
 	run := simRun("comes-back", "comesback", 2*time.Minute)
 	run.Spec.BackoffLimit = 1
-	c.retry(func(ctx context.Context) error { _, _, err := c.leader().client.Apply(ctx, run, applyOpts); return err })
+	c.retry(func(ctx context.Context) error {
+		_, _, err := c.leader().client.Apply(ctx, run, client.ApplyOptions{})
+		return err
+	})
 	first := c.waitRun(t, "comes-back", func(r *apis.Run) bool { return r.Status.Phase == apis.PhaseRunning }, time.Minute)
 	c.sim.fault(t, "agents/partition", map[string]any{"agent_id": first.Status.AgentID})
 	second := c.waitRun(t, "comes-back", func(r *apis.Run) bool {

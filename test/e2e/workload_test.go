@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/client"
 )
 
 // simRun is a Run the simulated executor finishes after dur with exit
@@ -82,7 +83,7 @@ func (a *applier) applyOne(ctx context.Context, r *apis.Run) {
 		n := live[rand.IntN(len(live))]
 		a.attempts.Add(1)
 		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, _, err := n.client.Apply(rctx, r, applyOpts)
+		_, _, err := n.client.Apply(rctx, r, client.ApplyOptions{})
 		cancel()
 		if err == nil {
 			a.acked.Add(1)
