@@ -1,6 +1,8 @@
 package apis
 
 import (
+	"bytes"
+	"encoding/json"
 	"maps"
 	"slices"
 	"strconv"
@@ -349,4 +351,28 @@ func cloneConstraints(cs [][]string) [][]string {
 		out[i] = slices.Clone(c)
 	}
 	return out
+}
+
+// DecodeContainerRunDefinition decodes the JSON body of Sprint's POST
+// /v1/runs with the checks manifests get: every unknown field and wrong
+// type is named by its path ("cpus: expected number, got string"). Errors
+// are *DecodeError (ErrBadRequest).
+func DecodeContainerRunDefinition(data []byte) (ContainerRunDefinition, error) {
+	var def ContainerRunDefinition
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return def, &DecodeError{Problems: []string{"invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}}
+	}
+	if dec.More() {
+		return def, &DecodeError{Problems: []string{"invalid JSON: unexpected data after the definition"}}
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return def, &DecodeError{Problems: []string{"expected an object (a ContainerRunDefinition), got " + jsonTypeName(v)}}
+	}
+	if err := strictDecode(v, &def, ""); err != nil {
+		return ContainerRunDefinition{}, err
+	}
+	return def, nil
 }

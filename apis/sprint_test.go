@@ -161,3 +161,12 @@ func TestSprintLabelSelector(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadRequest)
 	assert.Equal(t, `labels "region": "region" is not key:value`, err.Error())
 }
+
+func TestDecodeContainerRunDefinition(t *testing.T) {
+	def, err := DecodeContainerRunDefinition([]byte(`{"cmd":"x","cpus":0.5,"labels":{"a":"b"}}`))
+	require.NoError(t, err)
+	assert.Equal(t, ContainerRunDefinition{Cmd: "x", Cpus: 0.5, Labels: map[string]string{"a": "b"}}, def)
+	_, err = DecodeContainerRunDefinition([]byte(`{"cpus":"1","bogus":true}`))
+	require.ErrorIs(t, err, ErrBadRequest)
+	assert.EqualError(t, err, "bogus: unknown field; cpus: expected number, got string")
+}

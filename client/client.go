@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -181,26 +182,52 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	return resp, decodeStatus(resp)
+	return resp, decodeStatus(resp, r.method, u.Redacted())
+}
+
+// UnexpectedAnswerError is an error answer that is not about the request's
+// object: it came from something else (a proxy, another service), or the
+// sprint server has no such path (a wrong base URL).
+// It unwraps to an *apis.Status carrying the HTTP code.
+type UnexpectedAnswerError struct {
+	Status *apis.Status
+}
+
+// Error returns "METHOD URL: 404 Not Found[: body]".
+func (e *UnexpectedAnswerError) Error() string { return e.Status.Message }
+
+// Unwrap gives the Status, so StatusCode and IsNotFound work.
+func (e *UnexpectedAnswerError) Unwrap() error { return e.Status }
+
+// IsUnexpectedAnswer reports whether err is an answer that did not come
+// from the sprint API proper, e.g. because the server URL has a wrong path.
+func IsUnexpectedAnswer(err error) bool {
+	var fe *UnexpectedAnswerError
+	return errors.As(err, &fe)
 }
 
 // decodeStatus turns an error response into *apis.Status, also when the
-// body is not one (a proxy's HTML page, say).
-func decodeStatus(resp *http.Response) error {
+// body is not one (a proxy's HTML page, say): then the message names the
+// request, since the URL is the likeliest thing to be wrong.
+func decodeStatus(resp *http.Response, method, url string) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var st apis.Status
 	if json.Unmarshal(b, &st) == nil && st.Kind == apis.KindStatus && st.Message != "" {
 		if st.Code == 0 {
 			st.Code = resp.StatusCode
 		}
-		return &st
+		if st.Details == nil || st.Details.Kind != "Path" {
+			return &st
+		}
+		b = nil // the server has no such path: name the URL instead
 	}
-	msg := strings.TrimSpace(string(b))
-	if msg == "" || len(msg) > 200 {
-		msg = http.StatusText(resp.StatusCode)
+	msg := fmt.Sprintf("%s %s: %d %s", method, url, resp.StatusCode, http.StatusText(resp.StatusCode))
+	body := strings.Join(strings.Fields(string(b)), " ")
+	if body != "" && len(body) <= 200 && !strings.EqualFold(body, http.StatusText(resp.StatusCode)) &&
+		!strings.HasPrefix(body, "<") && !strings.EqualFold(body, strconv.Itoa(resp.StatusCode)+" "+http.StatusText(resp.StatusCode)) {
+		msg += ": " + body
 	}
-	return apis.NewStatus(resp.StatusCode, strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", ""),
-		fmt.Sprintf("the server answered %d: %s", resp.StatusCode, msg))
+	return &UnexpectedAnswerError{Status: apis.NewStatus(resp.StatusCode, strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", ""), msg)}
 }
 
 // doJSON sends a request and decodes a JSON answer into out (when not nil).

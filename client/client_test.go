@@ -75,14 +75,14 @@ func TestApply_Results(t *testing.T) {
 	require.NoError(t, err)
 	_, res, err = c.Apply(ctx, run, client.ApplyOptions{Force: true, DryRun: true})
 	require.NoError(t, err)
-	assert.Equal(t, client.Configured, res)
+	assert.Equal(t, client.Replaced, res)
 	same, err := c.Get(ctx, "job")
 	require.NoError(t, err)
 	assert.Equal(t, old.Metadata.UID, same.Metadata.UID, "a forced dry run deletes nothing")
 
 	got, res, err = c.Apply(ctx, run, client.ApplyOptions{Force: true})
 	require.NoError(t, err)
-	assert.Equal(t, client.Configured, res)
+	assert.Equal(t, client.Replaced, res)
 	assert.Equal(t, "echo changed", got.Spec.Command)
 	assert.NotEqual(t, old.Metadata.UID, got.Metadata.UID, "forced apply re-creates the Run")
 	_ = srv
@@ -363,7 +363,7 @@ func TestListAll_FollowsPages(t *testing.T) {
 func TestClient_WaitsOutAnElection(t *testing.T) {
 	store := servertest.NewStore()
 	store.SetLeader(false, "", "")
-	srv, err := server.New(server.Config{ForwardRetries: -1}, store, nil, nil)
+	srv, err := server.New(server.Config{ForwardTimeout: -1}, store, nil, nil)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, srv.Close()) }()
 	var mu sync.Mutex
@@ -406,4 +406,27 @@ func TestApply_GenerateNameCreatesEachTime(t *testing.T) {
 	assert.NotEqual(t, a.Metadata.Name, b.Metadata.Name)
 	_, _, err = c.Apply(t.Context(), newRun(""), client.ApplyOptions{})
 	assert.ErrorContains(t, err, "neither metadata.name nor metadata.generateName")
+}
+
+// A 503 without Sprint-Not-Leader means the outcome is unknown (the write
+// may have happened): the client must not send it again.
+func TestClient_DoesNotRetryUnknownOutcome(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"kind":"Status","code":503,"reason":"ServiceUnavailable","message":"lost leadership while committing: outcome unknown"}`))
+	}))
+	defer hs.Close()
+	c, err := client.New(hs.URL, "")
+	require.NoError(t, err)
+	_, err = c.Create(t.Context(), newRun("a"))
+	require.EqualError(t, err, "lost leadership while committing: outcome unknown")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, calls)
 }

@@ -20,6 +20,8 @@ const (
 	Created    ApplyResult = "created"
 	Configured ApplyResult = "configured"
 	Unchanged  ApplyResult = "unchanged"
+	// Replaced: apply --force deleted the Run and created it anew.
+	Replaced ApplyResult = "replaced"
 )
 
 // ApplyOptions modify Apply.
@@ -63,7 +65,7 @@ func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*
 		if cerr != nil {
 			return nil, "", cerr
 		}
-		return created, Configured, nil
+		return created, Replaced, nil
 	}
 	if _, derr := c.Delete(ctx, name, DeleteOptions{Wait: true}); derr != nil && !IsNotFound(derr) {
 		return nil, "", fmt.Errorf("apply --force: delete %s: %w", name, derr)
@@ -72,7 +74,7 @@ func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*
 	if cerr != nil {
 		return nil, "", fmt.Errorf("apply --force: re-create %s: %w", name, cerr)
 	}
-	return created, Configured, nil
+	return created, Replaced, nil
 }
 
 func (c *Client) put(ctx context.Context, run *apis.Run, dryRun bool) (*apis.Run, ApplyResult, error) {
@@ -196,14 +198,16 @@ func (c *Client) Delete(ctx context.Context, name string, opts DeleteOptions) (*
 
 // Kill sets spec.cancel: the task is killed and the record kept (phase
 // Killed). It retries when a concurrent status write moved the
-// resourceVersion; killing a killed Run is a no-op.
+// resourceVersion; killing a killed Run is a no-op, and so is killing a
+// Run already in a terminal phase, which is returned unchanged (callers
+// tell by its Status.Phase).
 func (c *Client) Kill(ctx context.Context, name string) (*apis.Run, error) {
 	for attempt := 0; ; attempt++ {
 		run, err := c.Get(ctx, name)
 		if err != nil {
 			return nil, err
 		}
-		if run.Spec.Cancel {
+		if run.Spec.Cancel || run.Status.Phase.Terminal() {
 			return run, nil
 		}
 		run.Spec.Cancel = true

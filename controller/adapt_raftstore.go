@@ -124,18 +124,9 @@ func (r *RaftStore) DeleteRuns(ctx context.Context, runs []RunRef) error {
 	return first
 }
 
-// Barrier commits an entry that changes nothing (an empty AppendEvents)
-// and returns once it is applied here: Raft applies in order, so every
-// entry of earlier terms is applied too. (raftstore's LinearizableRead waits
-// for the FSM to reach the commit index, which a new term's no-op or
-// barrier entry never reaches in the FSM, so it can block until the next
-// write; an FSM write sidesteps that.)
-func (r *RaftStore) Barrier(ctx context.Context) error {
-	if !r.s.IsLeader() {
-		return fmt.Errorf("barrier: %w", raftstore.ErrNotLeader)
-	}
-	return r.s.AppendEvents(ctx, nil)
-}
+// Barrier returns once every entry committed before it is applied here
+// (raftstore's LinearizableRead: a barrier in a new term, then ReadIndex).
+func (r *RaftStore) Barrier(ctx context.Context) error { return r.s.LinearizableRead(ctx) }
 
 // IsLeader reports Raft leadership.
 func (r *RaftStore) IsLeader() bool { return r.s.IsLeader() }

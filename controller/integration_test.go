@@ -27,7 +27,7 @@ import (
 
 // startSim serves a simulated Mesos master with agents on loopback and
 // returns its URL.
-func startSim(t *testing.T, agents int, executor, resources string) (*sim.Master, string) {
+func startSim(t testing.TB, agents int, executor, resources string) (*sim.Master, string) {
 	t.Helper()
 	cfg := sim.Config{
 		MasterID:           "m1",
@@ -57,7 +57,7 @@ func startSim(t *testing.T, agents int, executor, resources string) (*sim.Master
 }
 
 // startSolo starts a one-node raftstore.
-func startSolo(t *testing.T) *raftstore.Store {
+func startSolo(t testing.TB) *raftstore.Store {
 	t.Helper()
 	cfg := raftstore.Config{NodeID: "solo", RaftAddr: "127.0.0.1:0", HTTPAddr: "http://solo", DataDir: t.TempDir()}
 	raftstoretest.TestConfig(&cfg)
@@ -208,7 +208,13 @@ type node struct {
 	stop  func()
 }
 
-func startController(t *testing.T, s *raftstore.Store, simURL string, cfg controller.Config, wrap func(controller.Scheduler) controller.Scheduler) *node {
+func startController(t testing.TB, s *raftstore.Store, simURL string, cfg controller.Config, wrap func(controller.Scheduler) controller.Scheduler) *node {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", s.NodeID())
+	return startControllerLog(t, s, simURL, cfg, wrap, logger)
+}
+
+func startControllerLog(t testing.TB, s *raftstore.Store, simURL string, cfg controller.Config, wrap func(controller.Scheduler) controller.Scheduler, logger *slog.Logger) *node {
 	t.Helper()
 	mcfg := mesos.Config{
 		Masters:       []string{simURL},
@@ -218,14 +224,13 @@ func startController(t *testing.T, s *raftstore.Store, simURL string, cfg contro
 		MaxBackoff:    100 * time.Millisecond,
 		Timeout:       5 * time.Second,
 	}
-	client, err := mesos.New(mcfg, controller.RaftFrameworkIDs{Store: s}, slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", s.NodeID()))
+	client, err := mesos.New(mcfg, controller.RaftFrameworkIDs{Store: s}, logger)
 	require.NoError(t, err)
 	var sched controller.Scheduler = controller.MesosScheduler{Client: client}
 	if wrap != nil {
 		sched = wrap(sched)
 	}
 	reg := prometheus.NewRegistry()
-	logger := slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", s.NodeID())
 	c, err := controller.New(cfg, controller.NewRaftStore(s), sched, controller.MesosTaskBuilder(mesos.TaskOptions{}), nil, logger, reg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -240,7 +245,7 @@ func startController(t *testing.T, s *raftstore.Store, simURL string, cfg contro
 	return n
 }
 
-type logWriter struct{ t *testing.T }
+type logWriter struct{ t testing.TB }
 
 func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -457,4 +462,143 @@ func TestIntegration_LeaderStopsBetweenRecordAndAccept(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, atts, 2, "the unlaunched attempt and the real one")
 	assert.Equal(t, int32(1), r.Status.Attempts, "the unlaunched attempt is not counted")
+}
+
+// TestIntegration_PartitionAware: an unreachable agent's task is not dead
+// until the unreachable timeout; then the attempt counts as lost and the
+// Run is relaunched elsewhere; when the agent comes back its old task is
+// killed and the new one kept.
+func TestIntegration_PartitionAware(t *testing.T) {
+	m, url := startSim(t, 2, sim.ExecutorSimulated, "")
+	s := startSolo(t)
+	startController(t, s, url, controller.Config{UnreachableTimeout: 500 * time.Millisecond, BackoffBase: 50 * time.Millisecond}, nil)
+	ctx := context.Background()
+	run := simRun("part", "60s", 0)
+	run.Spec.BackoffLimit = 1
+	_, err := s.CreateRun(ctx, run)
+	require.NoError(t, err)
+	r := waitRun(t, s, "part", phaseIs(apis.PhaseRunning), "running")
+	oldTask, oldAgent := r.Status.TaskID, r.Status.AgentID
+
+	require.NoError(t, m.PartitionAgent(oldAgent, false))
+	r = waitRun(t, s, "part", func(r *apis.Run) bool { return r.Status.Reason == apis.ReasonUnreachable }, "unreachable")
+	assert.Equal(t, apis.PhaseRunning, r.Status.Phase, "unreachable is not death")
+	assert.Equal(t, "TASK_UNREACHABLE", r.Status.MesosState)
+
+	r = waitRun(t, s, "part", func(r *apis.Run) bool {
+		return r.Status.Phase == apis.PhaseRunning && r.Status.TaskID != oldTask
+	}, "relaunched after the unreachable timeout")
+	assert.Equal(t, int32(2), r.Status.Attempts)
+	assert.NotEqual(t, oldAgent, r.Status.AgentID)
+	newTask := r.Status.TaskID
+
+	require.NoError(t, m.RestoreAgent(oldAgent))
+	require.Eventually(t, func() bool {
+		for _, ts := range m.Tasks() {
+			if ts.TaskID == oldTask && ts.State == mesosproto.TASK_RUNNING {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 10*time.Millisecond, "the returning task is killed")
+	live := 0
+	for _, ts := range m.Tasks() {
+		if ts.TaskID == newTask && ts.State == mesosproto.TASK_RUNNING {
+			live++
+		}
+	}
+	assert.Equal(t, 1, live, "the new attempt keeps running")
+	r, err = s.GetRun(ctx, "part")
+	require.NoError(t, err)
+	assert.Equal(t, newTask, r.Status.TaskID)
+	assert.Equal(t, apis.PhaseRunning, r.Status.Phase)
+}
+
+func TestIntegration_GCDeletesFinishedRuns(t *testing.T) {
+	_, url := startSim(t, 1, sim.ExecutorSimulated, "")
+	s := startSolo(t)
+	startController(t, s, url, controller.Config{GCInterval: 100 * time.Millisecond, GCMaxFinished: 3}, nil)
+	ctx := context.Background()
+	zero := int64(0)
+	for i := range 3 {
+		r := simRun(fmt.Sprintf("ttl0-%d", i), "1ms", 0)
+		r.Spec.TTLSecondsAfterFinished = &zero
+		_, err := s.CreateRun(ctx, r)
+		require.NoError(t, err)
+	}
+	for i := range 6 {
+		_, err := s.CreateRun(ctx, simRun(fmt.Sprintf("keep-%d", i), "1ms", 0))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		list, err := s.ListRuns(ctx, raftstore.ListOptions{})
+		require.NoError(t, err)
+		return len(list.Items) == 3
+	}, 30*time.Second, 20*time.Millisecond, "TTL-0 Runs and the oldest beyond 3 finished are deleted")
+	list, err := s.ListRuns(ctx, raftstore.ListOptions{})
+	require.NoError(t, err)
+	for _, r := range list.Items {
+		assert.Equal(t, apis.PhaseSucceeded, r.Status.Phase, r.Metadata.Name)
+		assert.True(t, strings.HasPrefix(r.Metadata.Name, "keep-"), r.Metadata.Name)
+	}
+}
+
+// TestIntegration_FailoverUnderLoad: the leader's node dies while it is
+// launching a stream of Runs. Every Run still succeeds, and every Run had
+// exactly one task sent to Mesos.
+func TestIntegration_FailoverUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("3-node failover under load")
+	}
+	_, url := startSim(t, 3, sim.ExecutorSimulated, "")
+	cl := startCluster3(t)
+	launches := &launchLog{}
+	var accepted atomic.Int64
+	killAt := make(chan string, 1)
+	nodes := map[string]*node{}
+	for id, st := range cl.stores {
+		nodes[id] = startController(t, st, url, controller.Config{}, func(s controller.Scheduler) controller.Scheduler {
+			return countingScheduler{Scheduler: s, launches: launches, afterAccept: func(context.Context) {
+				if accepted.Add(1) == 3 {
+					killAt <- id
+				}
+			}}
+		})
+	}
+	_, leader := cl.leader()
+	const n = 40
+	created := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if _, err := leader.CreateRun(context.Background(), simRun(fmt.Sprintf("load-%02d", i), "200ms", 0)); err != nil {
+				created <- fmt.Errorf("create %d: %w", i, err)
+				return
+			}
+		}
+		created <- nil
+	}()
+	var died string
+	select {
+	case died = <-killAt:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no launches")
+	}
+	go nodes[died].stop()
+	cl.shutdown(died)
+	_, newLeader := cl.leader()
+	// Creates that hit the dying leader fail: re-apply what is missing.
+	<-created
+	for i := range n {
+		name := fmt.Sprintf("load-%02d", i)
+		if _, err := newLeader.GetRun(context.Background(), name); errors.Is(err, apis.ErrNotFound) {
+			_, err := newLeader.CreateRun(context.Background(), simRun(name, "200ms", 0))
+			require.NoError(t, err)
+		}
+	}
+	for i := range n {
+		name := fmt.Sprintf("load-%02d", i)
+		r := waitRun(t, newLeader, name, func(r *apis.Run) bool { return r.Status.Phase.Terminal() }, "finished")
+		assert.Equal(t, apis.PhaseSucceeded, r.Status.Phase, "%s: %s", name, r.Status.Message)
+		assert.Len(t, launches.of(name), 1, "%s: one task sent to Mesos", name)
+	}
 }

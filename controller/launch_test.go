@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -76,11 +77,11 @@ func TestLaunch_UnschedulableRunNamesWhatIsMissing(t *testing.T) {
 		r.Spec.Constraints = [][]string{{"rack", "LIKE", "r9"}}
 	})
 	f.waitPhase("big", apis.PhasePending)
-	f.sched.handler().Offers([]mesos.Offer{
+	f.sendOffers(
 		makeOffer("o1", "a1", 4, 1024, textAttr("rack", "r1")),
 		makeOffer("o2", "a2", 2, 1024, textAttr("rack", "r1")),
 		makeOffer("o3", "a3", 16, 1024, textAttr("rack", "r2")),
-	})
+	)
 	f.eventually(func() bool {
 		r := f.store.run("big")
 		return r.Status.Reason == apis.ReasonUnschedulable
@@ -100,12 +101,14 @@ func TestLaunch_SuppressesWhenIdleAndRevivesWhenRunArrives(t *testing.T) {
 	// offers suppressed.
 	f.waitLauncherIdle()
 	f.clock.Advance(2 * time.Second)
-	f.eventually(func() bool { return f.log.index("sched.suppress") >= 0 }, "suppress")
-	assert.Less(t, f.log.index("sched.decline o1 refuse=2m0s"), f.log.index("sched.suppress"))
+	f.eventually(func() bool { return f.log.index("sched.decline o1 refuse=2m0s") >= 0 }, "declined after the hold")
+	f.eventually(func() bool {
+		return f.log.lastIndex("sched.suppress") > f.log.lastIndex("sched.revive")
+	}, "offers suppressed")
 
 	f.createRun("late")
-	f.eventually(func() bool { return f.log.index("sched.revive") >= 0 }, "revive")
-	assert.Greater(t, f.log.index("sched.revive"), f.log.index("sched.suppress"))
+	f.eventually(func() bool { return f.log.lastIndex("sched.revive") > f.log.lastIndex("sched.suppress") }, "revive")
+	assert.Greater(t, f.log.lastIndex("sched.revive"), f.log.lastIndex("sched.suppress"))
 	f.offer("o2", "a1", 4, 1024)
 	f.launchedTask("late", 1)
 }
@@ -153,4 +156,68 @@ func TestLaunch_ConstraintUniqueHostname(t *testing.T) {
 	f.offer("o2", "a2", 8, 8192)
 	f.launchedTask("u2", 1)
 	assert.NotContains(t, f.log.matching("sched.accept o1")[0], "u2.")
+}
+
+// An ACCEPT whose fate is unknown is settled by asking Mesos: the attempt
+// stays live (no second launch) until the answer, and a "never seen"
+// answer relaunches without counting a failure.
+func TestLaunch_FailedAcceptIsReconciledNotRelaunchedBlindly(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.sched.mu.Lock()
+	f.sched.failAccepts = 1
+	f.sched.mu.Unlock()
+	f.createRun("doubt")
+	f.waitPhase("doubt", apis.PhasePending)
+	f.offer("o1", "a1", 4, 1024)
+	f.eventually(func() bool { return f.log.index("sched.accept-failed o1") >= 0 }, "accept failed")
+	att := f.store.recordedAttempts("doubt")
+	require.Len(t, att, 1)
+	first := att[0].TaskID
+	f.eventually(func() bool { return f.log.index("sched.reconcile ["+first+"]") >= 0 }, "explicit reconcile of the doubtful task")
+	f.offer("o2", "a1", 4, 1024)
+	f.waitQueueIdle()
+	assert.Len(t, f.store.recordedAttempts("doubt"), 1, "no relaunch before the answer")
+	f.masterUpdate(first, mesos.TASK_GONE, mesos.REASON_RECONCILIATION)
+	f.offer("o3", "a1", 4, 1024)
+	second := f.launchedTask("doubt", 1)
+	assert.NotEqual(t, first, second)
+	f.eventually(func() bool { return f.store.run("doubt").Status.TaskID == second }, "status follows the relaunch")
+	assert.Equal(t, int32(1), f.store.run("doubt").Status.Attempts)
+}
+
+func TestLaunch_RunsThatWaitForCapacityAreNotUnschedulable(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.createRun("first", func(r *apis.Run) { r.Spec.Cpus = 4 })
+	f.createRun("second", func(r *apis.Run) { r.Spec.Cpus = 4 })
+	f.waitPhase("first", apis.PhasePending)
+	f.waitPhase("second", apis.PhasePending)
+	f.offer("o1", "a1", 4, 1024)
+	f.launchedTask("first", 1)
+	f.waitQueueIdle()
+	f.waitLauncherIdle()
+	r := f.store.run("second")
+	assert.Equal(t, apis.PhasePending, r.Status.Phase)
+	assert.Empty(t, r.Status.Reason, "it fits an agent; it only waits for capacity")
+}
+
+func TestLaunch_RunMesosCannotExpressFailsWithoutAttempt(t *testing.T) {
+	f := newFixture(t, Config{}, func(f *fixture) {
+		f.build = func(run *apis.Run, taskID string, offer *mesos.Offer, ports []uint32) (mesos.TaskInfo, error) {
+			if run.Metadata.Name == "bad" {
+				return mesos.TaskInfo{}, fmt.Errorf("resource amount overflows: %w", apis.ErrInvalid)
+			}
+			return testBuild(run, taskID, offer, ports)
+		}
+	})
+	f.createRun("bad")
+	f.createRun("good")
+	f.waitPhase("bad", apis.PhasePending)
+	f.waitPhase("good", apis.PhasePending)
+	f.offer("o1", "a1", 4, 1024)
+	r := f.waitPhase("bad", apis.PhaseFailed)
+	assert.Equal(t, apis.ReasonTaskError, r.Status.Reason)
+	assert.Contains(t, r.Status.Message, "resource amount overflows")
+	assert.Empty(t, f.store.recordedAttempts("bad"))
+	f.launchedTask("good", 1)
+	assert.NotContains(t, f.log.matching("sched.accept")[0], "bad.")
 }

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -310,6 +311,7 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 	}
 	placed := l.placements(runs)
 	unsched := map[string]string{}
+	var fresh []*offerSpace // the offers as offered, built on first need
 	for _, run := range runs {
 		var why []*unfit
 		fitted := false
@@ -325,7 +327,15 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 			fitted = true
 			break
 		}
-		if !fitted {
+		if !fitted && fresh == nil {
+			fresh = make([]*offerSpace, len(held))
+			for i, h := range held {
+				fresh[i] = newOfferSpace(h.offer)
+			}
+		}
+		if !fitted && !l.fitsSome(fresh, run, placed) {
+			// Only a Run that no offer could hold even before this
+			// round's packing is reported; the others just wait.
 			unsched[run.Metadata.Name] = unschedulableMessage(len(spaces), why)
 		}
 	}
@@ -333,7 +343,7 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 	// Record every planned attempt (concurrently: Raft batches them),
 	// then ACCEPT per offer.
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64)
+	sem := make(chan struct{}, 128)
 	for _, s := range spaces {
 		for i := range s.planned {
 			pl := &s.planned[i]
@@ -345,6 +355,9 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 				defer func() { <-sem }()
 				if !l.record(ctx, s, pl, now) {
 					pl.taskID = ""
+					// Out of the pending set now: let a reconcile decide
+					// whether it still waits for an offer.
+					l.t.queue.Add(pl.run.Metadata.Name)
 				}
 			}()
 		}
@@ -358,19 +371,10 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 		var tasks []mesos.TaskInfo
 		var recorded []plannedLaunch
 		for _, pl := range s.planned {
-			if pl.taskID == "" {
-				continue
+			if pl.taskID != "" {
+				tasks = append(tasks, pl.task)
+				recorded = append(recorded, pl)
 			}
-			ti, err := c.build(&pl.run, pl.taskID, &s.offer, pl.ports)
-			if err != nil {
-				// The attempt is recorded: reconciliation finds the task
-				// unknown and the Run is relaunched or failed from there.
-				l.t.log.Error("build task info failed", "run", pl.run.Metadata.Name, "task_id", pl.taskID, "err", err)
-				l.t.recon.explicit(ReconcileTask{TaskID: pl.taskID})
-				continue
-			}
-			tasks = append(tasks, ti)
-			recorded = append(recorded, pl)
 		}
 		delete(l.offers, s.offer.ID.Value)
 		if len(tasks) == 0 {
@@ -412,6 +416,17 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 	}
 }
 
+// fitsSome reports whether run fits one of spaces (fit does not change
+// them).
+func (l *launcher) fitsSome(spaces []*offerSpace, run *apis.Run, placed placements) bool {
+	for _, s := range spaces {
+		if _, u := s.fit(run, placed, &l.re); u == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // record re-reads the Run, commits its attempt and submits its Starting
 // status. It reports whether the attempt may be launched.
 func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch, now time.Time) bool {
@@ -435,6 +450,27 @@ func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch,
 		AgentID:    s.offer.AgentID.Value,
 		LaunchTime: now,
 	}
+	// The TaskInfo is built before anything is recorded: a Run Mesos
+	// cannot express fails here, for good, instead of looping through
+	// attempts that are never launched.
+	task, err := c.build(run, a.TaskID, &s.offer, pl.ports)
+	if err != nil {
+		l.t.log.Error("build task info failed", "run", name, "err", err)
+		msg := fmt.Sprintf("cannot build the Mesos task: %v", err)
+		_ = l.t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+			if _, live := l.t.attempts.get(name); live || r.Status.Phase.Terminal() {
+				return r.Status, "", nil, false
+			}
+			st := r.Status
+			setPhase(&st, apis.PhaseFailed, now)
+			st.Reason = apis.ReasonTaskError
+			st.Message = msg
+			tm := now
+			st.CompletionTime = &tm
+			return st, "", []apis.RunEvent{event(now, apis.EventWarning, apis.ReasonTaskError, "%s", msg)}, true
+		}, false)
+		return false
+	}
 	if err := c.store.RecordAttempt(ctx, RunRef{Name: name, UID: run.Metadata.UID}, a); err != nil {
 		if ctx.Err() == nil {
 			if errors.Is(err, ErrAttemptLive) {
@@ -442,12 +478,12 @@ func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch,
 			} else {
 				l.t.log.Warn("record attempt failed", "run", name, "err", err)
 			}
-			l.t.queue.Add(name)
 		}
 		return false
 	}
 	pl.taskID = a.TaskID
 	pl.number = number
+	pl.task = task
 	pl.run = *run
 	host := s.offer.Hostname
 	ports := make([]int32, len(pl.ports))

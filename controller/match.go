@@ -37,8 +37,9 @@ type portRange struct{ begin, end uint64 }
 type plannedLaunch struct {
 	run    apis.Run
 	ports  []uint32
-	taskID string
+	taskID string // set once the attempt is recorded
 	number int32
+	task   mesos.TaskInfo
 }
 
 func newOfferSpace(o mesos.Offer) *offerSpace {

@@ -3,6 +3,7 @@ package controller
 import (
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -76,4 +77,19 @@ func TestQueue_ShutDownReleasesWorkers(t *testing.T) {
 	}
 	q.ShutDown()
 	wg.Wait()
+}
+
+// The wall clock path, with time faked by testing/synctest.
+func TestQueue_RealClockDelaysUnderSynctest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newQueue(RealClock{}, time.Millisecond, time.Second)
+		defer q.ShutDown()
+		q.AddAfter("x", time.Hour)
+		time.Sleep(time.Hour - time.Nanosecond)
+		synctest.Wait()
+		assert.Equal(t, 0, q.Len())
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		assert.Equal(t, 1, q.Len())
+	})
 }

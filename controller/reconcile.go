@@ -107,7 +107,7 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 		if err := c.store.DeleteRuns(ctx, []RunRef{{Name: name, UID: run.Metadata.UID}}); err != nil {
 			return Result{}, fmt.Errorf("delete run: %w", err)
 		}
-		t.log.Info("run deleted", "run", name)
+		t.logger(ctx).Info("run deleted")
 		return Result{}, nil
 	}
 	if run.Status.Phase.Terminal() {
@@ -130,31 +130,31 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 		}, true)
 		return Result{}, err
 	}
-	if run.Status.Phase == "" || (run.Status.Phase != apis.PhasePending) {
+	if run.Status.Phase != apis.PhasePending {
 		// First sight of the Run, or a status claiming a task that has
-		// no live attempt: it waits for an offer.
+		// no live attempt: it waits for an offer. The write is not
+		// awaited: the launcher re-reads the Run before it launches, and
+		// a launch writes its status after this one.
 		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
 			if _, live := t.attempts.get(name); live || r.Status.Phase.Terminal() || r.Status.Phase == apis.PhasePending {
 				return r.Status, "", nil, false
 			}
 			s := r.Status
-			first := s.Phase == ""
 			setPhase(&s, apis.PhasePending, now)
 			s.Message = "waiting for an offer"
 			s.ObservedGeneration = r.Metadata.Generation
-			var evs []apis.RunEvent
-			if first {
-				evs = append(evs, event(now, apis.EventNormal, "Scheduled", "waiting for an offer that fits cpus %s, mem %s", num(r.Spec.Cpus), num(r.Spec.Mem)))
-			}
-			return s, "", evs, true
-		}, true)
+			return s, "", nil, true
+		}, false)
 		if err != nil {
 			return Result{}, err
 		}
-		run, err = c.store.GetRun(ctx, name)
-		if err != nil {
-			return Result{}, fmt.Errorf("get run: %w", err)
+		if run.Status.Phase == "" {
+			// Recorded here, not with the write, which a quick launch
+			// makes moot; repeats fold in the store.
+			t.events.record(EventRecord{Run: name, Event: event(now, apis.EventNormal, "Scheduled",
+				"waiting for an offer that fits cpus %s, mem %s", num(run.Spec.Cpus), num(run.Spec.Mem))})
 		}
+		run.Status.Phase = apis.PhasePending
 	}
 	ok, wait := launchable(run, c.cfg, now)
 	if !ok {
@@ -232,9 +232,10 @@ func (t *term) abandonUnreachable(ctx context.Context, run *apis.Run, att liveAt
 	if retried {
 		c.m.retries.Inc()
 	}
-	// Best effort: if the agent returns, the stale task is killed.
-	if err := t.kill(ctx, att.TaskID, att.AgentID, apis.ReasonUnreachable); err != nil {
-		t.log.Debug("kill of unreachable task failed", "task_id", att.TaskID, "err", err)
+	// Best effort now; should the agent return, the task's next update
+	// shows it alive and it is killed then as a stray.
+	if err := t.killNow(ctx, att.TaskID, att.AgentID, apis.ReasonUnreachable); err != nil {
+		t.logger(ctx).Debug("kill of unreachable task failed", "task_id", att.TaskID, "err", err)
 	}
 	return Result{RequeueAfter: time.Millisecond}, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/sprint-project/sprint/apis"
 )
@@ -93,10 +94,13 @@ func TestRetry_UnreachableIsLostOnlyAfterTimeoutAndReturningTaskIsKilled(t *test
 	second := f.launchedTask("part", 2)
 	f.eventually(func() bool { return f.store.run("part").Status.TaskID == second }, "status follows attempt 2")
 
-	// The old task comes back with its agent: it is killed, the new one kept.
+	// The old task comes back with its agent: it is killed (again: the
+	// KILL sent while it was away may have been lost), the new one kept.
+	kills := len(f.log.matching("sched.kill " + task))
+	require.Equal(t, 1, kills, "killed once when counted as lost")
 	f.sched.handler().Update(mesos.TaskStatus{TaskID: mesos.TaskID{Value: task}, State: mesos.TASK_RUNNING.Enum(),
 		Source: mesos.SOURCE_MASTER.Enum(), Reason: mesos.REASON_AGENT_REREGISTERED.Enum()})
-	f.eventually(func() bool { return len(f.log.matching("sched.kill "+task)) > 0 }, "returning task killed")
+	f.eventually(func() bool { return len(f.log.matching("sched.kill "+task)) == kills+1 }, "returning task killed")
 	assert.Equal(t, second, f.store.run("part").Status.TaskID)
 	assert.Negative(t, f.log.index("sched.kill "+second))
 }

@@ -28,7 +28,9 @@ type term struct {
 	recon    *mesosReconciler
 	acks     chan mesos.TaskStatus
 	started  atomic.Bool
-	ctx      context.Context // set in run; read by handler methods
+	// reconcileSeq numbers reconcile calls for their logs.
+	reconcileSeq atomic.Uint64
+	ctx          context.Context // set in run; read by handler methods
 }
 
 func newTerm(c *Controller) *term {
@@ -257,9 +259,22 @@ func (t *term) worker(ctx context.Context) {
 	}
 }
 
-// reconcileSafely is reconcile with a timeout and panic recovery.
+// logKey is the context key of the per-reconcile logger.
+type logKey struct{}
+
+// logger returns the reconcile's logger carried in ctx, else the term's.
+func (t *term) logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return t.log
+}
+
+// reconcileSafely is reconcile with a timeout, panic recovery and a logger
+// carrying the Run and a reconcile ID.
 func (t *term) reconcileSafely(ctx context.Context, name string) (res Result, err error) {
 	start := time.Now()
+	ctx = context.WithValue(ctx, logKey{}, t.log.With("run", name, "reconcile_id", t.reconcileSeq.Add(1)))
 	ctx, cancel := context.WithTimeout(ctx, t.c.cfg.ReconcileTimeout)
 	defer func() {
 		cancel()
@@ -296,17 +311,28 @@ func (t *term) ack(ctx context.Context, st mesos.TaskStatus) {
 	}
 }
 
-// kill sends a KILL for taskID unless one was sent within KillRetry.
+// kill sends a KILL for a live attempt's task unless one was sent within
+// KillRetry.
 func (t *term) kill(ctx context.Context, taskID, agentID, reason string) error {
 	if !t.attempts.shouldKill(taskID, t.c.clock.Now(), t.c.cfg.KillRetry) {
 		return nil
 	}
-	t.c.m.kills.WithLabelValues(reason).Inc()
-	t.log.Info("killing task", "task_id", taskID, "agent_id", agentID, "reason", reason)
-	if err := t.c.sched.Kill(ctx, taskID, agentID); err != nil {
+	err := t.killNow(ctx, taskID, agentID, reason)
+	if err != nil {
 		t.attempts.mu.Lock()
-		delete(t.attempts.lastKill, taskID)
+		delete(t.attempts.lastKill, taskID) // not sent: the retry may send it
 		t.attempts.mu.Unlock()
+	}
+	return err
+}
+
+// killNow sends a KILL for taskID. Tasks of no live attempt (strays, a
+// task back from an unreachable agent) are killed on every update that
+// shows them alive: a KILL sent while their agent was away may be lost.
+func (t *term) killNow(ctx context.Context, taskID, agentID, reason string) error {
+	t.c.m.kills.WithLabelValues(reason).Inc()
+	t.logger(ctx).Info("killing task", "task_id", taskID, "agent_id", agentID, "reason", reason)
+	if err := t.c.sched.Kill(ctx, taskID, agentID); err != nil {
 		return fmt.Errorf("kill %s: %w", taskID, err)
 	}
 	return nil

@@ -147,6 +147,18 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 				acksNow = append(acksNow, st)
 				continue
 			}
+			if p.run.Status.TaskID != taskID {
+				// The status does not point at its attempt yet (a new
+				// leader adopting a task): point it there first.
+				if att, ok := t.attempts.get(r.name); ok && att.TaskID == taskID {
+					if s, _, evs, ok := launchMutation(att.Attempt, att.hostname, att.ports)(p.run, now); ok {
+						p.run.Status = s
+						for _, e := range evs {
+							events = append(events, EventRecord{Run: r.name, Event: e})
+						}
+					}
+				}
+			}
 			tr := t.c.applyTaskStatus(p.run, &st, now)
 			p.run.Status = tr.status
 			if tr.finish {
@@ -255,7 +267,7 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 			agent = st.AgentID.Value
 		}
 		t.c.m.strayKills.Inc()
-		if err := t.kill(ctx, st.TaskID.Value, agent, "Stray"); err != nil && ctx.Err() == nil {
+		if err := t.killNow(ctx, st.TaskID.Value, agent, "Stray"); err != nil && ctx.Err() == nil {
 			t.log.Warn("kill stray task failed", "task_id", st.TaskID.Value, "err", err)
 		}
 		if name, ok := taskRunName(st.TaskID.Value); ok {

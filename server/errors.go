@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -35,9 +38,10 @@ func statusError(code int, reason, format string, args ...any) *apis.Status {
 	return apis.NewStatus(code, reason, fmt.Sprintf(format, args...))
 }
 
-// badRequest wraps apis.ErrBadRequest so the one mapping answers 400.
+// badRequest is a 400 whose message is just the problem: the status
+// code already says it is a bad request.
 func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", apis.ErrBadRequest, fmt.Sprintf(format, args...))
+	return apis.BadRequestf(format, args...)
 }
 
 // reasons names the Status reason of plain HTTP codes echo produces itself.
@@ -56,13 +60,19 @@ var reasons = map[int]string{
 
 // toStatus is the one error→HTTP mapping: echo's own errors by code,
 // server conditions by sentinel, the rest through apis.StatusFromError.
-func toStatus(err error) *apis.Status {
+func toStatus(err error, path string) *apis.Status {
 	var he *echo.HTTPError
 	var st *apis.Status
 	switch {
 	case errors.As(err, &st):
 		c := *st
 		return &c
+	case errors.Is(err, echo.ErrNotFound):
+		// The router found no route: say so, and mark the Status so a
+		// client can tell it from a missing object and blame its URL.
+		st := statusError(http.StatusNotFound, "NotFound", "the sprint API has no path %s", quoteClip(path))
+		st.Details = &apis.StatusDetails{Kind: "Path", Name: clip(path)}
+		return st
 	case errors.As(err, &he):
 		msg := http.StatusText(he.Code)
 		if m, ok := he.Message.(string); ok && m != "" {
@@ -95,7 +105,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	st := toStatus(err)
+	st := toStatus(err, c.Request().URL.Path)
+	st.Message = clipMessage(st.Message)
 	if st.Code >= 500 && c.Request().Context().Err() == nil {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "code", st.Code, "err", err)
 	}
@@ -112,4 +123,69 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if werr := c.JSON(st.Code, st); werr != nil {
 		s.log.Debug("write error response", "err", werr)
 	}
+}
+
+// maxEcho bounds how much of a user-supplied string an error message
+// repeats: enough to recognise it, not enough to turn a 200 KB selector
+// into a 200 KB answer.
+const maxEcho = 256
+
+// clip shortens s to maxEcho bytes (on a rune boundary), saying how much
+// was left out.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d more bytes)", s[:cut], len(s)-cut)
+}
+
+// quoteClip quotes user input for a message, %q style so that control
+// characters and escaped path segments show as what they are.
+func quoteClip(s string) string {
+	if len(s) <= maxEcho {
+		return strconv.Quote(s)
+	}
+	c := clip(s)
+	i := strings.LastIndex(c, "…(")
+	return strconv.Quote(c[:i]) + c[i:]
+}
+
+// invalidStatus is the 422 of a validation failure. An empty name leaves
+// the object unnamed ("Member is invalid: …") rather than printing a
+// placeholder or a name that was never stored.
+func invalidStatus(kind, name string, errs apis.ErrorList) *apis.Status {
+	msg := fmt.Sprintf("%s is invalid: %s", kind, errs.Error())
+	if name != "" {
+		msg = fmt.Sprintf("%s %s is invalid: %s", kind, quoteClip(name), errs.Error())
+	}
+	st := apis.NewStatus(http.StatusUnprocessableEntity, apis.ReasonInvalid, msg)
+	st.Details = &apis.StatusDetails{Kind: kind, Name: name}
+	for _, e := range errs {
+		st.Details.Causes = append(st.Details.Causes, apis.StatusCause{Field: e.Field, Message: e.Message})
+	}
+	return st
+}
+
+// maxMessage bounds a Status message. Messages quote user input (a
+// selector, a name); a huge one keeps its head, where the input is named,
+// and its tail, where the problem is said.
+const maxMessage = 1024
+
+func clipMessage(m string) string {
+	if len(m) <= maxMessage {
+		return m
+	}
+	head, tail := maxEcho*2, maxEcho
+	for head > 0 && !utf8.RuneStart(m[head]) {
+		head--
+	}
+	start := len(m) - tail
+	for start < len(m) && !utf8.RuneStart(m[start]) {
+		start++
+	}
+	return fmt.Sprintf("%s…(%d bytes left out)…%s", m[:head], start-head, m[start:])
 }

@@ -38,7 +38,7 @@ func TestToStatus_OneMapping(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			st := toStatus(tc.err)
+			st := toStatus(tc.err, "/x")
 			assert.Equal(t, tc.code, st.Code)
 			assert.Equal(t, tc.reason, st.Reason)
 			assert.Equal(t, apis.KindStatus, st.Kind)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -17,6 +18,10 @@ import (
 // errLeaderMoved is returned by the forwarding proxy when the node it
 // reached answered that it is not the leader any more.
 var errLeaderMoved = errors.New("leader moved")
+
+// errBadLeaderAddr means the leader's advertised address is unusable;
+// nothing was sent, and the next leader may advertise a better one.
+var errBadLeaderAddr = errors.New("bad leader address")
 
 // viaToken names this node in Via headers.
 func (s *Server) viaToken() string { return "sprint-" + s.cfg.NodeID }
@@ -40,30 +45,30 @@ func (s *Server) sawUs(h http.Header) bool {
 }
 
 // leaderOnly runs a handler on the leader. On a follower it forwards the
-// request, body buffered, to the leader; across a leader change it retries
-// a bounded number of times (ForwardRetries, ForwardRetryWait apart). A
-// request that already passed through this node is refused with 508.
+// request, body buffered, to the leader. Across a leader change (no leader
+// known, the leader refusing connections, or answering 503 Sprint-Not-Leader
+// before doing anything) it retries with back-off for up to ForwardTimeout,
+// long enough for a Raft election. It never retries once a write may have
+// reached the leader: then the outcome is unknown and the client decides.
+// A request that already passed through this node is refused with 508.
 func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if s.sawUs(req.Header) {
-			s.metrics.forwarded.WithLabelValues("loop").Inc()
-			return statusError(http.StatusLoopDetected, "LoopDetected",
-				"forwarding loop: the request already passed through node %s (Via: %s); the cluster has no agreed leader yet, retry",
-				s.cfg.NodeID, strings.Join(req.Header.Values("Via"), ", "))
-		}
 		body, err := s.readBody(c)
 		if err != nil {
 			return err
 		}
+		deadline := s.cfg.Now().Add(s.cfg.ForwardTimeout)
+		wait := s.cfg.ForwardRetryWait
 		for attempt := 0; ; attempt++ {
 			if attempt > 0 {
-				if err := s.pause(c); err != nil {
+				if err := s.pause(c, wait); err != nil {
 					return err
 				}
+				wait = min(2*wait, maxForwardRetryWait)
 				req.Body = io.NopCloser(bytes.NewReader(body))
 			}
-			retriesLeft := attempt < s.cfg.ForwardRetries
+			retriesLeft := s.cfg.Now().Add(wait).Before(deadline)
 			if s.store.IsLeader() {
 				err := next(c)
 				if err == nil || !errors.Is(err, ErrNotLeader) || c.Response().Committed || !retriesLeft {
@@ -83,15 +88,26 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 				continue
 			}
+			// Only a request about to leave can loop; a leader serves
+			// whatever Via a client sent.
+			if s.sawUs(req.Header) {
+				s.metrics.forwarded.WithLabelValues("loop").Inc()
+				return statusError(http.StatusLoopDetected, "LoopDetected",
+					"forwarding loop: the request already passed through node %s (Via: %s); the cluster has no agreed leader yet, retry",
+					s.cfg.NodeID, clip(strings.Join(req.Header.Values("Via"), ", ")))
+			}
 			err := s.forward(c, addr, body)
 			if err == nil {
 				s.metrics.forwarded.WithLabelValues("ok").Inc()
 				return nil
 			}
+			if !safeToRetry(req.Method, err) {
+				s.metrics.forwarded.WithLabelValues("failed").Inc()
+				return fmt.Errorf("forward to leader %s: %v; the request may or may not have been applied: %w", addr, err, ErrUnavailable)
+			}
 			if !retriesLeft {
 				s.metrics.forwarded.WithLabelValues("failed").Inc()
-				return statusError(http.StatusServiceUnavailable, "ServiceUnavailable",
-					"forward to leader %s: %v", addr, err)
+				return fmt.Errorf("%w reachable: forward to leader %s: %v", ErrNoLeader, addr, err)
 			}
 			s.metrics.forwarded.WithLabelValues("retry").Inc()
 			s.log.Debug("forward retry", "leader", addr, "attempt", attempt+1, "err", err)
@@ -99,9 +115,23 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// pause waits ForwardRetryWait or until the request is abandoned.
-func (s *Server) pause(c echo.Context) error {
-	t := time.NewTimer(s.cfg.ForwardRetryWait)
+// safeToRetry tells whether a failed forward can be sent again: reads
+// always; writes only when the leader cannot have acted on them (the
+// connection was never made, or it answered that it is not the leader).
+func safeToRetry(method string, err error) bool {
+	if method == http.MethodGet || method == http.MethodHead {
+		return true
+	}
+	if errors.Is(err, errLeaderMoved) || errors.Is(err, errBadLeaderAddr) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// pause waits d or until the request is abandoned.
+func (s *Server) pause(c echo.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -118,10 +148,10 @@ func leaderURL(addr string) (*url.URL, error) {
 	}
 	u, err := url.Parse(addr)
 	if err != nil {
-		return nil, fmt.Errorf("leader address %q: %w", addr, err)
+		return nil, fmt.Errorf("%w %q: %w", errBadLeaderAddr, addr, err)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("leader address %q: no host", addr)
+		return nil, fmt.Errorf("%w %q: no host", errBadLeaderAddr, addr)
 	}
 	return u, nil
 }

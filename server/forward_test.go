@@ -110,7 +110,7 @@ func TestForward_FollowerToRealLeader(t *testing.T) {
 
 func TestForward_Refusals(t *testing.T) {
 	t.Run("no leader", func(t *testing.T) {
-		f := follower(t, server.Config{ForwardRetries: 2}, "")
+		f := follower(t, server.Config{ForwardTimeout: 50 * time.Millisecond}, "")
 		r := call(t, "POST", f.URL+"/api/v1/runs", runJSON("x"))
 		require.Equal(t, http.StatusServiceUnavailable, r.code, "body: %s", r.body)
 		assert.Equal(t, "ServiceUnavailable", r.status(t).Reason)
@@ -125,8 +125,8 @@ func TestForward_Refusals(t *testing.T) {
 	t.Run("two nodes pointing at each other", func(t *testing.T) {
 		a := servertest.NewStore()
 		b := servertest.NewStore()
-		sa := servertest.Start(t, server.Config{NodeID: "a", ForwardRetries: -1}, a, nil)
-		sb := servertest.Start(t, server.Config{NodeID: "b", ForwardRetries: -1}, b, nil)
+		sa := servertest.Start(t, server.Config{NodeID: "a", ForwardTimeout: -1}, a, nil)
+		sb := servertest.Start(t, server.Config{NodeID: "b", ForwardTimeout: -1}, b, nil)
 		a.SetLeader(false, "b", sb.URL)
 		b.SetLeader(false, "a", sa.URL)
 		r := call(t, "POST", sa.URL+"/api/v1/runs", runJSON("x"))
@@ -135,7 +135,7 @@ func TestForward_Refusals(t *testing.T) {
 	t.Run("leader unreachable", func(t *testing.T) {
 		dead := httptest.NewServer(http.NotFoundHandler())
 		dead.Close()
-		f := follower(t, server.Config{ForwardRetries: 1}, dead.URL)
+		f := follower(t, server.Config{ForwardTimeout: 50 * time.Millisecond}, dead.URL)
 		r := call(t, "DELETE", f.URL+"/api/v1/runs/x", "")
 		require.Equal(t, http.StatusServiceUnavailable, r.code, "body: %s", r.body)
 		assert.Contains(t, r.status(t).Message, "forward to leader")
@@ -175,7 +175,7 @@ func TestForward_RetriesAcrossLeaderChange(t *testing.T) {
 func TestForward_LeaderAnswersNotLeaderWithHeader(t *testing.T) {
 	store := servertest.NewStore()
 	store.SetLeader(false, "", "")
-	srv := servertest.Start(t, server.Config{ForwardRetries: -1}, store, nil)
+	srv := servertest.Start(t, server.Config{ForwardTimeout: -1}, store, nil)
 	r := call(t, "POST", srv.URL+"/api/v1/runs", runJSON("x"))
 	require.Equal(t, http.StatusServiceUnavailable, r.code)
 	assert.Equal(t, "true", r.header.Get(server.HeaderNotLeader))
@@ -195,9 +195,71 @@ func TestForward_StreamsLogs(t *testing.T) {
 
 func TestForward_SteppingDownLeaderWaitsInsteadOfLooping(t *testing.T) {
 	store := servertest.NewStore()
-	srv := servertest.Start(t, server.Config{NodeID: "n1", ForwardRetries: 1, ForwardRetryWait: time.Millisecond}, store, nil)
+	srv := servertest.Start(t, server.Config{NodeID: "n1", ForwardTimeout: 20 * time.Millisecond, ForwardRetryWait: time.Millisecond}, store, nil)
 	store.SetLeader(false, "n1", srv.URL) // raft still reports itself
 	r := call(t, "POST", srv.URL+"/api/v1/runs", runJSON("x"))
 	require.Equal(t, http.StatusServiceUnavailable, r.code, "body: %s", r.body)
 	assert.Contains(t, r.status(t).Message, "no leader")
+}
+
+// A Raft election takes a second or two: a follower keeps retrying for up
+// to ForwardTimeout while nothing can have been written.
+func TestForward_WaitsOutAnElection(t *testing.T) {
+	t.Run("no leader for a while, then one", func(t *testing.T) {
+		leader := servertest.Start(t, server.Config{NodeID: "n1"}, nil, nil)
+		store := servertest.NewStore()
+		store.SetLeader(false, "", "")
+		f := servertest.Start(t, server.Config{NodeID: "n2", ForwardRetryWait: 5 * time.Millisecond}, store, nil)
+		go func() {
+			// Stands in for an election that outlasts the old 3×250 ms.
+			time.Sleep(time.Second)
+			store.SetLeader(false, "n1", leader.URL)
+		}()
+		r := call(t, "POST", f.URL+"/api/v1/runs", runJSON("elected"))
+		require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+	})
+	t.Run("leader refuses connections, then a new one answers", func(t *testing.T) {
+		dead := httptest.NewServer(http.NotFoundHandler())
+		dead.Close()
+		leader := servertest.Start(t, server.Config{NodeID: "n1"}, nil, nil)
+		f := follower(t, server.Config{}, dead.URL)
+		go func() {
+			time.Sleep(time.Second)
+			f.Store.SetLeader(false, "n1", leader.URL)
+		}()
+		r := call(t, "POST", f.URL+"/api/v1/runs", runJSON("moved"))
+		require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+	})
+	t.Run("bounded", func(t *testing.T) {
+		f := follower(t, server.Config{ForwardTimeout: 200 * time.Millisecond}, "")
+		start := time.Now()
+		r := call(t, "POST", f.URL+"/api/v1/runs", runJSON("x"))
+		require.Equal(t, http.StatusServiceUnavailable, r.code, "body: %s", r.body)
+		assert.Less(t, time.Since(start), 2*time.Second)
+		assert.Equal(t, "true", r.header.Get(server.HeaderNotLeader), "a client may retry: nothing was written")
+	})
+	t.Run("no retry once a write may have happened", func(t *testing.T) {
+		var mu sync.Mutex
+		calls := 0
+		leader := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			calls++
+			mu.Unlock()
+			// The leader took the request and then vanished.
+			hj, ok := w.(http.Hijacker)
+			require.True(t, ok)
+			conn, _, err := hj.Hijack()
+			require.NoError(t, err)
+			_ = conn.Close()
+		}))
+		defer leader.Close()
+		f := follower(t, server.Config{}, leader.URL)
+		r := call(t, "POST", f.URL+"/api/v1/runs", runJSON("maybe"))
+		require.Equal(t, http.StatusServiceUnavailable, r.code, "body: %s", r.body)
+		assert.Empty(t, r.header.Get(server.HeaderNotLeader), "the outcome is unknown: not a not-leader answer")
+		assert.Contains(t, r.status(t).Message, "may or may not have been applied")
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, 1, calls)
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,7 +86,7 @@ func TestOpenAPI_MatchesRoutes(t *testing.T) {
 	param := regexp.MustCompile(`:([a-zA-Z]+)`)
 	var routed []string
 	for _, rt := range e.Routes() {
-		if strings.HasPrefix(rt.Method, "echo_") {
+		if strings.HasPrefix(rt.Method, "echo_") || rt.Method == http.MethodHead {
 			continue
 		}
 		routed = append(routed, rt.Method+" "+param.ReplaceAllString(rt.Path, "{$1}"))
@@ -115,4 +116,53 @@ func TestRenderMarkdown(t *testing.T) {
 	} {
 		assert.Contains(t, html, want)
 	}
+}
+
+func TestHTTP_Details(t *testing.T) {
+	srv := start(t, server.Config{NodeID: "n1"})
+	mustCreate(t, srv, "hello")
+
+	t.Run("HEAD answers like GET without a body", func(t *testing.T) {
+		for _, path := range []string{"/api/v1/runs", "/api/v1/runs/hello", "/healthz", "/status/ping", "/api/v1/runs?watch=true"} {
+			r := call(t, "HEAD", srv.URL+path, "")
+			assert.Equal(t, http.StatusOK, r.code, path)
+			assert.Empty(t, r.body, path)
+			assert.NotEmpty(t, r.header.Get("Content-Type"), path)
+		}
+		require.Eventually(t, func() bool { return srv.Store.Watchers() == 0 }, 5*time.Second, 5*time.Millisecond,
+			"a HEAD watch holds no watcher")
+		r := call(t, "HEAD", srv.URL+"/api/v1/runs/nosuch", "")
+		assert.Equal(t, http.StatusNotFound, r.code)
+		assert.Empty(t, r.body)
+	})
+
+	t.Run("huge selector is not echoed whole", func(t *testing.T) {
+		sel := strings.Repeat("a", 200<<10) + "=="
+		r := call(t, "GET", srv.URL+"/api/v1/runs?labelSelector="+sel, "")
+		require.Equal(t, http.StatusBadRequest, r.code)
+		st := r.status(t)
+		assert.LessOrEqual(t, len(st.Message), 1100, st.Message)
+		assert.Contains(t, st.Message, "bytes left out")
+		assert.True(t, strings.HasPrefix(st.Message, "label selector \"aaa"), st.Message)
+		assert.True(t, strings.HasSuffix(st.Message, "name part must be no more than 63 characters"), st.Message)
+	})
+
+	t.Run("escaped names are quoted", func(t *testing.T) {
+		r := call(t, "GET", srv.URL+"/api/v1/runs/a%0Ab%1B", "")
+		require.Equal(t, http.StatusNotFound, r.code)
+		msg := r.status(t).Message
+		assert.NotContains(t, msg, "\n")
+		assert.NotContains(t, msg, "\x1b")
+		assert.Contains(t, msg, `"a\nb\x1b"`)
+		r = call(t, "GET", srv.URL+"/no/such%0Apath", "")
+		require.Equal(t, http.StatusNotFound, r.code)
+		assert.Equal(t, `the sprint API has no path "/no/such\npath"`, r.status(t).Message)
+	})
+
+	t.Run("a client's Via naming the leader is no loop", func(t *testing.T) {
+		r := call(t, "GET", srv.URL+"/api/v1/runs/hello", "", "Via", "1.1 sprint-n1")
+		assert.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+		r = call(t, "POST", srv.URL+"/api/v1/runs", runJSON("via"), "Via", "1.1 sprint-n1")
+		assert.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+	})
 }

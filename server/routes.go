@@ -14,36 +14,42 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.observe, s.recoverPanic, s.authenticate)
+	// get serves GET and HEAD: HEAD answers GET's status and headers, and
+	// net/http drops the body.
+	get := func(path string, h echo.HandlerFunc) {
+		e.GET(path, h)
+		e.HEAD(path, h)
+	}
 
 	// Native API.
-	e.GET("/api/v1/runs", s.listRuns)
+	get("/api/v1/runs", s.listRuns)
 	e.POST("/api/v1/runs", s.leaderOnly(s.createRun))
-	e.GET("/api/v1/runs/:name", s.leaderOnly(s.getRun))
+	get("/api/v1/runs/:name", s.leaderOnly(s.getRun))
 	e.PUT("/api/v1/runs/:name", s.leaderOnly(s.applyRun))
 	e.DELETE("/api/v1/runs/:name", s.leaderOnly(s.deleteRun))
 	e.GET("/api/v1/runs/:name/log", s.leaderOnly(s.runLog))
-	e.GET("/api/v1/runs/:name/events", s.runEvents)
-	e.GET("/api/v1/cluster", s.getCluster)
+	get("/api/v1/runs/:name/events", s.runEvents)
+	get("/api/v1/cluster", s.getCluster)
 	e.POST("/api/v1/cluster/members", s.leaderOnly(s.joinMember))
 	e.DELETE("/api/v1/cluster/members/:id", s.leaderOnly(s.removeMember))
 
 	// Sprint-compatible API.
 	e.POST("/v1/runs", s.leaderOnly(s.sprintCreate))
-	e.GET("/v1/runs", s.sprintList)
-	e.GET("/v1/runs/:id", s.leaderOnly(s.sprintGet))
+	get("/v1/runs", s.sprintList)
+	get("/v1/runs/:id", s.leaderOnly(s.sprintGet))
 	e.DELETE("/v1/runs/:id", s.leaderOnly(s.sprintKill))
-	e.GET("/status", s.sprintStatus)
-	e.GET("/status/ping", s.ping)
-	e.GET("/status/leading", s.leading)
+	get("/status", s.sprintStatus)
+	get("/status/ping", s.ping)
+	get("/status/leading", s.leading)
 
 	// Operations.
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/version", s.version)
-	e.GET("/metrics", s.serveMetrics)
-	e.GET("/docs", s.docs)
-	e.GET("/openapi.json", s.openAPI)
-	e.GET("/schemas/run.json", s.runSchema)
+	get("/healthz", s.healthz)
+	get("/readyz", s.readyz)
+	get("/version", s.version)
+	get("/metrics", s.serveMetrics)
+	get("/docs", s.docs)
+	get("/openapi.json", s.openAPI)
+	get("/schemas/run.json", s.runSchema)
 	return e
 }
 

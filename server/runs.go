@@ -78,27 +78,20 @@ func queryInt(c echo.Context, name string) (int, error) {
 // listRuns serves GET /api/v1/runs, or a watch with ?watch=true. Lists are
 // served from the local applied state on any node.
 func (s *Server) listRuns(c echo.Context) error {
-	match, err := matcher(c.QueryParam("labelSelector"), c.QueryParam("fieldSelector"))
+	p, err := parseListParams(c)
 	if err != nil {
 		return err
 	}
-	watch, err := queryBool(c, "watch")
-	if err != nil {
-		return err
-	}
-	if watch {
-		return s.watchRuns(c, match)
-	}
-	limit, err := queryInt(c, "limit")
-	if err != nil {
-		return err
+	if p.watch {
+		return s.watchRuns(c, p)
 	}
 	list, err := s.store.ListRuns(c.Request().Context(), ListOptions{
-		Match: match, Limit: limit, Continue: c.QueryParam("continue"),
+		Match: p.match, Limit: p.limit, Continue: p.storeContinue,
 	})
 	if err != nil {
 		return err
 	}
+	list.Metadata.Continue = sealContinue(list.Metadata.Continue, p.labelSel, p.fieldSel)
 	out := apis.RunList{
 		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList},
 		Metadata: list.Metadata,

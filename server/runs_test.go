@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -212,4 +215,58 @@ func TestList_SelectorsAndPages(t *testing.T) {
 	page = list("?limit=2&continue=" + page.Metadata.Continue)
 	assert.Equal(t, []string{"a3", "b1"}, names(page))
 	assert.Empty(t, page.Metadata.Continue)
+}
+
+func TestList_BadQueryParameters(t *testing.T) {
+	srv := start(t, server.Config{})
+	for _, n := range []string{"a1", "a2", "a3"} {
+		mustCreate(t, srv, n)
+	}
+	r := call(t, "GET", srv.URL+"/api/v1/runs?limit=1&labelSelector=team%3Ddata", "")
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	var page apis.RunList
+	require.NoError(t, json.Unmarshal(r.body, &page))
+	tok := page.Metadata.Continue
+	require.NotEmpty(t, tok)
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	require.NoError(t, err)
+	edited := base64.RawURLEncoding.EncodeToString(bytes.Replace(raw, []byte(`"v":1`), []byte(`"v":2`), 1))
+
+	tests := map[string]struct {
+		query, message string
+	}{
+		"continue garbage":      {"?continue=garbage", "invalid continue token: it is not one this server issued; list again without continue"},
+		"continue edited":       {"?labelSelector=team%3Ddata&continue=" + edited, "invalid continue token: it is not one this server issued; list again without continue"},
+		"continue, no selector": {"?continue=" + tok, "invalid continue token: it was issued for a list with other labelSelector or fieldSelector values; list again without continue"},
+		"continue, other selector": {"?labelSelector=team%3Dops&continue=" + tok,
+			"invalid continue token: it was issued for a list with other labelSelector or fieldSelector values; list again without continue"},
+		"continue with watch":            {"?watch=true&continue=" + tok, "query parameter continue: not supported with watch=true"},
+		"resourceVersion abc":            {"?resourceVersion=abc", `query parameter resourceVersion="abc": want a non-negative decimal number`},
+		"resourceVersion -5":             {"?resourceVersion=-5", `query parameter resourceVersion="-5": want a non-negative decimal number`},
+		"watch resourceVersion -5":       {"?watch=true&resourceVersion=-5", `query parameter resourceVersion="-5": want a non-negative decimal number`},
+		"limit -1":                       {"?limit=-1", `query parameter limit="-1": want a non-negative integer`},
+		"limit abc":                      {"?limit=abc", `query parameter limit="abc": want a non-negative integer`},
+		"watch with limit abc":           {"?watch=true&limit=abc", `query parameter limit="abc": want a non-negative integer`},
+		"watch maybe":                    {"?watch=maybe", `query parameter watch="maybe": want true or false`},
+		"SSE Last-Event-ID not a number": {"?watch=true", `header Last-Event-ID="x": want a non-negative decimal number`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var hdr []string
+			if strings.HasPrefix(name, "SSE") {
+				hdr = []string{"Accept", "text/event-stream", "Last-Event-ID", "x"}
+			}
+			r := call(t, "GET", srv.URL+"/api/v1/runs"+tc.query, "", hdr...)
+			require.Equal(t, http.StatusBadRequest, r.code, "body: %s", r.body)
+			st := r.status(t)
+			assert.Equal(t, "BadRequest", st.Reason)
+			assert.Equal(t, tc.message, st.Message)
+		})
+	}
+
+	r = call(t, "GET", srv.URL+"/api/v1/runs?limit=1&labelSelector=team%3Ddata&resourceVersion=0&continue="+tok, "")
+	require.Equal(t, http.StatusOK, r.code, "the token works with the selector it was issued for: %s", r.body)
+	require.NoError(t, json.Unmarshal(r.body, &page))
+	require.Len(t, page.Items, 1)
+	assert.Equal(t, "a2", page.Items[0].Metadata.Name)
 }

@@ -19,8 +19,9 @@ import (
 const (
 	DefaultMaxBodyBytes     = 1 << 20
 	DefaultBookmarkInterval = 30 * time.Second
-	DefaultForwardRetries   = 3
-	DefaultForwardRetryWait = 250 * time.Millisecond
+	DefaultForwardTimeout   = 10 * time.Second
+	DefaultForwardRetryWait = 100 * time.Millisecond
+	maxForwardRetryWait     = time.Second
 	DefaultShutdownTimeout  = 10 * time.Second
 )
 
@@ -51,10 +52,13 @@ type Config struct {
 	// a clone of http.DefaultTransport. Set its TLSClientConfig when the
 	// cluster's nodes serve TLS with a private CA.
 	ForwardTransport http.RoundTripper
-	// ForwardRetries bounds how often a forwarded request is retried
-	// across a leader change; 0 means 3, negative means no retry.
-	ForwardRetries int
-	// ForwardRetryWait is the pause between those retries; 0 means 250 ms.
+	// ForwardTimeout bounds how long a request waits out a leader change
+	// (no leader known, leader unreachable, or it just stepped down),
+	// retrying while nothing can have been written; 0 means 10 s, which
+	// covers a Raft election with room to spare; negative means no retry.
+	ForwardTimeout time.Duration
+	// ForwardRetryWait is the first pause between those retries, doubled
+	// after each up to 1 s; 0 means 100 ms.
 	ForwardRetryWait time.Duration
 	// ShutdownTimeout bounds Close's wait for in-flight requests; 0 means 10 s.
 	ShutdownTimeout time.Duration
@@ -72,10 +76,10 @@ func (c *Config) setDefaults() {
 	if c.ForwardTransport == nil {
 		c.ForwardTransport = http.DefaultTransport.(*http.Transport).Clone()
 	}
-	if c.ForwardRetries == 0 {
-		c.ForwardRetries = DefaultForwardRetries
-	} else if c.ForwardRetries < 0 {
-		c.ForwardRetries = 0
+	if c.ForwardTimeout == 0 {
+		c.ForwardTimeout = DefaultForwardTimeout
+	} else if c.ForwardTimeout < 0 {
+		c.ForwardTimeout = 0
 	}
 	if c.ForwardRetryWait <= 0 {
 		c.ForwardRetryWait = DefaultForwardRetryWait

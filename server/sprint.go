@@ -25,12 +25,17 @@ func (s *Server) sprintCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var def apis.ContainerRunDefinition
-	if err := strictJSON(b, &def); err != nil {
-		return badRequest("container run definition: %v", err)
+	def, err := apis.DecodeContainerRunDefinition(b)
+	if err != nil {
+		return err
 	}
 	run, err := apis.RunFromDefinition(def, uuid.NewString())
 	if err != nil {
+		// The name is a fresh UUID that is never stored: name no object.
+		var inv *apis.InvalidError
+		if errors.As(err, &inv) {
+			return invalidStatus(apis.KindContainerRunDefinition, "", inv.Errors)
+		}
 		return err
 	}
 	created, err := s.store.CreateRun(c.Request().Context(), run)

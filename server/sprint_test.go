@@ -136,3 +136,37 @@ func TestSprint_Status(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, r.code)
 	assert.JSONEq(t, `{"leading":false}`, string(r.body))
 }
+
+// Sprint clients see the same decode messages as native ones, and a 422
+// names no object: the UUID the Run would have had is never stored.
+func TestSprint_ErrorMessages(t *testing.T) {
+	srv := start(t, server.Config{})
+	tests := map[string]struct {
+		body, message string
+		code          int
+	}{
+		"wrong type":    {body: `{"cmd":"x","cpus":"1"}`, code: 400, message: "cpus: expected number, got string"},
+		"unknown field": {body: `{"cmd":"x","bogus":1}`, code: 400, message: "bogus: unknown field"},
+		"typo":          {body: `{"cmd":"x","mme":1}`, code: 400, message: "mme: unknown field; did you mean mem?"},
+		"nested":        {body: `{"cmd":"x","container":{"type":"DOCKER","docker":{"image":1}}}`, code: 400, message: "container.docker.image: expected string, got number"},
+		"not an object": {body: `[1]`, code: 400, message: "expected an object (a ContainerRunDefinition), got array"},
+		"broken JSON":   {body: `{"cmd":`, code: 400, message: "invalid JSON: unexpected EOF"},
+		"trailing data": {body: `{"cmd":"x"} {}`, code: 400, message: "invalid JSON: unexpected data after the definition"},
+		"invalid": {body: `{"cmd":"true","cpus":-1,"container":{"type":"DOCKER","docker":{"image":"alpine"}}}`, code: 422,
+			message: "ContainerRunDefinition is invalid: cpus: must be greater than 0"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := call(t, "POST", srv.URL+"/v1/runs", tc.body)
+			require.Equal(t, tc.code, r.code, "body: %s", r.body)
+			st := r.status(t)
+			assert.Equal(t, tc.message, st.Message)
+			if tc.code == 422 {
+				require.NotNil(t, st.Details)
+				assert.Empty(t, st.Details.Name)
+				assert.Equal(t, "ContainerRunDefinition", st.Details.Kind)
+				assert.Equal(t, []apis.StatusCause{{Field: "cpus", Message: "must be greater than 0"}}, st.Details.Causes)
+			}
+		})
+	}
+}

@@ -26,19 +26,15 @@ const (
 // "0") the stream starts with every matching Run as ADDED, as kubectl get -w
 // shows them; with one it resumes after it. An SSE client's Last-Event-ID
 // (the resourceVersion of the last event it saw) resumes the same way.
-func (s *Server) watchRuns(c echo.Context, match func(*apis.Run) bool) error {
+func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 	req := c.Request()
-	rvText := c.QueryParam("resourceVersion")
+	match := p.match
+	fromRV := p.rv
 	sse := strings.Contains(req.Header.Get(echo.HeaderAccept), MIMEEventStream)
 	if id := req.Header.Get("Last-Event-ID"); sse && id != "" {
-		rvText = id
-	}
-	var fromRV uint64
-	if rvText != "" {
 		var err error
-		fromRV, err = strconv.ParseUint(rvText, 10, 64)
-		if err != nil {
-			return badRequest("resourceVersion %q: want a decimal number", rvText)
+		if fromRV, err = strconv.ParseUint(id, 10, 64); err != nil {
+			return badRequest("header Last-Event-ID=%s: want a non-negative decimal number", quoteClip(id))
 		}
 	}
 
@@ -66,11 +62,17 @@ func (s *Server) watchRuns(c echo.Context, match func(*apis.Run) bool) error {
 
 	out := &eventWriter{c: c, sse: sse}
 	out.start()
+	if req.Method == http.MethodHead {
+		if w != nil {
+			w.Stop()
+		}
+		return nil // the headers are the whole answer
+	}
 	s.metrics.watches.Inc()
 	defer s.metrics.watches.Dec()
 	if err != nil {
 		// Too old: like Kubernetes, a 200 stream holding one ERROR event.
-		return out.send(apis.WatchEvent{Type: apis.Error, Object: toStatus(err)}, "")
+		return out.send(apis.WatchEvent{Type: apis.Error, Object: toStatus(err, "")}, "")
 	}
 	defer w.Stop()
 
@@ -101,7 +103,7 @@ func (s *Server) watchRuns(c echo.Context, match func(*apis.Run) bool) error {
 		case ev, ok := <-w.Events():
 			if !ok {
 				if werr := w.Err(); werr != nil && ctx.Err() == nil {
-					_ = out.send(apis.WatchEvent{Type: apis.Error, Object: toStatus(werr)}, "")
+					_ = out.send(apis.WatchEvent{Type: apis.Error, Object: toStatus(werr, "")}, "")
 				}
 				return nil
 			}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,7 +31,9 @@ type Main struct {
 	Seed              uint64
 	HeartbeatInterval time.Duration
 	LogFormat         string
-	Stderr            io.Writer
+	// Insecure allows a non-loopback Listen, which has no authentication.
+	Insecure bool
+	Stderr   io.Writer
 }
 
 // ParseFlags reads the command line (DESIGN.md §3).
@@ -48,8 +51,18 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Uint64Var(&m.Seed, "seed", uint64(time.Now().UnixNano()), "random seed (ids, uuids, fault decisions)")
 	fs.DurationVar(&m.HeartbeatInterval, "heartbeat-interval", 15*time.Second, "HEARTBEAT interval")
 	fs.StringVar(&m.LogFormat, "log-format", "text", "log format: text|json")
+	fs.BoolVar(&m.Insecure, "insecure", false, "allow a --listen address other than loopback (no authentication; the process executor runs any command it is sent)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := checkListen(m.Listen, m.Insecure); err != nil {
+		return err
+	}
+	if m.HeartbeatInterval <= 0 {
+		return fmt.Errorf("--heartbeat-interval must be > 0, not %s", m.HeartbeatInterval)
 	}
 	if m.Agents < 0 {
 		return errors.New("--agents must be >= 0")
@@ -61,6 +74,26 @@ func (m *Main) ParseFlags(args []string) error {
 		return fmt.Errorf("--log-format must be text or json, not %q", m.LogFormat)
 	}
 	return nil
+}
+
+// checkListen refuses a listener other than loopback unless insecure: the
+// simulator has no authentication and its process executor runs, as the
+// simulator's user, any shell command a scheduler sends.
+func checkListen(addr string, insecure bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	if insecure {
+		return nil
+	}
+	return fmt.Errorf("--listen %s is not a loopback address: mesos-sim has no authentication and its process executor runs any command a scheduler sends, so anyone who can reach it can run commands as this user; listen on 127.0.0.1, or pass --insecure if that is what you want", addr)
 }
 
 // Run serves until ctx ends, then shuts down gracefully.
@@ -84,6 +117,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if err := master.Start(ctx); err != nil {
 		return err
+	}
+	if m.Insecure {
+		if err := checkListen(m.Listen, false); err != nil {
+			log.Warn("listening beyond loopback without authentication (--insecure): anyone who can reach this address can run commands as this user", "addr", m.Listen)
+		}
 	}
 	log.Info("mesos-sim listening", "addr", m.Listen, "agents", m.Agents, "executor", m.Executor, "work_dir", m.WorkDir)
 	serveErr := master.ListenAndServe(ctx, m.Listen)

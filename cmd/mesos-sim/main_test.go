@@ -26,6 +26,34 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
+func TestParseFlags_RefusesUnsafeSettings(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		err  string
+	}{
+		"any address": {args: []string{"--listen", "0.0.0.0:5050"},
+			err: "--listen 0.0.0.0:5050 is not a loopback address: mesos-sim has no authentication and its process executor runs any command a scheduler sends, so anyone who can reach it can run commands as this user; listen on 127.0.0.1, or pass --insecure if that is what you want"},
+		"empty host": {args: []string{"--listen", ":5050"},
+			err: "--listen :5050 is not a loopback address: mesos-sim has no authentication and its process executor runs any command a scheduler sends, so anyone who can reach it can run commands as this user; listen on 127.0.0.1, or pass --insecure if that is what you want"},
+		"not host:port":      {args: []string{"--listen", "5050"}, err: `--listen "5050": address 5050: missing port in address`},
+		"zero heartbeat":     {args: []string{"--heartbeat-interval", "0s"}, err: "--heartbeat-interval must be > 0, not 0s"},
+		"negative heartbeat": {args: []string{"--heartbeat-interval", "-1s"}, err: "--heartbeat-interval must be > 0, not -1s"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			assert.EqualError(t, (&Main{Stderr: io.Discard}).ParseFlags(tc.args), tc.err)
+		})
+	}
+	for _, ok := range [][]string{
+		{"--listen", "0.0.0.0:5050", "--insecure"},
+		{"--listen", "localhost:5050"},
+		{"--listen", "[::1]:5050"},
+		{"--listen", "127.0.0.2:5050"},
+	} {
+		assert.NoError(t, (&Main{Stderr: io.Discard}).ParseFlags(ok), "%v", ok)
+	}
+}
+
 func TestRunServesAndShutsDown(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,9 @@ or RunLists.`,
 			if err != nil {
 				return err
 			}
+			if countRuns(sources) == 0 {
+				return errors.New("no objects passed to apply")
+			}
 			suffix := ""
 			if dryRun {
 				suffix = " (dry run)"
@@ -47,7 +51,7 @@ or RunLists.`,
 					out, result, err := c.Apply(cmd.Context(), run, client.ApplyOptions{DryRun: dryRun, Force: force})
 					if err != nil {
 						failed = true
-						fmt.Fprintf(a.stderr, "error: %s\n", errorLine(err))
+						fmt.Fprintf(a.stderr, "error: %s: %s\n", src.where(i), errorLine(err))
 						continue
 					}
 					fmt.Fprintf(a.stdout, "%s %s%s\n", objectName(out.Metadata.Name), result, suffix)

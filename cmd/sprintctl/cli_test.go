@@ -221,6 +221,8 @@ func TestCluster_Golden(t *testing.T) {
 	var transcript strings.Builder
 	for _, args := range [][]string{
 		{"cluster", "join", "n2", "127.0.0.1:9093", "http://127.0.0.1:9092"},
+		{"cluster", "join", "x", "nonsense"},
+		{"cluster", "join", "x", "127.0.0.1:9095", "127.0.0.1:9094"},
 		{"cluster", "status"},
 		{"cluster", "remove", "n2"},
 		{"cluster", "remove", "n2"},
@@ -304,4 +306,111 @@ func TestApply_ExampleManifests(t *testing.T) {
 	r = e.run(t, "", "apply", "-f", "../../manifests/examples/hello.yaml")
 	assert.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, "run.sprint/hello unchanged\n", r.stdout)
+}
+
+func TestApply_GenerateNameAndErrorOrigins(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	dir := t.TempDir()
+	gen := writeFile(t, dir, "gen.yaml", "apiVersion: sprint/v1\nkind: Run\nmetadata: {generateName: flaky-}\nspec: {command: 'true', cpus: 0.1, mem: 16}\n")
+	created := regexp.MustCompile(`^run\.sprint/flaky-[a-z0-9]{5} created\n$`)
+	r := e.run(t, "", "apply", "-f", gen)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, created, r.stdout)
+	first := r.stdout
+	r = e.run(t, "", "apply", "-f", gen)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, created, r.stdout)
+	assert.NotEqual(t, first, r.stdout, "every apply of a generateName manifest creates a new Run")
+
+	r = e.run(t, "", "apply", "-f", "../../manifests/examples/retries.yaml")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `^run\.sprint/flaky-[a-z0-9]{5} created\n$`, r.stdout)
+
+	bad := writeFile(t, dir, "bad.yaml", "apiVersion: sprint/v1\nkind: Run\nmetadata: {name: x}\nspec: {command: 'true', cpus: 0, mem: 16}\n")
+	list := writeFile(t, dir, "list.json", `{"kind":"RunList","items":[{"metadata":{"name":"ok"},"spec":{"command":"true","cpus":1,"mem":1}},{"metadata":{},"spec":{"command":"true","cpus":1,"mem":1}}]}`)
+	tests := map[string]struct {
+		args   []string
+		stdin  string
+		stderr string
+	}{
+		"server 422 names the file": {
+			args:   []string{"apply", "-f", bad},
+			stderr: "error: DIR/bad.yaml: Run \"x\" is invalid: spec.cpus: must be greater than 0\n",
+		},
+		"stdin, second document": {
+			args:   []string{"apply", "-f", "-"},
+			stdin:  "metadata: {name: doc-one}\nspec: {command: 'true', cpus: 1, mem: 1}\n---\nmetadata: {name: doc-two}\nspec: {command: 'true', cpus: 1, mem: -1}\n",
+			stderr: "error: stdin: document 2: Run \"doc-two\" is invalid: spec.mem: must be greater than 0\n",
+		},
+		"client-side refusal names the file": {
+			args:   []string{"apply", "-f", list},
+			stderr: "error: DIR/list.json: apply: the Run has neither metadata.name nor metadata.generateName\n",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := e.run(t, tc.stdin, tc.args...)
+			assert.Equal(t, 1, r.code)
+			assert.Equal(t, tc.stderr, strings.ReplaceAll(r.stderr, dir, "DIR"))
+		})
+	}
+}
+
+func TestQAFixes_Sprintctl(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	e.seed(t)
+	dir := t.TempDir()
+	empty := writeFile(t, dir, "empty.yaml", "")
+	comments := writeFile(t, dir, "comments.yaml", "# nothing here\n---\n")
+	tests := map[string]struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		"apply empty file":   {args: []string{"apply", "-f", empty}, code: 1, stderr: "error: no objects passed to apply\n"},
+		"apply comment only": {args: []string{"apply", "-f", comments}, code: 1, stderr: "error: no objects passed to apply\n"},
+		"apply empty stdin":  {args: []string{"apply", "-f", "-"}, code: 1, stderr: "error: no objects passed to apply\n"},
+		"get missing name":   {args: []string{"get", "runs", "nosuch"}, code: 1, stderr: "error: Run \"nosuch\" not found\n"},
+		"kill finished":      {args: []string{"kill", "run", "etl-nightly"}, code: 0, stdout: "run.sprint/etl-nightly already Succeeded; nothing to kill\n"},
+		"kill failed":        {args: []string{"kill", "run", "report"}, code: 0, stdout: "run.sprint/report already Failed; nothing to kill\n"},
+		"wrong base path": {args: []string{"--server", e.srv.URL + "/api", "get", "runs"}, code: 1,
+			stderr: "error: GET " + e.srv.URL + "/api/api/v1/runs?limit=500: 404 Not Found (is --server the sprint API's base URL?)\n"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := e.run(t, "", tc.args...)
+			assert.Equal(t, tc.code, r.code)
+			assert.Equal(t, tc.stdout, r.stdout)
+			assert.Equal(t, tc.stderr, r.stderr)
+		})
+	}
+	for _, name := range []string{"etl-nightly", "report"} {
+		got, err := e.srv.Store.GetRun(t.Context(), name)
+		require.NoError(t, err)
+		assert.False(t, got.Spec.Cancel, "kill leaves a finished Run alone")
+	}
+}
+
+func TestGet_WatchFromEmptyListAlignsColumns(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan result, 1)
+	go func() { done <- e.runContext(ctx, "", out, "get", "runs", "-w") }()
+	require.Eventually(t, func() bool { return e.srv.Store.Watchers() == 1 }, 5*time.Second, 5*time.Millisecond)
+	e.seed(t)
+	require.Eventually(t, func() bool { return strings.Count(out.String(), "\n") >= 5 }, 5*time.Second, 5*time.Millisecond)
+	cancel()
+	<-done
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	header := lines[0]
+	for _, col := range []string{"PHASE", "AGE", "HOST", "EXIT"} {
+		at := strings.Index(header, col)
+		for _, l := range lines[1:] {
+			require.Greater(t, len(l), at, l)
+			assert.NotEqual(t, byte(' '), l[at], "column %s of %q starts under its header %q", col, l, header)
+			assert.Equal(t, byte(' '), l[at-1], "column %s of %q starts under its header %q", col, l, header)
+		}
+	}
 }

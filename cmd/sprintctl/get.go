@@ -76,8 +76,12 @@ func (a *app) get(ctx context.Context, c *client.Client, names []string, o getOp
 		runs, rv = list.Items, list.Metadata.ResourceVersion
 	}
 	if !o.watch {
-		if err := a.printRuns(a.stdout, runs, o.output, len(names) == 0); err != nil {
-			return err
+		// Named Runs that were not found were reported one by one; "No
+		// runs found." is for an empty list only.
+		if len(names) == 0 || len(runs) > 0 {
+			if err := a.printRuns(a.stdout, runs, o.output, len(names) == 0); err != nil {
+				return err
+			}
 		}
 		if failed {
 			return errAlreadyReported
@@ -129,7 +133,9 @@ func (a *app) watch(ctx context.Context, c *client.Client, names []string, runs 
 			return writeObject(a.stdout, r, o.output)
 		}
 		if t == nil {
-			t = newTable(a.stdout, header, nil)
+			// No rows to size the columns by: start from widths that
+			// fit typical Runs, so later rows line up with the header.
+			t = newTableMinWidths(a.stdout, header, watchMinWidths(header))
 		}
 		t.print(row(typ, r))
 		return nil
@@ -189,4 +195,17 @@ func maxVersion(a, b string) string {
 		return b
 	}
 	return max(a, b)
+}
+
+// watchMinWidths are column widths for a watch that starts empty.
+func watchMinWidths(header []string) []int {
+	minimum := map[string]int{
+		"EVENT": len("MODIFIED"), "NAME": 24, "PHASE": len("Terminating"), "AGE": 5, "HOST": 16, "EXIT": len(none),
+		"REASON": len("BackoffLimitExceeded"), "ATTEMPTS": len("ATTEMPTS"), "TASK": 32,
+	}
+	w := make([]int, len(header))
+	for i, h := range header {
+		w[i] = max(minimum[h], len(h))
+	}
+	return w
 }

@@ -25,9 +25,15 @@ garbage-collected.`,
 			}
 			failed := false
 			for _, name := range args[1:] {
-				if _, err := c.Kill(cmd.Context(), name); err != nil {
+				run, err := c.Kill(cmd.Context(), name)
+				if err != nil {
 					failed = true
 					fmt.Fprintln(a.stderr, "error: "+notFoundLine(name, err))
+					continue
+				}
+				if run.Status.Phase.Terminal() {
+					// Kill leaves finished Runs alone: nothing ran to kill.
+					fmt.Fprintf(a.stdout, "%s already %s; nothing to kill\n", objectName(name), run.Status.Phase)
 					continue
 				}
 				fmt.Fprintf(a.stdout, "%s killed\n", objectName(name))

@@ -16,6 +16,26 @@ import (
 type source struct {
 	name string
 	runs []apis.Run
+	// docs is, for each of runs, its 1-based document in a multi-document
+	// stream, or 0 when the file held one document.
+	docs []int
+}
+
+// where names a Run's origin for messages: "FILE" or "FILE: document N".
+func (s source) where(i int) string {
+	if s.docs[i] > 0 {
+		return fmt.Sprintf("%s: document %d", s.name, s.docs[i])
+	}
+	return s.name
+}
+
+// countRuns is how many Runs the sources hold.
+func countRuns(srcs []source) int {
+	n := 0
+	for _, s := range srcs {
+		n += len(s.runs)
+	}
+	return n
 }
 
 // readManifests reads every -f argument: files, directories (their
@@ -58,11 +78,18 @@ func readManifests(paths []string, recursive bool, stdin io.Reader) ([]source, e
 }
 
 func decode(name string, b []byte) (source, error) {
-	runs, err := apis.DecodeRuns(b)
+	docs, err := apis.DecodeRunDocuments(b)
 	if err != nil {
 		return source{}, fmt.Errorf("%s: %w", name, err)
 	}
-	return source{name: name, runs: runs}, nil
+	src := source{name: name}
+	for _, d := range docs {
+		for _, r := range d.Runs {
+			src.runs = append(src.runs, r)
+			src.docs = append(src.docs, d.Index)
+		}
+	}
+	return src, nil
 }
 
 // manifestFiles lists a file, or a directory's manifests in name order.

@@ -37,6 +37,13 @@ func newTable(w io.Writer, header []string, rows [][]string) *table {
 	return t
 }
 
+// newTableMinWidths prints a header whose columns are at least widths wide.
+func newTableMinWidths(w io.Writer, header []string, widths []int) *table {
+	t := &table{w: w, widths: append([]int(nil), widths...)}
+	t.print(header)
+	return t
+}
+
 func (t *table) fit(row []string) {
 	for i, cell := range row {
 		if i >= len(t.widths) {

@@ -92,6 +92,9 @@ func errorLine(err error) string {
 		if st.Code == http.StatusUnauthorized {
 			msg += " (set --token or SPRINT_TOKEN)"
 		}
+		if st.Code == http.StatusNotFound && client.IsUnexpectedAnswer(err) {
+			msg += " (is --server the sprint API's base URL?)"
+		}
 		return strings.Join(strings.Fields(msg), " ")
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
