@@ -44,13 +44,35 @@ func startSim(t testing.TB, o simOptions) *simProc {
 	if o.resources == "" {
 		o.resources = "cpus:64;mem:65536;disk:100000;ports:[31000-32000]"
 	}
-	addr := freePort(t)
-	p := start(t, "mesos-sim", nil, "--listen", addr, "--agents", fmt.Sprint(o.agents),
-		"--agent-resources", o.resources, "--executor", o.executor,
-		"--work-dir", filepath.Join(t.TempDir(), "sandboxes"), "--heartbeat-interval", "2s")
-	s := &simProc{url: "http://" + addr, proc: p}
-	waitHTTP(t, s.url+"/master/state", 30*time.Second)
-	return s
+	for attempt := 1; ; attempt++ {
+		addr := freePort(t)
+		p := start(t, "mesos-sim", nil, "--listen", addr, "--agents", fmt.Sprint(o.agents),
+			"--agent-resources", o.resources, "--executor", o.executor,
+			"--work-dir", filepath.Join(t.TempDir(), "sandboxes"), "--heartbeat-interval", "2s")
+		s := &simProc{url: "http://" + addr, proc: p}
+		ok := waitFor(30*time.Second, func() bool {
+			select {
+			case <-p.done:
+				return true // exited: perhaps the port was taken meanwhile
+			default:
+			}
+			resp, err := http.Get(s.url + "/master/state")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+		require.True(t, ok, "mesos-sim never served /master/state")
+		select {
+		case <-p.done:
+			require.Contains(t, p.out.String(), "address already in use", "mesos-sim exited at start")
+			require.Less(t, attempt, 3, "mesos-sim could not bind a port")
+			continue
+		default:
+		}
+		return s
+	}
 }
 
 // fault posts one /sim/v1/ control and returns its JSON answer.
@@ -107,15 +129,37 @@ type clusterOptions struct {
 }
 
 // startCluster starts mesos-sim and n sprint nodes with a static --peers
-// bootstrap, and waits until every node is ready and one leads.
+// bootstrap, and waits until every node is ready and one leads. Ports are
+// picked free but may be taken by another process before a node binds
+// them: then the whole cluster is started again on new ports.
 func startCluster(t testing.TB, o clusterOptions) *cluster {
 	t.Helper()
 	if o.nodes == 0 {
 		o.nodes = 3
 	}
 	c := &cluster{t: t, sim: startSim(t, o.sim), extra: o.extra}
+	for attempt := 1; ; attempt++ {
+		if c.tryStart(o.nodes) {
+			break
+		}
+		require.Less(t, attempt, 3, "sprint nodes could not bind their ports")
+		t.Logf("a port was taken before a node bound it; starting the cluster again on new ports")
+		for _, n := range c.nodes {
+			n.current().stop(5 * time.Second)
+		}
+	}
+	c.leader()
+	return c
+}
+
+// tryStart starts n nodes on fresh ports and reports whether all became
+// ready; false when one exited because its address was in use.
+func (c *cluster) tryStart(count int) bool {
+	t := c.t
+	t.Helper()
+	c.nodes = nil
 	var peers []string
-	for i := 1; i <= o.nodes; i++ {
+	for i := 1; i <= count; i++ {
 		listen, raft := freePort(t), freePort(t)
 		n := &node{
 			id: fmt.Sprintf("n%d", i), listen: listen, raft: raft, url: "http://" + listen,
@@ -132,10 +176,25 @@ func startCluster(t testing.TB, o clusterOptions) *cluster {
 		c.launch(n, "--peers", c.peers)
 	}
 	for _, n := range c.nodes {
-		waitHTTP(t, n.url+"/readyz", 60*time.Second)
+		ok := waitFor(60*time.Second, func() bool {
+			if !n.alive() {
+				return true
+			}
+			resp, err := http.Get(n.url + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+		require.True(t, ok, "%s never became ready", n.id)
+		if !n.alive() {
+			out := n.current().out.String()
+			require.Contains(t, out, "address already in use", "%s exited at start", n.id)
+			return false
+		}
 	}
-	c.leader()
-	return c
+	return true
 }
 
 // launch starts node n's process with its fixed identity plus args.
