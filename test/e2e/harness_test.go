@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 func longTests() bool { return os.Getenv("SPRINT_E2E") != "" }
 
 // freePort returns a loopback address nothing listens on right now.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -79,7 +80,7 @@ func (s *syncBuffer) String() string {
 
 // start runs binary name with args and env; the process is killed at test end
 // and its output logged if the test failed.
-func start(t *testing.T, name string, env []string, args ...string) *proc {
+func start(t testing.TB, name string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, name), args...)
@@ -91,7 +92,15 @@ func start(t *testing.T, name string, env []string, args ...string) *proc {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		p.stop(5 * time.Second)
+		// 8 s: net/http's Shutdown waits up to 5 s for a connection a
+		// client opened but sent nothing on yet (StateNew).
+		if !p.stop(8 * time.Second) {
+			out := p.out.String()
+			if i := strings.Index(out, "SIGQUIT"); i >= 0 {
+				out = out[i:]
+			}
+			t.Logf("%s (pid %d) did not exit within 8 s of SIGINT; its goroutines (SIGQUIT):\n%s", name, p.cmd.Process.Pid, out[:min(len(out), 60000)])
+		}
 		if t.Failed() {
 			t.Logf("--- output of %s %s:\n%s", name, strings.Join(args, " "), p.out.String())
 		}
@@ -99,19 +108,29 @@ func start(t *testing.T, name string, env []string, args ...string) *proc {
 	return p
 }
 
-// stop sends SIGTERM and waits up to grace before SIGKILL.
-func (p *proc) stop(grace time.Duration) {
+// stop sends SIGINT and waits up to grace before SIGKILL. It reports
+// whether the process exited by itself.
+func (p *proc) stop(grace time.Duration) bool {
 	select {
 	case <-p.done:
-		return
+		return true
 	default:
 	}
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-p.done:
+		return true
 	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		// SIGQUIT makes a Go program print every goroutine's stack: the
+		// report says where shutdown hangs.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(2 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		return false
 	}
 }
 
@@ -122,7 +141,7 @@ func (p *proc) kill() {
 }
 
 // waitHTTP waits until GET url answers 200.
-func waitHTTP(t *testing.T, url string, timeout time.Duration) {
+func waitHTTP(t testing.TB, url string, timeout time.Duration) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(url)

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# End-to-end benchmarks across real processes (docs/benchmarks.md):
+#   (b) Runs/s and apply→Running percentiles, 3 sprint nodes, 100 simulated agents
+#   (c) 100,000 Runs stored: leader RSS, paginated list time, restart-to-ready
+#   (d) watch fan-out: 100 watchers, delivery percentiles
+# Knobs (environment): SPRINT_BENCH_RUNS (2000), SPRINT_BENCH_STORED (100000),
+# SPRINT_BENCH_WATCHERS (100), SPRINT_BENCH_WATCH_RUNS (300), BENCH (regexp, default E2E).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== go: $(go version)"
+SPRINT_BENCH_E2E=1 go test -run '^$' -bench "${BENCH:-E2E}" -benchtime 1x -timeout 60m ./test/e2e/ 2>&1 |
+	grep -v '^\s*time=' | grep -v 'harness_test.go:.*--- output of'
+echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
