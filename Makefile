@@ -28,8 +28,11 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-bench: ## benchmarks (see docs/benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+bench: ## every benchmark of docs/benchmarks.md: in-package, raftstore vs etcd, end to end
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./controller/ ./mesos/sim/
+	$(GO) test -run '^$$' -bench . -benchmem ./mesos/
+	scripts/bench-raftstore.sh
+	scripts/bench-e2e.sh
 
 run: build ## one sprint node on its embedded defaults
 	./$(BIN)/sprint
