@@ -53,6 +53,11 @@ type Watcher struct {
 	// Owned by the run goroutine.
 	rv    string
 	known map[string]*apis.Run
+	// seenAtRV names the Runs already delivered at resourceVersion rv.
+	// Several Runs share a version when one Raft entry changed them all;
+	// a stream resumed from rv sends that whole entry again, and these
+	// are the duplicates to drop.
+	seenAtRV map[string]bool
 }
 
 // Watch starts a Watcher. It returns an error at once when the server
@@ -210,6 +215,15 @@ func (w *Watcher) run(ctx context.Context, initial []Event, stream *http.Respons
 	}
 }
 
+// setRV moves the resume point to rv; a new version starts a new set of
+// Runs seen at it.
+func (w *Watcher) setRV(rv string) {
+	if rv != w.rv || w.seenAtRV == nil {
+		w.rv = rv
+		w.seenAtRV = map[string]bool{}
+	}
+}
+
 // consume reads one stream until it ends. It returns nil when the stream
 // just ended (reconnect), errRelist on a 410 ERROR event, or the error of
 // another ERROR event.
@@ -234,14 +248,21 @@ func (w *Watcher) consume(ctx context.Context, stream *http.Response) error {
 		case apis.Bookmark:
 			var r apis.Run
 			if json.Unmarshal(ev.Object, &r) == nil && r.Metadata.ResourceVersion != "" {
-				w.rv = r.Metadata.ResourceVersion
+				w.setRV(r.Metadata.ResourceVersion)
 			}
 		case apis.Added, apis.Modified, apis.Deleted:
 			var r apis.Run
 			if err := json.Unmarshal(ev.Object, &r); err != nil {
 				return fmt.Errorf("decode watch event: %w", err)
 			}
-			w.rv = r.Metadata.ResourceVersion
+			if r.Metadata.ResourceVersion == w.rv && w.seenAtRV[r.Metadata.Name] {
+				continue // sent again by a stream resumed from rv
+			}
+			if k := w.known[r.Metadata.Name]; ev.Type != apis.Deleted && k != nil && k.Metadata.ResourceVersion == r.Metadata.ResourceVersion {
+				continue // the list this watch started from had it already
+			}
+			w.setRV(r.Metadata.ResourceVersion)
+			w.seenAtRV[r.Metadata.Name] = true
 			if ev.Type == apis.Deleted {
 				delete(w.known, r.Metadata.Name)
 			} else {

@@ -113,13 +113,23 @@ func (h *hub) closeLocked(w *Watcher, err error) {
 func (h *hub) watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bool) (*Watcher, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	explicit := fromRV != 0
 	if fromRV == 0 {
 		fromRV = h.last
 	}
 	if fromRV < h.start {
 		return nil, fmt.Errorf("watch from resourceVersion %d: oldest kept is %d: %w", fromRV, h.start, apis.ErrGone)
 	}
-	w := &Watcher{hub: h, from: fromRV, match: match}
+	from := fromRV
+	if explicit && h.shared(fromRV) {
+		// Several Runs changed in the entry at fromRV (a batch of status
+		// writes or GC deletes), so they share its resourceVersion. A
+		// client resuming from the version of the last event it got may
+		// have missed the rest of that entry: send the whole entry again.
+		// Clients see duplicates of events they had, never a gap.
+		from = fromRV - 1
+	}
+	w := &Watcher{hub: h, from: from, match: match}
 	var replay []apis.WatchEvent
 	for i := 0; i < h.n; i++ {
 		ev := h.ring[(h.head+i)%len(h.ring)]
@@ -134,6 +144,24 @@ func (h *hub) watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bo
 	h.watchers[w] = struct{}{}
 	w.stopCtx = context.AfterFunc(ctx, func() { h.stop(w, ctx.Err()) })
 	return w, nil
+}
+
+// shared reports whether more than one kept event has resourceVersion rv.
+// Caller holds h.mu.
+func (h *hub) shared(rv uint64) bool {
+	n := 0
+	for i := h.n - 1; i >= 0; i-- {
+		idx := h.ring[(h.head+i)%len(h.ring)].index
+		if idx < rv {
+			break
+		}
+		if idx == rv {
+			if n++; n > 1 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (h *hub) stop(w *Watcher, err error) {

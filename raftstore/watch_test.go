@@ -106,3 +106,46 @@ func TestWatch_ContextEndStopsWatcher(t *testing.T) {
 	}
 	assert.ErrorIs(t, w.Err(), context.Canceled)
 }
+
+// A batch of status writes is one Raft entry, so its events share one
+// resourceVersion. A watch resumed from that version (the last one a client
+// got, perhaps in the middle of the batch) gets the whole batch again:
+// duplicates, never a gap. A version of an entry with one event resumes
+// after it.
+func TestWatch_ResumeFromSharedVersionReplaysTheWholeEntry(t *testing.T) {
+	f := newTestFSM(t)
+	for _, n := range []string{"a", "b", "c"} {
+		mustCreate(t, f, n) // versions 1, 2, 3
+	}
+	r := applyCmd(t, f, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []StatusUpdate{
+		{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}},
+		{Name: "b", Status: apis.RunStatus{Phase: apis.PhaseRunning}},
+		{Name: "c", Status: apis.RunStatus{Phase: apis.PhaseRunning}},
+	}}) // version 4, three events
+	require.NoError(t, r.Err)
+	mustCreate(t, f, "d") // version 5
+
+	names := func(evs []apis.WatchEvent) []string {
+		var out []string
+		for _, ev := range evs {
+			run := ev.Object.(*apis.Run)
+			out = append(out, run.Metadata.Name+"@"+run.Metadata.ResourceVersion)
+		}
+		return out
+	}
+	w, err := f.hub.watch(t.Context(), 4, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a@4", "b@4", "c@4", "d@5"}, names(drain(t, w, 4)))
+	assert.Empty(t, w.Events())
+	w.Stop()
+
+	w, err = f.hub.watch(t.Context(), 3, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a@4", "b@4", "c@4", "d@5"}, names(drain(t, w, 4)))
+	w.Stop()
+
+	w, err = f.hub.watch(t.Context(), 5, nil)
+	require.NoError(t, err)
+	assert.Empty(t, w.Events(), "an entry with one event is not sent again")
+	w.Stop()
+}
