@@ -4,31 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sprint-project/sprint/apis"
 	"net/http"
 	"net/url"
 )
 
 // Cluster is the Raft cluster as one node sees it (GET /api/v1/cluster).
-type Cluster struct {
-	NodeID       string   `json:"nodeID"`
-	Leader       string   `json:"leader"`
-	LeaderAddr   string   `json:"leaderAddr"`
-	State        string   `json:"state"`
-	Term         uint64   `json:"term"`
-	CommitIndex  uint64   `json:"commitIndex"`
-	AppliedIndex uint64   `json:"appliedIndex"`
-	LastIndex    uint64   `json:"lastIndex"`
-	Members      []Member `json:"members"`
-}
+type Cluster = apis.Cluster
 
 // Member is one server of the cluster.
-type Member struct {
-	ID       string `json:"id"`
-	RaftAddr string `json:"raftAddr"`
-	HTTPAddr string `json:"httpAddr,omitempty"`
-	Suffrage string `json:"suffrage"`
-	Leader   bool   `json:"leader"`
-}
+type Member = apis.Member
 
 // Cluster reads the cluster's members, leader and indexes.
 func (c *Client) Cluster(ctx context.Context) (*Cluster, error) {

@@ -102,29 +102,11 @@ type Watcher interface {
 	Stop()
 }
 
-// ClusterInfo is the Raft cluster as one node sees it: GET /api/v1/cluster.
-type ClusterInfo struct {
-	// NodeID is the answering node.
-	NodeID       string   `json:"nodeID"`
-	Leader       string   `json:"leader"`
-	LeaderAddr   string   `json:"leaderAddr"`
-	State        string   `json:"state"`
-	Term         uint64   `json:"term"`
-	CommitIndex  uint64   `json:"commitIndex"`
-	AppliedIndex uint64   `json:"appliedIndex"`
-	LastIndex    uint64   `json:"lastIndex"`
-	Members      []Member `json:"members"`
-}
+// ClusterInfo is the Raft cluster as one node sees it (GET /api/v1/cluster).
+type ClusterInfo = apis.Cluster
 
-// Member is one server in the Raft configuration.
-type Member struct {
-	ID       string `json:"id"`
-	RaftAddr string `json:"raftAddr"`
-	HTTPAddr string `json:"httpAddr,omitempty"`
-	// Suffrage is Voter, Nonvoter or Staging.
-	Suffrage string `json:"suffrage"`
-	Leader   bool   `json:"leader"`
-}
+// Member is one server of the cluster.
+type Member = apis.Member
 
 // JoinRequest is the body of POST /api/v1/cluster/members.
 type JoinRequest struct {
