@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/sprint-project/sprint/apis"
 	"net/http"
 	"net/url"
+
+	"github.com/sprint-project/sprint/apis"
 )
 
 // Cluster is the Raft cluster as one node sees it (GET /api/v1/cluster).
