@@ -99,7 +99,7 @@ func TestKill_StagingTimeoutCountsAsFailedAttempt(t *testing.T) {
 	f.eventually(func() bool { return f.log.index("sched.kill "+task) >= 0 }, "killed after staging timeout")
 	f.update(task, mesos.TASK_KILLED, "")
 	f.eventually(func() bool { return f.store.run("stuck").Status.Reason == apis.ReasonBackoff }, "retry")
-	assert.Contains(t, f.store.run("stuck").Status.Message, "stagingtimeout")
+	assert.Contains(t, f.store.run("stuck").Status.Message, "attempt 1 staging timeout")
 	f.waitQueueIdle()
 	f.clock.Advance(11 * time.Second)
 	f.offer("o2", "a1", 4, 1024)

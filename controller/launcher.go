@@ -503,8 +503,14 @@ func launchMutation(a apis.Attempt, host string, ports []int32) mutation {
 			return s, "", nil, false
 		}
 		setPhase(&s, apis.PhaseStarting, now)
+		where := host
+		if where == "" {
+			// A new leader adopting a task whose launch status its
+			// predecessor never wrote knows only the agent.
+			where = "agent " + a.AgentID
+		}
 		s.Reason = ""
-		s.Message = "launched on " + host
+		s.Message = "launched on " + where
 		s.Attempts = a.Number
 		s.TaskID = a.TaskID
 		s.AgentID = a.AgentID
@@ -515,7 +521,7 @@ func launchMutation(a apis.Attempt, host string, ports []int32) mutation {
 		s.StartTime = nil
 		s.CompletionTime = nil
 		s.ObservedGeneration = run.Metadata.Generation
-		evs := []apis.RunEvent{event(now, apis.EventNormal, "Launched", "attempt %d: task %s launched on %s", a.Number, a.TaskID, host)}
+		evs := []apis.RunEvent{event(now, apis.EventNormal, "Launched", "attempt %d: task %s launched on %s", a.Number, a.TaskID, where)}
 		return s, "", evs, true
 	}
 }

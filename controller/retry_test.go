@@ -60,7 +60,7 @@ func TestRetry_LostTaskCountsAndRelaunches(t *testing.T) {
 	f.waitPhase("lost", apis.PhaseRunning)
 	f.masterUpdate(task, mesos.TASK_LOST, mesos.REASON_AGENT_REMOVED)
 	f.eventually(func() bool { return f.store.run("lost").Status.Reason == apis.ReasonBackoff }, "backoff")
-	assert.Contains(t, f.store.run("lost").Status.Message, "tasklost")
+	assert.Contains(t, f.store.run("lost").Status.Message, "task lost")
 	f.waitQueueIdle()
 	f.clock.Advance(11 * time.Second)
 	f.offer("o2", "a2", 4, 1024)

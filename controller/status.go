@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -221,7 +222,7 @@ func (c *Controller) finishAttempt(run *apis.Run, s apis.RunStatus, prevMesos st
 	switch s.Reason {
 	case apis.ReasonDeleted, apis.ReasonCancelled:
 		done(apis.PhaseKilled, s.Reason, fmt.Sprintf("killed: %s", strings.ToLower(s.Reason)))
-		tr.events = append(tr.events, event(now, apis.EventNormal, "Killed", "task %s %s (%s)", ts.TaskID.Value, strings.ToLower(state.String()), s.Reason))
+		tr.events = append(tr.events, event(now, apis.EventNormal, "Killed", "task %s %s (%s)", ts.TaskID.Value, stateWord(state), s.Reason))
 		tr.status = s
 		return tr
 	case apis.ReasonDeadlineExceeded:
@@ -266,11 +267,11 @@ func (c *Controller) finishAttempt(run *apis.Run, s apis.RunStatus, prevMesos st
 		t := now
 		s.LastTransitionTime = &t // the back-off is measured from here
 		s.Reason = apis.ReasonBackoff
-		s.Message = fmt.Sprintf("attempt %d %s (%s); retrying in %s", failures, strings.ToLower(reason), msg, wait)
+		s.Message = fmt.Sprintf("attempt %d %s (%s); retrying in %s", failures, reasonWords(reason), msg, wait)
 		tr.retry = true
 		tr.events = append(tr.events, event(now, apis.EventNormal, "Retrying", "retrying in %s (attempt %d of %d)", wait, failures+1, limit+1))
 	case retryable && limit > 0:
-		done(apis.PhaseFailed, apis.ReasonBackoffLimitExceeded, fmt.Sprintf("backoffLimit %d exceeded; last attempt %s: %s", limit, strings.ToLower(reason), msg))
+		done(apis.PhaseFailed, apis.ReasonBackoffLimitExceeded, fmt.Sprintf("backoffLimit %d exceeded; last attempt %s: %s", limit, reasonWords(reason), msg))
 	default:
 		done(apis.PhaseFailed, reason, msg)
 	}
@@ -309,4 +310,21 @@ func taskRunName(taskID string) (string, bool) {
 		return "", false
 	}
 	return taskID[:i], true
+}
+
+// stateWord renders a Mesos task state for people: TASK_KILLED → "killed".
+func stateWord(state mesos.TaskState) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(state.String(), "TASK_")), "_", " ")
+}
+
+// reasonWords renders a Run reason for people: TaskLost → "task lost".
+func reasonWords(reason string) string {
+	var b strings.Builder
+	for i, r := range reason {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
 }

@@ -214,3 +214,10 @@ func TestStatusEqual_ComparesEveryField(t *testing.T) {
 		assert.False(t, statusEqual(base, other), name)
 	}
 }
+
+func TestStatusWords_ReadAsText(t *testing.T) {
+	assert.Equal(t, "killed", stateWord(mesos.TASK_KILLED))
+	assert.Equal(t, "gone by operator", stateWord(mesos.TASK_GONE_BY_OPERATOR))
+	assert.Equal(t, "task lost", reasonWords(apis.ReasonTaskLost))
+	assert.Equal(t, "staging timeout", reasonWords(apis.ReasonStagingTimeout))
+}
