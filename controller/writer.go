@@ -79,21 +79,10 @@ func (w *statusWriter) run(ctx context.Context) {
 			w.busy.Store(1)
 			batch = append(batch, r)
 		}
-		// The batch window is plain wall time: it bounds latency, not behaviour.
-		window, stop := wallAfter(cfg.StatusBatchWindow)
-	collect:
-		for len(batch) < cfg.StatusBatchSize {
-			select {
-			case r := <-w.in:
-				batch = append(batch, r)
-			case <-window:
-				break collect
-			case <-ctx.Done():
-				stop()
-				return
-			}
+		batch, ok := collectBatch(ctx, w.in, batch, cfg.StatusBatchSize, cfg.StatusBatchWindow)
+		if !ok {
+			return
 		}
-		stop()
 		w.commit(ctx, batch)
 		w.busy.Store(0)
 	}
@@ -323,22 +312,31 @@ func (r *eventRecorder) run(ctx context.Context) {
 		case e := <-r.in:
 			batch = append(batch, e)
 		}
-		window, stop := wallAfter(10 * cfg.StatusBatchWindow)
-	collect:
-		for len(batch) < cfg.StatusBatchSize {
-			select {
-			case e := <-r.in:
-				batch = append(batch, e)
-			case <-window:
-				break collect
-			case <-ctx.Done():
-				stop()
-				return
-			}
+		batch, ok := collectBatch(ctx, r.in, batch, cfg.StatusBatchSize, 10*cfg.StatusBatchWindow)
+		if !ok {
+			return
 		}
-		stop()
 		if err := r.t.c.store.AppendEvents(ctx, batch); err != nil && ctx.Err() == nil {
 			r.t.log.Warn("append run events failed", "events", len(batch), "err", err)
 		}
 	}
+}
+
+// collectBatch adds to batch what arrives on in within window, up to max
+// items. The window is plain wall time: it bounds latency, not behaviour.
+// It reports false when ctx ended first.
+func collectBatch[T any](ctx context.Context, in <-chan T, batch []T, max int, window time.Duration) ([]T, bool) {
+	done, stop := wallAfter(window)
+	defer stop()
+	for len(batch) < max {
+		select {
+		case item := <-in:
+			batch = append(batch, item)
+		case <-done:
+			return batch, true
+		case <-ctx.Done():
+			return batch, false
+		}
+	}
+	return batch, true
 }
