@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/sprint-project/sprint/apis"
@@ -29,17 +28,9 @@ func (r *RaftStore) GetRun(ctx context.Context, name string) (*apis.Run, error) 
 	return r.s.GetRun(ctx, name)
 }
 
-// ListRuns lists every Run with the applied index it reflects.
-func (r *RaftStore) ListRuns(ctx context.Context) ([]apis.Run, uint64, error) {
-	list, err := r.s.ListRuns(ctx, raftstore.ListOptions{})
-	if err != nil {
-		return nil, 0, err
-	}
-	idx, err := strconv.ParseUint(list.Metadata.ResourceVersion, 10, 64)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list runs: resource version %q: %w", list.Metadata.ResourceVersion, err)
-	}
-	return list.Items, idx, nil
+// EachRun scans every Run of the local applied state.
+func (r *RaftStore) EachRun(ctx context.Context, fn func(*apis.Run) error) (uint64, error) {
+	return r.s.EachRun(ctx, fn)
 }
 
 // WatchRuns watches every Run from fromIndex.

@@ -279,14 +279,20 @@ func (s *fakeStore) GetRun(_ context.Context, name string) (*apis.Run, error) {
 	return copyRun(r), nil
 }
 
-func (s *fakeStore) ListRuns(context.Context) ([]apis.Run, uint64, error) {
+func (s *fakeStore) EachRun(_ context.Context, fn func(*apis.Run) error) (uint64, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]apis.Run, 0, len(s.runs))
+	runs := make([]*apis.Run, 0, len(s.runs))
 	for _, r := range s.runs {
-		out = append(out, *copyRun(r))
+		runs = append(runs, copyRun(r))
 	}
-	return out, s.index, nil
+	index := s.index
+	s.mu.Unlock()
+	for _, r := range runs {
+		if err := fn(r); err != nil {
+			return 0, err
+		}
+	}
+	return index, nil
 }
 
 func (s *fakeStore) WatchRuns(_ context.Context, from uint64) (RunWatcher, error) {

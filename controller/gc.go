@@ -40,10 +40,6 @@ func (t *term) gcLoop(ctx context.Context) {
 // gcPass deletes one batch and reports whether more is due.
 func (t *term) gcPass(ctx context.Context) (bool, error) {
 	c := t.c
-	runs, _, err := c.store.ListRuns(ctx)
-	if err != nil {
-		return false, err
-	}
 	now := c.clock.Now()
 	counts := map[apis.RunPhase]int{}
 	type fin struct {
@@ -52,18 +48,17 @@ func (t *term) gcPass(ctx context.Context) (bool, error) {
 	}
 	var finished []fin
 	var due []RunRef
-	for i := range runs {
-		r := &runs[i]
+	_, err := c.store.EachRun(ctx, func(r *apis.Run) error {
 		p := r.Status.Phase
 		if p == "" {
 			p = apis.PhasePending
 		}
 		counts[p]++
 		if !p.Terminal() {
-			continue
+			return nil
 		}
 		if _, live := t.attempts.get(r.Metadata.Name); live {
-			continue
+			return nil
 		}
 		at := finishedAt(r)
 		ttl := c.cfg.GCMaxAge
@@ -73,9 +68,13 @@ func (t *term) gcPass(ctx context.Context) (bool, error) {
 		ref := RunRef{Name: r.Metadata.Name, UID: r.Metadata.UID}
 		if !now.Before(at.Add(ttl)) {
 			due = append(due, ref)
-			continue
+			return nil
 		}
 		finished = append(finished, fin{ref, at})
+		return nil
+	})
+	if err != nil {
+		return false, err
 	}
 	for _, p := range []apis.RunPhase{apis.PhasePending, apis.PhaseStarting, apis.PhaseRunning,
 		apis.PhaseSucceeded, apis.PhaseFailed, apis.PhaseKilled} {

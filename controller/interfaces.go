@@ -28,9 +28,13 @@ type Store interface {
 	// GetRun returns a copy of the named Run, or an error matching
 	// apis.ErrNotFound.
 	GetRun(ctx context.Context, name string) (*apis.Run, error)
-	// ListRuns returns every Run and the applied index they reflect; a
-	// WatchRuns from that index misses no change.
-	ListRuns(ctx context.Context) ([]apis.Run, uint64, error)
+	// EachRun calls fn with every Run, all from one read, and returns the
+	// applied index that read reflects: a WatchRuns from it misses no
+	// change. fn may keep the Run it is given. The controller keeps a few
+	// fields of each, never the whole list, so a store should not
+	// materialise one either. An error from fn stops the scan and is
+	// returned.
+	EachRun(ctx context.Context, fn func(*apis.Run) error) (uint64, error)
 	// WatchRuns streams every change after fromIndex. An index older than
 	// the store keeps history for gives an error matching apis.ErrGone.
 	WatchRuns(ctx context.Context, fromIndex uint64) (RunWatcher, error)

@@ -71,7 +71,9 @@ func (t *term) run(ctx context.Context) {
 
 	// The barrier makes every write of the previous leader visible here
 	// before anything is read.
-	var runs []apis.Run
+	// Only names are kept of each Run (and a few fields of those with a
+	// live attempt): 100,000 decoded Runs would be a quarter GiB.
+	var names []string
 	var index uint64
 	err := retry(ctx, c.clock, func() error {
 		if err := c.store.Barrier(ctx); err != nil {
@@ -81,24 +83,27 @@ func (t *term) run(ctx context.Context) {
 		if err != nil {
 			return fmt.Errorf("load attempts: %w", err)
 		}
-		runs, index, err = c.store.ListRuns(ctx)
-		if err != nil {
-			return fmt.Errorf("list runs: %w", err)
-		}
-		byName := make(map[string]*apis.Run, len(runs))
-		for i := range runs {
-			byName[runs[i].Metadata.Name] = &runs[i]
-		}
+		byRun := make(map[string]*liveAttempt, len(live))
 		for _, a := range live {
-			la := liveAttempt{Attempt: a}
-			if r := byName[a.Run]; r != nil {
+			byRun[a.Run] = &liveAttempt{Attempt: a}
+		}
+		names = names[:0]
+		index, err = c.store.EachRun(ctx, func(r *apis.Run) error {
+			names = append(names, r.Metadata.Name)
+			if la := byRun[r.Metadata.Name]; la != nil {
 				la.constraints = r.Spec.Constraints
-				if r.Status.TaskID == a.TaskID {
+				if r.Status.TaskID == la.TaskID {
 					la.hostname = r.Status.Hostname
 					la.ports = r.Status.Ports
 				}
 			}
-			t.attempts.add(la)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list runs: %w", err)
+		}
+		for _, la := range byRun {
+			t.attempts.add(*la)
 		}
 		return nil
 	}, t.log)
@@ -110,7 +115,7 @@ func (t *term) run(ctx context.Context) {
 	c.mu.Unlock()
 	c.m.leader.Set(1)
 	t.started.Store(true)
-	t.log.Info("leader term started", "runs", len(runs), "live_attempts", t.attempts.len(), "index", index)
+	t.log.Info("leader term started", "runs", len(names), "live_attempts", t.attempts.len(), "index", index)
 
 	goFunc := func(f func(context.Context)) {
 		wg.Add(1)
@@ -130,9 +135,10 @@ func (t *term) run(ctx context.Context) {
 	for range c.cfg.Workers {
 		goFunc(t.worker)
 	}
-	for i := range runs {
-		t.queue.Add(runs[i].Metadata.Name)
+	for _, name := range names {
+		t.queue.Add(name)
 	}
+	names = nil
 	goFunc(func(ctx context.Context) { t.watchLoop(ctx, index) })
 	goFunc(func(ctx context.Context) {
 		for ctx.Err() == nil {
@@ -188,12 +194,12 @@ func (t *term) watchLoop(ctx context.Context, index uint64) {
 		}
 		t.log.Warn("run watch ended; relisting", "err", err)
 		err = retry(ctx, t.c.clock, func() error {
-			runs, idx, err := t.c.store.ListRuns(ctx)
+			idx, err := t.c.store.EachRun(ctx, func(r *apis.Run) error {
+				t.queue.Add(r.Metadata.Name)
+				return nil
+			})
 			if err != nil {
 				return err
-			}
-			for i := range runs {
-				t.queue.Add(runs[i].Metadata.Name)
 			}
 			index = idx
 			return nil

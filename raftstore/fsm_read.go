@@ -64,6 +64,38 @@ func decodeContinue(tok string) ([]byte, error) {
 	return b, nil
 }
 
+// scanRuns calls fn with each Run after the name `after` (nil: from the
+// first) in name order, all within one read transaction, and returns that
+// transaction's applied index. Each Run is decoded afresh, so fn may keep
+// it; the scan holds no more than the one Run it is decoding. fn returns
+// false to stop.
+func (f *fsm) scanRuns(after []byte, fn func(*apis.Run) (bool, error)) (uint64, error) {
+	var idx uint64
+	err := f.view(func(tx *bolt.Tx) error {
+		idx, _ = decodeApplied(tx.Bucket(bucketMeta).Get(keyApplied))
+		c := tx.Bucket(bucketRuns).Cursor()
+		k, v := c.First()
+		if after != nil {
+			k, v = c.Seek(after)
+			if k != nil && bytes.Equal(k, after) {
+				k, v = c.Next()
+			}
+		}
+		for ; k != nil; k, v = c.Next() {
+			run, err := decodeRun(v)
+			if err != nil {
+				return err
+			}
+			more, err := fn(run)
+			if err != nil || !more {
+				return err
+			}
+		}
+		return nil
+	})
+	return idx, err
+}
+
 // listRuns pages through Runs in name order within one read transaction;
 // ListMeta.ResourceVersion is the applied index of that same transaction, so
 // a watch from it misses nothing.
@@ -79,36 +111,21 @@ func (f *fsm) listRuns(opts ListOptions) (*apis.RunList, error) {
 		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList},
 		Items:    []apis.Run{},
 	}
-	err := f.view(func(tx *bolt.Tx) error {
-		idx, _ := decodeApplied(tx.Bucket(bucketMeta).Get(keyApplied))
-		list.Metadata.ResourceVersion = strconv.FormatUint(idx, 10)
-		c := tx.Bucket(bucketRuns).Cursor()
-		k, v := c.First()
-		if after != nil {
-			k, v = c.Seek(after)
-			if k != nil && bytes.Equal(k, after) {
-				k, v = c.Next()
-			}
+	idx, err := f.scanRuns(after, func(run *apis.Run) (bool, error) {
+		if opts.Match != nil && !opts.Match(run) {
+			return true, nil
 		}
-		for ; k != nil; k, v = c.Next() {
-			run, err := decodeRun(v)
-			if err != nil {
-				return err
-			}
-			if opts.Match != nil && !opts.Match(run) {
-				continue
-			}
-			if opts.Limit > 0 && len(list.Items) == opts.Limit {
-				list.Metadata.Continue = encodeContinue(list.Items[len(list.Items)-1].Metadata.Name)
-				return nil
-			}
-			list.Items = append(list.Items, *run)
+		if opts.Limit > 0 && len(list.Items) == opts.Limit {
+			list.Metadata.Continue = encodeContinue(list.Items[len(list.Items)-1].Metadata.Name)
+			return false, nil
 		}
-		return nil
+		list.Items = append(list.Items, *run)
+		return true, nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	list.Metadata.ResourceVersion = strconv.FormatUint(idx, 10)
 	return list, nil
 }
 

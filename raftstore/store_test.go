@@ -2,10 +2,13 @@ package raftstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +149,49 @@ func TestStore_ListRunsPaginates(t *testing.T) {
 	assert.Equal(t, "r23", names[11])
 	_, err := s.ListRuns(t.Context(), raftstore.ListOptions{Continue: "!!"})
 	assert.ErrorIs(t, err, apis.ErrBadRequest)
+}
+
+func TestStore_EachRunScansInNameOrderFromOneRead(t *testing.T) {
+	s := startSingle(t, t.TempDir(), nil)
+	for i := range 1200 {
+		_, err := s.CreateRun(t.Context(), newRun(fmt.Sprintf("r%04d", 1199-i)))
+		require.NoError(t, err)
+	}
+	var names []string
+	var maxRV uint64
+	idx, err := s.EachRun(t.Context(), func(r *apis.Run) error {
+		names = append(names, r.Metadata.Name)
+		rv, err := strconv.ParseUint(r.Metadata.ResourceVersion, 10, 64)
+		maxRV = max(maxRV, rv)
+		return err
+	})
+	require.NoError(t, err)
+	require.Len(t, names, 1200)
+	assert.True(t, sort.StringsAreSorted(names), "name order")
+	assert.Equal(t, s.AppliedIndex(), idx)
+	assert.LessOrEqual(t, maxRV, idx, "no Run newer than the index reported")
+
+	stop := errors.New("stop")
+	seen := 0
+	_, err = s.EachRun(t.Context(), func(*apis.Run) error {
+		if seen++; seen == 10 {
+			return stop
+		}
+		return nil
+	})
+	assert.ErrorIs(t, err, stop)
+	assert.Equal(t, 10, seen, "fn's error ends the scan")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	seen = 0
+	_, err = s.EachRun(ctx, func(*apis.Run) error {
+		if seen++; seen == 1 {
+			cancel()
+		}
+		return nil
+	})
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, seen, 1200, "a cancelled scan stops early")
 }
 
 // TestStore_RestartRecoversFromDisk covers the three ways a node comes back:

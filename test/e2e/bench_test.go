@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,6 +71,44 @@ func rssMiB(pid int) (total, anon, file float64) {
 		}
 	}
 	return total, anon, file
+}
+
+// rssByMapping sums the resident pages of each file a process maps (from
+// /proc/<pid>/smaps), largest first, so a report says which file holds
+// the memory: bbolt maps raft.db and fsm.db whole.
+func rssByMapping(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return ""
+	}
+	sums := map[string]int{}
+	name := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
+			name = "[anon]"
+			if len(fields) >= 6 {
+				name = filepath.Base(fields[5])
+			}
+			continue
+		}
+		if len(fields) == 3 && fields[0] == "Rss:" {
+			kb, _ := strconv.Atoi(fields[1])
+			sums[name] += kb
+		}
+	}
+	var names []string
+	for n, kb := range sums {
+		if kb >= 1024 {
+			names = append(names, n)
+		}
+	}
+	sort.Slice(names, func(i, j int) bool { return sums[names[i]] > sums[names[j]] })
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s %d MiB", n, sums[n]/1024))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // (b) End-to-end throughput: Runs applied through the REST API of random
@@ -224,6 +263,7 @@ func BenchmarkE2E_100kRunsStored(b *testing.B) {
 
 		leader = c.leader()
 		rss, anon, file := rssMiB(leader.current().cmd.Process.Pid)
+		b.Logf("leader RSS by mapping: %s", rssByMapping(leader.current().cmd.Process.Pid))
 		lstart := time.Now()
 		runs, _, err := listAll(context.Background(), leader.client, "")
 		require.NoError(b, err)
@@ -257,6 +297,7 @@ func BenchmarkE2E_100kRunsStored(b *testing.B) {
 		_, _, err = listAll(context.Background(), newLeader.client, "")
 		require.NoError(b, err)
 		rssAfterList, anonAfterList, fileAfterList := rssMiB(newLeader.current().cmd.Process.Pid)
+		b.Logf("leader RSS by mapping after a restart and a list: %s", rssByMapping(newLeader.current().cmd.Process.Pid))
 
 		b.ReportMetric(rss, "leader-rss-MiB")
 		b.ReportMetric(listTime.Seconds(), "list-all-s")
