@@ -29,6 +29,7 @@ type Config struct {
 	MesosSecretFile    string
 	MesosCodec         string
 	FailoverTimeout    time.Duration
+	GCInterval         time.Duration
 	GCMaxAge           time.Duration
 	GCMaxFinished      int
 	StagingTimeout     time.Duration
@@ -62,6 +63,7 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.StringVar(&c.MesosSecretFile, "mesos-secret-file", "", "file holding the principal's secret")
 	fs.StringVar(&c.MesosCodec, "mesos-codec", "protobuf", "encoding of scheduler API calls and events: protobuf or json")
 	fs.DurationVar(&c.FailoverTimeout, "failover-timeout", 168*time.Hour, "how long Mesos keeps the framework's tasks while no sprint leader is subscribed")
+	fs.DurationVar(&c.GCInterval, "gc-interval", time.Minute, "how often the leader looks for finished Runs to delete (also the wait after an election before the first look)")
 	fs.DurationVar(&c.GCMaxAge, "gc-max-age", 168*time.Hour, "finished Runs older than this are deleted (unless the Run sets ttlSecondsAfterFinished)")
 	fs.IntVar(&c.GCMaxFinished, "gc-max-finished", 2000, "beyond this many finished Runs the oldest are deleted")
 	fs.DurationVar(&c.StagingTimeout, "staging-timeout", 5*time.Minute, "a task not running after this is killed and counts as a failed attempt")
@@ -132,6 +134,9 @@ func (c *Config) validate() error {
 	}
 	if c.GCMaxFinished < 0 {
 		return fmt.Errorf("--gc-max-finished: must be 0 or more, not %d", c.GCMaxFinished)
+	}
+	if c.GCInterval <= 0 {
+		return fmt.Errorf("--gc-interval: must be positive, not %v", c.GCInterval)
 	}
 	for name, d := range map[string]time.Duration{
 		"--failover-timeout": c.FailoverTimeout, "--gc-max-age": c.GCMaxAge,

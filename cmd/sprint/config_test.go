@@ -19,6 +19,7 @@ func TestParseFlags_DefaultsEnvAndPrecedence(t *testing.T) {
 	assert.Equal(t, "./sprint-data", c.DataDir)
 	assert.Equal(t, "127.0.0.1:9090", c.Listen)
 	assert.Equal(t, "127.0.0.1:9091", c.RaftAddr)
+	assert.Equal(t, time.Minute, c.GCInterval)
 	assert.Equal(t, 168*time.Hour, c.GCMaxAge)
 	assert.Equal(t, 2000, c.GCMaxFinished)
 	assert.Equal(t, 5*time.Minute, c.StagingTimeout)
@@ -40,14 +41,15 @@ func TestParseFlags_Errors(t *testing.T) {
 	}{
 		"bad env value": {env: map[string]string{"SPRINT_GC_MAX_FINISHED": "abc"},
 			want: `SPRINT_GC_MAX_FINISHED="abc": invalid value for --gc-max-finished (beyond this many finished Runs the oldest are deleted): parse error`},
-		"log format":     {args: []string{"--log-format", "xml"}, want: `--log-format: must be text or json, not "xml"`},
-		"log level":      {args: []string{"--log-level", "loud"}, want: `--log-level: must be debug, info, warn or error, not "loud"`},
-		"codec":          {args: []string{"--mesos-codec", "xml"}, want: `--mesos-codec: must be protobuf or json, not "xml"`},
-		"peers and join": {args: []string{"--peers", "a=b=c", "--join", "http://x"}, want: "--peers and --join are exclusive: bootstrap a static cluster or join a running one"},
-		"tls half":       {args: []string{"--tls-cert", "c.pem"}, want: "--tls-cert and --tls-key go together"},
-		"negative gc":    {args: []string{"--gc-max-finished", "-1"}, want: "--gc-max-finished: must be 0 or more, not -1"},
-		"negative dur":   {args: []string{"--staging-timeout", "-1s"}, want: "--staging-timeout: must not be negative"},
-		"stray argument": {args: []string{"run"}, want: `unexpected argument "run"`},
+		"log format":       {args: []string{"--log-format", "xml"}, want: `--log-format: must be text or json, not "xml"`},
+		"log level":        {args: []string{"--log-level", "loud"}, want: `--log-level: must be debug, info, warn or error, not "loud"`},
+		"codec":            {args: []string{"--mesos-codec", "xml"}, want: `--mesos-codec: must be protobuf or json, not "xml"`},
+		"peers and join":   {args: []string{"--peers", "a=b=c", "--join", "http://x"}, want: "--peers and --join are exclusive: bootstrap a static cluster or join a running one"},
+		"tls half":         {args: []string{"--tls-cert", "c.pem"}, want: "--tls-cert and --tls-key go together"},
+		"negative gc":      {args: []string{"--gc-max-finished", "-1"}, want: "--gc-max-finished: must be 0 or more, not -1"},
+		"zero gc interval": {args: []string{"--gc-interval", "0s"}, want: "--gc-interval: must be positive, not 0s"},
+		"negative dur":     {args: []string{"--staging-timeout", "-1s"}, want: "--staging-timeout: must not be negative"},
+		"stray argument":   {args: []string{"run"}, want: `unexpected argument "run"`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

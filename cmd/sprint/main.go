@@ -199,6 +199,7 @@ func (m *Main) Run(parent context.Context) error {
 	ctrl, err := controller.New(controller.Config{
 		StagingTimeout:     cfg.StagingTimeout,
 		UnreachableTimeout: cfg.UnreachableTimeout,
+		GCInterval:         cfg.GCInterval,
 		GCMaxAge:           cfg.GCMaxAge,
 		GCMaxFinished:      cfg.GCMaxFinished,
 	}, controller.NewRaftStore(store), controller.MesosScheduler{Client: sched},

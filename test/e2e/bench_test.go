@@ -51,9 +51,15 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // anonymous memory (the Go heap and stacks) and file pages (bbolt's
 // memory-mapped files, shared with the page cache).
 func rssMiB(pid int) (total, anon, file float64) {
+	total, anon, file, _ = rssStatus(pid)
+	return total, anon, file
+}
+
+// rssStatus is rssMiB plus the peak RSS of the process's life (VmHWM).
+func rssStatus(pid int) (total, anon, file, peak float64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, 0
+		return 0, 0, 0, 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		key, rest, ok := strings.Cut(line, ":")
@@ -68,9 +74,11 @@ func rssMiB(pid int) (total, anon, file float64) {
 			anon = float64(kb) / 1024
 		case "RssFile":
 			file = float64(kb) / 1024
+		case "VmHWM":
+			peak = float64(kb) / 1024
 		}
 	}
-	return total, anon, file
+	return total, anon, file, peak
 }
 
 // rssByMapping sums the resident pages of each file a process maps (from
@@ -262,8 +270,8 @@ func BenchmarkE2E_100kRunsStored(b *testing.B) {
 		b.Logf("all Killed after %v", time.Since(began).Round(time.Millisecond))
 
 		leader = c.leader()
-		rss, anon, file := rssMiB(leader.current().cmd.Process.Pid)
-		b.Logf("leader RSS by mapping: %s", rssByMapping(leader.current().cmd.Process.Pid))
+		rss, anon, file, peak := rssStatus(leader.current().cmd.Process.Pid)
+		b.Logf("leader RSS by mapping: %s; peak RSS so far %.0f MiB", rssByMapping(leader.current().cmd.Process.Pid), peak)
 		lstart := time.Now()
 		runs, _, err := listAll(context.Background(), leader.client, "")
 		require.NoError(b, err)
@@ -303,6 +311,7 @@ func BenchmarkE2E_100kRunsStored(b *testing.B) {
 		b.ReportMetric(listTime.Seconds(), "list-all-s")
 		b.ReportMetric(ready.Seconds(), "restart-ready-s")
 		b.ReportMetric(anon, "leader-rss-anon-MiB")
+		b.ReportMetric(peak, "leader-peak-rss-MiB")
 		b.Logf("%d Runs stored: leader RSS %.0f MiB (anon %.0f, file %.0f); after a cluster restart %.0f MiB (anon %.0f, file %.0f), after listing all %.0f MiB (anon %.0f, file %.0f)",
 			len(runs), rss, anon, file, rssAfter, anonAfter, fileAfter, rssAfterList, anonAfterList, fileAfterList)
 		b.Logf("list all in pages of 500: leader %v, follower %v; restart-to-ready (3 nodes, leader elected) %v",

@@ -95,14 +95,17 @@ func countRuns(ctx context.Context, cl *client.Client, selector string) (int, er
 
 // Garbage collection of many finished Runs: with --gc-max-finished the
 // oldest finished Runs are deleted down to the limit, in batches, while
-// API reads on the leader stay within 2× their idle p99.
+// API reads on the leader stay within 2× their idle p99. The fast subset
+// collects 400 down to 100 and only logs the latencies: its few hundred
+// samples make a p99 one slow request on a busy machine.
 func TestGC_FinishedRunsConvergeWhileAPIStaysFast(t *testing.T) {
-	if !longTests() {
-		t.Skip("SPRINT_E2E=1: garbage collection first runs a minute after a leader is elected")
+	total, keep, idleFor := 400, 100, 5*time.Second
+	if longTests() {
+		total, keep, idleFor = 5000, 1000, 15*time.Second
 	}
-	total, keep := 5000, 1000
+	gcEvery := []string{"--gc-interval", "2s"}
 	began := time.Now()
-	c := startCluster(t, clusterOptions{sim: simOptions{agents: 4}, extra: []string{"--gc-max-finished", "100000"}})
+	c := startCluster(t, clusterOptions{sim: simOptions{agents: 4}, extra: append([]string{"--gc-max-finished", "100000"}, gcEvery...)})
 
 	// A probe Run that stays Running, so GC never takes it.
 	probe := simRun("gc-probe", "gcprobe", time.Hour)
@@ -123,14 +126,14 @@ func TestGC_FinishedRunsConvergeWhileAPIStaysFast(t *testing.T) {
 	t.Logf("%d finished Runs stored after %v", total, time.Since(began).Round(time.Millisecond))
 
 	lp := &latencyProbe{node: c.leader(), name: "gc-probe", every: 20 * time.Millisecond}
-	idle50, idle99, idleN := lp.measure(15 * time.Second)
+	idle50, idle99, idleN := lp.measure(idleFor)
 	t.Logf("idle: p50 %v p99 %v (%d requests)", idle50, idle99, idleN)
 
 	// Restart every node with --gc-max-finished 1000.
 	for _, n := range c.nodes {
 		n.current().stop(10 * time.Second)
 	}
-	c.extra = []string{"--gc-max-finished", fmt.Sprint(keep)}
+	c.extra = append([]string{"--gc-max-finished", fmt.Sprint(keep)}, gcEvery...)
 	restarted := time.Now()
 	for _, n := range c.nodes {
 		c.launch(n, "--peers", c.peers)
@@ -188,7 +191,9 @@ func TestGC_FinishedRunsConvergeWhileAPIStaysFast(t *testing.T) {
 	require.Equal(t, keep, left)
 	_, err = leader.client.Get(context.Background(), "gc-probe")
 	require.NoError(t, err, "the running probe Run is not collected")
-	// Scheduling noise on a shared machine: allow 5 ms above 2× idle.
-	require.LessOrEqual(t, gc99, 2*idle99+5*time.Millisecond, "p99 during GC %v vs idle %v", gc99, idle99)
 	t.Logf("total %v", time.Since(began).Round(time.Millisecond))
+	if longTests() {
+		// Scheduling noise on a shared machine: allow 5 ms above 2× idle.
+		require.LessOrEqual(t, gc99, 2*idle99+5*time.Millisecond, "p99 during GC %v vs idle %v", gc99, idle99)
+	}
 }
