@@ -107,14 +107,17 @@ func splitJSON(data []byte) ([]document, error) {
 	var docs []document
 	for {
 		start := dec.InputOffset()
-		var v any
-		err := dec.Decode(&v)
+		v, err := readJSONValue(dec, "")
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			line := 0
 			var se *json.SyntaxError
+			var dup *duplicateFieldError
+			if errors.As(err, &dup) {
+				return nil, &DecodeError{Line: lineAt(data, dup.offset), Problems: []string{dup.Error()}}
+			}
 			if errors.As(err, &se) {
 				line = lineAt(data, se.Offset)
 			} else if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -143,7 +146,10 @@ func lineAt(data []byte, off int64) int {
 	return bytes.Count(data[:off], []byte("\n")) + 1
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+var (
+	yamlLineRe      = regexp.MustCompile(`line (\d+)`)
+	yamlDuplicateRe = regexp.MustCompile(`line (\d+): key ("(?:[^"\\]|\\.)*") already set in map`)
+)
 
 func splitYAML(data []byte) ([]document, error) {
 	var docs []document
@@ -154,7 +160,9 @@ func splitYAML(data []byte) ([]document, error) {
 		if len(bytes.TrimSpace(cur.Bytes())) == 0 {
 			return nil
 		}
-		j, err := yaml.YAMLToJSON(cur.Bytes())
+		// Strict: a key given twice in one mapping is an error, not
+		// silently the last one (readJSONValue does the same for JSON).
+		j, err := yaml.YAMLToJSONStrict(cur.Bytes())
 		if err != nil {
 			return yamlError(err, startLine)
 		}
@@ -224,6 +232,11 @@ func yamlError(err error, startLine int) error {
 	if strings.HasPrefix(msg, "json: unsupported value: ") {
 		// go-yaml decoded .inf or .nan, which JSON cannot carry.
 		return &DecodeError{Line: startLine, Problems: []string{"invalid YAML: " + strings.TrimPrefix(msg, "json: unsupported value: ") + " is not a valid number"}}
+	}
+	if m := yamlDuplicateRe.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		key, _ := strconv.Unquote(m[2])
+		return &DecodeError{Line: n + startLine - 1, Problems: []string{fmt.Sprintf("invalid YAML: field %q given twice in one mapping", key)}}
 	}
 	// go-yaml leaves out "line 1" for errors on a document's first line.
 	line := startLine

@@ -112,6 +112,14 @@ func TestDecodeRuns_Errors(t *testing.T) {
 		"yaml inf":                      {in: "spec: {cpus: .inf}\n", want: "line 1: invalid YAML: +Inf is not a valid number"},
 		"json syntax":                   {in: "{\"spec\":{\"cpus\":1,\n\"mem\":}}", want: "line 2: invalid JSON: invalid character '}' looking for beginning of value"},
 		"json truncated":                {in: "{\"spec\":\n{", want: "line 2: invalid JSON: unexpected EOF"},
+		"json truncated after key":      {in: `{"spec":`, want: "line 1: invalid JSON: unexpected EOF"},
+		"json truncated in array":       {in: `[{"spec":{}},`, want: "line 1: invalid JSON: unexpected EOF"},
+		"json duplicate field":          {in: "{\"spec\":{\"cpus\":1,\n\"cpus\":8}}", want: "line 2: spec.cpus: duplicate field"},
+		"json duplicate label":          {in: `{"metadata":{"labels":{"a":"1","a":"2"}}}`, want: "line 1: metadata.labels.a: duplicate field"},
+		"json duplicate in list item":   {in: `[{"metadata":{"name":"a"}},{"metadata":{"name":"b","name":"c"}}]`, want: "line 1: [1].metadata.name: duplicate field"},
+		"json duplicate top level":      {in: `{"spec":{},"spec":{}}`, want: "line 1: spec: duplicate field"},
+		"yaml duplicate field":          {in: "metadata: {name: a}\nspec:\n  cpus: 1\n  cpus: 8\n", want: `line 4: invalid YAML: field "cpus" given twice in one mapping`},
+		"yaml duplicate in 2nd doc":     {in: "metadata: {name: a}\n---\nmetadata:\n  name: b\n  name: c\n", want: `line 5: invalid YAML: field "name" given twice in one mapping`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

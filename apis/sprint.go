@@ -3,6 +3,8 @@ package apis
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -361,8 +363,14 @@ func DecodeContainerRunDefinition(data []byte) (ContainerRunDefinition, error) {
 	var def ContainerRunDefinition
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := readJSONValue(dec, "")
+	var dup *duplicateFieldError
+	switch {
+	case errors.As(err, &dup):
+		return def, &DecodeError{Problems: []string{dup.Error()}}
+	case err == io.EOF:
+		return def, &DecodeError{Problems: []string{"invalid JSON: empty body"}}
+	case err != nil:
 		return def, &DecodeError{Problems: []string{"invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}}
 	}
 	if dec.More() {

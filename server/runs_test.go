@@ -33,6 +33,7 @@ func TestRuns_RequestsAndErrors(t *testing.T) {
 		"create invalid":         {method: "POST", path: "/api/v1/runs", body: runJSON("bad", func(r *apis.Run) { r.Spec.Cpus = 0 }), code: 422, reason: "Invalid", cause: "spec.cpus"},
 		"create undecodable":     {method: "POST", path: "/api/v1/runs", body: `{"metadata":`, code: 400, reason: "BadRequest"},
 		"create unknown field":   {method: "POST", path: "/api/v1/runs", body: `{"metadata":{"name":"u"},"spec":{"cpu":1}}`, code: 400, reason: "BadRequest"},
+		"create duplicate field": {method: "POST", path: "/api/v1/runs", body: `{"metadata":{"name":"d"},"spec":{"command":"x","cpus":1,"mem":32,"cpus":2}}`, code: 400, reason: "BadRequest"},
 		"create empty body":      {method: "POST", path: "/api/v1/runs", body: " ", code: 400, reason: "BadRequest"},
 		"create two runs":        {method: "POST", path: "/api/v1/runs", body: yamlRun + "---\n" + yamlRun, header: []string{"Content-Type", "application/yaml"}, code: 400, reason: "BadRequest"},
 		"create wrong type":      {method: "POST", path: "/api/v1/runs", body: runJSON("t"), header: []string{"Content-Type", "text/plain"}, code: 415, reason: "UnsupportedMediaType"},

@@ -151,6 +151,7 @@ func TestSprint_ErrorMessages(t *testing.T) {
 		"nested":        {body: `{"cmd":"x","container":{"type":"DOCKER","docker":{"image":1}}}`, code: 400, message: "container.docker.image: expected string, got number"},
 		"not an object": {body: `[1]`, code: 400, message: "expected an object (a ContainerRunDefinition), got array"},
 		"broken JSON":   {body: `{"cmd":`, code: 400, message: "invalid JSON: unexpected EOF"},
+		"duplicate":     {body: `{"cmd":"x","cpus":1,"cpus":2}`, code: 400, message: "cpus: duplicate field"},
 		"trailing data": {body: `{"cmd":"x"} {}`, code: 400, message: "invalid JSON: unexpected data after the definition"},
 		"invalid": {body: `{"cmd":"true","cpus":-1,"container":{"type":"DOCKER","docker":{"image":"alpine"}}}`, code: 422,
 			message: "ContainerRunDefinition is invalid: cpus: must be greater than 0"},
