@@ -67,10 +67,10 @@ type RunSpec struct {
 	// User is the OS user on the agent; empty means the framework user.
 	User string `json:"user,omitempty"`
 
-	// Cpus is required and > 0.
-	Cpus float64 `json:"cpus" jsonschema:"exclusiveMinimum=0,maximum=1024"`
-	// Mem is in MiB, required and > 0.
-	Mem float64 `json:"mem" jsonschema:"exclusiveMinimum=0,maximum=16777216"`
+	// Cpus is required, 0.001 (MinScalar) to 1024.
+	Cpus float64 `json:"cpus" jsonschema:"minimum=0.001,maximum=1024"`
+	// Mem is in MiB, required, at least 0.001.
+	Mem float64 `json:"mem" jsonschema:"minimum=0.001,maximum=16777216"`
 	// Disk is in MiB.
 	Disk float64 `json:"disk,omitempty" jsonschema:"minimum=0,maximum=1073741824"`
 	Gpus int32   `json:"gpus,omitempty" jsonschema:"minimum=0,maximum=64"`

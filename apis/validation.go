@@ -17,6 +17,10 @@ const (
 	// MaxDisk is 1 PiB in MiB.
 	MaxDisk = 1024 * 1024 * 1024
 	MaxGpus = 64
+	// MinScalar is the smallest non-zero resource amount: Mesos stores
+	// scalar resources in fixed point with three decimal places, and rounds
+	// anything smaller to nothing.
+	MinScalar = 0.001
 	// MaxBackoffLimit caps relaunches. With back-off capped at 6 minutes,
 	// 100 retries already span about ten hours; every attempt is a record
 	// in the replicated store and a task on the cluster, so a larger value
@@ -137,6 +141,8 @@ func validateQuantity(path string, v float64, positive bool, max float64, unit s
 		return ErrorList{fieldErr(path, "must be greater than or equal to 0")}
 	case v > max:
 		return ErrorList{fieldErr(path, "must be no more than %s%s", strconv.FormatFloat(max, 'f', -1, 64), unit)}
+	case v > 0 && v < MinScalar:
+		return ErrorList{fieldErr(path, "must be 0.001 or more: Mesos keeps resource amounts to three decimal places, so %s would be 0", strconv.FormatFloat(v, 'g', -1, 64))}
 	}
 	return nil
 }
