@@ -4,6 +4,9 @@ BIN         ?= bin
 FUZZTIME    ?= 30s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
+# The version sprint and sprintctl report (sprint --version, GET /version,
+# sprintctl version): the git description of the checkout when there is one.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: help build test lint fuzz bench run cluster e2e cover tidy clean
 
@@ -12,7 +15,7 @@ help: ## list targets
 
 build: ## build sprint, sprintctl and mesos-sim into ./bin
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/...
 
 test: ## race-enabled tests of every package (the CI test command)
 	$(GO) test -race -count=1 -shuffle=on -timeout 9m $(PKGS)

@@ -27,14 +27,16 @@ import (
 
 	"github.com/sprint-project/sprint/client"
 	"github.com/sprint-project/sprint/controller"
+	"github.com/sprint-project/sprint/internal/buildinfo"
 	"github.com/sprint-project/sprint/mesos"
 	"github.com/sprint-project/sprint/mesos/sim"
 	"github.com/sprint-project/sprint/raftstore"
 	"github.com/sprint-project/sprint/server"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=…" (make
+// build does); otherwise buildinfo.Version derives it from the build.
+var version = ""
 
 func main() {
 	cfg, err := ParseFlags(os.Args[1:], defaultLookupEnv, os.Stderr)
@@ -221,7 +223,7 @@ func (m *Main) Run(parent context.Context) error {
 	}
 	srv, err := server.New(server.Config{
 		NodeID:      nodeID,
-		Version:     version,
+		Version:     buildinfo.Version(version),
 		Tokens:      tokens,
 		TLSCertFile: cfg.TLSCert,
 		TLSKeyFile:  cfg.TLSKey,
@@ -245,7 +247,7 @@ func (m *Main) Run(parent context.Context) error {
 		}
 	}
 	m.Logger.Info("sprint started", "listen", m.httpAddr, "node_id", nodeID, "raft_addr", store.RaftAddr(),
-		"data_dir", cfg.DataDir, "mesos_masters", strings.Join(masters, ","), "version", version)
+		"data_dir", cfg.DataDir, "mesos_masters", strings.Join(masters, ","), "version", buildinfo.Version(version))
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -14,21 +13,14 @@ import (
 
 	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/client"
+	"github.com/sprint-project/sprint/internal/buildinfo"
 )
 
 // version is the client's version, set at link time with
 // -ldflags "-X main.version=v1.2.3"; otherwise taken from the build info.
 var version = ""
 
-func clientVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
+func clientVersion() string { return buildinfo.Version(version) }
 
 // app is one sprintctl invocation: its streams, environment and clock,
 // injected so tests run it in-process.
