@@ -98,15 +98,17 @@ func (r *registry) unanswered(start time.Time) []ReconcileTask {
 }
 
 // shouldKill reports whether a KILL for taskID is due (none sent within
-// every) and if so records it as sent at now.
-func (r *registry) shouldKill(taskID string, now time.Time, every time.Duration) bool {
+// every) and if so records it as sent at now; again says an earlier KILL
+// went unanswered.
+func (r *registry) shouldKill(taskID string, now time.Time, every time.Duration) (due, again bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if t, ok := r.lastKill[taskID]; ok && now.Sub(t) < every {
-		return false
+	t, sent := r.lastKill[taskID]
+	if sent && now.Sub(t) < every {
+		return false, true
 	}
 	r.lastKill[taskID] = now
-	return true
+	return true, sent
 }
 
 // snapshot copies the live attempts.

@@ -112,3 +112,30 @@ func TestKill_StagingTimeoutCountsAsFailedAttempt(t *testing.T) {
 	r := f.waitPhase("stuck", apis.PhaseFailed)
 	assert.Equal(t, apis.ReasonBackoffLimitExceeded, r.Status.Reason)
 }
+
+// A KILL that brings no terminal update (the task ended and its updates
+// were lost on the way) is sent again with an explicit RECONCILE, whose
+// answer — the master's latest state — ends the attempt.
+func TestKill_UnansweredKillIsResentWithReconcile(t *testing.T) {
+	f := newFixture(t, Config{StagingTimeout: time.Minute, KillRetry: 30 * time.Second})
+	f.createRun("quiet")
+	f.waitPhase("quiet", apis.PhasePending)
+	f.offer("o1", "a1", 4, 1024)
+	task := f.launchedTask("quiet", 1)
+	f.waitPhase("quiet", apis.PhaseStarting)
+	f.waitQueueIdle()
+	f.clock.Advance(61 * time.Second)
+	f.eventually(func() bool { return f.log.index("sched.kill "+task) >= 0 }, "killed after staging timeout")
+	assert.Empty(t, f.log.matching("sched.reconcile ["+task+"]"), "the first KILL goes alone")
+
+	f.waitQueueIdle()
+	f.clock.Advance(31 * time.Second)
+	f.eventually(func() bool { return len(f.log.matching("sched.kill "+task)) == 2 }, "kill re-sent")
+	reconciled := f.log.index("sched.reconcile [" + task + "]")
+	assert.GreaterOrEqual(t, reconciled, 0, "the re-sent KILL goes with a RECONCILE")
+
+	f.masterUpdate(task, mesos.TASK_FINISHED, mesos.REASON_RECONCILIATION)
+	r := f.waitPhase("quiet", apis.PhaseSucceeded)
+	assert.Len(t, f.store.recordedAttempts("quiet"), 1, "the task had finished: no relaunch")
+	assert.Equal(t, apis.PhaseSucceeded, r.Status.Phase)
+}

@@ -318,10 +318,20 @@ func (t *term) ack(ctx context.Context, st mesos.TaskStatus) {
 }
 
 // kill sends a KILL for a live attempt's task unless one was sent within
-// KillRetry.
+// KillRetry. A KILL that is sent again, because the last one brought no
+// terminal update, goes with an explicit RECONCILE of the task: the task
+// may have ended with its updates lost on the way (the agent re-sends
+// them only with a doubling back-off), and the master answers a
+// reconciliation at once with the latest state it knows.
 func (t *term) kill(ctx context.Context, taskID, agentID, reason string) error {
-	if !t.attempts.shouldKill(taskID, t.c.clock.Now(), t.c.cfg.KillRetry) {
+	due, again := t.attempts.shouldKill(taskID, t.c.clock.Now(), t.c.cfg.KillRetry)
+	if !due {
 		return nil
+	}
+	if again {
+		if err := t.c.sched.Reconcile(ctx, []ReconcileTask{{TaskID: taskID, AgentID: agentID}}); err != nil && ctx.Err() == nil {
+			t.logger(ctx).Warn("reconciling a task that ignored its kill failed", "task_id", taskID, "err", err)
+		}
 	}
 	err := t.killNow(ctx, taskID, agentID, reason)
 	if err != nil {

@@ -30,7 +30,12 @@ type Main struct {
 	WorkDir           string
 	Seed              uint64
 	HeartbeatInterval time.Duration
-	LogFormat         string
+	// UpdateRetry and UpdateRetryMax are the agents' re-send interval of an
+	// un-acknowledged status update: it starts at UpdateRetry and doubles
+	// up to UpdateRetryMax (Mesos: 10 s and 10 min).
+	UpdateRetry    time.Duration
+	UpdateRetryMax time.Duration
+	LogFormat      string
 	// Insecure allows a non-loopback Listen, which has no authentication.
 	Insecure bool
 	Stderr   io.Writer
@@ -50,6 +55,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.WorkDir, "work-dir", filepath.Join(os.TempDir(), "mesos-sim"), "directory for task sandboxes")
 	fs.Uint64Var(&m.Seed, "seed", uint64(time.Now().UnixNano()), "random seed (ids, uuids, fault decisions)")
 	fs.DurationVar(&m.HeartbeatInterval, "heartbeat-interval", 15*time.Second, "HEARTBEAT interval")
+	fs.DurationVar(&m.UpdateRetry, "status-update-retry", 10*time.Second, "first re-send interval of an un-acknowledged status update (doubles each time)")
+	fs.DurationVar(&m.UpdateRetryMax, "status-update-retry-max", 10*time.Minute, "longest re-send interval of an un-acknowledged status update")
 	fs.StringVar(&m.LogFormat, "log-format", "text", "log format: text|json")
 	fs.BoolVar(&m.Insecure, "insecure", false, "allow a --listen address other than loopback (no authentication; the process executor runs any command it is sent)")
 	if err := fs.Parse(args); err != nil {
@@ -63,6 +70,9 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if m.HeartbeatInterval <= 0 {
 		return fmt.Errorf("--heartbeat-interval must be > 0, not %s", m.HeartbeatInterval)
+	}
+	if m.UpdateRetry <= 0 || m.UpdateRetryMax < m.UpdateRetry {
+		return fmt.Errorf("--status-update-retry (%s) must be > 0 and no more than --status-update-retry-max (%s)", m.UpdateRetry, m.UpdateRetryMax)
 	}
 	if m.Agents < 0 {
 		return errors.New("--agents must be >= 0")
@@ -104,9 +114,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	log := slog.New(h)
 	cfg := sim.Config{
-		WorkDir:           m.WorkDir,
-		Seed:              m.Seed,
-		HeartbeatInterval: m.HeartbeatInterval,
+		WorkDir:              m.WorkDir,
+		Seed:                 m.Seed,
+		HeartbeatInterval:    m.HeartbeatInterval,
+		StatusUpdateRetry:    m.UpdateRetry,
+		StatusUpdateRetryMax: m.UpdateRetryMax,
 	}
 	for i := 0; i < m.Agents; i++ {
 		cfg.Agents = append(cfg.Agents, sim.AgentConfig{Resources: m.AgentResources, Attributes: m.AgentAttributes, Executor: m.Executor})

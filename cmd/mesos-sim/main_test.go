@@ -21,7 +21,13 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, uint64(9), m.Seed)
 	assert.Equal(t, 2*time.Second, m.HeartbeatInterval)
 	assert.Equal(t, "127.0.0.1:5050", m.Listen)
-	for _, bad := range [][]string{{"--executor", "docker"}, {"--log-format", "xml"}, {"--agents", "-1"}, {"--nope"}} {
+	assert.Equal(t, 10*time.Second, m.UpdateRetry, "Mesos' agent default")
+	assert.Equal(t, 10*time.Minute, m.UpdateRetryMax)
+	require.NoError(t, m.ParseFlags([]string{"--status-update-retry", "1s", "--status-update-retry-max", "5s"}))
+	assert.Equal(t, time.Second, m.UpdateRetry)
+	assert.Equal(t, 5*time.Second, m.UpdateRetryMax)
+	for _, bad := range [][]string{{"--executor", "docker"}, {"--log-format", "xml"}, {"--agents", "-1"}, {"--nope"},
+		{"--status-update-retry", "0s"}, {"--status-update-retry", "1m", "--status-update-retry-max", "30s"}} {
 		assert.Error(t, (&Main{Stderr: io.Discard}).ParseFlags(bad), "%v", bad)
 	}
 }

@@ -23,6 +23,8 @@ type simOptions struct {
 	agents    int
 	resources string
 	executor  string // "simulated" (timers) or "process" (real processes)
+	// extra are more mesos-sim flags.
+	extra []string
 }
 
 // simProc is a running mesos-sim.
@@ -46,9 +48,10 @@ func startSim(t testing.TB, o simOptions) *simProc {
 	}
 	for attempt := 1; ; attempt++ {
 		addr := freePort(t)
-		p := start(t, "mesos-sim", nil, "--listen", addr, "--agents", fmt.Sprint(o.agents),
+		args := append([]string{"--listen", addr, "--agents", fmt.Sprint(o.agents),
 			"--agent-resources", o.resources, "--executor", o.executor,
-			"--work-dir", filepath.Join(t.TempDir(), "sandboxes"), "--heartbeat-interval", "2s")
+			"--work-dir", filepath.Join(t.TempDir(), "sandboxes"), "--heartbeat-interval", "2s"}, o.extra...)
+		p := start(t, "mesos-sim", nil, args...)
 		s := &simProc{url: "http://" + addr, proc: p}
 		ok := waitFor(30*time.Second, func() bool {
 			select {
