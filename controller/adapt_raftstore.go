@@ -86,7 +86,8 @@ func (r *RaftStore) AppendEvents(ctx context.Context, events []EventRecord) erro
 }
 
 // DeleteRuns deletes Runs, concurrently so that Raft batches the entries;
-// Runs already gone or re-created (another UID) are skipped.
+// Runs already gone, re-created (another UID) or changed (another
+// resourceVersion, when the RunRef names one) are skipped.
 func (r *RaftStore) DeleteRuns(ctx context.Context, runs []RunRef) error {
 	var (
 		wg    sync.WaitGroup
@@ -100,7 +101,7 @@ func (r *RaftStore) DeleteRuns(ctx context.Context, runs []RunRef) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := r.s.DeleteRun(ctx, ref.Name, ref.UID)
+			err := r.s.DeleteRunIfUnchanged(ctx, ref.Name, ref.UID, ref.ResourceVersion)
 			if err == nil || errors.Is(err, apis.ErrNotFound) || errors.Is(err, apis.ErrConflict) {
 				return
 			}

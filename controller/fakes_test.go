@@ -163,6 +163,7 @@ type fakeStore struct {
 	barriers       int
 	failRecordOnce error
 	panicGets      map[string]int // GetRun of these names panics this many times
+	scanned        int            // EachRun calls
 }
 
 func newFakeStore(log *actionLog) *fakeStore {
@@ -242,6 +243,13 @@ func (s *fakeStore) edit(name string, f func(r *apis.Run)) {
 	s.notify(apis.Modified, r)
 }
 
+// scans counts EachRun calls.
+func (s *fakeStore) scans() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.scanned
+}
+
 func (s *fakeStore) run(name string) *apis.Run {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -281,6 +289,7 @@ func (s *fakeStore) GetRun(_ context.Context, name string) (*apis.Run, error) {
 
 func (s *fakeStore) EachRun(_ context.Context, fn func(*apis.Run) error) (uint64, error) {
 	s.mu.Lock()
+	s.scanned++
 	runs := make([]*apis.Run, 0, len(s.runs))
 	for _, r := range s.runs {
 		runs = append(runs, copyRun(r))
@@ -416,7 +425,7 @@ func (s *fakeStore) DeleteRuns(_ context.Context, refs []RunRef) error {
 	s.log.add("store.delete %d", len(refs))
 	for _, ref := range refs {
 		r, ok := s.runs[ref.Name]
-		if !ok || r.Metadata.UID != ref.UID {
+		if !ok || r.Metadata.UID != ref.UID || ref.ResourceVersion != "" && r.Metadata.ResourceVersion != ref.ResourceVersion {
 			continue
 		}
 		delete(s.runs, ref.Name)

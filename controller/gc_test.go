@@ -70,3 +70,29 @@ func TestGC_KeepsAtMostMaxFinishedOldestFirst(t *testing.T) {
 	assert.Nil(t, f.store.run("f001"))
 	assert.NotNil(t, f.store.run("f004"))
 }
+
+// One scan serves every batch of a GC cycle; a Run changed after the scan
+// (here: its TTL raised) is skipped rather than deleted on stale grounds,
+// and the next scan decides again.
+func TestGC_ScansOnceAndSkipsRunsChangedSinceTheScan(t *testing.T) {
+	f := newFixture(t, Config{GCInterval: time.Minute, GCBatch: 10, GCMaxAge: time.Hour},
+		withFinished("old", 25, 2*time.Hour, nil))
+	f.waitQueueIdle()
+	scans := f.store.scans() // the term's start reads every Run too
+	f.clock.Advance(time.Minute)
+	f.eventually(func() bool { return len(f.log.matching("store.delete ")) == 1 }, "first batch")
+	day := int64(86400)
+	f.store.edit("old024", func(r *apis.Run) { r.Spec.TTLSecondsAfterFinished = &day; r.Metadata.ResourceVersion = "changed" })
+	f.eventually(func() bool {
+		f.clock.Advance(time.Second)
+		return len(f.log.matching("store.delete ")) == 3
+	}, "the other batches, a second apart")
+	assert.Equal(t, 1, f.count("old"), "only the Run changed since the scan is left")
+	assert.NotNil(t, f.store.run("old024"))
+	assert.Equal(t, scans+1, f.store.scans(), "one scan for the three batches")
+
+	f.clock.Advance(time.Minute)
+	f.eventually(func() bool { return f.store.scans() == scans+2 }, "next cycle")
+	f.waitQueueIdle()
+	assert.NotNil(t, f.store.run("old024"), "its new TTL keeps it")
+}

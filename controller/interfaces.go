@@ -52,8 +52,9 @@ type Store interface {
 	// AppendEvents appends to Runs' bounded event lists, in one Raft entry.
 	// Events of Runs that are gone are dropped.
 	AppendEvents(ctx context.Context, events []EventRecord) error
-	// DeleteRuns removes Runs (and their attempts and events) in one Raft
-	// entry; a Run whose UID differs or that is gone is skipped.
+	// DeleteRuns removes Runs (and their attempts and events); a Run that
+	// is gone, whose UID differs, or whose resourceVersion differs from a
+	// RunRef's non-empty one is skipped.
 	DeleteRuns(ctx context.Context, runs []RunRef) error
 	// Barrier waits until every entry committed before the call is applied
 	// locally, so that reads reflect all of the previous leader's writes.
@@ -80,6 +81,10 @@ type RunWatcher interface {
 type RunRef struct {
 	Name string
 	UID  string
+	// ResourceVersion, when set, names one version of it: DeleteRuns
+	// skips the Run if it changed since (GC decides from a scan and
+	// deletes later, in paced batches).
+	ResourceVersion string
 }
 
 // StatusUpdate is one Run's new status. When FinishTaskID is set the

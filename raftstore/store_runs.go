@@ -200,7 +200,15 @@ func (s *Store) RequestDelete(ctx context.Context, name, preconditionRV string) 
 // re-created one of the same name).
 // Errors: apis.ErrNotFound, apis.ErrConflict, *NotLeaderError, ErrLeadershipLost.
 func (s *Store) DeleteRun(ctx context.Context, name, uid string) error {
-	_, err := s.apply(ctx, cmdDeleteRun, deleteRunCmd{Name: name, UID: uid})
+	return s.DeleteRunIfUnchanged(ctx, name, uid, "")
+}
+
+// DeleteRunIfUnchanged is DeleteRun that also fails with apis.ErrConflict
+// when resourceVersion is set and the Run's differs: the caller decided on
+// a version it read earlier (garbage collection) and a Run changed since
+// must be looked at again.
+func (s *Store) DeleteRunIfUnchanged(ctx context.Context, name, uid, resourceVersion string) error {
+	_, err := s.apply(ctx, cmdDeleteRun, deleteRunCmd{Name: name, UID: uid, PreconditionRV: resourceVersion})
 	return err
 }
 

@@ -110,6 +110,7 @@ func TestStore_SingleNodeCRUD(t *testing.T) {
 	assert.False(t, deleted, "a live attempt keeps the run")
 	assert.NotNil(t, run.Metadata.DeletionTimestamp)
 	assert.ErrorIs(t, s.DeleteRun(ctx, "a", "wrong-uid"), apis.ErrConflict)
+	assert.ErrorIs(t, s.DeleteRunIfUnchanged(ctx, "a", created.Metadata.UID, "1"), apis.ErrConflict, "changed since version 1")
 	require.NoError(t, s.DeleteRun(ctx, "a", created.Metadata.UID))
 	_, err = s.GetRun(ctx, "a")
 	assert.ErrorIs(t, err, apis.ErrNotFound)
