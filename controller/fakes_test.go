@@ -294,6 +294,8 @@ func (s *fakeStore) EachRun(_ context.Context, fn func(*apis.Run) error) (uint64
 	for _, r := range s.runs {
 		runs = append(runs, copyRun(r))
 	}
+	// In name order, as raftstore scans.
+	sort.Slice(runs, func(i, j int) bool { return runs[i].Metadata.Name < runs[j].Metadata.Name })
 	index := s.index
 	s.mu.Unlock()
 	for _, r := range runs {
