@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -177,9 +178,101 @@ func checkRequiredValue(v any, t reflect.Type, path string) error {
 // encodeEvent serializes one event in the stream's media type.
 func encodeEvent(mediaType string, e *scheduler.Event) ([]byte, error) {
 	if mediaType == mediaJSON {
-		return json.Marshal(e)
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, err
+		}
+		return setFieldsOnly(b)
 	}
 	return e.Marshal()
+}
+
+// setFieldsOnly re-encodes JSON from encoding/json without the members
+// whose value is null or an empty array, keeping the order of the rest.
+// mesos-go's types marshal every unset repeated or message field as null
+// ("attributes":null in each offer), while Mesos writes only the fields
+// that are set: a client written against Mesos may loop over
+// offer["attributes"] when present and must not meet a null.
+func setFieldsOnly(b []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out bytes.Buffer
+	out.Grow(len(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeSetFields(dec, tok, &out); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// writeSetFields writes the value tok begins, pruned as setFieldsOnly says.
+func writeSetFields(dec *json.Decoder, tok json.Token, out *bytes.Buffer) error {
+	switch tok {
+	case json.Delim('{'):
+		out.WriteByte('{')
+		n := 0
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			val, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			if val == nil {
+				continue
+			}
+			if val == json.Delim('[') && !dec.More() {
+				if _, err := dec.Token(); err != nil { // ']'
+					return err
+				}
+				continue
+			}
+			if n++; n > 1 {
+				out.WriteByte(',')
+			}
+			k, _ := json.Marshal(key)
+			out.Write(k)
+			out.WriteByte(':')
+			if err := writeSetFields(dec, val, out); err != nil {
+				return err
+			}
+		}
+		out.WriteByte('}')
+		_, err := dec.Token() // '}'
+		return err
+	case json.Delim('['):
+		out.WriteByte('[')
+		for n := 0; dec.More(); n++ {
+			t, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				out.WriteByte(',')
+			}
+			if err := writeSetFields(dec, t, out); err != nil {
+				return err
+			}
+		}
+		out.WriteByte(']')
+		_, err := dec.Token() // ']'
+		return err
+	case nil:
+		out.WriteString("null")
+		return nil
+	}
+	if n, ok := tok.(json.Number); ok {
+		out.WriteString(n.String())
+		return nil
+	}
+	v, err := json.Marshal(tok)
+	out.Write(v)
+	return err
 }
 
 // acceptable reports whether the Accept header values admit mediaType, with

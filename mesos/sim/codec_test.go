@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +128,33 @@ func FuzzParseResources(f *testing.F) {
 		require.NoError(t, err, "%q → %q", s, r.String())
 		assert.True(t, back.contains(r) && r.contains(back), "%q → %q", s, r.String())
 	})
+}
+
+// JSON events carry only the fields that are set, as Mesos writes them: no
+// null members and no empty arrays, the rest in order, and a mesos-go
+// client decodes the same event.
+func TestEncodeEvent_JSONHasOnlySetFields(t *testing.T) {
+	cpus := 0.1
+	ev := &scheduler.Event{Type: scheduler.Event_OFFERS, Offers: &scheduler.Event_Offers{Offers: []mesos.Offer{{
+		ID:          mesos.OfferID{Value: "o1"},
+		FrameworkID: mesos.FrameworkID{Value: "f1"},
+		AgentID:     mesos.AgentID{Value: "a1"},
+		Hostname:    "h<1>",
+		Resources:   []mesos.Resource{{Name: "cpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: cpus}}},
+		ExecutorIDs: []mesos.ExecutorID{},
+	}}}}
+	b, err := encodeEvent(mediaJSON, ev)
+	require.NoError(t, err)
+	s := string(b)
+	assert.NotContains(t, s, "null")
+	assert.NotContains(t, s, "[]")
+	assert.NotContains(t, s, "executor_ids")
+	assert.True(t, strings.HasPrefix(s, `{"type":"OFFERS","offers":{"offers":[{"id":{"value":"o1"}`), s)
+	assert.Contains(t, s, `"scalar":{"value":0.1}`)
+	assert.Contains(t, s, `"hostname":"h\u003c1\u003e"`, "strings escaped as encoding/json does")
+
+	var back scheduler.Event
+	require.NoError(t, json.Unmarshal(b, &back))
+	ev.Offers.Offers[0].ExecutorIDs = nil // absent decodes as nil
+	assert.Equal(t, ev, &back)
 }
