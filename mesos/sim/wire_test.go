@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -313,6 +314,7 @@ func TestW7_JSONEncoding(t *testing.T) {
 		require.NoError(t, err)
 		var m map[string]any
 		require.NoError(t, json.Unmarshal(buf, &m))
+		assertOnlySetFields(t, "", m)
 		return m
 	}
 	first := readRecord()
@@ -372,6 +374,28 @@ func TestW7_JSONEncoding(t *testing.T) {
 		[]byte(`{"type":"REVIVE_ALL","framework_id":{"value":"`+fwID+`"}}`))
 	assert.Equal(t, 400, r2.StatusCode)
 	readBody(t, r2)
+}
+
+// assertOnlySetFields fails on a null or an empty array anywhere in a JSON
+// event: Mesos writes only the fields that are set, and a client written
+// against it may iterate a present field.
+func assertOnlySetFields(t *testing.T, path string, v any) {
+	t.Helper()
+	switch x := v.(type) {
+	case nil:
+		t.Errorf("%s: null in a JSON event", path)
+	case map[string]any:
+		for k, e := range x {
+			assertOnlySetFields(t, path+"."+k, e)
+		}
+	case []any:
+		if len(x) == 0 {
+			t.Errorf("%s: empty array in a JSON event", path)
+		}
+		for i, e := range x {
+			assertOnlySetFields(t, fmt.Sprintf("%s[%d]", path, i), e)
+		}
+	}
 }
 
 // TestW6_MesosGoFollowsStandbyRedirect: a standby's 307 Location is one
