@@ -317,6 +317,10 @@ func (s *Store) Cluster() (ClusterInfo, error) {
 // AppliedIndex is the Raft index of the last entry in the local FSM.
 func (s *Store) AppliedIndex() uint64 { return s.fsm.applied.Load() }
 
+// CommitIndex is the highest log index this node knows to be committed in
+// the cluster; on a follower it trails the leader's by up to a heartbeat.
+func (s *Store) CommitIndex() uint64 { return s.raft.CommitIndex() }
+
 // WaitApplied blocks until the local FSM reflects every entry up to index
 // idx. Entries raft never hands to the FSM (a new leader's no-op, barriers)
 // do not hold it back.

@@ -92,6 +92,12 @@ func (a RaftStore) Leader() (string, string) { return a.s.Leader() }
 // Ready implements Store.
 func (a RaftStore) Ready() bool { return a.s.Ready() }
 
+// AppliedIndex implements Store.
+func (a RaftStore) AppliedIndex() uint64 { return a.s.AppliedIndex() }
+
+// CommitIndex implements Store.
+func (a RaftStore) CommitIndex() uint64 { return a.s.CommitIndex() }
+
 // Remove implements Store.
 func (a RaftStore) Remove(ctx context.Context, id string) error {
 	return translateStoreErr(a.s.Remove(ctx, id))

@@ -71,6 +71,12 @@ type Store interface {
 	// Ready reports whether the node knows a leader and has applied every
 	// committed entry it knows of.
 	Ready() bool
+	// AppliedIndex is the resourceVersion of the local state: every change
+	// up to it is applied here.
+	AppliedIndex() uint64
+	// CommitIndex is the highest resourceVersion this node knows the
+	// cluster has committed (it may not be applied here yet).
+	CommitIndex() uint64
 	// Cluster describes the Raft configuration as this node sees it.
 	Cluster(ctx context.Context) (*ClusterInfo, error)
 	// Join adds a voting member. Errors: ErrNotLeader.

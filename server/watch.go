@@ -21,6 +21,43 @@ const (
 	MIMEEventStream = "text/event-stream"
 )
 
+// tooLargeRVWait is how long a watch from a resourceVersion this node has
+// not applied yet waits for it, as Kubernetes' API server does: a client
+// may have read the version from a node ahead of this one.
+const tooLargeRVWait = 3 * time.Second
+
+// waitApplied returns once this node has applied rv. After tooLargeRVWait
+// it fails, rather than open a stream that could stay silent for ever: with
+// a 400 when rv is beyond any change the cluster has committed (a typo, a
+// version from another cluster), with a 504 Timeout when the cluster has
+// it and this node is lagging (retry, as Kubernetes clients do).
+func (s *Server) waitApplied(ctx context.Context, rv uint64) error {
+	if rv == 0 || s.store.AppliedIndex() >= rv {
+		return nil
+	}
+	deadline := time.NewTimer(tooLargeRVWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			applied, commit := s.store.AppliedIndex(), s.store.CommitIndex()
+			if rv > commit {
+				return badRequest("resourceVersion %d is newer than any change in this cluster (the latest is %d): list, and watch from the list's resourceVersion", rv, commit)
+			}
+			return statusError(http.StatusGatewayTimeout, "Timeout",
+				"resourceVersion %d is not applied on this node yet (it has %d): retry", rv, applied)
+		case <-tick.C:
+			if s.store.AppliedIndex() >= rv {
+				return nil
+			}
+		}
+	}
+}
+
 // watchRuns streams changes as NDJSON, or as Server-Sent Events when the
 // client accepts text/event-stream. Without a resourceVersion (or with
 // "0") the stream starts with every matching Run as ADDED, as kubectl get -w
@@ -44,6 +81,9 @@ func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 	stop := context.AfterFunc(s.streams, cancel)
 	defer stop()
 
+	if err := s.waitApplied(ctx, fromRV); err != nil {
+		return err
+	}
 	var initial []apis.Run
 	if fromRV == 0 {
 		list, err := s.store.ListRuns(ctx, ListOptions{Match: match})

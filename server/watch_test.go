@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -187,6 +188,40 @@ func TestWatch_BadResourceVersion(t *testing.T) {
 	r := call(t, "GET", srv.URL+"/api/v1/runs?watch=true&resourceVersion=abc", "")
 	require.Equal(t, http.StatusBadRequest, r.code)
 	assert.Equal(t, "BadRequest", r.status(t).Reason)
+}
+
+// A watch from a version this node has not applied yet waits for it (the
+// client may have read it from a node ahead of this one), and after 3 s
+// answers 400 for a version the cluster never made, rather than a stream
+// that would stay silent for ever.
+func TestWatch_FutureResourceVersion(t *testing.T) {
+	srv := start(t, server.Config{})
+	mustCreate(t, srv, "a")
+	next1 := srv.Store.ResourceVersion() + 1
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		mustCreate(t, srv, "b") // gets next1
+		mustCreate(t, srv, "c")
+	}()
+	_, events, cancel := openWatch(t, fmt.Sprintf("%s/api/v1/runs?watch=true&resourceVersion=%d", srv.URL, next1))
+	defer cancel()
+	ev := next(t, events)
+	assert.Equal(t, "c", ev.run(t).Metadata.Name, "changes after the awaited version")
+
+	began := time.Now()
+	r := call(t, "GET", srv.URL+"/api/v1/runs?watch=true&resourceVersion=999999999", "")
+	require.Equal(t, http.StatusBadRequest, r.code, r.body)
+	st := r.status(t)
+	assert.Equal(t, "BadRequest", st.Reason)
+	assert.Equal(t, fmt.Sprintf("resourceVersion 999999999 is newer than any change in this cluster (the latest is %d): list, and watch from the list's resourceVersion", srv.Store.ResourceVersion()), st.Message)
+	assert.GreaterOrEqual(t, time.Since(began), 3*time.Second, "waited for it first")
+
+	// The cluster has the version but this node lags: 504, retry.
+	srv.Store.SetLag(10)
+	ahead := srv.Store.ResourceVersion() + 5
+	r = call(t, "GET", fmt.Sprintf("%s/api/v1/runs?watch=true&resourceVersion=%d", srv.URL, ahead), "")
+	require.Equal(t, http.StatusGatewayTimeout, r.code, r.body)
+	assert.Equal(t, "Timeout", r.status(t).Reason)
 }
 
 func TestWatch_Bookmarks(t *testing.T) {

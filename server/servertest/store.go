@@ -41,6 +41,7 @@ type Store struct {
 	ready    bool
 	members  []server.Member
 	reads    int
+	lag      uint64 // committed but not applied here (SetLag)
 }
 
 type change struct {
@@ -318,6 +319,25 @@ func (s *Store) Leader() (string, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.leaderID, s.leaderAt
+}
+
+// AppliedIndex implements server.Store: the last resourceVersion handed out.
+func (s *Store) AppliedIndex() uint64 { return s.ResourceVersion() }
+
+// CommitIndex implements server.Store: the last resourceVersion handed out,
+// plus the lag set with SetLag.
+func (s *Store) CommitIndex() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rv + s.lag
+}
+
+// SetLag makes the store report n more committed versions than it has
+// applied, as a follower that lags its leader does.
+func (s *Store) SetLag(n uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lag = n
 }
 
 // Ready implements server.Store.
