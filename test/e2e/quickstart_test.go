@@ -27,7 +27,10 @@ func startNode(t *testing.T, extra ...string) (string, *proc) {
 
 // The README's quickstart: apply hello.yaml, see it succeed, read its log.
 func TestQuickstart_HelloSucceedsAndLogsItsOutput(t *testing.T) {
-	server, _ := startNode(t)
+	server, node := startNode(t)
+	// A single node running the quickstart stays far below this; the bound
+	// turns a memory regression into a failure rather than a swapping host.
+	node.limitRSS(t, 512<<20)
 	hello := filepath.Join(repoRoot(t), "manifests", "examples", "hello.yaml")
 
 	out, errOut, code := ctl(t, server, "", "apply", "-f", hello)
