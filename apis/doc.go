@@ -6,7 +6,10 @@
 //   - validation*.go: ValidateRun and ValidateRunUpdate, returning every
 //     problem with its field path ("spec.cpus: must be greater than 0").
 //   - statuserror.go: StatusFromError, the one mapping from errors to HTTP
-//     Status objects (404, 409, 410, 422 with causes, 400, 500).
+//     Status objects (404, 409, 410, 422 and 403 with causes, 400, 500).
+//   - policy*.go: Policy, the admission policy for Run specs (host paths,
+//     privileged Docker parameters, URI schemes), pure so that every path
+//     that creates Runs applies the same check.
 //   - decode*.go, encode.go: strict JSON/YAML decoding of single Runs,
 //     RunLists and multi-document streams (DecodeRuns), and encoding.
 //   - selector.go, fieldselector.go: Kubernetes label selectors and field

@@ -181,6 +181,23 @@ func sprintPath(p string) string {
 	return p
 }
 
+// AdmitDefinition checks a Run made by RunFromDefinition against the
+// policy, as AdmitRun does, naming fields by the definition's paths
+// ("container.docker.parameters[0]"). The error is a *ForbiddenError of
+// kind ContainerRunDefinition without a name: the id is made up only when
+// the run is stored.
+func (p Policy) AdmitDefinition(r *Run) error {
+	errs := p.AdmitRunSpec(&r.Spec, "spec")
+	if len(errs) == 0 {
+		return nil
+	}
+	out := make(ErrorList, len(errs))
+	for i, e := range errs {
+		out[i] = &FieldError{Field: sprintPath(e.Field), Message: strings.ReplaceAll(e.Message, "spec.container.", "container.")}
+	}
+	return &ForbiddenError{Kind: KindContainerRunDefinition, Errors: out}
+}
+
 // DefinitionFromRun renders a Run as a Sprint definition, for Sprint's GET
 // endpoints. It is the inverse of RunFromDefinition for every Run that came
 // from one; fields a definition cannot carry (user, disk, volumes, uris,

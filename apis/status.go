@@ -22,6 +22,9 @@ var (
 	ErrBadRequest = errors.New("bad request")
 	// ErrGone: a watch asked for a resourceVersion older than the kept history (410).
 	ErrGone = errors.New("resource version too old")
+	// ErrForbidden: the admission policy refuses the object (403); see
+	// *ForbiddenError.
+	ErrForbidden = errors.New("forbidden")
 )
 
 // Status is the API error object, in the shape Kubernetes uses:
@@ -98,3 +101,25 @@ func (e *InvalidError) Error() string {
 
 // Is matches ErrInvalid.
 func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+// ForbiddenError is an object the admission policy refuses (Policy.AdmitRun),
+// with every violation at its field path. It matches ErrForbidden with
+// errors.Is. Name may be empty for an object that has none yet (a Sprint
+// submission, whose id is only made up when it is stored).
+type ForbiddenError struct {
+	Kind   string
+	Name   string
+	Errors ErrorList
+}
+
+// Error renders `Run "name" is forbidden by the admission policy: spec.user: …`.
+func (e *ForbiddenError) Error() string {
+	what := e.Kind
+	if e.Name != "" {
+		what = fmt.Sprintf("%s %q", e.Kind, e.Name)
+	}
+	return fmt.Sprintf("%s is forbidden by the admission policy: %s", what, e.Errors.Error())
+}
+
+// Is matches ErrForbidden.
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }

@@ -12,6 +12,7 @@ const (
 	ReasonAlreadyExists = "AlreadyExists"
 	ReasonConflict      = "Conflict"
 	ReasonInvalid       = "Invalid"
+	ReasonForbidden     = "Forbidden"
 	ReasonBadRequest    = "BadRequest"
 	ReasonExpired       = "Expired"
 	ReasonInternalError = "InternalError"
@@ -36,8 +37,8 @@ func NewStatus(code int, reason, message string) *Status {
 
 // StatusFromError is the one mapping from errors to API Status objects the
 // HTTP layer uses: a *Status passes through, *InvalidError and ErrorList
-// become 422 with causes, each sentinel error its own code, anything else
-// 500. A nil error gives nil.
+// become 422 with causes, *ForbiddenError 403 with causes, each sentinel
+// error its own code, anything else 500. A nil error gives nil.
 func StatusFromError(err error) *Status {
 	if err == nil {
 		return nil
@@ -50,6 +51,12 @@ func StatusFromError(err error) *Status {
 	if errors.As(err, &inv) {
 		s := NewStatus(http.StatusUnprocessableEntity, ReasonInvalid, err.Error())
 		s.Details = &StatusDetails{Name: inv.Name, Kind: inv.Kind, Causes: causes(inv.Errors)}
+		return s
+	}
+	var fe *ForbiddenError
+	if errors.As(err, &fe) {
+		s := NewStatus(http.StatusForbidden, ReasonForbidden, err.Error())
+		s.Details = &StatusDetails{Name: fe.Name, Kind: fe.Kind, Causes: causes(fe.Errors)}
 		return s
 	}
 	var list ErrorList
@@ -67,6 +74,7 @@ func StatusFromError(err error) *Status {
 		{ErrAlreadyExists, http.StatusConflict, ReasonAlreadyExists},
 		{ErrConflict, http.StatusConflict, ReasonConflict},
 		{ErrInvalid, http.StatusUnprocessableEntity, ReasonInvalid},
+		{ErrForbidden, http.StatusForbidden, ReasonForbidden},
 		{ErrBadRequest, http.StatusBadRequest, ReasonBadRequest},
 		{ErrGone, http.StatusGone, ReasonExpired},
 	} {
