@@ -63,6 +63,9 @@ func openAPIOps() []oaOp {
 			Params: []oaParam{pName}, Responses: errs(map[string]string{"200": "RunEventList"})},
 		{Method: "GET", Path: "/api/v1/cluster", Tag: "cluster", Summary: "Raft members, leader, term and indexes as this node sees them",
 			Responses: errs(map[string]string{"200": "ClusterInfo"})},
+		{Method: "GET", Path: "/api/v1/policy", Tag: "cluster", Summary: "The admission policy in force: the leader's (forwarded), or this node's with local=true",
+			Params:    []oaParam{{Name: "local", In: "query", Type: "boolean", Desc: "answer with this node's policy instead of forwarding to the leader"}},
+			Responses: errs(map[string]string{"200": "AdmissionPolicy"})},
 		{Method: "POST", Path: "/api/v1/cluster/members", Tag: "cluster", Summary: "Add a member",
 			Body: "JoinRequest", Responses: errs(map[string]string{"201": "Member"})},
 		{Method: "DELETE", Path: "/api/v1/cluster/members/{id}", Tag: "cluster", Summary: "Remove a member",
@@ -104,7 +107,7 @@ var schemaRefs = map[string]string{
 	"Run": "Run", "RunList": "RunList", "Status": "Status", "ClusterInfo": "ClusterInfo",
 	"Member": "Member", "JoinRequest": "JoinRequest", "SprintRun": "SprintRun",
 	"ContainerRunDefinition": "ContainerRunDefinition", "RunEventList": "RunEventList",
-	"VersionInfo": "VersionInfo",
+	"VersionInfo": "VersionInfo", "AdmissionPolicy": "AdmissionPolicy",
 }
 
 // openAPIDoc builds the document; version is the server's.
@@ -178,6 +181,7 @@ func openAPIDoc(version string) map[string]any {
 				"ContainerRunDefinition": obj("cmd", "args", "container", "cpus", "mem", "env", "labels", "constraints"),
 				"RunEventList":           obj("apiVersion", "kind", "items"),
 				"VersionInfo":            obj("version", "nodeID"),
+				"AdmissionPolicy":        obj("apiVersion", "kind", "nodeID", "leader", "allowedHostPaths", "allowPrivileged", "allowedURISchemes"),
 			},
 		},
 	}

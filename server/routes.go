@@ -30,6 +30,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.GET("/api/v1/runs/:name/log", s.leaderOnly(s.runLog))
 	get("/api/v1/runs/:name/events", s.runEvents)
 	get("/api/v1/cluster", s.getCluster)
+	get("/api/v1/policy", s.getPolicy)
 	e.POST("/api/v1/cluster/members", s.leaderOnly(s.joinMember))
 	e.DELETE("/api/v1/cluster/members/:id", s.leaderOnly(s.removeMember))
 

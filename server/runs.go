@@ -127,8 +127,11 @@ func (s *Server) getRun(c echo.Context) error {
 }
 
 // prepareNew clears what only the server sets on a Run about to be
-// created, completes generateName, defaults and validates it.
-func prepareNew(run *apis.Run) error {
+// created, completes generateName, defaults and validates it, then checks
+// it against the admission policy. As in Kubernetes, where validating
+// admission runs after schema validation, an invalid Run gets its 422
+// first; a valid one the policy refuses gets 403 with every violation.
+func (s *Server) prepareNew(run *apis.Run) error {
 	run.Status = apis.RunStatus{}
 	run.Metadata.UID = ""
 	run.Metadata.ResourceVersion = ""
@@ -139,7 +142,10 @@ func prepareNew(run *apis.Run) error {
 		run.Metadata.Name = run.Metadata.GenerateName + randomSuffix()
 	}
 	apis.SetDefaults(run)
-	return invalid(run.Metadata.Name, apis.ValidateRun(run))
+	if err := invalid(run.Metadata.Name, apis.ValidateRun(run)); err != nil {
+		return err
+	}
+	return s.policy.AdmitRun(run)
 }
 
 // invalid turns validation problems into the error the Status mapping
@@ -172,7 +178,7 @@ func (s *Server) createRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := prepareNew(run); err != nil {
+	if err := s.prepareNew(run); err != nil {
 		return err
 	}
 	if dryRun {
@@ -214,7 +220,7 @@ func (s *Server) applyRun(c echo.Context) error {
 			return statusError(http.StatusConflict, "Conflict",
 				"Run %q does not exist, but the request has a resourceVersion precondition", name)
 		}
-		if err := prepareNew(run); err != nil {
+		if err := s.prepareNew(run); err != nil {
 			return err
 		}
 		c.Response().Header().Set(HeaderApplyResult, ApplyCreated)

@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sprint-project/sprint/apis"
 )
 
 // Defaults of Config's zero values.
@@ -64,6 +67,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Policy is the admission policy every create path applies (native
+	// and Sprint API); nil means apis.DefaultPolicy(). It is this node's:
+	// writes are served by the leader, so the leader's policy is the one in
+	// force.
+	Policy *apis.Policy
 }
 
 func (c *Config) setDefaults() {
@@ -95,6 +103,18 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// policy is the admission policy in Config, copied so that the caller's
+// slices are not shared.
+func (c *Config) policy() apis.Policy {
+	if c.Policy == nil {
+		return apis.DefaultPolicy()
+	}
+	p := *c.Policy
+	p.AllowedHostPaths = slices.Clone(p.AllowedHostPaths)
+	p.AllowedURISchemes = slices.Clone(p.AllowedURISchemes)
+	return p
+}
+
 // Server serves sprint's HTTP API over a Store. Create it with New, serve
 // with Serve (or mount Handler), stop with Close.
 type Server struct {
@@ -105,6 +125,7 @@ type Server struct {
 	echo    *echo.Echo
 	metrics *metrics
 	tokens  *tokenSet
+	policy  apis.Policy // read-only after New
 
 	// streams is cancelled by Close so that watches and followed logs,
 	// which never go idle, end before the graceful shutdown waits.
@@ -139,6 +160,7 @@ func New(cfg Config, store Store, logs LogSource, logger *slog.Logger) (*Server,
 		log:     logger.With("component", "server"),
 		metrics: m,
 		tokens:  newTokenSet(cfg.Tokens),
+		policy:  cfg.policy(),
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.echo = s.newEcho()

@@ -38,6 +38,9 @@ func (s *Server) sprintCreate(c echo.Context) error {
 		}
 		return err
 	}
+	if err := s.policy.AdmitDefinition(run); err != nil {
+		return err
+	}
 	created, err := s.store.CreateRun(c.Request().Context(), run)
 	if err != nil {
 		return err
