@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sprint-project/sprint/apis"
 )
 
 // Config is everything a sprint node is started with: DESIGN.md §3's flags,
@@ -40,6 +42,11 @@ type Config struct {
 	TLSCert            string
 	TLSKey             string
 	Insecure           bool
+	// AllowHostPaths, AllowPrivileged and AllowURISchemes are the admission
+	// policy's flags; see AdmissionPolicy.
+	AllowHostPaths  string
+	AllowPrivileged bool
+	AllowURISchemes string
 }
 
 // ParseFlags fills a Config from args and the environment. lookupEnv is
@@ -74,6 +81,9 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file for the REST API")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file for the REST API")
 	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without --token-file")
+	fs.StringVar(&c.AllowHostPaths, flagName(apis.FlagAllowHostPaths), "", "host path prefixes Run volumes may mount, comma-separated, each optionally :ro (read-only only), e.g. /srv/data,/opt/ref:ro (default: none)")
+	fs.BoolVar(&c.AllowPrivileged, flagName(apis.FlagAllowPrivileged), false, "admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and command tasks run as root")
+	fs.StringVar(&c.AllowURISchemes, flagName(apis.FlagAllowURISchemes), apis.DefaultAllowedURISchemes, "URI schemes spec.uris may fetch, comma-separated; file also admits bare paths (a file of the agent)")
 
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sprint [flags]\n\nA sprint node: the replicated Run store, the REST API and, on the Raft leader,\nthe controller that runs Runs on Mesos. Every flag can also be set through the\nenvironment as SPRINT_<FLAG>, e.g. SPRINT_DATA_DIR for --data-dir; flags win.\n\nFlags:\n")
@@ -132,6 +142,9 @@ func (c *Config) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	if _, err := c.AdmissionPolicy(); err != nil {
+		return err
+	}
 	if c.GCMaxFinished < 0 {
 		return fmt.Errorf("--gc-max-finished: must be 0 or more, not %d", c.GCMaxFinished)
 	}
@@ -148,5 +161,22 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+// AdmissionPolicy is the admission policy the policy flags describe; the
+// error names the flag at fault.
+func (c *Config) AdmissionPolicy() (apis.Policy, error) {
+	hostPaths, err := apis.ParseAllowedHostPaths(c.AllowHostPaths)
+	if err != nil {
+		return apis.Policy{}, fmt.Errorf("%s: %w", apis.FlagAllowHostPaths, err)
+	}
+	schemes, err := apis.ParseURISchemes(c.AllowURISchemes)
+	if err != nil {
+		return apis.Policy{}, fmt.Errorf("%s: %w", apis.FlagAllowURISchemes, err)
+	}
+	return apis.Policy{AllowedHostPaths: hostPaths, AllowPrivileged: c.AllowPrivileged, AllowedURISchemes: schemes}, nil
+}
+
+// flagName is a flag's name without its dashes, as package flag wants it.
+func flagName(flag string) string { return strings.TrimPrefix(flag, "--") }
 
 func defaultLookupEnv(k string) (string, bool) { return os.LookupEnv(k) }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
 )
 
 func envMap(m map[string]string) func(string) (string, bool) {
@@ -50,6 +52,14 @@ func TestParseFlags_Errors(t *testing.T) {
 		"zero gc interval": {args: []string{"--gc-interval", "0s"}, want: "--gc-interval: must be positive, not 0s"},
 		"negative dur":     {args: []string{"--staging-timeout", "-1s"}, want: "--staging-timeout: must not be negative"},
 		"stray argument":   {args: []string{"run"}, want: `unexpected argument "run"`},
+		"relative host path": {args: []string{"--allow-host-paths", "/srv,data"},
+			want: `--allow-host-paths: "data" is not an absolute path`},
+		"dot-dot host path": {env: map[string]string{"SPRINT_ALLOW_HOST_PATHS": "/srv/../etc"},
+			want: `--allow-host-paths: "/srv/../etc" has a ".." element: name the directory itself`},
+		"unknown scheme": {args: []string{"--allow-uri-schemes", "https,gopher"},
+			want: `--allow-uri-schemes: unknown scheme "gopher": sprint fetches http, https, ftp, ftps, hdfs, s3, s3a, s3n, file`},
+		"privileged env not a bool": {env: map[string]string{"SPRINT_ALLOW_PRIVILEGED": "yes"},
+			want: `SPRINT_ALLOW_PRIVILEGED="yes": invalid value for --allow-privileged (admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and command tasks run as root): parse error`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -58,6 +68,37 @@ func TestParseFlags_Errors(t *testing.T) {
 			assert.Equal(t, tc.want, err.Error())
 		})
 	}
+}
+
+func TestParseFlags_AdmissionPolicy(t *testing.T) {
+	c, err := ParseFlags(nil, envMap(nil), io.Discard)
+	require.NoError(t, err)
+	p, err := c.AdmissionPolicy()
+	require.NoError(t, err)
+	assert.Equal(t, apis.DefaultPolicy(), p, "no flags: the default policy")
+
+	c, err = ParseFlags([]string{"--allow-host-paths", "/srv/data/,/opt/ref:ro", "--allow-privileged", "--allow-uri-schemes", "HTTPS,file"}, envMap(nil), io.Discard)
+	require.NoError(t, err)
+	p, err = c.AdmissionPolicy()
+	require.NoError(t, err)
+	assert.Equal(t, apis.Policy{
+		AllowedHostPaths:  []apis.AllowedHostPath{{PathPrefix: "/srv/data"}, {PathPrefix: "/opt/ref", ReadOnly: true}},
+		AllowPrivileged:   true,
+		AllowedURISchemes: []string{"https", "file"},
+	}, p)
+
+	env := envMap(map[string]string{
+		"SPRINT_ALLOW_HOST_PATHS":  "/scratch",
+		"SPRINT_ALLOW_PRIVILEGED":  "true",
+		"SPRINT_ALLOW_URI_SCHEMES": "",
+	})
+	c, err = ParseFlags([]string{"--allow-host-paths", "/flag"}, env, io.Discard)
+	require.NoError(t, err)
+	p, err = c.AdmissionPolicy()
+	require.NoError(t, err)
+	assert.Equal(t, []apis.AllowedHostPath{{PathPrefix: "/flag"}}, p.AllowedHostPaths, "a flag wins over the environment")
+	assert.True(t, p.AllowPrivileged, "SPRINT_ALLOW_PRIVILEGED")
+	assert.Empty(t, p.AllowedURISchemes, "SPRINT_ALLOW_URI_SCHEMES set empty allows no URI")
 }
 
 func TestEnvName(t *testing.T) {

@@ -117,6 +117,10 @@ func (m *Main) Run(parent context.Context) error {
 	if err := server.CheckListenSecurity(cfg.Listen, len(tokens) > 0, cfg.Insecure); err != nil {
 		return err
 	}
+	policy, err := cfg.AdmissionPolicy()
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -228,6 +232,7 @@ func (m *Main) Run(parent context.Context) error {
 		TLSCertFile: cfg.TLSCert,
 		TLSKeyFile:  cfg.TLSKey,
 		Registry:    reg,
+		Policy:      &policy,
 	}, server.NewRaftStore(store), logs, m.Logger)
 	if err != nil {
 		ln.Close()
@@ -248,6 +253,8 @@ func (m *Main) Run(parent context.Context) error {
 	}
 	m.Logger.Info("sprint started", "listen", m.httpAddr, "node_id", nodeID, "raft_addr", store.RaftAddr(),
 		"data_dir", cfg.DataDir, "mesos_masters", strings.Join(masters, ","), "version", buildinfo.Version(version))
+	m.Logger.Info("admission policy", "allow_host_paths", cfg.AllowHostPaths, "allow_privileged", policy.AllowPrivileged,
+		"allow_uri_schemes", strings.Join(policy.AllowedURISchemes, ","))
 	return nil
 }
 
