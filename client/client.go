@@ -263,6 +263,10 @@ func IsConflict(err error) bool { return StatusCode(err) == http.StatusConflict 
 // IsInvalid reports whether err is a 422 validation failure.
 func IsInvalid(err error) bool { return StatusCode(err) == http.StatusUnprocessableEntity }
 
+// IsForbidden reports whether err is a 403: the admission policy refused
+// the object; the Status's details.causes name each field.
+func IsForbidden(err error) bool { return StatusCode(err) == http.StatusForbidden }
+
 // IsGone reports whether err is a 410 (watch history too old).
 func IsGone(err error) bool { return StatusCode(err) == http.StatusGone }
 

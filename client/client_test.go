@@ -330,6 +330,32 @@ func TestLogsAndCluster(t *testing.T) {
 	assert.Equal(t, "v9", v)
 }
 
+func TestPolicyAndForbidden(t *testing.T) {
+	_, c := setup(t, server.Config{NodeID: "n1", Policy: &apis.Policy{AllowedURISchemes: []string{"https"}}}, "")
+	ctx := t.Context()
+	for _, local := range []bool{false, true} {
+		p, err := c.Policy(ctx, local)
+		require.NoError(t, err)
+		assert.Equal(t, "n1", p.NodeID)
+		assert.True(t, p.Leader)
+		assert.Equal(t, []string{"https"}, p.AllowedURISchemes)
+		assert.False(t, p.AllowPrivileged)
+	}
+
+	r := newRun("rooted")
+	r.Spec.URIs = []apis.URI{{Value: "file:///etc/shadow"}}
+	_, err := c.Create(ctx, r)
+	require.Error(t, err)
+	assert.True(t, client.IsForbidden(err), "%v", err)
+	assert.False(t, client.IsInvalid(err))
+	var st *apis.Status
+	require.ErrorAs(t, err, &st)
+	require.Len(t, st.Details.Causes, 1)
+	assert.Equal(t, "spec.uris[0].value", st.Details.Causes[0].Field)
+	_, err = c.Get(ctx, "rooted")
+	assert.True(t, client.IsNotFound(err), "nothing stored: %v", err)
+}
+
 func recv(t *testing.T, w *client.Watcher) client.Event {
 	t.Helper()
 	select {

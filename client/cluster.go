@@ -25,6 +25,20 @@ func (c *Client) Cluster(ctx context.Context) (*Cluster, error) {
 	return &out, nil
 }
 
+// Policy reads the admission policy in force: the leader's, which the
+// server forwards the request to. With local, the answering node's own.
+func (c *Client) Policy(ctx context.Context, local bool) (*apis.AdmissionPolicy, error) {
+	r := request{method: http.MethodGet, path: "/api/v1/policy"}
+	if local {
+		r.query = url.Values{"local": {"true"}}
+	}
+	var out apis.AdmissionPolicy
+	if _, _, err := c.doJSON(ctx, r, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Join adds a member with its Raft and HTTP addresses.
 func (c *Client) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 	body, err := json.Marshal(map[string]string{"id": id, "raftAddr": raftAddr, "httpAddr": httpAddr})

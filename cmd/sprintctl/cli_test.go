@@ -46,6 +46,8 @@ spec: {command: "true", cpus: 0, mem: 16}
 	step("apply --force", e.run(t, changed, "apply", "-f", "-", "--force"))
 	step("apply unknown field", e.run(t, strings.Replace(helloYAML, "cpus:", "cpu:", 1), "apply", "-f", "-"))
 	step("apply missing file", e.run(t, "", "apply", "-f", dir+"/nope.yaml"))
+	step("apply refused by the admission policy", e.run(t, forbiddenYAML, "apply", "-f", "-"))
+	step("apply --dry-run refused by the admission policy", e.run(t, forbiddenYAML, "apply", "-f", "-", "--dry-run"))
 	step("apply without -f", e.run(t, "", "apply"))
 	golden(t, "apply", strings.ReplaceAll(transcript.String(), dir, "DIR"))
 
@@ -55,6 +57,23 @@ spec: {command: "true", cpus: 0, mem: 16}
 	_, err = e.srv.Store.GetRun(t.Context(), "deep")
 	require.NoError(t, err, "-R reads subdirectories")
 }
+
+// forbiddenYAML asks for the agent three ways the default policy refuses.
+const forbiddenYAML = `apiVersion: sprint/v1
+kind: Run
+metadata: {name: rooted}
+spec:
+  command: cat /host/etc/shadow
+  cpus: 0.1
+  mem: 16
+  container:
+    type: DOCKER
+    docker:
+      image: alpine:3.20
+      parameters: [{key: privileged, value: "true"}]
+    volumes: [{containerPath: /host, hostPath: /, mode: RW}]
+  uris: [{value: "file:///etc/shadow"}]
+`
 
 func TestGet_Golden(t *testing.T) {
 	e := newEnv(t, server.Config{})
@@ -295,7 +314,11 @@ func TestTLS_CertificateAuthority(t *testing.T) {
 }
 
 func TestApply_ExampleManifests(t *testing.T) {
-	e := newEnv(t, server.Config{})
+	// volumes-uris.yaml mounts /srv/etl, as its comment says.
+	e := newEnv(t, server.Config{Policy: &apis.Policy{
+		AllowedHostPaths:  []apis.AllowedHostPath{{PathPrefix: "/srv/etl"}},
+		AllowedURISchemes: apis.DefaultPolicy().AllowedURISchemes,
+	}})
 	r := e.run(t, "", "apply", "-f", "../../manifests/examples")
 	require.Equal(t, 0, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sprint-project/sprint/client"
 )
 
 func (a *app) clusterCmd() *cobra.Command {
@@ -42,6 +45,8 @@ func (a *app) clusterCmd() *cobra.Command {
 			}
 			fmt.Fprintln(a.stdout)
 			newTable(a.stdout, []string{"ID", "SUFFRAGE", "RAFT ADDRESS", "HTTP ADDRESS", "LEADER"}, rows)
+			fmt.Fprintln(a.stdout)
+			a.printPolicy(cmd.Context(), c)
 			return nil
 		},
 	})
@@ -83,4 +88,28 @@ func (a *app) clusterCmd() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// printPolicy shows the admission policy in force, the leader's. It is a
+// part of the status, not its point: when it cannot be read (no leader, a
+// server without the endpoint) the status says so and still succeeds.
+func (a *app) printPolicy(ctx context.Context, c *client.Client) {
+	p, err := c.Policy(ctx, false)
+	if err != nil {
+		fmt.Fprintf(a.stdout, "Admission Policy:     unknown (%s)\n", errorLine(err))
+		return
+	}
+	fmt.Fprintf(a.stdout, "Admission Policy:     enforced by leader %s\n", orNone(p.NodeID))
+	in := kv{w: a.stdout, indent: "  "}
+	hostPaths := make([]string, len(p.AllowedHostPaths))
+	for i, h := range p.AllowedHostPaths {
+		hostPaths[i] = h.String()
+	}
+	in.line("Host Paths", orNone(strings.Join(hostPaths, ", ")))
+	privileged := "refused"
+	if p.AllowPrivileged {
+		privileged = "allowed"
+	}
+	in.line("Privileged", privileged)
+	in.line("URI Schemes", orNone(strings.Join(p.AllowedURISchemes, ", ")))
 }

@@ -76,10 +76,15 @@ func (a *app) execute(ctx context.Context, args []string) int {
 }
 
 // errorLine renders an error as one line: the server's Status message, or
-// the error with its newlines folded.
+// the error with its newlines folded. An admission policy refusal is the
+// exception: a line naming the object, then one indented line per cause,
+// each with its field and the server flag that would allow it.
 func errorLine(err error) string {
 	var st *apis.Status
 	if errors.As(err, &st) {
+		if lines := forbiddenLines(st); lines != "" {
+			return lines
+		}
 		msg := st.Message
 		if st.Code == http.StatusUnauthorized {
 			msg += " (set --token or SPRINT_TOKEN)"
@@ -93,6 +98,27 @@ func errorLine(err error) string {
 		return "timed out: " + strings.Join(strings.Fields(err.Error()), " ")
 	}
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// forbiddenLines renders a 403 with causes; "" for any other Status.
+func forbiddenLines(st *apis.Status) string {
+	if st.Code != http.StatusForbidden || st.Reason != apis.ReasonForbidden || st.Details == nil || len(st.Details.Causes) == 0 {
+		return ""
+	}
+	what := st.Details.Kind
+	if st.Details.Name != "" {
+		what = fmt.Sprintf("%s %q", st.Details.Kind, st.Details.Name)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is forbidden by the admission policy:", strings.Join(strings.Fields(what), " "))
+	for _, c := range st.Details.Causes {
+		line := strings.Join(strings.Fields(c.Message), " ")
+		if c.Field != "" {
+			line = c.Field + ": " + line
+		}
+		b.WriteString("\n  " + line)
+	}
+	return b.String()
 }
 
 func (a *app) rootCmd() *cobra.Command {
