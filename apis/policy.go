@@ -149,14 +149,31 @@ func ParseURISchemes(s string) ([]string, error) {
 	return out, nil
 }
 
+// MaxForbiddenCauses bounds the violations a refusal lists; the rest are
+// counted in one last cause. Each cause quotes the value and names a flag,
+// so without a bound a 1 MiB body of 45,000 volume parameters would get a
+// 10 MB answer; no spec written by hand comes near.
+const MaxForbiddenCauses = 100
+
 // AdmitRun checks a Run about to be created against the policy. It returns
 // nil or a *ForbiddenError (matching ErrForbidden) listing every violation
-// with its field path. Call it after validation: it judges valid specs.
+// with its field path (up to MaxForbiddenCauses, then a count). Call it
+// after validation: it judges valid specs.
 func (p Policy) AdmitRun(r *Run) error {
 	if errs := p.AdmitRunSpec(&r.Spec, "spec"); len(errs) > 0 {
-		return &ForbiddenError{Kind: KindRun, Name: r.Metadata.Name, Errors: errs}
+		return &ForbiddenError{Kind: KindRun, Name: r.Metadata.Name, Errors: capCauses(errs)}
 	}
 	return nil
+}
+
+// capCauses keeps the first MaxForbiddenCauses violations and counts the
+// rest in a last, fieldless one.
+func capCauses(errs ErrorList) ErrorList {
+	if len(errs) <= MaxForbiddenCauses {
+		return errs
+	}
+	out := slices.Clone(errs[:MaxForbiddenCauses])
+	return append(out, &FieldError{Message: fmt.Sprintf("and %d more violations of the admission policy", len(errs)-MaxForbiddenCauses)})
 }
 
 // AdmitRunSpec returns every violation of the policy by the spec found at

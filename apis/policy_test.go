@@ -226,6 +226,20 @@ func TestPolicy_AdmitRun(t *testing.T) {
 	assert.NoError(t, DefaultPolicy().AdmitRun(r))
 }
 
+func TestPolicy_AdmitRun_BoundsTheCauses(t *testing.T) {
+	s := dockerSpec()
+	for range 5000 {
+		s.Container.Docker.Parameters = append(s.Container.Docker.Parameters, Parameter{Key: "v", Value: "/:/h"})
+	}
+	assert.Len(t, DefaultPolicy().AdmitRunSpec(s, "spec"), 5000, "the pure check returns every violation")
+	err := DefaultPolicy().AdmitRun(&Run{Metadata: ObjectMeta{Name: "x"}, Spec: *s})
+	var fe *ForbiddenError
+	require.ErrorAs(t, err, &fe)
+	require.Len(t, fe.Errors, MaxForbiddenCauses+1)
+	assert.Equal(t, "spec.container.docker.parameters[99]", fe.Errors[MaxForbiddenCauses-1].Field)
+	assert.Equal(t, &FieldError{Message: "and 4900 more violations of the admission policy"}, fe.Errors[MaxForbiddenCauses])
+}
+
 func TestPolicy_AdmitDefinition(t *testing.T) {
 	def := ContainerRunDefinition{Cmd: "true", Container: &SprintContainer{Type: ContainerDocker, Docker: &DockerInfo{
 		Image:      "alpine",

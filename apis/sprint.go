@@ -195,7 +195,7 @@ func (p Policy) AdmitDefinition(r *Run) error {
 	for i, e := range errs {
 		out[i] = &FieldError{Field: sprintPath(e.Field), Message: strings.ReplaceAll(e.Message, "spec.container.", "container.")}
 	}
-	return &ForbiddenError{Kind: KindContainerRunDefinition, Errors: out}
+	return &ForbiddenError{Kind: KindContainerRunDefinition, Errors: capCauses(out)}
 }
 
 // DefinitionFromRun renders a Run as a Sprint definition, for Sprint's GET
