@@ -182,8 +182,11 @@ func capCauses(errs ErrorList) ErrorList {
 // that would allow it. It is pure and safe on any spec, valid or not.
 func (p Policy) AdmitRunSpec(s *RunSpec, path string) ErrorList {
 	var errs ErrorList
-	if s.User == "root" && s.Container == nil && !p.AllowPrivileged {
-		errs = append(errs, fieldErr(path+".user", "%q runs the command as root on the agent, outside any container; start sprint with %s to allow it", s.User, FlagAllowPrivileged))
+	// Docker drops root's dangerous capabilities; a command task runs on
+	// the agent itself, and the Mesos containerizer keeps every capability
+	// unless the agent runs its linux/capabilities isolator.
+	if s.User == "root" && (s.Container == nil || s.Container.Type != ContainerDocker) && !p.AllowPrivileged {
+		errs = append(errs, fieldErr(path+".user", "%q runs the task as root on the agent outside Docker's confinement (a command task, or the Mesos containerizer); start sprint with %s to allow it", s.User, FlagAllowPrivileged))
 	}
 	if c := s.Container; c != nil {
 		if c.Docker != nil && !p.AllowPrivileged {

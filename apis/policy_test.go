@@ -153,8 +153,10 @@ func TestPolicy_AdmitRunSpec(t *testing.T) {
 
 		// spec.user.
 		"root command task": {policy: def, spec: &RunSpec{Command: "id", User: "root", Cpus: 1, Mem: 1},
-			want: []string{`spec.user: "root" runs the command as root on the agent, outside any container; start sprint with --allow-privileged to allow it`}},
-		"root in a container":          {policy: def, spec: func() *RunSpec { s := dockerSpec(); s.User = "root"; return s }()},
+			want: []string{`spec.user: "root" runs the task as root on the agent outside Docker's confinement (a command task, or the Mesos containerizer); start sprint with --allow-privileged to allow it`}},
+		"root in the Mesos containerizer": {policy: def, spec: func() *RunSpec { s := dockerSpec(); s.Container.Type = ContainerMesos; s.User = "root"; return s }(),
+			want: []string{`spec.user: "root" runs the task as root on the agent outside Docker's confinement (a command task, or the Mesos containerizer); start sprint with --allow-privileged to allow it`}},
+		"root in a Docker container":   {policy: def, spec: func() *RunSpec { s := dockerSpec(); s.User = "root"; return s }()},
 		"root command task privileged": {policy: priv, spec: &RunSpec{Command: "id", User: "root", Cpus: 1, Mem: 1}},
 		"other user":                   {policy: def, spec: &RunSpec{Command: "id", User: "nobody", Cpus: 1, Mem: 1}},
 

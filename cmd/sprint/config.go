@@ -82,7 +82,7 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file for the REST API")
 	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without --token-file")
 	fs.StringVar(&c.AllowHostPaths, flagName(apis.FlagAllowHostPaths), "", "host path prefixes Run volumes may mount, comma-separated, each optionally :ro (read-only only), e.g. /srv/data,/opt/ref:ro (default: none)")
-	fs.BoolVar(&c.AllowPrivileged, flagName(apis.FlagAllowPrivileged), false, "admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and command tasks run as root")
+	fs.BoolVar(&c.AllowPrivileged, flagName(apis.FlagAllowPrivileged), false, "admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and spec.user root outside a Docker container")
 	fs.StringVar(&c.AllowURISchemes, flagName(apis.FlagAllowURISchemes), apis.DefaultAllowedURISchemes, "URI schemes spec.uris may fetch, comma-separated; file also admits bare paths (a file of the agent)")
 
 	fs.Usage = func() {

@@ -59,7 +59,7 @@ func TestParseFlags_Errors(t *testing.T) {
 		"unknown scheme": {args: []string{"--allow-uri-schemes", "https,gopher"},
 			want: `--allow-uri-schemes: unknown scheme "gopher": sprint fetches http, https, ftp, ftps, hdfs, s3, s3a, s3n, file`},
 		"privileged env not a bool": {env: map[string]string{"SPRINT_ALLOW_PRIVILEGED": "yes"},
-			want: `SPRINT_ALLOW_PRIVILEGED="yes": invalid value for --allow-privileged (admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and command tasks run as root): parse error`},
+			want: `SPRINT_ALLOW_PRIVILEGED="yes": invalid value for --allow-privileged (admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and spec.user root outside a Docker container): parse error`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
