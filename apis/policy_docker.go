@@ -52,6 +52,11 @@ func dockerFlag(p Parameter) (name, value string) {
 // Flags are matched by long name and by shorthand (-v), whether or not the
 // runtime in use would take the shorthand.
 func privilegedParameter(p Parameter) string {
+	if strings.ContainsRune(p.Key, 0) || strings.ContainsRune(p.Value, 0) {
+		// The agent passes "--key=value" to exec as a C string, which ends
+		// at the NUL: "privileged\x00" with value "false" is --privileged.
+		return "contains a NUL byte, which cuts short the argument Mesos passes to docker"
+	}
 	name, value := dockerFlag(p)
 	v := strings.ToLower(strings.TrimSpace(value))
 	switch name {

@@ -102,6 +102,8 @@ func TestPolicy_AdmitRunSpec(t *testing.T) {
 		"-privileged with empty value":    {policy: def, spec: dockerSpec(" -privileged ", ""), want: []string{param + `" -privileged =" runs the container with every capability and device of the agent` + privTail}},
 		"privileged=true inside the key":  {policy: def, spec: dockerSpec("privileged=true", ""), want: []string{param + `"privileged=true=" runs the container with every capability and device of the agent` + privTail}},
 		"privileged=false":                {policy: def, spec: dockerSpec("privileged", "false")},
+		"NUL in the key":                  {policy: def, spec: dockerSpec("privileged\x00", "false"), want: []string{param + `"privileged\x00=false" contains a NUL byte, which cuts short the argument Mesos passes to docker` + privTail}},
+		"NUL in the value":                {policy: def, spec: dockerSpec("pid", "host\x00x"), want: []string{param + `"pid=host\x00x" contains a NUL byte, which cuts short the argument Mesos passes to docker` + privTail}},
 		"privileged=0":                    {policy: def, spec: dockerSpec("privileged", "0")},
 		"pid=host":                        {policy: def, spec: dockerSpec("pid", "host"), want: []string{param + `"pid=host" shares the agent's process namespace` + privTail}},
 		"PID=HOST":                        {policy: def, spec: dockerSpec("PID", " HOST "), want: []string{param + `"PID= HOST " shares the agent's process namespace` + privTail}},

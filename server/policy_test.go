@@ -166,6 +166,7 @@ func TestPolicy_RefusesOnSprintCreatePath(t *testing.T) {
 		"docker socket":     {"v", "/var/run/docker.sock:/var/run/docker.sock"},
 		"mount":             {"mount", "type=bind,src=/,dst=/host"},
 		"volumes-from":      {"volumes-from", "sprint"},
+		"NUL-cut key":       {"privileged\x00", "false"},
 	}
 	for name, p := range params {
 		t.Run(name, func(t *testing.T) {
