@@ -21,11 +21,24 @@ type Config struct {
 	// AdvertiseAddr is host:port clients reach this simulator at (MasterInfo,
 	// Offer.url, slaves[].pid). Empty: set by Serve from the listener.
 	AdvertiseAddr string
-	// Credentials turns on HTTP Basic authentication of schedulers
-	// (principal → secret): requests without valid credentials get 401 and a
-	// framework's principal must be the authenticated one. Empty: no
-	// authentication, as Mesos' default.
+	// Credentials are the principals and secrets HTTP Basic authentication
+	// accepts (principal → secret), as Mesos' --credentials file. They are
+	// used only where one of the Authenticate fields asks for them.
 	Credentials map[string]string
+	// AuthenticateFrameworks requires credentials on /api/v1/scheduler
+	// (Mesos' --authenticate_http_frameworks): a request without valid ones
+	// gets 401, and a framework's principal must be the authenticated one
+	// (400 otherwise); a FrameworkInfo without a principal gets the
+	// authenticated one.
+	AuthenticateFrameworks bool
+	// AuthenticateHTTPReadOnly requires credentials on the read-only
+	// endpoints: /master/state (and /state, /master/state.json) and the
+	// agents' /files/read (Mesos' --authenticate_http_readonly).
+	AuthenticateHTTPReadOnly bool
+	// AuthenticateHTTPReadWrite requires credentials on the /sim/v1/ fault
+	// controls, the simulator's operator endpoints (Mesos'
+	// --authenticate_http_readwrite).
+	AuthenticateHTTPReadWrite bool
 	// Agents are registered at Start, in order (ids <masterId>-S0, -S1, …).
 	Agents []AgentConfig
 	// WorkDir holds the process executor's sandboxes
@@ -142,6 +155,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.LaunchDelay < 0 || c.OfferTimeout < 0 {
 		return fmt.Errorf("negative LaunchDelay or OfferTimeout")
+	}
+	if err := c.checkAuthentication(); err != nil {
+		return err
 	}
 	for i, a := range c.Agents {
 		if a.Resources == "" {

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"crypto/subtle"
 	"errors"
 	"io"
 	"net/http"
@@ -18,16 +17,20 @@ const maxCallBytes = 16 << 20
 // and the /sim/v1/ fault controls.
 func (m *Master) Handler() http.Handler {
 	mux := http.NewServeMux()
+	ro, rw := m.cfg.AuthenticateHTTPReadOnly, m.cfg.AuthenticateHTTPReadWrite
+	// The scheduler endpoint authenticates itself: it needs the principal.
 	mux.HandleFunc("/api/v1/scheduler", m.serveScheduler)
-	mux.HandleFunc("/master/state", m.serveState)
-	mux.HandleFunc("/master/state.json", m.serveState)
-	mux.HandleFunc("/state", m.serveState)
-	mux.HandleFunc("/files/read", m.serveFilesRead)
-	mux.HandleFunc("/files/read.json", m.serveFilesRead)
+	mux.HandleFunc("/master/state", m.guard(ro, realmMasterReadOnly, m.serveState))
+	mux.HandleFunc("/master/state.json", m.guard(ro, realmMasterReadOnly, m.serveState))
+	// /state and /files/read are what clients ask an agent (at its URL).
+	mux.HandleFunc("/state", m.guard(ro, realmAgentReadOnly, m.serveState))
+	mux.HandleFunc("/files/read", m.guard(ro, realmAgentReadOnly, m.serveFilesRead))
+	mux.HandleFunc("/files/read.json", m.guard(ro, realmAgentReadOnly, m.serveFilesRead))
+	// As in Mesos, /redirect and /health need no credentials.
 	mux.HandleFunc("/master/redirect", m.serveRedirect)
 	mux.HandleFunc("/redirect", m.serveRedirect)
 	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.HandleFunc("/sim/v1/", m.serveFaults)
+	mux.HandleFunc("/sim/v1/", m.guard(rw, realmMasterReadWrite, m.serveFaults))
 	return mux
 }
 
@@ -56,20 +59,6 @@ func (m *Master) leadershipError(path, rawQuery string) (status int, msg, locati
 	return 0, "", ""
 }
 
-// authenticate checks HTTP Basic credentials when Config.Credentials is set;
-// it returns the authenticated principal ("" without authentication).
-func (m *Master) authenticate(r *http.Request) (string, bool) {
-	if len(m.cfg.Credentials) == 0 {
-		return "", true
-	}
-	user, pass, ok := r.BasicAuth()
-	secret, known := m.cfg.Credentials[user]
-	if !ok || !known || subtle.ConstantTimeCompare([]byte(secret), []byte(pass)) != 1 {
-		return "", false
-	}
-	return user, true
-}
-
 // serveRedirect is Mesos' /master/redirect: 307 to //<leader host:port>,
 // 503 when no leader is known.
 func (m *Master) serveRedirect(w http.ResponseWriter, _ *http.Request) {
@@ -90,10 +79,11 @@ func (m *Master) serveRedirect(w http.ResponseWriter, _ *http.Request) {
 
 // serveScheduler is POST /api/v1/scheduler with the checks of §1.1 in order.
 func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
-	principal, ok := m.authenticate(r)
+	// libprocess authenticates before the handler runs: even a standby
+	// master answers 401 first.
+	principal, ok := m.authenticateFramework(r)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Basic realm="mesos"`)
-		plainError(w, http.StatusUnauthorized, "Unauthorized")
+		unauthorized(w, realmScheduler)
 		return
 	}
 	m.mu.Lock()
@@ -157,6 +147,12 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		if hasStreamID {
 			plainError(w, http.StatusBadRequest, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
 			return
+		}
+		if fi := call.Subscribe.FrameworkInfo; principal != "" && fi.Principal == nil {
+			// As Mesos: an authenticated framework that names no principal
+			// gets the authenticated one.
+			m.log.Warn("setting FrameworkInfo.principal to the principal the framework authenticated with", "principal", principal)
+			fi.Principal = &principal
 		}
 		m.serveSubscription(w, r, call, media)
 		return

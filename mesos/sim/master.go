@@ -31,6 +31,7 @@ var (
 // all of its state; see DESIGN.md.
 type Master struct {
 	cfg     Config
+	creds   credentialSet // digests of cfg.Credentials, which is cleared
 	log     *slog.Logger
 	clk     Clock
 	exec    ExecutorFactory
@@ -89,6 +90,7 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 	}
 	m := &Master{
 		cfg:        cfg,
+		creds:      newCredentialSet(cfg.Credentials),
 		log:        d.logger.With("component", "mesos-sim"),
 		clk:        d.clock,
 		exec:       d.exec,
@@ -100,6 +102,13 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 		offers:     map[string]*offer{},
 		streams:    map[*stream]bool{},
 		advertise:  cfg.AdvertiseAddr,
+	}
+	// Only digests of the secrets are kept.
+	m.cfg.Credentials = nil
+	if cfg.AuthenticateFrameworks || cfg.AuthenticateHTTPReadOnly || cfg.AuthenticateHTTPReadWrite {
+		m.log.Info("authentication on", "frameworks", cfg.AuthenticateFrameworks,
+			"http_readonly", cfg.AuthenticateHTTPReadOnly, "http_readwrite", cfg.AuthenticateHTTPReadWrite,
+			"principals", principals(cfg.Credentials))
 	}
 	m.masterID = cfg.MasterID
 	if m.masterID == "" {

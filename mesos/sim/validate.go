@@ -75,7 +75,7 @@ func validateCall(c *scheduler.Call, principal string) error {
 		if (c.FrameworkID != nil) != (fi.ID != nil) || callID != infoID {
 			return wireErr("'framework_id' differs from 'subscribe.framework_info.id'")
 		}
-		if principal != "" && fi.GetPrincipal() != principal {
+		if principal != "" && fi.Principal != nil && fi.GetPrincipal() != principal {
 			return wireErrf("Authenticated principal '%s' does not match principal '%s' set in `FrameworkInfo`", principal, fi.GetPrincipal())
 		}
 		return nil
