@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,7 +71,8 @@ func (m *Master) addAgentLocked(ac AgentConfig) (*agent, error) {
 	if ac.Hostname != "" {
 		host = ac.Hostname
 	}
-	env := ExecutorEnv{AgentID: id, Clock: m.clk, Logger: m.log.With("agent_id", id), KillGrace: m.cfg.KillGracePeriod}
+	env := ExecutorEnv{AgentID: id, Clock: m.clk, Logger: m.log.With("agent_id", id), KillGrace: m.cfg.KillGracePeriod,
+		Environment: m.cfg.ExecutorEnvironment, SwitchUser: m.cfg.SwitchUser}
 	ex, err := m.exec(ac.Executor, env)
 	if err != nil {
 		return nil, fmt.Errorf("agent %s: %w", id, err)
@@ -133,8 +135,13 @@ func (m *Master) agentURL(a *agent) *mesos.URL {
 }
 
 func (m *Master) agentPID(a *agent) string {
+	return fmt.Sprintf("slave(%d)@%s", a.index+1, m.agentEndpoint(a))
+}
+
+// agentEndpoint is the host:port the agent serves on. Caller holds mu.
+func (m *Master) agentEndpoint(a *agent) string {
 	_, port := m.hostPort()
-	return fmt.Sprintf("slave(%d)@%s:%d", a.index+1, a.hostname, port)
+	return net.JoinHostPort(a.hostname, strconv.Itoa(port))
 }
 
 // parseAttributes parses mesos-agent --attributes: "rack:r1;cores:8;ports:[1-2];tags:{a,b}".

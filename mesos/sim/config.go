@@ -47,6 +47,19 @@ type Config struct {
 	WorkDir string
 	// Seed makes ids, uuids and fault decisions reproducible.
 	Seed uint64
+	// ExecutorEnvironment is the environment the process executor gives every
+	// task before the MESOS_* variables and the task's own
+	// CommandInfo.environment, as a Mesos agent's
+	// --executor_environment_variables. Nil, as Mesos' default, gives none:
+	// a task never inherits the simulator's own environment.
+	ExecutorEnvironment map[string]string
+	// SwitchUser makes the process executor run each task as its user
+	// (CommandInfo.user, else FrameworkInfo.user), as a Mesos agent with
+	// --switch_user (Mesos' default; cmd/mesos-sim's too). It needs root
+	// unless that user is the simulator's own; a task that cannot be
+	// switched (no such user, not root) ends TASK_FAILED. False: every task
+	// runs as the simulator's user.
+	SwitchUser bool
 
 	// HeartbeatInterval is advertised in SUBSCRIBED and used between HEARTBEAT
 	// events (15 s).
@@ -158,6 +171,9 @@ func (c *Config) setDefaults() error {
 	}
 	if err := c.checkAuthentication(); err != nil {
 		return err
+	}
+	if err := checkEnvironment(c.ExecutorEnvironment); err != nil {
+		return fmt.Errorf("executor environment: %w", err)
 	}
 	for i, a := range c.Agents {
 		if a.Resources == "" {

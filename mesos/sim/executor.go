@@ -38,6 +38,15 @@ type Launch struct {
 	Task        mesos.TaskInfo
 	// Sandbox is the task's sandbox directory (the executor creates it).
 	Sandbox string
+	// User is the OS user the task asks to run as: CommandInfo.user, else
+	// FrameworkInfo.user.
+	User string
+	// Checkpoint is FrameworkInfo.checkpoint (MESOS_CHECKPOINT).
+	Checkpoint bool
+	// AgentEndpoint is the agent's host:port and AgentPID its libprocess
+	// pid, slave(N)@host:port (MESOS_AGENT_ENDPOINT, MESOS_SLAVE_PID).
+	AgentEndpoint string
+	AgentPID      string
 	// Custom is set for tasks of a custom executor (TaskInfo.executor): no
 	// TASK_STARTING is sent, as with mesos-go's example executor.
 	Custom bool
@@ -62,6 +71,11 @@ type ExecutorEnv struct {
 	Logger  *slog.Logger
 	// KillGrace is the default SIGTERM→SIGKILL grace period.
 	KillGrace time.Duration
+	// Environment and SwitchUser are Config.ExecutorEnvironment and
+	// Config.SwitchUser, the agent's --executor_environment_variables and
+	// --switch_user.
+	Environment map[string]string
+	SwitchUser  bool
 }
 
 // ExecutorFactory builds the executor of one agent from its kind.
@@ -73,7 +87,7 @@ func DefaultExecutorFactory(kind string, env ExecutorEnv) (Executor, error) {
 	case "", ExecutorSimulated:
 		return NewSimulatedExecutor(env.Clock), nil
 	case ExecutorProcess:
-		return NewProcessExecutor(env.Logger), nil
+		return NewProcessExecutor(env.Logger, ProcessOptions{Environment: env.Environment, SwitchUser: env.SwitchUser}), nil
 	default:
 		return nil, fmt.Errorf("unknown executor kind %q", kind)
 	}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/user"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,15 +19,30 @@ import (
 // ProcessExecutor runs command tasks as local processes, like Mesos' command
 // executor: each in its own sandbox directory (cwd, with stdout and stderr
 // files) and process group; `sh -c value` when shell is true (the default),
-// else value exec'd with arguments as argv. Kill sends SIGTERM to the group
-// and SIGKILL after the grace period. Container images cannot run here.
+// else value exec'd with arguments as argv. The environment is built as an
+// agent builds it (taskEnvironment), never inherited from the simulator.
+// With SwitchUser each task runs as its user, in a sandbox it owns, as an
+// agent with --switch_user does. Kill sends SIGTERM to the group and
+// SIGKILL after the grace period. Container images cannot run here.
 type ProcessExecutor struct {
-	log *slog.Logger
+	log  *slog.Logger
+	opts ProcessOptions
+	self *user.User // the simulator's own user, nil if unknown
+	euid int
 
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	closed bool
 	procs  map[string]*proc // by framework id + "\x00" + task id
+}
+
+// ProcessOptions are the agent flags a ProcessExecutor follows.
+type ProcessOptions struct {
+	// Environment is --executor_environment_variables: the base of every
+	// task's environment (nil: none, as Mesos' default).
+	Environment map[string]string
+	// SwitchUser is --switch_user: run each task as Launch.User.
+	SwitchUser bool
 }
 
 type proc struct {
@@ -37,12 +54,16 @@ type proc struct {
 
 var _ Executor = (*ProcessExecutor)(nil)
 
-// NewProcessExecutor returns a ProcessExecutor.
-func NewProcessExecutor(log *slog.Logger) *ProcessExecutor {
+// NewProcessExecutor returns a ProcessExecutor following opts.
+func NewProcessExecutor(log *slog.Logger, opts ProcessOptions) *ProcessExecutor {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &ProcessExecutor{log: log, procs: map[string]*proc{}}
+	e := &ProcessExecutor{log: log, opts: opts, euid: os.Geteuid(), procs: map[string]*proc{}}
+	if u, err := user.LookupId(strconv.Itoa(e.euid)); err == nil {
+		e.self = u
+	}
+	return e
 }
 
 // containerImage describes the image a task asks for, "" if none.
@@ -83,46 +104,39 @@ func (e *ProcessExecutor) Launch(l Launch) {
 		fail("mesos-sim's process executor only runs command tasks")
 		return
 	}
-	if err := os.MkdirAll(l.Sandbox, 0o755); err != nil {
-		fail("Failed to create sandbox: " + err.Error())
+	who, failure := e.createSandbox(l)
+	if failure != "" {
+		// Mesos' agent fails the launch with this text (paths.cpp
+		// createExecutorDirectory); it sends TASK_DROPPED there, the
+		// simulator TASK_FAILED (see docs/mesos-sim.md).
+		source := mesos.SOURCE_AGENT
+		l.Report(Update{State: mesos.TASK_FAILED, Message: "Failed to create executor directory '" + l.Sandbox + "': " + failure,
+			Reason: mesos.REASON_EXECUTOR_TERMINATED.Enum(), Source: &source})
 		return
 	}
-	stdout, err := os.OpenFile(l.Sandbox+"/stdout", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	stdout, err := e.createLog(l.Sandbox+"/stdout", who)
 	if err != nil {
 		fail("Failed to create stdout: " + err.Error())
 		return
 	}
-	stderr, err := os.OpenFile(l.Sandbox+"/stderr", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	stderr, err := e.createLog(l.Sandbox+"/stderr", who)
 	if err != nil {
 		stdout.Close()
 		fail("Failed to create stderr: " + err.Error())
 		return
 	}
-	var cmd *exec.Cmd
-	if ci.Shell == nil || *ci.Shell {
-		cmd = exec.Command("/bin/sh", "-c", ci.GetValue())
-	} else {
-		cmd = exec.Command(ci.GetValue())
+	env := taskEnvironment(l, e.opts.Environment, who.home)
+	cmd := &exec.Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", ci.GetValue()}}
+	if ci.Shell != nil && !*ci.Shell {
+		cmd = &exec.Cmd{Path: lookPath(ci.GetValue(), env), Args: []string{ci.GetValue()}}
 		if len(ci.Arguments) > 0 {
 			cmd.Args = append([]string(nil), ci.Arguments...)
 		}
 	}
 	cmd.Dir = l.Sandbox
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Env = append(os.Environ(),
-		"MESOS_SANDBOX="+l.Sandbox,
-		"MESOS_DIRECTORY="+l.Sandbox,
-		"MESOS_TASK_ID="+l.Task.TaskID.Value,
-		"MESOS_FRAMEWORK_ID="+l.FrameworkID,
-		"MESOS_AGENT_ID="+l.AgentID,
-		"MESOS_EXECUTOR_ID="+l.ExecutorID,
-	)
-	if ci.Environment != nil {
-		for _, v := range ci.Environment.Variables {
-			cmd.Env = append(cmd.Env, v.Name+"="+v.GetValue())
-		}
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: who.cred}
 	key := l.FrameworkID + "\x00" + l.Task.TaskID.Value
 	p := &proc{cmd: cmd, done: make(chan struct{})}
 	l.Report(Update{State: mesos.TASK_STARTING}) // never under e.mu: Report may call back into Kill

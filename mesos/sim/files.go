@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // filesReadMax caps one /files/read answer, as the agent does (16 pages).
@@ -45,6 +46,24 @@ func (m *Master) resolveSandboxPath(p string) (string, bool) {
 		return filepath.Join(append([]string{abs}, parts[6:]...)...), true
 	}
 	return "", false
+}
+
+// insideWorkDir reports whether the opened file really lies under WorkDir,
+// after every symlink: the path the kernel resolved for the open file
+// descriptor (/proc/self/fd), so a link swapped after the check does not
+// count; where /proc is missing, the path's own resolution.
+func (m *Master) insideWorkDir(f *os.File) bool {
+	work, err := filepath.EvalSymlinks(m.cfg.WorkDir)
+	if err != nil {
+		return false
+	}
+	real, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+	if err != nil {
+		if real, err = filepath.EvalSymlinks(f.Name()); err != nil {
+			return false
+		}
+	}
+	return strings.HasPrefix(real, work+string(filepath.Separator))
 }
 
 // latestSandbox finds the newest sandbox of an executor. Caller holds mu.
@@ -111,7 +130,8 @@ func (m *Master) serveFilesRead(w http.ResponseWriter, r *http.Request) {
 		plainError(w, http.StatusNotFound, "Failed to find '"+p+"'")
 		return
 	}
-	f, err := os.Open(file)
+	// Non-blocking, so a FIFO a task left in its sandbox cannot hang us.
+	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			plainError(w, http.StatusNotFound, "Failed to find '"+p+"'")
@@ -121,6 +141,12 @@ func (m *Master) serveFilesRead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	if !m.insideWorkDir(f) {
+		// A task's symlink out of the work dir (to /etc/shadow, to sprint's
+		// data) is not followed: the simulator may run as root.
+		plainError(w, http.StatusNotFound, "Failed to find '"+p+"'")
+		return
+	}
 	info, err := f.Stat()
 	if err != nil {
 		plainError(w, http.StatusInternalServerError, err.Error())
@@ -128,6 +154,10 @@ func (m *Master) serveFilesRead(w http.ResponseWriter, r *http.Request) {
 	}
 	if info.IsDir() {
 		plainError(w, http.StatusBadRequest, "Cannot read a directory")
+		return
+	}
+	if !info.Mode().IsRegular() {
+		plainError(w, http.StatusBadRequest, "Cannot read '"+p+"': not a regular file")
 		return
 	}
 	size := info.Size()

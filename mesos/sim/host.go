@@ -13,9 +13,12 @@ import (
 // HostConfig is the embedded default (sprint without --mesos-master): one
 // agent sized to this host (runtime.NumCPU cpus, MemTotal of /proc/meminfo,
 // the free space under workDir, ports 31000-32000) running tasks as local
-// processes with sandboxes under workDir, and Mesos' production intervals.
+// processes with sandboxes under workDir (prepared by PrepareWorkDir), each
+// as its user as Mesos' --switch_user does, with no environment but what an
+// agent gives, and Mesos' production intervals. Authentication is the
+// caller's to turn on.
 func HostConfig(workDir string) (Config, error) {
-	if err := os.MkdirAll(workDir, 0o755); err != nil {
+	if err := PrepareWorkDir(workDir); err != nil {
 		return Config{}, fmt.Errorf("host config: %w", err)
 	}
 	mem := hostMemoryMB()
@@ -26,8 +29,9 @@ func HostConfig(workDir string) (Config, error) {
 	}
 	res := fmt.Sprintf("cpus:%d;mem:%.0f;disk:%.0f;ports:[31000-32000]", runtime.NumCPU(), mem, disk)
 	return Config{
-		WorkDir: workDir,
-		Agents:  []AgentConfig{{Resources: res, Executor: ExecutorProcess}},
+		WorkDir:    workDir,
+		Agents:     []AgentConfig{{Resources: res, Executor: ExecutorProcess}},
+		SwitchUser: true,
 	}, nil
 }
 

@@ -146,14 +146,22 @@ func (m *Master) deliver(t *task) {
 	}
 	t.delivered = true
 	fwID, agentID, taskID := t.fw.id, t.agent.id, t.id
+	user := t.fw.info.User
+	if c := t.info.Command; c != nil && c.User != nil {
+		user = *c.User
+	}
 	l := Launch{
-		FrameworkID: fwID,
-		AgentID:     agentID,
-		ExecutorID:  t.execID,
-		Task:        t.info,
-		Sandbox:     t.sandbox,
-		Custom:      t.custom,
-		Report:      func(u Update) { m.executorReport(fwID, agentID, taskID, u) },
+		FrameworkID:   fwID,
+		AgentID:       agentID,
+		ExecutorID:    t.execID,
+		Task:          t.info,
+		Sandbox:       t.sandbox,
+		User:          user,
+		Checkpoint:    t.fw.info.GetCheckpoint(),
+		AgentEndpoint: m.agentEndpoint(t.agent),
+		AgentPID:      m.agentPID(t.agent),
+		Custom:        t.custom,
+		Report:        func(u Update) { m.executorReport(fwID, agentID, taskID, u) },
 	}
 	ex := t.executor()
 	m.after(func() { ex.Launch(l) })

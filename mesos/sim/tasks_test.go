@@ -198,7 +198,7 @@ func TestProcessExecutor_EnvAndArgv(t *testing.T) {
 	ti := commandTask("argv", o, "/bin/sh")
 	shell := false
 	ti.Command.Shell = &shell
-	ti.Command.Arguments = []string{"sh", "-c", `echo "$GREETING $MESOS_TASK_ID"`}
+	ti.Command.Arguments = []string{"sh", "-c", `echo "$GREETING $MESOS_EXECUTOR_ID"`}
 	v := "hi"
 	ti.Command.Environment = &mesos.Environment{Variables: []mesos.Environment_Variable{{Name: "GREETING", Value: &v}}}
 	s.mustCall(launch(o, ti))
