@@ -6,11 +6,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/mesos/sim"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -38,9 +43,9 @@ func TestParseFlags_RefusesUnsafeSettings(t *testing.T) {
 		err  string
 	}{
 		"any address": {args: []string{"--listen", "0.0.0.0:5050"},
-			err: "--listen 0.0.0.0:5050 is not a loopback address: mesos-sim has no authentication and its process executor runs any command a scheduler sends, so anyone who can reach it can run commands as this user; listen on 127.0.0.1, or pass --insecure if that is what you want"},
+			err: "--listen 0.0.0.0:5050 is not a loopback address: without authentication anyone who can reach it can run commands as this user through its process executor; listen on 127.0.0.1, require credentials (--credentials with --authenticate-http-frameworks, --authenticate-http-readonly and --authenticate-http-readwrite), or pass --insecure if that is what you want"},
 		"empty host": {args: []string{"--listen", ":5050"},
-			err: "--listen :5050 is not a loopback address: mesos-sim has no authentication and its process executor runs any command a scheduler sends, so anyone who can reach it can run commands as this user; listen on 127.0.0.1, or pass --insecure if that is what you want"},
+			err: "--listen :5050 is not a loopback address: without authentication anyone who can reach it can run commands as this user through its process executor; listen on 127.0.0.1, require credentials (--credentials with --authenticate-http-frameworks, --authenticate-http-readonly and --authenticate-http-readwrite), or pass --insecure if that is what you want"},
 		"not host:port":      {args: []string{"--listen", "5050"}, err: `--listen "5050": address 5050: missing port in address`},
 		"zero heartbeat":     {args: []string{"--heartbeat-interval", "0s"}, err: "--heartbeat-interval must be > 0, not 0s"},
 		"negative heartbeat": {args: []string{"--heartbeat-interval", "-1s"}, err: "--heartbeat-interval must be > 0, not -1s"},
@@ -90,4 +95,127 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("mesos-sim did not shut down")
 	}
+}
+
+// credsFile writes a credentials file with mode perm.
+func credsFile(t *testing.T, content string, perm os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "credentials")
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	require.NoError(t, os.Chmod(p, perm))
+	return p
+}
+
+func TestParseFlags_Authentication(t *testing.T) {
+	good := credsFile(t, `{"credentials":[{"principal":"sprint","secret":"kitesurf"}]}`, 0o600)
+	text := credsFile(t, "sprint kitesurf\n", 0o400)
+	loose := credsFile(t, `{"credentials":[{"principal":"sprint","secret":"kitesurf"}]}`, 0o644)
+	empty := credsFile(t, "\n", 0o600)
+	bad := credsFile(t, `{"credentials":[{"secret":"kitesurf"}]}`, 0o600)
+
+	m := &Main{Stderr: io.Discard}
+	require.NoError(t, m.ParseFlags([]string{"--credentials", good, "--authenticate-http-frameworks", "--authenticate-http-readonly", "--authenticate-http-readwrite"}))
+	assert.Equal(t, map[string]string{"sprint": "kitesurf"}, m.credentials)
+	assert.True(t, m.AuthenticateFrameworks && m.AuthenticateReadOnly && m.AuthenticateReadWrite)
+	assert.True(t, m.SwitchUser, "--switch-user defaults to true, as Mesos' --switch_user")
+	assert.Nil(t, m.ExecutorEnv, "no executor environment by default, as Mesos")
+
+	// Mesos' spellings, file:// paths, its 1.10 text format.
+	m = &Main{Stderr: io.Discard}
+	require.NoError(t, m.ParseFlags([]string{"--credentials=file://" + text, "--authenticate_http_frameworks", "--authenticate_http_readonly=true",
+		"--authenticate_http_readwrite", "--switch_user=false", "--work_dir", "/tmp/x",
+		`--executor_environment_variables={"PATH":"/bin:/usr/bin","LANG":"C"}`}))
+	assert.Equal(t, map[string]string{"sprint": "kitesurf"}, m.credentials)
+	assert.True(t, m.AuthenticateFrameworks && m.AuthenticateReadOnly && m.AuthenticateReadWrite)
+	assert.False(t, m.SwitchUser)
+	assert.Equal(t, "/tmp/x", m.WorkDir)
+	assert.Equal(t, map[string]string{"PATH": "/bin:/usr/bin", "LANG": "C"}, m.ExecutorEnv)
+	m = &Main{Stderr: io.Discard}
+	require.NoError(t, m.ParseFlags([]string{"--credentials", good, "--authenticate-frameworks"}))
+	assert.True(t, m.AuthenticateFrameworks, "--authenticate-frameworks: the v0 name, for HTTP frameworks here")
+
+	envFile := filepath.Join(t.TempDir(), "env.json")
+	require.NoError(t, os.WriteFile(envFile, []byte(`{"HOME":"/home/tasks"}`), 0o600))
+	m = &Main{Stderr: io.Discard}
+	require.NoError(t, m.ParseFlags([]string{"--executor-environment-variables", "file://" + envFile}))
+	assert.Equal(t, map[string]string{"HOME": "/home/tasks"}, m.ExecutorEnv)
+
+	tests := map[string]struct {
+		args []string
+		err  string
+	}{
+		"auth without credentials": {args: []string{"--authenticate-http-frameworks"},
+			err: "--authenticate-http-frameworks, --authenticate-http-readonly and --authenticate-http-readwrite need --credentials: the principals and secrets to accept"},
+		"readonly without credentials": {args: []string{"--authenticate_http_readonly"}, err: "need --credentials"},
+		"readable by others": {args: []string{"--credentials", loose},
+			err: "--credentials: " + loose + ": permissions 0644 are too open (its group or other users may read it); run: chmod 600 " + loose},
+		"no credentials in file": {args: []string{"--credentials", empty}, err: "--credentials " + empty + ": no credentials in the file"},
+		"bad credentials":        {args: []string{"--credentials", bad}, err: "--credentials " + bad + ": credentials[0]: missing principal"},
+		"missing file":           {args: []string{"--credentials", "/nonexistent/creds"}, err: "--credentials: open /nonexistent/creds: no such file or directory"},
+		"env not an object":      {args: []string{"--executor-environment-variables", `["PATH"]`}, err: "--executor-environment-variables: want a JSON object"},
+		"env not strings": {args: []string{"--executor-environment-variables", `{"N":1}`},
+			err: "--executor-environment-variables: `executor_environment_variables` must only contain string values (N is not)"},
+		"env bad name": {args: []string{"--executor-environment-variables", `{"A=B":"x"}`}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			m := &Main{Stderr: io.Discard}
+			err := m.ParseFlags(tc.args)
+			if err == nil {
+				// Some settings are only checked when the simulator is built.
+				_, err = sim.New(sim.Config{ExecutorEnvironment: m.ExecutorEnv})
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.err)
+			assert.NotContains(t, err.Error(), "kitesurf")
+		})
+	}
+
+	// Every endpoint authenticated: a non-loopback address needs no --insecure.
+	m = &Main{Stderr: io.Discard}
+	require.NoError(t, m.ParseFlags([]string{"--listen", "0.0.0.0:5050", "--credentials", good,
+		"--authenticate-http-frameworks", "--authenticate-http-readonly", "--authenticate-http-readwrite"}))
+	assert.Error(t, (&Main{Stderr: io.Discard}).ParseFlags([]string{"--listen", "0.0.0.0:5050", "--credentials", good,
+		"--authenticate-http-frameworks", "--authenticate-http-readonly"}), "the fault controls stay open")
+}
+
+// The binary's flags end to end: with authentication on, /master/state and
+// SUBSCRIBE answer 401 without the credential and work with it.
+func TestRunWithAuthentication(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	creds := credsFile(t, `{"credentials":[{"principal":"ops","secret":"kitesurf"}]}`, 0o600)
+	m := &Main{Stderr: io.Discard}
+	require.NoError(t, m.ParseFlags([]string{"--listen", addr, "--executor", "simulated", "--credentials", creds,
+		"--authenticate_http_frameworks", "--authenticate_http_readonly", "--authenticate_http_readwrite"}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	get := func(user, pass string) int {
+		req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/master/state", nil)
+		require.NoError(t, err)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Eventually(t, func() bool { return get("", "") == http.StatusUnauthorized }, 5*time.Second, 20*time.Millisecond)
+	assert.Equal(t, http.StatusUnauthorized, get("ops", "wrong"))
+	assert.Equal(t, http.StatusOK, get("ops", "kitesurf"))
+	resp, err := http.Post("http://"+addr+"/api/v1/scheduler", "application/json", strings.NewReader(`{"type":"SUBSCRIBE"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Equal(t, `Basic realm="mesos-master-scheduler"`, resp.Header.Get("WWW-Authenticate"))
 }
