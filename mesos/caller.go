@@ -44,6 +44,10 @@ func (e *StatusError) Error() string {
 	if msg == "" {
 		msg = http.StatusText(e.Code)
 	}
+	if e.Code == http.StatusUnauthorized {
+		// Mesos says no more than "401 Unauthorized.".
+		msg += " (the master requires credentials: a principal and its secret; none were sent or they were refused)"
+	}
 	return fmt.Sprintf("master answered %d: %s", e.Code, msg)
 }
 
