@@ -30,6 +30,7 @@ type Config struct {
 	MesosPrincipal     string
 	MesosSecretFile    string
 	MesosCodec         string
+	SandboxDir         string
 	FailoverTimeout    time.Duration
 	GCInterval         time.Duration
 	GCMaxAge           time.Duration
@@ -68,6 +69,7 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.StringVar(&c.FrameworkUser, "framework-user", "", "OS user tasks run as by default (default: the user running sprint)")
 	fs.StringVar(&c.MesosPrincipal, "mesos-principal", "", "principal the framework authenticates to Mesos as (HTTP basic auth)")
 	fs.StringVar(&c.MesosSecretFile, "mesos-secret-file", "", "file holding the principal's secret")
+	fs.StringVar(&c.SandboxDir, "sandbox-dir", "", "where the embedded Mesos agent puts task sandboxes: a fresh directory below it per start, removed at shutdown (default: the OS temp dir; must be outside --data-dir)")
 	fs.StringVar(&c.MesosCodec, "mesos-codec", "protobuf", "encoding of scheduler API calls and events: protobuf or json")
 	fs.DurationVar(&c.FailoverTimeout, "failover-timeout", 168*time.Hour, "how long Mesos keeps the framework's tasks while no sprint leader is subscribed")
 	fs.DurationVar(&c.GCInterval, "gc-interval", time.Minute, "how often the leader looks for finished Runs to delete (also the wait after an election before the first look)")

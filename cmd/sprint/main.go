@@ -74,6 +74,9 @@ type Main struct {
 	srv      *server.Server
 	httpAddr string
 
+	// sandboxes is the embedded agent's work dir, removed by Close.
+	sandboxes string
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -108,6 +111,10 @@ func (m *Main) Run(parent context.Context) error {
 
 	var tokens []string
 	if cfg.TokenFile != "" {
+		// Anyone who can read a token can run commands through sprint.
+		if _, err := readSecretFile("token-file", cfg.TokenFile); err != nil {
+			return err
+		}
 		t, err := server.LoadTokens(cfg.TokenFile)
 		if err != nil {
 			return err
@@ -121,8 +128,8 @@ func (m *Main) Run(parent context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+	if err := prepareDataDir(cfg.DataDir, m.Logger); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -172,13 +179,7 @@ func (m *Main) Run(parent context.Context) error {
 	}
 
 	// Mesos: a real master list, or the embedded simulator.
-	masters, err := m.mesosMasters(ctx)
-	if err != nil {
-		ln.Close()
-		return err
-	}
 	mcfg := mesos.Config{
-		Masters:         masters,
 		FrameworkName:   cfg.FrameworkName,
 		Role:            cfg.FrameworkRole,
 		User:            frameworkUser(cfg.FrameworkUser),
@@ -187,14 +188,33 @@ func (m *Main) Run(parent context.Context) error {
 		Codec:           cfg.MesosCodec,
 		WebUIURL:        advertise,
 	}
-	if cfg.MesosSecretFile != "" {
-		b, err := os.ReadFile(cfg.MesosSecretFile)
+	if cfg.MesosSecretFile != "" && cfg.MesosMaster != "" {
+		b, err := readSecretFile("mesos-secret-file", cfg.MesosSecretFile)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("--mesos-secret-file: %w", err)
+			return err
 		}
 		mcfg.Secret = strings.TrimSpace(string(b))
 	}
+	if cfg.MesosMaster == "" {
+		// The embedded simulator accepts one credential, made up here.
+		if cfg.MesosSecretFile != "" {
+			m.Logger.Warn("--mesos-secret-file is not used with the embedded Mesos simulator: it accepts only a random credential of this process")
+		}
+		if mcfg.Principal == "" {
+			mcfg.Principal = embeddedPrincipal
+		}
+		if mcfg.Secret, err = newEmbeddedSecret(); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	masters, err := m.mesosMasters(ctx, mcfg.Principal, mcfg.Secret)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	mcfg.Masters = masters
 	sched, err := mesos.New(mcfg, controller.RaftFrameworkIDs{Store: store}, m.Logger)
 	if err != nil {
 		ln.Close()
@@ -259,8 +279,12 @@ func (m *Main) Run(parent context.Context) error {
 }
 
 // mesosMasters returns --mesos-master's URLs or starts the embedded
-// simulator on a loopback port and returns its URL.
-func (m *Main) mesosMasters(ctx context.Context) ([]string, error) {
+// simulator on a loopback port and returns its URL. The embedded one
+// requires the credential principal:secret on every endpoint, runs each
+// task as its user (when sprint is root) with only the environment a Mesos
+// agent gives, and keeps sandboxes in a fresh directory under
+// --sandbox-dir that Close removes.
+func (m *Main) mesosMasters(ctx context.Context, principal, secret string) ([]string, error) {
 	if m.Config.MesosMaster != "" {
 		var out []string
 		for _, u := range strings.Split(m.Config.MesosMaster, ",") {
@@ -277,7 +301,31 @@ func (m *Main) mesosMasters(ctx context.Context) ([]string, error) {
 		}
 		return out, nil
 	}
-	master, err := sim.NewHost(filepath.Join(m.Config.DataDir, "mesos-sim"), sim.WithLogger(m.Logger))
+	root, err := sandboxRoot(m.Config.SandboxDir, m.Config.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(root, 0o711); err != nil {
+		return nil, fmt.Errorf("--sandbox-dir: %w", err)
+	}
+	work, err := os.MkdirTemp(root, "sprint-sandboxes-")
+	if err != nil {
+		return nil, fmt.Errorf("--sandbox-dir: %w", err)
+	}
+	m.sandboxes = work
+	// Tasks that run as other users must reach their sandbox below it.
+	if err := os.Chmod(work, 0o711); err != nil {
+		return nil, fmt.Errorf("--sandbox-dir: %w", err)
+	}
+	hc, err := sim.HostConfig(work)
+	if err != nil {
+		return nil, fmt.Errorf("embedded mesos simulator: %w", err)
+	}
+	hc.Credentials = map[string]string{principal: secret}
+	hc.AuthenticateFrameworks, hc.AuthenticateHTTPReadOnly, hc.AuthenticateHTTPReadWrite = true, true, true
+	hc.SwitchUser = true         // spec.user, else --framework-user, when sprint is root
+	hc.ExecutorEnvironment = nil // Mesos' default: nothing of sprint's environment
+	master, err := sim.New(hc, sim.WithLogger(m.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("embedded mesos simulator: %w", err)
 	}
@@ -290,6 +338,8 @@ func (m *Main) mesosMasters(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("embedded mesos simulator: %w", err)
 	}
 	m.goRun("mesos-sim", func() error { return master.Serve(ctx, sl) })
+	m.Logger.Info("embedded Mesos simulator started", "url", "http://"+sl.Addr().String(), "principal", principal,
+		"sandboxes", work, "switch_user", hc.SwitchUser)
 	return []string{"http://" + sl.Addr().String()}, nil
 }
 
@@ -351,6 +401,14 @@ func (m *Main) Close() error {
 	m.wg.Wait()
 	if m.sim != nil {
 		errs = append(errs, m.sim.Close())
+	}
+	if m.sandboxes != "" {
+		// The tasks are gone with the simulator; so is what they wrote. A
+		// task may have left what sprint cannot remove: that is worth a
+		// warning, not a failed shutdown.
+		if err := os.RemoveAll(m.sandboxes); err != nil {
+			m.Logger.Warn("could not remove the embedded agent's sandboxes", "dir", m.sandboxes, "err", err)
+		}
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -23,14 +25,40 @@ type simOptions struct {
 	agents    int
 	resources string
 	executor  string // "simulated" (timers) or "process" (real processes)
+	// credentials turns on Mesos authentication: mesos-sim gets a
+	// --credentials file and --authenticate-http-{frameworks,readonly,
+	// readwrite}; sprint nodes get --mesos-principal and --mesos-secret-file.
+	credentials bool
 	// extra are more mesos-sim flags.
 	extra []string
 }
 
 // simProc is a running mesos-sim.
 type simProc struct {
-	url  string
-	proc *proc
+	// url is for the test's own requests: with credentials it carries them
+	// as userinfo, which net/http sends as HTTP Basic authentication.
+	url string
+	// masterURL is what sprint nodes get as --mesos-master: never with
+	// credentials, so they must authenticate through their own flags.
+	masterURL string
+	// principal and secretFile are the nodes' credential (empty without).
+	principal, secretFile string
+	proc                  *proc
+}
+
+// writeSimCredentials writes a random credential for principal "sprint"
+// as a mesos-sim --credentials file and a --mesos-secret-file, both 0600.
+func writeSimCredentials(t testing.TB) (credsFile, secretFile, secret string) {
+	t.Helper()
+	b := make([]byte, 16)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	secret = hex.EncodeToString(b)
+	dir := t.TempDir()
+	credsFile, secretFile = filepath.Join(dir, "credentials.json"), filepath.Join(dir, "secret")
+	require.NoError(t, os.WriteFile(credsFile, []byte(`{"credentials":[{"principal":"sprint","secret":"`+secret+`"}]}`), 0o600))
+	require.NoError(t, os.WriteFile(secretFile, []byte(secret+"\n"), 0o600))
+	return credsFile, secretFile, secret
 }
 
 // startSim starts mesos-sim on a loopback port and waits until it serves
@@ -46,13 +74,25 @@ func startSim(t testing.TB, o simOptions) *simProc {
 	if o.resources == "" {
 		o.resources = "cpus:64;mem:65536;disk:100000;ports:[31000-32000]"
 	}
+	var auth []string
+	var principal, secretFile, secret string
+	if o.credentials {
+		var creds string
+		creds, secretFile, secret = writeSimCredentials(t)
+		principal = "sprint"
+		auth = []string{"--credentials", creds, "--authenticate-http-frameworks", "--authenticate-http-readonly", "--authenticate-http-readwrite"}
+	}
 	for attempt := 1; ; attempt++ {
 		addr := freePort(t)
 		args := append([]string{"--listen", addr, "--agents", fmt.Sprint(o.agents),
 			"--agent-resources", o.resources, "--executor", o.executor,
-			"--work-dir", filepath.Join(t.TempDir(), "sandboxes"), "--heartbeat-interval", "2s"}, o.extra...)
+			"--work-dir", filepath.Join(t.TempDir(), "sandboxes"), "--heartbeat-interval", "2s"}, auth...)
+		args = append(args, o.extra...)
 		p := start(t, "mesos-sim", nil, args...)
-		s := &simProc{url: "http://" + addr, proc: p}
+		s := &simProc{url: "http://" + addr, masterURL: "http://" + addr, principal: principal, secretFile: secretFile, proc: p}
+		if o.credentials {
+			s.url = "http://" + principal + ":" + secret + "@" + addr
+		}
 		ok := waitFor(30*time.Second, func() bool {
 			select {
 			case <-p.done:
@@ -205,7 +245,10 @@ func (c *cluster) launch(n *node, args ...string) {
 	c.t.Helper()
 	base := []string{
 		"--node-id", n.id, "--data-dir", n.dataDir, "--listen", n.listen, "--raft-addr", n.raft,
-		"--mesos-master", c.sim.url, "--staging-timeout", "1m",
+		"--mesos-master", c.sim.masterURL, "--staging-timeout", "1m",
+	}
+	if c.sim.principal != "" {
+		base = append(base, "--mesos-principal", c.sim.principal, "--mesos-secret-file", c.sim.secretFile)
 	}
 	base = append(base, c.extra...)
 	p := start(c.t, "sprint", nil, append(base, args...)...)

@@ -120,10 +120,12 @@ func TestCluster_SprintClientFlowThroughFollower(t *testing.T) {
 }
 
 // A Run's sandbox output read through a follower (the log API reaches the
-// agent's /files/read via the Mesos master the node was given), and
-// sprintctl wait through another follower.
+// agent's /files/read via the Mesos master the node was given, with the
+// node's Mesos credential), and sprintctl wait through another follower.
 func TestCluster_LogsThroughFollower(t *testing.T) {
-	c := startCluster(t, clusterOptions{sim: simOptions{agents: 1, executor: "process",
+	// mesos-sim requires credentials everywhere: the nodes subscribe with
+	// --mesos-principal/--mesos-secret-file and read sandboxes with them.
+	c := startCluster(t, clusterOptions{sim: simOptions{agents: 1, executor: "process", credentials: true,
 		resources: "cpus:4;mem:8192;disk:10000;ports:[31000-32000]"}})
 	fs := c.followers()
 	manifest := `{"apiVersion":"sprint/v1","kind":"Run","metadata":{"name":"echo"},"spec":{"command":"echo out-$SPRINT_RUN_NAME; echo err >&2","cpus":0.1,"mem":16}}`
@@ -138,4 +140,8 @@ func TestCluster_LogsThroughFollower(t *testing.T) {
 	out, errOut, code = ctl(t, fs[1].url, "", "logs", "echo", "--stderr")
 	require.Equal(t, 0, code, errOut)
 	assert.Equal(t, "err\n", out)
+	resp, err := http.Get(c.sim.masterURL + "/master/state")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the logs came through an authenticating mesos-sim")
 }
