@@ -356,3 +356,32 @@ func TestStore_ReturnedRunIsTheCallersCopy(t *testing.T) {
 	assert.Equal(t, "echo a", seen.Spec.Command)
 	assert.NotContains(t, seen.Metadata.Labels, "x")
 }
+
+func TestCheckRaftAddrSecurity(t *testing.T) {
+	tests := []struct {
+		addr          string
+		tls, insecure bool
+		refused       bool
+	}{
+		{addr: "127.0.0.1:9091"},
+		{addr: "[::1]:9091"},
+		{addr: "localhost:9091"},
+		{addr: "127.0.0.2:0"},
+		{addr: "0.0.0.0:9091", refused: true},
+		{addr: "[::]:9091", refused: true},
+		{addr: ":9091", refused: true},
+		{addr: "10.0.0.7:9091", refused: true},
+		{addr: "node1.example:9091", refused: true},
+		{addr: "10.0.0.7:9091", tls: true},
+		{addr: "0.0.0.0:9091", insecure: true},
+	}
+	for _, tc := range tests {
+		err := raftstore.CheckRaftAddrSecurity(tc.addr, tc.tls, tc.insecure)
+		if tc.refused {
+			assert.ErrorIs(t, err, raftstore.ErrInsecureRaftAddr, tc.addr)
+		} else {
+			assert.NoError(t, err, tc.addr)
+		}
+	}
+	assert.ErrorContains(t, raftstore.CheckRaftAddrSecurity("nonsense", false, false), `raft address "nonsense"`)
+}
