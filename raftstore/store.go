@@ -124,8 +124,12 @@ func (s *Store) newTransport() (*raft.NetworkTransport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft address %s: %w", addr, err)
 	}
+	if tcpAddr.IP == nil || tcpAddr.IP.IsUnspecified() {
+		// Raft tells peers the address it binds; every interface is none.
+		return nil, fmt.Errorf("raft address %s: give the IP address peers reach this node at, not every interface", addr)
+	}
 	var advertise net.Addr
-	if tcpAddr.Port != 0 && !tcpAddr.IP.IsUnspecified() {
+	if tcpAddr.Port != 0 {
 		advertise = tcpAddr
 	}
 	tc := &raft.NetworkTransportConfig{
@@ -144,10 +148,6 @@ func (s *Store) newTransport() (*raft.NetworkTransport, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("raft transport %s: %w", addr, err)
-	}
-	if a, ok := ln.Addr().(*net.TCPAddr); advertise == nil && (!ok || a.IP.IsUnspecified()) {
-		ln.Close()
-		return nil, fmt.Errorf("raft transport %s: local bind address is not advertisable", addr)
 	}
 	tc.Stream = newTLSStreamLayer(ln, advertise, s.cfg.TLS, transportTimeout, s.logger, s.metrics.tlsRefused)
 	return raft.NewNetworkTransportWithConfig(tc), nil

@@ -326,6 +326,10 @@ func TestStore_NewRejectsBadConfig(t *testing.T) {
 	assert.Error(t, err)
 	_, err = raftstore.New(raftstore.Config{RaftAddr: "127.0.0.1:0", DataDir: t.TempDir()}, raftstoretest.TestLogger(t))
 	assert.Error(t, err)
+	for _, addr := range []string{"0.0.0.0:9091", "[::]:9091", ":9091"} {
+		_, err = raftstore.New(raftstore.Config{NodeID: "x", RaftAddr: addr, DataDir: t.TempDir()}, raftstoretest.TestLogger(t))
+		assert.ErrorContains(t, err, "give the IP address peers reach this node at, not every interface", addr)
+	}
 }
 
 func TestStore_BeforeStartFailsCleanly(t *testing.T) {
