@@ -25,9 +25,10 @@ import (
 // (sprint://node/<name>, see internal/pki). Host names and IP addresses
 // are not checked: see DESIGN.md, "Raft over mutual TLS".
 type PeerTLS struct {
-	cert tls.Certificate
-	pool *x509.CertPool
-	name string // this node's name in its certificate
+	cert     tls.Certificate
+	pool     *x509.CertPool
+	name     string    // this node's name in its certificate
+	notAfter time.Time // when this node's certificate expires
 }
 
 // LoadPeerTLS reads this node's certificate and key and the cluster CA
@@ -78,11 +79,16 @@ func NewPeerTLS(certPEM, keyPEM, caPEM []byte, now time.Time) (*PeerTLS, error) 
 			return nil, fmt.Errorf("raft TLS certificate: %w", err)
 		}
 	}
+	p.notAfter = chain[0].NotAfter
 	return p, nil
 }
 
 // NodeName is the node name in this node's certificate.
 func (p *PeerTLS) NodeName() string { return p.name }
+
+// NotAfter is when this node's certificate expires: peers refuse it from
+// then on, and certificates are read only at start.
+func (p *PeerTLS) NotAfter() time.Time { return p.notAfter }
 
 // errNotNode is a chain-valid certificate without the node URI SAN.
 var errNotNode = errors.New("certificate has no node URI SAN " + pki.NodeURIScheme + "://" + pki.NodeURIHost + "/<name>: it is not a cluster node certificate")

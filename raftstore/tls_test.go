@@ -232,4 +232,5 @@ func TestNewPeerTLS_RefusesWhatPeersWouldRefuse(t *testing.T) {
 	p, err := raftstore.NewPeerTLS(goodCert, goodKey, cluster.CA.CertPEM, now)
 	require.NoError(t, err)
 	assert.Equal(t, "n1", p.NodeName())
+	assert.WithinDuration(t, now.Add(time.Hour), p.NotAfter(), time.Second)
 }

@@ -167,7 +167,12 @@ func (m *Main) Run(parent context.Context) error {
 		nodeID = cfg.RaftAddr
 	}
 	if peerTLS != nil {
-		m.Logger.Info("raft port uses mutual TLS", "certificate_node", peerTLS.NodeName(), "ca", cfg.RaftTLSCA)
+		m.Logger.Info("raft port uses mutual TLS", "certificate_node", peerTLS.NodeName(), "ca", cfg.RaftTLSCA,
+			"expires", peerTLS.NotAfter().UTC().Format(time.RFC3339))
+		if left := time.Until(peerTLS.NotAfter()); left < 30*24*time.Hour {
+			m.Logger.Warn("the raft certificate expires soon; peers refuse it from then on: issue a new one (sprint certs) and restart this node",
+				"expires", peerTLS.NotAfter().UTC().Format(time.RFC3339), "left", left.Round(time.Hour).String())
+		}
 		if peerTLS.NodeName() != nodeID {
 			m.Logger.Warn("the raft certificate names another node; peers accept any node certificate of the cluster CA, so this works, but check the files",
 				"certificate_node", peerTLS.NodeName(), "node_id", nodeID)
