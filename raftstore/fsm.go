@@ -276,7 +276,8 @@ func (f *fsm) Apply(l *raft.Log) any {
 // concurrent writers share one commit. Entries at or below the stored
 // applied index are skipped: after a restart raft replays the log from its
 // last snapshot, and those entries are already in the file. An entry this
-// FSM cannot decode or apply is rejected (see reject). Watch events are
+// FSM cannot decode or apply is rejected (DESIGN.md, "Entries the FSM
+// rejects"). Watch events are
 // dispatched after the commit. FSM goroutine only.
 //
 // A handler that panics may have written part of its entry into the
@@ -404,7 +405,7 @@ func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent) (resp
 			reason = RejectInvalid
 		}
 		resp, rej = nil, nil
-		err = &handlerPanic{entry: *newRejection(l.Index, t, reason, fmt.Errorf("%v", p)), stack: string(debug.Stack())}
+		err = &handlerPanic{entry: *newRejection(l.Index, t, reason, panicError(p)), stack: string(debug.Stack())}
 	}()
 	a := applier{tx: tx, index: l.Index, events: events}
 	r := f.handle(&a, v)
@@ -414,6 +415,19 @@ func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent) (resp
 		return nil, newRejection(l.Index, t, RejectInvalid, inv), nil
 	}
 	return r, nil, nil
+}
+
+// panicError describes a recovered panic value by what every replica
+// reports alike: an error's or a string's text, else only its type (the
+// text of other values may hold addresses, which differ between nodes).
+func panicError(p any) error {
+	switch v := p.(type) {
+	case error:
+		return v
+	case string:
+		return errors.New(v)
+	}
+	return fmt.Errorf("panic with a value of type %T", p)
 }
 
 // dispatch runs the handler of a decoded command.
