@@ -13,6 +13,23 @@ type Cluster struct {
 	AppliedIndex uint64   `json:"appliedIndex"`
 	LastIndex    uint64   `json:"lastIndex"`
 	Members      []Member `json:"members"`
+	// RejectedEntries counts committed Raft entries the state machine
+	// could not decode or apply and applied as no-ops, the same way on
+	// every node; LastRejectedEntry is the latest of them.
+	RejectedEntries   uint64         `json:"rejectedEntries"`
+	LastRejectedEntry *RejectedEntry `json:"lastRejectedEntry,omitempty"`
+}
+
+// RejectedEntry is a committed Raft entry the state machine rejected.
+type RejectedEntry struct {
+	// Index is the entry's Raft index.
+	Index uint64 `json:"index"`
+	// Type is the command type (create_run, …, or cmd(N) when unknown).
+	Type string `json:"type"`
+	// Reason is unknown_type, decode, invalid or panic.
+	Reason string `json:"reason"`
+	// Message says what was wrong with it.
+	Message string `json:"message"`
 }
 
 // Member is one server in the Raft configuration.

@@ -40,7 +40,8 @@ func TestExamples_DecodeAndValidate(t *testing.T) {
 var sprintFlags = []string{
 	"data-dir", "listen", "node-id", "raft-addr", "peers", "join", "mesos-master", "framework-name",
 	"framework-role", "failover-timeout", "gc-max-age", "gc-max-finished", "staging-timeout",
-	"unreachable-timeout", "log-format", "token-file", "tls-cert", "tls-key", "insecure",
+	"unreachable-timeout", "log-format", "token-file", "tls-cert", "tls-key", "tls-ca",
+	"raft-tls-cert", "raft-tls-key", "raft-tls-ca", "insecure",
 }
 
 func isSprintFlagEnv(k string) bool {
@@ -77,6 +78,9 @@ func TestDeploy_MarathonRunsThreeNodes(t *testing.T) {
 		assert.Contains(t, app.Env["SPRINT_PEERS"], id+"=", "%s is in the peer list", id)
 		assert.Contains(t, app.Env["SPRINT_PEERS"], app.Env["SPRINT_RAFT_ADDR"], "the peer list names this node's raft address")
 		assert.NotEmpty(t, app.Env["SPRINT_TOKEN_FILE"], "listening beyond loopback needs tokens")
+		for _, k := range []string{"SPRINT_RAFT_TLS_CERT", "SPRINT_RAFT_TLS_KEY", "SPRINT_RAFT_TLS_CA"} {
+			assert.NotEmpty(t, app.Env[k], "%s: Raft beyond loopback needs mutual TLS", app.ID)
+		}
 	}
 	assert.Len(t, ids, 3, "node IDs are distinct")
 

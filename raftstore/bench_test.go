@@ -56,16 +56,30 @@ func createOnLeader(ctx context.Context, c *raftstoretest.Cluster, run *apis.Run
 // BenchmarkWrite measures CreateRun throughput and latency on a 3-node
 // cluster over loopback TCP with data on disk, with 1, 16 and 64
 // concurrent writers; fsm-sync=true is the same with an fsync per FSM
-// commit, to show what the durability choice (DESIGN.md) saves. Metrics:
-// ops/s, p50-ms, p99-ms. Run with -benchtime=3000x or so.
+// commit, to show what the durability choice (DESIGN.md) saves; raft-tls
+// runs Raft over mutual TLS, to show what that costs. Metrics: ops/s,
+// p50-ms, p99-ms. Run with -benchtime=3000x or so.
 func BenchmarkWrite(b *testing.B) {
 	cases := []struct {
 		writers int
 		fsync   bool
-	}{{1, false}, {16, false}, {64, false}, {1, true}, {16, true}, {64, true}}
+		tls     bool
+	}{{1, false, false}, {16, false, false}, {64, false, false}, {1, true, false}, {16, true, false}, {64, true, false},
+		{1, false, true}, {16, false, true}, {64, false, true}}
 	for _, tc := range cases {
-		b.Run(fmt.Sprintf("writers=%d/fsm-sync=%t", tc.writers, tc.fsync), func(b *testing.B) {
+		name := fmt.Sprintf("writers=%d/fsm-sync=%t", tc.writers, tc.fsync)
+		if tc.tls {
+			name += "/raft-tls"
+		}
+		b.Run(name, func(b *testing.B) {
+			var pki *raftstoretest.PKI
+			if tc.tls {
+				pki = raftstoretest.NewPKI(b)
+			}
 			c := raftstoretest.New(b, 3, func(cfg *raftstore.Config) {
+				if pki != nil {
+					pki.Tune(cfg)
+				}
 				cfg.FSMSync = tc.fsync
 				cfg.HeartbeatTimeout = raftstore.DefaultHeartbeatTimeout
 				cfg.ElectionTimeout = raftstore.DefaultElectionTimeout

@@ -199,7 +199,7 @@ func (s *Store) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 	// A voter nobody can reach would cost the cluster its quorum (a
 	// single-node cluster would lose its leader for good), so the new
 	// member must answer on its Raft address before it is added.
-	if err := probeRaftAddr(ctx, raftAddr); err != nil {
+	if err := probeRaftAddr(ctx, raftAddr, s.cfg.TLS); err != nil {
 		return &apis.InvalidError{Kind: "Member", Name: id, Errors: apis.ErrorList{{Field: "raftAddr", Message: err.Error()}}}
 	}
 	cf := s.raft.GetConfiguration()
@@ -279,6 +279,11 @@ type ClusterInfo struct {
 	AppliedIndex uint64       `json:"appliedIndex"`
 	LastIndex    uint64       `json:"lastIndex"`
 	Members      []MemberInfo `json:"members"`
+	// RejectedEntries counts the committed entries the state machine
+	// rejected; LastRejected is the latest (nil when none). Both are
+	// replicated state: every node that applied as far reports the same.
+	RejectedEntries uint64         `json:"rejectedEntries"`
+	LastRejected    *RejectedEntry `json:"lastRejected,omitempty"`
 }
 
 // Cluster reports members, leader, term and indexes as this node sees them.
@@ -300,6 +305,10 @@ func (s *Store) Cluster() (ClusterInfo, error) {
 		CommitIndex:  s.raft.CommitIndex(),
 		AppliedIndex: s.AppliedIndex(),
 		LastIndex:    s.raft.LastIndex(),
+	}
+	var err error
+	if info.RejectedEntries, info.LastRejected, err = s.fsm.rejected(); err != nil {
+		return ClusterInfo{}, fmt.Errorf("cluster: %w", err)
 	}
 	for _, srv := range cf.Configuration().Servers {
 		info.Members = append(info.Members, MemberInfo{
@@ -393,12 +402,21 @@ func (s *Store) LinearizableRead(ctx context.Context) error {
 	return s.WaitApplied(ctx, commit)
 }
 
-// probeRaftAddr checks that something accepts TCP connections at addr.
-func probeRaftAddr(ctx context.Context, addr string) error {
+// probeRaftAddr checks that something accepts connections at addr and,
+// with TLS, that it completes a handshake as a node of the cluster CA.
+func probeRaftAddr(ctx context.Context, addr string, peerTLS *PeerTLS) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("must be host:port: %v", err)
 	}
-	d := net.Dialer{Timeout: 3 * time.Second}
+	const timeout = 3 * time.Second
+	if peerTLS != nil {
+		conn, err := peerTLS.dial(ctx, addr, timeout)
+		if err != nil {
+			return fmt.Errorf("no Raft TLS peer of this cluster answers there: %v", err)
+		}
+		return conn.Close()
+	}
+	d := net.Dialer{Timeout: timeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("not reachable: %v", err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/sprint-project/sprint/apis"
@@ -11,8 +12,11 @@ import (
 
 // cmdType is the first byte of every Raft entry the store writes. Types with
 // the high bit (ignorableFlag) set may be skipped by an older FSM that does
-// not know them; any other unknown type stops the node (Nomad's rule), since
-// applying a log partially would let replicas diverge.
+// not know them (Nomad's rule): new command types that older nodes may
+// safely skip get that bit. Any other unknown type is rejected — applied as
+// a no-op and counted, the same way on every replica (DESIGN.md) — so a new
+// command that must not be skipped needs every node upgraded before it is
+// first proposed.
 type cmdType byte
 
 const ignorableFlag cmdType = 0x80
@@ -150,10 +154,14 @@ func encodeCommand(t cmdType, payload any) ([]byte, error) {
 	return append(out, b...), nil
 }
 
-var errEmptyCommand = errors.New("empty command")
+var (
+	errEmptyCommand   = errors.New("empty command")
+	errUnknownCommand = errors.New("unknown command type")
+)
 
 // decodeCommand splits an entry into its type and decoded payload. It never
-// panics; the FSM decides what an error means.
+// panics; the FSM decides what an error means (errUnknownCommand: ignore or
+// reject by the type's high bit; anything else: reject).
 func decodeCommand(data []byte) (cmdType, any, error) {
 	if len(data) == 0 {
 		return 0, nil, errEmptyCommand
@@ -184,10 +192,76 @@ func decodeCommand(data []byte) (cmdType, any, error) {
 	case cmdRemoveMember:
 		v = &removeMemberCmd{}
 	default:
-		return t, nil, fmt.Errorf("unknown command type %d", byte(t))
+		return t, nil, fmt.Errorf("%w %d", errUnknownCommand, byte(t))
 	}
 	if err := json.Unmarshal(data[1:], v); err != nil {
 		return t, nil, fmt.Errorf("decode %s: %w", t, err)
 	}
 	return t, v, nil
+}
+
+// maxMemberIDBytes bounds a member ID, a bbolt key (bbolt allows 32 KiB).
+const maxMemberIDBytes = 1024
+
+// validateCommand checks what can be checked of a decoded command without
+// the state: the FSM rejects an entry that fails it, and the Store refuses
+// to propose one. It must stay deterministic: every replica, replaying the
+// same log, has to come to the same answer (DESIGN.md).
+func validateCommand(v any) error {
+	switch c := v.(type) {
+	case *createRunCmd:
+		run := newStoredRun(c)
+		if errs := apis.ValidateRun(&run); len(errs) > 0 {
+			return &apis.InvalidError{Kind: apis.KindRun, Name: run.Metadata.Name, Errors: errs}
+		}
+	case *setMemberCmd:
+		return validateMemberID(c.Member.ID)
+	case *removeMemberCmd:
+		return validateMemberID(c.ID)
+	}
+	return nil
+}
+
+func validateMemberID(id string) error {
+	if id == "" || len(id) > maxMemberIDBytes {
+		return fmt.Errorf("member id must be 1 to %d bytes, got %d: %w", maxMemberIDBytes, len(id), apis.ErrBadRequest)
+	}
+	return nil
+}
+
+// newStoredRun is the Run a create entry stores, but for its
+// resourceVersion (the entry's index).
+func newStoredRun(c *createRunCmd) apis.Run {
+	run := c.Run
+	run.APIVersion, run.Kind = apis.APIVersion, apis.KindRun
+	run.Metadata.Generation = 1
+	run.Metadata.DeletionTimestamp = nil
+	return run
+}
+
+// mergeUpdate is the Run an update entry makes of cur: labels, annotations
+// and spec from req, everything else kept; the generation is bumped when
+// the spec changed. changed is false when the update is a no-op.
+func mergeUpdate(cur, req *apis.Run) (next apis.Run, changed bool) {
+	specChanged := !jsonEqual(cur.Spec, req.Spec)
+	if !specChanged && maps.Equal(cur.Metadata.Labels, req.Metadata.Labels) &&
+		maps.Equal(cur.Metadata.Annotations, req.Metadata.Annotations) {
+		return *cur, false
+	}
+	next = *cur
+	next.Metadata.Labels = req.Metadata.Labels
+	next.Metadata.Annotations = req.Metadata.Annotations
+	next.Spec = req.Spec
+	if specChanged {
+		next.Metadata.Generation++
+	}
+	return next, true
+}
+
+// validateUpdate is the validation an update entry's result must pass.
+func validateUpdate(next *apis.Run) error {
+	if errs := apis.ValidateRun(next); len(errs) > 0 {
+		return &apis.InvalidError{Kind: apis.KindRun, Name: next.Metadata.Name, Errors: errs}
+	}
+	return nil
 }

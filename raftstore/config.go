@@ -1,9 +1,13 @@
 package raftstore
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a Store. Zero durations and counts take the defaults
@@ -25,6 +29,12 @@ type Config struct {
 	// JoinExisting keeps a fresh node from bootstrapping: it waits until a
 	// member of a running cluster adds it (Store.Join on the leader).
 	JoinExisting bool
+	// TLS, when set, runs the Raft port over mutual TLS: peers without a
+	// node certificate of the cluster CA cannot connect (DESIGN.md). Nil
+	// means plain TCP, for loopback clusters and tests.
+	TLS *PeerTLS
+	// Registerer, when set, gets the store's Prometheus collectors.
+	Registerer prometheus.Registerer
 
 	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout are raft's.
 	HeartbeatTimeout   time.Duration
@@ -153,4 +163,30 @@ func ParsePeers(s string) ([]Peer, error) {
 		peers = append(peers, Peer{ID: parts[0], RaftAddr: parts[1], HTTPAddr: parts[2]})
 	}
 	return peers, nil
+}
+
+// ErrInsecureRaftAddr is returned by CheckRaftAddrSecurity for a Raft
+// address other machines can reach when the port has no mutual TLS.
+var ErrInsecureRaftAddr = errors.New("refusing a non-loopback Raft address without mutual TLS: give --raft-tls-cert, --raft-tls-key and --raft-tls-ca (sprint certs makes them), or --insecure")
+
+// CheckRaftAddrSecurity refuses a Raft address reachable from other
+// machines (any non-loopback IP, a host name other than localhost, or an
+// empty or unspecified host, which means every interface) unless the port
+// runs mutual TLS or insecure is set: whoever reaches a plain Raft port can
+// append entries, win elections and crash the node (DESIGN.md).
+func CheckRaftAddrSecurity(addr string, hasTLS, insecure bool) error {
+	if hasTLS || insecure {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("raft address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("raft address %s: %w", addr, ErrInsecureRaftAddr)
 }

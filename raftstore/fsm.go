@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/sprint-project/sprint/apis"
 )
@@ -65,6 +67,11 @@ type fsm struct {
 	mmapSize int
 	logger   *slog.Logger
 	hub      *hub
+	metrics  *metrics // the Store's, once New set it
+	// handle runs a decoded command's handler: (*applier).dispatch; tests
+	// put a panicking handler here to exercise the rejection of entries
+	// whose handler panics.
+	handle func(a *applier, cmd any) result
 
 	// mu guards db: Apply, Snapshot and reads hold it shared; Restore swaps
 	// the file under it exclusively.
@@ -98,6 +105,8 @@ func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.L
 		mmapSize:  mmapSize,
 		logger:    logger,
 		hub:       newHub(historySize),
+		metrics:   newMetrics(),
+		handle:    (*applier).dispatch,
 		appliedCh: make(chan struct{}),
 	}
 	// Copies left by a crash during Snapshot or Restore are garbage.
@@ -266,53 +275,163 @@ func (f *fsm) Apply(l *raft.Log) any {
 // ApplyBatch applies committed entries in one bbolt transaction, so
 // concurrent writers share one commit. Entries at or below the stored
 // applied index are skipped: after a restart raft replays the log from its
-// last snapshot, and those entries are already in the file. Watch events are
+// last snapshot, and those entries are already in the file. An entry this
+// FSM cannot decode or apply is rejected (DESIGN.md, "Entries the FSM
+// rejects"). Watch events are
 // dispatched after the commit. FSM goroutine only.
+//
+// A handler that panics may have written part of its entry into the
+// shared transaction, so the whole transaction is rolled back and the
+// batch applied again with that entry rejected up front: nothing of a
+// rejected entry is ever written, and every replica, which panics the
+// same way, ends with the same state.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	resps := make([]any, len(logs))
 	last := f.applied.Load()
-	var maxIdx, maxTerm uint64
-	var events []watchEvent
-	err := f.db.Update(func(tx *bolt.Tx) error {
-		for i, l := range logs {
-			if l.Index <= last {
-				continue
+	var poisoned map[uint64]RejectedEntry // entries whose handler panicked in an earlier try
+	for {
+		resps := make([]any, len(logs))
+		var maxIdx, maxTerm uint64
+		var events []watchEvent
+		var rejected []RejectedEntry
+		err := f.db.Update(func(tx *bolt.Tx) error {
+			for i, l := range logs {
+				if l.Index <= last {
+					continue
+				}
+				maxIdx, maxTerm = l.Index, l.Term
+				if l.Type != raft.LogCommand {
+					continue
+				}
+				rej, ok := poisoned[l.Index]
+				if !ok {
+					resp, r, err := f.applyCommand(tx, l, &events)
+					if err != nil {
+						return err // a handler panicked: roll back and try again
+					}
+					if r == nil {
+						resps[i] = resp
+						continue
+					}
+					rej = *r
+				}
+				f.recordRejection(tx, rej)
+				rejected = append(rejected, rej)
+				resps[i] = result{Err: &RejectedError{Entry: rej}}
 			}
-			maxIdx, maxTerm = l.Index, l.Term
-			if l.Type != raft.LogCommand {
-				continue
+			if maxIdx == 0 {
+				return nil
 			}
-			resps[i] = f.applyCommand(tx, l, &events)
+			return f.putMeta(tx, keyApplied, encodeApplied(maxIdx, maxTerm))
+		})
+		var hp *handlerPanic
+		if errors.As(err, &hp) {
+			if poisoned == nil {
+				poisoned = map[uint64]RejectedEntry{}
+			}
+			poisoned[hp.entry.Index] = hp.entry
+			f.logger.Error("raft entry handler panicked; applying its batch again without it",
+				"index", hp.entry.Index, "type", hp.entry.Type, "panic", hp.entry.Message, "stack", hp.stack)
+			continue
 		}
-		if maxIdx == 0 {
-			return nil
+		if err != nil {
+			panic(fatalError{fmt.Errorf("raftstore: fsm commit at index %d: %w", maxIdx, err)})
 		}
-		return tx.Bucket(bucketMeta).Put(keyApplied, encodeApplied(maxIdx, maxTerm))
-	})
-	if err != nil {
-		panic(fmt.Sprintf("raftstore: fsm commit at index %d: %v", maxIdx, err))
+		for _, r := range rejected {
+			f.metrics.rejected.WithLabelValues(r.Reason).Inc()
+			f.logger.Error("rejected raft entry: applied as a no-op on every replica",
+				"index", r.Index, "type", r.Type, "reason", r.Reason, "err", r.Message)
+		}
+		if maxIdx > 0 {
+			f.setApplied(maxIdx, maxTerm)
+			f.hub.dispatch(events, maxIdx)
+		}
+		return resps
 	}
-	if maxIdx > 0 {
-		f.setApplied(maxIdx, maxTerm)
-		f.hub.dispatch(events, maxIdx)
-	}
-	return resps
 }
 
-// applyCommand decodes and applies one command. An undecodable entry or a
-// failed bbolt write panics: skipping it would let this replica diverge.
-func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent) any {
-	t, v, err := decodeCommand(l.Data)
-	if err != nil {
-		if len(l.Data) > 0 && cmdType(l.Data[0])&ignorableFlag != 0 {
-			f.logger.Warn("ignoring unknown command", "index", l.Index, "type", l.Data[0])
-			return nil
+// fatalError is a panic value for failures of this node's own storage (a
+// bbolt write or commit that fails, a stored value that does not decode):
+// the node stops rather than diverge from its peers, which did write.
+// Every other panic of a handler is the entry's fault and rejects it.
+type fatalError struct{ err error }
+
+func (e fatalError) Error() string { return e.err.Error() }
+
+// handlerPanic carries a recovered handler panic out of the transaction.
+type handlerPanic struct {
+	entry RejectedEntry
+	stack string
+}
+
+func (h *handlerPanic) Error() string { return "handler panicked: " + h.entry.Message }
+
+// entryError is a panic value for a write the entry itself made impossible
+// (an empty or oversized bbolt key or value).
+type entryError struct{ err error }
+
+func (e entryError) Error() string { return e.err.Error() }
+
+// applyCommand decodes, validates and applies one command. It returns the
+// Apply response, or the rejection of an entry that does not decode or
+// validate, or a *handlerPanic error when the handler panicked. Local
+// storage failures (fatalError) keep panicking.
+func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent) (resp any, rej *RejectedEntry, err error) {
+	t, v, derr := decodeCommand(l.Data)
+	if derr != nil {
+		if errors.Is(derr, errUnknownCommand) {
+			if t&ignorableFlag != 0 {
+				f.logger.Warn("ignoring unknown command", "index", l.Index, "type", byte(t))
+				return nil, nil, nil
+			}
+			return nil, newRejection(l.Index, t, RejectUnknownType, derr), nil
 		}
-		panic(fmt.Sprintf("raftstore: entry %d: %v", l.Index, err))
+		return nil, newRejection(l.Index, t, RejectDecode, derr), nil
 	}
+	if verr := validateCommand(v); verr != nil {
+		return nil, newRejection(l.Index, t, RejectInvalid, verr), nil
+	}
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if fe, ok := p.(fatalError); ok {
+			panic(fe)
+		}
+		reason := RejectPanic
+		if _, ok := p.(entryError); ok {
+			reason = RejectInvalid
+		}
+		resp, rej = nil, nil
+		err = &handlerPanic{entry: *newRejection(l.Index, t, reason, panicError(p)), stack: string(debug.Stack())}
+	}()
 	a := applier{tx: tx, index: l.Index, events: events}
+	r := f.handle(&a, v)
+	var inv *invalidEntry
+	if errors.As(r.Err, &inv) {
+		// The handler found the entry invalid before writing anything.
+		return nil, newRejection(l.Index, t, RejectInvalid, inv), nil
+	}
+	return r, nil, nil
+}
+
+// panicError describes a recovered panic value by what every replica
+// reports alike: an error's or a string's text, else only its type (the
+// text of other values may hold addresses, which differ between nodes).
+func panicError(p any) error {
+	switch v := p.(type) {
+	case error:
+		return v
+	case string:
+		return errors.New(v)
+	}
+	return fmt.Errorf("panic with a value of type %T", p)
+}
+
+// dispatch runs the handler of a decoded command.
+func (a *applier) dispatch(v any) result {
 	switch c := v.(type) {
 	case *createRunCmd:
 		return a.applyCreateRun(c)
@@ -344,7 +463,9 @@ func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent) any {
 		a.del(bucketMembers, []byte(c.ID))
 		return result{}
 	}
-	panic(fmt.Sprintf("raftstore: entry %d: no handler for %s", l.Index, t))
+	// decodeCommand returned a type without a handler: a programming error,
+	// but still the same on every replica, so a rejection, not a crash.
+	panic(fmt.Sprintf("no handler for %T", v))
 }
 
 // applier applies one entry inside the batch's transaction.
@@ -356,22 +477,33 @@ type applier struct {
 
 func (a *applier) put(bucket, key, val []byte) {
 	if err := a.tx.Bucket(bucket).Put(key, val); err != nil {
-		panic(fmt.Sprintf("raftstore: put %s/%s at %d: %v", bucket, key, a.index, err))
+		a.writeFailed("put", bucket, key, err)
 	}
 }
 
 func (a *applier) putJSON(bucket, key []byte, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("raftstore: encode %s/%s at %d: %v", bucket, key, a.index, err))
+		// A value that does not encode (a float NaN, say) came with the entry.
+		panic(entryError{fmt.Errorf("encode %s/%s: %w", bucket, clip(key), err)})
 	}
 	a.put(bucket, key, b)
 }
 
 func (a *applier) del(bucket, key []byte) {
 	if err := a.tx.Bucket(bucket).Delete(key); err != nil {
-		panic(fmt.Sprintf("raftstore: delete %s/%s at %d: %v", bucket, key, a.index, err))
+		a.writeFailed("delete", bucket, key, err)
 	}
+}
+
+// writeFailed panics for a failed bbolt write: with an entryError when the
+// entry's key or value is what bbolt refuses, with a fatalError otherwise.
+func (a *applier) writeFailed(op string, bucket, key []byte, err error) {
+	err = fmt.Errorf("%s %s/%s at %d: %w", op, bucket, clip(key), a.index, err)
+	if errors.Is(err, bolterrors.ErrKeyRequired) || errors.Is(err, bolterrors.ErrKeyTooLarge) || errors.Is(err, bolterrors.ErrValueTooLarge) {
+		panic(entryError{err})
+	}
+	panic(fatalError{fmt.Errorf("raftstore: %w", err)})
 }
 
 func (a *applier) getJSON(bucket, key []byte, v any) bool {
@@ -380,9 +512,19 @@ func (a *applier) getJSON(bucket, key []byte, v any) bool {
 		return false
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		panic(fmt.Sprintf("raftstore: decode %s/%s at %d: %v", bucket, key, a.index, err))
+		// Stored values were encoded by this FSM: one that does not decode is
+		// a damaged file, not a bad entry.
+		panic(fatalError{fmt.Errorf("raftstore: decode %s/%s at %d: %w", bucket, clip(key), a.index, err)})
 	}
 	return true
+}
+
+// clip shortens a key for messages.
+func clip(key []byte) string {
+	if len(key) > 64 {
+		return string(key[:64]) + "…"
+	}
+	return string(key)
 }
 
 func (a *applier) emit(t apis.EventType, run *apis.Run) {

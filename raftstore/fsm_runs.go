@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"strconv"
 
 	"github.com/sprint-project/sprint/apis"
@@ -50,18 +49,13 @@ func checkRV(run *apis.Run, want string) error {
 	return nil
 }
 
+// applyCreateRun stores a new Run; validateCommand already checked it.
 func (a *applier) applyCreateRun(c *createRunCmd) result {
-	run := c.Run
+	run := newStoredRun(c)
 	name := run.Metadata.Name
-	if name == "" {
-		return result{Err: fmt.Errorf("create run: name is required: %w", apis.ErrBadRequest)}
-	}
 	if a.getRun(name) != nil {
 		return result{Err: fmt.Errorf("run %q: %w", name, apis.ErrAlreadyExists)}
 	}
-	run.APIVersion, run.Kind = apis.APIVersion, apis.KindRun
-	run.Metadata.Generation = 1
-	run.Metadata.DeletionTimestamp = nil
 	// Leftovers of an earlier Run of the same name must not become this one's.
 	a.del(bucketAttempts, []byte(name))
 	a.del(bucketEvents, []byte(name))
@@ -83,17 +77,12 @@ func (a *applier) applyUpdateRun(c *updateRunCmd) result {
 		return result{Err: fmt.Errorf("run %q: uid %s is not the current %s: %w",
 			cur.Metadata.Name, req.Metadata.UID, cur.Metadata.UID, apis.ErrConflict)}
 	}
-	specChanged := !jsonEqual(cur.Spec, req.Spec)
-	if !specChanged && maps.Equal(cur.Metadata.Labels, req.Metadata.Labels) &&
-		maps.Equal(cur.Metadata.Annotations, req.Metadata.Annotations) {
+	next, changed := mergeUpdate(cur, &req)
+	if !changed {
 		return result{Run: cur} // applying an unchanged manifest is a no-op
 	}
-	next := *cur
-	next.Metadata.Labels = req.Metadata.Labels
-	next.Metadata.Annotations = req.Metadata.Annotations
-	next.Spec = req.Spec
-	if specChanged {
-		next.Metadata.Generation++
+	if err := validateUpdate(&next); err != nil {
+		return result{Err: &invalidEntry{err}}
 	}
 	a.putRun(&next)
 	a.emit(apis.Modified, &next)

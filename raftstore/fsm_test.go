@@ -65,7 +65,7 @@ func TestFSM_CreateRun(t *testing.T) {
 	r = applyCmd(t, f, cmdCreateRun, createRunCmd{Run: testRun("a")})
 	assert.ErrorIs(t, r.Err, apis.ErrAlreadyExists)
 	r = applyCmd(t, f, cmdCreateRun, createRunCmd{Run: testRun("")})
-	assert.ErrorIs(t, r.Err, apis.ErrBadRequest)
+	assert.ErrorIs(t, r.Err, ErrRejectedEntry, "a Run without a name is invalid")
 	assert.Equal(t, uint64(3), f.applied.Load(), "rejected entries still advance the applied index")
 }
 
@@ -334,14 +334,6 @@ func TestFSM_ApplyBatch_SkipsAlreadyAppliedEntries(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, list.Items, 2)
 	assert.Equal(t, "3", list.Metadata.ResourceVersion)
-}
-
-func TestFSM_Apply_UnknownCommand(t *testing.T) {
-	f := newTestFSM(t)
-	assert.Nil(t, f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: []byte{byte(ignorableFlag | 5), '{', '}'}}))
-	assert.Equal(t, uint64(1), f.applied.Load())
-	assert.Panics(t, func() { f.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: []byte{42, '{', '}'}}) })
-	assert.Panics(t, func() { f.Apply(&raft.Log{Index: 3, Type: raft.LogCommand, Data: []byte{byte(cmdCreateRun), '{'}}) })
 }
 
 type bufferSink struct {

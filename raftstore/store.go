@@ -27,6 +27,7 @@ type Store struct {
 	logger *slog.Logger
 	hlog   hclog.Logger
 
+	metrics   *metrics
 	fsm       *fsm
 	logStore  *raftboltdb.BoltStore
 	logs      *raft.LogCache // logStore behind a cache; set by Start
@@ -64,6 +65,10 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 		notifyCh: make(chan bool, 16),
 		closed:   make(chan struct{}),
 	}
+	s.metrics = newMetrics()
+	if err := s.metrics.register(cfg.Registerer); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -72,6 +77,7 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.fsm.metrics = s.metrics
 	// The log is the durable record: every commit is fsynced. The freelist
 	// is not written (bbolt rebuilds it on open), which saves a page write
 	// per commit.
@@ -93,7 +99,7 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 		s.closeFiles()
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
-	s.transport, err = newTransport(cfg.RaftAddr, s.hlog.Named("transport"))
+	s.transport, err = s.newTransport()
 	if err != nil {
 		s.closeFiles()
 		return nil, err
@@ -101,31 +107,50 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
-// newTransport binds the Raft TCP transport. Pipelined replication is off
-// (MaxRPCsInFlight 1): hashicorp/raft's pipeline can wedge replication to a
-// follower for good after the follower answers Success=false — a routine
-// answer after a leader change — while heartbeats keep that follower from
-// calling an election (hashicorp/raft#612; it hung our failover test). Each
+// transportTimeout bounds each Raft RPC's I/O and, with TLS, each
+// handshake.
+const transportTimeout = 10 * time.Second
+
+// newTransport binds the Raft transport: plain TCP, or mutual TLS when
+// Config.TLS is set. Pipelined replication is off (MaxRPCsInFlight 1):
+// hashicorp/raft's pipeline can wedge replication to a follower for good
+// after the follower answers Success=false — a routine answer after a
+// leader change — while heartbeats keep that follower from calling an
+// election (hashicorp/raft#612; it hung our failover test). Each
 // synchronous AppendEntries still carries up to MaxAppendEntries entries.
-func newTransport(addr string, logger hclog.Logger) (*raft.NetworkTransport, error) {
+func (s *Store) newTransport() (*raft.NetworkTransport, error) {
+	addr := s.cfg.RaftAddr
 	tcpAddr, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("raft address %s: %w", addr, err)
 	}
+	if tcpAddr.IP == nil || tcpAddr.IP.IsUnspecified() {
+		// Raft tells peers the address it binds; every interface is none.
+		return nil, fmt.Errorf("raft address %s: give the IP address peers reach this node at, not every interface", addr)
+	}
 	var advertise net.Addr
-	if tcpAddr.Port != 0 && !tcpAddr.IP.IsUnspecified() {
+	if tcpAddr.Port != 0 {
 		advertise = tcpAddr
 	}
-	t, err := raft.NewTCPTransportWithConfig(addr, advertise, &raft.NetworkTransportConfig{
-		Logger:          logger,
+	tc := &raft.NetworkTransportConfig{
+		Logger:          s.hlog.Named("transport"),
 		MaxPool:         5,
-		Timeout:         10 * time.Second,
+		Timeout:         transportTimeout,
 		MaxRPCsInFlight: 1,
-	})
+	}
+	if s.cfg.TLS == nil {
+		t, err := raft.NewTCPTransportWithConfig(addr, advertise, tc)
+		if err != nil {
+			return nil, fmt.Errorf("raft transport %s: %w", addr, err)
+		}
+		return t, nil
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("raft transport %s: %w", addr, err)
 	}
-	return t, nil
+	tc.Stream = newTLSStreamLayer(ln, advertise, s.cfg.TLS, transportTimeout, s.logger, s.metrics.tlsRefused)
+	return raft.NewNetworkTransportWithConfig(tc), nil
 }
 
 // RaftAddr is the bound Raft address (with the chosen port).

@@ -30,6 +30,9 @@ func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, erro
 	if err != nil {
 		return result{}, err
 	}
+	if err := checkProposal(data); err != nil {
+		return result{}, fmt.Errorf("%s: %w", t, err)
+	}
 	f := s.raft.Apply(data, s.timeout(ctx))
 	if err := s.wait(ctx, f); err != nil {
 		return result{}, s.raftErr(t.String(), err)
@@ -44,6 +47,18 @@ func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, erro
 		r.Items[i].Run = cloneRun(r.Items[i].Run)
 	}
 	return r, r.Err
+}
+
+// checkProposal is the leader's half of "no entry takes a node down": an
+// entry is proposed only if it decodes back and passes the checks every
+// FSM applies (validateCommand), so no code path can commit what the
+// replicas would reject.
+func checkProposal(data []byte) error {
+	_, v, err := decodeCommand(data)
+	if err != nil {
+		return fmt.Errorf("entry does not decode: %w", err)
+	}
+	return validateCommand(v)
 }
 
 // cloneRun deep-copies a Run through its JSON form.
@@ -97,12 +112,13 @@ func randomSuffix(n int) string {
 	return string(b)
 }
 
-// CreateRun stores a new Run. The store sets uid, creationTimestamp,
+// CreateRun stores a new Run, which must pass apis.ValidateRun (call
+// apis.SetDefaults first). The store sets uid, creationTimestamp,
 // generation 1 and resourceVersion; an empty name is completed from
 // metadata.generateName with a random suffix (chosen here, before Raft, so
 // every replica stores the same name). Status is stored as given.
 // Errors: apis.ErrAlreadyExists, apis.ErrBadRequest (no name),
-// *NotLeaderError, ErrLeadershipLost.
+// *apis.InvalidError, *NotLeaderError, ErrLeadershipLost.
 func (s *Store) CreateRun(ctx context.Context, run *apis.Run) (*apis.Run, error) {
 	for try := 0; ; try++ {
 		c := createRunCmd{Run: *run}
@@ -133,9 +149,20 @@ func (s *Store) CreateRun(ctx context.Context, run *apis.Run) (*apis.Run, error)
 // timestamps are kept. A resourceVersion (or uid) in run.Metadata is a
 // precondition. The generation is bumped when the spec changes; an
 // unchanged Run is returned as stored without a new resourceVersion.
-// Immutability of spec fields is the caller's validation.
-// Errors: apis.ErrNotFound, apis.ErrConflict, *NotLeaderError, ErrLeadershipLost.
+// The resulting Run must pass apis.ValidateRun; immutability of spec
+// fields is the caller's validation.
+// Errors: apis.ErrNotFound, apis.ErrConflict, *apis.InvalidError,
+// *NotLeaderError, ErrLeadershipLost.
 func (s *Store) UpdateRun(ctx context.Context, run *apis.Run) (*apis.Run, error) {
+	// The FSM validates the Run the update makes of the stored one; check
+	// the same against the local state (current on a leader) first.
+	if cur, err := s.fsm.getRun(run.Metadata.Name); err == nil {
+		if next, changed := mergeUpdate(cur, run); changed {
+			if err := validateUpdate(&next); err != nil {
+				return nil, fmt.Errorf("%s: %w", cmdUpdateRun, err)
+			}
+		}
+	}
 	r, err := s.apply(ctx, cmdUpdateRun, updateRunCmd{Run: *run})
 	if err != nil {
 		return nil, err

@@ -326,6 +326,10 @@ func TestStore_NewRejectsBadConfig(t *testing.T) {
 	assert.Error(t, err)
 	_, err = raftstore.New(raftstore.Config{RaftAddr: "127.0.0.1:0", DataDir: t.TempDir()}, raftstoretest.TestLogger(t))
 	assert.Error(t, err)
+	for _, addr := range []string{"0.0.0.0:9091", "[::]:9091", ":9091"} {
+		_, err = raftstore.New(raftstore.Config{NodeID: "x", RaftAddr: addr, DataDir: t.TempDir()}, raftstoretest.TestLogger(t))
+		assert.ErrorContains(t, err, "give the IP address peers reach this node at, not every interface", addr)
+	}
 }
 
 func TestStore_BeforeStartFailsCleanly(t *testing.T) {
@@ -355,4 +359,33 @@ func TestStore_ReturnedRunIsTheCallersCopy(t *testing.T) {
 	seen := ev.Object.(*apis.Run)
 	assert.Equal(t, "echo a", seen.Spec.Command)
 	assert.NotContains(t, seen.Metadata.Labels, "x")
+}
+
+func TestCheckRaftAddrSecurity(t *testing.T) {
+	tests := []struct {
+		addr          string
+		tls, insecure bool
+		refused       bool
+	}{
+		{addr: "127.0.0.1:9091"},
+		{addr: "[::1]:9091"},
+		{addr: "localhost:9091"},
+		{addr: "127.0.0.2:0"},
+		{addr: "0.0.0.0:9091", refused: true},
+		{addr: "[::]:9091", refused: true},
+		{addr: ":9091", refused: true},
+		{addr: "10.0.0.7:9091", refused: true},
+		{addr: "node1.example:9091", refused: true},
+		{addr: "10.0.0.7:9091", tls: true},
+		{addr: "0.0.0.0:9091", insecure: true},
+	}
+	for _, tc := range tests {
+		err := raftstore.CheckRaftAddrSecurity(tc.addr, tc.tls, tc.insecure)
+		if tc.refused {
+			assert.ErrorIs(t, err, raftstore.ErrInsecureRaftAddr, tc.addr)
+		} else {
+			assert.NoError(t, err, tc.addr)
+		}
+	}
+	assert.ErrorContains(t, raftstore.CheckRaftAddrSecurity("nonsense", false, false), `raft address "nonsense"`)
 }

@@ -117,6 +117,10 @@ func (a RaftStore) Cluster(context.Context) (*ClusterInfo, error) {
 	out := &ClusterInfo{
 		NodeID: c.NodeID, Leader: c.LeaderID, LeaderAddr: c.LeaderHTTP, State: c.State, Term: c.Term,
 		CommitIndex: c.CommitIndex, AppliedIndex: c.AppliedIndex, LastIndex: c.LastIndex,
+		RejectedEntries: c.RejectedEntries,
+	}
+	if r := c.LastRejected; r != nil {
+		out.LastRejectedEntry = &apis.RejectedEntry{Index: r.Index, Type: r.Type, Reason: r.Reason, Message: r.Message}
 	}
 	for _, m := range c.Members {
 		out.Members = append(out.Members, Member(m))

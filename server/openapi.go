@@ -174,7 +174,7 @@ func openAPIDoc(version string) map[string]any {
 				"Run":                    map[string]any{"description": "A Run; see /schemas/run.json", "type": "object"},
 				"RunList":                obj("apiVersion", "kind", "metadata", "items"),
 				"Status":                 obj("kind", "apiVersion", "status", "code", "reason", "message", "details"),
-				"ClusterInfo":            obj("nodeID", "leader", "leaderAddr", "state", "term", "commitIndex", "appliedIndex", "lastIndex", "members"),
+				"ClusterInfo":            obj("nodeID", "leader", "leaderAddr", "state", "term", "commitIndex", "appliedIndex", "lastIndex", "members", "rejectedEntries", "lastRejectedEntry"),
 				"Member":                 obj("id", "raftAddr", "httpAddr", "suffrage", "leader"),
 				"JoinRequest":            obj("id", "raftAddr", "httpAddr"),
 				"SprintRun":              obj("id", "lastModified", "state", "definition", "network"),

@@ -42,6 +42,10 @@ type Config struct {
 	TokenFile          string
 	TLSCert            string
 	TLSKey             string
+	TLSCA              string
+	RaftTLSCert        string
+	RaftTLSKey         string
+	RaftTLSCA          string
 	Insecure           bool
 	// AllowHostPaths, AllowPrivileged and AllowURISchemes are the admission
 	// policy's flags; see AdmissionPolicy.
@@ -82,13 +86,17 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.StringVar(&c.TokenFile, "token-file", "", "file of bearer tokens, one per line; required on a non-loopback --listen unless --insecure")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file for the REST API")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file for the REST API")
-	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without --token-file")
+	fs.StringVar(&c.TLSCA, "tls-ca", "", "PEM CA certificates to trust when this node calls other nodes' HTTPS APIs (--join, forwarding to the leader); default: the system's roots")
+	fs.StringVar(&c.RaftTLSCert, "raft-tls-cert", "", "this node's certificate for mutual TLS on --raft-addr (sprint certs makes one); needs --raft-tls-key and --raft-tls-ca")
+	fs.StringVar(&c.RaftTLSKey, "raft-tls-key", "", "the key of --raft-tls-cert")
+	fs.StringVar(&c.RaftTLSCA, "raft-tls-ca", "", "the cluster CA: Raft peers must present a node certificate it signed")
+	fs.BoolVar(&c.Insecure, "insecure", false, "allow a non-loopback --listen without --token-file and a non-loopback --raft-addr without --raft-tls-*")
 	fs.StringVar(&c.AllowHostPaths, flagName(apis.FlagAllowHostPaths), "", "host path prefixes Run volumes may mount, comma-separated, each optionally :ro (read-only only), e.g. /srv/data,/opt/ref:ro (default: none)")
 	fs.BoolVar(&c.AllowPrivileged, flagName(apis.FlagAllowPrivileged), false, "admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and spec.user root outside a Docker container")
 	fs.StringVar(&c.AllowURISchemes, flagName(apis.FlagAllowURISchemes), apis.DefaultAllowedURISchemes, "URI schemes spec.uris may fetch, comma-separated; file also admits bare paths (a file of the agent)")
 
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sprint [flags]\n\nA sprint node: the replicated Run store, the REST API and, on the Raft leader,\nthe controller that runs Runs on Mesos. Every flag can also be set through the\nenvironment as SPRINT_<FLAG>, e.g. SPRINT_DATA_DIR for --data-dir; flags win.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: sprint [flags]\n       sprint certs --dir DIR --nodes n1,n2,n3   (a cluster CA and node certificates; sprint certs -h)\n\nA sprint node: the replicated Run store, the REST API and, on the Raft leader,\nthe controller that runs Runs on Mesos. Every flag can also be set through the\nenvironment as SPRINT_<FLAG>, e.g. SPRINT_DATA_DIR for --data-dir; flags win.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -147,6 +155,9 @@ func (c *Config) validate() error {
 	if _, err := c.AdmissionPolicy(); err != nil {
 		return err
 	}
+	if n := countSet(c.RaftTLSCert, c.RaftTLSKey, c.RaftTLSCA); n != 0 && n != 3 {
+		return errors.New("--raft-tls-cert, --raft-tls-key and --raft-tls-ca go together: give all three or none")
+	}
 	if c.GCMaxFinished < 0 {
 		return fmt.Errorf("--gc-max-finished: must be 0 or more, not %d", c.GCMaxFinished)
 	}
@@ -180,5 +191,18 @@ func (c *Config) AdmissionPolicy() (apis.Policy, error) {
 
 // flagName is a flag's name without its dashes, as package flag wants it.
 func flagName(flag string) string { return strings.TrimPrefix(flag, "--") }
+
+func countSet(values ...string) int {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// RaftTLS reports whether the Raft port runs mutual TLS.
+func (c *Config) RaftTLS() bool { return c.RaftTLSCert != "" }
 
 func defaultLookupEnv(k string) (string, bool) { return os.LookupEnv(k) }

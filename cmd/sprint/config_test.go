@@ -105,3 +105,20 @@ func TestEnvName(t *testing.T) {
 	assert.Equal(t, "SPRINT_DATA_DIR", EnvName("data-dir"))
 	assert.Equal(t, "SPRINT_TLS_CERT", EnvName("tls-cert"))
 }
+
+func TestParseFlags_RaftTLS(t *testing.T) {
+	for _, args := range [][]string{
+		{"--raft-tls-cert", "c"},
+		{"--raft-tls-cert", "c", "--raft-tls-key", "k"},
+		{"--raft-tls-ca", "ca"},
+	} {
+		_, err := ParseFlags(args, envMap(nil), io.Discard)
+		require.Error(t, err, args)
+		assert.Equal(t, "--raft-tls-cert, --raft-tls-key and --raft-tls-ca go together: give all three or none", err.Error())
+	}
+	env := envMap(map[string]string{"SPRINT_RAFT_TLS_CERT": "c", "SPRINT_RAFT_TLS_KEY": "k", "SPRINT_RAFT_TLS_CA": "ca", "SPRINT_TLS_CA": "api-ca"})
+	c, err := ParseFlags(nil, env, io.Discard)
+	require.NoError(t, err)
+	assert.True(t, c.RaftTLS())
+	assert.Equal(t, []string{"c", "k", "ca", "api-ca"}, []string{c.RaftTLSCert, c.RaftTLSKey, c.RaftTLSCA, c.TLSCA})
+}

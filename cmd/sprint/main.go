@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,6 +40,9 @@ import (
 var version = ""
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "certs" {
+		os.Exit(runCerts(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	cfg, err := ParseFlags(os.Args[1:], defaultLookupEnv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -128,6 +132,27 @@ func (m *Main) Run(parent context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := raftstore.CheckRaftAddrSecurity(cfg.RaftAddr, cfg.RaftTLS(), cfg.Insecure); err != nil {
+		return err
+	}
+	var peerTLS *raftstore.PeerTLS
+	if cfg.RaftTLS() {
+		p, err := raftstore.LoadPeerTLS(cfg.RaftTLSCert, cfg.RaftTLSKey, cfg.RaftTLSCA)
+		if err != nil {
+			return err
+		}
+		peerTLS = p
+	}
+	// httpTLS is what this node trusts when it calls another node's HTTPS
+	// API: --tls-ca, else the system's roots.
+	var httpTLS *tls.Config
+	if cfg.TLSCA != "" {
+		t, err := client.LoadCA(cfg.TLSCA)
+		if err != nil {
+			return fmt.Errorf("--tls-ca: %w", err)
+		}
+		httpTLS = t
+	}
 	if err := prepareDataDir(cfg.DataDir, m.Logger); err != nil {
 		return err
 	}
@@ -148,6 +173,18 @@ func (m *Main) Run(parent context.Context) error {
 	if nodeID == "" {
 		nodeID = cfg.RaftAddr
 	}
+	if peerTLS != nil {
+		m.Logger.Info("raft port uses mutual TLS", "certificate_node", peerTLS.NodeName(), "ca", cfg.RaftTLSCA,
+			"expires", peerTLS.NotAfter().UTC().Format(time.RFC3339))
+		if left := time.Until(peerTLS.NotAfter()); left < 30*24*time.Hour {
+			m.Logger.Warn("the raft certificate expires soon; peers refuse it from then on: issue a new one (sprint certs) and restart this node",
+				"expires", peerTLS.NotAfter().UTC().Format(time.RFC3339), "left", left.Round(time.Hour).String())
+		}
+		if peerTLS.NodeName() != nodeID {
+			m.Logger.Warn("the raft certificate names another node; peers accept any node certificate of the cluster CA, so this works, but check the files",
+				"certificate_node", peerTLS.NodeName(), "node_id", nodeID)
+		}
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -167,6 +204,8 @@ func (m *Main) Run(parent context.Context) error {
 		DataDir:      filepath.Join(cfg.DataDir, "raft"),
 		Peers:        peers,
 		JoinExisting: cfg.Join != "",
+		TLS:          peerTLS,
+		Registerer:   reg,
 	}, m.Logger)
 	if err != nil {
 		ln.Close()
@@ -246,13 +285,14 @@ func (m *Main) Run(parent context.Context) error {
 		poll:        250 * time.Millisecond,
 	}
 	srv, err := server.New(server.Config{
-		NodeID:      nodeID,
-		Version:     buildinfo.Version(version),
-		Tokens:      tokens,
-		TLSCertFile: cfg.TLSCert,
-		TLSKeyFile:  cfg.TLSKey,
-		Registry:    reg,
-		Policy:      &policy,
+		NodeID:           nodeID,
+		Version:          buildinfo.Version(version),
+		Tokens:           tokens,
+		TLSCertFile:      cfg.TLSCert,
+		TLSKeyFile:       cfg.TLSKey,
+		Registry:         reg,
+		ForwardTransport: forwardTransport(httpTLS),
+		Policy:           &policy,
 	}, server.NewRaftStore(store), logs, m.Logger)
 	if err != nil {
 		ln.Close()
@@ -267,7 +307,7 @@ func (m *Main) Run(parent context.Context) error {
 	})
 
 	if cfg.Join != "" {
-		if err := m.join(ctx, nodeID, store.RaftAddr(), advertise, tokens); err != nil {
+		if err := m.join(ctx, nodeID, store.RaftAddr(), advertise, tokens, httpTLS); err != nil {
 			return err
 		}
 	}
@@ -345,12 +385,16 @@ func (m *Main) mesosMasters(ctx context.Context, principal, secret string) ([]st
 
 // join asks a running cluster (through any of its nodes; followers forward
 // to the leader) to add this node, retrying until it answers or ctx ends.
-func (m *Main) join(ctx context.Context, id, raftAddr, httpAddr string, tokens []string) error {
+func (m *Main) join(ctx context.Context, id, raftAddr, httpAddr string, tokens []string, httpTLS *tls.Config) error {
 	token := ""
 	if len(tokens) > 0 {
 		token = tokens[0]
 	}
-	c, err := client.New(m.Config.Join, token)
+	var opts []client.Option
+	if httpTLS != nil {
+		opts = append(opts, client.WithTLSConfig(httpTLS))
+	}
+	c, err := client.New(m.Config.Join, token, opts...)
 	if err != nil {
 		return fmt.Errorf("--join: %w", err)
 	}
@@ -372,6 +416,16 @@ func (m *Main) join(ctx context.Context, id, raftAddr, httpAddr string, tokens [
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
+}
+
+// forwardTransport carries requests a follower forwards to the leader:
+// http.DefaultTransport's settings, trusting httpTLS's CAs when set.
+func forwardTransport(httpTLS *tls.Config) http.RoundTripper {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if httpTLS != nil {
+		tr.TLSClientConfig = httpTLS
+	}
+	return tr
 }
 
 // goRun runs f in a goroutine Close waits for, keeping its error.

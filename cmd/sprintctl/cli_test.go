@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -436,4 +439,20 @@ func TestGet_WatchFromEmptyListAlignsColumns(t *testing.T) {
 			assert.Equal(t, byte(' '), l[at-1], "column %s of %q starts under its header %q", col, l, header)
 		}
 	}
+}
+
+// cluster status shows the state machine's rejected entries, with the
+// last one, as GET /api/v1/cluster reports them.
+func TestCluster_StatusShowsRejectedEntries(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"nodeID":"n1","leader":"n1","state":"Leader","term":3,"commitIndex":9,"appliedIndex":9,"lastIndex":9,`+
+			`"members":[{"id":"n1","raftAddr":"127.0.0.1:9091","suffrage":"Voter","leader":true}],`+
+			`"rejectedEntries":2,"lastRejectedEntry":{"index":7,"type":"cmd(42)","reason":"unknown_type","message":"unknown command type 42"}}`)
+	}))
+	defer srv.Close()
+	var stdout, stderr strings.Builder
+	code := run([]string{"--server", srv.URL, "cluster", "status"}, strings.NewReader(""), &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	assert.Contains(t, stdout.String(), "Rejected Entries:     2 (last: index 7, cmd(42), unknown_type: unknown command type 42)\n")
 }

@@ -35,6 +35,11 @@ func (a *app) clusterCmd() *cobra.Command {
 			top.line("Term", strconv.FormatUint(info.Term, 10))
 			top.line("Commit Index", strconv.FormatUint(info.CommitIndex, 10))
 			top.line("Applied Index", strconv.FormatUint(info.AppliedIndex, 10))
+			rejected := strconv.FormatUint(info.RejectedEntries, 10)
+			if r := info.LastRejectedEntry; r != nil {
+				rejected += fmt.Sprintf(" (last: index %d, %s, %s: %s)", r.Index, r.Type, r.Reason, r.Message)
+			}
+			top.line("Rejected Entries", rejected)
 			rows := make([][]string, len(info.Members))
 			for i, m := range info.Members {
 				leader := ""

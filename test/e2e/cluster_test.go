@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -161,6 +163,8 @@ type cluster struct {
 	nodes []*node
 	peers string
 	extra []string
+	sec   *security // nil: plain HTTP and Raft on loopback, no tokens
+	hc    *http.Client
 }
 
 // clusterOptions configure startCluster.
@@ -169,6 +173,46 @@ type clusterOptions struct {
 	sim   simOptions
 	// extra are flags every sprint node gets (e.g. --gc-max-finished).
 	extra []string
+	// secure runs the nodes as a deployment should: Raft over mutual TLS
+	// and the HTTPS API with certificates `sprint certs` made, and bearer
+	// tokens.
+	secure bool
+}
+
+// security is what a secure cluster's nodes and clients share.
+type security struct {
+	dir   string // sprint certs output: ca.crt, nN.crt, nN.key
+	token string
+	tls   *tls.Config // trusts the cluster CA
+}
+
+// newSecurity makes certificates for count nodes with the sprint binary
+// (as an operator would) and a token file.
+func newSecurity(t testing.TB, count int) *security {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "certs")
+	var names []string
+	for i := 1; i <= count; i++ {
+		names = append(names, fmt.Sprintf("n%d", i))
+	}
+	out, err := exec.Command(filepath.Join(binDir, "sprint"), "certs", "--dir", dir,
+		"--nodes", strings.Join(names, ","), "--hosts", "127.0.0.1,localhost").CombinedOutput()
+	require.NoError(t, err, "sprint certs: %s", out)
+	s := &security{dir: dir, token: "e2e-" + strings.Repeat("t", 32)}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "token"), []byte(s.token+"\n"), 0o600))
+	s.tls, err = client.LoadCA(filepath.Join(dir, "ca.crt"))
+	require.NoError(t, err)
+	return s
+}
+
+// flags are node id's security flags.
+func (s *security) flags(id string) []string {
+	f := func(name string) string { return filepath.Join(s.dir, name) }
+	return []string{
+		"--raft-tls-cert", f(id + ".crt"), "--raft-tls-key", f(id + ".key"), "--raft-tls-ca", f("ca.crt"),
+		"--tls-cert", f(id + ".crt"), "--tls-key", f(id + ".key"), "--tls-ca", f("ca.crt"),
+		"--token-file", f("token"),
+	}
 }
 
 // startCluster starts mesos-sim and n sprint nodes with a static --peers
@@ -180,7 +224,13 @@ func startCluster(t testing.TB, o clusterOptions) *cluster {
 	if o.nodes == 0 {
 		o.nodes = 3
 	}
-	c := &cluster{t: t, sim: startSim(t, o.sim), extra: o.extra}
+	c := &cluster{t: t, sim: startSim(t, o.sim), extra: o.extra, hc: http.DefaultClient}
+	if o.secure {
+		c.sec = newSecurity(t, o.nodes)
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = c.sec.tls
+		c.hc = &http.Client{Transport: tr}
+	}
 	for attempt := 1; ; attempt++ {
 		if c.tryStart(o.nodes) {
 			break
@@ -204,11 +254,16 @@ func (c *cluster) tryStart(count int) bool {
 	var peers []string
 	for i := 1; i <= count; i++ {
 		listen, raft := freePort(t), freePort(t)
+		scheme, token, opts := "http", "", []client.Option(nil)
+		if c.sec != nil {
+			scheme, token = "https", c.sec.token
+			opts = append(opts, client.WithTLSConfig(c.sec.tls))
+		}
 		n := &node{
-			id: fmt.Sprintf("n%d", i), listen: listen, raft: raft, url: "http://" + listen,
+			id: fmt.Sprintf("n%d", i), listen: listen, raft: raft, url: scheme + "://" + listen,
 			dataDir: filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i)),
 		}
-		cl, err := client.New(n.url, "")
+		cl, err := client.New(n.url, token, opts...)
 		require.NoError(t, err)
 		n.client = cl
 		c.nodes = append(c.nodes, n)
@@ -220,15 +275,7 @@ func (c *cluster) tryStart(count int) bool {
 	}
 	for _, n := range c.nodes {
 		ok := waitFor(60*time.Second, func() bool {
-			if !n.alive() {
-				return true
-			}
-			resp, err := http.Get(n.url + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
+			return !n.alive() || c.ready(n)
 		})
 		require.True(t, ok, "%s never became ready", n.id)
 		if !n.alive() {
@@ -250,11 +297,30 @@ func (c *cluster) launch(n *node, args ...string) {
 	if c.sim.principal != "" {
 		base = append(base, "--mesos-principal", c.sim.principal, "--mesos-secret-file", c.sim.secretFile)
 	}
+	if c.sec != nil {
+		base = append(base, c.sec.flags(n.id)...)
+	}
 	base = append(base, c.extra...)
 	p := start(c.t, "sprint", nil, append(base, args...)...)
 	n.mu.Lock()
 	n.proc = p
 	n.mu.Unlock()
+}
+
+// ready reports whether n answers 200 on /readyz.
+func (c *cluster) ready(n *node) bool {
+	resp, err := c.hc.Get(n.url + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// waitReady waits until n answers 200 on /readyz.
+func (c *cluster) waitReady(n *node, timeout time.Duration) {
+	c.t.Helper()
+	require.Eventually(c.t, func() bool { return c.ready(n) }, timeout, 100*time.Millisecond, "%s never became ready", n.id)
 }
 
 // alive reports whether n's process runs.
@@ -285,7 +351,7 @@ func (c *cluster) restart(n *node) {
 	require.False(c.t, n.alive(), "%s still runs", n.id)
 	c.t.Logf("restart %s", n.id)
 	c.launch(n, "--peers", c.peers)
-	waitHTTP(c.t, n.url+"/readyz", 60*time.Second)
+	c.waitReady(n, 60*time.Second)
 }
 
 // wipeAndRejoin stops node n, removes it from the cluster, wipes its data
@@ -302,7 +368,7 @@ func (c *cluster) wipeAndRejoin(n *node) {
 	require.NoError(c.t, os.RemoveAll(n.dataDir))
 	c.t.Logf("rejoin %s (wiped) via %s", n.id, via.id)
 	c.launch(n, "--join", via.url)
-	waitHTTP(c.t, n.url+"/readyz", 60*time.Second)
+	c.waitReady(n, 60*time.Second)
 }
 
 // leader returns the node that all live nodes agree leads, waiting up to a

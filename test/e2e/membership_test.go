@@ -127,10 +127,12 @@ func runsDiff(want, got []apis.Run) string {
 // A node whose disk was replaced comes back with the same id and address
 // and --join, without an operator removing it first: the leader still
 // lists it as a voter, re-adds it (same id, same address) and sends it the
-// log or a snapshot; it catches up.
+// log or a snapshot; it catches up. The cluster runs Raft over mutual TLS
+// and the HTTPS API with tokens, so the join call goes over HTTPS
+// (--tls-ca) and the leader's probe of the new member is a TLS handshake.
 func TestCluster_WipedNodeRejoinsWithoutRemoval(t *testing.T) {
 	began := time.Now()
-	c := startCluster(t, clusterOptions{sim: simOptions{agents: 1}})
+	c := startCluster(t, clusterOptions{sim: simOptions{agents: 1}, secure: true})
 	var specs []*apis.Run
 	for _, name := range runNames("wr", 40) {
 		specs = append(specs, simRun(name, "rejoin", 50*time.Millisecond))
@@ -146,7 +148,9 @@ func TestCluster_WipedNodeRejoinsWithoutRemoval(t *testing.T) {
 	via := c.leader()
 	t.Logf("rejoin %s (wiped, not removed) via %s", w.id, via.id)
 	c.launch(w, "--join", via.url)
-	waitHTTP(t, w.url+"/readyz", time.Minute)
+	c.waitReady(w, time.Minute)
+	require.Eventually(t, func() bool { return strings.Contains(w.current().out.String(), "joined cluster") }, time.Minute, 100*time.Millisecond,
+		"the join call over HTTPS succeeded")
 	c.waitAllPhase(t, nil, "suite=rejoin", 40, apis.PhaseSucceeded, 2*time.Minute)
 	c.waitSameRuns(t, w)
 	t.Logf("total %v", time.Since(began).Round(time.Millisecond))
