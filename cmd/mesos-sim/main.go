@@ -25,7 +25,10 @@ import (
 
 // Main is the mesos-sim program: ParseFlags, then Run until ctx ends.
 type Main struct {
-	Listen            string
+	Listen string
+	// Hostname is what the master and its agents advertise (Mesos'
+	// --hostname); empty: the host of Listen, see advertisedHost.
+	Hostname          string
 	Agents            int
 	AgentResources    string
 	AgentAttributes   string
@@ -83,6 +86,7 @@ func (m *Main) ParseFlags(args []string) error {
 		fs.SetOutput(m.Stderr)
 	}
 	fs.StringVar(&m.Listen, "listen", "127.0.0.1:5050", "address to serve the master (and all agents) on")
+	fs.StringVar(&m.Hostname, "hostname", "", "host name or IP address the master and its agents advertise (Offer.url, /master/state, the tasks' HOST), as Mesos' --hostname (default: the --listen host; 127.0.0.1 when --listen is every interface)")
 	fs.IntVar(&m.Agents, "agents", 1, "number of simulated agents")
 	fs.StringVar(&m.AgentResources, "agent-resources", sim.DefaultAgentResources, "resources of each agent (mesos-agent --resources syntax)")
 	fs.StringVar(&m.AgentAttributes, "agent-attributes", "", "attributes of each agent, e.g. rack:r1;zone:a")
@@ -241,6 +245,27 @@ func checkListen(addr string, insecure, authenticated bool) error {
 	return fmt.Errorf("--listen %s is not a loopback address: without authentication anyone who can reach it can run commands as this user through its process executor; listen on 127.0.0.1, require credentials (--credentials with --authenticate-http-frameworks, --authenticate-http-readonly and --authenticate-http-readwrite), or pass --insecure if that is what you want", addr)
 }
 
+// advertisedHost is the host the master and its agents advertise:
+// --hostname, else the host --listen names. Agents take it when they
+// register, before the listener exists, so without it they would advertise
+// 127.0.0.1 even on a master other hosts reach: a scheduler would then send
+// its sandbox reads, with their credentials, to its own loopback. "" (for
+// an empty or unspecified --listen host and no --hostname) leaves the
+// simulator's default, 127.0.0.1.
+func advertisedHost(listen, hostname string) string {
+	if hostname != "" {
+		return hostname
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil || host == "" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return ""
+	}
+	return host
+}
+
 // Run serves until ctx ends, then shuts down gracefully.
 func (m *Main) Run(ctx context.Context) error {
 	var h slog.Handler = slog.NewTextHandler(m.Stderr, nil)
@@ -249,6 +274,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	log := slog.New(h)
 	cfg := sim.Config{
+		Hostname:                  advertisedHost(m.Listen, m.Hostname),
 		WorkDir:                   m.WorkDir,
 		Seed:                      m.Seed,
 		HeartbeatInterval:         m.HeartbeatInterval,
@@ -283,7 +309,10 @@ func (m *Main) Run(ctx context.Context) error {
 			log.Warn("listening beyond loopback without authenticating every endpoint (--insecure): anyone who can reach this address can run commands as this user", "addr", m.Listen)
 		}
 	}
-	log.Info("mesos-sim listening", "addr", m.Listen, "agents", m.Agents, "executor", m.Executor, "work_dir", m.WorkDir,
+	if cfg.Hostname == "" {
+		log.Warn("listening on every interface without --hostname: the agents advertise 127.0.0.1, so schedulers on other hosts would send their calls and credentials to their own loopback; set --hostname to the address they reach this host at", "addr", m.Listen)
+	}
+	log.Info("mesos-sim listening", "addr", m.Listen, "hostname", cfg.Hostname, "agents", m.Agents, "executor", m.Executor, "work_dir", m.WorkDir,
 		"switch_user", m.SwitchUser, "authenticate_http_frameworks", m.AuthenticateFrameworks,
 		"authenticate_http_readonly", m.AuthenticateReadOnly, "authenticate_http_readwrite", m.AuthenticateReadWrite)
 	serveErr := master.ListenAndServe(ctx, m.Listen)

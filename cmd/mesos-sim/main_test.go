@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -218,4 +219,75 @@ func TestRunWithAuthentication(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	assert.Equal(t, `Basic realm="mesos-master-scheduler"`, resp.Header.Get("WWW-Authenticate"))
+}
+
+// The agents advertise the host the master listens on (or --hostname), not
+// 127.0.0.1: a scheduler on another host reads sandboxes, with its
+// credential, at the address /master/state gives, and 127.0.0.1 would be
+// its own loopback.
+func TestRun_AgentsAdvertiseTheListenHost(t *testing.T) {
+	tests := map[string]struct {
+		listenHost string
+		args       []string
+		want       string
+	}{
+		"listen host":   {listenHost: "127.0.0.2", want: "127.0.0.2"},
+		"--hostname":    {listenHost: "127.0.0.2", args: []string{"--hostname", "agents.example.com"}, want: "agents.example.com"},
+		"IPv6 loopback": {listenHost: "::1", want: "::1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			l, err := net.Listen("tcp", net.JoinHostPort(tc.listenHost, "0"))
+			if err != nil {
+				t.Skipf("cannot listen on %s: %v", tc.listenHost, err)
+			}
+			addr := l.Addr().String()
+			require.NoError(t, l.Close())
+			_, port, err := net.SplitHostPort(addr)
+			require.NoError(t, err)
+
+			m := &Main{Stderr: io.Discard}
+			require.NoError(t, m.ParseFlags(append([]string{"--listen", addr, "--agents", "2", "--executor", "simulated"}, tc.args...)))
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- m.Run(ctx) }()
+			defer func() {
+				cancel()
+				require.NoError(t, <-done)
+			}()
+			var state struct {
+				Hostname string
+				Slaves   []struct{ Hostname, PID string }
+			}
+			require.Eventually(t, func() bool {
+				resp, err := http.Get("http://" + addr + "/master/state")
+				if err != nil {
+					return false
+				}
+				defer resp.Body.Close()
+				return json.NewDecoder(resp.Body).Decode(&state) == nil
+			}, 5*time.Second, 20*time.Millisecond)
+			assert.Equal(t, tc.want, state.Hostname, "the master")
+			require.Len(t, state.Slaves, 2)
+			for i, s := range state.Slaves {
+				assert.Equal(t, tc.want, s.Hostname, "agent %d", i)
+				assert.Equal(t, fmt.Sprintf("slave(%d)@%s", i+1, net.JoinHostPort(tc.want, port)), s.PID, "agent %d", i)
+			}
+		})
+	}
+}
+
+func TestAdvertisedHost(t *testing.T) {
+	for _, tc := range []struct{ listen, hostname, want string }{
+		{"127.0.0.1:5050", "", "127.0.0.1"},
+		{"198.51.100.5:5050", "", "198.51.100.5"},
+		{"[2001:db8::5]:5050", "", "2001:db8::5"},
+		{"mesos-1.example.com:5050", "", "mesos-1.example.com"},
+		{"0.0.0.0:5050", "", ""},
+		{"[::]:5050", "", ""},
+		{":5050", "", ""},
+		{"0.0.0.0:5050", "198.51.100.5", "198.51.100.5"},
+	} {
+		assert.Equal(t, tc.want, advertisedHost(tc.listen, tc.hostname), "--listen %s --hostname %q", tc.listen, tc.hostname)
+	}
 }

@@ -16,7 +16,10 @@ type Config struct {
 	// ids. Empty: a random UUID from the seed.
 	MasterID string
 	// Hostname is advertised in MasterInfo and used as the default agent
-	// hostname. Empty: the listener's host, else "127.0.0.1".
+	// hostname. Empty: the listener's host, else "127.0.0.1" — and for the
+	// agents of Config.Agents, which register in Start before any
+	// listener exists, "127.0.0.1" (or AdvertiseAddr's host): set it when
+	// schedulers on other hosts must reach the agents.
 	Hostname string
 	// AdvertiseAddr is host:port clients reach this simulator at (MasterInfo,
 	// Offer.url, slaves[].pid). Empty: set by Serve from the listener.
