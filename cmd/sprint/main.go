@@ -128,6 +128,7 @@ func (m *Main) Run(parent context.Context) error {
 	if err := server.CheckListenSecurity(cfg.Listen, len(tokens) > 0, cfg.Insecure); err != nil {
 		return err
 	}
+	warnCleartextTokens(m.Logger, cfg.Listen, len(tokens) > 0, cfg.TLSCert != "")
 	policy, err := cfg.AdmissionPolicy()
 	if err != nil {
 		return err

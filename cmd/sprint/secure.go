@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sprint-project/sprint/internal/secretfile"
+	"github.com/sprint-project/sprint/server"
 )
 
 // dataDirMode is the data dir's mode: the Raft log and the state machine
@@ -120,4 +121,16 @@ func sandboxRoot(sandboxDir, dataDir string) (string, error) {
 		return "", fmt.Errorf("--sandbox-dir %s: must be outside --data-dir %s", root, dataDir)
 	}
 	return abs, nil
+}
+
+// warnCleartextTokens warns when the API takes bearer tokens on an address
+// other machines reach without TLS: every request, and every request a
+// follower forwards, then carries a token in clear text. sprint starts
+// anyway (a private network may be trusted), as mesos-sim does with HTTP
+// Basic credentials beyond loopback.
+func warnCleartextTokens(log *slog.Logger, listen string, hasTokens, https bool) {
+	if !hasTokens || https || server.CheckListenSecurity(listen, false, false) == nil {
+		return
+	}
+	log.Warn("serving the API beyond loopback without TLS: bearer tokens travel in clear text; give --tls-cert and --tls-key", "listen", listen)
 }

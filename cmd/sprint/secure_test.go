@@ -133,3 +133,31 @@ func TestRun_RefusesSecretFilesOthersCanRead(t *testing.T) {
 		})
 	}
 }
+
+// Tokens on an address other machines reach, without TLS, are worth a
+// warning: they cross the network in clear text.
+func TestWarnCleartextTokens(t *testing.T) {
+	tests := []struct {
+		listen           string
+		hasTokens, https bool
+		warn             bool
+	}{
+		{listen: "198.51.100.11:9090", hasTokens: true, warn: true},
+		{listen: "0.0.0.0:9090", hasTokens: true, warn: true},
+		{listen: ":9090", hasTokens: true, warn: true},
+		{listen: "198.51.100.11:9090", hasTokens: true, https: true},
+		{listen: "127.0.0.1:9090", hasTokens: true},
+		{listen: "localhost:9090", hasTokens: true},
+		{listen: "[::1]:9090", hasTokens: true},
+		{listen: "198.51.100.11:9090"}, // --insecure without tokens: nothing to leak
+	}
+	for _, tc := range tests {
+		var logs bytes.Buffer
+		warnCleartextTokens(slog.New(slog.NewTextHandler(&logs, nil)), tc.listen, tc.hasTokens, tc.https)
+		if tc.warn {
+			assert.Contains(t, logs.String(), `level=WARN msg="serving the API beyond loopback without TLS: bearer tokens travel in clear text; give --tls-cert and --tls-key" listen=`+tc.listen, "%+v", tc)
+		} else {
+			assert.Empty(t, logs.String(), "%+v", tc)
+		}
+	}
+}
