@@ -141,10 +141,12 @@ func TestSeam_StoreWriteFailureRetriesAsSameFramework(t *testing.T) {
 	fc := &seamCaller{}
 	s, err := NewWithCaller(testConfig("protobuf"), fc.caller(), store, testLogger(t))
 	require.NoError(t, err)
+	subscribed := make(chan struct{}, 1)
 	h := HandlerFuncs{OnSubscribed: func(_ context.Context, id string, _ *mesosproto.MasterInfo) {
 		mu.Lock()
 		order = append(order, "subscribed "+id)
 		mu.Unlock()
+		subscribed <- struct{}{}
 	}}
 	runScheduler(t, s, h)
 
@@ -160,7 +162,13 @@ func TestSeam_StoreWriteFailureRetriesAsSameFramework(t *testing.T) {
 	assert.Equal(t, "fw-new", subs[1].GetFrameworkID().GetValue())
 
 	store.set(func() { store.failWrite = nil })
-	require.Eventually(t, s.Connected, waitFor, time.Millisecond)
+	// Connected turns true before the handler runs: wait for the handler.
+	select {
+	case <-subscribed:
+	case <-time.After(waitFor):
+		t.Fatal("no Subscribed delivered after the store accepted the write")
+	}
+	assert.True(t, s.Connected())
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, order, 2)
