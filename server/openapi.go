@@ -66,6 +66,8 @@ func openAPIOps() []oaOp {
 		{Method: "GET", Path: "/api/v1/policy", Tag: "cluster", Summary: "The admission policy in force: the leader's (forwarded), or this node's with local=true",
 			Params:    []oaParam{{Name: "local", In: "query", Type: "boolean", Desc: "answer with this node's policy instead of forwarding to the leader"}},
 			Responses: errs(map[string]string{"200": "AdmissionPolicy"})},
+		{Method: "GET", Path: "/api/v1/cluster/mesos", Tag: "cluster", Summary: "The Mesos connection, framework and agents with their free resources, as the leader knows them",
+			Responses: errs(map[string]string{"200": "MesosState"})},
 		{Method: "POST", Path: "/api/v1/cluster/members", Tag: "cluster", Summary: "Add a member",
 			Body: "JoinRequest", Responses: errs(map[string]string{"201": "Member"})},
 		{Method: "DELETE", Path: "/api/v1/cluster/members/{id}", Tag: "cluster", Summary: "Remove a member",
@@ -107,7 +109,7 @@ var schemaRefs = map[string]string{
 	"Run": "Run", "RunList": "RunList", "Status": "Status", "ClusterInfo": "ClusterInfo",
 	"Member": "Member", "JoinRequest": "JoinRequest", "SprintRun": "SprintRun",
 	"ContainerRunDefinition": "ContainerRunDefinition", "RunEventList": "RunEventList",
-	"VersionInfo": "VersionInfo", "AdmissionPolicy": "AdmissionPolicy",
+	"VersionInfo": "VersionInfo", "AdmissionPolicy": "AdmissionPolicy", "MesosState": "MesosState",
 }
 
 // openAPIDoc builds the document; version is the server's.
@@ -182,6 +184,7 @@ func openAPIDoc(version string) map[string]any {
 				"RunEventList":           obj("apiVersion", "kind", "items"),
 				"VersionInfo":            obj("version", "nodeID"),
 				"AdmissionPolicy":        obj("apiVersion", "kind", "nodeID", "leader", "allowedHostPaths", "allowPrivileged", "allowedURISchemes"),
+				"MesosState":             obj("nodeID", "connected", "frameworkID", "frameworkName", "role", "masters", "embedded", "agents", "agentsError"),
 			},
 		},
 	}

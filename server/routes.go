@@ -31,6 +31,7 @@ func (s *Server) newEcho() *echo.Echo {
 	get("/api/v1/runs/:name/events", s.runEvents)
 	get("/api/v1/cluster", s.getCluster)
 	get("/api/v1/policy", s.getPolicy)
+	get("/api/v1/cluster/mesos", s.leaderOnly(s.getMesos))
 	e.POST("/api/v1/cluster/members", s.leaderOnly(s.joinMember))
 	e.DELETE("/api/v1/cluster/members/:id", s.leaderOnly(s.removeMember))
 

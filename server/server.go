@@ -72,6 +72,9 @@ type Config struct {
 	// writes are served by the leader, so the leader's policy is the one in
 	// force.
 	Policy *apis.Policy
+	// Mesos reports the Mesos connection and agents at
+	// GET /api/v1/cluster/mesos; nil answers 503 there.
+	Mesos MesosSource
 }
 
 func (c *Config) setDefaults() {
