@@ -101,6 +101,12 @@ func openAPIOps() []oaOp {
 		{Method: "GET", Path: "/docs", Tag: "operations", Summary: "This API as a readable page", Responses: map[string]string{"200": "HTML"}},
 		{Method: "GET", Path: "/openapi.json", Tag: "operations", Summary: "This OpenAPI document", Responses: map[string]string{"200": "OpenAPI 3"}},
 		{Method: "GET", Path: "/schemas/run.json", Tag: "operations", Summary: "JSON Schema of a Run", Responses: map[string]string{"200": "JSON Schema"}},
+
+		{Method: "GET", Path: "/", Tag: "console", Summary: "Redirects to the web console", Responses: map[string]string{"302": "to /ui/"}},
+		{Method: "GET", Path: "/ui", Tag: "console", Summary: "Redirects to /ui/", Responses: map[string]string{"301": "to /ui/"}},
+		{Method: "GET", Path: "/ui/{path}", Tag: "console", Summary: "The web console's static assets (no token needed; its API calls carry one)",
+			Params:    []oaParam{{Name: "path", In: "path", Type: "string", Required: true, Desc: "asset path; empty for the page"}},
+			Responses: map[string]string{"200": "HTML, JavaScript or CSS", "404": "no such asset"}},
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/sprint-project/sprint/ui"
 )
 
 // newEcho registers every route. Keep it in step with openapi.go: a test
@@ -52,6 +54,12 @@ func (s *Server) newEcho() *echo.Echo {
 	get("/docs", s.docs)
 	get("/openapi.json", s.openAPI)
 	get("/schemas/run.json", s.runSchema)
+
+	// The web console: static assets (package ui), open like /docs; its
+	// API calls carry the token.
+	get("/", s.toConsole)
+	get("/ui", echo.WrapHandler(s.console))
+	get("/ui/*", echo.WrapHandler(s.console))
 	return e
 }
 
@@ -67,4 +75,19 @@ var openPaths = map[string]bool{
 	"/schemas/run.json": true,
 }
 
-func isOpenPath(r *http.Request) bool { return openPaths[r.URL.Path] }
+// openRoutes are the routes (as registered, matched by the router before
+// authenticate runs) served without a token: the console's static assets
+// and the redirect to them. Matching the route rather than a path prefix
+// means no spelling of a path can reach an API handler through them.
+var openRoutes = map[string]bool{
+	"/":     true,
+	"/ui":   true,
+	"/ui/*": true,
+}
+
+func isOpenPath(c echo.Context) bool { return openPaths[c.Request().URL.Path] || openRoutes[c.Path()] }
+
+// toConsole sends a browser that opens the node's root to the console.
+func (s *Server) toConsole(c echo.Context) error {
+	return c.Redirect(http.StatusFound, ui.Prefix)
+}

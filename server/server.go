@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/ui"
 )
 
 // Defaults of Config's zero values.
@@ -129,6 +130,7 @@ type Server struct {
 	metrics *metrics
 	tokens  *tokenSet
 	policy  apis.Policy // read-only after New
+	console *ui.Handler
 
 	// streams is cancelled by Close so that watches and followed logs,
 	// which never go idle, end before the graceful shutdown waits.
@@ -156,7 +158,12 @@ func New(cfg Config, store Store, logs LogSource, logger *slog.Logger) (*Server,
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
+	console, err := ui.New()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		console: console,
 		cfg:     cfg,
 		store:   store,
 		logs:    logs,
