@@ -144,3 +144,23 @@ func TestHandler_RefusesWhatIsNotAnAsset(t *testing.T) {
 	assert.Empty(t, head.Body.Bytes())
 	assert.NotEmpty(t, head.Header().Get("Content-Length"))
 }
+
+// index.html preloads every module, so the browser fetches them at once
+// rather than level by level as it finds the imports (first paint).
+func TestIndex_PreloadsEveryModule(t *testing.T) {
+	index, err := fs.ReadFile(ui.Assets(), "index.html")
+	require.NoError(t, err)
+	linked := map[string]bool{}
+	for _, m := range regexp.MustCompile(`<(?:link rel="modulepreload" href|script type="module" src)="([^"]+)"`).FindAllSubmatch(index, -1) {
+		linked[string(m[1])] = true
+	}
+	modules, err := fs.Glob(ui.Assets(), "js/*.js")
+	require.NoError(t, err)
+	pages, err := fs.Glob(ui.Assets(), "js/pages/*.js")
+	require.NoError(t, err)
+	for _, m := range append(modules, pages...) {
+		assert.True(t, linked[m], "index.html does not preload %s", m)
+		delete(linked, m)
+	}
+	assert.Empty(t, linked, "index.html links modules that do not exist")
+}

@@ -46,6 +46,11 @@ export class LogView {
     this.run = run;
     if (first) {
       if (TERMINAL.has(phaseOf(run))) { this.follow = false; this.followBox.checked = false; }
+      if (!(run.status && run.status.taskID)) {
+        this.state = 'unavailable';
+        this.pre.textContent = TERMINAL.has(phaseOf(run)) ? 'This Run never started a task: it has no output.' : 'No output yet: the task has not started.';
+        return;
+      }
       this.start();
       return;
     }

@@ -13,9 +13,10 @@ export class SSEParser {
   constructor(onEvent) {
     this.onEvent = onEvent;
     this.buf = '';
+    this.id = null; // the last event ID, kept across events as EventSource keeps it
     this.reset();
   }
-  reset() { this.event = ''; this.data = []; this.id = null; }
+  reset() { this.event = ''; this.data = []; }
   push(text) {
     this.buf += text;
     let start = 0;
@@ -115,7 +116,7 @@ export function sleep(ms, signal) {
 // replaced. onState(state, detail) reports 'loading', 'live',
 // 'reconnecting', 'error' (detail: the ApiError) or 'stopped'.
 export class Informer {
-  constructor(api, {path, query = {}, firstPage = 250, pageSize = 2500, onChange, onState}) {
+  constructor(api, {path, query = {}, firstPage = 100, pageSize = 2500, onChange, onState}) {
     this.api = api;
     this.path = path;
     this.query = query;
@@ -148,8 +149,17 @@ export class Informer {
     this.onState(s, detail);
   }
 
-  changed(reset) {
+  changed(reset, now = false) {
     if (reset) this.pendingReset = true;
+    if (now) {
+      // The first rows: show them at once rather than at the next frame.
+      cancelAnimationFrame(this.frame);
+      this.frame = 0;
+      const info = {reset: this.pendingReset};
+      this.pendingReset = false;
+      this.onChange(info);
+      return;
+    }
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
@@ -200,7 +210,7 @@ export class Informer {
       cont = page.metadata.continue || '';
       this.remaining = page.metadata.remainingItemCount ?? null;
       this.loaded = fresh.size;
-      if (progressive) this.changed(first);
+      if (progressive) this.changed(first, first);
       first = false;
     } while (cont && !signal.aborted);
     this.items = fresh;

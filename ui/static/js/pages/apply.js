@@ -104,7 +104,8 @@ function mount(el, ctx) {
       parsed = await ctx.api.json('POST', '/api/v1/runs', {query: {dryRun: 'true'}, body: u.text, contentType: u.contentType});
     } catch (e) {
       if (e.code === 401) throw e;
-      return {unit: u, ok: false, err: e, errors: locateErrors(u, e)};
+      const named = u.outline.value('metadata.name');
+      return {unit: u, ok: false, name: typeof named === 'string' ? named : '', err: e, errors: locateErrors(u, e)};
     }
     const meta = parsed.metadata || {};
     const generated = !!meta.generateName && u.outline.value('metadata.name') === undefined;

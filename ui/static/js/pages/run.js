@@ -5,7 +5,7 @@ import {h, replace, errorBox, confirmDialog, promptDialog} from '../dom.js';
 import {Informer} from '../watch.js';
 import {LogView} from '../logview.js';
 import {toYAML} from '../yaml.js';
-import {TERMINAL, phaseOf, phaseBadge, when, labelText} from '../format.js';
+import {TERMINAL, phaseOf, phaseBadge, when, age, labelText} from '../format.js';
 
 export const DRAFT_KEY = 'sprint.apply.draft';
 
@@ -35,12 +35,18 @@ function mount(el, ctx, params) {
   const name = params[0];
   const path = `/api/v1/runs/${encodeURIComponent(name)}`;
   ctx.setTitle(name);
+  if (!DNS_LABEL.test(name) || name.length > 63) {
+    el.append(h('p', {class: 'crumbs'}, h('a', {href: '#/runs', text: 'Runs'})),
+      h('h1', {tabindex: '-1', text: 'No such Run'}),
+      h('div', {class: 'box error', role: 'alert'}, h('code', {text: name}), ' is not a Run name (lower-case letters, digits and "-", at most 63).'));
+    return {unmount() {}};
+  }
 
   const badge = h('span');
-  const killBtn = h('button', {type: 'button', class: 'danger', text: 'Kill', hidden: true});
-  const deleteBtn = h('button', {type: 'button', class: 'danger', text: 'Delete', hidden: true});
-  const rerunBtn = h('button', {type: 'button', text: 'Re-run…', hidden: true});
-  const editBtn = h('button', {type: 'button', text: 'Edit in Apply', hidden: true});
+  const killBtn = h('button', {type: 'button', id: 'kill', class: 'danger', text: 'Kill', hidden: true});
+  const deleteBtn = h('button', {type: 'button', id: 'delete', class: 'danger', text: 'Delete', hidden: true});
+  const rerunBtn = h('button', {type: 'button', id: 'rerun', text: 'Re-run…', hidden: true});
+  const editBtn = h('button', {type: 'button', id: 'edit', text: 'Edit in Apply', hidden: true});
   const notice = h('div');
   const statusBox = h('div', null, h('p', {class: 'muted', text: 'Loading…'}));
   const specBox = h('pre', {class: 'code', tabindex: '0', 'aria-label': 'Spec as YAML', id: 'spec-yaml'});
@@ -75,6 +81,7 @@ function mount(el, ctx, params) {
         : h('div', {class: 'box error', role: 'alert'}, 'There is no Run named ', h('code', {text: name}), '. ', h('a', {href: '#/runs', text: 'Back to Runs'})));
       replace(statusBox);
       log.stop();
+      stopEvents();
       return;
     }
     seen = true;
@@ -120,6 +127,11 @@ function mount(el, ctx, params) {
 
   // Events are not watched: read them when the Run changes, and every 10 s.
   let evTimer = 0, evCtl = null;
+  function stopEvents() {
+    clearTimeout(evTimer);
+    if (evCtl) evCtl.abort();
+    evCtl = null;
+  }
   function scheduleEvents() {
     clearTimeout(evTimer);
     evTimer = setTimeout(loadEvents, 250);
@@ -136,19 +148,23 @@ function mount(el, ctx, params) {
           h('thead', null, h('tr', null, ['Type', 'Reason', 'Age', 'Message'].map(t => h('th', {scope: 'col', text: t})))),
           h('tbody', null, items.slice().reverse().map(e => h('tr', {class: 'ev-' + e.type},
             h('td', {text: e.type}), h('td', {text: e.reason}),
-            h('td', {title: e.time, text: when(e.time).replace(/^.*\((.*) ago\)$/, '$1')}),
+            h('td', {title: e.time, text: age(e.time)}),
             h('td', {text: e.message + (e.count > 1 ? ` (×${e.count})` : '')})))))
         : h('p', {class: 'muted', text: 'No events.'}));
     } catch (e) {
       if (e.name === 'AbortError') return;
-      if (e.code === 404) replace(eventsBox, h('p', {class: 'muted', text: 'No events.'}));
-      else replace(eventsBox, errorBox(e, 'Cannot read events'));
+      if (e.code === 404) return; // the Run is gone; the watch says so
+      replace(eventsBox, errorBox(e, 'Cannot read events'));
     }
     evTimer = setTimeout(loadEvents, 10000);
   }
 
   const inf = new Informer(ctx.api, {path: '/api/v1/runs', query: {fieldSelector: `metadata.name=${name}`}, firstPage: 1,
-    onChange: render, onState: (s, d) => ctx.setConn(s, d)}).start();
+    onChange: render,
+    onState: (s, d) => {
+      ctx.setConn(s, d);
+      if (s === 'error' && d && d.code >= 400 && d.code !== 401) replace(notice, errorBox(d, 'Cannot watch this Run'));
+    }}).start();
 
   async function act(button, fn) {
     button.disabled = true;
@@ -228,8 +244,7 @@ function mount(el, ctx, params) {
     unmount() {
       inf.stop();
       log.stop();
-      clearTimeout(evTimer);
-      if (evCtl) evCtl.abort();
+      stopEvents();
     },
   };
 }
