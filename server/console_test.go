@@ -41,6 +41,12 @@ func TestConsole_AssetsOpenAPIStillNeedsToken(t *testing.T) {
 	}
 	r := callHandler(t, h, http.MethodGet, "/ui/", "")
 	assert.Contains(t, r.header.Get("Content-Security-Policy"), "default-src 'none'")
+	// Errors are Statuses, as everywhere else.
+	r = callHandler(t, h, http.MethodGet, "/ui/nope.js", "")
+	assert.Equal(t, "NotFound", r.status(t).Reason)
+	r = callHandler(t, h, http.MethodPost, "/ui/", "")
+	assert.Equal(t, http.StatusMethodNotAllowed, r.code)
+	assert.Equal(t, "MethodNotAllowed", r.status(t).Reason)
 	r = callHandler(t, h, http.MethodGet, "/api/v1/runs", "", "Authorization", "Bearer s3cret")
 	assert.Equal(t, http.StatusOK, r.code)
 }

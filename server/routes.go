@@ -58,8 +58,8 @@ func (s *Server) newEcho() *echo.Echo {
 	// The web console: static assets (package ui), open like /docs; its
 	// API calls carry the token.
 	get("/", s.toConsole)
-	get("/ui", echo.WrapHandler(s.console))
-	get("/ui/*", echo.WrapHandler(s.console))
+	get("/ui", s.serveConsole)
+	get("/ui/*", s.serveConsole)
 	return e
 }
 
@@ -86,6 +86,16 @@ var openRoutes = map[string]bool{
 }
 
 func isOpenPath(c echo.Context) bool { return openPaths[c.Request().URL.Path] || openRoutes[c.Path()] }
+
+// serveConsole serves the console's files; a path that is none of them
+// gets a Status like every other error of this server.
+func (s *Server) serveConsole(c echo.Context) error {
+	if !s.console.Serves(c.Request().URL.Path) {
+		return statusError(http.StatusNotFound, "NotFound", "the web console has no file %s", quoteClip(c.Request().URL.Path))
+	}
+	s.console.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
 
 // toConsole sends a browser that opens the node's root to the console.
 func (s *Server) toConsole(c echo.Context) error {

@@ -109,6 +109,16 @@ func newAsset(name string, body []byte) (*asset, error) {
 	return a, nil
 }
 
+// Serves reports whether path is the console's: /ui, /ui/ or an asset
+// under /ui/. A router uses it to answer other paths in its own way.
+func (h *Handler) Serves(path string) bool {
+	if path == strings.TrimSuffix(Prefix, "/") || path == Prefix {
+		return true
+	}
+	name, ok := strings.CutPrefix(path, Prefix)
+	return ok && h.assets[name] != nil
+}
+
 // ServeHTTP serves GET and HEAD of /ui/ (index.html) and /ui/<asset>;
 // /ui redirects to /ui/. Assets are revalidated on every load (ETag), so
 // a node upgrade reaches open consoles on their next reload.

@@ -164,3 +164,14 @@ func TestIndex_PreloadsEveryModule(t *testing.T) {
 	}
 	assert.Empty(t, linked, "index.html links modules that do not exist")
 }
+
+func TestHandler_Serves(t *testing.T) {
+	h, err := ui.New()
+	require.NoError(t, err)
+	for path, want := range map[string]bool{
+		"/ui": true, "/ui/": true, "/ui/js/main.js": true, "/ui/js/": false, "/ui/nope": false,
+		"/ui/../ui.go": false, "/": false, "/uix": false, "/api/v1/runs": false,
+	} {
+		assert.Equal(t, want, h.Serves(path), path)
+	}
+}

@@ -310,7 +310,7 @@ func TestConsole_TenThousandRuns(t *testing.T) {
 	assert.LessOrEqual(t, marks.FirstPaint, 1000.0, "first paint over budget")
 	assert.Equal(t, "10001", marks.RowCount)
 	assert.Less(t, marks.Rows, 100, "the table is not virtualised")
-	p.waitJS(10*time.Second, `document.querySelector('h1 [role=status]').textContent === '10,000'`)
+	p.waitJS(10*time.Second, `document.querySelector('#runs-count').textContent === '10,000'`)
 
 	// Keyboard: End goes to the last Run, Home back to the first.
 	p.run(10*time.Second, chromedp.Focus(chromedp.CSS(`tr.row a`)), chromedp.KeyEvent(kb.End))
@@ -320,19 +320,19 @@ func TestConsole_TenThousandRuns(t *testing.T) {
 
 	// Filters: name in the browser, label selector on the server.
 	p.setValue("#f-name", "load-0999")
-	p.waitJS(5*time.Second, `document.querySelector('h1 [role=status]').textContent === '10 of 10,000'`)
+	p.waitJS(5*time.Second, `document.querySelector('#runs-count').textContent === '10 of 10,000'`)
 	p.setValue("#f-name", "")
 	p.setValue("#f-sel", "shard=s3")
 	p.click(`form[role=search] button[type=submit]`)
-	p.waitJS(20*time.Second, `document.querySelector('h1 [role=status]').textContent === '1,250'`)
+	p.waitJS(20*time.Second, `document.querySelector('#runs-count').textContent === '1,250'`)
 	p.setValue("#f-sel", "")
 	p.click(`form[role=search] button[type=submit]`)
-	p.waitJS(30*time.Second, `document.querySelector('h1 [role=status]').textContent === '10,000'`)
+	p.waitJS(30*time.Second, `document.querySelector('#runs-count').textContent === '10,000'`)
 
 	// A deletion reaches the table without a reload.
 	code, body := apiDo(t, http.MethodDelete, server+"/api/v1/runs/load-00000", "", nil)
 	require.Less(t, code, 300, "%s", body)
-	p.waitJS(15*time.Second, `document.querySelector('h1 [role=status]').textContent === '9,999'`)
+	p.waitJS(15*time.Second, `document.querySelector('#runs-count').textContent === '9,999'`)
 	p.requireClean("the Runs page with 10,000 Runs")
 }
 

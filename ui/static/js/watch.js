@@ -111,19 +111,18 @@ export function sleep(ms, signal) {
 }
 
 // Informer keeps `items` (a Map by name) in step with a collection: list,
-// then watch. onChange(info) is called at most once per animation frame
-// after the items changed; info.reset is true when the whole map was
-// replaced. onState(state, detail) reports 'loading', 'live',
-// 'reconnecting', 'error' (detail: the ApiError) or 'stopped'.
+// then watch. Listeners (listen) hear change(info) at most once per
+// animation frame after the items changed (info.reset: the whole map was
+// replaced) and state(state, detail): 'loading', 'live', 'reconnecting',
+// 'error' (detail: the ApiError) or 'stopped'.
 export class Informer {
-  constructor(api, {path, query = {}, firstPage = 100, pageSize = 2500, onChange, onState}) {
+  constructor(api, {path, query = {}, firstPage = 100, pageSize = 2500}) {
     this.api = api;
     this.path = path;
     this.query = query;
     this.firstPage = firstPage;
     this.pageSize = pageSize;
-    this.onChange = onChange || (() => {});
-    this.onState = onState || (() => {});
+    this.listeners = new Set();
     this.items = new Map();
     this.synced = false; // every page of the current list has arrived
     this.loaded = 0;
@@ -136,6 +135,16 @@ export class Informer {
   }
 
   start() { this.run(); return this; }
+
+  // listen adds a listener {change(info), state(state, detail)} and
+  // returns the function that removes it.
+  listen(l) {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  onChange(info) { for (const l of [...this.listeners]) if (l.change) l.change(info); }
+  onState(s, detail) { for (const l of [...this.listeners]) if (l.state) l.state(s, detail); }
 
   stop() {
     this.ctl.abort();

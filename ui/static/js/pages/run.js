@@ -3,6 +3,7 @@
 
 import {h, replace, errorBox, confirmDialog, promptDialog} from '../dom.js';
 import {Informer} from '../watch.js';
+import {shareAll, release} from '../runstore.js';
 import {LogView} from '../logview.js';
 import {toYAML} from '../yaml.js';
 import {TERMINAL, phaseOf, phaseBadge, when, age, labelText} from '../format.js';
@@ -159,12 +160,23 @@ function mount(el, ctx, params) {
     evTimer = setTimeout(loadEvents, 10000);
   }
 
-  const inf = new Informer(ctx.api, {path: '/api/v1/runs', query: {fieldSelector: `metadata.name=${name}`}, firstPage: 1,
-    onChange: render,
-    onState: (s, d) => {
+  // The Runs page's informer when it holds every Run; else a watch of
+  // this name alone.
+  const shared = shareAll();
+  const inf = shared || new Informer(ctx.api, {path: '/api/v1/runs', query: {fieldSelector: `metadata.name=${name}`}, firstPage: 1});
+  const off = inf.listen({
+    change: render,
+    state: (s, d) => {
       ctx.setConn(s, d);
       if (s === 'error' && d && d.code >= 400 && d.code !== 401) replace(notice, errorBox(d, 'Cannot watch this Run'));
-    }}).start();
+    },
+  });
+  if (shared) {
+    ctx.setConn(shared.state);
+    render();
+  } else {
+    inf.start();
+  }
 
   async function act(button, fn) {
     button.disabled = true;
@@ -242,7 +254,9 @@ function mount(el, ctx, params) {
 
   return {
     unmount() {
-      inf.stop();
+      off();
+      if (shared) release(shared);
+      else inf.stop();
       log.stop();
       stopEvents();
     },

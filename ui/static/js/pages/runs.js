@@ -3,37 +3,9 @@
 // in the browser, at once, over what the watch keeps up to date.
 
 import {h, replace, errorBox} from '../dom.js';
-import {Informer} from '../watch.js';
+import {acquire, release} from '../runstore.js';
 import {VirtualTable} from '../vtable.js';
 import {PHASES, TERMINAL, phaseOf, phaseBadge, age, labelText, num} from '../format.js';
-
-// The informer outlives the page for a while, so that going to a Run and
-// back shows the table at once instead of listing 10,000 Runs again.
-const KEEP_MS = 120000;
-let kept = null; // {selector, informer, timer}
-
-function informerFor(ctx, selector) {
-  if (kept) {
-    clearTimeout(kept.timer);
-    const usable = kept.selector === selector && kept.informer.state !== 'error' && kept.informer.state !== 'stopped';
-    if (usable) return kept.informer;
-    kept.informer.stop();
-    kept = null;
-  }
-  const inf = new Informer(ctx.api, {path: '/api/v1/runs', query: selector ? {labelSelector: selector} : {}});
-  kept = {selector, informer: inf, timer: 0};
-  return inf.start();
-}
-
-function release(inf) {
-  inf.onChange = () => {};
-  inf.onState = () => {};
-  if (kept && kept.informer === inf) {
-    kept.timer = setTimeout(() => { inf.stop(); if (kept && kept.informer === inf) kept = null; }, KEEP_MS);
-  } else {
-    inf.stop();
-  }
-}
 
 const PHASE_FILTERS = [['', 'All'], ['active', 'Active'], ['finished', 'Finished'], ...PHASES.map(p => [p, p])];
 
@@ -72,7 +44,7 @@ function mount(el, ctx, _params, query) {
     h('label', {for: 'f-sel', text: 'Label selector'}),
     h('div', {class: 'buttons'}, selInput, h('button', {type: 'submit', text: 'Apply'})),
     h('small', {id: 'f-sel-help', text: 'Kubernetes syntax, filtered by the server: key=value, key!=value, key in (a,b), !key'}));
-  const count = h('span', {class: 'muted', role: 'status', 'aria-live': 'polite'});
+  const count = h('span', {class: 'muted', id: 'runs-count'}); // not a live region: it changes with every watch event
   const chips = h('ul', {class: 'chips', 'aria-label': 'Runs by phase'});
   const problem = h('div');
   const table = new VirtualTable({
@@ -86,7 +58,7 @@ function mount(el, ctx, _params, query) {
       saveQuery();
       recompute();
     },
-    empty: () => (inf.synced ? (inf.items.size ? 'No Runs match these filters.' : 'No Runs yet. Apply a manifest to create one.') : 'Loading Runs…'),
+    empty: () => (!inf ? '' : inf.synced ? (inf.items.size ? 'No Runs match these filters.' : 'No Runs yet. Apply a manifest to create one.') : 'Loading Runs…'),
     columns: [
       {key: 'name', label: 'Name', cls: 'c-name', sortable: true, render: r => r.metadata.name},
       {key: 'phase', label: 'Phase', cls: 'c-phase', sortable: true, render: r => phaseBadge(phaseOf(r)), title: r => (r.status && r.status.message) || phaseOf(r)},
@@ -146,21 +118,25 @@ function mount(el, ctx, _params, query) {
     replace(chips, chip('', 'All', total), PHASES.filter(p => counts[p]).map(p => chip(p, p, counts[p])));
   }
 
-  let inf = informerFor(ctx, state.l);
-  function bind() {
-    inf.onChange = () => recompute();
-    inf.onState = (s, detail) => {
-      ctx.setConn(s, detail);
-      if (s === 'error' && detail && detail.code >= 400 && detail.code < 500 && detail.code !== 401) {
-        replace(problem, errorBox(detail, detail.code === 400 ? 'The server refused this filter' : null));
-      } else if (s === 'live') {
-        replace(problem);
-      }
-    };
+  let inf = null, off = null;
+  function bind(selector) {
+    if (inf) { off(); release(inf); }
+    inf = acquire(ctx.api, selector);
+    off = inf.listen({
+      change: () => recompute(),
+      state: (s, detail) => {
+        ctx.setConn(s, detail);
+        if (s === 'error' && detail && detail.code >= 400 && detail.code < 500 && detail.code !== 401) {
+          replace(problem, errorBox(detail, detail.code === 400 ? 'The server refused this filter' : null));
+        } else if (s === 'live') {
+          replace(problem);
+        }
+      },
+    });
     ctx.setConn(inf.state || 'loading');
     recompute();
   }
-  bind();
+  bind(state.l);
 
   let typing = 0;
   nameInput.addEventListener('input', () => {
@@ -175,9 +151,7 @@ function mount(el, ctx, _params, query) {
     state.l = l;
     saveQuery();
     replace(problem);
-    release(inf);
-    inf = informerFor(ctx, l);
-    bind();
+    bind(l);
   });
 
   const tick = setInterval(() => table.refresh(), 5000);
@@ -187,6 +161,7 @@ function mount(el, ctx, _params, query) {
       clearInterval(tick);
       clearTimeout(typing);
       table.destroy();
+      off();
       release(inf);
       el.classList.remove('fill');
     },
