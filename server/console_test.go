@@ -23,6 +23,7 @@ func TestConsole_AssetsOpenAPIStillNeedsToken(t *testing.T) {
 		"module":                   {"/ui/js/main.js", http.StatusOK, ""},
 		"no slash":                 {"/ui", http.StatusMovedPermanently, "/ui/"},
 		"root":                     {"/", http.StatusFound, "/ui/"},
+		"favicon":                  {"/favicon.ico", http.StatusMovedPermanently, "/ui/favicon.svg"},
 		"missing asset":            {"/ui/nope.js", http.StatusNotFound, ""},
 		"api":                      {"/api/v1/runs", http.StatusUnauthorized, ""},
 		"dot segments to the api":  {"/ui/../api/v1/runs", http.StatusNotFound, ""},

@@ -104,6 +104,7 @@ func openAPIOps() []oaOp {
 
 		{Method: "GET", Path: "/", Tag: "console", Summary: "Redirects to the web console", Responses: map[string]string{"302": "to /ui/"}},
 		{Method: "GET", Path: "/ui", Tag: "console", Summary: "Redirects to /ui/", Responses: map[string]string{"301": "to /ui/"}},
+		{Method: "GET", Path: "/favicon.ico", Tag: "console", Summary: "Redirects to the console's icon", Responses: map[string]string{"301": "to /ui/favicon.svg"}},
 		{Method: "GET", Path: "/ui/{path}", Tag: "console", Summary: "The web console's static assets (no token needed; its API calls carry one)",
 			Params:    []oaParam{{Name: "path", In: "path", Type: "string", Required: true, Desc: "asset path; empty for the page"}},
 			Responses: map[string]string{"200": "HTML, JavaScript or CSS", "404": "no such asset"}},

@@ -58,6 +58,7 @@ func (s *Server) newEcho() *echo.Echo {
 	// The web console: static assets (package ui), open like /docs; its
 	// API calls carry the token.
 	get("/", s.toConsole)
+	get("/favicon.ico", s.favicon)
 	get("/ui", s.serveConsole)
 	get("/ui/*", s.serveConsole)
 	return e
@@ -80,9 +81,10 @@ var openPaths = map[string]bool{
 // and the redirect to them. Matching the route rather than a path prefix
 // means no spelling of a path can reach an API handler through them.
 var openRoutes = map[string]bool{
-	"/":     true,
-	"/ui":   true,
-	"/ui/*": true,
+	"/":            true,
+	"/favicon.ico": true,
+	"/ui":          true,
+	"/ui/*":        true,
 }
 
 func isOpenPath(c echo.Context) bool { return openPaths[c.Request().URL.Path] || openRoutes[c.Path()] }
@@ -95,6 +97,12 @@ func (s *Server) serveConsole(c echo.Context) error {
 	}
 	s.console.ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// favicon answers the request browsers make on every page of the node
+// (/docs, /metrics) with the console's icon.
+func (s *Server) favicon(c echo.Context) error {
+	return c.Redirect(http.StatusMovedPermanently, ui.Prefix+"favicon.svg")
 }
 
 // toConsole sends a browser that opens the node's root to the console.

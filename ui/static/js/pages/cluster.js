@@ -42,10 +42,12 @@ function mount(el, ctx) {
   ctx.setTitle('Cluster');
   const raftBox = h('div', null, h('p', {class: 'muted', text: 'Loading…'}));
   const mesosBox = h('div', null, h('p', {class: 'muted', text: 'Loading…'}));
+  const policyBox = h('div', null, h('p', {class: 'muted', text: 'Loading…'}));
   el.append(
     h('h1', {tabindex: '-1', text: 'Cluster'}),
     h('section', {'aria-labelledby': 'raft-title'}, h('h2', {id: 'raft-title', text: 'Raft'}), raftBox),
-    h('section', {'aria-labelledby': 'mesos-title'}, h('h2', {id: 'mesos-title', text: 'Mesos'}), mesosBox));
+    h('section', {'aria-labelledby': 'mesos-title'}, h('h2', {id: 'mesos-title', text: 'Mesos'}), mesosBox),
+    h('section', {'aria-labelledby': 'policy-title'}, h('h2', {id: 'policy-title', text: 'Admission policy'}), policyBox));
   const ctl = new AbortController();
 
   async function loadRaft() {
@@ -115,6 +117,23 @@ function mount(el, ctx) {
       if (e.code !== 401) replace(mesosBox, errorBox(e, 'Cannot read the Mesos state'));
     }
   }
+
+  // The policy comes from the leader's flags: read once per visit.
+  async function loadPolicy() {
+    try {
+      const p = await ctx.api.get('/api/v1/policy', {signal: ctl.signal});
+      const paths = (p.allowedHostPaths || []).map(a => a.pathPrefix + (a.readOnly ? ' (read-only)' : ''));
+      replace(policyBox, h('dl', {class: 'kv'},
+        h('dt', {text: 'Host path volumes'}), h('dd', {text: paths.length ? paths.join(', ') : 'none allowed'}),
+        h('dt', {text: 'Privileged'}), h('dd', {text: p.allowPrivileged ? 'allowed' : 'refused (privileged Docker parameters, root command tasks)'}),
+        h('dt', {text: 'URI schemes'}), h('dd', {text: (p.allowedURISchemes || []).join(', ') || 'none allowed'}),
+        h('dt', {text: 'Reported by'}), h('dd', {text: p.nodeID ? `${p.nodeID}${p.leader ? ', the leader (its policy is the one in force)' : ''}` : '—'})));
+    } catch (e) {
+      if (e.name === 'AbortError' || e.code === 401) return;
+      replace(policyBox, errorBox(e, 'Cannot read the admission policy'));
+    }
+  }
+  loadPolicy();
 
   const stops = [poller(loadRaft, RAFT_EVERY), poller(loadMesos, MESOS_EVERY)];
   return {
