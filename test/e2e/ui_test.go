@@ -213,6 +213,14 @@ func TestConsole_LiveRunsLogKillApplyAndCluster(t *testing.T) {
 		assert.Equal(t, http.StatusOK, code, "%s: %s", name, body)
 	}
 
+	// Upload: the examples' RunList, two Runs, checked and applied.
+	p.click("#clear")
+	p.run(10*time.Second, chromedp.SetUploadFiles(chromedp.CSS("#manifest-file"), []string{filepath.Join(repoRoot(t), "manifests", "examples", "runlist.json")}))
+	p.waitJS(10*time.Second, `document.querySelector('#manifest').value.includes('"RunList"')`)
+	p.click("#dry-run")
+	p.waitJS(15*time.Second, `document.querySelector('#results-title')?.textContent === 'Dry run: 2 Runs valid'`)
+	assert.Equal(t, 2, strings.Count(p.text("#apply-results"), "is unchanged"), "sprintctl applied them before: %s", p.text("#apply-results"))
+
 	// Cluster: Raft and the embedded simulator's agent.
 	p.open("#/cluster")
 	p.waitJS(15*time.Second, `document.body.innerText.includes('Subscribed') && document.querySelectorAll('table[aria-label="Mesos agents"] tbody tr').length === 1`)

@@ -29,7 +29,7 @@ function mount(el, ctx) {
   const fileInput = h('input', {type: 'file', id: 'manifest-file', accept: '.yaml,.yml,.json,application/json,application/yaml,text/yaml'});
   const dryBtn = h('button', {type: 'button', class: 'primary', id: 'dry-run', text: 'Dry run'});
   const applyBtn = h('button', {type: 'button', id: 'apply', text: 'Apply', disabled: true});
-  const clearBtn = h('button', {type: 'button', class: 'quiet', text: 'Clear'});
+  const clearBtn = h('button', {type: 'button', id: 'clear', class: 'quiet', text: 'Clear'});
   const exampleBtn = h('button', {type: 'button', class: 'quiet', text: 'Insert an example'});
   const hint = h('p', {class: 'muted', role: 'status', 'aria-live': 'polite'});
   const out = h('div', {id: 'apply-results'});
