@@ -251,6 +251,15 @@ func (p *page) darkMode(on bool) {
 	}
 }
 
+// screenshotTall saves the page in a viewport height pixels tall, for a
+// page whose lower half matters (a Run's log).
+func (p *page) screenshotTall(name string, height int64) {
+	p.t.Helper()
+	p.run(10*time.Second, chromedp.EmulateViewport(1366, height))
+	p.screenshot(name)
+	p.run(10*time.Second, chromedp.ResetViewport())
+}
+
 // screenshot saves the viewport as name.png in $SPRINT_UI_SHOTS (docs/ui
 // when run by make ui-shots), else in the test's temporary directory.
 func (p *page) screenshot(name string) {

@@ -118,7 +118,7 @@ func TestConsole_LiveRunsLogKillApplyAndCluster(t *testing.T) {
 	assert.Contains(t, p.text("h1"), "Succeeded")
 	p.waitJS(10*time.Second, `document.querySelectorAll('section table.plain tbody tr').length > 0`) // events
 	p.requireClean("the Run page")
-	p.screenshot("run")
+	p.screenshotTall("run", 1240)
 	p.click(`input[name="log-stream"][value="stderr"]`)
 	p.waitJS(10*time.Second, `(document.querySelector('.log-tools [role=status]') || {}).textContent.includes('wrote nothing to stderr')`)
 
