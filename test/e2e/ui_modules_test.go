@@ -3,10 +3,15 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -150,6 +155,23 @@ func TestConsole_ModulesInTheBrowser(t *testing.T) {
 			return [...results]; })()`, jsString(stream)), &got)
 		require.Len(t, got, 1, "the chunking changed the events: %v", got)
 		assert.Equal(t, `["ADDED|7|{\"type\":\"ADDED\",\n\"n\":1}","BOOKMARK|8|{\"type\":\"BOOKMARK\"}","message|8|x"]`, got[0])
+	})
+
+	t.Run("behind a proxy that adds a path prefix", func(t *testing.T) {
+		target, err := url.Parse(server)
+		require.NoError(t, err)
+		rp := httputil.NewSingleHostReverseProxy(target)
+		proxy := httptest.NewServer(http.StripPrefix("/sprint", rp))
+		t.Cleanup(func() {
+			// The page's watch never ends by itself: leave the page,
+			// and cut what is left, before Close waits for connections.
+			_ = chromedp.Do(p.ctx, chromedp.Navigate("about:blank"))
+			proxy.CloseClientConnections()
+			proxy.Close()
+		})
+		putRun(t, server, "", runManifest("via-proxy", "true", nil))
+		p.run(20*time.Second, chromedp.Navigate(proxy.URL+"/sprint/ui/#/runs"))
+		p.waitJS(15*time.Second, `!!document.querySelector('tr.row[data-key="via-proxy"]') && document.querySelector('#conn').dataset.state === 'live'`)
 	})
 	p.requireClean("the module tests", allowed{422, "/api/v1/runs?dryRun=true"}, allowed{400, "/api/v1/runs?dryRun=true"})
 }

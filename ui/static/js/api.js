@@ -5,6 +5,9 @@
 
 const TOKEN_KEY = 'sprint.token';
 
+// BASE is the path the node is mounted at: "" unless a proxy adds a prefix.
+const BASE = location.pathname.replace(/\/ui(?:\/.*)?$/, '');
+
 // ApiError is a failed call: code is the HTTP status (0 when the node could
 // not be reached), reason and message come from the server's Status, causes
 // are its details.causes ({field, message}).
@@ -53,8 +56,11 @@ export class Api {
     else sessionStorage.removeItem(TOKEN_KEY);
   }
 
+  // url resolves an API path against where the console is served, so
+  // that it also works behind a proxy that mounts the node under a prefix
+  // (https://proxy/sprint/ui/ calls https://proxy/sprint/api/v1/…).
   url(path, query) {
-    const u = new URL(path, location.origin);
+    const u = new URL(BASE + path, location.origin);
     for (const [k, v] of Object.entries(query || {})) {
       if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, String(v));
     }

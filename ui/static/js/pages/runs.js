@@ -85,7 +85,17 @@ function mount(el, ctx, _params, query) {
     ctx.replaceQuery({q: state.q, phase: state.phase, l: state.l, sort: state.sort === 'name' ? '' : state.sort, dir: state.dir === 'descending' ? 'desc' : ''});
   }
 
+  // With thousands of Runs changing, sorting them all on every frame
+  // would keep the page busy: at most four times a second then.
+  let lastCompute = 0, deferred = 0;
+  function scheduleRecompute() {
+    const wait = inf.items.size > 2000 ? 250 - (performance.now() - lastCompute) : 0;
+    if (wait <= 0) recompute();
+    else if (!deferred) deferred = setTimeout(() => { deferred = 0; recompute(); }, wait);
+  }
+
   function recompute() {
+    lastCompute = performance.now();
     const counts = Object.fromEntries(PHASES.map(p => [p, 0]));
     const rows = [];
     const q = state.q.toLowerCase();
@@ -123,7 +133,7 @@ function mount(el, ctx, _params, query) {
     if (inf) { off(); release(inf); }
     inf = acquire(ctx.api, selector);
     off = inf.listen({
-      change: () => recompute(),
+      change: () => scheduleRecompute(),
       state: (s, detail) => {
         ctx.setConn(s, detail);
         if (s === 'error' && detail && detail.code >= 400 && detail.code < 500 && detail.code !== 401) {
@@ -160,6 +170,7 @@ function mount(el, ctx, _params, query) {
     unmount() {
       clearInterval(tick);
       clearTimeout(typing);
+      clearTimeout(deferred);
       table.destroy();
       off();
       release(inf);
