@@ -8,7 +8,7 @@ PKGS        := ./...
 # sprintctl version): the git description of the checkout when there is one.
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build test lint fuzz bench run cluster e2e cover tidy clean
+.PHONY: help build test lint fuzz bench run cluster e2e ui-shots cover tidy clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ cluster: build ## a local three-node cluster against one mesos-sim (scripts/clus
 
 e2e: build ## the full end-to-end suite across real processes
 	SPRINT_E2E=1 $(GO) test -count=1 -timeout 60m ./test/...
+
+ui-shots: ## run the web console's browser tests, saving their screenshots in docs/ui
+	SPRINT_UI_SHOTS=docs/ui $(GO) test -count=1 -run 'TestConsole_(LiveRuns|TokenLogin)' -timeout 5m ./test/e2e/
 
 cover: ## coverage report in cover.out
 	$(GO) test -count=1 -coverprofile=cover.out $(PKGS)

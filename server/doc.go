@@ -1,7 +1,8 @@
 // Package server is sprint's HTTP API on echo v4: the native Kubernetes-style
 // Run API under /api/v1, the Sprint-compatible API under /v1 and /status, the
 // operations endpoints (/healthz, /readyz, /metrics, /docs, /openapi.json,
-// /schemas/run.json) and cluster membership under /api/v1/cluster.
+// /schemas/run.json), cluster membership and the Mesos report under
+// /api/v1/cluster, and the web console's assets (package ui) under /ui/.
 //
 // The package owns no state of its own: it declares the Store and LogSource
 // it needs and turns HTTP requests into calls on them. Writes and

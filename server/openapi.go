@@ -66,6 +66,8 @@ func openAPIOps() []oaOp {
 		{Method: "GET", Path: "/api/v1/policy", Tag: "cluster", Summary: "The admission policy in force: the leader's (forwarded), or this node's with local=true",
 			Params:    []oaParam{{Name: "local", In: "query", Type: "boolean", Desc: "answer with this node's policy instead of forwarding to the leader"}},
 			Responses: errs(map[string]string{"200": "AdmissionPolicy"})},
+		{Method: "GET", Path: "/api/v1/cluster/mesos", Tag: "cluster", Summary: "The Mesos connection, framework and agents with their free resources, as the leader knows them",
+			Responses: errs(map[string]string{"200": "MesosState"})},
 		{Method: "POST", Path: "/api/v1/cluster/members", Tag: "cluster", Summary: "Add a member",
 			Body: "JoinRequest", Responses: errs(map[string]string{"201": "Member"})},
 		{Method: "DELETE", Path: "/api/v1/cluster/members/{id}", Tag: "cluster", Summary: "Remove a member",
@@ -99,6 +101,13 @@ func openAPIOps() []oaOp {
 		{Method: "GET", Path: "/docs", Tag: "operations", Summary: "This API as a readable page", Responses: map[string]string{"200": "HTML"}},
 		{Method: "GET", Path: "/openapi.json", Tag: "operations", Summary: "This OpenAPI document", Responses: map[string]string{"200": "OpenAPI 3"}},
 		{Method: "GET", Path: "/schemas/run.json", Tag: "operations", Summary: "JSON Schema of a Run", Responses: map[string]string{"200": "JSON Schema"}},
+
+		{Method: "GET", Path: "/", Tag: "console", Summary: "Redirects to the web console", Responses: map[string]string{"302": "to /ui/"}},
+		{Method: "GET", Path: "/ui", Tag: "console", Summary: "Redirects to /ui/", Responses: map[string]string{"301": "to /ui/"}},
+		{Method: "GET", Path: "/favicon.ico", Tag: "console", Summary: "Redirects to the console's icon", Responses: map[string]string{"301": "to /ui/favicon.svg"}},
+		{Method: "GET", Path: "/ui/{path}", Tag: "console", Summary: "The web console's static assets (no token needed; its API calls carry one)",
+			Params:    []oaParam{{Name: "path", In: "path", Type: "string", Required: true, Desc: "asset path; empty for the page"}},
+			Responses: map[string]string{"200": "HTML, JavaScript or CSS", "404": "no such asset"}},
 	}
 }
 
@@ -107,7 +116,7 @@ var schemaRefs = map[string]string{
 	"Run": "Run", "RunList": "RunList", "Status": "Status", "ClusterInfo": "ClusterInfo",
 	"Member": "Member", "JoinRequest": "JoinRequest", "SprintRun": "SprintRun",
 	"ContainerRunDefinition": "ContainerRunDefinition", "RunEventList": "RunEventList",
-	"VersionInfo": "VersionInfo", "AdmissionPolicy": "AdmissionPolicy",
+	"VersionInfo": "VersionInfo", "AdmissionPolicy": "AdmissionPolicy", "MesosState": "MesosState",
 }
 
 // openAPIDoc builds the document; version is the server's.
@@ -182,6 +191,7 @@ func openAPIDoc(version string) map[string]any {
 				"RunEventList":           obj("apiVersion", "kind", "items"),
 				"VersionInfo":            obj("version", "nodeID"),
 				"AdmissionPolicy":        obj("apiVersion", "kind", "nodeID", "leader", "allowedHostPaths", "allowPrivileged", "allowedURISchemes"),
+				"MesosState":             obj("nodeID", "connected", "frameworkID", "frameworkName", "role", "masters", "embedded", "agents", "agentsError"),
 			},
 		},
 	}

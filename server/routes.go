@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/sprint-project/sprint/ui"
 )
 
 // newEcho registers every route. Keep it in step with openapi.go: a test
@@ -31,6 +33,7 @@ func (s *Server) newEcho() *echo.Echo {
 	get("/api/v1/runs/:name/events", s.runEvents)
 	get("/api/v1/cluster", s.getCluster)
 	get("/api/v1/policy", s.getPolicy)
+	get("/api/v1/cluster/mesos", s.leaderOnly(s.getMesos))
 	e.POST("/api/v1/cluster/members", s.leaderOnly(s.joinMember))
 	e.DELETE("/api/v1/cluster/members/:id", s.leaderOnly(s.removeMember))
 
@@ -51,6 +54,13 @@ func (s *Server) newEcho() *echo.Echo {
 	get("/docs", s.docs)
 	get("/openapi.json", s.openAPI)
 	get("/schemas/run.json", s.runSchema)
+
+	// The web console: static assets (package ui), open like /docs; its
+	// API calls carry the token.
+	get("/", s.toConsole)
+	get("/favicon.ico", s.favicon)
+	get("/ui", s.serveConsole)
+	get("/ui/*", s.serveConsole)
 	return e
 }
 
@@ -66,4 +76,36 @@ var openPaths = map[string]bool{
 	"/schemas/run.json": true,
 }
 
-func isOpenPath(r *http.Request) bool { return openPaths[r.URL.Path] }
+// openRoutes are the routes (as registered, matched by the router before
+// authenticate runs) served without a token: the console's static assets
+// and the redirect to them. Matching the route rather than a path prefix
+// means no spelling of a path can reach an API handler through them.
+var openRoutes = map[string]bool{
+	"/":            true,
+	"/favicon.ico": true,
+	"/ui":          true,
+	"/ui/*":        true,
+}
+
+func isOpenPath(c echo.Context) bool { return openPaths[c.Request().URL.Path] || openRoutes[c.Path()] }
+
+// serveConsole serves the console's files; a path that is none of them
+// gets a Status like every other error of this server.
+func (s *Server) serveConsole(c echo.Context) error {
+	if !s.console.Serves(c.Request().URL.Path) {
+		return statusError(http.StatusNotFound, "NotFound", "the web console has no file %s", quoteClip(c.Request().URL.Path))
+	}
+	s.console.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
+// favicon answers the request browsers make on every page of the node
+// (/docs, /metrics) with the console's icon.
+func (s *Server) favicon(c echo.Context) error {
+	return c.Redirect(http.StatusMovedPermanently, ui.Prefix+"favicon.svg")
+}
+
+// toConsole sends a browser that opens the node's root to the console.
+func (s *Server) toConsole(c echo.Context) error {
+	return c.Redirect(http.StatusFound, ui.Prefix)
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/ui"
 )
 
 // Defaults of Config's zero values.
@@ -72,6 +73,9 @@ type Config struct {
 	// writes are served by the leader, so the leader's policy is the one in
 	// force.
 	Policy *apis.Policy
+	// Mesos reports the Mesos connection and agents at
+	// GET /api/v1/cluster/mesos; nil answers 503 there.
+	Mesos MesosSource
 }
 
 func (c *Config) setDefaults() {
@@ -126,6 +130,7 @@ type Server struct {
 	metrics *metrics
 	tokens  *tokenSet
 	policy  apis.Policy // read-only after New
+	console *ui.Handler
 
 	// streams is cancelled by Close so that watches and followed logs,
 	// which never go idle, end before the graceful shutdown waits.
@@ -153,7 +158,12 @@ func New(cfg Config, store Store, logs LogSource, logger *slog.Logger) (*Server,
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
+	console, err := ui.New()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		console: console,
 		cfg:     cfg,
 		store:   store,
 		logs:    logs,

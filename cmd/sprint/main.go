@@ -285,7 +285,12 @@ func (m *Main) Run(parent context.Context) error {
 		getRun:      store.GetRun,
 		poll:        250 * time.Millisecond,
 	}
+	mesosReport := &mesosState{
+		sched: sched, files: logs.files, masters: masters, name: mcfg.FrameworkName,
+		role: mcfg.Role, embedded: cfg.MesosMaster == "", storedID: store.FrameworkID,
+	}
 	srv, err := server.New(server.Config{
+		Mesos:            mesosReport,
 		NodeID:           nodeID,
 		Version:          buildinfo.Version(version),
 		Tokens:           tokens,
