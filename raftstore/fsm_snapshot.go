@@ -105,6 +105,13 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	// Validate before touching the live file, and mark it as this boot's.
+	// bbolt trusts the file it maps: verify its pages first, so that a
+	// damaged snapshot is an error (raft then tries an older one, or the
+	// leader sends it again) rather than a crash.
+	if _, err := verifyBoltFile(tmpPath); err != nil {
+		os.Remove(tmpPath)
+		return fmt.Errorf("restore: snapshot is not a sound bbolt file: %w", err)
+	}
 	check, err := openBolt(tmpPath, false, f.mmapSize)
 	if err != nil {
 		os.Remove(tmpPath)

@@ -409,6 +409,43 @@ func TestFSM_SnapshotRestoreRoundTrip(t *testing.T) {
 	assert.Equal(t, "10", r.Run.Metadata.ResourceVersion)
 }
 
+// A damaged snapshot (from a leader's disk, or this node's) is an error
+// for raft to handle — try an older one, or ask again — never a crash, and
+// the current state stays.
+func TestFSM_RestoreRefusesDamagedSnapshot(t *testing.T) {
+	src := newTestFSM(t)
+	for i := range 200 {
+		mustCreate(t, src, fmt.Sprintf("r%03d", i))
+	}
+	snap, err := src.Snapshot()
+	require.NoError(t, err)
+	sink := &bufferSink{}
+	require.NoError(t, snap.Persist(sink))
+	snap.Release()
+	img := sink.Bytes()
+	ps, inUse := pagesInUse(t, img)
+	zeroed := bytes.Clone(img)
+	last := int(inUse[len(inUse)-1])
+	clear(zeroed[last*ps : (last+1)*ps])
+
+	damages := map[string][]byte{
+		"truncated":         img[:len(img)/3],
+		"meta pages zeroed": append(make([]byte, 2*ps), img[2*ps:]...),
+		"a page zeroed":     zeroed,
+		"empty":             nil,
+	}
+	for name, b := range damages {
+		t.Run(name, func(t *testing.T) {
+			dst := newTestFSM(t)
+			mustCreate(t, dst, "kept")
+			err := dst.Restore(io.NopCloser(bytes.NewReader(b)))
+			require.Error(t, err)
+			_, err = dst.getRun("kept")
+			assert.NoError(t, err, "the state before the failed restore is intact")
+		})
+	}
+}
+
 func TestFSM_ReopenKeepsStateAndTrust(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fsm.db")
 	logger := slog.New(slog.DiscardHandler)
