@@ -115,17 +115,11 @@ func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.L
 		_ = os.Remove(p)
 	}
 	boot := bootID()
+	// The file must have passed verifyBoltFile (the Store's inspection of
+	// its data dir): bbolt maps it and trusts every page.
 	db, err := openBolt(path, noSync, mmapSize)
 	if err != nil {
-		// A torn file after an OS crash need not even open: the log and the
-		// snapshots hold everything, so start empty and rebuild.
-		logger.Warn("fsm file unreadable; rebuilding from raft", "path", path, "err", err)
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("remove fsm file: %w", err)
-		}
-		if db, err = openBolt(path, noSync, mmapSize); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	var idx, term uint64
 	var trusted bool
@@ -136,10 +130,7 @@ func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.L
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		idx, term = decodeApplied(meta.Get(keyApplied))
-		clean := string(meta.Get(keyClean)) == "1"
-		sameBoot := boot != "" && string(meta.Get(keyBootID)) == boot
-		trusted = clean || sameBoot || idx == 0
+		idx, term, trusted = fsmTrust(meta, boot)
 		if err := meta.Put(keyClean, []byte("0")); err != nil {
 			return err
 		}
@@ -157,6 +148,17 @@ func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.L
 	f.setApplied(idx, term)
 	f.hub.reset(idx, nil)
 	return f, nil
+}
+
+// fsmTrust reads the applied index and term from the meta bucket, and
+// whether the file can be trusted to hold every write up to them: it was
+// closed cleanly (and synced), or last opened during this boot (the kernel
+// still has, or has written, every page), or it holds nothing.
+func fsmTrust(meta *bolt.Bucket, boot string) (idx, term uint64, trusted bool) {
+	idx, term = decodeApplied(meta.Get(keyApplied))
+	clean := string(meta.Get(keyClean)) == "1"
+	sameBoot := boot != "" && string(meta.Get(keyBootID)) == boot
+	return idx, term, clean || sameBoot || idx == 0
 }
 
 func openBolt(path string, noSync bool, mmapSize int) (*bolt.DB, error) {

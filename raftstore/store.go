@@ -72,8 +72,11 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	if err := prepareDataDir(cfg.DataDir, logger); err != nil {
+		return nil, err
+	}
 	var err error
-	s.fsm, err = openFSM(filepath.Join(cfg.DataDir, "fsm.db"), !cfg.FSMSync, cfg.FSMInitialMmapSize, cfg.WatchHistory, logger)
+	s.fsm, err = openFSM(filepath.Join(cfg.DataDir, fsmDBFile), !cfg.FSMSync, cfg.FSMInitialMmapSize, cfg.WatchHistory, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +85,7 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 	// is not written (bbolt rebuilds it on open), which saves a page write
 	// per commit.
 	s.logStore, err = raftboltdb.New(raftboltdb.Options{
-		Path: filepath.Join(cfg.DataDir, "raft.db"),
+		Path: filepath.Join(cfg.DataDir, raftDBFile),
 		BoltOptions: &bolt.Options{
 			Timeout:         5 * time.Second,
 			NoFreelistSync:  true,
@@ -105,6 +108,35 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// prepareDataDir checks raft.db, fsm.db and the snapshots before bbolt maps
+// them (a damaged file would otherwise crash the process: SIGBUS, or a
+// bbolt assertion) and before raft reads them. What the node can repair
+// itself — a damaged fsm.db or snapshot that the log and the other
+// snapshots cover — it repairs; anything else is a *DamageError naming the
+// file and what to do.
+func prepareDataDir(dir string, logger *slog.Logger) error {
+	unlock, err := lockFiles(filepath.Join(dir, raftDBFile), filepath.Join(dir, fsmDBFile))
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	in := inspectDataDir(dir, false)
+	unlock() // bbolt takes its own, exclusive, lock next
+	for _, w := range in.warnings {
+		logger.Warn("data dir: "+w, "dir", dir)
+	}
+	p := in.decide()
+	if p.fatal != nil {
+		return p.fatal
+	}
+	if err := p.repair(dir, logger); err != nil {
+		return err
+	}
+	logger.Info("data dir checked", "dir", dir, "took", time.Since(start).Round(time.Millisecond),
+		"log_first", in.raft.first, "log_last", in.raft.last, "applied", in.fsm.applied, "snapshots", len(in.snaps))
+	return nil
 }
 
 // transportTimeout bounds each Raft RPC's I/O and, with TLS, each
