@@ -373,12 +373,33 @@ func (s *Store) caughtUp(cur, idx uint64) bool {
 }
 
 // Ready reports whether a leader is known and this node has applied
-// everything it knows to be committed (/readyz).
+// everything committed before it (/readyz). Three traps:
+//   - A new leader's commit index does not cover earlier terms' entries
+//     until its first barrier commits (after a restart it is below the
+//     log it is about to replay), so a leader is ready only once
+//     establishLeadership has recorded this term.
+//   - A restarted follower knows its leader a moment before it learns the
+//     commit index (both come with the leader's first AppendEntries).
+//   - A state machine ahead of the log would skip every new entry as
+//     already applied (the FSM skips indexes at or below its own), so
+//     writes would be committed and silently lost. prepareDataDir refuses
+//     such a data dir at start; this keeps /readyz honest whatever the
+//     cause.
 func (s *Store) Ready() bool {
-	if id, _ := s.Leader(); id == "" {
+	id, _ := s.Leader()
+	if id == "" {
 		return false
 	}
-	return s.caughtUp(s.AppliedIndex(), s.raft.CommitIndex())
+	applied, last, commit := s.AppliedIndex(), s.raft.LastIndex(), s.raft.CommitIndex()
+	switch {
+	case applied > last:
+		return false
+	case id == s.cfg.NodeID && s.readyTerm.Load() != s.raft.CurrentTerm():
+		return false
+	case commit == 0 && last > 0:
+		return false
+	}
+	return s.caughtUp(applied, commit)
 }
 
 // LinearizableRead returns once local reads reflect every write committed
