@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/raftstore"
 )
 
 // Config is everything a sprint node is started with: DESIGN.md §3's flags,
@@ -52,6 +53,10 @@ type Config struct {
 	AllowHostPaths  string
 	AllowPrivileged bool
 	AllowURISchemes string
+
+	RaftSnapshotThreshold uint64
+	RaftSnapshotInterval  time.Duration
+	RaftTrailingLogs      uint64
 }
 
 // ParseFlags fills a Config from args and the environment. lookupEnv is
@@ -94,6 +99,9 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.StringVar(&c.AllowHostPaths, flagName(apis.FlagAllowHostPaths), "", "host path prefixes Run volumes may mount, comma-separated, each optionally :ro (read-only only), e.g. /srv/data,/opt/ref:ro (default: none)")
 	fs.BoolVar(&c.AllowPrivileged, flagName(apis.FlagAllowPrivileged), false, "admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and spec.user root outside a Docker container")
 	fs.StringVar(&c.AllowURISchemes, flagName(apis.FlagAllowURISchemes), apis.DefaultAllowedURISchemes, "URI schemes spec.uris may fetch, comma-separated; file also admits bare paths (a file of the agent)")
+	fs.Uint64Var(&c.RaftSnapshotThreshold, "raft-snapshot-threshold", raftstore.DefaultSnapshotThreshold, "Raft log entries between snapshots")
+	fs.DurationVar(&c.RaftSnapshotInterval, "raft-snapshot-interval", raftstore.DefaultSnapshotInterval, "how often Raft checks whether to snapshot")
+	fs.Uint64Var(&c.RaftTrailingLogs, "raft-trailing-logs", raftstore.DefaultTrailingLogs, "Raft log entries kept after a snapshot (a follower this far behind catches up from the log)")
 
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sprint [flags]\n       sprint certs --dir DIR --nodes n1,n2,n3   (a cluster CA and node certificates; sprint certs -h)\n\nA sprint node: the replicated Run store, the REST API and, on the Raft leader,\nthe controller that runs Runs on Mesos. Every flag can also be set through the\nenvironment as SPRINT_<FLAG>, e.g. SPRINT_DATA_DIR for --data-dir; flags win.\n\nFlags:\n")
@@ -160,6 +168,12 @@ func (c *Config) validate() error {
 	}
 	if c.GCMaxFinished < 0 {
 		return fmt.Errorf("--gc-max-finished: must be 0 or more, not %d", c.GCMaxFinished)
+	}
+	if c.RaftSnapshotThreshold == 0 || c.RaftTrailingLogs == 0 {
+		return errors.New("--raft-snapshot-threshold and --raft-trailing-logs: must be at least 1")
+	}
+	if c.RaftSnapshotInterval < 5*time.Millisecond {
+		return fmt.Errorf("--raft-snapshot-interval: must be at least 5ms, not %v", c.RaftSnapshotInterval)
 	}
 	if c.GCInterval <= 0 {
 		return fmt.Errorf("--gc-interval: must be positive, not %v", c.GCInterval)

@@ -26,6 +26,9 @@ func TestParseFlags_DefaultsEnvAndPrecedence(t *testing.T) {
 	assert.Equal(t, 2000, c.GCMaxFinished)
 	assert.Equal(t, 5*time.Minute, c.StagingTimeout)
 	assert.Equal(t, 15*time.Minute, c.UnreachableTimeout)
+	assert.Equal(t, uint64(8192), c.RaftSnapshotThreshold)
+	assert.Equal(t, 5*time.Second, c.RaftSnapshotInterval)
+	assert.Equal(t, uint64(10240), c.RaftTrailingLogs)
 
 	env := envMap(map[string]string{"SPRINT_DATA_DIR": "/env", "SPRINT_GC_MAX_FINISHED": "7", "SPRINT_INSECURE": "true"})
 	c, err = ParseFlags([]string{"--data-dir", "/flag"}, env, io.Discard)
@@ -60,6 +63,8 @@ func TestParseFlags_Errors(t *testing.T) {
 			want: `--allow-uri-schemes: unknown scheme "gopher": sprint fetches http, https, ftp, ftps, hdfs, s3, s3a, s3n, file`},
 		"privileged env not a bool": {env: map[string]string{"SPRINT_ALLOW_PRIVILEGED": "yes"},
 			want: `SPRINT_ALLOW_PRIVILEGED="yes": invalid value for --allow-privileged (admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and spec.user root outside a Docker container): parse error`},
+		"zero threshold": {args: []string{"--raft-snapshot-threshold", "0"}, want: "--raft-snapshot-threshold and --raft-trailing-logs: must be at least 1"},
+		"short interval": {args: []string{"--raft-snapshot-interval", "1ms"}, want: "--raft-snapshot-interval: must be at least 5ms, not 1ms"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -43,6 +43,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "certs" {
 		os.Exit(runCerts(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		os.Exit(runCheck(os.Args[2:], defaultLookupEnv, os.Stdout, os.Stderr))
+	}
 	cfg, err := ParseFlags(os.Args[1:], defaultLookupEnv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -207,6 +210,10 @@ func (m *Main) Run(parent context.Context) error {
 		JoinExisting: cfg.Join != "",
 		TLS:          peerTLS,
 		Registerer:   reg,
+
+		SnapshotThreshold: cfg.RaftSnapshotThreshold,
+		SnapshotInterval:  cfg.RaftSnapshotInterval,
+		TrailingLogs:      cfg.RaftTrailingLogs,
 	}, m.Logger)
 	if err != nil {
 		ln.Close()
