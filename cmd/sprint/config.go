@@ -104,7 +104,7 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.Uint64Var(&c.RaftTrailingLogs, "raft-trailing-logs", raftstore.DefaultTrailingLogs, "Raft log entries kept after a snapshot (a follower this far behind catches up from the log)")
 
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sprint [flags]\n       sprint certs --dir DIR --nodes n1,n2,n3   (a cluster CA and node certificates; sprint certs -h)\n       sprint check [--data-dir DIR]   (verify a stopped node's files offline)\n\nA sprint node: the replicated Run store, the REST API and, on the Raft leader,\nthe controller that runs Runs on Mesos. Every flag can also be set through the\nenvironment as SPRINT_<FLAG>, e.g. SPRINT_DATA_DIR for --data-dir; flags win.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: sprint [flags]\n       sprint certs --dir DIR --nodes n1,n2,n3   (a cluster CA and node certificates; sprint certs -h)\n       sprint check [--data-dir DIR]             (verify a stopped node's files offline)\n\nA sprint node: the replicated Run store, the REST API and, on the Raft leader,\nthe controller that runs Runs on Mesos. Every flag can also be set through the\nenvironment as SPRINT_<FLAG>, e.g. SPRINT_DATA_DIR for --data-dir; flags win.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
