@@ -25,6 +25,10 @@ var (
 	// ErrForbidden: the admission policy refuses the object (403); see
 	// *ForbiddenError.
 	ErrForbidden = errors.New("forbidden")
+	// ErrTooSlow: a watch was closed because its client did not keep up
+	// with the changes (410, reason Gone). Like ErrGone it means: list
+	// again, or watch without a resourceVersion.
+	ErrTooSlow = errors.New("watch too slow")
 )
 
 // Status is the API error object, in the shape Kubernetes uses:
@@ -44,6 +48,9 @@ type StatusDetails struct {
 	Name   string        `json:"name,omitempty"`
 	Kind   string        `json:"kind,omitempty"`
 	Causes []StatusCause `json:"causes,omitempty"`
+	// RetryAfterSeconds, on a 429, is how long to wait before trying
+	// again; the Retry-After header says the same.
+	RetryAfterSeconds int `json:"retryAfterSeconds,omitempty"`
 }
 
 // StatusCause is one field-level problem.

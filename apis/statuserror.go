@@ -15,6 +15,8 @@ const (
 	ReasonForbidden     = "Forbidden"
 	ReasonBadRequest    = "BadRequest"
 	ReasonExpired       = "Expired"
+	ReasonGone          = "Gone"
+	ReasonTooMany       = "TooManyRequests"
 	ReasonInternalError = "InternalError"
 )
 
@@ -77,6 +79,7 @@ func StatusFromError(err error) *Status {
 		{ErrForbidden, http.StatusForbidden, ReasonForbidden},
 		{ErrBadRequest, http.StatusBadRequest, ReasonBadRequest},
 		{ErrGone, http.StatusGone, ReasonExpired},
+		{ErrTooSlow, http.StatusGone, ReasonGone},
 	} {
 		if errors.Is(err, m.target) {
 			return NewStatus(m.code, m.reason, err.Error())

@@ -262,6 +262,14 @@ const (
 	Error    EventType = "ERROR"
 )
 
+// InitialEventsEndAnnotation marks the BOOKMARK that ends the initial
+// listing of a watch started without a resourceVersion (value "true"), as
+// Kubernetes' "k8s.io/initial-events-end": every matching Run has been
+// sent as ADDED, and the bookmark's resourceVersion is the version of that
+// listing. A watcher that relists this way knows, at this event, which Runs
+// are gone.
+const InitialEventsEndAnnotation = "sprint/initial-events-end"
+
 // WatchEvent is one change of a Run. Object is the Run after the change
 // (before it, for DELETED, with the delete's resourceVersion), or a Status
 // for ERROR events.

@@ -53,6 +53,10 @@ type Config struct {
 	ApplyTimeout time.Duration
 	// WatchHistory is how many events watches can resume from.
 	WatchHistory int
+	// WatchBuffer is how many changes a watch may fall behind (beyond
+	// those it was sent at its start) before it ends with
+	// apis.ErrTooSlow; 0 means DefaultWatchBuffer.
+	WatchBuffer int
 	// FSMSync fsyncs the FSM's bbolt file on every commit. Off by default:
 	// the Raft log is the durable record (DESIGN.md).
 	FSMSync bool

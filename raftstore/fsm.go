@@ -104,7 +104,7 @@ func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.L
 		noSync:    noSync,
 		mmapSize:  mmapSize,
 		logger:    logger,
-		hub:       newHub(historySize),
+		hub:       newHub(historySize, 0),
 		metrics:   newMetrics(),
 		handle:    (*applier).dispatch,
 		appliedCh: make(chan struct{}),

@@ -157,7 +157,7 @@ func TestFSM_HandlerPanicRejectsTheEntryAndKeepsNothingOfIt(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			f := newTestFSM(t)
-			w, err := f.hub.watch(t.Context(), 0, nil)
+			w, err := f.watch(t.Context(), 0, nil)
 			require.NoError(t, err)
 			f.handle = func(a *applier, cmd any) result {
 				if c, ok := cmd.(*setFrameworkIDCmd); ok && c.ID == "poison" {

@@ -368,7 +368,7 @@ func TestFSM_SnapshotRestoreRoundTrip(t *testing.T) {
 
 	dst := newTestFSM(t)
 	mustCreate(t, dst, "stale")
-	w, err := dst.hub.watch(t.Context(), 0, nil)
+	w, err := dst.watch(t.Context(), 0, nil)
 	require.NoError(t, err)
 	require.NoError(t, dst.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))))
 	assert.Equal(t, uint64(9), dst.applied.Load())

@@ -81,6 +81,7 @@ func New(cfg Config, logger *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	s.fsm.metrics = s.metrics
+	s.fsm.hub.setBuffer(cfg.WatchBuffer)
 	// The log is the durable record: every commit is fsynced. The freelist
 	// is not written (bbolt rebuilds it on open), which saves a page write
 	// per commit.

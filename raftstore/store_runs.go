@@ -320,7 +320,19 @@ func (s *Store) Watch(ctx context.Context, fromRV uint64, match func(*apis.Run) 
 		return nil, ErrClosed
 	default:
 	}
-	return s.fsm.hub.watch(ctx, fromRV, match)
+	return s.fsm.watch(ctx, fromRV, match)
+}
+
+// Feed starts a pull-based watch of this node's applied state (the HTTP
+// API's watches): see FeedOptions and Feed. Errors: apis.ErrGone when
+// opts.ResourceVersion is older than the kept history, ErrClosed.
+func (s *Store) Feed(opts FeedOptions) (*Feed, error) {
+	select {
+	case <-s.closed:
+		return nil, ErrClosed
+	default:
+	}
+	return s.fsm.hub.feed(opts, s.fsm.chunkReader(listChunkRuns, listChunkBytes))
 }
 
 // Attempts returns a Run's recorded attempts, oldest first.

@@ -1,7 +1,7 @@
 package raftstore
 
 import (
-	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -12,107 +12,156 @@ import (
 // resume from a resourceVersion.
 const DefaultWatchHistory = 10000
 
-// watcherBuffer is each watcher's channel capacity beyond its replay; a
-// watcher that falls this far behind is closed with a "too old" error.
-const watcherBuffer = 1024
+// DefaultWatchBuffer is how many events a watch may fall behind (beyond
+// those it was sent at its start) before it is closed with
+// apis.ErrTooSlow.
+const DefaultWatchBuffer = 1024
 
+// hub keeps the recent events in a ring that every watch reads from. A
+// watch is a cursor into the ring (a Feed), not a queue of its own: an
+// event is stored once however many watches there are, its JSON is encoded
+// once (on first use), and a watch whose client stopped reading holds
+// nothing but its cursor. dispatch, called by the FSM goroutine after each
+// commit, appends and wakes the readers; it never looks at a watch.
+type hub struct {
+	buffer int // events a feed may fall behind
+
+	mu   sync.RWMutex
+	ring []ringEvent // circular; len(ring) is the capacity
+	// seq counts the events ever appended; event s is at ring[s%len(ring)]
+	// while s >= seq-n.
+	seq uint64
+	n   int
+	// start: every event with index > start is in the ring.
+	start uint64
+	// last is the applied index of the last dispatch.
+	last uint64
+	// gen counts resets; a feed of an earlier generation ends with genErr.
+	gen    uint64
+	genErr error
+	// closed, once set, ends every feed.
+	closed error
+	// notify is closed and replaced by every dispatch, reset and close.
+	notify chan struct{}
+}
+
+// ringEvent is one change as the ring keeps it. run and enc are shared by
+// every reader and never modified.
+type ringEvent struct {
+	index uint64
+	typ   apis.EventType
+	run   *apis.Run
+	enc   *encodedRun
+}
+
+// encodedRun is a Run's JSON, made once by the first reader that needs it.
+type encodedRun struct {
+	once sync.Once
+	b    []byte
+}
+
+func newHub(size, buffer int) *hub {
+	if size <= 0 {
+		size = DefaultWatchHistory
+	}
+	if buffer <= 0 {
+		buffer = DefaultWatchBuffer
+	}
+	return &hub{ring: make([]ringEvent, size), buffer: buffer, notify: make(chan struct{})}
+}
+
+// setBuffer sets how far a feed may fall behind (0: the default); before
+// any feed starts.
+func (h *hub) setBuffer(n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n <= 0 {
+		n = DefaultWatchBuffer
+	}
+	h.buffer = n
+}
+
+// wakeLocked wakes every feed waiting for a change. Caller holds h.mu.
+func (h *hub) wakeLocked() {
+	close(h.notify)
+	h.notify = make(chan struct{})
+}
+
+// reset forgets the history, e.g. after a snapshot replaced the state.
+// Feeds end with err (apis.ErrGone when nil), since they cannot be told
+// what changed. The FSM calls it with the file swapped under its lock.
+func (h *hub) reset(index uint64, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err == nil {
+		err = fmt.Errorf("watch history reset at index %d: %w", index, apis.ErrGone)
+	}
+	clear(h.ring)
+	h.n = 0
+	h.start, h.last = index, index
+	h.gen++
+	h.genErr = err
+	h.wakeLocked()
+}
+
+// closeAll ends every feed with err; the store is closing.
+func (h *hub) closeAll(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = err
+	h.wakeLocked()
+}
+
+// dispatch appends a committed batch's events and wakes the feeds. FSM
+// goroutine only; it never waits for a reader.
+func (h *hub) dispatch(events []watchEvent, index uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ev := range events {
+		i := h.seq % uint64(len(h.ring))
+		if h.n == len(h.ring) {
+			h.start = h.ring[i].index
+		} else {
+			h.n++
+		}
+		h.ring[i] = ringEvent{index: ev.index, typ: ev.typ, run: ev.run, enc: &encodedRun{}}
+		h.seq++
+	}
+	h.last = index
+	h.wakeLocked()
+}
+
+// watchEvent is one change as the FSM emits it.
 type watchEvent struct {
 	index uint64
 	typ   apis.EventType
 	run   *apis.Run
 }
 
-// hub keeps the recent events in a ring and fans them out to watchers.
-// dispatch is called by the FSM goroutine after each commit and never
-// blocks on a watcher.
-type hub struct {
-	mu   sync.Mutex
-	ring []watchEvent // circular; len(ring) is the capacity
-	head int          // index of the oldest event
-	n    int
-	// start: every event with index > start is in the ring.
-	start uint64
-	// last is the applied index of the last dispatch.
-	last     uint64
-	watchers map[*Watcher]struct{}
+// FeedOptions select what a Feed streams.
+type FeedOptions struct {
+	// ResourceVersion resumes after that version; 0 starts from now.
+	ResourceVersion uint64
+	// List starts the feed with every matching Run as ADDED (read in short
+	// transactions, see DESIGN.md), then a BOOKMARK carrying
+	// apis.InitialEventsEndAnnotation and the listing's version, then the
+	// changes after it. It needs ResourceVersion 0.
+	List bool
+	// Match selects Runs; nil selects all.
+	Match func(*apis.Run) bool
 }
 
-func newHub(size int) *hub {
-	if size <= 0 {
-		size = DefaultWatchHistory
+// feed starts a Feed. read reads the chunks of an initial listing.
+func (h *hub) feed(opts FeedOptions, read chunkReader) (*Feed, error) {
+	if opts.List && opts.ResourceVersion != 0 {
+		return nil, fmt.Errorf("watch: a listing starts from now, not from resourceVersion %d: %w", opts.ResourceVersion, apis.ErrBadRequest)
 	}
-	return &hub{ring: make([]watchEvent, size), watchers: map[*Watcher]struct{}{}}
-}
-
-// reset forgets the history, e.g. after a snapshot replaced the state.
-// Watchers are closed with err, since they cannot be told what changed.
-func (h *hub) reset(index uint64, err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.head, h.n = 0, 0
-	clear(h.ring)
-	h.start, h.last = index, index
-	for w := range h.watchers {
-		h.closeLocked(w, err)
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed != nil {
+		return nil, h.closed
 	}
-}
-
-func (h *hub) closeAll(err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for w := range h.watchers {
-		h.closeLocked(w, err)
-	}
-}
-
-func (h *hub) dispatch(events []watchEvent, index uint64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, ev := range events {
-		if h.n == len(h.ring) {
-			h.start = h.ring[h.head].index
-			h.head = (h.head + 1) % len(h.ring)
-			h.n--
-		}
-		h.ring[(h.head+h.n)%len(h.ring)] = ev
-		h.n++
-	}
-	h.last = index
-	for w := range h.watchers {
-		for _, ev := range events {
-			if !w.wants(ev) {
-				continue
-			}
-			select {
-			case w.ch <- ev.toAPI():
-			default:
-				h.closeLocked(w, fmt.Errorf("watcher fell behind at resourceVersion %d: %w", ev.index, apis.ErrGone))
-			}
-			if w.closed {
-				break
-			}
-		}
-	}
-}
-
-func (h *hub) closeLocked(w *Watcher, err error) {
-	if w.closed {
-		return
-	}
-	w.closed = true
-	w.err = err
-	close(w.ch)
-	delete(h.watchers, w)
-	if w.stopCtx != nil {
-		w.stopCtx()
-	}
-}
-
-// watch registers a watcher receiving every event after fromRV (0: after
-// the last dispatched one) for which match is true (nil matches all).
-func (h *hub) watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bool) (*Watcher, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	fromRV := opts.ResourceVersion
 	explicit := fromRV != 0
 	if fromRV == 0 {
 		fromRV = h.last
@@ -121,7 +170,7 @@ func (h *hub) watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bo
 		return nil, fmt.Errorf("watch from resourceVersion %d: oldest kept is %d: %w", fromRV, h.start, apis.ErrGone)
 	}
 	from := fromRV
-	if explicit && h.shared(fromRV) {
+	if explicit && h.sharedLocked(fromRV) {
 		// Several Runs changed in the entry at fromRV (a batch of status
 		// writes or GC deletes), so they share its resourceVersion. A
 		// client resuming from the version of the last event it got may
@@ -129,29 +178,27 @@ func (h *hub) watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bo
 		// Clients see duplicates of events they had, never a gap.
 		from = fromRV - 1
 	}
-	w := &Watcher{hub: h, from: from, match: match}
-	var replay []apis.WatchEvent
-	for i := 0; i < h.n; i++ {
-		ev := h.ring[(h.head+i)%len(h.ring)]
-		if w.wants(ev) {
-			replay = append(replay, ev.toAPI())
-		}
+	// The cursor starts at the first kept event after from.
+	next := h.seq
+	for next > h.seq-uint64(h.n) && h.ring[(next-1)%uint64(len(h.ring))].index > from {
+		next--
 	}
-	w.ch = make(chan apis.WatchEvent, len(replay)+watcherBuffer)
-	for _, ev := range replay {
-		w.ch <- ev
+	f := &Feed{
+		hub: h, gen: h.gen, next: next, from: from, match: opts.Match,
+		limit: h.seq - next + uint64(h.buffer),
 	}
-	h.watchers[w] = struct{}{}
-	w.stopCtx = context.AfterFunc(ctx, func() { h.stop(w, ctx.Err()) })
-	return w, nil
+	if opts.List {
+		f.list = &listing{read: read}
+	}
+	return f, nil
 }
 
-// shared reports whether more than one kept event has resourceVersion rv.
-// Caller holds h.mu.
-func (h *hub) shared(rv uint64) bool {
+// sharedLocked reports whether more than one kept event has resourceVersion
+// rv. Caller holds h.mu.
+func (h *hub) sharedLocked(rv uint64) bool {
 	n := 0
 	for i := h.n - 1; i >= 0; i-- {
-		idx := h.ring[(h.head+i)%len(h.ring)].index
+		idx := h.ring[(h.seq-uint64(h.n)+uint64(i))%uint64(len(h.ring))].index
 		if idx < rv {
 			break
 		}
@@ -164,45 +211,176 @@ func (h *hub) shared(rv uint64) bool {
 	return false
 }
 
-func (h *hub) stop(w *Watcher, err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.closeLocked(w, err)
-}
-
-func (ev watchEvent) toAPI() apis.WatchEvent {
-	return apis.WatchEvent{Type: ev.typ, Object: ev.run}
-}
-
-// Watcher streams changes of Runs; Store.Watch creates it.
-type Watcher struct {
+// Feed is a watch read by pulling: Next returns the next event when there
+// is one, and Ready tells when to look again. It reads the store's shared
+// history, so it buffers nothing of its own; a Feed that falls more than
+// the store's watch buffer behind ends with apis.ErrTooSlow. A Feed is
+// used by one goroutine at a time. Store.Feed creates it.
+type Feed struct {
 	hub   *hub
-	from  uint64
+	gen   uint64
+	next  uint64 // sequence of the next ring event to look at
+	from  uint64 // only events with a greater index are sent
+	limit uint64 // pending events beyond which the feed is too slow
 	match func(*apis.Run) bool
-	ch    chan apis.WatchEvent // closed by the hub, under hub.mu
-	// Guarded by hub.mu.
-	closed  bool
-	err     error
-	stopCtx func() bool
+	list  *listing // the initial listing while it runs
+	err   error    // sticky once set
 }
 
-func (w *Watcher) wants(ev watchEvent) bool {
-	return ev.index > w.from && (w.match == nil || w.match(ev.run))
+// Event is one change a Feed delivers.
+type Event struct {
+	// Type is ADDED, MODIFIED or DELETED; BOOKMARK ends an initial listing.
+	Type apis.EventType
+	// ResourceVersion is the change's version; the BOOKMARK ending an
+	// initial listing carries the listing's. It is 0 on the listing's
+	// ADDED events, which are not in version order (the version is in
+	// the object).
+	ResourceVersion uint64
+	run             *apis.Run
+	enc             *encodedRun
+	raw             []byte
 }
 
-// Events delivers the changes in resourceVersion order. Each Object is a
-// *apis.Run shared with other watchers: read it, do not modify it. The
-// channel is closed (by the store) when the watcher stops; Err then says why.
-func (w *Watcher) Events() <-chan apis.WatchEvent { return w.ch }
-
-// Err is nil while the watcher runs and after Stop. It wraps apis.ErrGone
-// when the watcher fell behind or a snapshot replaced the state, ErrClosed
-// when the store closed, or the context's error when it ended.
-func (w *Watcher) Err() error {
-	w.hub.mu.Lock()
-	defer w.hub.mu.Unlock()
-	return w.err
+// Object returns the JSON of the event's Run with apiVersion and kind set.
+// It is shared with other watches: do not modify it. For an event of an
+// initial listing it is valid until the next call of Next.
+func (e Event) Object() []byte {
+	switch {
+	case e.raw != nil:
+		return e.raw
+	case e.enc != nil:
+		e.enc.once.Do(func() { e.enc.b = encodeTyped(e.run) })
+		return e.enc.b
+	}
+	return encodeTyped(e.run)
 }
 
-// Stop ends the watch and closes Events. It is safe to call more than once.
-func (w *Watcher) Stop() { w.hub.stop(w, nil) }
+// Run returns the event's Run, decoding it if need be. It may be shared
+// with other watches: do not modify it.
+func (e Event) Run() (*apis.Run, error) {
+	if e.run != nil {
+		return e.run, nil
+	}
+	return decodeRun(e.raw)
+}
+
+// encodeTyped encodes a Run with its apiVersion and kind set.
+func encodeTyped(run *apis.Run) []byte {
+	if run.APIVersion != apis.APIVersion || run.Kind != apis.KindRun {
+		c := *run
+		c.APIVersion, c.Kind = apis.APIVersion, apis.KindRun
+		run = &c
+	}
+	b, err := json.Marshal(run)
+	if err != nil {
+		panic(fmt.Sprintf("raftstore: encode run: %v", err)) // a Run always encodes
+	}
+	return b
+}
+
+// Ready returns a channel that is closed when the store next applies a
+// change (or closes, or is replaced by a snapshot). Take it before Next
+// finds nothing, and wait on it then: nothing is missed in between.
+func (f *Feed) Ready() <-chan struct{} {
+	f.hub.mu.RLock()
+	defer f.hub.mu.RUnlock()
+	return f.hub.notify
+}
+
+// Next returns the next event, or ok false when there is none yet. The
+// error is sticky: apis.ErrTooSlow when the feed fell behind, an error
+// wrapping apis.ErrGone when a snapshot replaced the state, ErrClosed when
+// the store closed, or the error of a listing's read.
+func (f *Feed) Next() (ev Event, ok bool, err error) {
+	if f.err != nil {
+		return Event{}, false, f.err
+	}
+	ev, ok, err = f.advance()
+	if err != nil {
+		f.err = err
+	}
+	return ev, ok, err
+}
+
+func (f *Feed) advance() (Event, bool, error) {
+	for {
+		// A chunk's Runs go out before any change to them: the changes
+		// after the chunk was read follow its Runs.
+		if l := f.list; l != nil && l.pending() {
+			if ev, ok, err := l.nextItem(f.match); err != nil || ok {
+				return ev, ok, err
+			}
+			continue
+		}
+		re, pending, last, err := f.nextRing()
+		if err != nil {
+			return Event{}, false, err
+		}
+		if pending {
+			if f.list != nil && !f.list.deliver(re) {
+				continue // the listing shows this change, or will
+			}
+			if re.index <= f.from || (f.match != nil && !f.match(re.run)) {
+				continue
+			}
+			return Event{Type: re.typ, ResourceVersion: re.index, run: re.run, enc: re.enc}, true, nil
+		}
+		switch l := f.list; {
+		case l == nil:
+			return Event{}, false, nil
+		case !l.done:
+			if err := l.readNext(f); err != nil {
+				return Event{}, false, err
+			}
+		case last < l.endRV:
+			// The last chunk saw changes that are committed but not yet
+			// dispatched: wait for them.
+			return Event{}, false, nil
+		default:
+			// Every Run is sent, and every change up to last looked at:
+			// the client holds the state at last.
+			l.release()
+			f.list = nil
+			return listEnd(last), true, nil
+		}
+	}
+}
+
+// nextRing returns the next ring event, if any, and the index of the last
+// dispatch. Too far behind is an error.
+func (f *Feed) nextRing() (ev ringEvent, ok bool, last uint64, err error) {
+	h := f.hub
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	switch {
+	case h.closed != nil:
+		return ringEvent{}, false, 0, h.closed
+	case h.gen != f.gen:
+		return ringEvent{}, false, 0, h.genErr
+	}
+	pending := h.seq - f.next
+	if pending > f.limit || f.next < h.seq-uint64(h.n) {
+		return ringEvent{}, false, 0, fmt.Errorf("watch fell %d changes behind, more than its buffer of %d (at resourceVersion %d): %w",
+			pending, f.limit, h.last, apis.ErrTooSlow)
+	}
+	if pending == 0 {
+		return ringEvent{}, false, h.last, nil
+	}
+	ev = h.ring[f.next%uint64(len(h.ring))]
+	f.next++
+	return ev, true, h.last, nil
+}
+
+// Stop releases the feed's listing buffer. The feed registers nothing with
+// the store, so there is nothing else to release.
+func (f *Feed) Stop() {
+	if f.list != nil {
+		f.list.release()
+		f.list = nil
+	}
+	if f.err == nil {
+		f.err = errFeedStopped
+	}
+}
+
+var errFeedStopped = fmt.Errorf("watch stopped: %w", ErrClosed)
