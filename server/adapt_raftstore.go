@@ -66,14 +66,29 @@ func (a RaftStore) ListRuns(ctx context.Context, o ListOptions) (*apis.RunList, 
 	return out, translateStoreErr(err)
 }
 
-// Watch implements Store.
-func (a RaftStore) Watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bool) (Watcher, error) {
-	w, err := a.s.Watch(ctx, fromRV, match)
+// Watch implements Store over a raftstore.Feed.
+func (a RaftStore) Watch(_ context.Context, o WatchOptions) (Watcher, error) {
+	f, err := a.s.Feed(raftstore.FeedOptions{ResourceVersion: o.ResourceVersion, List: o.List, Match: o.Match})
 	if err != nil {
 		return nil, translateStoreErr(err)
 	}
-	return w, nil
+	return feedWatcher{f}, nil
 }
+
+// feedWatcher adapts a raftstore.Feed to Watcher.
+type feedWatcher struct{ f *raftstore.Feed }
+
+func (w feedWatcher) Ready() <-chan struct{} { return w.f.Ready() }
+
+func (w feedWatcher) Next() (WatchEvent, bool, error) {
+	ev, ok, err := w.f.Next()
+	if err != nil || !ok {
+		return WatchEvent{}, false, translateStoreErr(err)
+	}
+	return WatchEvent{Type: ev.Type, ResourceVersion: ev.ResourceVersion, Object: ev.Object()}, true, nil
+}
+
+func (w feedWatcher) Stop() { w.f.Stop() }
 
 // Events implements Store.
 func (a RaftStore) Events(ctx context.Context, name string) ([]apis.RunEvent, error) {

@@ -116,6 +116,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if st.Code == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="sprint"`)
 	}
+	if st.Code == http.StatusTooManyRequests && st.Details != nil && st.Details.RetryAfterSeconds > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(st.Details.RetryAfterSeconds))
+	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(st.Code)
 		return

@@ -13,12 +13,13 @@ import (
 
 // metrics are the server's own Prometheus collectors.
 type metrics struct {
-	gatherer     prometheus.Gatherer
-	requests     *prometheus.CounterVec
-	duration     *prometheus.HistogramVec
-	forwarded    *prometheus.CounterVec
-	watches      prometheus.Gauge
-	authFailures prometheus.Counter
+	gatherer      prometheus.Gatherer
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	forwarded     *prometheus.CounterVec
+	watches       prometheus.Gauge
+	watchesClosed *prometheus.CounterVec
+	authFailures  prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -41,12 +42,16 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "sprint_http_watch_streams",
 			Help: "Open watch streams.",
 		}),
+		watchesClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sprint_http_watch_streams_closed_total",
+			Help: "Watch streams the server closed, by reason (too_slow: fell behind its buffer; write_timeout: its client stopped reading; error).",
+		}, []string{"reason"}),
 		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sprint_http_auth_failures_total",
 			Help: "Requests refused for a missing or invalid bearer token.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.forwarded, m.watches, m.authFailures} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.forwarded, m.watches, m.watchesClosed, m.authFailures} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

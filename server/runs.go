@@ -85,6 +85,13 @@ func (s *Server) listRuns(c echo.Context) error {
 	if p.watch {
 		return s.watchRuns(c, p)
 	}
+	if p.limit == 0 {
+		release, err := s.limits.acquire(callList, s.clientOf(c))
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	list, err := s.store.ListRuns(c.Request().Context(), ListOptions{
 		Match: p.match, Limit: p.limit, Continue: p.storeContinue,
 	})

@@ -27,6 +27,10 @@ const (
 	DefaultForwardRetryWait = 100 * time.Millisecond
 	maxForwardRetryWait     = time.Second
 	DefaultShutdownTimeout  = 10 * time.Second
+	// DefaultWatchWriteTimeout is how long a write to a watch's client may
+	// block (the client stopped reading and the socket is full) before the
+	// watch is closed.
+	DefaultWatchWriteTimeout = 10 * time.Second
 )
 
 // Config configures a Server. The zero value serves plain HTTP without
@@ -66,6 +70,17 @@ type Config struct {
 	ForwardRetryWait time.Duration
 	// ShutdownTimeout bounds Close's wait for in-flight requests; 0 means 10 s.
 	ShutdownTimeout time.Duration
+	// WatchWriteTimeout bounds each write to a watch's client; 0 means
+	// 10 s.
+	WatchWriteTimeout time.Duration
+	// MaxWatches bounds the watch streams served at once (429 beyond);
+	// MaxClientWatches the streams of one client (a bearer token, or a
+	// remote address without authentication); MaxClientLists one
+	// client's lists without a limit in flight. 0 means the default,
+	// negative no limit.
+	MaxWatches       int
+	MaxClientWatches int
+	MaxClientLists   int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Policy is the admission policy every create path applies (native
@@ -99,6 +114,17 @@ func (c *Config) setDefaults() {
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.WatchWriteTimeout <= 0 {
+		c.WatchWriteTimeout = DefaultWatchWriteTimeout
+	}
+	for _, l := range []struct {
+		v   *int
+		def int
+	}{{&c.MaxWatches, DefaultMaxWatches}, {&c.MaxClientWatches, DefaultMaxClientWatches}, {&c.MaxClientLists, DefaultMaxClientLists}} {
+		if *l.v == 0 {
+			*l.v = l.def
+		}
+	}
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
 	}
@@ -131,6 +157,7 @@ type Server struct {
 	tokens  *tokenSet
 	policy  apis.Policy // read-only after New
 	console *ui.Handler
+	limits  *limiter
 
 	// streams is cancelled by Close so that watches and followed logs,
 	// which never go idle, end before the graceful shutdown waits.
@@ -171,6 +198,7 @@ func New(cfg Config, store Store, logs LogSource, logger *slog.Logger) (*Server,
 		metrics: m,
 		tokens:  newTokenSet(cfg.Tokens),
 		policy:  cfg.policy(),
+		limits:  newLimiter(cfg.MaxWatches, cfg.MaxClientWatches, cfg.MaxClientLists),
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.echo = s.newEcho()

@@ -64,6 +64,11 @@ func (s *Server) sprintList(c echo.Context) error {
 	if err != nil {
 		return asBadRequest("labels", err)
 	}
+	release, err := s.limits.acquire(callList, s.clientOf(c))
+	if err != nil {
+		return err
+	}
+	defer release()
 	list, err := s.store.ListRuns(c.Request().Context(), ListOptions{Match: func(r *apis.Run) bool {
 		if !includeFinished && r.Status.Phase.Terminal() {
 			return false

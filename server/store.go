@@ -55,10 +55,10 @@ type Store interface {
 	// ListRuns lists Runs from the local applied state, in name order.
 	// Errors: apis.ErrBadRequest for a bad continue token.
 	ListRuns(ctx context.Context, opts ListOptions) (*apis.RunList, error)
-	// Watch streams every change with a resourceVersion greater than
-	// fromRV whose object satisfies match (nil matches all). Errors:
-	// apis.ErrGone when fromRV is older than the kept history.
-	Watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bool) (Watcher, error)
+	// Watch streams the changes opts selects from the local applied
+	// state. Errors: apis.ErrGone when opts.ResourceVersion is older than
+	// the kept history.
+	Watch(ctx context.Context, opts WatchOptions) (Watcher, error)
 	// Events returns a Run's recent events, oldest first. Errors:
 	// apis.ErrNotFound.
 	Events(ctx context.Context, name string) ([]apis.RunEvent, error)
@@ -95,17 +95,49 @@ type ListOptions struct {
 	Continue string
 }
 
-// Watcher is a live stream of changes. The server calls Stop as soon as
-// its client goes away.
+// WatchOptions select what a Watcher streams.
+type WatchOptions struct {
+	// ResourceVersion resumes after that version; 0 starts from now.
+	ResourceVersion uint64
+	// List starts the stream with every matching Run as ADDED, from one
+	// consistent state, then a BOOKMARK (with
+	// apis.InitialEventsEndAnnotation) at that state's version, then the
+	// changes after it. Only with ResourceVersion 0.
+	List bool
+	// Match filters Runs; nil matches all.
+	Match func(*apis.Run) bool
+}
+
+// Watcher is a live stream of changes, read by pulling: the server writes
+// events as fast as its client takes them and buffers none of its own.
+// Used by one goroutine; the server calls Stop as soon as its client goes.
 type Watcher interface {
-	// Events delivers events in resourceVersion order; Object is a *apis.Run.
-	// The store closes the channel when the watcher stops or falls behind.
-	Events() <-chan apis.WatchEvent
-	// Err tells, after Events is closed, why: nil after Stop, an error
-	// wrapping apis.ErrGone when the watcher fell behind.
-	Err() error
+	// Ready returns a channel closed when there may be more events. Take
+	// it before a Next that finds nothing, then wait on it.
+	Ready() <-chan struct{}
+	// Next returns the next event in resourceVersion order (an initial
+	// listing's ADDED events come first, in name order), or ok false when
+	// there is none yet. The error is sticky: one matching apis.ErrTooSlow
+	// when the watcher fell further behind than its buffer, apis.ErrGone
+	// when the history it was reading was replaced, ErrUnavailable when
+	// the store closed.
+	Next() (ev WatchEvent, ok bool, err error)
 	// Stop releases the watcher; safe to call more than once.
 	Stop()
+}
+
+// WatchEvent is one event of a Watcher.
+type WatchEvent struct {
+	// Type is ADDED, MODIFIED, DELETED, or BOOKMARK for the end of an
+	// initial listing.
+	Type apis.EventType
+	// ResourceVersion is the change's version, or the listing's for its
+	// BOOKMARK; 0 for the listing's ADDED events (their objects say).
+	ResourceVersion uint64
+	// Object is the JSON of the Run (apiVersion and kind set). It may be
+	// shared with other watchers, and is valid until the next Next: write
+	// it out, do not modify or keep it.
+	Object []byte
 }
 
 // ClusterInfo is the Raft cluster as one node sees it (GET /api/v1/cluster).

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -58,14 +60,26 @@ func (s *Server) waitApplied(ctx context.Context, rv uint64) error {
 	}
 }
 
+// maxBatch is how many events a watch writes before it flushes and looks
+// at its context and timers again.
+const maxBatch = 256
+
 // watchRuns streams changes as NDJSON, or as Server-Sent Events when the
 // client accepts text/event-stream. Without a resourceVersion (or with
 // "0") the stream starts with every matching Run as ADDED, as kubectl get -w
-// shows them; with one it resumes after it. An SSE client's Last-Event-ID
-// (the resourceVersion of the last event it saw) resumes the same way.
+// shows them, ends that listing with a BOOKMARK annotated
+// apis.InitialEventsEndAnnotation, and goes on with the changes; with one
+// it resumes after it. An SSE client's Last-Event-ID (the resourceVersion
+// of the last event it saw) resumes the same way.
+//
+// A stream costs no copy of the store: the listing is read in short
+// transactions and written as it is read, and changes come from the
+// store's shared history. A client that falls further behind than the
+// store's watch buffer gets an ERROR event (410 Gone, "too slow") and its
+// stream ends; one that does not take a write within the write timeout is
+// disconnected.
 func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 	req := c.Request()
-	match := p.match
 	fromRV := p.rv
 	sse := strings.Contains(req.Header.Get(echo.HeaderAccept), MIMEEventStream)
 	if id := req.Header.Get("Last-Event-ID"); sse && id != "" {
@@ -74,6 +88,12 @@ func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 			return badRequest("header Last-Event-ID=%s: want a non-negative decimal number", quoteClip(id))
 		}
 	}
+	client := s.clientOf(c)
+	release, err := s.limits.acquire(callWatch, client)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	// The stream ends when the client goes, or when Close ends streams.
 	ctx, cancel := context.WithCancel(req.Context())
@@ -84,77 +104,112 @@ func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 	if err := s.waitApplied(ctx, fromRV); err != nil {
 		return err
 	}
-	var initial []apis.Run
-	if fromRV == 0 {
-		list, err := s.store.ListRuns(ctx, ListOptions{Match: match})
-		if err != nil {
-			return err
-		}
-		initial = list.Items
-		if fromRV, err = strconv.ParseUint(list.Metadata.ResourceVersion, 10, 64); err != nil && list.Metadata.ResourceVersion != "" {
-			return fmt.Errorf("list resourceVersion %q: %w", list.Metadata.ResourceVersion, err)
-		}
-	}
-	w, err := s.store.Watch(ctx, fromRV, match)
+	w, err := s.store.Watch(ctx, WatchOptions{ResourceVersion: fromRV, List: fromRV == 0, Match: p.match})
 	if err != nil && !errors.Is(err, apis.ErrGone) {
 		return err
 	}
-
-	out := &eventWriter{c: c, sse: sse}
-	out.start()
+	out := &eventWriter{c: c, rc: http.NewResponseController(c.Response().Writer), sse: sse, timeout: s.cfg.WatchWriteTimeout}
+	if err := out.start(); err != nil {
+		if w != nil {
+			w.Stop()
+		}
+		return nil // the client is gone
+	}
 	if req.Method == http.MethodHead {
 		if w != nil {
 			w.Stop()
 		}
 		return nil // the headers are the whole answer
 	}
+	// A deadline left on the connection would fail the next request on it.
+	defer func() { _ = out.rc.SetWriteDeadline(time.Time{}) }()
 	s.metrics.watches.Inc()
 	defer s.metrics.watches.Dec()
 	if err != nil {
 		// Too old: like Kubernetes, a 200 stream holding one ERROR event.
-		return out.send(apis.WatchEvent{Type: apis.Error, Object: toStatus(err, "")}, "")
+		_ = out.sendError(err)
+		return nil
 	}
 	defer w.Stop()
-
-	lastRV := strconv.FormatUint(fromRV, 10)
-	for i := range initial {
-		// Only the last initial event carries an SSE id, the list's
-		// version: resuming from an earlier item's own version would
-		// replay changes the list already showed.
-		id := ""
-		if i == len(initial)-1 {
-			id = lastRV
-		}
-		ev := apis.WatchEvent{Type: apis.Added, Object: typed(&initial[i])}
-		if err := out.send(ev, id); err != nil {
-			return nil
-		}
+	reason, werr := s.stream(ctx, w, out, fromRV)
+	if reason != "" {
+		s.metrics.watchesClosed.WithLabelValues(reason).Inc()
+		s.log.Info("watch closed", "client", clientLabel(client), "reason", reason, "err", werr)
 	}
+	return nil
+}
+
+// Reasons a watch is closed by the server, as logged and counted.
+const (
+	closedTooSlow      = "too_slow"      // fell further behind than the buffer
+	closedWriteTimeout = "write_timeout" // a write blocked longer than the write timeout
+	closedError        = "error"         // the store ended the watch (snapshot, closing)
+)
+
+// stream writes w's events to out until the client goes, the server
+// closes, or the watch fails. It returns why the server ended it ("" when
+// the client or the server's shutdown did).
+func (s *Server) stream(ctx context.Context, w Watcher, out *eventWriter, fromRV uint64) (string, error) {
+	listing := fromRV == 0 // until the listing's end BOOKMARK
+	lastRV := fromRV
 	ticker := time.NewTicker(s.cfg.BookmarkInterval)
 	defer ticker.Stop()
 	for {
+		ready := w.Ready()
+		n := 0
+		for ; n < maxBatch; n++ {
+			ev, ok, err := w.Next()
+			if err != nil {
+				if ctx.Err() != nil {
+					return "", nil
+				}
+				reason := closedError
+				if errors.Is(err, apis.ErrTooSlow) {
+					reason = closedTooSlow
+				}
+				if werr := out.sendError(err); werr != nil {
+					return closedWriteTimeout, werr
+				}
+				return reason, err
+			}
+			if !ok {
+				break
+			}
+			// Only events in resourceVersion order carry an SSE id: a
+			// client resuming from a listing's Run would miss changes.
+			id := ""
+			switch {
+			case ev.Type == apis.Bookmark:
+				listing = false
+				lastRV = ev.ResourceVersion
+				id = strconv.FormatUint(lastRV, 10)
+			case !listing:
+				lastRV = ev.ResourceVersion
+				id = strconv.FormatUint(lastRV, 10)
+			}
+			if err := out.write(ev.Type, ev.Object, id); err != nil {
+				return out.failure(err)
+			}
+		}
+		if n > 0 {
+			if err := out.flush(); err != nil {
+				return out.failure(err)
+			}
+		}
+		if n == maxBatch && ctx.Err() == nil {
+			continue
+		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return "", nil
+		case <-ready:
 		case <-ticker.C:
-			if err := out.send(bookmark(lastRV), lastRV); err != nil {
-				return nil
+			if listing {
+				continue // the listing's own BOOKMARK comes at its end
 			}
-		case ev, ok := <-w.Events():
-			if !ok {
-				if werr := w.Err(); werr != nil && ctx.Err() == nil {
-					_ = out.send(apis.WatchEvent{Type: apis.Error, Object: toStatus(werr, "")}, "")
-				}
-				return nil
-			}
-			rv := ""
-			if r, ok := ev.Object.(*apis.Run); ok {
-				ev = apis.WatchEvent{Type: ev.Type, Object: typed(r)}
-				rv = r.Metadata.ResourceVersion
-				lastRV = rv
-			}
-			if err := out.send(ev, rv); err != nil {
-				return nil
+			rv := strconv.FormatUint(lastRV, 10)
+			if err := out.sendJSON(bookmark(rv), rv); err != nil {
+				return out.failure(err)
 			}
 		}
 	}
@@ -169,14 +224,17 @@ func bookmark(rv string) apis.WatchEvent {
 	}}
 }
 
-// eventWriter frames watch events as NDJSON lines or SSE messages and
-// flushes each one, so clients see changes as they happen.
+// eventWriter frames watch events as NDJSON lines or SSE messages. Every
+// write must go through within timeout: a client that stops reading fills
+// the socket's buffers, the write blocks, and the deadline ends it.
 type eventWriter struct {
-	c   echo.Context
-	sse bool
+	c       echo.Context
+	rc      *http.ResponseController
+	sse     bool
+	timeout time.Duration
 }
 
-func (w *eventWriter) start() {
+func (w *eventWriter) start() error {
 	h := w.c.Response().Header()
 	if w.sse {
 		h.Set(echo.HeaderContentType, MIMEEventStream)
@@ -186,27 +244,73 @@ func (w *eventWriter) start() {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.c.Response().WriteHeader(http.StatusOK)
-	w.c.Response().Flush()
+	return w.flush()
 }
 
-func (w *eventWriter) send(ev apis.WatchEvent, id string) error {
-	b, err := json.Marshal(ev)
+// deadline bounds the next write. Writers that cannot have one (a test
+// recorder) just have none.
+func (w *eventWriter) deadline() {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+}
+
+// write buffers one event whose object is already encoded.
+func (w *eventWriter) write(typ apis.EventType, object []byte, id string) error {
+	w.deadline()
+	r := w.c.Response()
+	var err error
+	if w.sse {
+		_, err = fmt.Fprintf(r, "event: %s\n", typ)
+		if err == nil && id != "" {
+			_, err = fmt.Fprintf(r, "id: %s\n", id)
+		}
+		if err == nil {
+			_, err = io.WriteString(r, "data: ")
+		}
+	}
+	if err == nil {
+		_, err = fmt.Fprintf(r, `{"type":%q,"object":`, typ)
+	}
+	if err == nil {
+		_, err = r.Write(object)
+	}
+	if err == nil {
+		end := "}\n"
+		if w.sse {
+			end = "}\n\n"
+		}
+		_, err = io.WriteString(r, end)
+	}
+	return err
+}
+
+func (w *eventWriter) flush() error {
+	w.deadline()
+	return w.rc.Flush()
+}
+
+// sendJSON writes and flushes an event built here (a BOOKMARK or ERROR).
+func (w *eventWriter) sendJSON(ev apis.WatchEvent, id string) error {
+	b, err := json.Marshal(ev.Object)
 	if err != nil {
 		return fmt.Errorf("encode watch event: %w", err)
 	}
-	var frame []byte
-	if w.sse {
-		frame = fmt.Appendf(nil, "event: %s\n", ev.Type)
-		if id != "" {
-			frame = fmt.Appendf(frame, "id: %s\n", id)
-		}
-		frame = fmt.Appendf(frame, "data: %s\n\n", b)
-	} else {
-		frame = append(b, '\n')
-	}
-	if _, err := w.c.Response().Write(frame); err != nil {
+	if err := w.write(ev.Type, b, id); err != nil {
 		return err
 	}
-	w.c.Response().Flush()
-	return nil
+	return w.flush()
+}
+
+// sendError ends a stream with an ERROR event holding err's Status.
+func (w *eventWriter) sendError(err error) error {
+	return w.sendJSON(apis.WatchEvent{Type: apis.Error, Object: toStatus(err, "")}, "")
+}
+
+// failure tells why a write failed: the client did not take it within the
+// timeout, or it went away (or the server is closing). A failed write
+// also cancels the request's context, so the deadline is looked at first.
+func (w *eventWriter) failure(err error) (string, error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return closedWriteTimeout, fmt.Errorf("a write to the client blocked for %v: %w", w.timeout, err)
+	}
+	return "", nil
 }

@@ -78,6 +78,16 @@ func next(t *testing.T, events <-chan wireEvent) wireEvent {
 	}
 }
 
+// listed reads the BOOKMARK that ends a watch's initial listing.
+func listed(t *testing.T, events <-chan wireEvent, rv string) {
+	t.Helper()
+	ev := next(t, events)
+	require.Equal(t, apis.Bookmark, ev.Type)
+	end := ev.run(t)
+	assert.Equal(t, rv, end.Metadata.ResourceVersion)
+	assert.Equal(t, "true", end.Metadata.Annotations[apis.InitialEventsEndAnnotation])
+}
+
 func TestWatch_NDJSONExistingThenLive(t *testing.T) {
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "a")
@@ -91,6 +101,7 @@ func TestWatch_NDJSONExistingThenLive(t *testing.T) {
 	ev := next(t, events)
 	assert.Equal(t, apis.Added, ev.Type)
 	assert.Equal(t, "a", ev.run(t).Metadata.Name, "b does not match the selector")
+	listed(t, events, "2")
 
 	require.NoError(t, srv.Store.SetStatus("b", apis.RunStatus{Phase: apis.PhaseRunning}))
 	require.NoError(t, srv.Store.SetStatus("a", apis.RunStatus{Phase: apis.PhaseRunning}))
@@ -153,14 +164,20 @@ func TestWatch_SSEFraming(t *testing.T) {
 	defer resp.Body.Close()
 	rd := bufio.NewReader(resp.Body)
 	var lines []string
-	for len(lines) < 3 {
+	for len(lines) < 7 {
 		line, err := rd.ReadString('\n')
 		require.NoError(t, err)
 		lines = append(lines, strings.TrimSuffix(line, "\n"))
 	}
+	// The listing's Runs carry no id (resuming from one would miss
+	// changes); its end BOOKMARK carries the listing's version.
 	assert.Equal(t, "event: ADDED", lines[0])
-	assert.Equal(t, "id: "+a.Metadata.ResourceVersion, lines[1], "the list's version, a's being the newest")
-	assert.True(t, strings.HasPrefix(lines[2], `data: {"type":"ADDED"`), lines[2])
+	assert.True(t, strings.HasPrefix(lines[1], `data: {"type":"ADDED"`), lines[1])
+	assert.Equal(t, "", lines[2])
+	assert.Equal(t, "event: BOOKMARK", lines[3])
+	assert.Equal(t, "id: "+a.Metadata.ResourceVersion, lines[4], "the list's version, a's being the newest")
+	assert.True(t, strings.HasPrefix(lines[5], `data: {"type":"BOOKMARK"`), lines[5])
+	assert.Equal(t, "", lines[6])
 }
 
 func TestWatch_TooOldGivesError410(t *testing.T) {
@@ -230,9 +247,11 @@ func TestWatch_Bookmarks(t *testing.T) {
 	_, events, cancel := openWatch(t, srv.URL+"/api/v1/runs?watch=true")
 	defer cancel()
 	assert.Equal(t, apis.Added, next(t, events).Type)
+	listed(t, events, "1")
 	ev := next(t, events)
 	require.Equal(t, apis.Bookmark, ev.Type)
 	assert.Equal(t, "1", ev.run(t).Metadata.ResourceVersion)
+	assert.Empty(t, ev.run(t).Metadata.Annotations, "a periodic bookmark")
 }
 
 func TestWatch_DisconnectFreesWatcher(t *testing.T) {
@@ -249,7 +268,8 @@ func TestWatch_CloseEndsStreams(t *testing.T) {
 	srv := start(t, server.Config{})
 	_, events, cancel := openWatch(t, srv.URL+"/api/v1/runs?watch=true")
 	defer cancel()
-	require.Eventually(t, func() bool { return srv.Store.Watchers() == 1 }, 5*time.Second, 5*time.Millisecond)
+	listed(t, events, "0")
+	require.Equal(t, 1, srv.Store.Watchers())
 	require.NoError(t, srv.Close())
 	select {
 	case _, ok := <-events:

@@ -28,13 +28,18 @@ type Store struct {
 	// NewUID makes metadata.uid values; defaults to random UUIDs. Golden
 	// tests set a deterministic one.
 	NewUID func() string
+	// WatchBuffer is how many changes a watcher may fall behind before it
+	// ends with apis.ErrTooSlow; 0 means 256.
+	WatchBuffer int
 
 	mu       sync.Mutex // guards everything below
 	rv       uint64
 	runs     map[string]*apis.Run
 	events   map[string][]apis.RunEvent
 	history  []change
-	watchers map[*watcher]struct{}
+	seq      uint64            // changes ever published; history holds the last len(history)
+	notify   chan struct{}     // closed and replaced by every change
+	watchers map[*watcher]bool // open watchers → expired
 	leader   bool
 	leaderID string
 	leaderAt string
@@ -57,7 +62,8 @@ func NewStore() *Store {
 		NewUID:      uuid.NewString,
 		runs:        map[string]*apis.Run{},
 		events:      map[string][]apis.RunEvent{},
-		watchers:    map[*watcher]struct{}{},
+		watchers:    map[*watcher]bool{},
+		notify:      make(chan struct{}),
 		leader:      true,
 		leaderID:    "n1",
 		ready:       true,
@@ -127,9 +133,9 @@ func (s *Store) publish(typ apis.EventType, run *apis.Run) {
 	if over := len(s.history) - s.HistorySize; over > 0 {
 		s.history = slices.Delete(s.history, 0, over)
 	}
-	for w := range s.watchers {
-		w.offer(s, c)
-	}
+	s.seq++
+	close(s.notify)
+	s.notify = make(chan struct{})
 }
 
 // CreateRun implements server.Store.
