@@ -113,31 +113,61 @@ type request struct {
 	accept      string
 }
 
+// maxThrottled is how many times a call is sent again after 429 Too Many
+// Requests before the 429 is returned.
+const maxThrottled = 10
+
 // do sends a request and returns the response when its status is 2xx;
 // otherwise it returns the server's Status as the error. While the cluster
 // has no leader (503 with Sprint-Not-Leader, which the server only answers
 // when nothing was written) it tries again for up to the client's
-// leader wait. The caller closes the body.
+// leader wait. A 429 (the server limits expensive calls per client) is
+// tried again after the Retry-After the server asked for, up to
+// maxThrottled times. The caller closes the body.
 func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	deadline := time.Now().Add(c.leaderWait)
 	wait := 100 * time.Millisecond
+	throttled := 0
 	for {
 		resp, err := c.send(ctx, r)
 		if err == nil {
 			return resp, nil
 		}
-		if resp == nil || resp.Header.Get("Sprint-Not-Leader") == "" || time.Now().Add(wait).After(deadline) {
+		var pause time.Duration
+		switch {
+		case resp == nil:
+			return nil, err
+		case resp.StatusCode == http.StatusTooManyRequests && throttled < maxThrottled:
+			throttled++
+			pause = retryAfter(err)
+		case resp.Header.Get("Sprint-Not-Leader") != "" && !time.Now().Add(wait).After(deadline):
+			pause = wait
+			wait = min(2*wait, time.Second)
+		default:
 			return nil, err
 		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, err
 		case <-t.C:
 		}
-		wait = min(2*wait, time.Second)
 	}
+}
+
+// maxRetryAfter caps the wait a 429 asks for, against a nonsensical one.
+const maxRetryAfter = 10 * time.Minute
+
+// retryAfter is how long a 429 Status asked the client to wait: its
+// details.retryAfterSeconds (decodeStatus puts a Retry-After header
+// there), else one second.
+func retryAfter(err error) time.Duration {
+	var st *apis.Status
+	if errors.As(err, &st) && st.Details != nil && st.Details.RetryAfterSeconds > 0 {
+		return min(time.Duration(st.Details.RetryAfterSeconds)*time.Second, maxRetryAfter)
+	}
+	return time.Second
 }
 
 // send makes one attempt. On a non-2xx answer it returns the response
@@ -210,6 +240,22 @@ func IsUnexpectedAnswer(err error) bool {
 // body is not one (a proxy's HTML page, say): then the message names the
 // request, since the URL is the likeliest thing to be wrong.
 func decodeStatus(resp *http.Response, method, url string) error {
+	err := decodeStatusBody(resp, method, url)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		if secs, perr := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); perr == nil && secs > 0 {
+			var st *apis.Status
+			if errors.As(err, &st) {
+				if st.Details == nil {
+					st.Details = &apis.StatusDetails{}
+				}
+				st.Details.RetryAfterSeconds = secs
+			}
+		}
+	}
+	return err
+}
+
+func decodeStatusBody(resp *http.Response, method, url string) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var st apis.Status
 	if json.Unmarshal(b, &st) == nil && st.Kind == apis.KindStatus && st.Message != "" {

@@ -71,31 +71,33 @@ func notFound(name string) *apis.Status {
 }
 
 // watchOne feeds fn the Run's current state and every change (nil once it
-// is gone) until fn is done or fails.
+// is gone) until fn is done or fails. One watch does it: its listing
+// (ended by Synced) is the current state.
 func (c *Client) watchOne(ctx context.Context, name string, fn func(*apis.Run) (bool, error)) error {
-	sel := "metadata.name=" + name
-	list, err := c.List(ctx, ListOptions{FieldSelector: sel})
-	if err != nil {
-		return err
-	}
-	var current *apis.Run
-	if len(list.Items) > 0 {
-		current = &list.Items[0]
-	}
-	if done, err := fn(current); done || err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := c.Watch(ctx, WatchOptions{FieldSelector: sel, ResourceVersion: list.Metadata.ResourceVersion})
+	w, err := c.Watch(ctx, WatchOptions{FieldSelector: "metadata.name=" + name, Synced: true})
 	if err != nil {
 		return err
 	}
 	defer w.Stop()
+	var current *apis.Run
+	synced := false
 	for ev := range w.Events() {
 		r := ev.Run
-		if ev.Type == apis.Deleted {
+		switch {
+		case ev.Type == Synced:
+			if synced {
+				continue // a relist: its events said what changed
+			}
+			synced = true
+			r = current
+		case ev.Type == apis.Deleted:
 			r = nil
+		}
+		if !synced {
+			current = r
+			continue
 		}
 		if done, err := fn(r); done || err != nil {
 			return err

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,11 +16,18 @@ import (
 
 // Event is one change of a Run seen by a Watcher.
 type Event struct {
-	// Type is ADDED, MODIFIED or DELETED.
+	// Type is ADDED, MODIFIED or DELETED, or Synced when asked for.
 	Type apis.EventType
-	// Run is the Run after the change (its last state, for DELETED).
+	// Run is the Run after the change (its last state, for DELETED). For
+	// Synced it holds only metadata.resourceVersion, the listing's.
 	Run *apis.Run
 }
+
+// Synced is the type of the Event a Watcher with WatchOptions.Synced
+// delivers after each listing: the events before it brought the consumer
+// to the state of the Runs at that moment (the first listing, or a
+// relist after the server said 410).
+const Synced apis.EventType = "SYNCED"
 
 // WatchOptions select what a Watcher sees.
 type WatchOptions struct {
@@ -28,6 +36,8 @@ type WatchOptions struct {
 	// ResourceVersion resumes after this version. Empty lists the current
 	// Runs first (as ADDED events) and then streams changes.
 	ResourceVersion string
+	// Synced asks for a Synced event after each listing.
+	Synced bool
 }
 
 // Reconnect back-off bounds of a Watcher whose stream broke.
@@ -38,8 +48,11 @@ const (
 
 // Watcher delivers a Run change stream that survives disconnects: it
 // reconnects from the last resourceVersion it saw (bookmarks included),
-// and when the server answers that version is too old (410) it lists
-// again, reporting what it missed as ADDED, MODIFIED and DELETED events.
+// and when the server answers 410 (the version is too old, or this client
+// read too slowly and was cut off) it lists again, reporting what changed
+// meanwhile as ADDED, MODIFIED and DELETED events: nothing twice, nothing
+// lost. A listing is a watch without a resourceVersion, which the server
+// streams from one consistent state and ends with a BOOKMARK.
 type Watcher struct {
 	c      *Client
 	opts   WatchOptions
@@ -58,6 +71,8 @@ type Watcher struct {
 	// a stream resumed from rv sends that whole entry again, and these
 	// are the duplicates to drop.
 	seenAtRV map[string]bool
+	// listed is non-nil while a listing streams: the Runs it showed.
+	listed map[string]bool
 }
 
 // Watch starts a Watcher. It returns an error at once when the server
@@ -71,20 +86,12 @@ func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error)
 		rv:     opts.ResourceVersion,
 		known:  map[string]*apis.Run{},
 	}
-	var initial []Event
-	if w.rv == "" {
-		var err error
-		if initial, err = w.relist(ctx); err != nil {
-			cancel()
-			return nil, err
-		}
-	}
 	stream, err := w.open(ctx)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	go w.run(ctx, initial, stream)
+	go w.run(ctx, stream)
 	return w, nil
 }
 
@@ -105,42 +112,15 @@ func (w *Watcher) Stop() {
 	<-w.done
 }
 
-// relist lists the selected Runs and returns the events that bring a
-// consumer from what it knew to the list.
-func (w *Watcher) relist(ctx context.Context) ([]Event, error) {
-	list, err := w.c.List(ctx, ListOptions{LabelSelector: w.opts.LabelSelector, FieldSelector: w.opts.FieldSelector})
-	if err != nil {
-		return nil, err
-	}
-	var out []Event
-	seen := map[string]bool{}
-	for i := range list.Items {
-		r := &list.Items[i]
-		seen[r.Metadata.Name] = true
-		old, ok := w.known[r.Metadata.Name]
-		switch {
-		case !ok:
-			out = append(out, Event{Type: apis.Added, Run: r})
-		case old.Metadata.ResourceVersion != r.Metadata.ResourceVersion:
-			out = append(out, Event{Type: apis.Modified, Run: r})
-		}
-		w.known[r.Metadata.Name] = r
-	}
-	for name, r := range w.known {
-		if !seen[name] {
-			out = append(out, Event{Type: apis.Deleted, Run: r})
-			delete(w.known, name)
-		}
-	}
-	w.rv = list.Metadata.ResourceVersion
-	return out, nil
-}
-
+// open starts a stream: from w.rv, or a listing when there is none.
 func (w *Watcher) open(ctx context.Context) (*http.Response, error) {
 	q := ListOptions{LabelSelector: w.opts.LabelSelector, FieldSelector: w.opts.FieldSelector}.query()
 	q.Set("watch", "true")
-	if w.rv != "" {
+	if w.rv != "" && w.rv != "0" {
 		q.Set("resourceVersion", w.rv)
+		w.listed = nil
+	} else {
+		w.listed = map[string]bool{}
 	}
 	return w.c.do(ctx, request{method: http.MethodGet, path: "/api/v1/runs", query: q, accept: "application/x-ndjson"})
 }
@@ -154,14 +134,9 @@ type wireEvent struct {
 // errRelist means the stream's version is too old: list again.
 var errRelist = errors.New("resource version too old")
 
-func (w *Watcher) run(ctx context.Context, initial []Event, stream *http.Response) {
+func (w *Watcher) run(ctx context.Context, stream *http.Response) {
 	defer close(w.done)
 	defer close(w.events)
-	for _, ev := range initial {
-		if !w.emit(ctx, ev) {
-			return
-		}
-	}
 	wait := minReconnectWait
 	for {
 		err := w.consume(ctx, stream)
@@ -175,41 +150,38 @@ func (w *Watcher) run(ctx context.Context, initial []Event, stream *http.Respons
 		}
 		for {
 			if errors.Is(err, errRelist) {
-				var evs []Event
-				if evs, err = w.relist(ctx); err == nil {
-					for _, ev := range evs {
-						if !w.emit(ctx, ev) {
-							return
-						}
-					}
-				}
+				w.rv = "" // the next stream is a listing
 			}
-			if err == nil {
-				if stream, err = w.open(ctx); err == nil {
-					wait = minReconnectWait
-					break
-				}
+			if stream, err = w.open(ctx); err == nil {
+				wait = minReconnectWait
+				break
 			}
 			if ctx.Err() != nil {
 				return
 			}
-			if IsGone(err) {
+			pause := wait
+			switch code := StatusCode(err); {
+			case IsGone(err):
 				err = errRelist
 				continue
-			}
-			if code := StatusCode(err); code >= 400 && code < 500 {
+			case code == http.StatusTooManyRequests:
+				// The server is at its limit of watches: come back when
+				// it says, however long that takes.
+				pause = retryAfter(err)
+			case code >= 400 && code < 500:
 				w.fail(err)
 				return
+			default:
+				// The server is away (restart, leader change): try again.
+				wait = min(2*wait, maxReconnectWait)
 			}
-			// The server is away (restart, leader change): try again.
-			t := time.NewTimer(wait)
+			t := time.NewTimer(pause)
 			select {
 			case <-ctx.Done():
 				t.Stop()
 				return
 			case <-t.C:
 			}
-			wait = min(2*wait, maxReconnectWait)
 			err = nil
 		}
 	}
@@ -230,6 +202,7 @@ func (w *Watcher) setRV(rv string) {
 func (w *Watcher) consume(ctx context.Context, stream *http.Response) error {
 	sc := bufio.NewScanner(stream.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	sc.Split(wholeLines)
 	for sc.Scan() {
 		var ev wireEvent
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
@@ -247,37 +220,108 @@ func (w *Watcher) consume(ctx context.Context, stream *http.Response) error {
 			return &st
 		case apis.Bookmark:
 			var r apis.Run
-			if json.Unmarshal(ev.Object, &r) == nil && r.Metadata.ResourceVersion != "" {
-				w.setRV(r.Metadata.ResourceVersion)
+			if json.Unmarshal(ev.Object, &r) != nil || r.Metadata.ResourceVersion == "" {
+				continue
 			}
+			if w.listed != nil {
+				if r.Metadata.Annotations[apis.InitialEventsEndAnnotation] == "true" && !w.endListing(ctx, &r) {
+					return nil
+				}
+				continue // a listing's Runs come in no version order: no resume point yet
+			}
+			w.setRV(r.Metadata.ResourceVersion)
 		case apis.Added, apis.Modified, apis.Deleted:
 			var r apis.Run
 			if err := json.Unmarshal(ev.Object, &r); err != nil {
 				return fmt.Errorf("decode watch event: %w", err)
 			}
-			if r.Metadata.ResourceVersion == w.rv && w.seenAtRV[r.Metadata.Name] {
-				continue // sent again by a stream resumed from rv
+			if r.Metadata.Name == "" {
+				return fmt.Errorf("decode watch event: %s without metadata.name", ev.Type)
 			}
-			if k := w.known[r.Metadata.Name]; ev.Type != apis.Deleted && k != nil && k.Metadata.ResourceVersion == r.Metadata.ResourceVersion {
-				continue // the list this watch started from had it already
-			}
-			w.setRV(r.Metadata.ResourceVersion)
-			w.seenAtRV[r.Metadata.Name] = true
-			if ev.Type == apis.Deleted {
-				delete(w.known, r.Metadata.Name)
-			} else {
-				w.known[r.Metadata.Name] = &r
-			}
-			if !w.emit(ctx, Event{Type: ev.Type, Run: &r}) {
+			out, ok := w.change(ev.Type, &r)
+			if ok && !w.emit(ctx, out) {
 				return nil
 			}
 		}
 	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	// A broken connection is as good as an ended stream: reconnect.
+	// A broken connection is as good as an ended stream: reconnect (a
+	// listing cut short starts again).
 	return nil
+}
+
+// wholeLines splits a stream into lines like bufio.ScanLines, but drops a
+// last line without its newline: the connection broke in the middle of
+// that event, and it comes again after the reconnect.
+func wholeLines(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return i + 1, bytes.TrimSuffix(data[:i], []byte("\r")), nil
+	}
+	if atEOF {
+		return len(data), nil, nil
+	}
+	return 0, nil, nil
+}
+
+// change folds one event into what the consumer knows and returns what to
+// tell it, if anything.
+func (w *Watcher) change(typ apis.EventType, r *apis.Run) (Event, bool) {
+	name := r.Metadata.Name
+	old := w.known[name]
+	if w.listed != nil {
+		// During a listing every event says what the Run is now.
+		if typ == apis.Deleted {
+			delete(w.listed, name)
+			if old == nil {
+				return Event{}, false
+			}
+			delete(w.known, name)
+			return Event{Type: apis.Deleted, Run: r}, true
+		}
+		w.listed[name] = true
+		w.known[name] = r
+		switch {
+		case old == nil:
+			return Event{Type: apis.Added, Run: r}, true
+		case old.Metadata.ResourceVersion != r.Metadata.ResourceVersion:
+			return Event{Type: apis.Modified, Run: r}, true
+		}
+		return Event{}, false
+	}
+	if r.Metadata.ResourceVersion == w.rv && w.seenAtRV[name] {
+		return Event{}, false // sent again by a stream resumed from rv
+	}
+	if typ != apis.Deleted && old != nil && old.Metadata.ResourceVersion == r.Metadata.ResourceVersion {
+		return Event{}, false // the listing this watch started from had it already
+	}
+	w.setRV(r.Metadata.ResourceVersion)
+	w.seenAtRV[name] = true
+	if typ == apis.Deleted {
+		delete(w.known, name)
+	} else {
+		w.known[name] = r
+	}
+	return Event{Type: typ, Run: r}, true
+}
+
+// endListing reports the Runs the listing did not show as deleted and
+// resumes from the listing's version. It returns false when ctx ended.
+func (w *Watcher) endListing(ctx context.Context, end *apis.Run) bool {
+	for name, r := range w.known {
+		if w.listed[name] {
+			continue
+		}
+		delete(w.known, name)
+		if !w.emit(ctx, Event{Type: apis.Deleted, Run: r}) {
+			return false
+		}
+	}
+	w.listed = nil
+	w.setRV(end.Metadata.ResourceVersion)
+	if w.opts.Synced {
+		rv := &apis.Run{Metadata: apis.ObjectMeta{ResourceVersion: end.Metadata.ResourceVersion}}
+		return w.emit(ctx, Event{Type: Synced, Run: rv})
+	}
+	return true
 }
 
 func (w *Watcher) emit(ctx context.Context, ev Event) bool {
