@@ -11,6 +11,7 @@ import (
 
 	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/raftstore"
+	"github.com/sprint-project/sprint/server"
 )
 
 // Config is everything a sprint node is started with: DESIGN.md §3's flags,
@@ -57,6 +58,11 @@ type Config struct {
 	RaftSnapshotThreshold uint64
 	RaftSnapshotInterval  time.Duration
 	RaftTrailingLogs      uint64
+	// Limits on watches and lists: 0 means no limit.
+	MaxWatches        int
+	MaxClientWatches  int
+	MaxClientLists    int
+	WatchWriteTimeout time.Duration
 }
 
 // ParseFlags fills a Config from args and the environment. lookupEnv is
@@ -102,6 +108,10 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.Uint64Var(&c.RaftSnapshotThreshold, "raft-snapshot-threshold", raftstore.DefaultSnapshotThreshold, "Raft log entries between snapshots")
 	fs.DurationVar(&c.RaftSnapshotInterval, "raft-snapshot-interval", raftstore.DefaultSnapshotInterval, "how often Raft checks whether to snapshot")
 	fs.Uint64Var(&c.RaftTrailingLogs, "raft-trailing-logs", raftstore.DefaultTrailingLogs, "Raft log entries kept after a snapshot (a follower this far behind catches up from the log)")
+	fs.IntVar(&c.MaxWatches, "max-watches", server.DefaultMaxWatches, "watch streams this node serves at once; beyond, 429 with Retry-After (0: no limit)")
+	fs.IntVar(&c.MaxClientWatches, "max-client-watches", server.DefaultMaxClientWatches, "watch streams one client (bearer token, or remote address without --token-file) may have open (0: no limit)")
+	fs.IntVar(&c.MaxClientLists, "max-client-lists", server.DefaultMaxClientLists, "lists without limit= (and GET /v1/runs) one client may have in flight (0: no limit)")
+	fs.DurationVar(&c.WatchWriteTimeout, "watch-write-timeout", server.DefaultWatchWriteTimeout, "a watch whose client does not take a write for this long is disconnected")
 
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sprint [flags]\n       sprint certs --dir DIR --nodes n1,n2,n3   (a cluster CA and node certificates; sprint certs -h)\n       sprint check [--data-dir DIR]             (verify a stopped node's files offline)\n\nA sprint node: the replicated Run store, the REST API and, on the Raft leader,\nthe controller that runs Runs on Mesos. Every flag can also be set through the\nenvironment as SPRINT_<FLAG>, e.g. SPRINT_DATA_DIR for --data-dir; flags win.\n\nFlags:\n")
@@ -174,6 +184,14 @@ func (c *Config) validate() error {
 	}
 	if c.RaftSnapshotInterval < 5*time.Millisecond {
 		return fmt.Errorf("--raft-snapshot-interval: must be at least 5ms, not %v", c.RaftSnapshotInterval)
+	}
+	for name, n := range map[string]int{"--max-watches": c.MaxWatches, "--max-client-watches": c.MaxClientWatches, "--max-client-lists": c.MaxClientLists} {
+		if n < 0 {
+			return fmt.Errorf("%s: must be 0 (no limit) or more, not %d", name, n)
+		}
+	}
+	if c.WatchWriteTimeout <= 0 {
+		return fmt.Errorf("--watch-write-timeout: must be positive, not %v", c.WatchWriteTimeout)
 	}
 	if c.GCInterval <= 0 {
 		return fmt.Errorf("--gc-interval: must be positive, not %v", c.GCInterval)

@@ -29,13 +29,18 @@ func TestParseFlags_DefaultsEnvAndPrecedence(t *testing.T) {
 	assert.Equal(t, uint64(8192), c.RaftSnapshotThreshold)
 	assert.Equal(t, 5*time.Second, c.RaftSnapshotInterval)
 	assert.Equal(t, uint64(10240), c.RaftTrailingLogs)
+	assert.Equal(t, 10000, c.MaxWatches)
+	assert.Equal(t, 1000, c.MaxClientWatches)
+	assert.Equal(t, 4, c.MaxClientLists)
+	assert.Equal(t, 10*time.Second, c.WatchWriteTimeout)
 
-	env := envMap(map[string]string{"SPRINT_DATA_DIR": "/env", "SPRINT_GC_MAX_FINISHED": "7", "SPRINT_INSECURE": "true"})
+	env := envMap(map[string]string{"SPRINT_DATA_DIR": "/env", "SPRINT_GC_MAX_FINISHED": "7", "SPRINT_INSECURE": "true", "SPRINT_MAX_WATCHES": "50"})
 	c, err = ParseFlags([]string{"--data-dir", "/flag"}, env, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, "/flag", c.DataDir, "a flag wins over the environment")
 	assert.Equal(t, 7, c.GCMaxFinished)
 	assert.True(t, c.Insecure)
+	assert.Equal(t, 50, c.MaxWatches)
 }
 
 func TestParseFlags_Errors(t *testing.T) {
@@ -63,8 +68,10 @@ func TestParseFlags_Errors(t *testing.T) {
 			want: `--allow-uri-schemes: unknown scheme "gopher": sprint fetches http, https, ftp, ftps, hdfs, s3, s3a, s3n, file`},
 		"privileged env not a bool": {env: map[string]string{"SPRINT_ALLOW_PRIVILEGED": "yes"},
 			want: `SPRINT_ALLOW_PRIVILEGED="yes": invalid value for --allow-privileged (admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and spec.user root outside a Docker container): parse error`},
-		"zero threshold": {args: []string{"--raft-snapshot-threshold", "0"}, want: "--raft-snapshot-threshold and --raft-trailing-logs: must be at least 1"},
-		"short interval": {args: []string{"--raft-snapshot-interval", "1ms"}, want: "--raft-snapshot-interval: must be at least 5ms, not 1ms"},
+		"zero threshold":   {args: []string{"--raft-snapshot-threshold", "0"}, want: "--raft-snapshot-threshold and --raft-trailing-logs: must be at least 1"},
+		"short interval":   {args: []string{"--raft-snapshot-interval", "1ms"}, want: "--raft-snapshot-interval: must be at least 5ms, not 1ms"},
+		"negative limit":   {args: []string{"--max-client-lists", "-1"}, want: "--max-client-lists: must be 0 (no limit) or more, not -1"},
+		"no write timeout": {args: []string{"--watch-write-timeout", "0s"}, want: "--watch-write-timeout: must be positive, not 0s"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

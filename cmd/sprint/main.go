@@ -306,6 +306,11 @@ func (m *Main) Run(parent context.Context) error {
 		Registry:         reg,
 		ForwardTransport: forwardTransport(httpTLS),
 		Policy:           &policy,
+
+		MaxWatches:        noLimit(cfg.MaxWatches),
+		MaxClientWatches:  noLimit(cfg.MaxClientWatches),
+		MaxClientLists:    noLimit(cfg.MaxClientLists),
+		WatchWriteTimeout: cfg.WatchWriteTimeout,
 	}, server.NewRaftStore(store), logs, m.Logger)
 	if err != nil {
 		ln.Close()
@@ -496,4 +501,12 @@ func frameworkUser(flagValue string) string {
 		return u.Username
 	}
 	return "root"
+}
+
+// noLimit maps a flag's 0 ("no limit") to server.Config's negative.
+func noLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

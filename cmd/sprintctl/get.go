@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -52,13 +53,15 @@ func (a *app) getCmd() *cobra.Command {
 }
 
 func (a *app) get(ctx context.Context, c *client.Client, names []string, o getOptions) error {
+	if len(names) > 0 && (o.labelSel != "" || o.fieldSel != "") {
+		return errors.New("give Run names or selectors, not both")
+	}
+	if o.watch && len(names) == 0 {
+		return a.watchAll(ctx, c, o)
+	}
 	var runs []apis.Run
-	rv := ""
 	failed := false
 	if len(names) > 0 {
-		if o.labelSel != "" || o.fieldSel != "" {
-			return errors.New("give Run names or selectors, not both")
-		}
 		for _, name := range names {
 			r, err := c.Get(ctx, name)
 			if err != nil {
@@ -73,7 +76,7 @@ func (a *app) get(ctx context.Context, c *client.Client, names []string, o getOp
 		if err != nil {
 			return err
 		}
-		runs, rv = list.Items, list.Metadata.ResourceVersion
+		runs = list.Items
 	}
 	if !o.watch {
 		// Named Runs that were not found were reported one by one; "No
@@ -88,7 +91,7 @@ func (a *app) get(ctx context.Context, c *client.Client, names []string, o getOp
 		}
 		return nil
 	}
-	return a.watch(ctx, c, names, runs, rv, o)
+	return a.watchNamed(ctx, c, names, runs, o)
 }
 
 // notFoundLine names the Run in a 404, whose message comes from the store.
@@ -104,9 +107,67 @@ func listAll(ctx context.Context, c *client.Client, opts client.ListOptions) (*a
 	return c.ListAll(ctx, opts, 500)
 }
 
-// watch prints the current Runs, then one line (or object) per change
-// until interrupted, as kubectl get -w does.
-func (a *app) watch(ctx context.Context, c *client.Client, names []string, runs []apis.Run, rv string, o getOptions) error {
+// watchAll prints the selected Runs, then one line (or object) per change
+// until interrupted, as kubectl get -w does. One watch does both: its
+// listing (up to Synced) is one consistent state, and the changes follow
+// it without a gap or a repeat, also across the relists the client makes
+// when the server cuts it off.
+func (a *app) watchAll(ctx context.Context, c *client.Client, o getOptions) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := c.Watch(ctx, client.WatchOptions{LabelSelector: o.labelSel, FieldSelector: o.fieldSel, Synced: true})
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	listed := map[string]*apis.Run{}
+	for ev := range w.Events() {
+		switch ev.Type {
+		case client.Synced:
+			runs := make([]apis.Run, 0, len(listed))
+			for _, name := range slices.Sorted(maps.Keys(listed)) {
+				runs = append(runs, *listed[name])
+			}
+			return a.printWatch(w, nil, runs, o)
+		case apis.Deleted:
+			delete(listed, ev.Run.Metadata.Name)
+		default:
+			listed[ev.Run.Metadata.Name] = ev.Run
+		}
+	}
+	return w.Err()
+}
+
+// watchNamed prints the named Runs (read one by one), then their changes.
+// The watch starts from the oldest version read, and a change no newer
+// than the version printed for its Run is skipped: each Run's lines only
+// go forward.
+func (a *app) watchNamed(ctx context.Context, c *client.Client, names []string, runs []apis.Run, o getOptions) error {
+	opts := client.WatchOptions{}
+	if len(names) == 1 {
+		opts.FieldSelector = "metadata.name=" + names[0]
+	}
+	for _, r := range runs {
+		if opts.ResourceVersion == "" || maxVersion(opts.ResourceVersion, r.Metadata.ResourceVersion) == opts.ResourceVersion {
+			opts.ResourceVersion = r.Metadata.ResourceVersion
+		}
+	}
+	if opts.ResourceVersion == "" {
+		opts.ResourceVersion = "0"
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := c.Watch(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	return a.printWatch(w, names, runs, o)
+}
+
+// printWatch prints runs as the first rows, then the watch's events:
+// those of names only, when names are given.
+func (a *app) printWatch(w *client.Watcher, names []string, runs []apis.Run, o getOptions) error {
 	wide := o.output == "wide"
 	tabular := o.output == "" || wide
 	var t *table
@@ -140,50 +201,67 @@ func (a *app) watch(ctx context.Context, c *client.Client, names []string, runs 
 		t.print(row(typ, r))
 		return nil
 	}
+	shown := printed{}
 	if tabular && len(runs) > 0 {
 		rows := make([][]string, len(runs))
 		for i := range runs {
 			rows[i] = row(apis.Added, &runs[i])
+			shown.print(apis.Added, &runs[i])
 		}
 		t = newTable(a.stdout, header, rows)
 	} else {
 		for i := range runs {
+			shown.print(apis.Added, &runs[i])
 			if err := show(apis.Added, &runs[i]); err != nil {
 				return err
 			}
 		}
 	}
-
-	opts := client.WatchOptions{LabelSelector: o.labelSel, FieldSelector: o.fieldSel, ResourceVersion: rv}
-	if len(names) == 1 {
-		opts.FieldSelector = "metadata.name=" + names[0]
-	}
-	if opts.ResourceVersion == "" {
-		// Named gets read each Run; watch from the newest of them.
-		for _, r := range runs {
-			opts.ResourceVersion = maxVersion(opts.ResourceVersion, r.Metadata.ResourceVersion)
-		}
-		if opts.ResourceVersion == "" {
-			opts.ResourceVersion = "0"
-		}
-	}
-	w, err := c.Watch(ctx, opts)
-	if err != nil {
-		return err
-	}
-	defer w.Stop()
 	for ev := range w.Events() {
+		if ev.Type == client.Synced {
+			continue // a relist: its changes were the events before it
+		}
 		if len(names) > 1 && !slices.Contains(names, ev.Run.Metadata.Name) {
+			continue
+		}
+		if !shown.print(ev.Type, ev.Run) {
 			continue
 		}
 		if err := show(ev.Type, ev.Run); err != nil {
 			return err
 		}
 	}
-	if err := w.Err(); err != nil {
-		return err
+	return w.Err()
+}
+
+// printed remembers the version of each Run last printed, so that a watch
+// started from an older version than some Runs were read at prints each
+// Run's changes only going forward.
+type printed map[string]struct {
+	rv   string
+	gone bool
+}
+
+// print reports whether an event is news, and records it if so. A
+// deletion a relist noticed carries the Run's last known version: it is
+// news while the Run is shown.
+func (p printed) print(typ apis.EventType, r *apis.Run) bool {
+	name, rv := r.Metadata.Name, r.Metadata.ResourceVersion
+	last, ok := p[name]
+	switch {
+	case !ok:
+	case typ == apis.Deleted:
+		if last.gone || (rv != last.rv && maxVersion(rv, last.rv) == last.rv) {
+			return false
+		}
+	case maxVersion(last.rv, rv) == last.rv:
+		return false // printed already, or older than what was
 	}
-	return nil
+	p[name] = struct {
+		rv   string
+		gone bool
+	}{rv, typ == apis.Deleted}
+	return true
 }
 
 // maxVersion compares decimal resourceVersions.

@@ -28,14 +28,43 @@ var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
 // syncBuffer is a bytes.Buffer safe to read while a command writes to it.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{} // closed and replaced by every Write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wrote != nil {
+		close(s.wrote)
+		s.wrote = nil
+	}
 	return s.b.Write(p)
+}
+
+// waitFor returns the output once match accepts it, waking on each write
+// (no polling); it fails the test after 10 s.
+func (s *syncBuffer) waitFor(t *testing.T, what string, match func(string) bool) string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		s.mu.Lock()
+		out := s.b.String()
+		if s.wrote == nil {
+			s.wrote = make(chan struct{})
+		}
+		wrote := s.wrote
+		s.mu.Unlock()
+		if match(out) {
+			return out
+		}
+		select {
+		case <-wrote:
+		case <-deadline:
+			t.Fatalf("no %s in the output within 10 s:\n%s", what, out)
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {
