@@ -21,11 +21,21 @@ import (
 // itself) and serves the API over it.
 func startRaftNode(t *testing.T) (*raftstore.Store, string) {
 	t.Helper()
+	return startRaftNodeWith(t, nil)
+}
+
+// startRaftNodeWith is startRaftNode with the store's configuration
+// adjusted by tune.
+func startRaftNodeWith(t *testing.T, tune func(*raftstore.Config)) (*raftstore.Store, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	url := "http://" + ln.Addr().String()
 	cfg := raftstore.Config{NodeID: "n1", RaftAddr: "127.0.0.1:0", HTTPAddr: url, DataDir: t.TempDir()}
 	raftstoretest.TestConfig(&cfg)
+	if tune != nil {
+		tune(&cfg)
+	}
 	logger := raftstoretest.TestLogger(t)
 	store, err := raftstore.New(cfg, logger)
 	require.NoError(t, err)
