@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sprint-project/sprint/apis"
 )
@@ -45,19 +46,56 @@ type hub struct {
 	notify chan struct{}
 }
 
-// ringEvent is one change as the ring keeps it. run and enc are shared by
-// every reader and never modified.
+// ringEvent is one change as the ring keeps it; shared by every reader and
+// never modified.
 type ringEvent struct {
 	index uint64
 	typ   apis.EventType
-	run   *apis.Run
-	enc   *encodedRun
+	obj   *sharedRun
 }
 
-// encodedRun is a Run's JSON, made once by the first reader that needs it.
-type encodedRun struct {
+// sharedRun is a change's Run as every reader shares it: decoded, as the
+// FSM applied it, until a reader first needs its JSON; from then on the
+// JSON and the part of the Run selectors look at. A ring read by HTTP
+// watches thus holds each Run's JSON, encoded once however many watches
+// send it, and little more.
+type sharedRun struct {
 	once sync.Once
-	b    []byte
+	full atomic.Pointer[apis.Run] // until encoded
+	sel  atomic.Pointer[apis.Run] // once encoded: metadata and status.phase
+	json []byte                   // set by once
+}
+
+func newSharedRun(r *apis.Run) *sharedRun {
+	s := &sharedRun{}
+	s.full.Store(r)
+	return s
+}
+
+func (s *sharedRun) encoded() []byte {
+	s.once.Do(func() {
+		r := s.full.Load()
+		s.json = encodeTyped(r)
+		s.sel.Store(&apis.Run{TypeMeta: r.TypeMeta, Metadata: r.Metadata, Status: apis.RunStatus{Phase: r.Status.Phase}})
+		s.full.Store(nil)
+	})
+	return s.json
+}
+
+// selectable returns what selectors look at (the whole Run, or after
+// encoding its metadata and status.phase).
+func (s *sharedRun) selectable() *apis.Run {
+	if r := s.full.Load(); r != nil {
+		return r
+	}
+	return s.sel.Load() // stored before full was cleared
+}
+
+func (s *sharedRun) decoded() (*apis.Run, error) {
+	if r := s.full.Load(); r != nil {
+		return r, nil
+	}
+	return decodeRun(s.encoded())
 }
 
 func newHub(size, buffer int) *hub {
@@ -124,7 +162,7 @@ func (h *hub) dispatch(events []watchEvent, index uint64) {
 		} else {
 			h.n++
 		}
-		h.ring[i] = ringEvent{index: ev.index, typ: ev.typ, run: ev.run, enc: &encodedRun{}}
+		h.ring[i] = ringEvent{index: ev.index, typ: ev.typ, obj: newSharedRun(ev.run)}
 		h.seq++
 	}
 	h.last = index
@@ -147,7 +185,9 @@ type FeedOptions struct {
 	// apis.InitialEventsEndAnnotation and the listing's version, then the
 	// changes after it. It needs ResourceVersion 0.
 	List bool
-	// Match selects Runs; nil selects all.
+	// Match selects Runs; nil selects all. It sees a Run's metadata and
+	// status.phase (what label and field selectors select on), not its
+	// spec or the rest of its status.
 	Match func(*apis.Run) bool
 }
 
@@ -236,9 +276,9 @@ type Event struct {
 	// ADDED events, which are not in version order (the version is in
 	// the object).
 	ResourceVersion uint64
-	run             *apis.Run
-	enc             *encodedRun
-	raw             []byte
+	obj             *sharedRun // a change from the history
+	run             *apis.Run  // a listed Run when decoded, or the listing's end
+	raw             []byte     // a listed Run's stored JSON
 }
 
 // Object returns the JSON of the event's Run with apiVersion and kind set.
@@ -248,9 +288,8 @@ func (e Event) Object() []byte {
 	switch {
 	case e.raw != nil:
 		return e.raw
-	case e.enc != nil:
-		e.enc.once.Do(func() { e.enc.b = encodeTyped(e.run) })
-		return e.enc.b
+	case e.obj != nil:
+		return e.obj.encoded()
 	}
 	return encodeTyped(e.run)
 }
@@ -258,7 +297,10 @@ func (e Event) Object() []byte {
 // Run returns the event's Run, decoding it if need be. It may be shared
 // with other watches: do not modify it.
 func (e Event) Run() (*apis.Run, error) {
-	if e.run != nil {
+	switch {
+	case e.obj != nil:
+		return e.obj.decoded()
+	case e.run != nil:
 		return e.run, nil
 	}
 	return decodeRun(e.raw)
@@ -320,10 +362,10 @@ func (f *Feed) advance() (Event, bool, error) {
 			if f.list != nil && !f.list.deliver(re) {
 				continue // the listing shows this change, or will
 			}
-			if re.index <= f.from || (f.match != nil && !f.match(re.run)) {
+			if re.index <= f.from || (f.match != nil && !f.match(re.obj.selectable())) {
 				continue
 			}
-			return Event{Type: re.typ, ResourceVersion: re.index, run: re.run, enc: re.enc}, true, nil
+			return Event{Type: re.typ, ResourceVersion: re.index, obj: re.obj}, true, nil
 		}
 		switch l := f.list; {
 		case l == nil:

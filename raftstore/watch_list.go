@@ -122,7 +122,7 @@ type listRange struct {
 // right after the listing: only when the chunk showing its Run was read
 // before the change.
 func (l *listing) deliver(ev ringEvent) bool {
-	name := ev.run.Metadata.Name
+	name := ev.obj.selectable().Metadata.Name
 	i := sort.Search(len(l.ranges), func(i int) bool { return l.ranges[i].end >= name })
 	switch {
 	case i < len(l.ranges):

@@ -21,15 +21,19 @@ import (
 // itself) and serves the API over it.
 func startRaftNode(t *testing.T) (*raftstore.Store, string) {
 	t.Helper()
-	return startRaftNodeWith(t, nil)
+	return startRaftNodeWith(t, nil, nil)
 }
 
 // startRaftNodeWith is startRaftNode with the store's configuration
-// adjusted by tune.
-func startRaftNodeWith(t *testing.T, tune func(*raftstore.Config)) (*raftstore.Store, string) {
+// adjusted by tune and the API's listener wrapped by wrap (each when not
+// nil).
+func startRaftNodeWith(t *testing.T, tune func(*raftstore.Config), wrap func(net.Listener) net.Listener) (*raftstore.Store, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	if wrap != nil {
+		ln = wrap(ln)
+	}
 	url := "http://" + ln.Addr().String()
 	cfg := raftstore.Config{NodeID: "n1", RaftAddr: "127.0.0.1:0", HTTPAddr: url, DataDir: t.TempDir()}
 	raftstoretest.TestConfig(&cfg)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,7 +25,8 @@ import (
 // with every Run's last state, each Run only going forward: no change
 // lost, none repeated.
 func TestRaftstore_SlowWatcherRelistsWithoutGapOrRepeat(t *testing.T) {
-	store, url := startRaftNodeWith(t, func(c *raftstore.Config) { c.WatchBuffer = 16 })
+	store, url := startRaftNodeWith(t, func(c *raftstore.Config) { c.WatchBuffer = 16 },
+		func(ln net.Listener) net.Listener { return smallSendBuffers{ln} })
 	ctx := t.Context()
 	pad := strings.Repeat("x", 8<<10)
 	const runs = 40
@@ -114,6 +116,8 @@ func TestRaftstore_SlowWatcherRelistsWithoutGapOrRepeat(t *testing.T) {
 	relisted := false
 	for want == nil || !relisted || !equalViews(view, want) {
 		select {
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no event for 30 s: relisted %v, %d Runs seen, %d stored", relisted, len(view), len(want))
 		case ev, ok := <-w.Events():
 			require.True(t, ok, "watch ended: %v", w.Err())
 			if ev.Type == client.Synced {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -232,6 +231,7 @@ type eventWriter struct {
 	rc      *http.ResponseController
 	sse     bool
 	timeout time.Duration
+	scratch []byte // an event's envelope
 }
 
 func (w *eventWriter) start() error {
@@ -253,33 +253,32 @@ func (w *eventWriter) deadline() {
 	_ = w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
 }
 
-// write buffers one event whose object is already encoded.
+// write buffers one event whose object is already encoded (and shared
+// with other watches: the envelope is all that is made per watch).
 func (w *eventWriter) write(typ apis.EventType, object []byte, id string) error {
 	w.deadline()
-	r := w.c.Response()
-	var err error
+	b := w.scratch[:0]
 	if w.sse {
-		_, err = fmt.Fprintf(r, "event: %s\n", typ)
-		if err == nil && id != "" {
-			_, err = fmt.Fprintf(r, "id: %s\n", id)
+		b = append(append(append(b, "event: "...), typ...), '\n')
+		if id != "" {
+			b = append(append(append(b, "id: "...), id...), '\n')
 		}
-		if err == nil {
-			_, err = io.WriteString(r, "data: ")
-		}
+		b = append(b, "data: "...)
 	}
-	if err == nil {
-		_, err = fmt.Fprintf(r, `{"type":%q,"object":`, typ)
+	b = append(append(append(b, `{"type":"`...), typ...), `","object":`...)
+	w.scratch = b
+	r := w.c.Response()
+	if _, err := r.Write(b); err != nil {
+		return err
 	}
-	if err == nil {
-		_, err = r.Write(object)
+	if _, err := r.Write(object); err != nil {
+		return err
 	}
-	if err == nil {
-		end := "}\n"
-		if w.sse {
-			end = "}\n\n"
-		}
-		_, err = io.WriteString(r, end)
+	end := []byte("}\n\n")
+	if !w.sse {
+		end = end[:2]
 	}
+	_, err := r.Write(end)
 	return err
 }
 
