@@ -37,6 +37,7 @@ bench: ## every benchmark of docs/benchmarks.md: in-package, raftstore vs etcd, 
 	$(GO) test -run '^$$' -bench FSMFootprint -benchtime 1x ./raftstore/
 	scripts/bench-raftstore.sh
 	scripts/bench-e2e.sh
+	scripts/bench-watch.sh
 
 run: build ## one sprint node on its embedded defaults
 	./$(BIN)/sprint

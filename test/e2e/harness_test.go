@@ -22,6 +22,12 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("SPRINT_E2E_BIN"); dir != "" {
+		// Binaries built elsewhere, e.g. from another revision to
+		// compare benchmarks (scripts/bench-watch.sh).
+		binDir = dir
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "sprint-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
