@@ -4,8 +4,12 @@
 // /schemas/run.json), cluster membership and the Mesos report under
 // /api/v1/cluster, and the web console's assets (package ui) under /ui/.
 //
-// The package owns no state of its own: it declares the Store and LogSource
-// it needs and turns HTTP requests into calls on them. Writes and
+// The package owns no state of its own but the counts of expensive calls in
+// flight (limits.go: watches and lists without limit, per node and per
+// client, 429 beyond): it declares the Store and LogSource it needs and
+// turns HTTP requests into calls on them. Watches pull events from the
+// store and write them as they come, with a deadline on every write
+// (watch.go). Writes and
 // linearizable reads that reach a follower are forwarded to the leader;
 // lists and watches are served from the local applied state. Every error
 // leaves through one echo HTTPErrorHandler as a Kubernetes-style Status.
