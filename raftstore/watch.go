@@ -26,6 +26,8 @@ const DefaultWatchBuffer = 1024
 // commit, appends and wakes the readers; it never looks at a watch.
 type hub struct {
 	buffer int // events a feed may fall behind
+	// chunks recycles the buffers of initial listings between feeds.
+	chunks sync.Pool
 
 	mu   sync.RWMutex
 	ring []ringEvent // circular; len(ring) is the capacity
@@ -105,7 +107,9 @@ func newHub(size, buffer int) *hub {
 	if buffer <= 0 {
 		buffer = DefaultWatchBuffer
 	}
-	return &hub{ring: make([]ringEvent, size), buffer: buffer, notify: make(chan struct{})}
+	h := &hub{ring: make([]ringEvent, size), buffer: buffer, notify: make(chan struct{})}
+	h.chunks.New = func() any { b := make([]byte, 0, listChunkBytes); return &b }
+	return h
 }
 
 // setBuffer sets how far a feed may fall behind (0: the default); before
@@ -228,7 +232,7 @@ func (h *hub) feed(opts FeedOptions, read chunkReader) (*Feed, error) {
 		limit: h.seq - next + uint64(h.buffer),
 	}
 	if opts.List {
-		f.list = &listing{read: read}
+		f.list = &listing{read: read, bufs: &h.chunks}
 	}
 	return f, nil
 }

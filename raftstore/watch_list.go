@@ -94,12 +94,10 @@ func (f *fsm) chunkReader(maxRuns, maxBytes int) chunkReader {
 	}
 }
 
-// chunkBufs recycles listing buffers between watches.
-var chunkBufs = sync.Pool{New: func() any { b := make([]byte, 0, listChunkBytes); return &b }}
-
 // listing is the state of a Feed's initial listing.
 type listing struct {
 	read chunkReader
+	bufs *sync.Pool // the hub's chunk buffers
 	buf  *[]byte
 	cur  chunk
 	pos  int
@@ -178,7 +176,7 @@ func listEnd(rv uint64) Event {
 // readNext reads the next chunk and records the range it covers.
 func (l *listing) readNext(f *Feed) error {
 	if l.buf == nil {
-		l.buf = chunkBufs.Get().(*[]byte)
+		l.buf = l.bufs.Get().(*[]byte)
 	}
 	c, err := l.read(l.after, *l.buf)
 	if err != nil {
@@ -212,7 +210,7 @@ func (l *listing) release() {
 	if l.buf != nil {
 		if cap(*l.buf) <= 4*listChunkBytes {
 			*l.buf = (*l.buf)[:0]
-			chunkBufs.Put(l.buf)
+			l.bufs.Put(l.buf)
 		}
 		l.buf = nil
 	}
