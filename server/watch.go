@@ -177,14 +177,14 @@ func (s *Server) stream(ctx context.Context, w Watcher, out *eventWriter, fromRV
 			// Only events in resourceVersion order carry an SSE id: a
 			// client resuming from a listing's Run would miss changes.
 			id := ""
-			switch {
-			case ev.Type == apis.Bookmark:
+			if ev.Type == apis.Bookmark {
 				listing = false
+			}
+			if !listing {
 				lastRV = ev.ResourceVersion
-				id = strconv.FormatUint(lastRV, 10)
-			case !listing:
-				lastRV = ev.ResourceVersion
-				id = strconv.FormatUint(lastRV, 10)
+				if out.sse {
+					id = strconv.FormatUint(lastRV, 10)
+				}
 			}
 			if err := out.write(ev.Type, ev.Object, id); err != nil {
 				return out.failure(err)

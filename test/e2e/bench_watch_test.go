@@ -70,6 +70,7 @@ func BenchmarkWatchers(b *testing.B) {
 		pid := leader.current().cmd.Process.Pid
 		peakRSS := leader.current().limitRSS(b, rssLimit)
 		rss0, anon0, _ := rssMiB(pid)
+		go0 := goMemory(leader.url)
 		list, err := leader.client.List(context.Background(), client.ListOptions{Limit: 1})
 		require.NoError(b, err)
 		rv := list.Metadata.ResourceVersion
@@ -142,6 +143,7 @@ func BenchmarkWatchers(b *testing.B) {
 		close(stopSampling)
 		rssEnd, anonEnd, fileEnd := rssMiB(pid)
 		metrics := scrape(leader.url)
+		goEnd := goMemory(leader.url)
 		ended := 0
 		for _, r := range readers {
 			if r.ended.Load() {
@@ -167,6 +169,7 @@ func BenchmarkWatchers(b *testing.B) {
 		b.ReportMetric(ms(percentile(probes.page, 99)), "page-p99-ms")
 		b.Logf("leader RSS: %.0f MiB before the watchers (anon %.0f); peak %.0f MiB (sampled %d); %.0f MiB at the end (anon %.0f, file %.0f)",
 			rss0, anon0, peak, closeSampling, rssEnd, anonEnd, fileEnd)
+		b.Logf("leader Go memory before the watchers: %s; at the end: %s", go0, goEnd)
 		b.Logf("%d changes at %d/s: readers got %d of %d (fewest %d); %d reader streams ended early",
 			changes, rate, got, changes*len(readers), lo, ended)
 		b.Logf("GET a Run: %d probes, p50 %v p99 %v max %v; list a page of 100: %d probes, p50 %v p99 %v max %v; %d probes failed (10 s timeout)",
@@ -351,6 +354,29 @@ func (p *probeTimes) run(ctx context.Context, c *client.Client, names []string) 
 		}
 		cancel()
 	}
+}
+
+// goMemory summarises the Go runtime's memory from a node's /metrics:
+// what the heap holds, what it keeps free but mapped, and the stacks.
+func goMemory(url string) string {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	val := func(name string) float64 {
+		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+		if m == nil {
+			return 0
+		}
+		var v float64
+		_, _ = fmt.Sscan(string(m[1]), &v)
+		return v / (1 << 20)
+	}
+	return fmt.Sprintf("heap in use %.0f MiB, heap free and not returned %.0f MiB, stacks %.0f MiB, goroutines %.0f",
+		val("go_memstats_heap_inuse_bytes"), val("go_memstats_heap_idle_bytes")-val("go_memstats_heap_released_bytes"),
+		val("go_memstats_stack_inuse_bytes"), val("go_goroutines")*(1<<20))
 }
 
 // scrape returns the server's watch metrics, one line.
