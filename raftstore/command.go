@@ -33,6 +33,11 @@ const (
 	cmdSetFrameworkID    cmdType = 9
 	cmdSetMember         cmdType = 10
 	cmdRemoveMember      cmdType = 11
+	// cmdApplyRuns carries create-or-update operations, each conditioned
+	// on the state the leader decided it against (fsm_apply.go). An FSM
+	// that predates it must not skip it, so it has no ignorableFlag: every
+	// node runs a binary that knows it before a leader proposes it.
+	cmdApplyRuns cmdType = 12
 )
 
 func (t cmdType) String() string {
@@ -59,6 +64,8 @@ func (t cmdType) String() string {
 		return "set_member"
 	case cmdRemoveMember:
 		return "remove_member"
+	case cmdApplyRuns:
+		return "apply_runs"
 	}
 	return fmt.Sprintf("cmd(%d)", byte(t))
 }
@@ -143,6 +150,42 @@ type removeMemberCmd struct {
 	ID string `json:"id"`
 }
 
+// applyOpKind is what one operation of an apply_runs entry does.
+type applyOpKind string
+
+const (
+	// opCreate stores Run as a new Run; its precondition is that no Run
+	// has the name.
+	opCreate applyOpKind = "create"
+	// opUpdate replaces the labels, annotations and spec of the Run named
+	// Run.Metadata.Name with Run's, as update_run does; its precondition is
+	// that the Run's resourceVersion is ExpectRV.
+	opUpdate applyOpKind = "update"
+	// opCheck writes nothing; its precondition is that the Run's
+	// resourceVersion is ExpectRV, or, with ExpectRV empty, that there is
+	// no such Run. It confirms a decision the leader made without writing
+	// (unchanged, or refused) at the entry's place in the log.
+	opCheck applyOpKind = "check"
+)
+
+// applyOp is one operation of an apply_runs entry. The leader decided it
+// against the Run as its local state had it; the precondition tells the
+// FSM whether the state is still that one at this entry. If not, the op
+// does nothing and its result says so (errStale), and the leader decides
+// again on fresher state.
+type applyOp struct {
+	Op       applyOpKind `json:"op"`
+	Name     string      `json:"name"`
+	ExpectRV string      `json:"expectRV,omitempty"`
+	// Run is the new Run (create) or the labels, annotations and spec to
+	// set (update); nil for check.
+	Run *apis.Run `json:"run,omitempty"`
+}
+
+type applyRunsCmd struct {
+	Ops []applyOp `json:"ops"`
+}
+
 // encodeCommand frames a command as 1 type byte + JSON.
 func encodeCommand(t cmdType, payload any) ([]byte, error) {
 	b, err := json.Marshal(payload)
@@ -191,6 +234,8 @@ func decodeCommand(data []byte) (cmdType, any, error) {
 		v = &setMemberCmd{}
 	case cmdRemoveMember:
 		v = &removeMemberCmd{}
+	case cmdApplyRuns:
+		v = &applyRunsCmd{}
 	default:
 		return t, nil, fmt.Errorf("%w %d", errUnknownCommand, byte(t))
 	}

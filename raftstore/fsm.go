@@ -56,6 +56,10 @@ type result struct {
 	Deleted bool
 	Err     error
 	Items   []result
+	// JSON is Run as stored, and Outcome what an apply op did
+	// (apply_runs only).
+	JSON    []byte
+	Outcome ApplyOutcome
 }
 
 // fsm is the bbolt state machine. raft calls Apply, ApplyBatch, Snapshot
@@ -464,6 +468,8 @@ func (a *applier) dispatch(v any) result {
 	case *removeMemberCmd:
 		a.del(bucketMembers, []byte(c.ID))
 		return result{}
+	case *applyRunsCmd:
+		return a.applyApplyRuns(c)
 	}
 	// decodeCommand returned a type without a handler: a programming error,
 	// but still the same on every replica, so a rejection, not a crash.

@@ -14,9 +14,25 @@ import (
 	"github.com/sprint-project/sprint/apis"
 )
 
-// apply commits one command through Raft and returns the FSM's result.
-// Business rejections come back as the result's error.
+// apply commits one command through Raft and returns the FSM's result,
+// with private copies of its Runs. Business rejections come back as the
+// result's error.
 func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, error) {
+	r, err := s.propose(ctx, t, payload)
+	if err != nil {
+		return result{}, err
+	}
+	// The FSM's objects are shared with watchers; the caller gets its own.
+	r.Run = cloneRun(r.Run)
+	for i := range r.Items {
+		r.Items[i].Run = cloneRun(r.Items[i].Run)
+	}
+	return r, r.Err
+}
+
+// propose commits one command through Raft and returns the FSM's result
+// as it is: its Runs are shared with watchers and must not be modified.
+func (s *Store) propose(ctx context.Context, t cmdType, payload any) (result, error) {
 	if err := ctx.Err(); err != nil {
 		return result{}, fmt.Errorf("%s: %w", t, err)
 	}
@@ -41,12 +57,7 @@ func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, erro
 	if !ok {
 		return result{}, fmt.Errorf("%s: unexpected response %T", t, f.Response())
 	}
-	// The FSM's objects are shared with watchers; the caller gets its own.
-	r.Run = cloneRun(r.Run)
-	for i := range r.Items {
-		r.Items[i].Run = cloneRun(r.Items[i].Run)
-	}
-	return r, r.Err
+	return r, nil
 }
 
 // checkProposal is the leader's half of "no entry takes a node down": an

@@ -43,6 +43,23 @@ func (a RaftStore) UpdateRun(ctx context.Context, r *apis.Run) (*apis.Run, error
 	return out, translateStoreErr(err)
 }
 
+// ApplyRuns implements Store.
+func (a RaftStore) ApplyRuns(ctx context.Context, items []ApplyItem, dryRun bool) ([]ApplyResult, error) {
+	reqs := make([]raftstore.ApplyRequest, len(items))
+	for i, it := range items {
+		reqs[i] = raftstore.ApplyRequest(it)
+	}
+	res, err := a.s.ApplyRuns(ctx, reqs, dryRun)
+	if err != nil {
+		return nil, translateStoreErr(err)
+	}
+	out := make([]ApplyResult, len(res))
+	for i, r := range res {
+		out[i] = ApplyResult{Result: string(r.Outcome), Object: r.Object, Err: r.Err}
+	}
+	return out, nil
+}
+
 // RequestDelete implements Store.
 func (a RaftStore) RequestDelete(ctx context.Context, name, rv string) (*apis.Run, bool, error) {
 	out, deleted, err := a.s.RequestDelete(ctx, name, rv)

@@ -49,6 +49,8 @@ func openAPIOps() []oaOp {
 			Params: []oaParam{pName}, Responses: errs(map[string]string{"200": "Run"})},
 		{Method: "PUT", Path: "/api/v1/runs/{name}", Tag: "runs", Summary: "Apply a Run: create, update its mutable fields, or leave it unchanged (header Sprint-Apply-Result)",
 			Params: []oaParam{pName, pDryRun}, Body: "Run", Responses: errs(map[string]string{"200": "Run (configured or unchanged)", "201": "Run (created)"})},
+		{Method: "POST", Path: "/api/v1/runs:apply", Tag: "runs", Summary: "Apply many Runs in one Raft entry (a RunList, a multi-document YAML stream or a JSON array; at most 1000): each created, configured, unchanged or refused on its own",
+			Params: []oaParam{pDryRun}, Body: "RunList", Responses: errs(map[string]string{"200": "RunApplyList (per Run: its result and object, or its error Status)"})},
 		{Method: "DELETE", Path: "/api/v1/runs/{name}", Tag: "runs", Summary: "Delete a Run; its task is killed first",
 			Params:    []oaParam{pName, {Name: "resourceVersion", In: "query", Type: "string", Desc: "precondition"}},
 			Responses: errs(map[string]string{"200": "Run (deleted)", "202": "Run (deletion pending while the task is killed)"})},
@@ -117,6 +119,7 @@ var schemaRefs = map[string]string{
 	"Member": "Member", "JoinRequest": "JoinRequest", "SprintRun": "SprintRun",
 	"ContainerRunDefinition": "ContainerRunDefinition", "RunEventList": "RunEventList",
 	"VersionInfo": "VersionInfo", "AdmissionPolicy": "AdmissionPolicy", "MesosState": "MesosState",
+	"RunApplyList": "RunApplyList",
 }
 
 // openAPIDoc builds the document; version is the server's.
@@ -150,7 +153,7 @@ func openAPIDoc(version string) map[string]any {
 		if op.Body != "" {
 			ref := map[string]string{"$ref": "#/components/schemas/" + op.Body}
 			content := map[string]any{"application/json": map[string]any{"schema": ref}}
-			if op.Body == "Run" {
+			if op.Body == "Run" || op.Body == "RunList" {
 				content["application/yaml"] = map[string]any{"schema": ref}
 			}
 			o["requestBody"] = map[string]any{"required": true, "content": content}
@@ -182,6 +185,7 @@ func openAPIDoc(version string) map[string]any {
 			"schemas": map[string]any{
 				"Run":                    map[string]any{"description": "A Run; see /schemas/run.json", "type": "object"},
 				"RunList":                obj("apiVersion", "kind", "metadata", "items"),
+				"RunApplyList":           obj("apiVersion", "kind", "items"),
 				"Status":                 obj("kind", "apiVersion", "status", "code", "reason", "message", "details"),
 				"ClusterInfo":            obj("nodeID", "leader", "leaderAddr", "state", "term", "commitIndex", "appliedIndex", "lastIndex", "members", "rejectedEntries", "lastRejectedEntry"),
 				"Member":                 obj("id", "raftAddr", "httpAddr", "suffrage", "leader"),

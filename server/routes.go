@@ -28,6 +28,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.POST("/api/v1/runs", s.leaderOnly(s.createRun))
 	get("/api/v1/runs/:name", s.leaderOnly(s.getRun))
 	e.PUT("/api/v1/runs/:name", s.leaderOnly(s.applyRun))
+	e.POST(`/api/v1/runs\:apply`, s.leaderOnly(s.applyList))
 	e.DELETE("/api/v1/runs/:name", s.leaderOnly(s.deleteRun))
 	e.GET("/api/v1/runs/:name/log", s.leaderOnly(s.runLog))
 	get("/api/v1/runs/:name/events", s.runEvents)

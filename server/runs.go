@@ -3,9 +3,7 @@ package server
 import (
 	"crypto/rand"
 	"errors"
-	"maps"
 	"net/http"
-	"reflect"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -196,109 +194,6 @@ func (s *Server) createRun(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, typed(created))
-}
-
-// applyRun serves PUT /api/v1/runs/{name}: create when absent; when
-// present, update the mutable fields, or do nothing when the manifest
-// changes nothing. The outcome is in HeaderApplyResult.
-func (s *Server) applyRun(c echo.Context) error {
-	name := c.Param("name")
-	run, err := s.decodeRun(c)
-	if err != nil {
-		return err
-	}
-	dryRun, err := queryBool(c, "dryRun")
-	if err != nil {
-		return err
-	}
-	if run.Metadata.Name == "" {
-		run.Metadata.Name = name
-	}
-	if run.Metadata.Name != name {
-		return badRequest("metadata.name %q does not match the name %q in the URL", run.Metadata.Name, name)
-	}
-	ctx := c.Request().Context()
-	if err := s.store.LinearizableRead(ctx); err != nil {
-		return err
-	}
-	old, err := s.store.GetRun(ctx, name)
-	if errors.Is(err, apis.ErrNotFound) {
-		if run.Metadata.ResourceVersion != "" {
-			return statusError(http.StatusConflict, "Conflict",
-				"Run %q does not exist, but the request has a resourceVersion precondition", name)
-		}
-		if err := s.prepareNew(run); err != nil {
-			return err
-		}
-		c.Response().Header().Set(HeaderApplyResult, ApplyCreated)
-		if dryRun {
-			return c.JSON(http.StatusCreated, typed(run))
-		}
-		created, err := s.store.CreateRun(ctx, run)
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusCreated, typed(created))
-	}
-	if err != nil {
-		return err
-	}
-
-	precondition := run.Metadata.ResourceVersion
-	if precondition != "" && precondition != old.Metadata.ResourceVersion {
-		return statusError(http.StatusConflict, "Conflict",
-			"Run %q has resourceVersion %s, not %s: it changed since you read it", name, old.Metadata.ResourceVersion, precondition)
-	}
-	apis.SetDefaults(run)
-	// Server-set metadata comes from the stored object; the rest from the
-	// manifest.
-	next := *old
-	next.Metadata.Labels = run.Metadata.Labels
-	next.Metadata.Annotations = run.Metadata.Annotations
-	next.Spec = run.Spec
-	if err := invalid(name, apis.ValidateRunUpdate(&next, old)); err != nil {
-		return err
-	}
-	if unchanged(&next, old) {
-		c.Response().Header().Set(HeaderApplyResult, ApplyUnchanged)
-		return c.JSON(http.StatusOK, typed(old))
-	}
-	c.Response().Header().Set(HeaderApplyResult, ApplyConfigured)
-	if dryRun {
-		return c.JSON(http.StatusOK, typed(&next))
-	}
-	if precondition == "" {
-		next.Metadata.ResourceVersion = old.Metadata.ResourceVersion
-	}
-	updated, err := s.store.UpdateRun(ctx, &next)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, typed(updated))
-}
-
-// unchanged compares what apply may change; an absent map equals an empty one.
-func unchanged(a, b *apis.Run) bool {
-	return maps.Equal(a.Metadata.Labels, b.Metadata.Labels) &&
-		maps.Equal(a.Metadata.Annotations, b.Metadata.Annotations) &&
-		reflect.DeepEqual(normalizeSpec(a.Spec), normalizeSpec(b.Spec))
-}
-
-// normalizeSpec makes empty and absent collections compare equal.
-func normalizeSpec(s apis.RunSpec) apis.RunSpec {
-	if len(s.Env) == 0 {
-		s.Env = nil
-	}
-	if len(s.Args) == 0 {
-		s.Args = nil
-	}
-	if len(s.URIs) == 0 {
-		s.URIs = nil
-	}
-	if len(s.Constraints) == 0 {
-		s.Constraints = nil
-	}
-	return s
 }
 
 // deleteRun serves DELETE /api/v1/runs/{name}[?resourceVersion=N]: 200 with

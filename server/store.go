@@ -41,6 +41,13 @@ type Store interface {
 	// metadata.resourceVersion is a precondition. Errors: apis.ErrNotFound,
 	// apis.ErrConflict, ErrNotLeader.
 	UpdateRun(ctx context.Context, run *apis.Run) (*apis.Run, error)
+	// ApplyRuns creates each Run or updates its labels, annotations and
+	// spec (kubectl apply), deciding each with its Decide against the
+	// current Run inside the store, so that no read barrier precedes a
+	// write: see raftstore.Store.ApplyRuns. Each item's refusal is in its
+	// result. With dryRun nothing is written. Errors: ErrNotLeader,
+	// ErrUnavailable (then some items may have been applied).
+	ApplyRuns(ctx context.Context, items []ApplyItem, dryRun bool) ([]ApplyResult, error)
 	// RequestDelete deletes a Run at once when its task never launched or
 	// is terminal (deleted = true), and otherwise marks it with a
 	// deletionTimestamp so the controller kills the task first. A non-empty
@@ -83,6 +90,26 @@ type Store interface {
 	Join(ctx context.Context, id, raftAddr, httpAddr string) error
 	// Remove removes a member. Errors: apis.ErrNotFound, ErrNotLeader.
 	Remove(ctx context.Context, id string) error
+}
+
+// ApplyItem is one Run of Store.ApplyRuns.
+type ApplyItem struct {
+	// Name of the Run.
+	Name string
+	// Decide returns the Run as the apply wants it given the current one
+	// (nil when there is none): a new Run whole, or a copy of cur with
+	// labels, annotations and spec changed; an error refuses the Run. It
+	// must not modify cur and may be called more than once.
+	Decide func(cur *apis.Run) (*apis.Run, error)
+}
+
+// ApplyResult is the outcome of one ApplyItem: Result (ApplyCreated,
+// ApplyConfigured or ApplyUnchanged) and Object, the Run's JSON as stored
+// (for a dry run, as it would be); or Err.
+type ApplyResult struct {
+	Result string
+	Object []byte
+	Err    error
 }
 
 // ListOptions selects and pages a list.

@@ -189,6 +189,80 @@ func (s *Store) UpdateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	return clone(r), nil
 }
 
+// ApplyRuns implements server.Store: each item is decided and written
+// under the store's lock, one after the other.
+func (s *Store) ApplyRuns(_ context.Context, items []server.ApplyItem, dryRun bool) ([]server.ApplyResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.notLeader(); err != nil {
+		return nil, err
+	}
+	out := make([]server.ApplyResult, len(items))
+	for i, it := range items {
+		var cur *apis.Run
+		if r, ok := s.runs[it.Name]; ok {
+			cur = clone(r)
+		}
+		next, err := it.Decide(cur)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		if cur == nil {
+			r := clone(next)
+			if !dryRun {
+				s.rv++
+				now := s.Now().UTC().Truncate(time.Second)
+				r.Metadata.UID = s.NewUID()
+				r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
+				r.Metadata.Generation = 1
+				r.Metadata.CreationTimestamp = &now
+				s.runs[it.Name] = r
+				s.publish(apis.Added, r)
+			}
+			out[i] = server.ApplyResult{Result: server.ApplyCreated, Object: typedJSON(r)}
+			continue
+		}
+		specChanged := !jsonEqual(cur.Spec, next.Spec)
+		if !specChanged && maps.Equal(cur.Metadata.Labels, next.Metadata.Labels) && maps.Equal(cur.Metadata.Annotations, next.Metadata.Annotations) {
+			out[i] = server.ApplyResult{Result: server.ApplyUnchanged, Object: typedJSON(cur)}
+			continue
+		}
+		r := clone(cur)
+		r.Metadata.Labels = maps.Clone(next.Metadata.Labels)
+		r.Metadata.Annotations = maps.Clone(next.Metadata.Annotations)
+		r.Spec = clone(next).Spec
+		if specChanged {
+			r.Metadata.Generation++
+		}
+		if !dryRun {
+			s.rv++
+			r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
+			s.runs[it.Name] = r
+			s.publish(apis.Modified, r)
+		}
+		out[i] = server.ApplyResult{Result: server.ApplyConfigured, Object: typedJSON(r)}
+	}
+	return out, nil
+}
+
+// typedJSON is r's JSON with apiVersion and kind, as the store keeps Runs.
+func typedJSON(r *apis.Run) []byte {
+	c := *r
+	c.APIVersion, c.Kind = apis.APIVersion, apis.KindRun
+	b, err := json.Marshal(&c)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func jsonEqual(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
 // SetStatus replaces a Run's status as the controller would.
 func (s *Store) SetStatus(name string, status apis.RunStatus) error {
 	s.mu.Lock()

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# bench-api.sh: sprint's REST write path side by side with etcd on the same
+# machine and disk (docs/benchmarks.md, "REST writes vs etcd").
+#
+# Per writer count (1, 16, 64), interleaved so that every system sees the
+# same load: a fresh 3-member etcd (Put of a 1 KiB value), then a fresh
+# 3-node sprint cluster of each build under test (PUT /api/v1/runs/{name}
+# of a Run whose JSON is ~1 KiB). Clients send their requests to all
+# members/nodes in turn, so two sprint writes in three reach a follower and
+# are forwarded. Each point runs DURATION after a 1 s warm-up; only one
+# cluster runs at a time.
+#
+# Sprint's nodes talk to a mesos-sim process with no agents: Runs are
+# stored and marked Pending by the controller (one batched status write per
+# ~2 ms, as in production), but never launched, so the controller's Mesos
+# work does not compete with the writes being measured.
+#
+#   scripts/bench-api.sh                      # this tree only
+#   BASE=main scripts/bench-api.sh            # main's binaries too ("before"), same run
+#   BASE_BIN=/path/to/bin scripts/bench-api.sh   # prebuilt sprint + mesos-sim as "before"
+#   WRITERS="16 64" DURATION=20s PROFILE=64 scripts/bench-api.sh
+#
+# PROFILE=W (default 64; PROFILE= for none) takes 5 s CPU profiles of the
+# leader and of one follower during the point with W writers and prints
+# their top entries; the profiles stay in OUT (default: a temporary
+# directory that is removed; set OUT to keep them).
+#
+# Needs etcd: installs Debian's etcd-server when /usr/bin/etcd is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+WRITERS=${WRITERS:-"1 16 64"}
+DURATION=${DURATION:-10s}
+ETCD=${ETCD:-/usr/bin/etcd}
+PROFILE=${PROFILE-64}
+BATCH=${BATCH:-0}
+
+if [[ ! -x $ETCD ]]; then
+  apt-get update -qq && apt-get install -y -qq etcd-server >/dev/null
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench-api.XXXXXX")
+out=${OUT:-$work/out}
+mkdir -p "$out"
+pids=()
+stop_all() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+cleanup() {
+  stop_all
+  if [[ -n ${base_src:-} ]]; then git -C "$root" worktree remove --force "$base_src" >/dev/null 2>&1 || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Every build gets a pprof listener on $SPRINT_BENCH_PPROF, added with
+# go build -overlay so that any revision can be profiled without changes.
+cat >"$work/benchpprof.go" <<'EOF'
+package main
+
+import (
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+)
+
+func init() {
+	if addr := os.Getenv("SPRINT_BENCH_PPROF"); addr != "" {
+		go func() { _ = http.ListenAndServe(addr, nil) }()
+	}
+}
+EOF
+build() { # build SRC_DIR OUT_DIR
+  local src=$1 dst=$2
+  mkdir -p "$dst"
+  printf '{"Replace":{"%s/cmd/sprint/zz_benchpprof.go":"%s/benchpprof.go"}}' "$src" "$work" >"$work/overlay.json"
+  (cd "$src" && go build -overlay "$work/overlay.json" -o "$dst/" ./cmd/sprint ./cmd/mesos-sim)
+}
+
+systems=()
+echo "# building this tree ($(git describe --always --dirty 2>/dev/null || echo '?'))"
+build "$root" "$work/new"
+systems+=("new=$work/new")
+if [[ -n ${BASE_BIN:-} ]]; then
+  systems=("base=$BASE_BIN" "${systems[@]}")
+elif [[ -n ${BASE:-} ]]; then
+  base_src=$work/base-src
+  echo "# building $BASE ($(git rev-parse --short "$BASE"))"
+  git worktree add --detach "$base_src" "$BASE" >/dev/null 2>&1
+  build "$base_src" "$work/base"
+  systems=("base=$work/base" "${systems[@]}")
+fi
+(cd test/etcdbench && go build -o "$work/etcdbench" .)
+go build -o "$work/apibench" ./test/apibench
+
+wait_http() { # wait_http URL: up to 30 s for a 200
+  for _ in $(seq 1 150); do
+    curl -fs "$1" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "no answer from $1" >&2
+  return 1
+}
+
+start_etcd() {
+  local cluster="e1=http://127.0.0.1:23801,e2=http://127.0.0.1:23802,e3=http://127.0.0.1:23803"
+  rm -rf "$work/etcd"
+  for i in 1 2 3; do
+    "$ETCD" --name "e$i" --data-dir "$work/etcd/e$i" \
+      --listen-client-urls "http://127.0.0.1:2379$i" --advertise-client-urls "http://127.0.0.1:2379$i" \
+      --listen-peer-urls "http://127.0.0.1:2380$i" --initial-advertise-peer-urls "http://127.0.0.1:2380$i" \
+      --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token bench \
+      --logger zap --log-level error >"$work/etcd-e$i.log" 2>&1 &
+    pids+=($!)
+  done
+  for i in 1 2 3; do wait_http "http://127.0.0.1:2379$i/health"; done
+}
+
+start_sprint() { # start_sprint BIN_DIR
+  local bin=$1 peers=""
+  rm -rf "$work/sprint"
+  mkdir -p "$work/sprint"
+  "$bin/mesos-sim" --listen 127.0.0.1:25050 --agents 0 --executor simulated \
+    --work-dir "$work/sprint/mesos-sim" >"$work/sprint/mesos-sim.log" 2>&1 &
+  pids+=($!)
+  for i in 1 2 3; do peers+="${peers:+,}n$i=127.0.0.1:2${i}191=http://127.0.0.1:2${i}190"; done
+  for i in 1 2 3; do
+    SPRINT_BENCH_PPROF=127.0.0.1:2${i}192 "$bin/sprint" --node-id "n$i" --data-dir "$work/sprint/n$i" \
+      --listen "127.0.0.1:2${i}190" --raft-addr "127.0.0.1:2${i}191" --peers "$peers" \
+      --mesos-master http://127.0.0.1:25050 --log-level warn >"$work/sprint/n$i.log" 2>&1 &
+    pids+=($!)
+  done
+  for i in 1 2 3; do wait_http "http://127.0.0.1:2${i}190/readyz"; done
+}
+
+# leader_index prints 1, 2 or 3: the node the cluster agrees leads.
+leader_index() {
+  local id
+  for _ in $(seq 1 100); do
+    id=$(curl -fs http://127.0.0.1:21190/api/v1/cluster | sed -n 's/.*"leader":"\(n[0-9]\)".*/\1/p')
+    [[ -n $id ]] && { echo "${id#n}"; return 0; }
+    sleep 0.2
+  done
+  return 1
+}
+
+# profile TAG WRITERS: CPU profiles of the leader and a follower, 5 s,
+# starting 2 s into the measured part.
+profile() {
+  local tag=$1 w=$2 l f
+  l=$(leader_index)
+  f=$(( l % 3 + 1 ))
+  sleep 3 # the 1 s warm-up, then 2 s into the measurement
+  curl -fs -o "$out/$tag-w$w-leader.pprof" "http://127.0.0.1:2${l}192/debug/pprof/profile?seconds=5" &
+  curl -fs -o "$out/$tag-w$w-follower.pprof" "http://127.0.0.1:2${f}192/debug/pprof/profile?seconds=5" &
+  wait
+}
+
+endpoints_sprint="http://127.0.0.1:21190,http://127.0.0.1:22190,http://127.0.0.1:23190"
+endpoints_etcd="127.0.0.1:23791,127.0.0.1:23792,127.0.0.1:23793"
+ops() { sed -n 's/.*ops\/s=\([0-9.]*\).*/\1/p' <<<"$1"; }
+
+echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(go version | cut -d' ' -f3)"
+echo "# etcd: $("$ETCD" --version | head -1); $DURATION per point after a 1 s warm-up; 1 KiB values / ~1 KiB Run JSON; systems: ${systems[*]%%=*}"
+for w in $WRITERS; do
+  echo "## writers=$w (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  start_etcd
+  e=$("$work/etcdbench" -endpoints "$endpoints_etcd" -spread -writers "$w" -duration "$DURATION" -warmup 1s)
+  stop_all
+  echo "$e"
+  for s in "${systems[@]}"; do
+    tag=${s%%=*} bin=${s#*=}
+    start_sprint "$bin"
+    if [[ $PROFILE == "$w" ]]; then profile "$tag" "$w" & prof=$!; fi
+    r=$("$work/apibench" -endpoints "$endpoints_sprint" -writers "$w" -duration "$DURATION" -warmup 1s -batch "$BATCH" -prefix "$tag$w")
+    if [[ $PROFILE == "$w" ]]; then wait "$prof" || true; fi
+    stop_all
+    echo "$r ratio=$(awk -v a="$(ops "$r")" -v b="$(ops "$e")" 'BEGIN{printf "%.2f", a/b}') [$tag] (load $(cut -d' ' -f1 /proc/loadavg))"
+  done
+done
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [[ -n $PROFILE ]]; then
+  for f in "$out"/*.pprof; do
+    [[ -s $f ]] || continue
+    echo "## $(basename "$f" .pprof): top entries (flat)"
+    go tool pprof -top -nodecount=25 "$f" 2>/dev/null | sed -n '4,30p'
+  done
+  [[ -n ${OUT:-} ]] && echo "# profiles in $out"
+fi
