@@ -31,6 +31,23 @@ type Client struct {
 	leaderWait time.Duration
 }
 
+// maxIdleConnsPerHost is how many keep-alive connections a Client keeps
+// to a server: as many as goroutines calling it at once, up to this, so
+// that concurrent calls reuse connections instead of opening (and
+// closing) one per call, as http.DefaultTransport's 2 would.
+const maxIdleConnsPerHost = 64
+
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	return t
+}
+
+// defaultHTTPClient is shared by the Clients New makes without
+// WithHTTPClient or WithTLSConfig, as http.DefaultClient would be, so
+// that they share its idle connections. It holds no settings that change.
+var defaultHTTPClient = &http.Client{Transport: newTransport()}
+
 // DefaultLeaderWait is how long calls wait out a cluster without a leader.
 const DefaultLeaderWait = 10 * time.Second
 
@@ -46,7 +63,7 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 // private CA, say), over a transport of its own.
 func WithTLSConfig(cfg *tls.Config) Option {
 	return func(c *Client) {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr := newTransport()
 		tr.TLSClientConfig = cfg
 		c.hc = &http.Client{Transport: tr}
 	}
@@ -93,7 +110,7 @@ func New(serverURL, token string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("server address %q: no host", serverURL)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	c := &Client{base: u, token: token, hc: http.DefaultClient, userAgent: "sprint-client", leaderWait: DefaultLeaderWait}
+	c := &Client{base: u, token: token, hc: defaultHTTPClient, userAgent: "sprint-client", leaderWait: DefaultLeaderWait}
 	for _, o := range opts {
 		o(c)
 	}

@@ -256,3 +256,77 @@ func (c *Client) ListAll(ctx context.Context, opts ListOptions, pageSize int) (*
 		opts.Continue = page.Metadata.Continue
 	}
 }
+
+// ApplyListResult is the outcome of one Run of ApplyList: the Run as the
+// server stored it (for a dry run, as it would) and what the apply did, or
+// Err, the server's *apis.Status for that Run.
+type ApplyListResult struct {
+	Run    *apis.Run
+	Result ApplyResult
+	Err    error
+}
+
+// ApplyList applies runs as Apply does, all in one request (POST
+// /api/v1/runs:apply, one Raft entry) of at most apis.MaxApplyItems Runs;
+// results are in the order of runs. Each Run succeeds or fails on its
+// own; the error is for the request as a whole (the server unreachable,
+// the body too large, a Run that does not decode). Force is not done here:
+// Apply a Run whose result is invalid again with Force to replace it.
+func (c *Client) ApplyList(ctx context.Context, runs []apis.Run, opts ApplyOptions) ([]ApplyListResult, error) {
+	out := make([]ApplyListResult, len(runs))
+	send := make([]apis.Run, 0, len(runs))
+	index := make([]int, 0, len(runs))
+	for i := range runs {
+		if runs[i].Metadata.Name == "" && runs[i].Metadata.GenerateName == "" {
+			out[i].Err = errors.New("apply: the Run has neither metadata.name nor metadata.generateName")
+			continue
+		}
+		send = append(send, runs[i])
+		index = append(index, i)
+	}
+	if len(send) == 0 {
+		return out, nil
+	}
+	if len(send) > apis.MaxApplyItems {
+		return nil, fmt.Errorf("apply list: %d Runs, at most %d per request", len(send), apis.MaxApplyItems)
+	}
+	body, err := json.Marshal(apis.RunList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList}, Items: send})
+	if err != nil {
+		return nil, fmt.Errorf("encode runs: %w", err)
+	}
+	var answer apis.RunApplyList
+	if _, _, err := c.doJSON(ctx, request{method: http.MethodPost, path: "/api/v1/runs:apply", query: dryRunQuery(opts.DryRun), body: body}, &answer); err != nil {
+		return nil, err
+	}
+	if len(answer.Items) != len(send) {
+		return nil, fmt.Errorf("apply list: the server answered %d items for %d Runs", len(answer.Items), len(send))
+	}
+	for k, it := range answer.Items {
+		res := &out[index[k]]
+		if it.Error != nil {
+			st := *it.Error
+			res.Err = &st
+			continue
+		}
+		var run apis.Run
+		if err := json.Unmarshal(it.Object, &run); err != nil {
+			return nil, fmt.Errorf("apply list: decode %s: %w", it.Name, err)
+		}
+		res.Run, res.Result = &run, ApplyResult(it.Result)
+	}
+	return out, nil
+}
+
+// IsNoSuchPath reports whether err says the server has no such API path,
+// e.g. an older server without an endpoint.
+func IsNoSuchPath(err error) bool {
+	var st *apis.Status
+	if !errors.As(err, &st) {
+		return false
+	}
+	if st.Code == http.StatusMethodNotAllowed {
+		return true
+	}
+	var ua *UnexpectedAnswerError
+	return st.Code == http.StatusNotFound && errors.As(err, &ua)
+}

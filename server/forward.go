@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -156,6 +158,61 @@ func leaderURL(addr string) (*url.URL, error) {
 	return u, nil
 }
 
+// forwardState is one forwarded request's part of the shared proxy's
+// work, carried in the outgoing request's context.
+type forwardState struct {
+	target *url.URL
+	body   []byte
+	err    error // set by the proxy's ErrorHandler
+}
+
+type forwardKey struct{}
+
+// newForwardProxy builds the one reverse proxy every forward goes
+// through, so that requests to the leader reuse the transport's
+// keep-alive connections and the proxy's copy buffers.
+func (s *Server) newForwardProxy() *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			st := pr.In.Context().Value(forwardKey{}).(*forwardState)
+			pr.SetURL(st.target)
+			// Keep the hops before us, then add the client we saw.
+			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+			pr.SetXForwarded()
+			pr.Out.Header.Add("Via", "1.1 "+s.viaToken())
+			body := st.body
+			pr.Out.Body = io.NopCloser(bytes.NewReader(body))
+			pr.Out.ContentLength = int64(len(body))
+			pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		},
+		Transport:     s.cfg.ForwardTransport,
+		FlushInterval: -1, // watch and log streams pass through at once
+		BufferPool:    &proxyBuffers{},
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(HeaderNotLeader) != "" {
+				_ = resp.Body.Close()
+				return errLeaderMoved
+			}
+			return nil
+		},
+		ErrorHandler: func(_ http.ResponseWriter, r *http.Request, err error) {
+			r.Context().Value(forwardKey{}).(*forwardState).err = err
+		},
+	}
+}
+
+// proxyBuffers lends the proxy its 32 KiB copy buffers.
+type proxyBuffers struct{ pool sync.Pool }
+
+func (p *proxyBuffers) Get() []byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (p *proxyBuffers) Put(b []byte) { p.pool.Put(&b) }
+
 // forward proxies the request to the leader with path, query, headers
 // (Authorization included) and body intact, adding Via and
 // X-Forwarded-For. It returns nil once the leader's answer, whatever its
@@ -166,33 +223,12 @@ func (s *Server) forward(c echo.Context, addr string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	var proxyErr error
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			// Keep the hops before us, then add the client we saw.
-			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
-			pr.SetXForwarded()
-			pr.Out.Header.Add("Via", "1.1 "+s.viaToken())
-			pr.Out.Body = io.NopCloser(bytes.NewReader(body))
-			pr.Out.ContentLength = int64(len(body))
-			pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		},
-		Transport:     s.cfg.ForwardTransport,
-		FlushInterval: -1, // watch and log streams pass through at once
-		ModifyResponse: func(resp *http.Response) error {
-			if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(HeaderNotLeader) != "" {
-				_ = resp.Body.Close()
-				return errLeaderMoved
-			}
-			return nil
-		},
-		ErrorHandler: func(_ http.ResponseWriter, _ *http.Request, err error) { proxyErr = err },
-	}
-	rp.ServeHTTP(c.Response(), c.Request())
-	if proxyErr != nil && c.Response().Committed {
+	st := &forwardState{target: target, body: body}
+	req := c.Request()
+	s.proxy.ServeHTTP(c.Response(), req.WithContext(context.WithValue(req.Context(), forwardKey{}, st)))
+	if st.err != nil && c.Response().Committed {
 		// The answer was partly relayed (a stream broke): nothing to retry.
 		return nil
 	}
-	return proxyErr
+	return st.err
 }

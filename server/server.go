@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"slices"
 	"sync"
 	"time"
@@ -57,8 +58,8 @@ type Config struct {
 	// 0 means 30 s.
 	BookmarkInterval time.Duration
 	// ForwardTransport carries requests forwarded to the leader; nil means
-	// a clone of http.DefaultTransport. Set its TLSClientConfig when the
-	// cluster's nodes serve TLS with a private CA.
+	// NewForwardTransport(). Set its TLSClientConfig when the cluster's
+	// nodes serve TLS with a private CA.
 	ForwardTransport http.RoundTripper
 	// ForwardTimeout bounds how long a request waits out a leader change
 	// (no leader known, leader unreachable, or it just stepped down),
@@ -101,7 +102,7 @@ func (c *Config) setDefaults() {
 		c.BookmarkInterval = DefaultBookmarkInterval
 	}
 	if c.ForwardTransport == nil {
-		c.ForwardTransport = http.DefaultTransport.(*http.Transport).Clone()
+		c.ForwardTransport = NewForwardTransport()
 	}
 	if c.ForwardTimeout == 0 {
 		c.ForwardTimeout = DefaultForwardTimeout
@@ -133,6 +134,23 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// maxForwardIdleConns is how many idle keep-alive connections a node
+// keeps to the leader: one per concurrent forwarded request it had, up to
+// this many, so that a burst of writes through a follower does not open
+// (and then close) a connection per request, as the 2 of
+// http.DefaultTransport would.
+const maxForwardIdleConns = 512
+
+// NewForwardTransport is the default Config.ForwardTransport:
+// http.DefaultTransport's settings, with enough idle connections per host
+// for every request forwarded at once to reuse one.
+func NewForwardTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = maxForwardIdleConns
+	t.MaxIdleConnsPerHost = maxForwardIdleConns
+	return t
+}
+
 // policy is the admission policy in Config, copied so that the caller's
 // slices are not shared.
 func (c *Config) policy() apis.Policy {
@@ -158,6 +176,7 @@ type Server struct {
 	policy  apis.Policy // read-only after New
 	console *ui.Handler
 	limits  *limiter
+	proxy   *httputil.ReverseProxy
 
 	// streams is cancelled by Close so that watches and followed logs,
 	// which never go idle, end before the graceful shutdown waits.
@@ -201,6 +220,7 @@ func New(cfg Config, store Store, logs LogSource, logger *slog.Logger) (*Server,
 		limits:  newLimiter(cfg.MaxWatches, cfg.MaxClientWatches, cfg.MaxClientLists),
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
+	s.proxy = s.newForwardProxy()
 	s.echo = s.newEcho()
 	return s, nil
 }

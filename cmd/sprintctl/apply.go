@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/client"
 )
 
@@ -45,16 +47,41 @@ or RunLists.`,
 				suffix = " (dry run)"
 			}
 			failed := false
-			for _, src := range sources {
-				for i := range src.runs {
-					run := &src.runs[i]
-					out, result, err := c.Apply(cmd.Context(), run, client.ApplyOptions{DryRun: dryRun, Force: force})
-					if err != nil {
-						failed = true
-						fmt.Fprintf(a.stderr, "error: %s: %s\n", src.where(i), errorLine(err))
-						continue
+			report := func(where string, out *apis.Run, result client.ApplyResult, err error) {
+				if err != nil {
+					failed = true
+					fmt.Fprintf(a.stderr, "error: %s: %s\n", where, errorLine(err))
+					return
+				}
+				fmt.Fprintf(a.stdout, "%s %s%s\n", objectName(out.Metadata.Name), result, suffix)
+			}
+			opts := client.ApplyOptions{DryRun: dryRun, Force: force}
+			for _, chunk := range applyChunks(sources) {
+				results, err := c.ApplyList(cmd.Context(), chunk.runs, opts)
+				if client.IsNoSuchPath(err) {
+					// A server without bulk apply: one request per Run.
+					results, err = nil, nil
+					for i := range chunk.runs {
+						out, result, err := c.Apply(cmd.Context(), &chunk.runs[i], opts)
+						results = append(results, client.ApplyListResult{Run: out, Result: result, Err: err})
 					}
-					fmt.Fprintf(a.stdout, "%s %s%s\n", objectName(out.Metadata.Name), result, suffix)
+				}
+				if code := client.StatusCode(err); code >= 400 && code < 500 {
+					// The request as a whole was refused (a Run too large
+					// for the body limit, say): say so for each of its Runs.
+					results = make([]client.ApplyListResult, len(chunk.runs))
+					for i := range results {
+						results[i].Err = err
+					}
+				} else if err != nil {
+					return err
+				}
+				for i, r := range results {
+					if r.Err != nil && force && client.IsInvalid(r.Err) {
+						// Perhaps an immutable change: Apply replaces the Run.
+						r.Run, r.Result, r.Err = c.Apply(cmd.Context(), &chunk.runs[i], opts)
+					}
+					report(chunk.where[i], r.Run, r.Result, r.Err)
 				}
 			}
 			if failed {
@@ -68,4 +95,43 @@ or RunLists.`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "validate on the server and show the result without storing")
 	cmd.Flags().BoolVar(&force, "force", false, "delete and re-create Runs whose immutable fields changed")
 	return cmd
+}
+
+// Bulk applies are split so that each request stays well under the
+// server's body limit (1 MiB by default) and its item limit.
+const (
+	maxChunkBytes = 512 << 10
+	maxChunkRuns  = 500
+)
+
+// applyChunk is the Runs of one bulk apply request, with where each came
+// from for messages.
+type applyChunk struct {
+	runs  []apis.Run
+	where []string
+}
+
+// applyChunks splits the sources' Runs, in order, into requests of at most
+// maxChunkRuns Runs and about maxChunkBytes of JSON. A Run larger than
+// that goes alone, and the server's answer says what is wrong with it.
+func applyChunks(sources []source) []applyChunk {
+	var chunks []applyChunk
+	var cur applyChunk
+	size := 0
+	for _, src := range sources {
+		for i := range src.runs {
+			b, _ := json.Marshal(&src.runs[i]) // a decoded Run encodes
+			if len(cur.runs) > 0 && (len(cur.runs) == maxChunkRuns || size+len(b) > maxChunkBytes) {
+				chunks = append(chunks, cur)
+				cur, size = applyChunk{}, 0
+			}
+			cur.runs = append(cur.runs, src.runs[i])
+			cur.where = append(cur.where, src.where(i))
+			size += len(b) + 1
+		}
+	}
+	if len(cur.runs) > 0 {
+		chunks = append(chunks, cur)
+	}
+	return chunks
 }
