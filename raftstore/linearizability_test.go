@@ -20,7 +20,7 @@ import (
 
 // The model: each Run name is a register holding spec.command, or absent.
 type kvInput struct {
-	Op  string // create, put, get, delete
+	Op  string // create, put, apply, get, delete
 	Key string
 	Val string
 }
@@ -62,6 +62,21 @@ var kvModel = porcupine.Model{
 			if st.Exists {
 				next.Val = in.Val
 			}
+		case "apply":
+			// Create or update: always takes effect. Out.Val is what the
+			// apply reported: created, configured or unchanged.
+			next = kvState{Exists: true, Val: in.Val}
+			if out.Unknown {
+				return true, next
+			}
+			want := "created"
+			if st.Exists {
+				want = "configured"
+				if st.Val == in.Val {
+					want = "unchanged"
+				}
+			}
+			return out.OK && out.Val == want, next
 		case "delete":
 			next = kvState{}
 		case "get":
@@ -104,6 +119,29 @@ func doOp(ctx context.Context, s *raftstore.Store, in kvInput) (out kvOutput, re
 		if errors.Is(err, apis.ErrNotFound) {
 			err = nil
 		}
+	case "apply":
+		// Store.ApplyRuns decides against the leader's local state with
+		// no read barrier; the entry's precondition must keep it
+		// linearizable, and an unchanged apply must be confirmed.
+		var res []raftstore.ApplyRequest
+		res = append(res, raftstore.ApplyRequest{Name: in.Key, Decide: func(cur *apis.Run) (*apis.Run, error) {
+			if cur == nil {
+				r := newRun(in.Key)
+				r.Spec.Command = in.Val
+				return r, nil
+			}
+			next := *cur
+			next.Spec.Command = in.Val
+			return &next, nil
+		}})
+		var results []raftstore.ApplyResult
+		results, err = s.ApplyRuns(ctx, res, false)
+		if err == nil {
+			err = results[0].Err
+		}
+		if err == nil {
+			out.OK, out.Val = true, string(results[0].Outcome)
+		}
 	case "delete":
 		err = s.DeleteRun(ctx, in.Key, "")
 		out.OK = err == nil
@@ -145,7 +183,7 @@ func TestCluster_LinearizableAcrossLeaderChange(t *testing.T) {
 		wg      sync.WaitGroup
 		stop    = make(chan struct{})
 	)
-	ops := []string{"create", "put", "put", "get", "get", "delete"}
+	ops := []string{"create", "put", "put", "apply", "apply", "get", "get", "delete"}
 	for client := range 6 {
 		wg.Add(1)
 		go func() {
@@ -168,6 +206,10 @@ func TestCluster_LinearizableAcrossLeaderChange(t *testing.T) {
 					continue
 				}
 				in := kvInput{Op: ops[rng.IntN(len(ops))], Key: fmt.Sprintf("k%d", rng.IntN(4)), Val: fmt.Sprintf("c%d-%d", client, i)}
+				if in.Op == "apply" {
+					// Few values, so that some applies find them unchanged.
+					in.Val = fmt.Sprintf("v%d", rng.IntN(2))
+				}
 				call := time.Since(start).Nanoseconds()
 				out, record, err := doOp(ctx, s, in)
 				ret := time.Since(start).Nanoseconds()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -500,4 +502,45 @@ func TestCluster_StatusShowsRejectedEntries(t *testing.T) {
 	code := run([]string{"--server", srv.URL, "cluster", "status"}, strings.NewReader(""), &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	assert.Contains(t, stdout.String(), "Rejected Entries:     2 (last: index 7, cmd(42), unknown_type: unknown command type 42)\n")
+}
+
+// A file of 1,000 Runs is applied in a few bulk requests (each one Raft
+// entry on a real store), with kubectl's line per object, in order.
+func TestApply_ThousandDocumentsInBulk(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, server.Config{Registry: reg})
+	var b strings.Builder
+	var want strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&b, "---\napiVersion: sprint/v1\nkind: Run\nmetadata:\n  name: r%04d\n  annotations:\n    pad: %s\nspec:\n  command: echo %d\n  cpus: 0.1\n  mem: 8\n",
+			i, strings.Repeat("x", 600), i)
+		fmt.Fprintf(&want, "run.sprint/r%04d created\n", i)
+	}
+	file := writeFile(t, t.TempDir(), "many.yaml", b.String())
+	start := time.Now()
+	r := e.run(t, "", "apply", "-f", file)
+	t.Logf("1000 Runs applied in %v", time.Since(start))
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, want.String(), r.stdout)
+
+	requests := 0.0
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != "sprint_http_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "route" && strings.Contains(l.GetValue(), "apply") {
+					requests += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	assert.Equal(t, 2.0, requests, "1000 Runs of ~700 bytes: two requests of at most 500 Runs and 512 KiB")
+
+	r = e.run(t, "", "apply", "-f", file)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, strings.ReplaceAll(want.String(), "created", "unchanged"), r.stdout)
 }

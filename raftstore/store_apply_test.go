@@ -1,0 +1,234 @@
+package raftstore_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/raftstore"
+	"github.com/sprint-project/sprint/raftstore/raftstoretest"
+)
+
+// setCommand is the Decide of an apply that wants spec.command = cmd: a
+// new Run when there is none, else cur with that command. calls counts
+// its calls.
+func setCommand(name, cmd string, calls *int) func(cur *apis.Run) (*apis.Run, error) {
+	return func(cur *apis.Run) (*apis.Run, error) {
+		*calls++
+		if cur == nil {
+			r := newRun(name)
+			r.Spec.Command = cmd
+			return r, nil
+		}
+		next := *cur
+		next.Spec.Command = cmd
+		return &next, nil
+	}
+}
+
+func decodeObject(t *testing.T, b []byte) *apis.Run {
+	t.Helper()
+	var r apis.Run
+	require.NoError(t, json.Unmarshal(b, &r))
+	return &r
+}
+
+func TestStore_ApplyRuns_CreatedConfiguredUnchanged(t *testing.T) {
+	s := startSingle(t, t.TempDir(), nil)
+	ctx := t.Context()
+	var calls int
+	apply := func(cmd string, dryRun bool) raftstore.ApplyResult {
+		t.Helper()
+		res, err := s.ApplyRuns(ctx, []raftstore.ApplyRequest{{Name: "a", Decide: setCommand("a", cmd, &calls)}}, dryRun)
+		require.NoError(t, err)
+		require.Len(t, res, 1)
+		require.NoError(t, res[0].Err)
+		return res[0]
+	}
+
+	dry := apply("one", true)
+	assert.Equal(t, raftstore.ApplyCreated, dry.Outcome)
+	_, err := s.GetRun(ctx, "a")
+	require.ErrorIs(t, err, apis.ErrNotFound, "a dry run stores nothing")
+
+	created := apply("one", false)
+	assert.Equal(t, raftstore.ApplyCreated, created.Outcome)
+	c := decodeObject(t, created.Object)
+	assert.Equal(t, apis.KindRun, c.Kind)
+	assert.NotEmpty(t, c.Metadata.UID)
+	assert.NotNil(t, c.Metadata.CreationTimestamp)
+	assert.Equal(t, int64(1), c.Metadata.Generation)
+	stored, err := s.GetRun(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, c.Metadata.ResourceVersion, stored.Metadata.ResourceVersion, "the answer is the Run as committed")
+
+	applied := s.AppliedIndex()
+	unchanged := apply("one", false)
+	assert.Equal(t, raftstore.ApplyUnchanged, unchanged.Outcome)
+	assert.Equal(t, c.Metadata.ResourceVersion, decodeObject(t, unchanged.Object).Metadata.ResourceVersion)
+	assert.Equal(t, applied, s.AppliedIndex(), "an unchanged apply commits no entry")
+
+	configured := apply("two", false)
+	assert.Equal(t, raftstore.ApplyConfigured, configured.Outcome)
+	u := decodeObject(t, configured.Object)
+	assert.Equal(t, "two", u.Spec.Command)
+	assert.Equal(t, int64(2), u.Metadata.Generation)
+	assert.Equal(t, c.Metadata.UID, u.Metadata.UID)
+	assert.NotEqual(t, c.Metadata.ResourceVersion, u.Metadata.ResourceVersion)
+}
+
+// A Run that changes between the decision and its commit fails the
+// entry's precondition; the store decides it again on the new state.
+func TestStore_ApplyRuns_DecidesAgainWhenTheRunChangedMeanwhile(t *testing.T) {
+	s := startSingle(t, t.TempDir(), nil)
+	ctx := t.Context()
+
+	// Absent when decided, created by someone else before the commit.
+	var seen []bool
+	res, err := s.ApplyRuns(ctx, []raftstore.ApplyRequest{{Name: "a", Decide: func(cur *apis.Run) (*apis.Run, error) {
+		seen = append(seen, cur != nil)
+		if cur == nil {
+			other := newRun("a")
+			other.Spec.Command = "theirs"
+			_, err := s.CreateRun(ctx, other)
+			require.NoError(t, err)
+			r := newRun("a")
+			r.Spec.Command = "mine"
+			return r, nil
+		}
+		next := *cur
+		next.Spec.Command = "mine"
+		return &next, nil
+	}}}, false)
+	require.NoError(t, err)
+	require.NoError(t, res[0].Err)
+	assert.Equal(t, []bool{false, true}, seen, "decided again on the Run the other create made")
+	assert.Equal(t, raftstore.ApplyConfigured, res[0].Outcome)
+	got := decodeObject(t, res[0].Object)
+	assert.Equal(t, "mine", got.Spec.Command)
+	assert.Equal(t, int64(2), got.Metadata.Generation)
+
+	// Present when decided, changed by someone else before the commit.
+	calls := 0
+	res, err = s.ApplyRuns(ctx, []raftstore.ApplyRequest{{Name: "a", Decide: func(cur *apis.Run) (*apis.Run, error) {
+		calls++
+		if calls == 1 {
+			other := *cur
+			other.Metadata.Labels = map[string]string{"changed": "meanwhile"}
+			_, err := s.UpdateRun(ctx, &other)
+			require.NoError(t, err)
+		}
+		next := *cur
+		next.Spec.Command = "third"
+		return &next, nil
+	}}}, false)
+	require.NoError(t, err)
+	require.NoError(t, res[0].Err)
+	assert.Equal(t, 2, calls)
+	got = decodeObject(t, res[0].Object)
+	assert.Equal(t, "third", got.Spec.Command)
+	assert.Equal(t, map[string]string{"changed": "meanwhile"}, got.Metadata.Labels, "the concurrent change is kept: the apply was decided again on it")
+
+	// Unchanged when decided, changed before the confirmation.
+	calls = 0
+	res, err = s.ApplyRuns(ctx, []raftstore.ApplyRequest{{Name: "a", Decide: func(cur *apis.Run) (*apis.Run, error) {
+		calls++
+		if calls == 1 {
+			other := *cur
+			other.Spec.Command = "fourth"
+			_, err := s.UpdateRun(ctx, &other)
+			require.NoError(t, err)
+		}
+		next := *cur
+		next.Spec.Command = "third"
+		return &next, nil
+	}}}, false)
+	require.NoError(t, err)
+	require.NoError(t, res[0].Err)
+	assert.Equal(t, 2, calls)
+	assert.Equal(t, raftstore.ApplyConfigured, res[0].Outcome, "not unchanged: the Run had changed by the time the apply took effect")
+	assert.Equal(t, "third", decodeObject(t, res[0].Object).Spec.Command)
+}
+
+// A Run that keeps changing under the apply ends in a conflict instead of
+// looping.
+func TestStore_ApplyRuns_GivesUpAfterRepeatedChanges(t *testing.T) {
+	s := startSingle(t, t.TempDir(), nil)
+	ctx := t.Context()
+	_, err := s.CreateRun(ctx, newRun("a"))
+	require.NoError(t, err)
+	calls := 0
+	res, err := s.ApplyRuns(ctx, []raftstore.ApplyRequest{{Name: "a", Decide: func(cur *apis.Run) (*apis.Run, error) {
+		calls++
+		other := *cur
+		other.Metadata.Annotations = map[string]string{"n": fmt.Sprint(calls)}
+		_, err := s.UpdateRun(ctx, &other)
+		require.NoError(t, err)
+		next := *cur
+		next.Spec.Command = "mine"
+		return &next, nil
+	}}}, false)
+	require.NoError(t, err)
+	assert.ErrorIs(t, res[0].Err, apis.ErrConflict)
+	assert.Equal(t, 8, calls)
+}
+
+// Many Runs go in one entry; each succeeds or is refused on its own, and
+// a refusal is confirmed without an entry of its own.
+func TestStore_ApplyRuns_ManyInOneEntry(t *testing.T) {
+	s := startSingle(t, t.TempDir(), nil)
+	ctx := t.Context()
+	refused := errors.New("refused by the caller")
+	var reqs []raftstore.ApplyRequest
+	var calls int
+	for i := range 100 {
+		name := fmt.Sprintf("r%03d", i)
+		reqs = append(reqs, raftstore.ApplyRequest{Name: name, Decide: setCommand(name, "x", &calls)})
+	}
+	reqs = append(reqs, raftstore.ApplyRequest{Name: "bad", Decide: func(*apis.Run) (*apis.Run, error) { return nil, refused }})
+	before := s.AppliedIndex()
+	res, err := s.ApplyRuns(ctx, reqs, false)
+	require.NoError(t, err)
+	assert.Equal(t, before+1, s.AppliedIndex(), "one entry for 100 Runs and the refused one's check")
+	for i, r := range res[:100] {
+		require.NoError(t, r.Err, i)
+		assert.Equal(t, raftstore.ApplyCreated, r.Outcome)
+	}
+	assert.ErrorIs(t, res[100].Err, refused)
+	_, err = s.GetRun(ctx, "bad")
+	assert.ErrorIs(t, err, apis.ErrNotFound)
+
+	// Only a refusal: confirmed by a read barrier, no entry.
+	before = s.AppliedIndex()
+	res, err = s.ApplyRuns(ctx, reqs[100:], false)
+	require.NoError(t, err)
+	assert.ErrorIs(t, res[0].Err, refused)
+	assert.Equal(t, before, s.AppliedIndex())
+
+	// The same name twice: applied one after the other.
+	calls = 0
+	res, err = s.ApplyRuns(ctx, []raftstore.ApplyRequest{
+		{Name: "dup", Decide: setCommand("dup", "first", &calls)},
+		{Name: "dup", Decide: setCommand("dup", "second", &calls)},
+	}, false)
+	require.NoError(t, err)
+	assert.Equal(t, raftstore.ApplyCreated, res[0].Outcome)
+	assert.Equal(t, raftstore.ApplyConfigured, res[1].Outcome)
+	got, err := s.GetRun(ctx, "dup")
+	require.NoError(t, err)
+	assert.Equal(t, "second", got.Spec.Command)
+}
+
+func TestStore_ApplyRuns_OnAFollowerIsNotLeader(t *testing.T) {
+	c := raftstoretest.New(t, 3, nil)
+	c.Leader()
+	f := c.Followers()[0]
+	calls := 0
+	_, err := f.Store.ApplyRuns(t.Context(), []raftstore.ApplyRequest{{Name: "a", Decide: setCommand("a", "x", &calls)}}, false)
+	assert.ErrorIs(t, err, raftstore.ErrNotLeader)
+}
