@@ -3,12 +3,15 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,100 +124,253 @@ func rssByMapping(pid int) string {
 
 // (b) End-to-end throughput: Runs applied through the REST API of random
 // nodes of a three-node cluster, run by 100 simulated agents; Runs/s from
-// the first apply to the last Succeeded, and apply→Running percentiles.
+// the first apply to the last Running and to the last Succeeded, and
+// apply→Running percentiles. SPRINT_BENCH_BATCH > 1 applies RunLists of
+// that many Runs (POST /api/v1/runs:apply, one Raft entry each) instead of
+// one PUT per Run; SPRINT_BENCH_CLIENTS sets the concurrent clients.
 func BenchmarkE2E_RunsPerSecond100Agents(b *testing.B) {
 	benchGate(b)
 	n := benchInt("SPRINT_BENCH_RUNS", 2000)
+	batch := benchInt("SPRINT_BENCH_BATCH", 1)
+	clients := benchInt("SPRINT_BENCH_CLIENTS", 16)
 	c := startCluster(b, clusterOptions{sim: simOptions{agents: 100, resources: "cpus:16;mem:65536;disk:100000;ports:[31000-32000]"}})
-	leader := c.leader()
 	for it := 0; it < b.N; it++ {
 		suite := fmt.Sprintf("tp%d", it)
-		ctx, cancel := context.WithCancel(context.Background())
-		w, err := leader.client.Watch(ctx, client.WatchOptions{LabelSelector: "suite=" + suite})
-		require.NoError(b, err)
-		var mu sync.Mutex
-		applied := map[string]time.Time{}
-		running := map[string]time.Time{}
-		succeeded := 0
-		var lastDone time.Time
-		allDone := make(chan struct{})
-		go func() {
-			for ev := range w.Events() {
-				now := time.Now()
-				mu.Lock()
-				name := ev.Run.Metadata.Name
-				if _, ok := running[name]; !ok && ev.Run.Status.Phase == apis.PhaseRunning {
-					running[name] = now
-				}
-				if ev.Run.Status.Phase == apis.PhaseSucceeded {
-					if _, ok := running[name]; !ok {
-						running[name] = now // Running and Succeeded in one status batch
-					}
-					succeeded++
-					lastDone = now
-					if succeeded == n {
-						close(allDone)
-					}
-				}
-				mu.Unlock()
-			}
-		}()
+		tr := watchRunning(b, c, suite, n)
 		var specs []*apis.Run
 		for _, name := range runNames(suite, n) {
 			specs = append(specs, simRun(name, suite, time.Second))
 		}
-		ap := newApplier(c, 16)
 		b.ResetTimer()
 		began := time.Now()
 		actx, acancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		// Time each apply by wrapping the applier's work list.
-		var wg sync.WaitGroup
-		work := make(chan *apis.Run)
-		for i := 0; i < 16; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for r := range work {
-					t0 := time.Now()
-					ap.applyOne(actx, r)
-					mu.Lock()
-					applied[r.Metadata.Name] = t0
-					mu.Unlock()
-				}
-			}()
-		}
-		for _, r := range specs {
-			work <- r
-		}
-		close(work)
-		wg.Wait()
+		failures := applyConcurrently(actx, c, specs, clients, batch, tr.sent)
 		appliedIn := time.Since(began)
-		select {
-		case <-allDone:
-		case <-time.After(10 * time.Minute):
-			b.Fatalf("only %d of %d Runs succeeded", succeeded, n)
-		}
+		tr.wait(b, 10*time.Minute)
 		b.StopTimer()
 		acancel()
-		cancel()
-		w.Stop()
-		mu.Lock()
-		var lat []time.Duration
-		for name, t0 := range applied {
-			if t1, ok := running[name]; ok {
-				lat = append(lat, t1.Sub(t0))
-			}
-		}
-		total := lastDone.Sub(began)
-		mu.Unlock()
+		lat, lastRunning, lastDone := tr.results()
+		toRunning, total := lastRunning.Sub(began), lastDone.Sub(began)
+		b.ReportMetric(float64(n)/toRunning.Seconds(), "running/s")
 		b.ReportMetric(float64(n)/total.Seconds(), "runs/s")
 		b.ReportMetric(float64(n)/appliedIn.Seconds(), "applies/s")
 		b.ReportMetric(ms(percentile(lat, 50)), "apply-running-p50-ms")
 		b.ReportMetric(ms(percentile(lat, 99)), "apply-running-p99-ms")
-		b.Logf("%d Runs (1 s each) on 100 agents: applied in %v, all Succeeded after %v; apply→Running p50 %v p90 %v p99 %v max %v; failed applies %d",
-			n, appliedIn.Round(time.Millisecond), total.Round(time.Millisecond), percentile(lat, 50).Round(time.Millisecond),
-			percentile(lat, 90).Round(time.Millisecond), percentile(lat, 99).Round(time.Millisecond), percentile(lat, 100).Round(time.Millisecond), ap.failures.Load())
+		b.Logf("%d Runs (1 s each) on 100 agents, %d clients, %d Runs per request: applied in %v, all Running after %v (%.0f/s), all Succeeded after %v; apply→Running p50 %v p90 %v p99 %v max %v; failed applies %d",
+			n, clients, batch, appliedIn.Round(time.Millisecond), toRunning.Round(time.Millisecond), float64(n)/toRunning.Seconds(),
+			total.Round(time.Millisecond), percentile(lat, 50).Round(time.Millisecond),
+			percentile(lat, 90).Round(time.Millisecond), percentile(lat, 99).Round(time.Millisecond), percentile(lat, 100).Round(time.Millisecond), failures)
 	}
+}
+
+// (b') A steady stream: SPRINT_BENCH_RATE Runs/s (200) applied one PUT
+// each through random nodes for SPRINT_BENCH_SECONDS (10 s);
+// apply→Running percentiles.
+func BenchmarkE2E_Steady200(b *testing.B) {
+	benchGate(b)
+	rate := benchInt("SPRINT_BENCH_RATE", 200)
+	n := rate * benchInt("SPRINT_BENCH_SECONDS", 10)
+	c := startCluster(b, clusterOptions{sim: simOptions{agents: 100, resources: "cpus:16;mem:65536;disk:100000;ports:[31000-32000]"}})
+	for it := 0; it < b.N; it++ {
+		suite := fmt.Sprintf("st%d", it)
+		tr := watchRunning(b, c, suite, n)
+		b.ResetTimer()
+		began := time.Now()
+		var wg sync.WaitGroup
+		var failures atomic.Int64
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		for _, name := range runNames(suite, n) {
+			<-tick.C
+			r := simRun(name, suite, time.Second)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				tr.sent(r.Metadata.Name)
+				nd := c.nodes[rand.IntN(len(c.nodes))]
+				if _, _, err := nd.client.Apply(ctx, r, client.ApplyOptions{}); err != nil {
+					failures.Add(1)
+					b.Errorf("apply %s: %v", r.Metadata.Name, err)
+				}
+			}()
+		}
+		tick.Stop()
+		wg.Wait()
+		offered := time.Since(began)
+		tr.wait(b, 5*time.Minute)
+		b.StopTimer()
+		lat, _, _ := tr.results()
+		b.ReportMetric(float64(n)/offered.Seconds(), "applies/s")
+		b.ReportMetric(ms(percentile(lat, 50)), "apply-running-p50-ms")
+		b.ReportMetric(ms(percentile(lat, 99)), "apply-running-p99-ms")
+		b.Logf("%d Runs at %d/s (achieved %.0f/s) through random nodes: apply→Running p50 %v p90 %v p99 %v max %v; failed applies %d",
+			n, rate, float64(n)/offered.Seconds(), percentile(lat, 50).Round(time.Millisecond), percentile(lat, 90).Round(time.Millisecond),
+			percentile(lat, 99).Round(time.Millisecond), percentile(lat, 100).Round(time.Millisecond), failures.Load())
+	}
+}
+
+// (b'') sprintctl apply -f of a file of SPRINT_BENCH_FILE_RUNS (1,000)
+// Runs through a follower: the wall time of the command.
+func BenchmarkE2E_SprintctlApplyFile(b *testing.B) {
+	benchGate(b)
+	n := benchInt("SPRINT_BENCH_FILE_RUNS", 1000)
+	c := startCluster(b, clusterOptions{sim: simOptions{agents: 100, resources: "cpus:16;mem:65536;disk:100000;ports:[31000-32000]"}})
+	via := c.followers()[0]
+	for it := 0; it < b.N; it++ {
+		var file strings.Builder
+		for _, name := range runNames(fmt.Sprintf("file%d", it), n) {
+			fmt.Fprintf(&file, "---\napiVersion: sprint/v1\nkind: Run\nmetadata:\n  name: %s\nspec:\n  command: \"true\"\n  cpus: 0.01\n  mem: 1\n  env:\n    SIM_DURATION: 1s\n", name)
+		}
+		path := filepath.Join(b.TempDir(), "runs.yaml")
+		require.NoError(b, os.WriteFile(path, []byte(file.String()), 0o644))
+		b.ResetTimer()
+		began := time.Now()
+		cmd := exec.Command(filepath.Join(binDir, "sprintctl"), "--server", via.url, "apply", "-f", path)
+		out, err := cmd.CombinedOutput()
+		took := time.Since(began)
+		b.StopTimer()
+		require.NoError(b, err, "%s", out)
+		require.Equal(b, n, strings.Count(string(out), " created"), "%s", out)
+		b.ReportMetric(took.Seconds(), "apply-s")
+		b.Logf("sprintctl apply -f of %d Runs through follower %s: %v", n, via.id, took.Round(time.Millisecond))
+	}
+}
+
+// runTracker follows a suite's Runs with a watch on the leader: when each
+// was sent, when it was first seen Running, when each Succeeded.
+type runTracker struct {
+	mu          sync.Mutex
+	n           int
+	sentAt      map[string]time.Time
+	running     map[string]time.Time
+	succeeded   int
+	lastRunning time.Time
+	lastDone    time.Time
+	allDone     chan struct{}
+	stop        func()
+}
+
+func watchRunning(b *testing.B, c *cluster, suite string, n int) *runTracker {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := c.leader().client.Watch(ctx, client.WatchOptions{LabelSelector: "suite=" + suite})
+	require.NoError(b, err)
+	tr := &runTracker{n: n, sentAt: map[string]time.Time{}, running: map[string]time.Time{}, allDone: make(chan struct{})}
+	tr.stop = func() { cancel(); w.Stop() }
+	b.Cleanup(tr.stop)
+	go func() {
+		for ev := range w.Events() {
+			now := time.Now()
+			tr.mu.Lock()
+			name := ev.Run.Metadata.Name
+			phase := ev.Run.Status.Phase
+			if _, ok := tr.running[name]; !ok && (phase == apis.PhaseRunning || phase == apis.PhaseSucceeded) {
+				tr.running[name] = now // Running and Succeeded may come in one status batch
+				tr.lastRunning = now
+			}
+			if phase == apis.PhaseSucceeded {
+				tr.succeeded++
+				tr.lastDone = now
+				if tr.succeeded == tr.n {
+					close(tr.allDone)
+				}
+			}
+			tr.mu.Unlock()
+		}
+	}()
+	return tr
+}
+
+// sent records that name's apply is being sent now.
+func (tr *runTracker) sent(name string) {
+	tr.mu.Lock()
+	tr.sentAt[name] = time.Now()
+	tr.mu.Unlock()
+}
+
+func (tr *runTracker) wait(b *testing.B, d time.Duration) {
+	b.Helper()
+	select {
+	case <-tr.allDone:
+	case <-time.After(d):
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		b.Fatalf("only %d of %d Runs succeeded", tr.succeeded, tr.n)
+	}
+	tr.stop()
+}
+
+// results returns apply→Running latencies and the last Running and
+// Succeeded times.
+func (tr *runTracker) results() ([]time.Duration, time.Time, time.Time) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var lat []time.Duration
+	for name, t0 := range tr.sentAt {
+		if t1, ok := tr.running[name]; ok {
+			lat = append(lat, t1.Sub(t0))
+		}
+	}
+	return lat, tr.lastRunning, tr.lastDone
+}
+
+// applyConcurrently applies specs through random nodes with the given
+// number of clients, one PUT per Run (batch 1) or RunLists of batch Runs,
+// retrying failed requests; it returns the count of failed attempts.
+func applyConcurrently(ctx context.Context, c *cluster, specs []*apis.Run, clients, batch int, sent func(string)) int64 {
+	var failures atomic.Int64
+	work := make(chan []*apis.Run)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for group := range work {
+				for ctx.Err() == nil {
+					for _, r := range group {
+						sent(r.Metadata.Name)
+					}
+					nd := c.nodes[rand.IntN(len(c.nodes))]
+					rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+					err := applyGroup(rctx, nd.client, group)
+					cancel()
+					if err == nil {
+						break
+					}
+					failures.Add(1)
+					time.Sleep(50 * time.Millisecond) // back-off before the next node
+				}
+			}
+		}()
+	}
+	for i := 0; i < len(specs); i += batch {
+		work <- specs[i:min(i+batch, len(specs))]
+	}
+	close(work)
+	wg.Wait()
+	return failures.Load()
+}
+
+func applyGroup(ctx context.Context, cl *client.Client, group []*apis.Run) error {
+	if len(group) == 1 {
+		_, _, err := cl.Apply(ctx, group[0], client.ApplyOptions{})
+		return err
+	}
+	runs := make([]apis.Run, len(group))
+	for i, r := range group {
+		runs[i] = *r
+	}
+	res, err := cl.ApplyList(ctx, runs, client.ApplyOptions{})
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			return r.Err
+		}
+	}
+	return nil
 }
 
 // (c) 100,000 Runs stored (created with spec.cancel, so they finish as
