@@ -20,6 +20,12 @@
 #   BASE_BIN=/path/to/bin scripts/bench-api.sh   # prebuilt sprint + mesos-sim as "before"
 #   WRITERS="16 64" DURATION=20s PROFILE=64 scripts/bench-api.sh
 #
+# AGENTS=N gives mesos-sim N simulated agents, so that the Runs launch and
+# finish at once (a profile of the whole pipeline rather than of the write
+# path; not what docs/benchmarks.md compares); BATCH=B applies RunLists of
+# B Runs (POST /api/v1/runs:apply) instead of one PUT per Run; ETCD=none
+# skips etcd.
+#
 # PROFILE=W (default 64; PROFILE= for none) takes 5 s CPU profiles of the
 # leader and of one follower during the point with W writers and prints
 # their top entries; the profiles stay in OUT (default: a temporary
@@ -35,8 +41,9 @@ DURATION=${DURATION:-10s}
 ETCD=${ETCD:-/usr/bin/etcd}
 PROFILE=${PROFILE-64}
 BATCH=${BATCH:-0}
+AGENTS=${AGENTS:-0}
 
-if [[ ! -x $ETCD ]]; then
+if [[ $ETCD != none && ! -x $ETCD ]]; then
   apt-get update -qq && apt-get install -y -qq etcd-server >/dev/null
 fi
 
@@ -123,7 +130,8 @@ start_sprint() { # start_sprint BIN_DIR
   local bin=$1 peers=""
   rm -rf "$work/sprint"
   mkdir -p "$work/sprint"
-  "$bin/mesos-sim" --listen 127.0.0.1:25050 --agents 0 --executor simulated \
+  "$bin/mesos-sim" --listen 127.0.0.1:25050 --agents "$AGENTS" --executor simulated \
+    --agent-resources "cpus:16;mem:65536;disk:100000;ports:[31000-32000]" \
     --work-dir "$work/sprint/mesos-sim" >"$work/sprint/mesos-sim.log" 2>&1 &
   pids+=($!)
   for i in 1 2 3; do peers+="${peers:+,}n$i=127.0.0.1:2${i}191=http://127.0.0.1:2${i}190"; done
@@ -164,13 +172,16 @@ endpoints_etcd="127.0.0.1:23791,127.0.0.1:23792,127.0.0.1:23793"
 ops() { sed -n 's/.*ops\/s=\([0-9.]*\).*/\1/p' <<<"$1"; }
 
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(go version | cut -d' ' -f3)"
-echo "# etcd: $("$ETCD" --version | head -1); $DURATION per point after a 1 s warm-up; 1 KiB values / ~1 KiB Run JSON; systems: ${systems[*]%%=*}"
+echo "# etcd: $([[ $ETCD == none ]] && echo none || "$ETCD" --version | head -1); $DURATION per point after a 1 s warm-up; 1 KiB values / ~1 KiB Run JSON; systems: ${systems[*]%%=*}"
 for w in $WRITERS; do
   echo "## writers=$w (load $(cut -d' ' -f1-3 /proc/loadavg))"
-  start_etcd
-  e=$("$work/etcdbench" -endpoints "$endpoints_etcd" -spread -writers "$w" -duration "$DURATION" -warmup 1s)
-  stop_all
-  echo "$e"
+  e="etcd ops/s=0"
+  if [[ $ETCD != none ]]; then
+    start_etcd
+    e=$("$work/etcdbench" -endpoints "$endpoints_etcd" -spread -writers "$w" -duration "$DURATION" -warmup 1s)
+    stop_all
+    echo "$e"
+  fi
   for s in "${systems[@]}"; do
     tag=${s%%=*} bin=${s#*=}
     start_sprint "$bin"
@@ -178,7 +189,7 @@ for w in $WRITERS; do
     r=$("$work/apibench" -endpoints "$endpoints_sprint" -writers "$w" -duration "$DURATION" -warmup 1s -batch "$BATCH" -prefix "$tag$w")
     if [[ $PROFILE == "$w" ]]; then wait "$prof" || true; fi
     stop_all
-    echo "$r ratio=$(awk -v a="$(ops "$r")" -v b="$(ops "$e")" 'BEGIN{printf "%.2f", a/b}') [$tag] (load $(cut -d' ' -f1 /proc/loadavg))"
+    echo "$r ratio=$(awk -v a="$(ops "$r")" -v b="$(ops "$e")" 'BEGIN{if (b > 0) printf "%.2f", a/b; else printf "-"}') [$tag] (load $(cut -d' ' -f1 /proc/loadavg))"
   done
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
