@@ -259,6 +259,8 @@ func validateCommand(v any) error {
 		if errs := apis.ValidateRun(&run); len(errs) > 0 {
 			return &apis.InvalidError{Kind: apis.KindRun, Name: run.Metadata.Name, Errors: errs}
 		}
+	case *applyRunsCmd:
+		return validateApplyOps(c)
 	case *setMemberCmd:
 		return validateMemberID(c.Member.ID)
 	case *removeMemberCmd:

@@ -34,22 +34,18 @@ func (a *applier) applyOp(op *applyOp) result {
 	if raw != nil {
 		cur = &apis.Run{}
 		if err := json.Unmarshal(raw, cur); err != nil {
-			panic(fmt.Sprintf("raftstore: decode %s/%s at %d: %v", bucketRuns, op.Name, a.index, err))
+			// Stored by this FSM: one that does not decode is a damaged file.
+			panic(fatalError{fmt.Errorf("raftstore: decode %s/%s at %d: %w", bucketRuns, clip([]byte(op.Name)), a.index, err)})
 		}
 		raw = bytes.Clone(raw) // bbolt's bytes live only as long as the transaction
 	}
+	// validateApplyOp checked the op's shape before the entry was applied.
 	switch op.Op {
 	case opCreate:
-		if op.Run == nil || op.Run.Metadata.Name != op.Name || op.Name == "" {
-			return result{Err: fmt.Errorf("apply %q: create without a matching Run: %w", op.Name, apis.ErrBadRequest)}
-		}
 		if cur != nil {
 			return result{Err: errStale}
 		}
-		run := *op.Run
-		run.APIVersion, run.Kind = apis.APIVersion, apis.KindRun
-		run.Metadata.Generation = 1
-		run.Metadata.DeletionTimestamp = nil
+		run := newAppliedRun(op.Run)
 		// Leftovers of an earlier Run of the same name must not become this one's.
 		a.del(bucketAttempts, []byte(op.Name))
 		a.del(bucketEvents, []byte(op.Name))
@@ -57,9 +53,6 @@ func (a *applier) applyOp(op *applyOp) result {
 		a.emit(apis.Added, &run)
 		return result{Run: &run, JSON: b, Outcome: ApplyCreated}
 	case opUpdate:
-		if op.Run == nil {
-			return result{Err: fmt.Errorf("apply %q: update without a Run: %w", op.Name, apis.ErrBadRequest)}
-		}
 		if cur == nil || cur.Metadata.ResourceVersion != op.ExpectRV {
 			return result{Err: errStale}
 		}
@@ -67,16 +60,64 @@ func (a *applier) applyOp(op *applyOp) result {
 		if !changed {
 			return result{Run: cur, JSON: raw, Outcome: ApplyUnchanged}
 		}
+		if err := validateUpdate(&next); err != nil {
+			// Ops before this one may have written: the entry is rejected
+			// as a whole, its transaction rolled back (fsm.go).
+			panic(entryError{fmt.Errorf("apply %q: %w", op.Name, err)})
+		}
 		b := a.storeRun(&next)
 		a.emit(apis.Modified, &next)
 		return result{Run: &next, JSON: b, Outcome: ApplyConfigured}
-	case opCheck:
+	default: // opCheck
 		if op.ExpectRV == "" && cur == nil || cur != nil && cur.Metadata.ResourceVersion == op.ExpectRV {
 			return result{Run: cur, JSON: raw}
 		}
 		return result{Err: errStale}
 	}
-	return result{Err: fmt.Errorf("apply %q: unknown op %q: %w", op.Name, op.Op, apis.ErrBadRequest)}
+}
+
+// newAppliedRun is the Run a create op stores, but for its resourceVersion.
+func newAppliedRun(r *apis.Run) apis.Run {
+	run := *r
+	run.APIVersion, run.Kind = apis.APIVersion, apis.KindRun
+	run.Metadata.Generation = 1
+	run.Metadata.DeletionTimestamp = nil
+	return run
+}
+
+// validateApplyOps is validateCommand for apply_runs: every op names its
+// Run and has the shape of its kind, and a created Run is valid.
+func validateApplyOps(c *applyRunsCmd) error {
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("apply op %d (%s %q): %s: %w", i, op.Op, clip([]byte(op.Name)), fmt.Sprintf(format, args...), apis.ErrBadRequest)
+		}
+		if op.Name == "" {
+			return bad("no name")
+		}
+		switch op.Op {
+		case opCreate:
+			if op.Run == nil || op.Run.Metadata.Name != op.Name {
+				return bad("no Run of that name")
+			}
+			run := newAppliedRun(op.Run)
+			if errs := apis.ValidateRun(&run); len(errs) > 0 {
+				return &apis.InvalidError{Kind: apis.KindRun, Name: op.Name, Errors: errs}
+			}
+		case opUpdate:
+			if op.Run == nil || op.Run.Metadata.Name != op.Name || op.ExpectRV == "" {
+				return bad("no Run of that name or no resourceVersion")
+			}
+		case opCheck:
+			if op.Run != nil {
+				return bad("a check carries no Run")
+			}
+		default:
+			return bad("unknown op")
+		}
+	}
+	return nil
 }
 
 // storeRun stamps the entry's index as the Run's resourceVersion, stores
@@ -85,7 +126,8 @@ func (a *applier) storeRun(run *apis.Run) []byte {
 	run.Metadata.ResourceVersion = strconv.FormatUint(a.index, 10)
 	b, err := json.Marshal(run)
 	if err != nil {
-		panic(fmt.Sprintf("raftstore: encode %s/%s at %d: %v", bucketRuns, run.Metadata.Name, a.index, err))
+		// A value that does not encode (a float NaN, say) came with the entry.
+		panic(entryError{fmt.Errorf("encode %s/%s: %w", bucketRuns, clip([]byte(run.Metadata.Name)), err)})
 	}
 	a.put(bucketRuns, []byte(run.Metadata.Name), b)
 	return b

@@ -69,6 +69,34 @@ func TestFSM_RejectsEntriesItCannotDecodeOrApply(t *testing.T) {
 		"member without an id":  {data: mustEncode(t, cmdSetMember, setMemberCmd{Member: Member{HTTPAddr: "http://x"}}), wantReason: RejectInvalid},
 		"member id over 1 KiB":  {data: mustEncode(t, cmdSetMember, setMemberCmd{Member: Member{ID: strings.Repeat("x", 40000)}}), wantReason: RejectInvalid},
 		"remove member, no id":  {data: mustEncode(t, cmdRemoveMember, removeMemberCmd{}), wantReason: RejectInvalid},
+		"apply: invalid create": {
+			data: mustEncode(t, cmdApplyRuns, applyRunsCmd{Ops: []applyOp{
+				{Op: opCreate, Name: "ok", Run: ptr(testRun("ok"))},
+				{Op: opCreate, Name: "bad", Run: &invalidRun},
+			}}),
+			wantReason: RejectInvalid, wantMsg: "spec.cpus",
+		},
+		"apply: create of another name": {
+			data:       mustEncode(t, cmdApplyRuns, applyRunsCmd{Ops: []applyOp{{Op: opCreate, Name: "x", Run: ptr(testRun("y"))}}}),
+			wantReason: RejectInvalid, wantMsg: "no Run of that name",
+		},
+		"apply: unknown op": {
+			data:       mustEncode(t, cmdApplyRuns, applyRunsCmd{Ops: []applyOp{{Op: "merge", Name: "x"}}}),
+			wantReason: RejectInvalid, wantMsg: "unknown op",
+		},
+		"apply: update to invalid spec after a create": {
+			// "a" is created at index 1: its resourceVersion is "1".
+			setup: func(t *testing.T, f *fsm) { mustCreate(t, f, "a") },
+			data: func() []byte {
+				r := testRun("a")
+				r.Spec.Mem = 0
+				return mustEncode(t, cmdApplyRuns, applyRunsCmd{Ops: []applyOp{
+					{Op: opCreate, Name: "ok", Run: ptr(testRun("ok"))},
+					{Op: opUpdate, Name: "a", ExpectRV: "1", Run: &r},
+				}})
+			}(),
+			wantReason: RejectInvalid, wantMsg: "spec.mem",
+		},
 		"update to invalid spec": {
 			setup: func(t *testing.T, f *fsm) { mustCreate(t, f, "a") },
 			data: func() []byte {
@@ -277,3 +305,5 @@ func FuzzFSMApply(f *testing.F) {
 		require.Equal(t, idx, fsm.applied.Load())
 	})
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,6 +32,18 @@ func setCommand(name, cmd string, calls *int) func(cur *apis.Run) (*apis.Run, er
 	}
 }
 
+// startQuiet is startSingle once the new leader recorded its member
+// address, so that every later entry is the test's own.
+func startQuiet(t *testing.T) *raftstore.Store {
+	t.Helper()
+	s := startSingle(t, t.TempDir(), nil)
+	require.Eventually(t, func() bool {
+		m, err := s.Members()
+		return err == nil && m[s.NodeID()].HTTPAddr != ""
+	}, 10*time.Second, 5*time.Millisecond)
+	return s
+}
+
 func decodeObject(t *testing.T, b []byte) *apis.Run {
 	t.Helper()
 	var r apis.Run
@@ -39,7 +52,7 @@ func decodeObject(t *testing.T, b []byte) *apis.Run {
 }
 
 func TestStore_ApplyRuns_CreatedConfiguredUnchanged(t *testing.T) {
-	s := startSingle(t, t.TempDir(), nil)
+	s := startQuiet(t)
 	ctx := t.Context()
 	var calls int
 	apply := func(cmd string, dryRun bool) raftstore.ApplyResult {
@@ -85,7 +98,7 @@ func TestStore_ApplyRuns_CreatedConfiguredUnchanged(t *testing.T) {
 // A Run that changes between the decision and its commit fails the
 // entry's precondition; the store decides it again on the new state.
 func TestStore_ApplyRuns_DecidesAgainWhenTheRunChangedMeanwhile(t *testing.T) {
-	s := startSingle(t, t.TempDir(), nil)
+	s := startQuiet(t)
 	ctx := t.Context()
 
 	// Absent when decided, created by someone else before the commit.
@@ -158,7 +171,7 @@ func TestStore_ApplyRuns_DecidesAgainWhenTheRunChangedMeanwhile(t *testing.T) {
 // A Run that keeps changing under the apply ends in a conflict instead of
 // looping.
 func TestStore_ApplyRuns_GivesUpAfterRepeatedChanges(t *testing.T) {
-	s := startSingle(t, t.TempDir(), nil)
+	s := startQuiet(t)
 	ctx := t.Context()
 	_, err := s.CreateRun(ctx, newRun("a"))
 	require.NoError(t, err)
@@ -181,7 +194,7 @@ func TestStore_ApplyRuns_GivesUpAfterRepeatedChanges(t *testing.T) {
 // Many Runs go in one entry; each succeeds or is refused on its own, and
 // a refusal is confirmed without an entry of its own.
 func TestStore_ApplyRuns_ManyInOneEntry(t *testing.T) {
-	s := startSingle(t, t.TempDir(), nil)
+	s := startQuiet(t)
 	ctx := t.Context()
 	refused := errors.New("refused by the caller")
 	var reqs []raftstore.ApplyRequest
