@@ -210,7 +210,7 @@ func BenchmarkE2E_Steady200(b *testing.B) {
 	}
 }
 
-// (b'') sprintctl apply -f of a file of SPRINT_BENCH_FILE_RUNS (1,000)
+// (b”) sprintctl apply -f of a file of SPRINT_BENCH_FILE_RUNS (1,000)
 // Runs through a follower: the wall time of the command.
 func BenchmarkE2E_SprintctlApplyFile(b *testing.B) {
 	benchGate(b)
