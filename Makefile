@@ -2,6 +2,9 @@
 GO          ?= go
 BIN         ?= bin
 FUZZTIME    ?= 30s
+# BENCH_BASE, when set (e.g. main), makes make bench measure that git
+# revision's REST write path too, side by side (scripts/bench-api.sh).
+BENCH_BASE  ?=
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
 # The version sprint and sprintctl report (sprint --version, GET /version,
@@ -36,6 +39,7 @@ bench: ## every benchmark of docs/benchmarks.md: in-package, raftstore vs etcd, 
 	$(GO) test -run '^$$' -bench . -benchmem ./mesos/
 	$(GO) test -run '^$$' -bench FSMFootprint -benchtime 1x ./raftstore/
 	scripts/bench-raftstore.sh
+	BASE=$(BENCH_BASE) scripts/bench-api.sh
 	scripts/bench-e2e.sh
 	scripts/bench-watch.sh
 
