@@ -97,11 +97,12 @@ or RunLists.`,
 	return cmd
 }
 
-// Bulk applies are split so that each request stays well under the
-// server's body limit (1 MiB by default) and its item limit.
+// Bulk applies are split so that each request stays under the server's
+// body limit (1 MiB by default) with room to spare, and within its item
+// limit: a file of 1,000 small Runs is one request.
 const (
-	maxChunkBytes = 512 << 10
-	maxChunkRuns  = 500
+	maxChunkBytes = 768 << 10
+	maxChunkRuns  = apis.MaxApplyItems
 )
 
 // applyChunk is the Runs of one bulk apply request, with where each came

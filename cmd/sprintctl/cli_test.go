@@ -513,7 +513,7 @@ func TestApply_ThousandDocumentsInBulk(t *testing.T) {
 	var want strings.Builder
 	for i := range 1000 {
 		fmt.Fprintf(&b, "---\napiVersion: sprint/v1\nkind: Run\nmetadata:\n  name: r%04d\n  annotations:\n    pad: %s\nspec:\n  command: echo %d\n  cpus: 0.1\n  mem: 8\n",
-			i, strings.Repeat("x", 600), i)
+			i, strings.Repeat("x", 900), i)
 		fmt.Fprintf(&want, "run.sprint/r%04d created\n", i)
 	}
 	file := writeFile(t, t.TempDir(), "many.yaml", b.String())
@@ -538,7 +538,7 @@ func TestApply_ThousandDocumentsInBulk(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, 2.0, requests, "1000 Runs of ~700 bytes: two requests of at most 500 Runs and 512 KiB")
+	assert.Equal(t, 2.0, requests, "1000 Runs of ~1 KiB: two requests of at most 768 KiB")
 
 	r = e.run(t, "", "apply", "-f", file)
 	require.Equal(t, 0, r.code, r.stderr)
