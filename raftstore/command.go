@@ -158,8 +158,12 @@ const (
 	// has the name.
 	opCreate applyOpKind = "create"
 	// opUpdate replaces the labels, annotations and spec of the Run named
-	// Run.Metadata.Name with Run's, as update_run does; its precondition is
-	// that the Run's resourceVersion is ExpectRV.
+	// Run.Metadata.Name with Run's, as update_run does. Its precondition is
+	// the Run's resourceVersion being ExpectRV when that is set (the
+	// client asked for it); otherwise the Run's uid and generation being
+	// ExpectUID and ExpectGeneration: the same Run with the same spec as
+	// the leader validated the update against, whatever status writes (or
+	// label changes, which the update replaces) came in between.
 	opUpdate applyOpKind = "update"
 	// opCheck writes nothing; its precondition is that the Run's
 	// resourceVersion is ExpectRV, or, with ExpectRV empty, that there is
@@ -177,6 +181,10 @@ type applyOp struct {
 	Op       applyOpKind `json:"op"`
 	Name     string      `json:"name"`
 	ExpectRV string      `json:"expectRV,omitempty"`
+	// ExpectUID and ExpectGeneration: opUpdate's precondition without
+	// ExpectRV.
+	ExpectUID        string `json:"expectUID,omitempty"`
+	ExpectGeneration int64  `json:"expectGeneration,omitempty"`
 	// Run is the new Run (create) or the labels, annotations and spec to
 	// set (update); nil for check.
 	Run *apis.Run `json:"run,omitempty"`

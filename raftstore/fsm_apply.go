@@ -53,7 +53,7 @@ func (a *applier) applyOp(op *applyOp) result {
 		a.emit(apis.Added, &run)
 		return result{Run: &run, JSON: b, Outcome: ApplyCreated}
 	case opUpdate:
-		if cur == nil || cur.Metadata.ResourceVersion != op.ExpectRV {
+		if cur == nil || !updateHolds(op, cur) {
 			return result{Err: errStale}
 		}
 		next, changed := applyChanges(cur, op.Run)
@@ -74,6 +74,14 @@ func (a *applier) applyOp(op *applyOp) result {
 		}
 		return result{Err: errStale}
 	}
+}
+
+// updateHolds tells whether an update op's precondition holds for cur.
+func updateHolds(op *applyOp, cur *apis.Run) bool {
+	if op.ExpectRV != "" {
+		return cur.Metadata.ResourceVersion == op.ExpectRV
+	}
+	return cur.Metadata.UID == op.ExpectUID && cur.Metadata.Generation == op.ExpectGeneration
 }
 
 // newAppliedRun is the Run a create op stores, but for its resourceVersion.
@@ -106,8 +114,8 @@ func validateApplyOps(c *applyRunsCmd) error {
 				return &apis.InvalidError{Kind: apis.KindRun, Name: op.Name, Errors: errs}
 			}
 		case opUpdate:
-			if op.Run == nil || op.Run.Metadata.Name != op.Name || op.ExpectRV == "" {
-				return bad("no Run of that name or no resourceVersion")
+			if op.Run == nil || op.Run.Metadata.Name != op.Name || op.ExpectRV == "" && op.ExpectUID == "" {
+				return bad("no Run of that name or no precondition")
 			}
 		case opCheck:
 			if op.Run != nil {

@@ -80,6 +80,10 @@ func TestFSM_RejectsEntriesItCannotDecodeOrApply(t *testing.T) {
 			data:       mustEncode(t, cmdApplyRuns, applyRunsCmd{Ops: []applyOp{{Op: opCreate, Name: "x", Run: ptr(testRun("y"))}}}),
 			wantReason: RejectInvalid, wantMsg: "no Run of that name",
 		},
+		"apply: update without a precondition": {
+			data:       mustEncode(t, cmdApplyRuns, applyRunsCmd{Ops: []applyOp{{Op: opUpdate, Name: "x", Run: ptr(testRun("x"))}}}),
+			wantReason: RejectInvalid, wantMsg: "no precondition",
+		},
 		"apply: unknown op": {
 			data:       mustEncode(t, cmdApplyRuns, applyRunsCmd{Ops: []applyOp{{Op: "merge", Name: "x"}}}),
 			wantReason: RejectInvalid, wantMsg: "unknown op",

@@ -136,6 +136,10 @@ func doOp(ctx context.Context, s *raftstore.Store, in kvInput) (out kvOutput, re
 		}})
 		var results []raftstore.ApplyResult
 		results, err = s.ApplyRuns(ctx, res, false)
+		if err == nil && errors.Is(results[0].Err, apis.ErrConflict) {
+			// Changed concurrently in every round: none of them wrote.
+			return out, false, nil
+		}
 		if err == nil {
 			err = results[0].Err
 		}

@@ -27,6 +27,11 @@ const (
 type ApplyRequest struct {
 	// Name of the Run.
 	Name string
+	// Precondition is the resourceVersion the caller requires the Run to
+	// be at (Decide refuses any other), or "". Without one, an update
+	// decided on the Run still applies after writes that left its uid and
+	// spec alone (status, labels): they do not change what Decide saw.
+	Precondition string
 	// Decide returns the Run as the apply wants it, given the current one
 	// (nil when there is none): a new Run whole (the store sets its uid,
 	// creationTimestamp, generation and resourceVersion), or a copy of cur
@@ -204,7 +209,13 @@ func (s *Store) decideApply(req ApplyRequest, cur *storedRun, dryRun bool) (Appl
 		Metadata: apis.ObjectMeta{Name: req.Name, Labels: next.Metadata.Labels, Annotations: next.Metadata.Annotations},
 		Spec:     next.Spec,
 	}
-	return ApplyResult{}, &applyOp{Op: opUpdate, Name: req.Name, ExpectRV: cur.run.Metadata.ResourceVersion, Run: change}, nil
+	op := &applyOp{Op: opUpdate, Name: req.Name, Run: change}
+	if req.Precondition != "" {
+		op.ExpectRV = cur.run.Metadata.ResourceVersion
+	} else {
+		op.ExpectUID, op.ExpectGeneration = cur.run.Metadata.UID, cur.run.Metadata.Generation
+	}
+	return ApplyResult{}, op, nil
 }
 
 // checkOp confirms that the Run is still as cur (nil: absent).

@@ -126,13 +126,14 @@ func TestStore_ApplyRuns_DecidesAgainWhenTheRunChangedMeanwhile(t *testing.T) {
 	assert.Equal(t, "mine", got.Spec.Command)
 	assert.Equal(t, int64(2), got.Metadata.Generation)
 
-	// Present when decided, changed by someone else before the commit.
+	// Present when decided, its spec changed by someone else before the
+	// commit: the decision (validated against the old spec) is redone.
 	calls := 0
 	res, err = s.ApplyRuns(ctx, []raftstore.ApplyRequest{{Name: "a", Decide: func(cur *apis.Run) (*apis.Run, error) {
 		calls++
 		if calls == 1 {
 			other := *cur
-			other.Metadata.Labels = map[string]string{"changed": "meanwhile"}
+			other.Spec.ActiveDeadlineSeconds = 60
 			_, err := s.UpdateRun(ctx, &other)
 			require.NoError(t, err)
 		}
@@ -145,7 +146,51 @@ func TestStore_ApplyRuns_DecidesAgainWhenTheRunChangedMeanwhile(t *testing.T) {
 	assert.Equal(t, 2, calls)
 	got = decodeObject(t, res[0].Object)
 	assert.Equal(t, "third", got.Spec.Command)
-	assert.Equal(t, map[string]string{"changed": "meanwhile"}, got.Metadata.Labels, "the concurrent change is kept: the apply was decided again on it")
+	assert.Equal(t, int64(60), got.Spec.ActiveDeadlineSeconds, "decided again on the concurrent change, which it keeps")
+
+	// A status write in between changes neither the Run's uid nor its
+	// spec: the update applies as decided, in one round, and keeps the
+	// status.
+	calls = 0
+	res, err = s.ApplyRuns(ctx, []raftstore.ApplyRequest{{Name: "a", Decide: func(cur *apis.Run) (*apis.Run, error) {
+		calls++
+		if calls == 1 {
+			_, err := s.UpdateStatus(ctx, "a", apis.RunStatus{Phase: apis.PhasePending, Message: "meanwhile"})
+			require.NoError(t, err)
+		}
+		next := *cur
+		next.Metadata.Labels = map[string]string{"app": "relabelled"}
+		return &next, nil
+	}}}, false)
+	require.NoError(t, err)
+	require.NoError(t, res[0].Err)
+	assert.Equal(t, 1, calls)
+	got = decodeObject(t, res[0].Object)
+	assert.Equal(t, "relabelled", got.Metadata.Labels["app"])
+	assert.Equal(t, "meanwhile", got.Status.Message)
+
+	// With the caller's resourceVersion precondition, any write in between
+	// makes it decide again; the caller's Decide then refuses, which a read
+	// barrier confirms (a third call).
+	calls = 0
+	cur, err := s.GetRun(ctx, "a")
+	require.NoError(t, err)
+	res, err = s.ApplyRuns(ctx, []raftstore.ApplyRequest{{Name: "a", Precondition: cur.Metadata.ResourceVersion, Decide: func(c *apis.Run) (*apis.Run, error) {
+		calls++
+		if c.Metadata.ResourceVersion != cur.Metadata.ResourceVersion {
+			return nil, fmt.Errorf("resourceVersion %s, not %s: %w", c.Metadata.ResourceVersion, cur.Metadata.ResourceVersion, apis.ErrConflict)
+		}
+		if calls == 1 {
+			_, err := s.UpdateStatus(ctx, "a", apis.RunStatus{Phase: apis.PhasePending, Message: "again"})
+			require.NoError(t, err)
+		}
+		next := *c
+		next.Metadata.Labels = map[string]string{"app": "precondition"}
+		return &next, nil
+	}}}, false)
+	require.NoError(t, err)
+	assert.Equal(t, 3, calls)
+	assert.ErrorIs(t, res[0].Err, apis.ErrConflict)
 
 	// Unchanged when decided, changed before the confirmation.
 	calls = 0
@@ -179,7 +224,7 @@ func TestStore_ApplyRuns_GivesUpAfterRepeatedChanges(t *testing.T) {
 	res, err := s.ApplyRuns(ctx, []raftstore.ApplyRequest{{Name: "a", Decide: func(cur *apis.Run) (*apis.Run, error) {
 		calls++
 		other := *cur
-		other.Metadata.Annotations = map[string]string{"n": fmt.Sprint(calls)}
+		other.Spec.ActiveDeadlineSeconds = int64(calls)
 		_, err := s.UpdateRun(ctx, &other)
 		require.NoError(t, err)
 		next := *cur
@@ -245,3 +290,4 @@ func TestStore_ApplyRuns_OnAFollowerIsNotLeader(t *testing.T) {
 	_, err := f.Store.ApplyRuns(t.Context(), []raftstore.ApplyRequest{{Name: "a", Decide: setCommand("a", "x", &calls)}}, false)
 	assert.ErrorIs(t, err, raftstore.ErrNotLeader)
 }
+

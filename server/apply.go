@@ -76,7 +76,7 @@ func (s *Server) applyRun(c echo.Context) error {
 	if run.Metadata.Name != name {
 		return badRequest("metadata.name %q does not match the name %q in the URL", run.Metadata.Name, name)
 	}
-	res, err := s.store.ApplyRuns(c.Request().Context(), []ApplyItem{{Name: name, Decide: s.decideApply(run, false)}}, dryRun)
+	res, err := s.store.ApplyRuns(c.Request().Context(), []ApplyItem{{Name: name, Precondition: run.Metadata.ResourceVersion, Decide: s.decideApply(run, false)}}, dryRun)
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func (s *Server) applyList(c echo.Context) error {
 			out.Items[i].Error = itemStatus(invalid("", apis.ErrorList{{Field: "metadata.name", Message: "required (or set metadata.generateName)"}}))
 			continue
 		}
-		items = append(items, ApplyItem{Name: r.Metadata.Name, Decide: s.decideApply(r, createOnly)})
+		items = append(items, ApplyItem{Name: r.Metadata.Name, Precondition: r.Metadata.ResourceVersion, Decide: s.decideApply(r, createOnly)})
 		index = append(index, i)
 	}
 	if len(items) > 0 {

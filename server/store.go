@@ -96,6 +96,9 @@ type Store interface {
 type ApplyItem struct {
 	// Name of the Run.
 	Name string
+	// Precondition is the resourceVersion the request requires (its
+	// metadata.resourceVersion), or "".
+	Precondition string
 	// Decide returns the Run as the apply wants it given the current one
 	// (nil when there is none): a new Run whole, or a copy of cur with
 	// labels, annotations and spec changed; an error refuses the Run. It
