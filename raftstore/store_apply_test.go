@@ -290,4 +290,3 @@ func TestStore_ApplyRuns_OnAFollowerIsNotLeader(t *testing.T) {
 	_, err := f.Store.ApplyRuns(t.Context(), []raftstore.ApplyRequest{{Name: "a", Decide: setCommand("a", "x", &calls)}}, false)
 	assert.ErrorIs(t, err, raftstore.ErrNotLeader)
 }
-
