@@ -57,8 +57,9 @@ const maxApplyRounds = 8
 // ApplyRuns creates or updates Runs (kubectl apply) in one Raft entry
 // without a read barrier first: each Run is decided against this leader's
 // local state, and the entry carries the decision with the state it was
-// made on as a precondition (the Run absent, or at the resourceVersion
-// seen), which the FSM checks at the entry's place in the log. A Run whose
+// made on as a precondition (the Run absent; the same Run with the same
+// spec; or, with a Precondition, at that exact resourceVersion), which the
+// FSM checks at the entry's place in the log. A Run whose
 // precondition failed is decided again on the state after that entry and
 // proposed again; the others are done. A decision that writes nothing (the
 // Run is unchanged, or Decide refused it) is confirmed the same way,
