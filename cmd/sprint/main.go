@@ -437,9 +437,10 @@ func (m *Main) join(ctx context.Context, id, raftAddr, httpAddr string, tokens [
 }
 
 // forwardTransport carries requests a follower forwards to the leader:
-// http.DefaultTransport's settings, trusting httpTLS's CAs when set.
+// server.NewForwardTransport (kept-alive connections enough for every
+// concurrent forward), trusting httpTLS's CAs when set.
 func forwardTransport(httpTLS *tls.Config) http.RoundTripper {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := server.NewForwardTransport()
 	if httpTLS != nil {
 		tr.TLSClientConfig = httpTLS
 	}
