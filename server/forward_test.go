@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -262,4 +265,48 @@ func TestForward_WaitsOutAnElection(t *testing.T) {
 		defer mu.Unlock()
 		assert.Equal(t, 1, calls)
 	})
+}
+
+// Concurrent forwarded writes reuse kept-alive connections to the leader
+// instead of dialing one per request (http.DefaultTransport keeps 2).
+func TestForward_ReusesConnectionsToTheLeader(t *testing.T) {
+	var conns atomic.Int64
+	leader := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	leader.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	leader.Start()
+	defer leader.Close()
+	f := follower(t, server.Config{}, leader.URL)
+	const writers, rounds = 16, 5
+	hc := &http.Client{Transport: server.NewForwardTransport()}
+	for range rounds {
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, err := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/api/v1/runs/r%d", f.URL, w), strings.NewReader(runJSON(fmt.Sprintf("r%d", w))))
+				if !assert.NoError(t, err) {
+					return
+				}
+				resp, err := hc.Do(req)
+				if !assert.NoError(t, err) {
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				assert.Equal(t, http.StatusCreated, resp.StatusCode)
+			}()
+		}
+		wg.Wait()
+	}
+	assert.LessOrEqual(t, conns.Load(), int64(writers), "%d requests in rounds of %d opened %d connections to the leader", writers*rounds, writers, conns.Load())
 }
