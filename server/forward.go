@@ -166,6 +166,9 @@ func (s *Server) forward(c echo.Context, addr string, body []byte) error {
 	if err != nil {
 		return err
 	}
+	if streams(c.Request()) {
+		noWriteDeadline(c) // the leader's stream passes through
+	}
 	var proxyErr error
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {

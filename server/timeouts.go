@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -59,6 +60,19 @@ func (s *Server) deadlines(next http.Handler) http.Handler {
 // that streams for as long as the client reads (a watch, a followed log).
 func noWriteDeadline(c echo.Context) {
 	_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Time{})
+}
+
+// streams reports whether r asks for a response that streams for as long
+// as the client reads: a watch or a followed log. A follower relaying one
+// from the leader lifts its write deadline as the leader does.
+func streams(r *http.Request) bool {
+	q := r.URL.Query()
+	for _, k := range []string{"watch", "follow"} {
+		if b, err := strconv.ParseBool(q.Get(k)); err == nil && b {
+			return true
+		}
+	}
+	return false
 }
 
 // rateReader is a request body whose connection read deadline moves on as

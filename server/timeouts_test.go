@@ -300,18 +300,22 @@ func (d *deadlineRecorder) Write(p []byte) (int, error) {
 // WriteTimeout; a watch and a followed log lift it; a body read to its end
 // lifts the read deadline.
 func TestTimeouts_WriteDeadlines(t *testing.T) {
-	srv := start(t, server.Config{WriteTimeout: time.Minute})
+	srv := start(t, server.Config{NodeID: "n1", WriteTimeout: time.Minute})
+	f := follower(t, server.Config{WriteTimeout: time.Minute}, srv.URL)
 	mustCreate(t, srv, "w")
 	srv.Logs.Append("w", "stdout", "hello\n")
 	tests := map[string]struct {
 		method, target, body string
 		lifted               bool
+		viaFollower          bool
 	}{
-		"list":       {method: "GET", target: "/api/v1/runs"},
-		"create":     {method: "POST", target: "/api/v1/runs?dryRun=true", body: runJSON("x")},
-		"log":        {method: "GET", target: "/api/v1/runs/w/log"},
-		"watch":      {method: "GET", target: "/api/v1/runs?watch=true", lifted: true},
-		"log follow": {method: "GET", target: "/api/v1/runs/w/log?follow=true", lifted: true},
+		"forwarded log":        {method: "GET", target: "/api/v1/runs/w/log", viaFollower: true},
+		"forwarded log follow": {method: "GET", target: "/api/v1/runs/w/log?follow=true", lifted: true, viaFollower: true},
+		"list":                 {method: "GET", target: "/api/v1/runs"},
+		"create":               {method: "POST", target: "/api/v1/runs?dryRun=true", body: runJSON("x")},
+		"log":                  {method: "GET", target: "/api/v1/runs/w/log"},
+		"watch":                {method: "GET", target: "/api/v1/runs?watch=true", lifted: true},
+		"log follow":           {method: "GET", target: "/api/v1/runs/w/log?follow=true", lifted: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -325,7 +329,11 @@ func TestTimeouts_WriteDeadlines(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 			rec := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder(), onWrite: cancel} // streams end at their first write
 			begin := time.Now()
-			srv.Handler().ServeHTTP(rec, req)
+			h := srv.Handler()
+			if tc.viaFollower {
+				h = f.Handler()
+			}
+			h.ServeHTTP(rec, req)
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
 			require.NotEmpty(t, rec.write)
