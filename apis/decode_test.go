@@ -207,3 +207,17 @@ func TestSuggest(t *testing.T) {
 		assert.Equal(t, want, suggest(in, known), in)
 	}
 }
+
+// TestDecodeRuns_YAMLScalars pins how YAML scalars decode: keys are taken
+// as written (sigs.k8s.io/yaml turned the key `yes` into "true"), values
+// keep YAML 1.1's types, as go-yaml v2 (and kubectl) read them.
+func TestDecodeRuns_YAMLScalars(t *testing.T) {
+	runs, err := DecodeRuns([]byte("apiVersion: sprint/v1\nkind: Run\nmetadata:\n  labels: {yes: a, on: b, 1: c, 0x10: d, ~: e}\nspec:\n  cancel: yes\n  mem: 0x10\n  cpus: 1_0.5\n  disk: 1e3\n"))
+	require.NoError(t, err)
+	r := runs[0]
+	assert.Equal(t, map[string]string{"yes": "a", "on": "b", "1": "c", "0x10": "d", "": "e"}, r.Metadata.Labels)
+	assert.True(t, r.Spec.Cancel)
+	assert.Equal(t, 16.0, r.Spec.Mem)
+	assert.Equal(t, 10.5, r.Spec.Cpus)
+	assert.Equal(t, 1000.0, r.Spec.Disk)
+}
