@@ -273,7 +273,7 @@ const (
 // document decodes one JSON value: a Run or a list of Runs. It returns the
 // document's kind with the Runs.
 func (d *typedDecoder) document(doc document) (string, []Run, error) {
-	obj, ok := doc.value.(map[string]any)
+	obj, ok := doc.value.(object)
 	if !ok {
 		return "", nil, &DecodeError{Problems: problems("expected an object (a Run or a RunList), got " + jsonTypeName(doc.value))}
 	}
@@ -293,9 +293,10 @@ func (d *typedDecoder) document(doc document) (string, []Run, error) {
 		// out (Kubernetes serves typed lists that way); a List holds
 		// objects of any kind, so each must name its own, as kubectl
 		// requires.
-		items, _ := obj["items"].([]any)
+		v, _ := obj.get("items")
+		items, _ := v.([]any)
 		for i, item := range items {
-			if m, ok := item.(map[string]any); ok {
+			if m, ok := item.(object); ok {
 				_, e := typeMeta(m, fmt.Sprintf("items[%d].", i), kind.Kind == kindList, excerptValue(m))
 				errs = append(errs, e...)
 			}
@@ -316,11 +317,11 @@ func (d *typedDecoder) document(doc document) (string, []Run, error) {
 // a RunList or List) of a version this package serves. Absent ones are
 // errors when required, worded as the Kubernetes API server words them.
 // prefix is the object's path, for the causes.
-func typeMeta(obj map[string]any, prefix string, required bool, source string) (TypeMeta, ErrorList) {
+func typeMeta(obj object, prefix string, required bool, source string) (TypeMeta, ErrorList) {
 	var tm TypeMeta
 	var errs ErrorList
 	get := func(name, title string) (string, bool) {
-		v, ok := obj[name]
+		v, ok := obj.get(name)
 		if !ok || v == nil || v == "" {
 			if required {
 				errs = append(errs, &FieldError{Field: prefix + name, Message: fmt.Sprintf("Object '%s' is missing in '%s'", title, source)})

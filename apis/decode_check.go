@@ -70,13 +70,14 @@ func (d *typedDecoder) decode(out reflect.Value, v any) {
 	case reflect.Interface:
 		out.Set(reflect.ValueOf(v))
 	case reflect.Struct:
-		obj, ok := v.(map[string]any)
+		obj, ok := v.(object)
 		if !ok {
 			d.problem("expected object, got " + jsonTypeName(v))
 			return
 		}
 		fields := d.structFields(t)
-		for _, k := range sortedKeys(obj) {
+		for _, m := range obj.sorted() {
+			k := m.key
 			f, ok := fields.byName[k]
 			if !ok {
 				if d.problems.full() {
@@ -93,22 +94,22 @@ func (d *typedDecoder) decode(out reflect.Value, v any) {
 				continue
 			}
 			d.path.field(k)
-			d.decode(out.FieldByIndex(f.index), obj[k])
+			d.decode(out.FieldByIndex(f.index), m.value)
 			d.path.pop()
 		}
 	case reflect.Map:
-		obj, ok := v.(map[string]any)
+		obj, ok := v.(object)
 		if !ok {
 			d.problem("expected object, got " + jsonTypeName(v))
 			return
 		}
 		m := reflect.MakeMapWithSize(t, len(obj))
-		for _, k := range sortedKeys(obj) {
+		for _, mem := range obj.sorted() {
 			e := reflect.New(t.Elem()).Elem()
-			d.path.key(k)
-			d.decode(e, obj[k])
+			d.path.key(mem.key)
+			d.decode(e, mem.value)
 			d.path.pop()
-			m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
+			m.SetMapIndex(reflect.ValueOf(mem.key).Convert(t.Key()), e)
 		}
 		out.Set(m)
 	case reflect.Slice:
@@ -226,7 +227,7 @@ func jsonTypeName(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
-	case map[string]any:
+	case object, map[string]any:
 		return "object"
 	case []any:
 		return "array"

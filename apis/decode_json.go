@@ -22,9 +22,9 @@ func (e *inputError) Error() string {
 	return e.field + ": " + e.msg
 }
 
-// jsonReader reads JSON values from dec (which must UseNumber) into maps,
-// slices, strings, json.Numbers, bools and nils, as dec.Decode(&v) with v
-// an `any` would, with three differences:
+// jsonReader reads JSON values from dec (which must UseNumber) into
+// objects, slices, strings, json.Numbers, bools and nils, as dec.Decode(&v)
+// with v an `any` would (but for objects), with three differences:
 //   - an object that names a field twice is refused: encoding/json silently
 //     keeps the last, so a manifest giving `cpus` twice would run with
 //     whichever came last; a strict decoder names the field instead, as
@@ -73,7 +73,8 @@ func (r *jsonReader) rest(tok json.Token) (any, error) {
 		if err := r.enter(); err != nil {
 			return nil, err
 		}
-		obj := map[string]any{}
+		obj := object{}
+		var seen map[string]struct{} // for objects too large to search
 		for r.dec.More() {
 			tok, err := r.token()
 			if err != nil {
@@ -81,15 +82,17 @@ func (r *jsonReader) rest(tok json.Token) (any, error) {
 			}
 			name, _ := tok.(string) // the decoder yields only string keys
 			r.path.field(name)
-			if _, dup := obj[name]; dup {
+			if dup := r.seen(obj, &seen, name); dup {
 				return nil, &inputError{field: r.path.String(), msg: "duplicate field", offset: r.dec.InputOffset()}
 			}
 			if tok, err = r.token(); err != nil {
 				return nil, err
 			}
-			if obj[name], err = r.rest(tok); err != nil {
+			v, err := r.rest(tok)
+			if err != nil {
 				return nil, err
 			}
+			obj = append(obj, member{key: name, value: v})
 			r.path.pop()
 		}
 		if _, err := r.token(); err != nil { // '}'
@@ -122,6 +125,30 @@ func (r *jsonReader) rest(tok json.Token) (any, error) {
 		return arr, nil
 	}
 	return tok, nil
+}
+
+// seenSearchLimit is the size up to which an object is searched for a
+// repeated name; a larger one keeps a set of its names while it is read.
+const seenSearchLimit = 16
+
+// seen reports whether obj already has a member name, keeping *set for
+// large objects.
+func (r *jsonReader) seen(obj object, set *map[string]struct{}, name string) bool {
+	if len(obj) < seenSearchLimit {
+		_, ok := obj.get(name)
+		return ok
+	}
+	if *set == nil {
+		*set = make(map[string]struct{}, 2*len(obj))
+		for _, m := range obj {
+			(*set)[m.key] = struct{}{}
+		}
+	}
+	if _, ok := (*set)[name]; ok {
+		return true
+	}
+	(*set)[name] = struct{}{}
+	return false
 }
 
 // loneSurrogate returns the offset of the first \u escape in a JSON string

@@ -1,6 +1,9 @@
 package apis
 
 import (
+	"bytes"
+	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -75,6 +78,60 @@ func (p *fieldPath) child(name string) string {
 	s := p.String()
 	p.pop()
 	return s
+}
+
+// object is a decoded JSON object or YAML mapping: its members, without
+// duplicates. A slice costs a fraction of a map for the small objects
+// manifests (and hostile bodies of a million "{}") are made of, and
+// nothing looks a member up often enough to need a map.
+type object []member
+
+type member struct {
+	key   string
+	value any
+}
+
+// get returns the value of member key.
+func (o object) get(key string) (any, bool) {
+	for _, m := range o {
+		if m.key == key {
+			return m.value, true
+		}
+	}
+	return nil, false
+}
+
+// sorted returns the members in key order, so that problems are reported
+// in the same order whatever the input's.
+func (o object) sorted() object {
+	s := slices.Clone(o)
+	slices.SortFunc(s, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	return s
+}
+
+// MarshalJSON writes the members in order, for messages that quote a
+// decoded value.
+func (o object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(m.key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(m.value)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // clipName shortens a field name to maxPathName bytes, on a rune boundary.

@@ -111,9 +111,9 @@ func (n *yamlNode) UnmarshalYAML(decode func(any) error) error {
 	return nil
 }
 
-// yamlWalk turns yamlNodes into the values jsonReader produces (maps,
+// yamlWalk turns yamlNodes into the values jsonReader produces (objects,
 // slices, strings, json.Numbers, bools, nil), keeping the path, depth and
-// node count.
+// the bytes charged against the expansion budget.
 type yamlWalk struct {
 	path      fieldPath
 	depth     int
@@ -196,7 +196,7 @@ func (w *yamlWalk) value(n yamlNode) (any, error) {
 	if err := n.decode(&m); err != nil {
 		return nil, w.yamlError(err)
 	}
-	obj := make(map[string]any, len(m))
+	obj := make(object, 0, len(m))
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -215,7 +215,7 @@ func (w *yamlWalk) value(n yamlNode) (any, error) {
 			return nil, err
 		}
 		w.path.pop()
-		obj[k] = v
+		obj = append(obj, member{key: k, value: v})
 		delete(m, k) // its closure may go now
 	}
 	return obj, nil

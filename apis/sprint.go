@@ -396,7 +396,7 @@ func DecodeContainerRunDefinition(data []byte) (ContainerRunDefinition, error) {
 	if dec.More() {
 		return def, &DecodeError{Problems: problems("invalid JSON: unexpected data after the definition")}
 	}
-	if _, ok := v.(map[string]any); !ok {
+	if _, ok := v.(object); !ok {
 		return def, &DecodeError{Problems: problems("expected an object (a ContainerRunDefinition), got " + jsonTypeName(v))}
 	}
 	d := &typedDecoder{}

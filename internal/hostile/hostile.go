@@ -373,6 +373,39 @@ sample:
 	return c
 }
 
+// LivePeak runs f once with the garbage collector running at every 5 %
+// of heap growth, and returns the most heap in use above what was in use
+// before: close to the most f held live, garbage left out. It is slow (f
+// runs with a collection every few MiB allocated): for reports, not for
+// budgets.
+func LivePeak(f func()) uint64 {
+	runtime.GC()
+	base := heapInUse()
+	old := debug.SetGCPercent(5)
+	defer debug.SetGCPercent(old)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	var peak uint64
+	tick := time.NewTicker(200 * time.Microsecond)
+	defer tick.Stop()
+	for {
+		if h := heapInUse(); h > peak {
+			peak = h
+		}
+		select {
+		case <-done:
+			if peak < base {
+				return 0
+			}
+			return peak - base
+		case <-tick.C:
+		}
+	}
+}
+
 // heapInUse is the bytes of heap objects, live and not yet collected.
 func heapInUse() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
