@@ -3,6 +3,7 @@ package apis
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -152,7 +153,7 @@ func TestDecodeRuns_Errors(t *testing.T) {
 		"json nesting":          {in: `{"metadata":{"labels":` + strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat(`}`, 72), want: "line 1: metadata.labels" + strings.Repeat(".a", 62) + ": nested deeper than 64 levels"},
 		"json nested arrays":    {in: strings.Repeat("[", 100000) + strings.Repeat("]", 100000), want: "line 1: " + strings.Repeat("[0]", 64) + ": nested deeper than 64 levels"},
 		"yaml nesting":          {in: y + "metadata:\n  labels: " + strings.Repeat("[", 70) + strings.Repeat("]", 70) + "\n", want: "line 1: metadata.labels" + strings.Repeat("[0]", 62) + ": nested deeper than 64 levels"},
-		"yaml alias bomb":       {in: string(hostile.BillionLaughs(9)), want: "line 1: metadata.annotations.l5[0][1][6][7][1]: invalid YAML: aliases expand the document beyond 66844 bytes (2 times its size, plus 65536)"},
+		"yaml alias bomb":       {in: string(hostile.BillionLaughs(9)), want: "line 1: metadata.annotations.l5[0][4][9][7][1]: invalid YAML: aliases expand the document beyond 66190 bytes (its size plus 65536)"},
 		"invalid utf-8 in json": {in: `{"spec":{"command":"echo ` + "\xff" + `"}}`, want: "line 1: invalid UTF-8 at byte 25"},
 		"invalid utf-8 in key":  {in: "apiVersion: sprint/v1\nkind: Run\nmetadata:\n  labels: {\xc3\x28: x}\n", want: "line 4: invalid UTF-8 at byte 53"},
 		"invalid utf-8 comment": {in: "# caf\xe9\n" + y, want: "line 1: invalid UTF-8 at byte 5"},
@@ -220,4 +221,25 @@ func TestDecodeRuns_YAMLScalars(t *testing.T) {
 	assert.Equal(t, 16.0, r.Spec.Mem)
 	assert.Equal(t, 10.5, r.Spec.Cpus)
 	assert.Equal(t, 1000.0, r.Spec.Disk)
+}
+
+// TestDecodeRuns_DenseYAMLWithoutAliasesIsNotRefused: the alias budget
+// charges what a document costs written out, which for a document without
+// aliases is never more than its size, however dense.
+func TestDecodeRuns_DenseYAMLWithoutAliasesIsNotRefused(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: sprint/v1\nkind: Run\nmetadata: {name: dense, labels: {")
+	for i := range 200_000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(int64(i), 36))
+	}
+	b.WriteString("}}\nspec: {args: [")
+	b.WriteString(strings.Repeat("a,", 200_000))
+	b.WriteString("a]}\n")
+	runs, err := DecodeRuns([]byte(b.String()))
+	require.NoError(t, err)
+	assert.Len(t, runs[0].Metadata.Labels, 200_000)
+	assert.Len(t, runs[0].Spec.Args, 200_001)
 }

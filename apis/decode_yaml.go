@@ -18,16 +18,13 @@ import (
 
 // YAML aliases let a small document stand for a huge one ("billion
 // laughs"). yamlWalk charges every value it converts the bytes it would
-// take written out (a scalar its text, a key its name, plus separators),
-// and stops when aliases have made a document cost more than
-// yamlExpansion times its size plus yamlExpansionAllowance. Written out, a
-// document without aliases is charged at most 1.5 times its size, so no
+// take written out at the least (a scalar or a key its text and one
+// separator, a collection one bracket), and stops when aliases have made a
+// document cost more than its size plus yamlExpansionAllowance. Written
+// out, a document without aliases never costs more than its size, so no
 // such document is refused, while an alias bomb stops after costing what
-// a plain document a few times its size would.
-const (
-	yamlExpansion          = 2
-	yamlExpansionAllowance = 64 << 10
-)
+// a plain document of its size would.
+const yamlExpansionAllowance = 64 << 10
 
 func splitYAML(data []byte) ([]document, error) {
 	var docs []document
@@ -126,7 +123,7 @@ type yamlWalk struct {
 func (w *yamlWalk) charge(n int) error {
 	w.charged += n
 	if w.charged > w.budget {
-		return w.problem(fmt.Sprintf("invalid YAML: aliases expand the document beyond %d bytes (%d times its size, plus %d)", w.budget, yamlExpansion, yamlExpansionAllowance))
+		return w.problem(fmt.Sprintf("invalid YAML: aliases expand the document beyond %d bytes (its size plus %d)", w.budget, yamlExpansionAllowance))
 	}
 	return nil
 }
@@ -140,7 +137,7 @@ func yamlValue(doc []byte, startLine int) (any, error) {
 	if err := yaml.UnmarshalStrict(doc, &root); err != nil {
 		return nil, yamlError(err, startLine)
 	}
-	w := &yamlWalk{budget: yamlExpansion*len(doc) + yamlExpansionAllowance, startLine: startLine}
+	w := &yamlWalk{budget: len(doc) + yamlExpansionAllowance, startLine: startLine}
 	return w.value(root)
 }
 
@@ -153,7 +150,7 @@ func (w *yamlWalk) value(n yamlNode) (any, error) {
 	var s string
 	err := n.decode(&s)
 	if err == nil {
-		if err := w.charge(len(s) + 2); err != nil {
+		if err := w.charge(len(s) + 1); err != nil {
 			return nil, err
 		}
 		var v any
@@ -165,7 +162,7 @@ func (w *yamlWalk) value(n yamlNode) (any, error) {
 	if !isYAMLTypeError(err) {
 		return nil, w.yamlError(err)
 	}
-	if err := w.charge(2); err != nil {
+	if err := w.charge(1); err != nil {
 		return nil, err
 	}
 	w.depth++
@@ -204,7 +201,7 @@ func (w *yamlWalk) value(n yamlNode) (any, error) {
 	slices.Sort(keys) // problems in a stable order
 	for _, k := range keys {
 		w.path.field(k)
-		if err := w.charge(len(k) + 2); err != nil {
+		if err := w.charge(len(k) + 1); err != nil {
 			return nil, err
 		}
 		if !utf8.ValidString(k) {

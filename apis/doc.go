@@ -18,7 +18,7 @@
 //     problem's path, decode_path.go keeps that path as a stack. Decoding
 //     costs time and memory linear in the input whatever its shape: nesting
 //     is capped at MaxDepth, paths are rendered only for errors, and YAML
-//     aliases may not expand a document beyond twice its size.
+//     aliases may not expand a document beyond its size plus 64 KiB.
 //   - selector.go, fieldselector.go: Kubernetes label selectors and field
 //     selectors (metadata.name, status.phase).
 //   - sprint.go: the Sprint-compatible ContainerRunDefinition, its mapping to
