@@ -246,3 +246,12 @@ func TestDecodeRuns_DenseYAMLWithoutAliasesIsNotRefused(t *testing.T) {
 	assert.Len(t, runs[0].Metadata.Labels, 60_000)
 	assert.Len(t, runs[0].Spec.Args, 100_001)
 }
+
+// TestDecodeRuns_YAMLAliasCycle: an anchor that contains its own alias is
+// refused by the depth limit, not followed for ever.
+func TestDecodeRuns_YAMLAliasCycle(t *testing.T) {
+	_, err := DecodeRuns([]byte("apiVersion: sprint/v1\nkind: Run\nmetadata:\n  annotations: &a {x: *a, y: [*a, *a]}\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), ": nested deeper than 64 levels")
+	assert.True(t, strings.HasPrefix(err.Error(), "line 1: metadata.annotations.x.x.x"), err.Error())
+}

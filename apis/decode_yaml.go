@@ -95,9 +95,11 @@ func isDocSeparator(line []byte) bool {
 // yamlNode is a YAML node not decoded yet. go-yaml hands it over through
 // its Unmarshaler protocol and yamlValue decodes it when it gets there. An
 // alias hands over its anchor's node again, so expanding aliases costs
-// only what the walk chooses to visit: a node budget bounds it, where
+// only what the walk chooses to visit: the walk's budget bounds it, where
 // go-yaml's own defence (a ratio of alias to plain nodes) lets a padded
-// document expand to hundreds of MiB.
+// document expand to hundreds of MiB. (go-yaml's ratio check and its
+// "anchor contains itself" check see only nodes decoded within its own
+// call, so they do not apply to this walk; the depth limit stops a cycle.)
 type yamlNode struct {
 	decode func(any) error
 }
