@@ -125,17 +125,24 @@ func repeatBody(prefix, unit1 string, n1 int, unit2 string, n2 int, suffix strin
 }
 
 // BenchmarkDecodeShapes decodes each hostile shape: time and allocation
-// per shape (run with -benchmem) for docs/benchmarks.md.
+// per shape (run with -benchmem) for docs/benchmarks.md, with the CPU time
+// per decode (cpu-ms/op: unlike ns/op it does not grow when other
+// processes load the machine) and the most heap one decode holds live
+// (live-MiB, from hostile.LivePeak).
 func BenchmarkDecodeShapes(b *testing.B) {
 	for _, sh := range hostile.Shapes(hostile.MaxJSON, hostile.MaxYAML) {
 		b.Run(sh.Name, func(b *testing.B) {
 			b.SetBytes(int64(len(sh.Body)))
+			cpu := hostile.ProcessCPU()
 			for b.Loop() {
 				_, err := DecodeRuns(sh.Body)
 				if (err == nil) != sh.Valid {
 					b.Fatal(fmt.Sprint("unexpected outcome: ", err))
 				}
 			}
+			b.ReportMetric(float64(hostile.ProcessCPU()-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+			live := hostile.LivePeak(func() { _, _ = DecodeRuns(sh.Body) })
+			b.ReportMetric(float64(live)/(1<<20), "live-MiB")
 		})
 	}
 }

@@ -339,7 +339,7 @@ func Measure(budget uint64, f func()) Cost {
 		defer close(done)
 		f()
 	}()
-	cpu0 := processCPU()
+	cpu0 := ProcessCPU()
 	start := time.Now()
 	tick := time.NewTicker(200 * time.Microsecond)
 	defer tick.Stop()
@@ -360,7 +360,7 @@ sample:
 		case <-tick.C:
 		}
 	}
-	c := Cost{Wall: time.Since(start), CPU: processCPU() - cpu0}
+	c := Cost{Wall: time.Since(start), CPU: ProcessCPU() - cpu0}
 	if h := heapInUse(); h > peak.Load() {
 		peak.Store(h)
 	}
@@ -413,8 +413,8 @@ func heapInUse() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// processCPU is the CPU time the process has used.
-func processCPU() time.Duration {
+// ProcessCPU is the CPU time (user and system) the process has used.
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
