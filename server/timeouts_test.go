@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/server"
+	"github.com/sprint-project/sprint/server/servertest"
 )
 
 // dial opens a raw connection to a test server.
@@ -355,4 +359,29 @@ func TestTimeouts_WriteDeadlines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTimeouts_SlowBodyOverHTTP2: the body deadline holds on an HTTP/2
+// stream too (HTTPS), where net/http's deadlines are per stream.
+func TestTimeouts_SlowBodyOverHTTP2(t *testing.T) {
+	cert, key := servertest.SelfSignedCert(t, t.TempDir())
+	srv := servertest.Start(t, server.Config{TLSCertFile: cert, TLSKeyFile: key, BodyReadTimeout: 300 * time.Millisecond, MinBodyRate: 1024}, nil, nil)
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(cert)
+	require.NoError(t, err)
+	require.True(t, pool.AppendCertsFromPEM(caPEM))
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { _, _ = pw.Write([]byte(`{"apiVersion":`)) }() // then nothing
+	req, err := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/api/v1/runs", pr)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	begin := time.Now()
+	resp, err := hc.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, 2, resp.ProtoMajor, "HTTP/2")
+	assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
+	assert.Less(t, time.Since(begin), 5*time.Second)
 }
