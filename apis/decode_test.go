@@ -213,10 +213,14 @@ func TestSuggest(t *testing.T) {
 // as written (sigs.k8s.io/yaml turned the key `yes` into "true"), values
 // keep YAML 1.1's types, as go-yaml v2 (and kubectl) read them.
 func TestDecodeRuns_YAMLScalars(t *testing.T) {
-	runs, err := DecodeRuns([]byte("apiVersion: sprint/v1\nkind: Run\nmetadata:\n  labels: {yes: a, on: b, 1: c, 0x10: d, ~: e}\nspec:\n  cancel: yes\n  mem: 0x10\n  cpus: 1_0.5\n  disk: 1e3\n"))
+	runs, err := DecodeRuns([]byte("apiVersion: sprint/v1\nkind: Run\nmetadata:\n  labels: {yes: a, on: b, 1: c, 0x10: d, ~: e}\n" +
+		"  annotations: {a: \"null\", b: '~', c: \"\", d: null, e: ~, f: '', \"null\": g}\n" +
+		"spec:\n  cancel: yes\n  mem: 0x10\n  cpus: 1_0.5\n  disk: 1e3\n  args: [\"null\", '~', null, x]\n"))
 	require.NoError(t, err)
 	r := runs[0]
 	assert.Equal(t, map[string]string{"yes": "a", "on": "b", "1": "c", "0x10": "d", "": "e"}, r.Metadata.Labels)
+	assert.Equal(t, map[string]string{"a": "null", "b": "~", "c": "", "d": "", "e": "", "f": "", "null": "g"}, r.Metadata.Annotations, "quoted null is a string")
+	assert.Equal(t, []string{"null", "~", "", "x"}, r.Spec.Args)
 	assert.True(t, r.Spec.Cancel)
 	assert.Equal(t, 16.0, r.Spec.Mem)
 	assert.Equal(t, 10.5, r.Spec.Cpus)

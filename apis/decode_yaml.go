@@ -102,11 +102,24 @@ func isDocSeparator(line []byte) bool {
 // call, so they do not apply to this walk; the depth limit stops a cycle.)
 type yamlNode struct {
 	decode func(any) error
+	// text is a quoted scalar that reads like null ("null", "~"): go-yaml
+	// takes any untagged "null" for null before it looks for an
+	// Unmarshaler, then, finding a string, hands its text to a
+	// TextUnmarshaler.
+	text *string
 }
 
 // UnmarshalYAML keeps the node's decode function for later.
 func (n *yamlNode) UnmarshalYAML(decode func(any) error) error {
 	n.decode = decode
+	return nil
+}
+
+// UnmarshalText keeps a quoted scalar go-yaml would not hand to
+// UnmarshalYAML.
+func (n *yamlNode) UnmarshalText(text []byte) error {
+	s := string(text)
+	n.text = &s
 	return nil
 }
 
@@ -144,6 +157,12 @@ func yamlValue(doc []byte, startLine int) (any, error) {
 }
 
 func (w *yamlWalk) value(n yamlNode) (any, error) {
+	if n.text != nil {
+		if err := w.charge(len(*n.text) + 1); err != nil {
+			return nil, err
+		}
+		return w.scalar(*n.text)
+	}
 	if n.decode == nil {
 		return nil, nil // null, ~ or nothing
 	}
