@@ -27,6 +27,11 @@ func checkBudget(t *testing.T, body []byte) error {
 	t.Helper()
 	var err error
 	c := hostile.Measure(decodeHeapBudget, func() { _, err = DecodeRuns(body) })
+	if c.CPU > decodeCPUBudget {
+		// Held near the heap budget, the collector ran far more than it
+		// would by default: measure the CPU again at its defaults.
+		c.CPU = hostile.CPU(func() { _, _ = DecodeRuns(body) })
+	}
 	if c.PeakHeap > decodeHeapBudget || c.CPU > decodeCPUBudget || c.Wall > decodeWallLimit {
 		t.Fatalf("decoding %d bytes (%.40q…) cost %d MiB of heap, %v of CPU, %v: budget %d MiB, %v of CPU",
 			len(body), body, c.PeakHeap>>20, c.CPU, c.Wall, decodeHeapBudget>>20, decodeCPUBudget)

@@ -27,12 +27,13 @@ const (
 	requestCPUBudget  = time.Second * hostile.CPUFactor
 )
 
-// send makes one request with body and measures its cost.
-func send(t *testing.T, method, url string, body []byte, contentType string) (reply, hostile.Cost) {
+// send makes one request with body and measures its cost. undo, when
+// not nil, undoes what the request stored, so that it can be made again.
+func send(t *testing.T, method, url string, body []byte, contentType string, undo func(reply)) (reply, hostile.Cost) {
 	t.Helper()
 	var r reply
 	var err error
-	c := hostile.Measure(requestHeapBudget, func() {
+	do := func() {
 		var req *http.Request
 		req, err = http.NewRequestWithContext(t.Context(), method, url, bytes.NewReader(body))
 		if err != nil {
@@ -46,8 +47,18 @@ func send(t *testing.T, method, url string, body []byte, contentType string) (re
 		defer resp.Body.Close()
 		r = reply{code: resp.StatusCode, header: resp.Header}
 		r.body, err = io.ReadAll(resp.Body)
-	})
+	}
+	c := hostile.Measure(requestHeapBudget, do)
 	require.NoError(t, err)
+	if c.CPU > requestCPUBudget {
+		// Held near the heap budget, the collector ran far more than it
+		// would by default: measure the CPU again at its defaults.
+		if undo != nil {
+			undo(r)
+		}
+		c.CPU = hostile.CPU(do)
+		require.NoError(t, err)
+	}
 	return r, c
 }
 
@@ -83,13 +94,18 @@ func TestHostileBodies_AnsweredWithinBudget(t *testing.T) {
 					ct = "application/yaml"
 				}
 				before := srv.Store.ResourceVersion()
-				r, c := send(t, ep.method, srv.URL+ep.path, sh.Body, ct)
+				undo := func(r reply) {
+					if r.code == http.StatusCreated || r.code == http.StatusOK {
+						_, _, err := srv.Store.RequestDelete(t.Context(), r.run(t).Metadata.Name, "")
+						require.NoError(t, err)
+					}
+				}
+				r, c := send(t, ep.method, srv.URL+ep.path, sh.Body, ct, undo)
 				checkCost(t, c)
 				switch {
 				case r.code == http.StatusCreated || r.code == http.StatusOK:
 					require.True(t, sh.Valid, "hostile shape accepted: %.200s", r.body)
-					_, _, err := srv.Store.RequestDelete(t.Context(), r.run(t).Metadata.Name, "")
-					require.NoError(t, err)
+					undo(r)
 				case sh.Valid:
 					// A valid manifest may still be one the endpoint
 					// refuses: several Runs, or one that fails validation.
@@ -107,7 +123,7 @@ func TestHostileBodies_AnsweredWithinBudget(t *testing.T) {
 	}
 	for _, sh := range sprintShapes {
 		t.Run(sh.Name, func(t *testing.T) {
-			r, c := send(t, "POST", srv.URL+"/v1/runs", sh.Body, "application/json")
+			r, c := send(t, "POST", srv.URL+"/v1/runs", sh.Body, "application/json", nil)
 			checkCost(t, c)
 			if sh.Valid {
 				require.Equal(t, http.StatusCreated, r.code, "%.300s", r.body)
@@ -152,7 +168,7 @@ func TestHostileBodies_ThroughAFollower(t *testing.T) {
 			if sh.YAML {
 				ct = "application/yaml"
 			}
-			r, c := send(t, "POST", f.URL+"/api/v1/runs", sh.Body, ct)
+			r, c := send(t, "POST", f.URL+"/api/v1/runs", sh.Body, ct, nil)
 			checkCost(t, c)
 			require.Equal(t, http.StatusBadRequest, r.code, "%.300s", r.body)
 		})
