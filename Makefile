@@ -37,6 +37,7 @@ fuzz: ## run every fuzz target for FUZZTIME each
 bench: ## every benchmark of docs/benchmarks.md: in-package, raftstore vs etcd, end to end
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./controller/ ./mesos/sim/
 	$(GO) test -run '^$$' -bench . -benchmem ./mesos/
+	$(GO) test -run '^$$' -bench DecodeShapes -benchtime 3x -benchmem ./apis/
 	$(GO) test -run '^$$' -bench FSMFootprint -benchtime 1x ./raftstore/
 	scripts/bench-raftstore.sh
 	BASE=$(BENCH_BASE) scripts/bench-api.sh

@@ -1,17 +1,14 @@
 package apis
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"strconv"
+	"reflect"
 	"strings"
-
-	"sigs.k8s.io/yaml"
+	"unicode/utf8"
 )
 
 // MaxManifestBytes bounds what DecodeRunsReader reads, so a runaway pipe
@@ -19,19 +16,21 @@ import (
 const MaxManifestBytes = 32 << 20
 
 // DecodeError is a manifest that could not be decoded. It matches
-// ErrBadRequest with errors.Is, so the HTTP layer answers 400.
+// ErrBadRequest with errors.Is, so the HTTP layer answers 400, with one
+// cause per problem.
 type DecodeError struct {
 	// Document is the 1-based document of a multi-document stream, 0 when
 	// the input held a single document.
 	Document int
 	// Line is the 1-based line in the whole input, 0 when unknown.
 	Line int
-	// Problems are "path: message" strings, or one syntax error.
-	Problems []string
+	// Problems are the field problems ("spec.cpu: unknown field"), or one
+	// problem naming no field (a syntax error).
+	Problems ErrorList
 }
 
 // Error renders the problems, prefixed with the document when the stream
-// had several.
+// had several, and the line when known.
 func (e *DecodeError) Error() string {
 	var b strings.Builder
 	if e.Document > 0 {
@@ -40,7 +39,7 @@ func (e *DecodeError) Error() string {
 	if e.Line > 0 {
 		fmt.Fprintf(&b, "line %d: ", e.Line)
 	}
-	b.WriteString(strings.Join(e.Problems, "; "))
+	b.WriteString(e.Problems.Error())
 	return b.String()
 }
 
@@ -54,7 +53,7 @@ func DecodeRunsReader(r io.Reader) ([]Run, error) {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
 	if len(data) > MaxManifestBytes {
-		return nil, &DecodeError{Problems: []string{fmt.Sprintf("manifest larger than %d bytes", MaxManifestBytes)}}
+		return nil, &DecodeError{Problems: problems(fmt.Sprintf("manifest larger than %d bytes", MaxManifestBytes))}
 	}
 	return DecodeRuns(data)
 }
@@ -62,83 +61,167 @@ func DecodeRunsReader(r io.Reader) ([]Run, error) {
 // DecodeRuns decodes JSON or YAML into Runs: a single Run, a RunList (or a
 // kind List of Runs), a multi-document YAML stream ("---" separators, empty
 // documents skipped), a stream of JSON objects, or a JSON array or YAML
-// sequence of Runs. Decoding is
-// strict: unknown fields and wrong types are errors naming their path. It
-// neither defaults nor validates; errors are *DecodeError (ErrBadRequest).
+// sequence of Runs. Every Run names its apiVersion and kind (a RunList's
+// items may leave them to the list). Decoding is strict: unknown fields,
+// wrong types, fields given twice, invalid UTF-8 and nesting deeper than
+// MaxDepth are errors naming their path. Its cost is linear in the size of
+// data whatever its shape. It neither defaults nor validates; errors are
+// *DecodeError (ErrBadRequest).
 func DecodeRuns(data []byte) ([]Run, error) {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	docs, err := splitDocuments(data)
+	docs, err := DecodeRunDocuments(data)
 	if err != nil {
 		return nil, err
 	}
-	multi := len(docs) > 1
 	runs := []Run{}
-	for i, d := range docs {
-		got, err := decodeDocument(d.value)
-		if err != nil {
-			var de *DecodeError
-			if errors.As(err, &de) && multi {
-				de.Document = i + 1
-			}
-			return nil, err
-		}
-		runs = append(runs, got...)
+	for _, d := range docs {
+		runs = append(runs, d.Runs...)
 	}
 	return runs, nil
+}
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// checkText refuses a body that is not valid UTF-8, naming the offset of
+// the first bad byte: decoders would turn it into U+FFFD without a word,
+// and the command that ran would not be the one sent.
+func checkText(data []byte) error {
+	if utf8.Valid(data) {
+		return nil
+	}
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		return &DecodeError{Line: 1, Problems: problems("invalid UTF-8 at byte 0: the body is UTF-16 (it starts with a UTF-16 byte order mark); send UTF-8")}
+	}
+	off := 0
+	for off < len(data) {
+		r, size := utf8.DecodeRune(data[off:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		off += size
+	}
+	return &DecodeError{Line: lineAt(data, int64(off)), Problems: problems(fmt.Sprintf("invalid UTF-8 at byte %d", off))}
 }
 
 // document is one decoded JSON value and where it started.
 type document struct {
 	value any
 	line  int
+	// source is the head of the document's text, for messages.
+	source string
 }
 
-func splitDocuments(data []byte) ([]document, error) {
-	trimmed := bytes.TrimLeft(data, " \t\r\n")
-	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
-		return splitJSON(data)
+// IsJSON reports whether DecodeRuns reads data as JSON: when it starts,
+// after white space and a byte order mark, with '{' or '['. Anything else
+// is read as YAML.
+func IsJSON(data []byte) bool {
+	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, utf8BOM), " \t\r\n")
+	return len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[')
+}
+
+// splitDocuments decodes data, which starts at offset base of the body
+// (after a byte order mark), into its documents.
+func splitDocuments(data []byte, base int) ([]document, error) {
+	if IsJSON(data) {
+		return splitJSON(data, base)
 	}
 	return splitYAML(data)
 }
 
-func splitJSON(data []byte) ([]document, error) {
+// surrogateError reports a lone surrogate escape at data[off:].
+func surrogateError(data []byte, off, base int) error {
+	return &DecodeError{Line: lineAt(data, int64(off)), Problems: problems(fmt.Sprintf(
+		"invalid JSON: %s at byte %d is half of a UTF-16 surrogate pair, which stands for no character", data[off:off+6], base+off))}
+}
+
+func splitJSON(data []byte, base int) ([]document, error) {
+	if off := loneSurrogate(data); off >= 0 {
+		return nil, surrogateError(data, off, base)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
+	r := &jsonReader{dec: dec}
 	var docs []document
+	lines := lineCounter{data: data}
+	add := func(v any, start int64) {
+		if v != nil {
+			docs = append(docs, document{value: v, line: lines.at(start), source: excerpt(data[start:dec.InputOffset()])})
+		}
+	}
 	for {
 		start := dec.InputOffset()
-		v, err := readJSONValue(dec, "")
+		tok, err := dec.Token()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			line := 0
-			var se *json.SyntaxError
-			var dup *duplicateFieldError
-			if errors.As(err, &dup) {
-				return nil, &DecodeError{Line: lineAt(data, dup.offset), Problems: []string{dup.Error()}}
-			}
-			if errors.As(err, &se) {
-				line = lineAt(data, se.Offset)
-			} else if errors.Is(err, io.ErrUnexpectedEOF) {
-				line = lineAt(data, int64(len(data)))
-			}
-			msg := strings.TrimPrefix(err.Error(), "json: ")
-			return nil, &DecodeError{Line: line, Problems: []string{"invalid JSON: " + msg}}
+			return nil, jsonError(data, err)
 		}
-		if arr, ok := v.([]any); ok {
-			for _, item := range arr {
-				if item != nil {
-					docs = append(docs, document{value: item, line: lineAt(data, start)})
-				}
+		if tok != json.Delim('[') {
+			v, err := r.rest(tok)
+			if err != nil {
+				return nil, jsonError(data, err)
 			}
+			add(v, start)
 			continue
 		}
-		if v != nil {
-			docs = append(docs, document{value: v, line: lineAt(data, start)})
+		// An array of Runs: each item is a document of its own.
+		if err := r.enter(); err != nil {
+			return nil, jsonError(data, err)
 		}
+		for i := 0; dec.More(); i++ {
+			start := dec.InputOffset()
+			tok, err := r.token()
+			if err != nil {
+				return nil, jsonError(data, err)
+			}
+			r.path.index(i)
+			v, err := r.rest(tok)
+			if err != nil {
+				return nil, jsonError(data, err)
+			}
+			r.path.pop()
+			add(v, start)
+		}
+		if _, err := r.token(); err != nil { // ']'
+			return nil, jsonError(data, err)
+		}
+		r.depth--
 	}
 	return docs, nil
+}
+
+// jsonError turns an error of jsonReader into a DecodeError naming the
+// line.
+func jsonError(data []byte, err error) error {
+	var ie *inputError
+	if errors.As(err, &ie) {
+		return &DecodeError{Line: lineAt(data, ie.offset), Problems: ErrorList{{Field: ie.field, Message: ie.msg}}}
+	}
+	line := 0
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line = lineAt(data, se.Offset)
+	} else if errors.Is(err, io.ErrUnexpectedEOF) {
+		line = lineAt(data, int64(len(data)))
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	return &DecodeError{Line: line, Problems: problems("invalid JSON: " + msg)}
+}
+
+// lineCounter finds the lines of increasing offsets, counting each byte
+// once: a stream of 10,000 documents must not count from the start for
+// each.
+type lineCounter struct {
+	data []byte
+	off  int64
+	line int
+}
+
+func (c *lineCounter) at(off int64) int {
+	off = min(max(off, c.off), int64(len(c.data)))
+	c.line += bytes.Count(c.data[c.off:off], []byte("\n"))
+	c.off = off
+	return c.line + 1
 }
 
 func lineAt(data []byte, off int64) int {
@@ -146,150 +229,148 @@ func lineAt(data []byte, off int64) int {
 	return bytes.Count(data[:off], []byte("\n")) + 1
 }
 
-var (
-	yamlLineRe      = regexp.MustCompile(`line (\d+)`)
-	yamlDuplicateRe = regexp.MustCompile(`line (\d+): key ("(?:[^"\\]|\\.)*") already set in map`)
-)
+// maxExcerpt bounds how much of a document a message quotes.
+const maxExcerpt = 120
 
-func splitYAML(data []byte) ([]document, error) {
-	var docs []document
-	var cur bytes.Buffer
-	startLine, lineNo := 1, 0
-	flush := func() error {
-		defer cur.Reset()
-		if len(bytes.TrimSpace(cur.Bytes())) == 0 {
-			return nil
-		}
-		// Strict: a key given twice in one mapping is an error, not
-		// silently the last one (readJSONValue does the same for JSON).
-		j, err := yaml.YAMLToJSONStrict(cur.Bytes())
-		if err != nil {
-			return yamlError(err, startLine)
-		}
-		dec := json.NewDecoder(bytes.NewReader(j))
-		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return &DecodeError{Line: startLine, Problems: []string{"invalid YAML: " + err.Error()}}
-		}
-		items := []any{v}
-		if arr, ok := v.([]any); ok {
-			items = arr // a YAML sequence of Runs, like a JSON array
-		}
-		for _, item := range items {
-			if item != nil {
-				docs = append(docs, document{value: item, line: startLine})
-			}
-		}
-		return nil
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64*1024), MaxManifestBytes+1)
-	for sc.Scan() {
-		lineNo++
-		line := sc.Text()
-		if isDocSeparator(line) {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-			startLine = lineNo + 1
-			if strings.HasPrefix(line, "---") {
-				// Content after "--- " on the same line belongs to the
-				// next document.
-				if rest := strings.TrimSpace(line[3:]); rest != "" && !strings.HasPrefix(rest, "#") {
-					cur.WriteString(rest + "\n")
-					startLine = lineNo
-				}
-			}
+// excerpt is the head of a document's text on one line, for a message.
+func excerpt(src []byte) string {
+	src = bytes.TrimLeft(src, ", \t\r\n")
+	var b strings.Builder
+	space := false
+	for _, r := range string(src[:min(len(src), 4*maxExcerpt)]) {
+		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+			space = true
 			continue
 		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-	}
-	if err := sc.Err(); err != nil {
-		return nil, &DecodeError{Problems: []string{"read YAML: " + err.Error()}}
-	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	return docs, nil
-}
-
-func isDocSeparator(line string) bool {
-	line = strings.TrimRight(line, " \t\r")
-	if line == "---" || line == "..." {
-		return true
-	}
-	return strings.HasPrefix(line, "--- ") || strings.HasPrefix(line, "---\t")
-}
-
-// yamlError turns a go-yaml error into one naming the line of the whole
-// stream rather than of the document.
-func yamlError(err error, startLine int) error {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	if strings.HasPrefix(msg, "json: unsupported value: ") {
-		// go-yaml decoded .inf or .nan, which JSON cannot carry.
-		return &DecodeError{Line: startLine, Problems: []string{"invalid YAML: " + strings.TrimPrefix(msg, "json: unsupported value: ") + " is not a valid number"}}
-	}
-	if m := yamlDuplicateRe.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		key, _ := strconv.Unquote(m[2])
-		return &DecodeError{Line: n + startLine - 1, Problems: []string{fmt.Sprintf("invalid YAML: field %q given twice in one mapping", key)}}
-	}
-	// go-yaml leaves out "line 1" for errors on a document's first line.
-	line := startLine
-	if m := yamlLineRe.FindStringSubmatchIndex(msg); m != nil {
-		n, _ := strconv.Atoi(msg[m[2]:m[3]])
-		line = n + startLine - 1
-		msg = msg[:m[0]] + msg[m[1]:]
-		msg = strings.TrimLeft(strings.TrimPrefix(strings.TrimLeft(msg, " "), ":"), " ")
-	}
-	return &DecodeError{Line: line, Problems: []string{"invalid YAML: " + msg}}
-}
-
-// decodeDocument decodes one JSON value: a Run or a list of Runs.
-func decodeDocument(v any) ([]Run, error) {
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, &DecodeError{Problems: []string{"expected an object (a Run or a RunList), got " + jsonTypeName(v)}}
-	}
-	kind, _ := obj["kind"].(string)
-	switch kind {
-	case "", KindRun:
-		var r Run
-		if err := strictDecode(v, &r, ""); err != nil {
-			return nil, err
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
 		}
-		return []Run{r}, nil
-	case KindRunList, "List":
-		if av, ok := obj["apiVersion"].(string); ok && av != "" && av != APIVersion && !(kind == "List" && av == "v1") {
-			return nil, &DecodeError{Problems: []string{fmt.Sprintf("apiVersion: unsupported value %q: must be %s", av, APIVersion)}}
+		space = false
+		if b.Len() >= maxExcerpt {
+			b.WriteString("…")
+			break
 		}
-		var l RunList
-		if err := strictDecode(v, &l, ""); err != nil {
-			return nil, err
-		}
-		return l.Items, nil
-	default:
-		return nil, &DecodeError{Problems: []string{fmt.Sprintf("kind: unsupported value %q: must be Run or RunList", kind)}}
+		b.WriteRune(r)
 	}
+	return b.String()
 }
 
-// strictDecode checks v against out's type, then decodes it.
-func strictDecode(v any, out any, path string) error {
-	var problems problemList
-	checkValue(reflectTypeOf(out), v, path, &problems)
-	if len(problems.list) > 0 {
-		return &DecodeError{Problems: problems.messages()}
-	}
+// excerptValue is the head of a decoded value as JSON, for a message.
+func excerptValue(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return &DecodeError{Problems: []string{err.Error()}}
+		return ""
 	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return &DecodeError{Problems: []string{err.Error()}}
+	return excerpt(b)
+}
+
+// Kinds a manifest may hold besides Run and RunList.
+const (
+	kindList       = "List" // Kubernetes' generic list
+	listAPIVersion = "v1"   // its apiVersion
+)
+
+// document decodes one JSON value: a Run or a list of Runs. It returns the
+// document's kind with the Runs.
+func (d *typedDecoder) document(doc document) (string, []Run, error) {
+	obj, ok := doc.value.(object)
+	if !ok {
+		return "", nil, &DecodeError{Problems: problems("expected an object (a Run or a RunList), got " + jsonTypeName(doc.value))}
+	}
+	kind, errs := typeMeta(obj, "", true, doc.source)
+	if len(errs) > 0 {
+		return "", nil, &DecodeError{Problems: errs}
+	}
+	switch kind.Kind {
+	case KindRun:
+		var r Run
+		if err := d.decodeInto(&r, obj); err != nil {
+			return "", nil, err
+		}
+		return kind.Kind, []Run{r}, nil
+	case KindRunList, kindList:
+		// A RunList names the kind of its items, which may leave theirs
+		// out (Kubernetes serves typed lists that way); a List holds
+		// objects of any kind, so each must name its own, as kubectl
+		// requires.
+		v, _ := obj.get("items")
+		items, _ := v.([]any)
+		for i, item := range items {
+			if m, ok := item.(object); ok {
+				_, e := typeMeta(m, fmt.Sprintf("items[%d].", i), kind.Kind == kindList, excerptValue(m))
+				errs = append(errs, e...)
+			}
+		}
+		if len(errs) > 0 {
+			return "", nil, &DecodeError{Problems: errs}
+		}
+		var l RunList
+		if err := d.decodeInto(&l, obj); err != nil {
+			return "", nil, err
+		}
+		return kind.Kind, l.Items, nil
+	}
+	panic("unreachable: typeMeta returned kind " + kind.Kind)
+}
+
+// typeMeta checks an object's apiVersion and kind: a Run (or, at the top,
+// a RunList or List) of a version this package serves. Absent ones are
+// errors when required, worded as the Kubernetes API server words them.
+// prefix is the object's path, for the causes.
+func typeMeta(obj object, prefix string, required bool, source string) (TypeMeta, ErrorList) {
+	var tm TypeMeta
+	var errs ErrorList
+	get := func(name, title string) (string, bool) {
+		v, ok := obj.get(name)
+		if !ok || v == nil || v == "" {
+			if required {
+				errs = append(errs, &FieldError{Field: prefix + name, Message: fmt.Sprintf("Object '%s' is missing in '%s'", title, source)})
+			}
+			return "", false
+		}
+		s, ok := v.(string)
+		if !ok {
+			errs = append(errs, &FieldError{Field: prefix + name, Message: "expected string, got " + jsonTypeName(v)})
+			return "", false
+		}
+		return s, true
+	}
+	kind, hasKind := get("kind", "Kind")
+	version, hasVersion := get("apiVersion", "apiVersion")
+	if !hasKind && !hasVersion {
+		if !required && len(errs) == 0 {
+			tm.Kind = KindRun // a RunList item
+		}
+		return tm, errs
+	}
+	top := prefix == ""
+	switch {
+	case !hasKind:
+	case kind == KindRun || top && (kind == KindRunList || kind == kindList):
+		tm.Kind = kind
+	case top:
+		errs = append(errs, &FieldError{Field: "kind", Message: fmt.Sprintf("unsupported value %q: must be Run or RunList", clipName(kind))})
+	default:
+		errs = append(errs, &FieldError{Field: prefix + "kind", Message: fmt.Sprintf("unsupported value %q: must be Run", clipName(kind))})
+	}
+	want := APIVersion
+	if kind == kindList && top {
+		want = listAPIVersion
+	}
+	if hasVersion && version != want {
+		errs = append(errs, &FieldError{Field: prefix + "apiVersion", Message: fmt.Sprintf("unsupported value %q: must be %s", clipName(version), want)})
+	}
+	tm.APIVersion = version
+	return tm, errs
+}
+
+// decodeInto decodes v into out (a pointer), with every problem found.
+func (d *typedDecoder) decodeInto(out any, v any) error {
+	d.problems = problemList{}
+	d.path = fieldPath{}
+	d.decode(reflect.ValueOf(out).Elem(), v)
+	if len(d.problems.list) > 0 {
+		return &DecodeError{Problems: d.problems.messages()}
 	}
 	return nil
 }

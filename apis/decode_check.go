@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,102 +13,162 @@ import (
 
 var timeType = reflect.TypeFor[time.Time]()
 
-func reflectTypeOf(ptr any) reflect.Type { return reflect.TypeOf(ptr).Elem() }
+// typedDecoder walks a decoded JSON value against the Go value it decodes
+// into: it records every unknown field and type mismatch with its path,
+// and assigns what fits. encoding/json would stop at the first problem,
+// match field names case-insensitively and say "Go struct field
+// RunSpec.spec.cpus": users need the path they wrote and a hint. Decoding
+// straight from the value (rather than re-encoding it for encoding/json)
+// also keeps the cost to one walk.
+type typedDecoder struct {
+	path     fieldPath
+	problems problemList
+	fields   map[reflect.Type]*fieldSet // structFields, computed once per type
+}
 
-// checkValue walks a decoded JSON value against the Go type it will be
-// decoded into and records every unknown field and type mismatch with its
-// path. encoding/json would stop at the first, match field names
-// case-insensitively and say "Go struct field RunSpec.spec.cpus": users
-// need the path they wrote and a hint.
-func checkValue(t reflect.Type, v any, path string, problems *problemList) {
+func (d *typedDecoder) structFields(t reflect.Type) *fieldSet {
+	fs, ok := d.fields[t]
+	if !ok {
+		fs = structFields(t)
+		if d.fields == nil {
+			d.fields = map[reflect.Type]*fieldSet{}
+		}
+		d.fields[t] = fs
+	}
+	return fs
+}
+
+func (d *typedDecoder) problem(msg string) {
+	if d.problems.full() {
+		d.problems.dropped++ // no path to render
+		return
+	}
+	addProblem(&d.problems, d.path.String(), msg)
+}
+
+// decode sets out (settable, and zero) from v.
+func (d *typedDecoder) decode(out reflect.Value, v any) {
 	if v == nil {
 		return // null leaves the zero value, as encoding/json does
 	}
+	t := out.Type()
 	if t == timeType {
 		s, ok := v.(string)
 		var tm time.Time
 		if !ok || tm.UnmarshalJSON([]byte(strconv.Quote(s))) != nil {
-			addProblem(problems, path, fmt.Sprintf("expected an RFC 3339 time such as \"2026-11-21T10:00:00Z\", got %s", describe(v)))
+			d.problem(fmt.Sprintf("expected an RFC 3339 time such as \"2026-11-21T10:00:00Z\", got %s", describe(v)))
+			return
 		}
+		out.Set(reflect.ValueOf(tm))
 		return
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		checkValue(t.Elem(), v, path, problems)
+		p := reflect.New(t.Elem())
+		d.decode(p.Elem(), v)
+		out.Set(p)
 	case reflect.Interface:
+		out.Set(reflect.ValueOf(v))
 	case reflect.Struct:
-		obj, ok := v.(map[string]any)
+		obj, ok := v.(object)
 		if !ok {
-			addProblem(problems, path, "expected object, got "+jsonTypeName(v))
+			d.problem("expected object, got " + jsonTypeName(v))
 			return
 		}
-		fields := structFields(t)
-		for _, k := range sortedKeys(obj) {
+		fields := d.structFields(t)
+		for _, m := range obj.sorted() {
+			k := m.key
 			f, ok := fields.byName[k]
 			if !ok {
-				msg := "unknown field"
-				if problems.full() {
-					problems.dropped++
+				if d.problems.full() {
+					d.problems.dropped++
 					continue
 				}
+				msg := "unknown field"
 				if s := suggest(k, fields.names); s != "" {
-					msg += "; did you mean " + joinPath(path, s) + "?"
+					msg += "; did you mean " + d.path.child(s) + "?"
 				}
-				addProblem(problems, joinPath(path, k), msg)
+				d.path.field(k)
+				d.problem(msg)
+				d.path.pop()
 				continue
 			}
-			checkValue(f, obj[k], joinPath(path, k), problems)
+			d.path.field(k)
+			d.decode(out.FieldByIndex(f.index), m.value)
+			d.path.pop()
 		}
 	case reflect.Map:
-		obj, ok := v.(map[string]any)
+		obj, ok := v.(object)
 		if !ok {
-			addProblem(problems, path, "expected object, got "+jsonTypeName(v))
+			d.problem("expected object, got " + jsonTypeName(v))
 			return
 		}
-		for _, k := range sortedKeys(obj) {
-			checkValue(t.Elem(), obj[k], path+"["+k+"]", problems)
+		m := reflect.MakeMapWithSize(t, len(obj))
+		for _, mem := range obj.sorted() {
+			e := reflect.New(t.Elem()).Elem()
+			d.path.key(mem.key)
+			d.decode(e, mem.value)
+			d.path.pop()
+			m.SetMapIndex(reflect.ValueOf(mem.key).Convert(t.Key()), e)
 		}
+		out.Set(m)
 	case reflect.Slice:
 		arr, ok := v.([]any)
 		if !ok {
-			addProblem(problems, path, "expected array, got "+jsonTypeName(v))
+			d.problem("expected array, got " + jsonTypeName(v))
 			return
 		}
+		s := reflect.MakeSlice(t, len(arr), len(arr))
 		for i, item := range arr {
-			checkValue(t.Elem(), item, path+"["+strconv.Itoa(i)+"]", problems)
+			d.path.index(i)
+			d.decode(s.Index(i), item)
+			d.path.pop()
 		}
+		out.Set(s)
 	case reflect.String:
-		if _, ok := v.(string); !ok {
-			addProblem(problems, path, "expected string, got "+jsonTypeName(v))
+		s, ok := v.(string)
+		if !ok {
+			d.problem("expected string, got " + jsonTypeName(v))
+			return
 		}
+		out.SetString(s)
 	case reflect.Bool:
-		if _, ok := v.(bool); !ok {
-			addProblem(problems, path, "expected boolean, got "+jsonTypeName(v))
+		b, ok := v.(bool)
+		if !ok {
+			d.problem("expected boolean, got " + jsonTypeName(v))
+			return
 		}
+		out.SetBool(b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, ok := v.(json.Number)
 		if !ok {
-			addProblem(problems, path, "expected integer, got "+jsonTypeName(v))
+			d.problem("expected integer, got " + jsonTypeName(v))
 			return
 		}
-		if _, err := strconv.ParseInt(n.String(), 10, t.Bits()); err != nil {
+		i, err := strconv.ParseInt(n.String(), 10, t.Bits())
+		if err != nil {
 			if _, ferr := strconv.ParseInt(n.String(), 10, 64); ferr != nil && !isRangeErr(ferr) {
-				addProblem(problems, path, "expected integer, got "+n.String())
+				d.problem("expected integer, got " + clipName(n.String()))
 			} else {
-				addProblem(problems, path, fmt.Sprintf("%s is out of range for a %d-bit integer", n.String(), t.Bits()))
+				d.problem(fmt.Sprintf("%s is out of range for a %d-bit integer", clipName(n.String()), t.Bits()))
 			}
+			return
 		}
+		out.SetInt(i)
 	case reflect.Float32, reflect.Float64:
 		n, ok := v.(json.Number)
 		if !ok {
-			addProblem(problems, path, "expected number, got "+jsonTypeName(v))
+			d.problem("expected number, got " + jsonTypeName(v))
 			return
 		}
-		if _, err := strconv.ParseFloat(n.String(), t.Bits()); err != nil {
-			addProblem(problems, path, n.String()+" is out of range")
+		f, err := strconv.ParseFloat(n.String(), t.Bits())
+		if err != nil {
+			d.problem(clipName(n.String()) + " is out of range")
+			return
 		}
+		out.SetFloat(f)
 	default:
-		addProblem(problems, path, "cannot decode into "+t.String())
+		d.problem("cannot decode into " + t.String())
 	}
 }
 
@@ -124,18 +185,18 @@ const maxDecodeProblems = 20
 // problemList collects decode problems, keeping the first
 // maxDecodeProblems and counting the rest.
 type problemList struct {
-	list    []string
+	list    ErrorList
 	dropped int
 }
 
 func (p *problemList) full() bool { return len(p.list) >= maxDecodeProblems }
 
 // messages returns the kept problems, with a count of the dropped ones.
-func (p *problemList) messages() []string {
+func (p *problemList) messages() ErrorList {
 	if p.dropped == 0 {
 		return p.list
 	}
-	return append(p.list, fmt.Sprintf("and %d more problems", p.dropped))
+	return append(p.list, &FieldError{Message: fmt.Sprintf("and %d more problems", p.dropped)})
 }
 
 func addProblem(problems *problemList, path, msg string) {
@@ -143,10 +204,16 @@ func addProblem(problems *problemList, path, msg string) {
 		problems.dropped++
 		return
 	}
-	if path != "" {
-		msg = path + ": " + msg
+	problems.list = append(problems.list, &FieldError{Field: path, Message: msg})
+}
+
+// problems is an ErrorList of messages that name no field.
+func problems(msgs ...string) ErrorList {
+	l := make(ErrorList, len(msgs))
+	for i, m := range msgs {
+		l[i] = &FieldError{Message: m}
 	}
-	problems.list = append(problems.list, msg)
+	return l
 }
 
 func joinPath(path, name string) string {
@@ -160,7 +227,7 @@ func jsonTypeName(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
-	case map[string]any:
+	case object, map[string]any:
 		return "object"
 	case []any:
 		return "array"
@@ -182,16 +249,23 @@ func describe(v any) string {
 }
 
 type fieldSet struct {
-	byName map[string]reflect.Type
+	byName map[string]structField
 	names  []string
+}
+
+// structField is a field's place in its struct (through embedded structs)
+// and type.
+type structField struct {
+	index []int
+	typ   reflect.Type
 }
 
 // structFields lists the JSON names of t's fields, flattening embedded
 // structs as encoding/json does.
 func structFields(t reflect.Type) *fieldSet {
-	fs := &fieldSet{byName: map[string]reflect.Type{}}
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
+	fs := &fieldSet{byName: map[string]structField{}}
+	var walk func(t reflect.Type, index []int)
+	walk = func(t reflect.Type, index []int) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			if !f.IsExported() {
@@ -202,18 +276,19 @@ func structFields(t reflect.Type) *fieldSet {
 				continue
 			}
 			name, _, _ := strings.Cut(tag, ",")
+			at := append(slices.Clip(index), i)
 			if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
-				walk(f.Type)
+				walk(f.Type, at)
 				continue
 			}
 			if name == "" {
 				name = f.Name
 			}
-			fs.byName[name] = f.Type
+			fs.byName[name] = structField{index: at, typ: f.Type}
 			fs.names = append(fs.names, name)
 		}
 	}
-	walk(t)
+	walk(t, nil)
 	sort.Strings(fs.names)
 	return fs
 }

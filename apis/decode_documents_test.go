@@ -14,15 +14,15 @@ func TestDecodeRunDocuments_KeepsDocumentIndexes(t *testing.T) {
 		names   [][]string
 	}{
 		"single": {
-			in:      "metadata: {name: a}\n",
+			in:      "apiVersion: sprint/v1\nkind: Run\nmetadata: {name: a}\n",
 			indexes: []int{0}, names: [][]string{{"a"}},
 		},
 		"multi with an empty document": {
-			in:      "metadata: {name: a}\n---\n---\nkind: RunList\nitems: [{metadata: {name: b}}, {metadata: {name: c}}]\n",
+			in:      "apiVersion: sprint/v1\nkind: Run\nmetadata: {name: a}\n---\n---\napiVersion: sprint/v1\nkind: RunList\nitems: [{metadata: {name: b}}, {metadata: {name: c}}]\n",
 			indexes: []int{1, 2}, names: [][]string{{"a"}, {"b", "c"}},
 		},
 		"json stream": {
-			in:      `{"metadata":{"name":"a"}} {"metadata":{"name":"b"}}`,
+			in:      `{"apiVersion":"sprint/v1","kind":"Run","metadata":{"name":"a"}} {"apiVersion":"sprint/v1","kind":"Run","metadata":{"name":"b"}}`,
 			indexes: []int{1, 2}, names: [][]string{{"a"}, {"b"}},
 		},
 		"empty": {in: "# nothing\n", indexes: []int{}, names: [][]string{}},
@@ -44,6 +44,6 @@ func TestDecodeRunDocuments_KeepsDocumentIndexes(t *testing.T) {
 			assert.Equal(t, tc.names, names)
 		})
 	}
-	_, err := DecodeRunDocuments([]byte("metadata: {name: a}\n---\nspec: {cpu: 1}\n"))
+	_, err := DecodeRunDocuments([]byte("apiVersion: sprint/v1\nkind: Run\nmetadata: {name: a}\n---\napiVersion: sprint/v1\nkind: Run\nspec: {cpu: 1}\n"))
 	require.EqualError(t, err, "document 2: spec.cpu: unknown field; did you mean spec.cpus?")
 }

@@ -12,6 +12,13 @@
 //     that creates Runs applies the same check.
 //   - decode*.go, encode.go: strict JSON/YAML decoding of single Runs,
 //     RunLists and multi-document streams (DecodeRuns), and encoding.
+//     decode_json.go reads JSON token by token (duplicate fields, depth),
+//     decode_yaml.go walks go-yaml's nodes (depth, alias expansion),
+//     decode_check.go decodes the result into the Go types with every
+//     problem's path, decode_path.go keeps that path as a stack. Decoding
+//     costs time and memory linear in the input whatever its shape: nesting
+//     is capped at MaxDepth, paths are rendered only for errors, and YAML
+//     aliases may not expand a document beyond its size plus 64 KiB.
 //   - selector.go, fieldselector.go: Kubernetes label selectors and field
 //     selectors (metadata.name, status.phase).
 //   - sprint.go: the Sprint-compatible ContainerRunDefinition, its mapping to
@@ -20,7 +27,8 @@
 //     these types by a test and embedded.
 //
 // It depends on the standard library and small encoding helpers
-// (sigs.k8s.io/yaml; invopop/jsonschema in tests only); every other sprint
+// (go.yaml.in/yaml/v2, sigs.k8s.io/yaml; invopop/jsonschema in tests
+// only); every other sprint
 // package imports it and it imports none of them. docs/api.md lists the
 // validation rules and the decisions behind them.
 package apis

@@ -3,7 +3,6 @@ package apis
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"maps"
 	"slices"
@@ -378,25 +377,30 @@ func cloneConstraints(cs [][]string) [][]string {
 // are *DecodeError (ErrBadRequest).
 func DecodeContainerRunDefinition(data []byte) (ContainerRunDefinition, error) {
 	var def ContainerRunDefinition
+	if err := checkText(data); err != nil {
+		return def, err
+	}
+	if off := loneSurrogate(data); off >= 0 {
+		return def, surrogateError(data, off, 0)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	v, err := readJSONValue(dec, "")
-	var dup *duplicateFieldError
+	r := &jsonReader{dec: dec}
+	v, err := r.next()
 	switch {
-	case errors.As(err, &dup):
-		return def, &DecodeError{Problems: []string{dup.Error()}}
 	case err == io.EOF:
-		return def, &DecodeError{Problems: []string{"invalid JSON: empty body"}}
+		return def, &DecodeError{Problems: problems("invalid JSON: empty body")}
 	case err != nil:
-		return def, &DecodeError{Problems: []string{"invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}}
+		return def, jsonError(data, err)
 	}
 	if dec.More() {
-		return def, &DecodeError{Problems: []string{"invalid JSON: unexpected data after the definition"}}
+		return def, &DecodeError{Problems: problems("invalid JSON: unexpected data after the definition")}
 	}
-	if _, ok := v.(map[string]any); !ok {
-		return def, &DecodeError{Problems: []string{"expected an object (a ContainerRunDefinition), got " + jsonTypeName(v)}}
+	if _, ok := v.(object); !ok {
+		return def, &DecodeError{Problems: problems("expected an object (a ContainerRunDefinition), got " + jsonTypeName(v))}
 	}
-	if err := strictDecode(v, &def, ""); err != nil {
+	d := &typedDecoder{}
+	if err := d.decodeInto(&def, v); err != nil {
 		return ContainerRunDefinition{}, err
 	}
 	return def, nil

@@ -171,7 +171,7 @@ func TestDecodeContainerRunDefinition(t *testing.T) {
 	assert.EqualError(t, err, "bogus: unknown field; cpus: expected number, got string")
 	_, err = DecodeContainerRunDefinition([]byte(`{"cmd":"x","env":{"A":"1","A":"2"}}`))
 	require.ErrorIs(t, err, ErrBadRequest)
-	assert.EqualError(t, err, "env.A: duplicate field")
+	assert.EqualError(t, err, "line 1: env.A: duplicate field")
 	_, err = DecodeContainerRunDefinition(nil)
 	assert.EqualError(t, err, "invalid JSON: empty body")
 }

@@ -39,8 +39,9 @@ func NewStatus(code int, reason, message string) *Status {
 
 // StatusFromError is the one mapping from errors to API Status objects the
 // HTTP layer uses: a *Status passes through, *InvalidError and ErrorList
-// become 422 with causes, *ForbiddenError 403 with causes, each sentinel
-// error its own code, anything else 500. A nil error gives nil.
+// become 422 with causes, *ForbiddenError 403 with causes, *DecodeError
+// 400 with causes, each sentinel error its own code, anything else 500. A
+// nil error gives nil.
 func StatusFromError(err error) *Status {
 	if err == nil {
 		return nil
@@ -59,6 +60,14 @@ func StatusFromError(err error) *Status {
 	if errors.As(err, &fe) {
 		s := NewStatus(http.StatusForbidden, ReasonForbidden, err.Error())
 		s.Details = &StatusDetails{Name: fe.Name, Kind: fe.Kind, Causes: causes(fe.Errors)}
+		return s
+	}
+	var de *DecodeError
+	if errors.As(err, &de) {
+		// A body that could not be decoded: 400, with a cause per
+		// problem, so that clients find the field as for a 422.
+		s := NewStatus(http.StatusBadRequest, ReasonBadRequest, err.Error())
+		s.Details = &StatusDetails{Causes: causes(de.Problems)}
 		return s
 	}
 	var list ErrorList

@@ -84,20 +84,26 @@ func ValidateRunSpec(s *RunSpec, path string) ErrorList {
 	if s.Container != nil {
 		errs = append(errs, validateContainer(path+".container", s.Container)...)
 	}
+	uris := itemErrors{path: path + ".uris"}
 	for i, u := range s.URIs {
-		errs = append(errs, validateURI(path+".uris["+strconv.Itoa(i)+"].value", u.Value)...)
+		uris.add(validateURI(path+".uris["+strconv.Itoa(i)+"].value", u.Value)...)
 	}
+	errs = append(errs, uris.list()...)
+	constraints := itemErrors{path: path + ".constraints"}
 	for i, c := range s.Constraints {
-		errs = append(errs, validateConstraint(path+".constraints["+strconv.Itoa(i)+"]", c)...)
+		constraints.add(validateConstraint(path+".constraints["+strconv.Itoa(i)+"]", c)...)
 	}
+	errs = append(errs, constraints.list()...)
 	if strings.IndexByte(s.Command, 0) >= 0 {
 		errs = append(errs, fieldErr(path+".command", "must not contain a NUL byte"))
 	}
+	args := itemErrors{path: path + ".args"}
 	for i, a := range s.Args {
 		if strings.IndexByte(a, 0) >= 0 {
-			errs = append(errs, fieldErr(path+".args["+strconv.Itoa(i)+"]", "must not contain a NUL byte"))
+			args.add(fieldErr(path+".args["+strconv.Itoa(i)+"]", "must not contain a NUL byte"))
 		}
 	}
+	errs = append(errs, args.list()...)
 	errs = append(errs, validateStrings(path, reflect.ValueOf(*s))...)
 	errs = append(errs, validateSeconds(path+".activeDeadlineSeconds", s.ActiveDeadlineSeconds)...)
 	if s.BackoffLimit < 0 {
@@ -176,20 +182,20 @@ func IsReservedEnv(name string) bool {
 }
 
 func validateEnv(path string, env map[string]string) ErrorList {
-	var errs ErrorList
+	errs := itemErrors{path: path}
 	for _, k := range sortedKeys(env) {
 		p := path + "[" + k + "]"
 		switch {
 		case !envNameRe.MatchString(k):
-			errs = append(errs, fieldErr(p, "invalid name: must consist of letters, digits or '_', and not start with a digit (e.g. \"MY_VAR\")"))
+			errs.add(fieldErr(p, "invalid name: must consist of letters, digits or '_', and not start with a digit (e.g. \"MY_VAR\")"))
 		case IsReservedEnv(k):
-			errs = append(errs, fieldErr(p, "reserved: sprint sets HOST, PORT, PORTS, PORT<n>, PORT_*, MESOS_TASK_ID, SPRINT_RUN_NAME and SPRINT_LABEL_* for every task"))
+			errs.add(fieldErr(p, "reserved: sprint sets HOST, PORT, PORTS, PORT<n>, PORT_*, MESOS_TASK_ID, SPRINT_RUN_NAME and SPRINT_LABEL_* for every task"))
 		}
 		if strings.IndexByte(env[k], 0) >= 0 {
-			errs = append(errs, fieldErr(p, "value must not contain a NUL byte"))
+			errs.add(fieldErr(p, "value must not contain a NUL byte"))
 		}
 	}
-	return errs
+	return errs.list()
 }
 
 func validateConstraint(path string, c []string) ErrorList {

@@ -64,22 +64,31 @@ func validateContainer(p string, c *Container) ErrorList {
 		errs = append(errs, fieldErr(p+".network", "unsupported value %q: must be HOST, BRIDGE or USER", c.Network))
 	}
 	seenNet := map[string]bool{}
+	networks := itemErrors{path: p + ".networks"}
 	for i, n := range c.Networks {
 		np := fmt.Sprintf("%s.networks[%d].name", p, i)
 		switch {
 		case n.Name == "":
-			errs = append(errs, fieldErr(np, "required"))
+			networks.add(fieldErr(np, "required"))
 		case !networkNameRe.MatchString(n.Name):
-			errs = append(errs, fieldErr(np, "invalid value %q: must be at most 63 letters, digits, '_', '.' or '-', starting with a letter or digit", n.Name))
+			networks.add(fieldErr(np, "invalid value %q: must be at most 63 letters, digits, '_', '.' or '-', starting with a letter or digit", n.Name))
 		case seenNet[n.Name]:
-			errs = append(errs, fieldErr(np, "duplicate value %q", n.Name))
+			networks.add(fieldErr(np, "duplicate value %q", n.Name))
 		}
 		seenNet[n.Name] = true
 	}
+	errs = append(errs, networks.list()...)
 	errs = append(errs, validatePortMappings(p+".portMappings", c.PortMappings)...)
+	errs = append(errs, validateVolumes(p+".volumes", c.Volumes)...)
+	return errs
+}
+
+func validateVolumes(p string, volumes []Volume) ErrorList {
+	items := itemErrors{path: p}
 	seenPath := map[string]bool{}
-	for i, v := range c.Volumes {
-		vp := fmt.Sprintf("%s.volumes[%d]", p, i)
+	for i, v := range volumes {
+		var errs ErrorList
+		vp := fmt.Sprintf("%s[%d]", p, i)
 		switch {
 		case v.ContainerPath == "":
 			errs = append(errs, fieldErr(vp+".containerPath", "required"))
@@ -100,8 +109,9 @@ func validateContainer(p string, c *Container) ErrorList {
 		default:
 			errs = append(errs, fieldErr(vp+".mode", "unsupported value %q: must be RO or RW", v.Mode))
 		}
+		items.add(errs...)
 	}
-	return errs
+	return items.list()
 }
 
 func validateDocker(p string, d *DockerInfo) ErrorList {
@@ -114,12 +124,13 @@ func validateDocker(p string, d *DockerInfo) ErrorList {
 	case !imageRefRe.MatchString(d.Image):
 		errs = append(errs, fieldErr(p+".image", "invalid value %q: not a Docker image reference such as \"alpine:3.20\" or \"registry.example.com:5000/team/app@sha256:…\"", d.Image))
 	}
+	params := itemErrors{path: p + ".parameters"}
 	for i, prm := range d.Parameters {
 		if prm.Key == "" {
-			errs = append(errs, fieldErr(fmt.Sprintf("%s.parameters[%d].key", p, i), "required"))
+			params.add(fieldErr(fmt.Sprintf("%s.parameters[%d].key", p, i), "required"))
 		}
 	}
-	return errs
+	return append(errs, params.list()...)
 }
 
 // protocolSet maps each accepted protocol value to the protocols it uses.
@@ -131,10 +142,11 @@ var protocolSet = map[string][]string{
 // as the host port" (the Sprint seed deploys itself that way), hostPort 0
 // means a port taken from the offer.
 func validatePortMappings(p string, pms []PortMapping) ErrorList {
-	var errs ErrorList
+	items := itemErrors{path: p}
 	names := map[string]bool{}
 	hostPorts := map[string]bool{} // "tcp/8080"
 	for i, pm := range pms {
+		var errs ErrorList
 		ip := fmt.Sprintf("%s[%d]", p, i)
 		if pm.ContainerPort < 0 || pm.ContainerPort > 65535 {
 			errs = append(errs, fieldErr(ip+".containerPort", "must be between 0 and 65535, got %d", pm.ContainerPort))
@@ -166,8 +178,9 @@ func validatePortMappings(p string, pms []PortMapping) ErrorList {
 			}
 			names[pm.Name] = true
 		}
+		items.add(errs...)
 	}
-	return errs
+	return items.list()
 }
 
 func validateURI(p, v string) ErrorList {

@@ -43,6 +43,37 @@ func fieldErr(path, format string, args ...any) *FieldError {
 	return &FieldError{Field: path, Message: fmt.Sprintf(format, args...)}
 }
 
+// maxItemErrors bounds the problems the items of one list or map report:
+// a manifest with 300,000 bad items needs fixing at the first few, and
+// reporting every one would cost far more memory than the manifest.
+const maxItemErrors = 20
+
+// itemErrors collects the problems of a list's or map's items at path,
+// keeping the first maxItemErrors and counting the rest.
+type itemErrors struct {
+	path string
+	errs ErrorList
+	more int
+}
+
+func (e *itemErrors) add(errs ...*FieldError) {
+	for _, err := range errs {
+		if len(e.errs) < maxItemErrors {
+			e.errs = append(e.errs, err)
+		} else {
+			e.more++
+		}
+	}
+}
+
+// list returns the kept problems, with a count of the rest.
+func (e *itemErrors) list() ErrorList {
+	if e.more > 0 {
+		return append(e.errs, fieldErr(e.path, "and %d more problems in its items", e.more))
+	}
+	return e.errs
+}
+
 func tooLong(max int) string { return fmt.Sprintf("must be no more than %d characters", max) }
 
 // validateDNS1123Label checks a name such as metadata.name or a port name.
@@ -125,22 +156,23 @@ func validateLabelValue(path, v string) ErrorList {
 }
 
 func validateLabels(path string, labels map[string]string) ErrorList {
-	var errs ErrorList
+	errs := itemErrors{path: path}
 	for _, k := range sortedKeys(labels) {
 		p := path + "[" + k + "]"
-		errs = append(errs, validateQualifiedName(p, k)...)
-		errs = append(errs, validateLabelValue(p, labels[k])...)
+		errs.add(validateQualifiedName(p, k)...)
+		errs.add(validateLabelValue(p, labels[k])...)
 	}
-	return errs
+	return errs.list()
 }
 
 func validateAnnotations(path string, ann map[string]string) ErrorList {
-	var errs ErrorList
+	items := itemErrors{path: path}
 	total := 0
 	for _, k := range sortedKeys(ann) {
 		total += len(k) + len(ann[k])
-		errs = append(errs, validateQualifiedName(path+"["+k+"]", k)...)
+		items.add(validateQualifiedName(path+"["+k+"]", k)...)
 	}
+	errs := items.list()
 	if total > MaxAnnotationsBytes {
 		errs = append(errs, fieldErr(path, "may not be larger than %d bytes in total (keys and values), got %d", MaxAnnotationsBytes, total))
 	}

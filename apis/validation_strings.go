@@ -37,22 +37,26 @@ func validateStrings(path string, v reflect.Value) ErrorList {
 			errs = append(errs, validateStrings(p, v.Field(i))...)
 		}
 	case reflect.Slice:
+		items := itemErrors{path: path}
 		for i := 0; i < v.Len(); i++ {
-			errs = append(errs, validateStrings(path+"["+strconv.Itoa(i)+"]", v.Index(i))...)
+			items.add(validateStrings(path+"["+strconv.Itoa(i)+"]", v.Index(i))...)
 		}
+		errs = append(errs, items.list()...)
 	case reflect.Map:
 		keys := v.MapKeys()
 		names := make([]string, len(keys))
 		for i, k := range keys {
 			names[i] = k.String()
 		}
+		items := itemErrors{path: path}
 		for _, k := range sortedKeys(setOf(names)) {
 			p := path + "[" + k + "]"
 			if !utf8.ValidString(k) {
-				errs = append(errs, fieldErr(p, "key must be valid UTF-8"))
+				items.add(fieldErr(p, "key must be valid UTF-8"))
 			}
-			errs = append(errs, validateStrings(p, v.MapIndex(reflect.ValueOf(k)))...)
+			items.add(validateStrings(p, v.MapIndex(reflect.ValueOf(k)))...)
 		}
+		errs = append(errs, items.list()...)
 	}
 	return errs
 }

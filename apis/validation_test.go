@@ -1,6 +1,7 @@
 package apis
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -165,4 +166,24 @@ func TestIsReservedEnv(t *testing.T) {
 
 func TestValidateRun_ZeroValueDoesNotPanic(t *testing.T) {
 	require.NotEmpty(t, ValidateRun(&Run{}))
+}
+
+// TestValidateRun_ItemProblemsAreCapped: each list or map reports its
+// first maxItemErrors problems and counts the rest, so that a manifest of
+// 100,000 bad items costs a short answer rather than 100,000 causes.
+func TestValidateRun_ItemProblemsAreCapped(t *testing.T) {
+	r := validRun()
+	const n = 100_000
+	r.Spec.Constraints = make([][]string, n)
+	r.Metadata.Labels = map[string]string{}
+	for i := range 50 {
+		r.Metadata.Labels[fmt.Sprintf("bad key %d", i)] = "v"
+	}
+	errs := ValidateRun(r)
+	got := messages(errs)
+	require.Len(t, got, 2*(maxItemErrors+1), "%v", got)
+	assert.True(t, strings.HasPrefix(got[0], "metadata.labels[bad key 0]: name part must consist of"), got[0])
+	assert.Equal(t, "metadata.labels: and 30 more problems in its items", got[maxItemErrors])
+	assert.Equal(t, "spec.constraints[0]: must be [field, OPERATOR] or [field, OPERATOR, value], got 0 elements", got[maxItemErrors+1])
+	assert.Equal(t, fmt.Sprintf("spec.constraints: and %d more problems in its items", n-maxItemErrors), got[len(got)-1])
 }

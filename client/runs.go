@@ -77,8 +77,25 @@ func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*
 	return created, Replaced, nil
 }
 
+// encodeRun is the JSON of run as the server wants it, with apiVersion and
+// kind: a Run built in Go may leave them out (its type says what it is),
+// but the server refuses a body that does not name them.
+func encodeRun(run *apis.Run) ([]byte, error) {
+	if run.APIVersion == "" || run.Kind == "" {
+		typed := *run
+		if typed.APIVersion == "" {
+			typed.APIVersion = apis.APIVersion
+		}
+		if typed.Kind == "" {
+			typed.Kind = apis.KindRun
+		}
+		run = &typed
+	}
+	return json.Marshal(run)
+}
+
 func (c *Client) put(ctx context.Context, run *apis.Run, dryRun bool) (*apis.Run, ApplyResult, error) {
-	body, err := json.Marshal(run)
+	body, err := encodeRun(run)
 	if err != nil {
 		return nil, "", fmt.Errorf("encode run: %w", err)
 	}
@@ -111,7 +128,7 @@ func (c *Client) Create(ctx context.Context, run *apis.Run) (*apis.Run, error) {
 }
 
 func (c *Client) create(ctx context.Context, run *apis.Run, dryRun bool) (*apis.Run, error) {
-	body, err := json.Marshal(run)
+	body, err := encodeRun(run)
 	if err != nil {
 		return nil, fmt.Errorf("encode run: %w", err)
 	}

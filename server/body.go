@@ -37,6 +37,11 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 			if errors.As(err, &mbe) {
 				return nil, tooLarge(limit)
 			}
+			if errors.Is(err, errBodyTooSlow) {
+				// Closing the connection after the answer is net/http's
+				// doing: the rest of the body was not read.
+				return nil, statusError(http.StatusRequestTimeout, "Timeout", "%v", err)
+			}
 			return nil, badRequest("read request body: %v", err)
 		}
 		if int64(len(b)) > limit {
@@ -85,7 +90,9 @@ func unsupportedType(ct string, allowYAML bool) error {
 }
 
 // decodeRun decodes exactly one Run from a JSON or YAML body, with the
-// strict field checks of apis.DecodeRuns.
+// strict checks of apis.DecodeRuns: apiVersion and kind named, no unknown
+// or repeated field, valid UTF-8, bounded nesting. A YAML body may be at
+// most MaxYAMLBodyBytes.
 func (s *Server) decodeRun(c echo.Context) (*apis.Run, error) {
 	if _, err := bodyFormat(c, true); err != nil {
 		return nil, err
@@ -97,18 +104,46 @@ func (s *Server) decodeRun(c echo.Context) (*apis.Run, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, badRequest("request body is empty: send one Run")
 	}
-	runs, err := apis.DecodeRuns(b)
+	if !apis.IsJSON(b) && int64(len(b)) > s.cfg.MaxYAMLBodyBytes {
+		return nil, statusError(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
+			"YAML request body is larger than %d bytes: send it as JSON (up to %d bytes), which costs the server far less to decode",
+			s.cfg.MaxYAMLBodyBytes, s.cfg.MaxBodyBytes)
+	}
+	var docs []apis.RunDocument
+	err = s.decoding(c, func() (err error) {
+		docs, err = apis.DecodeRunDocuments(b)
+		return err
+	})
 	if err != nil {
-		if errors.Is(err, apis.ErrBadRequest) || errors.Is(err, apis.ErrInvalid) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %w", apis.ErrBadRequest, err)
+		return nil, err
 	}
-	if len(runs) != 1 {
-		return nil, badRequest("request body holds %d Runs: send exactly one", len(runs))
+	switch {
+	case len(docs) == 1 && docs[0].Kind != apis.KindRun:
+		return nil, badRequest("kind %s: this endpoint takes one Run; apply the items of a list one by one", docs[0].Kind)
+	case len(docs) != 1:
+		return nil, badRequest("request body holds %d documents: send exactly one Run", len(docs))
 	}
-	r := runs[0]
+	r := docs[0].Runs[0]
 	return &r, nil
+}
+
+// decoding runs decode, a decoder of a request body, when one of
+// Config.MaxConcurrentDecodes slots is free. Decoding is CPU-bound and a
+// hostile body may cost up to 64 MiB of memory, so more at once would not
+// finish sooner but would hold more memory. Its errors are 400s.
+func (s *Server) decoding(c echo.Context, decode func() error) error {
+	ctx := c.Request().Context()
+	select {
+	case s.decodeSlots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.decodeSlots }()
+	err := decode()
+	if err == nil || errors.Is(err, apis.ErrBadRequest) || errors.Is(err, apis.ErrInvalid) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", apis.ErrBadRequest, err)
 }
 
 // strictJSON decodes one JSON value, refusing unknown fields and trailing data.

@@ -51,6 +51,7 @@ var reasons = map[int]string{
 	http.StatusForbidden:             "Forbidden",
 	http.StatusNotFound:              "NotFound",
 	http.StatusMethodNotAllowed:      "MethodNotAllowed",
+	http.StatusRequestTimeout:        "Timeout",
 	http.StatusRequestEntityTooLarge: "RequestEntityTooLarge",
 	http.StatusUnsupportedMediaType:  "UnsupportedMediaType",
 	http.StatusServiceUnavailable:    "ServiceUnavailable",
@@ -120,6 +121,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(st.Details.RetryAfterSeconds))
 	}
 	if c.Request().Method == http.MethodHead {
+		// GET's headers without its body.
+		c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 		_ = c.NoContent(st.Code)
 		return
 	}

@@ -223,6 +223,9 @@ func (s *Server) forward(c echo.Context, addr string, body []byte) error {
 	if err != nil {
 		return err
 	}
+	if streams(c.Request()) {
+		noWriteDeadline(c) // the leader's stream passes through
+	}
 	st := &forwardState{target: target, body: body}
 	req := c.Request()
 	s.proxy.ServeHTTP(c.Response(), req.WithContext(context.WithValue(req.Context(), forwardKey{}, st)))

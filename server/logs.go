@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -9,7 +10,9 @@ import (
 
 // runLog serves GET /api/v1/runs/{name}/log?stream=stdout|stderr&follow=&tail=
 // on the leader, which talks to Mesos. Output is streamed as text/plain and
-// flushed as it arrives.
+// flushed as it arrives. HEAD answers what GET would (404 for a missing Run
+// or log, 200 with the headers) after reading at most the log's first
+// chunk, and never follows.
 func (s *Server) runLog(c echo.Context) error {
 	stream := c.QueryParam("stream")
 	switch stream {
@@ -30,6 +33,10 @@ func (s *Server) runLog(c echo.Context) error {
 	if s.logs == nil {
 		return statusError(http.StatusServiceUnavailable, "ServiceUnavailable", "this server cannot read task logs")
 	}
+	head := c.Request().Method == http.MethodHead
+	if follow && !head {
+		noWriteDeadline(c) // a stream: no deadline for the whole response
+	}
 	ctx, cancel := context.WithCancel(c.Request().Context())
 	defer cancel()
 	stop := context.AfterFunc(s.streams, cancel)
@@ -39,8 +46,11 @@ func (s *Server) runLog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := &logWriter{c: c}
-	err = s.logs.CopyLog(ctx, run, LogOptions{Stream: stream, Follow: follow, Tail: tail}, out)
+	out := &logWriter{c: c, head: head}
+	err = s.logs.CopyLog(ctx, run, LogOptions{Stream: stream, Follow: follow && !head, Tail: tail}, out)
+	if errors.Is(err, errHeadAnswered) {
+		err = nil
+	}
 	switch {
 	case !out.started && err != nil:
 		return err
@@ -52,11 +62,16 @@ func (s *Server) runLog(c echo.Context) error {
 	return nil
 }
 
+// errHeadAnswered stops copying a log once a HEAD request has its answer.
+var errHeadAnswered = errors.New("HEAD answered")
+
 // logWriter sends the 200 and its headers on the first Write, so that a
 // LogSource failing before it wrote anything still gets a Status answer,
-// and flushes every Write to the client.
+// and flushes every Write to the client. For HEAD, the first Write sends
+// the headers and stops the copy.
 type logWriter struct {
 	c       echo.Context
+	head    bool
 	started bool
 }
 
@@ -72,6 +87,10 @@ func (w *logWriter) start() {
 func (w *logWriter) Write(p []byte) (int, error) {
 	if !w.started {
 		w.start()
+	}
+	if w.head {
+		w.c.Response().Flush()
+		return 0, errHeadAnswered
 	}
 	n, err := w.c.Response().Write(p)
 	w.c.Response().Flush()

@@ -12,11 +12,18 @@ import (
 func (s *Server) healthz(c echo.Context) error { return c.String(http.StatusOK, "ok") }
 
 // readyz answers 200 once the node knows a leader and has applied the
-// committed log, 503 before: a readiness probe.
+// committed log, 503 before: a readiness probe. The 503 is the answer, not
+// a failure: it is written here rather than returned as an error, which
+// handleError would log at ERROR on every probe while a node starts.
 func (s *Server) readyz(c echo.Context) error {
 	if !s.store.Ready() {
-		return statusError(http.StatusServiceUnavailable, "ServiceUnavailable",
+		st := statusError(http.StatusServiceUnavailable, "ServiceUnavailable",
 			"not ready: no leader known yet, or the committed log is not applied")
+		if c.Request().Method == http.MethodHead {
+			c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+			return c.NoContent(st.Code)
+		}
+		return c.JSON(st.Code, st)
 	}
 	return c.String(http.StatusOK, "ok")
 }

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"os"
 	"regexp"
@@ -81,7 +83,7 @@ func TestOpenAPI_MatchesRoutes(t *testing.T) {
 		}
 	}
 
-	e, ok := srv.Handler().(*echo.Echo)
+	e, ok := server.EchoForTest(srv.Server).(*echo.Echo)
 	require.True(t, ok)
 	param := regexp.MustCompile(`(^|[^\\]):([a-zA-Z]+)`) // \: is a literal colon
 	var routed []string
@@ -139,7 +141,7 @@ func TestHTTP_Details(t *testing.T) {
 	})
 
 	t.Run("huge selector is not echoed whole", func(t *testing.T) {
-		sel := strings.Repeat("a", 200<<10) + "=="
+		sel := strings.Repeat("a", 40<<10) + "=="
 		r := call(t, "GET", srv.URL+"/api/v1/runs?labelSelector="+sel, "")
 		require.Equal(t, http.StatusBadRequest, r.code)
 		st := r.status(t)
@@ -167,4 +169,72 @@ func TestHTTP_Details(t *testing.T) {
 		r = call(t, "POST", srv.URL+"/api/v1/runs", runJSON("via"), "Via", "1.1 sprint-n1")
 		assert.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
 	})
+}
+
+// TestRoutes_HeadWhereverGet: every route that answers GET answers HEAD.
+func TestRoutes_HeadWhereverGet(t *testing.T) {
+	srv := start(t, server.Config{})
+	e, ok := server.EchoForTest(srv.Server).(*echo.Echo)
+	require.True(t, ok)
+	methods := map[string]map[string]bool{}
+	for _, rt := range e.Routes() {
+		if methods[rt.Path] == nil {
+			methods[rt.Path] = map[string]bool{}
+		}
+		methods[rt.Path][rt.Method] = true
+	}
+	for path, m := range methods {
+		if m[http.MethodGet] {
+			assert.True(t, m[http.MethodHead], "GET %s has no HEAD", path)
+		}
+	}
+}
+
+// TestLog_Head answers HEAD on a log as GET would, without a body and
+// without following.
+func TestLog_Head(t *testing.T) {
+	srv := start(t, server.Config{})
+	mustCreate(t, srv, "a")
+	mustCreate(t, srv, "quiet")
+	srv.Logs.Append("a", "stdout", "hello\n")
+	for _, tc := range []struct {
+		path string
+		code int
+	}{
+		{"/api/v1/runs/a/log", http.StatusOK},
+		{"/api/v1/runs/a/log?follow=true", http.StatusOK}, // does not wait for more
+		{"/api/v1/runs/nosuch/log", http.StatusNotFound},
+		{"/api/v1/runs/quiet/log", http.StatusNotFound}, // no output yet
+		{"/api/v1/runs/a/log?stream=both", http.StatusBadRequest},
+	} {
+		get := call(t, "GET", srv.URL+strings.Replace(tc.path, "follow=true", "", 1), "")
+		head := call(t, "HEAD", srv.URL+tc.path, "")
+		assert.Equal(t, tc.code, head.code, tc.path)
+		assert.Equal(t, get.code, head.code, "HEAD and GET differ on %s", tc.path)
+		assert.Empty(t, head.body, tc.path)
+		assert.Equal(t, get.header.Get("Content-Type"), head.header.Get("Content-Type"), tc.path)
+	}
+}
+
+// TestReadyz_NotReadyIsNotAnError: /readyz answering 503 while a node
+// starts is the probe's answer, not a failure to log at ERROR.
+func TestReadyz_NotReadyIsNotAnError(t *testing.T) {
+	store := servertest.NewStore()
+	store.SetReady(false)
+	var logs bytes.Buffer
+	srv, err := server.New(server.Config{}, store, nil, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	for _, method := range []string{"GET", "HEAD"} {
+		r := callHandler(t, srv.Handler(), method, "/readyz", "")
+		require.Equal(t, http.StatusServiceUnavailable, r.code)
+		if method == "GET" {
+			st := r.status(t)
+			assert.Equal(t, "ServiceUnavailable", st.Reason)
+		}
+	}
+	assert.NotContains(t, logs.String(), "level=ERROR", "%s", logs.String())
+	r := callHandler(t, srv.Handler(), "GET", "/api/v1/runs/x/log", "") // no LogSource: a real 503
+	require.Equal(t, http.StatusServiceUnavailable, r.code)
+	assert.Contains(t, logs.String(), "level=ERROR", "other 503s are still logged")
 }

@@ -30,7 +30,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.PUT("/api/v1/runs/:name", s.leaderOnly(s.applyRun))
 	e.POST(`/api/v1/runs\:apply`, s.leaderOnly(s.applyList))
 	e.DELETE("/api/v1/runs/:name", s.leaderOnly(s.deleteRun))
-	e.GET("/api/v1/runs/:name/log", s.leaderOnly(s.runLog))
+	get("/api/v1/runs/:name/log", s.leaderOnly(s.runLog))
 	get("/api/v1/runs/:name/events", s.runEvents)
 	get("/api/v1/cluster", s.getCluster)
 	get("/api/v1/policy", s.getPolicy)

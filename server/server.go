@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 // Defaults of Config's zero values.
 const (
 	DefaultMaxBodyBytes     = 1 << 20
+	DefaultMaxYAMLBodyBytes = 512 << 10
 	DefaultBookmarkInterval = 30 * time.Second
 	DefaultForwardTimeout   = 10 * time.Second
 	DefaultForwardRetryWait = 100 * time.Millisecond
@@ -82,6 +84,36 @@ type Config struct {
 	MaxWatches       int
 	MaxClientWatches int
 	MaxClientLists   int
+
+	// MaxYAMLBodyBytes caps YAML request bodies (413 beyond, saying to
+	// send JSON); 0 means 512 KiB. YAML costs go-yaml up to ~100 bytes of
+	// memory per byte of input, so a YAML body gets half the JSON limit to
+	// stay within the same decoding budget.
+	MaxYAMLBodyBytes int64
+	// MaxConcurrentDecodes bounds how many request bodies are decoded at
+	// once; 0 means GOMAXPROCS (at least 2).
+	MaxConcurrentDecodes int
+
+	// ReadHeaderTimeout bounds reading a request's headers (and a TLS
+	// handshake); 0 means 10 s.
+	ReadHeaderTimeout time.Duration
+	// BodyReadTimeout and MinBodyRate bound reading a request body: it
+	// must arrive within BodyReadTimeout plus one second per MinBodyRate
+	// bytes (408 otherwise). 0 means 10 s and 32 KiB/s; a negative
+	// BodyReadTimeout disables the bound, a negative MinBodyRate gives the
+	// whole body BodyReadTimeout.
+	BodyReadTimeout time.Duration
+	MinBodyRate     int64
+	// WriteTimeout bounds writing a non-streaming response, from the start
+	// of the request; 0 means 1 minute, negative disables it. Watches and
+	// followed logs are not bound by it.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a kept-alive connection with no request for this
+	// long; 0 means 2 minutes.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes caps a request's header block (431 beyond); 0 means
+	// 64 KiB.
+	MaxHeaderBytes int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Policy is the admission policy every create path applies (native
@@ -92,6 +124,17 @@ type Config struct {
 	// Mesos reports the Mesos connection and agents at
 	// GET /api/v1/cluster/mesos; nil answers 503 there.
 	Mesos MesosSource
+}
+
+// orDefault is d for 0, 0 (none) for a negative duration, else v.
+func orDefault(v, d time.Duration) time.Duration {
+	switch {
+	case v == 0:
+		return d
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 func (c *Config) setDefaults() {
@@ -125,6 +168,25 @@ func (c *Config) setDefaults() {
 		if *l.v == 0 {
 			*l.v = l.def
 		}
+	}
+	if c.MaxYAMLBodyBytes <= 0 {
+		c.MaxYAMLBodyBytes = DefaultMaxYAMLBodyBytes
+	}
+	if c.MaxConcurrentDecodes <= 0 {
+		c.MaxConcurrentDecodes = max(2, runtime.GOMAXPROCS(0))
+	}
+	c.ReadHeaderTimeout = orDefault(c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	c.BodyReadTimeout = orDefault(c.BodyReadTimeout, DefaultBodyReadTimeout)
+	c.WriteTimeout = orDefault(c.WriteTimeout, DefaultWriteTimeout)
+	c.IdleTimeout = orDefault(c.IdleTimeout, DefaultIdleTimeout)
+	switch {
+	case c.MinBodyRate == 0:
+		c.MinBodyRate = DefaultMinBodyRate
+	case c.MinBodyRate < 0:
+		c.MinBodyRate = 0
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
@@ -171,6 +233,7 @@ type Server struct {
 	logs    LogSource
 	log     *slog.Logger
 	echo    *echo.Echo
+	handler http.Handler // echo within deadlines
 	metrics *metrics
 	tokens  *tokenSet
 	policy  apis.Policy // read-only after New
@@ -180,6 +243,9 @@ type Server struct {
 
 	// streams is cancelled by Close so that watches and followed logs,
 	// which never go idle, end before the graceful shutdown waits.
+	// decodeSlots bounds concurrent body decodes (see decode).
+	decodeSlots chan struct{}
+
 	streams      context.Context
 	stopStreams  context.CancelFunc
 	mu           sync.Mutex // guards servers and closed
@@ -218,24 +284,29 @@ func New(cfg Config, store Store, logs LogSource, logger *slog.Logger) (*Server,
 		tokens:  newTokenSet(cfg.Tokens),
 		policy:  cfg.policy(),
 		limits:  newLimiter(cfg.MaxWatches, cfg.MaxClientWatches, cfg.MaxClientLists),
+
+		decodeSlots: make(chan struct{}, cfg.MaxConcurrentDecodes),
 	}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.proxy = s.newForwardProxy()
 	s.echo = s.newEcho()
+	s.handler = s.deadlines(s.echo)
 	return s, nil
 }
 
-// Handler returns the HTTP handler serving every route.
-func (s *Server) Handler() http.Handler { return s.echo }
+// Handler returns the HTTP handler serving every route, with the
+// per-request body and write deadlines.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve accepts connections on ln until ctx ends or Close is called, then
 // shuts down gracefully. It speaks TLS when Config has a certificate.
 // It returns nil after a graceful shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
-		Handler:           s.echo,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	if s.cfg.TLSCertFile != "" {

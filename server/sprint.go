@@ -25,7 +25,11 @@ func (s *Server) sprintCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	def, err := apis.DecodeContainerRunDefinition(b)
+	var def apis.ContainerRunDefinition
+	err = s.decoding(c, func() (err error) {
+		def, err = apis.DecodeContainerRunDefinition(b)
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -78,6 +78,7 @@ const maxBatch = 256
 // stream ends; one that does not take a write within the write timeout is
 // disconnected.
 func (s *Server) watchRuns(c echo.Context, p *listParams) error {
+	noWriteDeadline(c) // a stream: no deadline for the whole response
 	req := c.Request()
 	fromRV := p.rv
 	sse := strings.Contains(req.Header.Get(echo.HeaderAccept), MIMEEventStream)

@@ -63,6 +63,13 @@ type Config struct {
 	MaxClientWatches  int
 	MaxClientLists    int
 	WatchWriteTimeout time.Duration
+
+	// HTTP timeouts (server.Config's fields of the same meaning).
+	HTTPHeaderTimeout time.Duration
+	HTTPBodyTimeout   time.Duration
+	HTTPMinBodyRate   int64
+	HTTPWriteTimeout  time.Duration
+	HTTPIdleTimeout   time.Duration
 }
 
 // ParseFlags fills a Config from args and the environment. lookupEnv is
@@ -112,6 +119,11 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.IntVar(&c.MaxClientWatches, "max-client-watches", server.DefaultMaxClientWatches, "watch streams one client (bearer token, or remote address without --token-file) may have open (0: no limit)")
 	fs.IntVar(&c.MaxClientLists, "max-client-lists", server.DefaultMaxClientLists, "lists without limit= (and GET /v1/runs) one client may have in flight (0: no limit)")
 	fs.DurationVar(&c.WatchWriteTimeout, "watch-write-timeout", server.DefaultWatchWriteTimeout, "a watch whose client does not take a write for this long is disconnected")
+	fs.DurationVar(&c.HTTPHeaderTimeout, "http-header-timeout", 10*time.Second, "time a client has to send a request's headers (and a TLS handshake)")
+	fs.DurationVar(&c.HTTPBodyTimeout, "http-body-timeout", 10*time.Second, "time a client has to send a request body, plus 1 s per --http-min-body-rate bytes (408 beyond)")
+	fs.Int64Var(&c.HTTPMinBodyRate, "http-min-body-rate", 32<<10, "slowest rate, in bytes per second, at which a request body may arrive")
+	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", time.Minute, "time to write a response, from the request (watches and followed logs excepted)")
+	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 2*time.Minute, "a kept-alive connection with no request for this long is closed")
 
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sprint [flags]\n       sprint certs --dir DIR --nodes n1,n2,n3   (a cluster CA and node certificates; sprint certs -h)\n       sprint check [--data-dir DIR]             (verify a stopped node's files offline)\n\nA sprint node: the replicated Run store, the REST API and, on the Raft leader,\nthe controller that runs Runs on Mesos. Every flag can also be set through the\nenvironment as SPRINT_<FLAG>, e.g. SPRINT_DATA_DIR for --data-dir; flags win.\n\nFlags:\n")
@@ -203,6 +215,17 @@ func (c *Config) validate() error {
 		if d < 0 {
 			return fmt.Errorf("%s: must not be negative", name)
 		}
+	}
+	for name, d := range map[string]time.Duration{
+		"--http-header-timeout": c.HTTPHeaderTimeout, "--http-body-timeout": c.HTTPBodyTimeout,
+		"--http-write-timeout": c.HTTPWriteTimeout, "--http-idle-timeout": c.HTTPIdleTimeout,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s: must be positive, not %v", name, d)
+		}
+	}
+	if c.HTTPMinBodyRate <= 0 {
+		return fmt.Errorf("--http-min-body-rate: must be positive, not %d", c.HTTPMinBodyRate)
 	}
 	return nil
 }

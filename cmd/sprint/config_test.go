@@ -33,6 +33,11 @@ func TestParseFlags_DefaultsEnvAndPrecedence(t *testing.T) {
 	assert.Equal(t, 1000, c.MaxClientWatches)
 	assert.Equal(t, 4, c.MaxClientLists)
 	assert.Equal(t, 10*time.Second, c.WatchWriteTimeout)
+	assert.Equal(t, 10*time.Second, c.HTTPHeaderTimeout)
+	assert.Equal(t, 10*time.Second, c.HTTPBodyTimeout)
+	assert.Equal(t, int64(32<<10), c.HTTPMinBodyRate)
+	assert.Equal(t, time.Minute, c.HTTPWriteTimeout)
+	assert.Equal(t, 2*time.Minute, c.HTTPIdleTimeout)
 
 	env := envMap(map[string]string{"SPRINT_DATA_DIR": "/env", "SPRINT_GC_MAX_FINISHED": "7", "SPRINT_INSECURE": "true", "SPRINT_MAX_WATCHES": "50"})
 	c, err = ParseFlags([]string{"--data-dir", "/flag"}, env, io.Discard)
@@ -68,10 +73,12 @@ func TestParseFlags_Errors(t *testing.T) {
 			want: `--allow-uri-schemes: unknown scheme "gopher": sprint fetches http, https, ftp, ftps, hdfs, s3, s3a, s3n, file`},
 		"privileged env not a bool": {env: map[string]string{"SPRINT_ALLOW_PRIVILEGED": "yes"},
 			want: `SPRINT_ALLOW_PRIVILEGED="yes": invalid value for --allow-privileged (admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and spec.user root outside a Docker container): parse error`},
-		"zero threshold":   {args: []string{"--raft-snapshot-threshold", "0"}, want: "--raft-snapshot-threshold and --raft-trailing-logs: must be at least 1"},
-		"short interval":   {args: []string{"--raft-snapshot-interval", "1ms"}, want: "--raft-snapshot-interval: must be at least 5ms, not 1ms"},
-		"negative limit":   {args: []string{"--max-client-lists", "-1"}, want: "--max-client-lists: must be 0 (no limit) or more, not -1"},
-		"no write timeout": {args: []string{"--watch-write-timeout", "0s"}, want: "--watch-write-timeout: must be positive, not 0s"},
+		"zero threshold":    {args: []string{"--raft-snapshot-threshold", "0"}, want: "--raft-snapshot-threshold and --raft-trailing-logs: must be at least 1"},
+		"short interval":    {args: []string{"--raft-snapshot-interval", "1ms"}, want: "--raft-snapshot-interval: must be at least 5ms, not 1ms"},
+		"negative limit":    {args: []string{"--max-client-lists", "-1"}, want: "--max-client-lists: must be 0 (no limit) or more, not -1"},
+		"no write timeout":  {args: []string{"--watch-write-timeout", "0s"}, want: "--watch-write-timeout: must be positive, not 0s"},
+		"zero http timeout": {args: []string{"--http-body-timeout", "0s"}, want: "--http-body-timeout: must be positive, not 0s"},
+		"zero body rate":    {args: []string{"--http-min-body-rate", "0"}, want: "--http-min-body-rate: must be positive, not 0"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

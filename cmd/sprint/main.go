@@ -311,6 +311,12 @@ func (m *Main) Run(parent context.Context) error {
 		MaxClientWatches:  noLimit(cfg.MaxClientWatches),
 		MaxClientLists:    noLimit(cfg.MaxClientLists),
 		WatchWriteTimeout: cfg.WatchWriteTimeout,
+
+		ReadHeaderTimeout: cfg.HTTPHeaderTimeout,
+		BodyReadTimeout:   cfg.HTTPBodyTimeout,
+		MinBodyRate:       cfg.HTTPMinBodyRate,
+		WriteTimeout:      cfg.HTTPWriteTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
 	}, server.NewRaftStore(store), logs, m.Logger)
 	if err != nil {
 		ln.Close()

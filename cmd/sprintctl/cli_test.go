@@ -400,7 +400,7 @@ func TestApply_GenerateNameAndErrorOrigins(t *testing.T) {
 	assert.Regexp(t, `^run\.sprint/flaky-[a-z0-9]{5} created\n$`, r.stdout)
 
 	bad := writeFile(t, dir, "bad.yaml", "apiVersion: sprint/v1\nkind: Run\nmetadata: {name: x}\nspec: {command: 'true', cpus: 0, mem: 16}\n")
-	list := writeFile(t, dir, "list.json", `{"kind":"RunList","items":[{"metadata":{"name":"ok"},"spec":{"command":"true","cpus":1,"mem":1}},{"metadata":{},"spec":{"command":"true","cpus":1,"mem":1}}]}`)
+	list := writeFile(t, dir, "list.json", `{"apiVersion":"sprint/v1","kind":"RunList","items":[{"metadata":{"name":"ok"},"spec":{"command":"true","cpus":1,"mem":1}},{"metadata":{},"spec":{"command":"true","cpus":1,"mem":1}}]}`)
 	tests := map[string]struct {
 		args   []string
 		stdin  string
@@ -412,7 +412,7 @@ func TestApply_GenerateNameAndErrorOrigins(t *testing.T) {
 		},
 		"stdin, second document": {
 			args:   []string{"apply", "-f", "-"},
-			stdin:  "metadata: {name: doc-one}\nspec: {command: 'true', cpus: 1, mem: 1}\n---\nmetadata: {name: doc-two}\nspec: {command: 'true', cpus: 1, mem: -1}\n",
+			stdin:  "apiVersion: sprint/v1\nkind: Run\nmetadata: {name: doc-one}\nspec: {command: 'true', cpus: 1, mem: 1}\n---\napiVersion: sprint/v1\nkind: Run\nmetadata: {name: doc-two}\nspec: {command: 'true', cpus: 1, mem: -1}\n",
 			stderr: "error: stdin: document 2: Run \"doc-two\" is invalid: spec.mem: must be greater than 0\n",
 		},
 		"client-side refusal names the file": {

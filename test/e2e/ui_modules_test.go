@@ -42,8 +42,8 @@ func TestConsole_ModulesInTheBrowser(t *testing.T) {
 				want:     []unitLines{{Start: 4}, {Start: 10, Errors: []int{16}}},
 			},
 			"yaml sequence": {
-				manifest: "- metadata: {name: seq-one}\n  spec: {command: echo, cpus: 0.1, mem: 32}\n- metadata:\n    name: seq-two\n  spec:\n    command: echo\n    cpu: 1\n    mem: 32\n",
-				want:     []unitLines{{Start: 1}, {Start: 3, Errors: []int{7}}},
+				manifest: "- apiVersion: sprint/v1\n  kind: Run\n  metadata: {name: seq-one}\n  spec: {command: echo, cpus: 0.1, mem: 32}\n- apiVersion: sprint/v1\n  kind: Run\n  metadata:\n    name: seq-two\n  spec:\n    command: echo\n    cpu: 1\n    mem: 32\n",
+				want:     []unitLines{{Start: 1}, {Start: 5, Errors: []int{11}}},
 			},
 			"json RunList": {
 				manifest: "{\"apiVersion\": \"sprint/v1\", \"kind\": \"RunList\", \"items\": [\n  {\"metadata\": {\"name\": \"j-one\"}, \"spec\": {\"command\": \"echo\", \"cpus\": 0.1, \"mem\": 32}},\n  {\"metadata\": {\"name\": \"j-two\"},\n   \"spec\": {\"command\": \"echo\",\n            \"cpus\": 0.1,\n            \"mem\": 0}}\n]}\n",

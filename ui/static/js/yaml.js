@@ -350,6 +350,40 @@ function isDocSeparator(l) {
 
 const LIST_KINDS = new Set(['RunList', 'List']);
 
+// RUN_TYPE is what a Run sent on its own must name. A RunList names the
+// kind of its items, which may leave theirs out; each is sent alone, so the
+// unit of such an item gets them (on its first line, or after its last,
+// so that the server's line numbers still map back).
+const RUN_TYPE = [['apiVersion', 'sprint/v1'], ['kind', 'Run']];
+
+function missingType(has) {
+  return RUN_TYPE.filter(([k]) => !has(k));
+}
+
+// typedJSON adds the missing apiVersion and kind just inside the item's '{'.
+function typedJSON(text, item) {
+  const add = missingType(k => Object.prototype.hasOwnProperty.call(item, k)).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+  if (!add.length) return text;
+  const i = text.indexOf('{');
+  const rest = text.slice(i + 1);
+  return text.slice(0, i + 1) + add.join(', ') + (/^\s*}/.test(rest) ? '' : ', ') + rest;
+}
+
+// typedYAML adds the missing apiVersion and kind to a RunList item's lines:
+// inside a flow mapping's '{', or as lines after a block mapping.
+function typedYAML(lines, rel) {
+  const add = missingType(k => rel.some(e => e.path.length === 1 && e.path[0] === k));
+  if (!add.length) return lines;
+  const i = lines[0].indexOf('{');
+  if (i >= 0 && lines[0].slice(0, i).trim() === '') {
+    const rest = lines[0].slice(i + 1);
+    const first = lines[0].slice(0, i + 1) + add.map(([k, v]) => `${k}: ${v}`).join(', ') + (/^\s*}/.test(rest) ? '' : ', ') + rest;
+    return [first, ...lines.slice(1)];
+  }
+  while (lines.length && lines[lines.length - 1].trim() === '') lines = lines.slice(0, -1);
+  return [...lines, ...add.map(([k, v]) => `${k}: ${v}`)];
+}
+
 // splitManifest cuts a manifest into the Runs to send one by one. Each
 // unit is {text, contentType, startLine, outline, doc, label}: text is a
 // verbatim slice of the input (so a line the server names maps back by
@@ -380,6 +414,7 @@ function splitJSON(text) {
   vals.forEach((val, d) => {
     const items = [];
     const v = val.value;
+    const runList = v && typeof v === 'object' && !Array.isArray(v) && v.kind === 'RunList';
     if (Array.isArray(v)) v.forEach((_, k) => items.push([k]));
     else if (v && typeof v === 'object' && LIST_KINDS.has(v.kind) && Array.isArray(v.items)) v.items.forEach((_, k) => items.push(['items', k]));
     if (!items.length) {
@@ -390,7 +425,10 @@ function splitJSON(text) {
     for (const p of items) {
       const e = val.entries.find(x => x.path.length === p.length && x.path.every((s, k) => s === p[k]));
       if (!e || e.value === null) continue;
-      units.push({text: text.slice(e.start, e.end), contentType: 'application/json', startLine: e.line,
+      let unitText = text.slice(e.start, e.end);
+      const item = runList ? v.items[p[1]] : null;
+      if (item && typeof item === 'object' && !Array.isArray(item)) unitText = typedJSON(unitText, item);
+      units.push({text: unitText, contentType: 'application/json', startLine: e.line,
         outline: new Outline(relative(val.entries, p), e.line), doc: d + 1, label: `document ${d + 1}, item ${p[p.length - 1] + 1}`});
     }
   });
@@ -437,8 +475,9 @@ function splitYAML(text) {
         if (l.length - l.replace(/^ +/, '').length <= dash) { endLine = j; break; }
       }
       const cut = dash + 1 + (first.slice(dash + 1).length - first.slice(dash + 1).replace(/^ +/, '').length);
-      const itemLines = [' '.repeat(cut) + first.slice(cut), ...lines.slice(it.line, endLine)]
+      let itemLines = [' '.repeat(cut) + first.slice(cut), ...lines.slice(it.line, endLine)]
         .map(l => (l.slice(0, cut).trim() === '' ? l.slice(cut) : l.replace(/^ +/, '')));
+      if (!rootSeq && kind.value === 'RunList') itemLines = typedYAML(itemLines, relative(entries, it.path));
       units.push({text: itemLines.join('\n') + '\n', contentType: 'application/yaml', startLine: it.line,
         outline: new Outline(relative(entries, it.path), it.line), doc: d, label: `document ${d}, item ${k + 1}`});
     });
@@ -454,12 +493,17 @@ function splitYAML(text) {
 export function locateErrors(unit, err) {
   const out = [];
   const at = (field, message) => out.push({line: field ? unit.outline.lineOf(field) : unit.startLine, field, message});
-  if (err.causes && err.causes.length) {
-    for (const c of err.causes) at(c.field || '', c.message);
-    return out;
-  }
   let msg = err.message || '';
   const lm = /^(?:document \d+: )?line (\d+): ([\s\S]*)$/.exec(msg);
+  if (err.causes && err.causes.length) {
+    // A decode error (400) names its line in the message; its causes
+    // name the field when there is one.
+    for (const c of err.causes) {
+      if (!c.field && err.code === 400 && lm) out.push({line: unit.startLine + Number(lm[1]) - 1, field: '', message: c.message});
+      else at(c.field || '', c.message);
+    }
+    return out;
+  }
   if (err.code === 400 && lm) {
     out.push({line: unit.startLine + Number(lm[1]) - 1, field: '', message: lm[2]});
     return out;
