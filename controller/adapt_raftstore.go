@@ -46,7 +46,7 @@ func (r *RaftStore) WatchRuns(ctx context.Context, fromIndex uint64) (RunWatcher
 func (r *RaftStore) UpdateStatuses(ctx context.Context, updates []StatusUpdate) ([]error, error) {
 	in := make([]raftstore.StatusUpdate, len(updates))
 	for i, u := range updates {
-		in[i] = raftstore.StatusUpdate{Name: u.Run.Name, Status: u.Status, FinishTaskID: u.FinishTaskID}
+		in[i] = raftstore.StatusUpdate{Name: u.Run.Name, UID: u.Run.UID, Status: u.Status, FinishTaskID: u.FinishTaskID}
 	}
 	res, err := r.s.BatchUpdateStatus(ctx, in)
 	if err != nil {
@@ -63,8 +63,9 @@ func (r *RaftStore) UpdateStatuses(ctx context.Context, updates []StatusUpdate) 
 
 // RecordAttempt records an attempt; a live one makes it fail with
 // ErrAttemptLive.
-func (r *RaftStore) RecordAttempt(ctx context.Context, _ RunRef, a apis.Attempt) error {
-	err := r.s.RecordAttempt(ctx, a)
+func (r *RaftStore) RecordAttempt(ctx context.Context, run RunRef, a apis.Attempt) error {
+	a.Run = run.Name
+	err := r.s.RecordAttempt(ctx, run.UID, a)
 	if errors.Is(err, raftstore.ErrLiveAttempt) {
 		return fmt.Errorf("%w: %w", ErrAttemptLive, err)
 	}

@@ -86,6 +86,11 @@ type updateRunCmd struct {
 type StatusUpdate struct {
 	// Name of the Run.
 	Name string `json:"name"`
+	// UID, when set, must be the Run's: a status meant for a Run that was
+	// deleted and re-created under the same name fails with
+	// apis.ErrNotFound instead of landing on the new Run. Entries written
+	// before the field existed have none and apply without the check.
+	UID string `json:"uid,omitempty"`
 	// Status replaces the Run's status as a whole.
 	Status apis.RunStatus `json:"status"`
 	// PreconditionRV, when set, must equal the Run's resourceVersion.
@@ -116,8 +121,12 @@ type deleteRunCmd struct {
 	PreconditionRV string `json:"preconditionRV,omitempty"`
 }
 
+// recordAttemptCmd records an attempt of the Run named Attempt.Run. RunUID,
+// when set, must be that Run's UID (absent in entries written before the
+// field existed: no check).
 type recordAttemptCmd struct {
 	Attempt apis.Attempt `json:"attempt"`
+	RunUID  string       `json:"runUID,omitempty"`
 }
 
 // RunEventRecord is one event for one Run, as AppendEvents takes them.

@@ -41,6 +41,18 @@ func notFound(name string) error {
 	return fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
 }
 
+// checkUID enforces a UID precondition. A Run of that name with another
+// UID is a later incarnation: the one the write was meant for is gone, so
+// the write fails with apis.ErrNotFound (the controller treats it as it
+// treats a deleted Run).
+func checkUID(run *apis.Run, want string) error {
+	if want != "" && want != run.Metadata.UID {
+		return fmt.Errorf("run %q with uid %s: %w (the run of that name now has uid %s)",
+			run.Metadata.Name, want, apis.ErrNotFound, run.Metadata.UID)
+	}
+	return nil
+}
+
 func checkRV(run *apis.Run, want string) error {
 	if want != "" && want != run.Metadata.ResourceVersion {
 		return fmt.Errorf("run %q: resourceVersion %s is not the current %s: %w",
@@ -93,6 +105,9 @@ func (a *applier) applyUpdateStatus(u StatusUpdate) result {
 	cur := a.getRun(u.Name)
 	if cur == nil {
 		return result{Err: notFound(u.Name)}
+	}
+	if err := checkUID(cur, u.UID); err != nil {
+		return result{Err: err}
 	}
 	if err := checkRV(cur, u.PreconditionRV); err != nil {
 		return result{Err: err}
@@ -188,6 +203,9 @@ func (a *applier) applyRecordAttempt(c *recordAttemptCmd) result {
 	cur := a.getRun(at.Run)
 	if cur == nil {
 		return result{Err: notFound(at.Run)}
+	}
+	if err := checkUID(cur, c.RunUID); err != nil {
+		return result{Err: err}
 	}
 	if at.TaskID == "" {
 		return result{Err: fmt.Errorf("record attempt of %q: task ID is required: %w", at.Run, apis.ErrBadRequest)}

@@ -496,3 +496,119 @@ func FuzzDecodeCommand(f *testing.F) {
 		assert.Equal(t, typ, typ2)
 	})
 }
+
+// recreate deletes the Run named name and creates it again with a new UID,
+// as a user deleting and re-applying a manifest (or a schedule re-creating
+// a Run under a predictable name) does.
+func recreate(t *testing.T, f *fsm, name, uid string) *apis.Run {
+	t.Helper()
+	require.NoError(t, applyCmd(t, f, cmdDeleteRun, deleteRunCmd{Name: name}).Err)
+	run := testRun(name)
+	run.Metadata.UID = uid
+	r := applyCmd(t, f, cmdCreateRun, createRunCmd{Run: run})
+	require.NoError(t, r.Err)
+	return r.Run
+}
+
+func TestFSM_UIDPreconditions(t *testing.T) {
+	running := apis.RunStatus{Phase: apis.PhaseRunning, TaskID: "a.1.x"}
+	tests := map[string]struct {
+		apply         func(t *testing.T, f *fsm, oldUID string) error
+		wantErr       error
+		wantNoAttempt bool
+	}{
+		"status with the current uid applies": {
+			apply: func(t *testing.T, f *fsm, _ string) error {
+				return applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", UID: "uid-new", Status: running}}).Err
+			},
+		},
+		"status for the deleted incarnation is not found": {
+			apply: func(t *testing.T, f *fsm, oldUID string) error {
+				return applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", UID: oldUID, Status: running}}).Err
+			},
+			wantErr: apis.ErrNotFound,
+		},
+		"terminal status for the deleted incarnation finishes nothing": {
+			apply: func(t *testing.T, f *fsm, oldUID string) error {
+				require.NoError(t, applyCmd(t, f, cmdRecordAttempt, recordAttemptCmd{Attempt: apis.Attempt{Run: "a", TaskID: "a.1.x", Number: 1}}).Err)
+				err := applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", UID: oldUID,
+					Status: apis.RunStatus{Phase: apis.PhaseFailed, TaskID: "a.1.x"}, FinishTaskID: "a.1.x"}}).Err
+				live, lerr := f.liveAttempts()
+				require.NoError(t, lerr)
+				assert.Len(t, live, 1, "the new Run's attempt stays live")
+				return err
+			},
+			wantErr: apis.ErrNotFound,
+		},
+		"batch item for the deleted incarnation is not found": {
+			apply: func(t *testing.T, f *fsm, oldUID string) error {
+				r := applyCmd(t, f, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []StatusUpdate{{Name: "a", UID: oldUID, Status: running}}})
+				require.NoError(t, r.Err)
+				require.Len(t, r.Items, 1)
+				return r.Items[0].Err
+			},
+			wantErr: apis.ErrNotFound,
+		},
+		"attempt with the current uid is recorded": {
+			apply: func(t *testing.T, f *fsm, _ string) error {
+				return applyCmd(t, f, cmdRecordAttempt, recordAttemptCmd{Attempt: apis.Attempt{Run: "a", TaskID: "a.1.x", Number: 1}, RunUID: "uid-new"}).Err
+			},
+		},
+		"attempt for the deleted incarnation is not found": {
+			apply: func(t *testing.T, f *fsm, oldUID string) error {
+				return applyCmd(t, f, cmdRecordAttempt, recordAttemptCmd{Attempt: apis.Attempt{Run: "a", TaskID: "a.1.x", Number: 1}, RunUID: oldUID}).Err
+			},
+			wantErr:       apis.ErrNotFound,
+			wantNoAttempt: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newTestFSM(t)
+			old := mustCreate(t, f, "a")
+			cur := recreate(t, f, "a", "uid-new")
+			err := tc.apply(t, f, old.Metadata.UID)
+			got, gerr := f.getRun("a")
+			require.NoError(t, gerr)
+			if tc.wantErr == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.wantErr)
+			assert.Equal(t, cur.Status, got.Status, "the new Run's status is untouched")
+			assert.Equal(t, cur.Metadata.ResourceVersion, got.Metadata.ResourceVersion, "no new resourceVersion")
+			if tc.wantNoAttempt {
+				atts, aerr := f.attempts("a")
+				require.NoError(t, aerr)
+				assert.Empty(t, atts, "no attempt recorded for the new Run")
+			}
+		})
+	}
+}
+
+// Entries written before the UID preconditions existed carry no uid field:
+// they must still apply on every replica (rolling upgrade, log replay).
+func TestFSM_EntriesWithoutUIDStillApply(t *testing.T) {
+	f := newTestFSM(t)
+	mustCreate(t, f, "a")
+	raw := func(typ cmdType, payload string) result {
+		t.Helper()
+		resp := f.Apply(&raft.Log{Index: f.applied.Load() + 1, Term: 1, Type: raft.LogCommand, Data: append([]byte{byte(typ)}, payload...)})
+		r, ok := resp.(result)
+		require.True(t, ok, "response %T", resp)
+		return r
+	}
+	r := raw(cmdRecordAttempt, `{"attempt":{"run":"a","number":1,"taskID":"a.1.x","launchTime":"2026-11-22T01:02:03Z"}}`)
+	require.NoError(t, r.Err)
+	r = raw(cmdUpdateStatus, `{"update":{"name":"a","status":{"phase":"Running","taskID":"a.1.x"}}}`)
+	require.NoError(t, r.Err)
+	assert.Equal(t, apis.PhaseRunning, r.Run.Status.Phase)
+	r = raw(cmdBatchUpdateStatus, `{"updates":[{"name":"a","status":{"phase":"Succeeded","taskID":"a.1.x"}}]}`)
+	require.NoError(t, r.Err)
+	require.Len(t, r.Items, 1)
+	require.NoError(t, r.Items[0].Err)
+	live, err := f.liveAttempts()
+	require.NoError(t, err)
+	assert.Empty(t, live, "the terminal status finished the attempt")
+}

@@ -187,8 +187,8 @@ func (s *Store) UpdateStatus(ctx context.Context, name string, st apis.RunStatus
 	return s.ApplyStatus(ctx, StatusUpdate{Name: name, Status: st})
 }
 
-// ApplyStatus is UpdateStatus with StatusUpdate's precondition and attempt
-// finishing. Errors: apis.ErrNotFound, apis.ErrConflict, *NotLeaderError,
+// ApplyStatus is UpdateStatus with StatusUpdate's preconditions (UID,
+// resourceVersion) and attempt finishing. Errors: apis.ErrNotFound, apis.ErrConflict, *NotLeaderError,
 // ErrLeadershipLost.
 func (s *Store) ApplyStatus(ctx context.Context, u StatusUpdate) (*apis.Run, error) {
 	r, err := s.apply(ctx, cmdUpdateStatus, updateStatusCmd{Update: u})
@@ -251,15 +251,18 @@ func (s *Store) DeleteRunIfUnchanged(ctx context.Context, name, uid, resourceVer
 }
 
 // RecordAttempt records a launch attempt before the task is launched.
-// LaunchTime defaults to now. Errors: apis.ErrNotFound; ErrLiveAttempt (also
+// A non-empty runUID must be the Run's UID: an attempt meant for a Run
+// that was deleted and re-created under the same name fails with
+// apis.ErrNotFound. LaunchTime defaults to now.
+// Errors: apis.ErrNotFound; ErrLiveAttempt (also
 // matching apis.ErrConflict) while another attempt is not terminal;
 // apis.ErrConflict while the Run is being deleted; apis.ErrAlreadyExists
 // for a task ID recorded before; *NotLeaderError, ErrLeadershipLost.
-func (s *Store) RecordAttempt(ctx context.Context, at apis.Attempt) error {
+func (s *Store) RecordAttempt(ctx context.Context, runUID string, at apis.Attempt) error {
 	if at.LaunchTime.IsZero() {
 		at.LaunchTime = s.cfg.Now().UTC()
 	}
-	_, err := s.apply(ctx, cmdRecordAttempt, recordAttemptCmd{Attempt: at})
+	_, err := s.apply(ctx, cmdRecordAttempt, recordAttemptCmd{Attempt: at, RunUID: runUID})
 	return err
 }
 
