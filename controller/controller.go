@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sprint-project/sprint/apis"
 )
 
 // Controller runs the reconcile loop while, and only while, its node is the
@@ -139,13 +141,13 @@ func (c *Controller) startTerm(parent context.Context) func() {
 }
 
 // Reconcile converges one Run now, as a worker would. It returns
-// ErrNotLeader unless a leader term is running.
+// apis.ErrNotLeader unless a leader term is running.
 func (c *Controller) Reconcile(ctx context.Context, name string) (Result, error) {
 	c.mu.Lock()
 	t := c.term
 	c.mu.Unlock()
 	if t == nil || !t.ready() {
-		return Result{}, ErrNotLeader
+		return Result{}, apis.ErrNotLeader
 	}
 	return t.reconcile(ctx, name)
 }

@@ -60,16 +60,16 @@ func (t *term) gcLoop(ctx context.Context) {
 // gcScan reads every Run once, refreshes the per-phase gauge and returns
 // the finished Runs due for deletion, in the order they should go: past
 // their TTL first, then the oldest beyond GCMaxFinished.
-func (t *term) gcScan(ctx context.Context) ([]RunRef, error) {
+func (t *term) gcScan(ctx context.Context) ([]apis.RunRef, error) {
 	c := t.c
 	now := c.clock.Now()
 	counts := map[apis.RunPhase]int{}
 	type fin struct {
-		ref RunRef
+		ref apis.RunRef
 		at  time.Time
 	}
 	var finished []fin
-	var due []RunRef
+	var due []apis.RunRef
 	_, err := c.store.EachRun(ctx, func(r *apis.Run) error {
 		p := r.Status.Phase
 		if p == "" {
@@ -87,7 +87,7 @@ func (t *term) gcScan(ctx context.Context) ([]RunRef, error) {
 		if r.Spec.TTLSecondsAfterFinished != nil {
 			ttl = time.Duration(*r.Spec.TTLSecondsAfterFinished) * time.Second
 		}
-		ref := RunRef{Name: r.Metadata.Name, UID: r.Metadata.UID, ResourceVersion: r.Metadata.ResourceVersion}
+		ref := apis.RunRef{Name: r.Metadata.Name, UID: r.Metadata.UID, ResourceVersion: r.Metadata.ResourceVersion}
 		if !now.Before(at.Add(ttl)) {
 			due = append(due, ref)
 			return nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/controller"
+	"github.com/sprint-project/sprint/internal/wiring"
 	"github.com/sprint-project/sprint/mesos"
 	"github.com/sprint-project/sprint/mesos/sim"
 	"github.com/sprint-project/sprint/raftstore"
@@ -224,14 +225,14 @@ func startControllerLog(t testing.TB, s *raftstore.Store, simURL string, cfg con
 		MaxBackoff:    100 * time.Millisecond,
 		Timeout:       5 * time.Second,
 	}
-	client, err := mesos.New(mcfg, controller.RaftFrameworkIDs{Store: s}, logger)
+	client, err := mesos.New(mcfg, s, logger)
 	require.NoError(t, err)
-	var sched controller.Scheduler = controller.MesosScheduler{Client: client}
+	var sched controller.Scheduler = wiring.MesosScheduler{Client: client}
 	if wrap != nil {
 		sched = wrap(sched)
 	}
 	reg := prometheus.NewRegistry()
-	c, err := controller.New(cfg, controller.NewRaftStore(s), sched, controller.MesosTaskBuilder(mesos.TaskOptions{}), nil, logger, reg)
+	c, err := controller.New(cfg, wiring.NewControllerStore(s), sched, wiring.MesosTaskBuilder(mesos.TaskOptions{}), nil, logger, reg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -129,7 +129,7 @@ func TestLaunch_HostPortsFromOffer(t *testing.T) {
 func TestLaunch_RecordAttemptRefusedMeansNoAccept(t *testing.T) {
 	f := newFixture(t, Config{})
 	f.store.mu.Lock()
-	f.store.failRecordOnce = ErrAttemptLive
+	f.store.failRecordOnce = apis.ErrAttemptLive
 	f.store.mu.Unlock()
 	f.createRun("guarded")
 	f.waitPhase("guarded", apis.PhasePending)

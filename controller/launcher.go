@@ -471,9 +471,9 @@ func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch,
 		}, false)
 		return false
 	}
-	if err := c.store.RecordAttempt(ctx, RunRef{Name: name, UID: run.Metadata.UID}, a); err != nil {
+	if err := c.store.RecordAttempt(ctx, apis.RunRef{Name: name, UID: run.Metadata.UID}, a); err != nil {
 		if ctx.Err() == nil {
-			if errors.Is(err, ErrAttemptLive) {
+			if errors.Is(err, apis.ErrAttemptLive) {
 				l.t.log.Info("attempt already recorded; not launching", "run", name)
 			} else {
 				l.t.log.Warn("record attempt failed", "run", name, "err", err)

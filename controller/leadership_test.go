@@ -22,7 +22,7 @@ func TestLeadership_TermRunsOnlyWhileLeader(t *testing.T) {
 	f.eventually(func() bool { return f.log.index("sched.stopped") >= 0 }, "subscription stopped")
 	f.eventually(func() bool {
 		_, err := f.c.Reconcile(context.Background(), "x")
-		return err == ErrNotLeader
+		return err == apis.ErrNotLeader
 	}, "no reconcile while follower")
 	assert.Equal(t, 0.0, metricValue(t, f.reg, "sprint_controller_leader", ""))
 	assert.Equal(t, 0.0, metricValue(t, f.reg, "sprint_controller_mesos_connected", ""))

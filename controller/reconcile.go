@@ -104,7 +104,7 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 	name := run.Metadata.Name
 	if run.Metadata.DeletionTimestamp != nil {
 		t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
-		if err := c.store.DeleteRuns(ctx, []RunRef{{Name: name, UID: run.Metadata.UID}}); err != nil {
+		if err := c.store.DeleteRuns(ctx, []apis.RunRef{{Name: name, UID: run.Metadata.UID}}); err != nil {
 			return Result{}, fmt.Errorf("delete run: %w", err)
 		}
 		t.logger(ctx).Info("run deleted")
@@ -151,7 +151,7 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 		if run.Status.Phase == "" {
 			// Recorded here, not with the write, which a quick launch
 			// makes moot; repeats fold in the store.
-			t.events.record(EventRecord{Run: name, Event: event(now, apis.EventNormal, "Scheduled",
+			t.events.record(apis.EventRecord{Run: name, Event: event(now, apis.EventNormal, "Scheduled",
 				"waiting for an offer that fits cpus %s, mem %s", num(run.Spec.Cpus), num(run.Spec.Mem))})
 		}
 		run.Status.Phase = apis.PhasePending

@@ -62,6 +62,6 @@ func TestReconcile_ExportedNeedsLeadership(t *testing.T) {
 	f.store.setLeader(false)
 	f.eventually(func() bool {
 		_, err := f.c.Reconcile(context.Background(), "x")
-		return err == ErrNotLeader
+		return err == apis.ErrNotLeader
 	}, "not leader")
 }

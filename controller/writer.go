@@ -103,7 +103,7 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 	now := t.c.clock.Now()
 	byName := map[string]*pendingWrite{}
 	var order []string
-	var events []EventRecord
+	var events []apis.EventRecord
 	var strays []mesos.TaskStatus
 	var acksNow []mesos.TaskStatus
 
@@ -143,7 +143,7 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 					if s, _, evs, ok := launchMutation(att.Attempt, att.hostname, att.ports)(p.run, now); ok {
 						p.run.Status = s
 						for _, e := range evs {
-							events = append(events, EventRecord{Run: r.name, Event: e})
+							events = append(events, apis.EventRecord{Run: r.name, Event: e})
 						}
 					}
 				}
@@ -157,7 +157,7 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 				p.retry = true
 			}
 			for _, e := range tr.events {
-				events = append(events, EventRecord{Run: r.name, Event: e})
+				events = append(events, apis.EventRecord{Run: r.name, Event: e})
 			}
 			p.acks = append(p.acks, st)
 			continue
@@ -174,14 +174,14 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 			}
 		}
 		for _, e := range evs {
-			events = append(events, EventRecord{Run: r.name, Event: e})
+			events = append(events, apis.EventRecord{Run: r.name, Event: e})
 		}
 		if r.done != nil {
 			p.done = append(p.done, r.done)
 		}
 	}
 
-	var updates []StatusUpdate
+	var updates []apis.StatusUpdate
 	var owners []*pendingWrite
 	for _, name := range order {
 		p := byName[name]
@@ -191,7 +191,7 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 		if len(p.finished) == 0 && statusEqual(p.orig, p.run.Status) {
 			continue
 		}
-		u := StatusUpdate{Run: RunRef{Name: name, UID: p.run.Metadata.UID}, Status: p.run.Status}
+		u := apis.StatusUpdate{Run: apis.RunRef{Name: name, UID: p.run.Metadata.UID}, Status: p.run.Status}
 		if n := len(p.finished); n > 0 {
 			u.FinishTaskID = p.finished[n-1]
 		}
@@ -260,7 +260,7 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 			t.log.Warn("kill stray task failed", "task_id", st.TaskID.Value, "err", err)
 		}
 		if name, ok := taskRunName(st.TaskID.Value); ok {
-			t.events.record(EventRecord{Run: name, Event: event(now, apis.EventWarning, "Killing",
+			t.events.record(apis.EventRecord{Run: name, Event: event(now, apis.EventWarning, "Killing",
 				"killing stray task %s (%s): it is not the Run's live attempt", st.TaskID.Value, st.GetState())})
 		}
 	}
@@ -285,14 +285,14 @@ func containsStr(ss []string, s string) bool {
 // best effort: when the buffer is full they are dropped and counted.
 type eventRecorder struct {
 	t  *term
-	in chan EventRecord
+	in chan apis.EventRecord
 }
 
 func newEventRecorder(t *term) *eventRecorder {
-	return &eventRecorder{t: t, in: make(chan EventRecord, 8192)}
+	return &eventRecorder{t: t, in: make(chan apis.EventRecord, 8192)}
 }
 
-func (r *eventRecorder) record(evs ...EventRecord) {
+func (r *eventRecorder) record(evs ...apis.EventRecord) {
 	for _, e := range evs {
 		select {
 		case r.in <- e:
@@ -305,7 +305,7 @@ func (r *eventRecorder) record(evs ...EventRecord) {
 func (r *eventRecorder) run(ctx context.Context) {
 	cfg := r.t.c.cfg
 	for {
-		var batch []EventRecord
+		var batch []apis.EventRecord
 		select {
 		case <-ctx.Done():
 			return

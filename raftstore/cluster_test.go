@@ -48,10 +48,10 @@ func TestCluster_FollowerWriteReturnsLeaderAddress(t *testing.T) {
 	}, 20*time.Second, 10*time.Millisecond)
 	var nl *raftstore.NotLeaderError
 	require.ErrorAs(t, err, &nl)
-	assert.ErrorIs(t, err, raftstore.ErrNotLeader)
+	assert.ErrorIs(t, err, apis.ErrNotLeader)
 	assert.Equal(t, leader.ID, nl.LeaderID)
 	assert.Equal(t, leader.HTTPAddr, nl.LeaderHTTP)
-	assert.ErrorIs(t, f.Store.LinearizableRead(t.Context()), raftstore.ErrNotLeader)
+	assert.ErrorIs(t, f.Store.LinearizableRead(t.Context()), apis.ErrNotLeader)
 
 	info, err := f.Store.Cluster()
 	require.NoError(t, err)
@@ -79,7 +79,7 @@ func writeOnLeader(ctx context.Context, c *raftstoretest.Cluster, fn func(s *raf
 			switch {
 			case err == nil:
 				return true, nil
-			case errors.Is(err, raftstore.ErrNotLeader):
+			case errors.Is(err, apis.ErrNotLeader):
 				continue // not applied: safe to retry elsewhere
 			case errors.Is(err, raftstore.ErrClosed):
 				continue // maybe applied: a retry then finds the name taken and is not counted
@@ -344,7 +344,7 @@ func TestCluster_FullRestartRecoversFromDisk(t *testing.T) {
 		got, err := n.Store.ListRuns(ctx, raftstore.ListOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, want.Items, got.Items, n.ID)
-		fw, err := n.Store.FrameworkID()
+		fw, err := n.Store.FrameworkID(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, "fw-9", fw)
 	}

@@ -82,8 +82,9 @@ type updateRunCmd struct {
 	Run apis.Run `json:"run"`
 }
 
-// StatusUpdate is one status write of BatchUpdateStatus (and UpdateStatus).
-type StatusUpdate struct {
+// statusEntry is one status write of UpdateStatus and BatchUpdateStatus as
+// the log carries it (an apis.StatusUpdate, flattened).
+type statusEntry struct {
 	// Name of the Run.
 	Name string `json:"name"`
 	// UID, when set, must be the Run's: a status meant for a Run that was
@@ -101,12 +102,16 @@ type StatusUpdate struct {
 	FinishTaskID string `json:"finishTaskID,omitempty"`
 }
 
+func newStatusEntry(u apis.StatusUpdate) statusEntry {
+	return statusEntry{Name: u.Run.Name, UID: u.Run.UID, PreconditionRV: u.Run.ResourceVersion, Status: u.Status, FinishTaskID: u.FinishTaskID}
+}
+
 type updateStatusCmd struct {
-	Update StatusUpdate `json:"update"`
+	Update statusEntry `json:"update"`
 }
 
 type batchUpdateStatusCmd struct {
-	Updates []StatusUpdate `json:"updates"`
+	Updates []statusEntry `json:"updates"`
 }
 
 type requestDeleteCmd struct {
@@ -129,14 +134,8 @@ type recordAttemptCmd struct {
 	RunUID  string       `json:"runUID,omitempty"`
 }
 
-// RunEventRecord is one event for one Run, as AppendEvents takes them.
-type RunEventRecord struct {
-	Run   string        `json:"run"`
-	Event apis.RunEvent `json:"event"`
-}
-
 type appendEventsCmd struct {
-	Events []RunEventRecord `json:"events"`
+	Events []apis.EventRecord `json:"events"`
 }
 
 type setFrameworkIDCmd struct {

@@ -101,7 +101,7 @@ func (a *applier) applyUpdateRun(c *updateRunCmd) result {
 	return result{Run: &next}
 }
 
-func (a *applier) applyUpdateStatus(u StatusUpdate) result {
+func (a *applier) applyUpdateStatus(u statusEntry) result {
 	cur := a.getRun(u.Name)
 	if cur == nil {
 		return result{Err: notFound(u.Name)}
@@ -219,7 +219,7 @@ func (a *applier) applyRecordAttempt(c *recordAttemptCmd) result {
 			return result{Err: fmt.Errorf("attempt %s of %q: %w", at.TaskID, at.Run, apis.ErrAlreadyExists)}
 		}
 		if !old.Terminal {
-			return result{Err: fmt.Errorf("record attempt of %q: attempt %s: %w: %w", at.Run, old.TaskID, ErrLiveAttempt, apis.ErrConflict)}
+			return result{Err: fmt.Errorf("record attempt of %q: attempt %s: %w: %w", at.Run, old.TaskID, apis.ErrAttemptLive, apis.ErrConflict)}
 		}
 	}
 	at.Terminal = false

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/sprint-project/sprint/apis"
 )
 
 // errLeaderMoved is returned by the forwarding proxy when the node it
@@ -73,7 +75,7 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 			retriesLeft := s.cfg.Now().Add(wait).Before(deadline)
 			if s.store.IsLeader() {
 				err := next(c)
-				if err == nil || !errors.Is(err, ErrNotLeader) || c.Response().Committed || !retriesLeft {
+				if err == nil || !errors.Is(err, apis.ErrNotLeader) || c.Response().Committed || !retriesLeft {
 					return err
 				}
 				continue
@@ -105,7 +107,7 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			if !safeToRetry(req.Method, err) {
 				s.metrics.forwarded.WithLabelValues("failed").Inc()
-				return fmt.Errorf("forward to leader %s: %v; the request may or may not have been applied: %w", addr, err, ErrUnavailable)
+				return fmt.Errorf("forward to leader %s: %v; the request may or may not have been applied: %w", addr, err, apis.ErrUnavailable)
 			}
 			if !retriesLeft {
 				s.metrics.forwarded.WithLabelValues("failed").Inc()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/wiring"
 	"github.com/sprint-project/sprint/raftstore"
 	"github.com/sprint-project/sprint/raftstore/raftstoretest"
 	"github.com/sprint-project/sprint/server"
@@ -160,7 +161,7 @@ func startFuzzServer(f *testing.F) (string, *raftstore.Store) {
 			f.Fatal(err)
 		}
 	}
-	srv, err := server.New(server.Config{NodeID: "n1"}, server.NewRaftStore(store), servertest.NewLogs(), slog.New(slog.DiscardHandler))
+	srv, err := server.New(server.Config{NodeID: "n1"}, wiring.NewServerStore(store), servertest.NewLogs(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/client"
+	"github.com/sprint-project/sprint/internal/wiring"
 	"github.com/sprint-project/sprint/raftstore"
 	"github.com/sprint-project/sprint/raftstore/raftstoretest"
 	"github.com/sprint-project/sprint/server"
@@ -47,7 +48,7 @@ func startRaftNodeWith(t *testing.T, tune func(*raftstore.Config), wrap func(net
 	t.Cleanup(func() { require.NoError(t, store.Close()) })
 	require.Eventually(t, func() bool { return store.IsLeader() && store.Ready() }, 20*time.Second, 10*time.Millisecond)
 
-	srv, err := server.New(server.Config{NodeID: "n1"}, server.NewRaftStore(store), nil, logger)
+	srv, err := server.New(server.Config{NodeID: "n1"}, wiring.NewServerStore(store), nil, logger)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(context.Background(), ln) }()
@@ -165,7 +166,7 @@ func TestRaftstore_ThreeNodes(t *testing.T) {
 	urls := map[string]string{}
 	for _, n := range cluster.Nodes() {
 		srv, err := server.New(server.Config{NodeID: n.ID, ForwardTransport: transport, ForwardRetryWait: 20 * time.Millisecond},
-			server.NewRaftStore(n.Store), nil, raftstoretest.TestLogger(t))
+			wiring.NewServerStore(n.Store), nil, raftstoretest.TestLogger(t))
 		require.NoError(t, err)
 		done := make(chan error, 1)
 		ln := listeners[n.ID]

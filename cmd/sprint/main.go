@@ -29,6 +29,7 @@ import (
 	"github.com/sprint-project/sprint/client"
 	"github.com/sprint-project/sprint/controller"
 	"github.com/sprint-project/sprint/internal/buildinfo"
+	"github.com/sprint-project/sprint/internal/wiring"
 	"github.com/sprint-project/sprint/mesos"
 	"github.com/sprint-project/sprint/mesos/sim"
 	"github.com/sprint-project/sprint/raftstore"
@@ -262,7 +263,7 @@ func (m *Main) Run(parent context.Context) error {
 		return err
 	}
 	mcfg.Masters = masters
-	sched, err := mesos.New(mcfg, controller.RaftFrameworkIDs{Store: store}, m.Logger)
+	sched, err := mesos.New(mcfg, store, m.Logger)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("mesos client: %w", err)
@@ -275,8 +276,8 @@ func (m *Main) Run(parent context.Context) error {
 		GCInterval:         cfg.GCInterval,
 		GCMaxAge:           cfg.GCMaxAge,
 		GCMaxFinished:      cfg.GCMaxFinished,
-	}, controller.NewRaftStore(store), controller.MesosScheduler{Client: sched},
-		controller.MesosTaskBuilder(mesos.TaskOptions{}), controller.RealClock{},
+	}, wiring.NewControllerStore(store), wiring.MesosScheduler{Client: sched},
+		wiring.MesosTaskBuilder(mesos.TaskOptions{}), controller.RealClock{},
 		m.Logger, reg)
 	if err != nil {
 		ln.Close()
@@ -317,7 +318,7 @@ func (m *Main) Run(parent context.Context) error {
 		MinBodyRate:       cfg.HTTPMinBodyRate,
 		WriteTimeout:      cfg.HTTPWriteTimeout,
 		IdleTimeout:       cfg.HTTPIdleTimeout,
-	}, server.NewRaftStore(store), logs, m.Logger)
+	}, wiring.NewServerStore(store), logs, m.Logger)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("server: %w", err)

@@ -85,7 +85,7 @@ func (c *Cluster) Join(id string) {
 // leader here, store closed, or leadership lost mid-write (then the write
 // may have been applied, so fn given to Do must tolerate running twice).
 func Retryable(err error) bool {
-	return errors.Is(err, raftstore.ErrNotLeader) || errors.Is(err, raftstore.ErrClosed) ||
+	return errors.Is(err, apis.ErrNotLeader) || errors.Is(err, raftstore.ErrClosed) ||
 		errors.Is(err, raftstore.ErrLeadershipLost)
 }
 
@@ -301,7 +301,7 @@ func (c *Cluster) EnsureSame() {
 		}
 		st.Members, err = n.Store.Members()
 		require.NoError(c.t, err)
-		st.FW, err = n.Store.FrameworkID()
+		st.FW, err = n.Store.FrameworkID(context.Background())
 		require.NoError(c.t, err)
 		if ref == nil {
 			ref, refID = st, n.ID

@@ -2,6 +2,7 @@ package servertest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -123,7 +124,7 @@ func (s *Store) notLeader() error {
 	if s.leader {
 		return nil
 	}
-	return fmt.Errorf("store: leader is %q at %q: %w", s.leaderID, s.leaderAt, server.ErrNotLeader)
+	return fmt.Errorf("store: leader is %q at %q: %w", s.leaderID, s.leaderAt, apis.ErrNotLeader)
 }
 
 // publish records a change and fans it out; caller holds mu.
@@ -138,31 +139,55 @@ func (s *Store) publish(typ apis.EventType, run *apis.Run) {
 	s.notify = make(chan struct{})
 }
 
-// CreateRun implements server.Store.
+// CreateRun implements server.Store: as raftstore, it sets uid,
+// resourceVersion, generation 1 and creationTimestamp, completes
+// generateName and stores the status as given.
 func (s *Store) CreateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.notLeader(); err != nil {
 		return nil, err
 	}
-	name := run.Metadata.Name
+	r := clone(run)
+	if r.Metadata.Name == "" {
+		if r.Metadata.GenerateName == "" {
+			return nil, fmt.Errorf("create run: name or generateName is required: %w", apis.ErrBadRequest)
+		}
+		r.Metadata.Name = r.Metadata.GenerateName + suffix(s.rv)
+	}
+	name := r.Metadata.Name
 	if _, ok := s.runs[name]; ok {
 		return nil, fmt.Errorf("run %q: %w", name, apis.ErrAlreadyExists)
 	}
-	r := clone(run)
 	s.rv++
 	now := s.Now().UTC().Truncate(time.Second)
+	r.APIVersion, r.Kind = apis.APIVersion, apis.KindRun
 	r.Metadata.UID = s.NewUID()
 	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 	r.Metadata.Generation = 1
 	r.Metadata.CreationTimestamp = &now
-	r.Status = apis.RunStatus{} // the controller's to fill
+	r.Metadata.DeletionTimestamp = nil
 	s.runs[name] = r
+	delete(s.events, name)
 	s.publish(apis.Added, r)
 	return clone(r), nil
 }
 
-// UpdateRun implements server.Store.
+// suffix is a deterministic generateName suffix (five characters of
+// Kubernetes' alphabet) that differs for every resourceVersion.
+func suffix(n uint64) string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	b := make([]byte, 5)
+	for i := range b {
+		b[i] = alphabet[n%uint64(len(alphabet))]
+		n /= uint64(len(alphabet))
+	}
+	return string(b)
+}
+
+// UpdateRun implements server.Store: as raftstore, it replaces labels,
+// annotations and spec, keeps status, bumps the generation only when the
+// spec changed, and changes nothing for an unchanged Run.
 func (s *Store) UpdateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,13 +202,22 @@ func (s *Store) UpdateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	if rv := run.Metadata.ResourceVersion; rv != "" && rv != old.Metadata.ResourceVersion {
 		return nil, fmt.Errorf("run %q: resourceVersion %s is not %s: %w", name, rv, old.Metadata.ResourceVersion, apis.ErrConflict)
 	}
+	if uid := run.Metadata.UID; uid != "" && uid != old.Metadata.UID {
+		return nil, fmt.Errorf("run %q: uid %s is not %s: %w", name, uid, old.Metadata.UID, apis.ErrConflict)
+	}
+	specChanged := !jsonEqual(old.Spec, run.Spec)
+	if !specChanged && maps.Equal(old.Metadata.Labels, run.Metadata.Labels) && maps.Equal(old.Metadata.Annotations, run.Metadata.Annotations) {
+		return clone(old), nil
+	}
 	r := clone(old)
 	r.Metadata.Labels = maps.Clone(run.Metadata.Labels)
 	r.Metadata.Annotations = maps.Clone(run.Metadata.Annotations)
 	r.Spec = clone(run).Spec
 	s.rv++
 	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
-	r.Metadata.Generation++
+	if specChanged {
+		r.Metadata.Generation++
+	}
 	s.runs[name] = r
 	s.publish(apis.Modified, r)
 	return clone(r), nil
@@ -307,16 +341,18 @@ func (s *Store) RequestDelete(_ context.Context, name, preconditionRV string) (*
 	if preconditionRV != "" && preconditionRV != r.Metadata.ResourceVersion {
 		return nil, false, fmt.Errorf("run %q: resourceVersion %s is not %s: %w", name, preconditionRV, r.Metadata.ResourceVersion, apis.ErrConflict)
 	}
-	s.rv++
-	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 	if r.Status.Phase == apis.PhaseStarting || r.Status.Phase == apis.PhaseRunning {
 		if r.Metadata.DeletionTimestamp == nil {
+			s.rv++
+			r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 			now := s.Now().UTC().Truncate(time.Second)
 			r.Metadata.DeletionTimestamp = &now
+			s.publish(apis.Modified, r)
 		}
-		s.publish(apis.Modified, r)
 		return clone(r), false, nil
 	}
+	s.rv++
+	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 	delete(s.runs, name)
 	delete(s.events, name)
 	s.publish(apis.Deleted, r)
@@ -346,15 +382,23 @@ func (s *Store) LinearizableRead(context.Context) error {
 }
 
 // ListRuns implements server.Store; the continue token is the last name
-// of the previous page.
+// of the previous page, encoded as raftstore encodes it.
 func (s *Store) ListRuns(_ context.Context, opts server.ListOptions) (*apis.RunList, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var after string
+	if opts.Continue != "" {
+		b, err := base64.RawURLEncoding.DecodeString(opts.Continue)
+		if err != nil || len(b) == 0 {
+			return nil, fmt.Errorf("invalid continue token: %w", apis.ErrBadRequest)
+		}
+		after = string(b)
+	}
 	names := slices.Sorted(maps.Keys(s.runs))
-	list := &apis.RunList{Items: []apis.Run{}}
+	list := &apis.RunList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList}, Items: []apis.Run{}}
 	list.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
-	for i, name := range names {
-		if opts.Continue != "" && name <= opts.Continue {
+	for _, name := range names {
+		if after != "" && name <= after {
 			continue
 		}
 		r := s.runs[name]
@@ -362,14 +406,7 @@ func (s *Store) ListRuns(_ context.Context, opts server.ListOptions) (*apis.RunL
 			continue
 		}
 		if opts.Limit > 0 && len(list.Items) == opts.Limit {
-			list.Metadata.Continue = list.Items[len(list.Items)-1].Metadata.Name
-			rest := int64(0)
-			for _, n := range names[i:] {
-				if opts.Match == nil || opts.Match(s.runs[n]) {
-					rest++
-				}
-			}
-			list.Metadata.RemainingItemCount = &rest
+			list.Metadata.Continue = base64.RawURLEncoding.EncodeToString([]byte(list.Items[len(list.Items)-1].Metadata.Name))
 			break
 		}
 		list.Items = append(list.Items, *clone(r))

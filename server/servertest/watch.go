@@ -105,7 +105,7 @@ func (w *watcher) Next() (server.WatchEvent, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if expired, ok := s.watchers[w]; !ok || expired {
-		w.err = fmt.Errorf("watcher stopped: %w", server.ErrUnavailable)
+		w.err = fmt.Errorf("watcher stopped: %w", apis.ErrUnavailable)
 		if expired {
 			w.err = fmt.Errorf("watch history replaced: %w", apis.ErrGone)
 		}
