@@ -1,9 +1,7 @@
 package controller
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -217,25 +215,7 @@ func (s *fakeStore) notify(typ apis.EventType, r *apis.Run) {
 	}
 }
 
-// copyRun deep-copies a Run through its JSON form, as raftstore stores it.
-func copyRun(r *apis.Run) *apis.Run {
-	b, err := json.Marshal(r)
-	if err != nil {
-		panic(err)
-	}
-	var out apis.Run
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic(err)
-	}
-	return &out
-}
-
-// sameJSON compares as raftstore does: by JSON form.
-func sameJSON(a, b any) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(x, y)
-}
+func copyRun(r *apis.Run) *apis.Run { return r.DeepCopy() }
 
 // create adds a Run as the API server would.
 func (s *fakeStore) create(t *testing.T, r apis.Run, created time.Time) {
@@ -362,10 +342,10 @@ func (s *fakeStore) UpdateStatuses(_ context.Context, updates []apis.StatusUpdat
 				}
 			}
 		}
-		if sameJSON(r.Status, u.Status) {
+		if r.Status.Equal(&u.Status) {
 			continue // as raftstore: an unchanged status is no write
 		}
-		r.Status = copyRun(&apis.Run{Status: u.Status}).Status
+		u.Status.DeepCopyInto(&r.Status)
 		s.log.add("store.status %s %s %s", u.Run.Name, u.Status.Phase, u.Status.Reason)
 		s.notify(apis.Modified, r)
 	}

@@ -190,31 +190,6 @@ func TestEvents_RecordedPerRun(t *testing.T) {
 	assert.Contains(t, msgs[3], "exited with code 2")
 }
 
-func TestStatusEqual_ComparesEveryField(t *testing.T) {
-	now := time.Now()
-	later := now.Add(time.Second)
-	base := apis.RunStatus{Phase: apis.PhaseRunning, Attempts: 1, TaskID: "r.1.x", Ports: []int32{1}, ExitCode: ptr(int32(0)), StartTime: &now}
-	assert.True(t, statusEqual(base, base))
-	same := base
-	same.StartTime = ptr(now.UTC())
-	assert.True(t, statusEqual(base, same), "the same instant in another zone")
-	for name, mut := range map[string]func(*apis.RunStatus){
-		"phase":    func(s *apis.RunStatus) { s.Phase = apis.PhaseFailed },
-		"message":  func(s *apis.RunStatus) { s.Message = "x" },
-		"ports":    func(s *apis.RunStatus) { s.Ports = []int32{2} },
-		"exitCode": func(s *apis.RunStatus) { s.ExitCode = ptr(int32(1)) },
-		"no exit":  func(s *apis.RunStatus) { s.ExitCode = nil },
-		"start":    func(s *apis.RunStatus) { s.StartTime = &later },
-		"ltt":      func(s *apis.RunStatus) { s.LastTransitionTime = &later },
-		"mesos":    func(s *apis.RunStatus) { s.MesosState = "TASK_RUNNING" },
-		"gen":      func(s *apis.RunStatus) { s.ObservedGeneration = 2 },
-	} {
-		other := base
-		mut(&other)
-		assert.False(t, statusEqual(base, other), name)
-	}
-}
-
 func TestStatusWords_ReadAsText(t *testing.T) {
 	assert.Equal(t, "killed", stateWord(mesos.TASK_KILLED))
 	assert.Equal(t, "gone by operator", stateWord(mesos.TASK_GONE_BY_OPERATOR))

@@ -188,7 +188,7 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 		if p.run == nil {
 			continue
 		}
-		if len(p.finished) == 0 && statusEqual(p.orig, p.run.Status) {
+		if len(p.finished) == 0 && p.orig.Equal(&p.run.Status) {
 			continue
 		}
 		u := apis.StatusUpdate{Run: apis.RunRef{Name: name, UID: p.run.Metadata.UID}, Status: p.run.Status}

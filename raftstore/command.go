@@ -306,7 +306,7 @@ func newStoredRun(c *createRunCmd) apis.Run {
 // and spec from req, everything else kept; the generation is bumped when
 // the spec changed. changed is false when the update is a no-op.
 func mergeUpdate(cur, req *apis.Run) (next apis.Run, changed bool) {
-	specChanged := !jsonEqual(cur.Spec, req.Spec)
+	specChanged := !cur.Spec.Equal(&req.Spec)
 	if !specChanged && maps.Equal(cur.Metadata.Labels, req.Metadata.Labels) &&
 		maps.Equal(cur.Metadata.Annotations, req.Metadata.Annotations) {
 		return *cur, false

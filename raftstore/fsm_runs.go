@@ -1,8 +1,6 @@
 package raftstore
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -119,7 +117,7 @@ func (a *applier) applyUpdateStatus(u statusEntry) result {
 	if finish != "" {
 		a.finishAttempt(u.Name, finish)
 	}
-	if jsonEqual(cur.Status, u.Status) {
+	if cur.Status.Equal(&u.Status) {
 		return result{Run: cur}
 	}
 	next := *cur
@@ -266,11 +264,4 @@ func (a *applier) applyAppendEvents(c *appendEventsCmd) result {
 		a.putJSON(bucketEvents, key, list)
 	}
 	return result{}
-}
-
-// jsonEqual compares two values by their JSON encoding (maps encode sorted).
-func jsonEqual(x, y any) bool {
-	bx, err1 := json.Marshal(x)
-	by, err2 := json.Marshal(y)
-	return err1 == nil && err2 == nil && bytes.Equal(bx, by)
 }

@@ -612,3 +612,84 @@ func TestFSM_EntriesWithoutUIDStillApply(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, live, "the terminal status finished the attempt")
 }
+
+// An update that changes nothing of the stored form is a no-op: no new
+// resourceVersion, no watch event. Absent and empty collections, and a
+// time read back from the store against the one written, are the same.
+func TestFSM_UnchangedWritesAreNoOps(t *testing.T) {
+	start := time.Date(2026, 11, 22, 1, 2, 3, 456789012, time.FixedZone("CET", 3600))
+	status := apis.RunStatus{Phase: apis.PhaseRunning, TaskID: "a.1.x", Ports: []int32{31000}, StartTime: &start}
+	tests := map[string]struct {
+		write   func(t *testing.T, f *fsm, cur *apis.Run) result
+		changed bool
+	}{
+		"same status": {
+			write: func(t *testing.T, f *fsm, cur *apis.Run) result {
+				return applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: cur.Status}})
+			},
+		},
+		"same status with the time in UTC": {
+			write: func(t *testing.T, f *fsm, cur *apis.Run) result {
+				st := cur.Status
+				utc := st.StartTime.UTC()
+				st.StartTime = &utc
+				return applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: st}})
+			},
+			changed: true, // another RFC 3339 form: clients would see it
+		},
+		"status one nanosecond later": {
+			write: func(t *testing.T, f *fsm, cur *apis.Run) result {
+				st := cur.Status
+				later := st.StartTime.Add(time.Nanosecond)
+				st.StartTime = &later
+				return applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: st}})
+			},
+			changed: true,
+		},
+		"same spec with empty collections": {
+			write: func(t *testing.T, f *fsm, cur *apis.Run) result {
+				req := *cur
+				req.Spec.Args, req.Spec.Env, req.Spec.URIs = []string{}, map[string]string{}, []apis.URI{}
+				req.Metadata.Annotations = map[string]string{}
+				return applyCmd(t, f, cmdUpdateRun, updateRunCmd{Run: req})
+			},
+		},
+		"spec with one more env var": {
+			write: func(t *testing.T, f *fsm, cur *apis.Run) result {
+				req := *cur
+				req.Spec.Env = map[string]string{"X": "1"}
+				return applyCmd(t, f, cmdUpdateRun, updateRunCmd{Run: req})
+			},
+			changed: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newTestFSM(t)
+			mustCreate(t, f, "a")
+			require.NoError(t, applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: status}}).Err)
+			cur, err := f.getRun("a")
+			require.NoError(t, err)
+			feed, err := f.hub.feed(FeedOptions{ResourceVersion: f.applied.Load()}, nil)
+			require.NoError(t, err)
+			defer feed.Stop()
+
+			r := tc.write(t, f, cur)
+			require.NoError(t, r.Err)
+			got, err := f.getRun("a")
+			require.NoError(t, err)
+			ev, event, err := feed.Next()
+			require.NoError(t, err)
+			if tc.changed {
+				assert.NotEqual(t, cur.Metadata.ResourceVersion, got.Metadata.ResourceVersion)
+				require.True(t, event, "a watch event")
+				assert.Equal(t, apis.Modified, ev.Type)
+				return
+			}
+			assert.Equal(t, cur.Metadata.ResourceVersion, got.Metadata.ResourceVersion, "no new resourceVersion")
+			assert.Equal(t, cur.Metadata.ResourceVersion, r.Run.Metadata.ResourceVersion)
+			assert.False(t, event, "no watch event")
+		})
+	}
+}

@@ -3,7 +3,6 @@ package raftstore
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -24,9 +23,9 @@ func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, erro
 		return result{}, err
 	}
 	// The FSM's objects are shared with watchers; the caller gets its own.
-	r.Run = cloneRun(r.Run)
+	r.Run = r.Run.DeepCopy()
 	for i := range r.Items {
-		r.Items[i].Run = cloneRun(r.Items[i].Run)
+		r.Items[i].Run = r.Items[i].Run.DeepCopy()
 	}
 	return r, r.Err
 }
@@ -71,22 +70,6 @@ func checkProposal(data []byte) error {
 		return fmt.Errorf("entry does not decode: %w", err)
 	}
 	return validateCommand(v)
-}
-
-// cloneRun deep-copies a Run through its JSON form.
-func cloneRun(run *apis.Run) *apis.Run {
-	if run == nil {
-		return nil
-	}
-	b, err := json.Marshal(run)
-	if err != nil {
-		panic(fmt.Sprintf("raftstore: encode run: %v", err)) // a Run always encodes
-	}
-	var out apis.Run
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic(fmt.Sprintf("raftstore: decode run: %v", err))
-	}
-	return &out
 }
 
 // wait waits for a raft future, for ctx, or for the store to close. raft

@@ -271,3 +271,22 @@ func TestList_BadQueryParameters(t *testing.T) {
 	require.Len(t, page.Items, 1)
 	assert.Equal(t, "a2", page.Items[0].Metadata.Name)
 }
+
+// A manifest that spells an absent list as an empty one is the same
+// manifest: the store keeps neither, so applying it again changes nothing,
+// at any depth of the spec.
+func TestApply_EmptyListsAreUnchanged(t *testing.T) {
+	t.Parallel()
+	srv := start(t, server.Config{})
+	url := srv.URL + "/api/v1/runs/lists"
+	body := `{"apiVersion":"sprint/v1","kind":"Run","metadata":{"name":"lists","labels":{}},
+	  "spec":{"command":"true","cpus":0.1,"mem":32,"args":[],"env":{},"uris":[],"constraints":[],
+	    "container":{"type":"DOCKER","docker":{"image":"busybox","parameters":[]},"volumes":[],"networks":[],"portMappings":[]}}}`
+	r := call(t, "PUT", url, body)
+	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+	rv := r.run(t).Metadata.ResourceVersion
+	r = call(t, "PUT", url, body)
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	assert.Equal(t, server.ApplyUnchanged, r.header.Get(server.HeaderApplyResult))
+	assert.Equal(t, rv, r.run(t).Metadata.ResourceVersion)
+}

@@ -72,7 +72,10 @@ func NewStore() *Store {
 	}
 }
 
-func clone(r *apis.Run) *apis.Run {
+// stored returns r as the store keeps it: through its JSON form, as
+// raftstore keeps Runs (an empty list comes back absent, times lose their
+// monotonic reading).
+func stored(r *apis.Run) *apis.Run {
 	b, err := json.Marshal(r)
 	if err != nil {
 		panic(err)
@@ -129,7 +132,7 @@ func (s *Store) notLeader() error {
 
 // publish records a change and fans it out; caller holds mu.
 func (s *Store) publish(typ apis.EventType, run *apis.Run) {
-	c := change{rv: s.rv, ev: apis.WatchEvent{Type: typ, Object: clone(run)}}
+	c := change{rv: s.rv, ev: apis.WatchEvent{Type: typ, Object: run.DeepCopy()}}
 	s.history = append(s.history, c)
 	if over := len(s.history) - s.HistorySize; over > 0 {
 		s.history = slices.Delete(s.history, 0, over)
@@ -148,7 +151,7 @@ func (s *Store) CreateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	if err := s.notLeader(); err != nil {
 		return nil, err
 	}
-	r := clone(run)
+	r := stored(run)
 	if r.Metadata.Name == "" {
 		if r.Metadata.GenerateName == "" {
 			return nil, fmt.Errorf("create run: name or generateName is required: %w", apis.ErrBadRequest)
@@ -170,7 +173,7 @@ func (s *Store) CreateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	s.runs[name] = r
 	delete(s.events, name)
 	s.publish(apis.Added, r)
-	return clone(r), nil
+	return r.DeepCopy(), nil
 }
 
 // suffix is a deterministic generateName suffix (five characters of
@@ -205,14 +208,14 @@ func (s *Store) UpdateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	if uid := run.Metadata.UID; uid != "" && uid != old.Metadata.UID {
 		return nil, fmt.Errorf("run %q: uid %s is not %s: %w", name, uid, old.Metadata.UID, apis.ErrConflict)
 	}
-	specChanged := !jsonEqual(old.Spec, run.Spec)
+	specChanged := !old.Spec.Equal(&run.Spec)
 	if !specChanged && maps.Equal(old.Metadata.Labels, run.Metadata.Labels) && maps.Equal(old.Metadata.Annotations, run.Metadata.Annotations) {
-		return clone(old), nil
+		return old.DeepCopy(), nil
 	}
-	r := clone(old)
+	r := old.DeepCopy()
 	r.Metadata.Labels = maps.Clone(run.Metadata.Labels)
 	r.Metadata.Annotations = maps.Clone(run.Metadata.Annotations)
-	r.Spec = clone(run).Spec
+	r.Spec = stored(run).Spec
 	s.rv++
 	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 	if specChanged {
@@ -220,7 +223,7 @@ func (s *Store) UpdateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	}
 	s.runs[name] = r
 	s.publish(apis.Modified, r)
-	return clone(r), nil
+	return r.DeepCopy(), nil
 }
 
 // ApplyRuns implements server.Store: each item is decided and written
@@ -235,7 +238,7 @@ func (s *Store) ApplyRuns(_ context.Context, items []server.ApplyItem, dryRun bo
 	for i, it := range items {
 		var cur *apis.Run
 		if r, ok := s.runs[it.Name]; ok {
-			cur = clone(r)
+			cur = r.DeepCopy()
 		}
 		next, err := it.Decide(cur)
 		if err != nil {
@@ -243,7 +246,7 @@ func (s *Store) ApplyRuns(_ context.Context, items []server.ApplyItem, dryRun bo
 			continue
 		}
 		if cur == nil {
-			r := clone(next)
+			r := stored(next)
 			if !dryRun {
 				s.rv++
 				now := s.Now().UTC().Truncate(time.Second)
@@ -254,18 +257,18 @@ func (s *Store) ApplyRuns(_ context.Context, items []server.ApplyItem, dryRun bo
 				s.runs[it.Name] = r
 				s.publish(apis.Added, r)
 			}
-			out[i] = server.ApplyResult{Result: server.ApplyCreated, Object: typedJSON(r)}
+			out[i] = server.ApplyResult{Result: server.ApplyCreated, Object: encode(r)}
 			continue
 		}
-		specChanged := !jsonEqual(cur.Spec, next.Spec)
+		specChanged := !cur.Spec.Equal(&next.Spec)
 		if !specChanged && maps.Equal(cur.Metadata.Labels, next.Metadata.Labels) && maps.Equal(cur.Metadata.Annotations, next.Metadata.Annotations) {
-			out[i] = server.ApplyResult{Result: server.ApplyUnchanged, Object: typedJSON(cur)}
+			out[i] = server.ApplyResult{Result: server.ApplyUnchanged, Object: encode(cur)}
 			continue
 		}
-		r := clone(cur)
+		r := cur.DeepCopy()
 		r.Metadata.Labels = maps.Clone(next.Metadata.Labels)
 		r.Metadata.Annotations = maps.Clone(next.Metadata.Annotations)
-		r.Spec = clone(next).Spec
+		r.Spec = stored(next).Spec
 		if specChanged {
 			r.Metadata.Generation++
 		}
@@ -275,26 +278,9 @@ func (s *Store) ApplyRuns(_ context.Context, items []server.ApplyItem, dryRun bo
 			s.runs[it.Name] = r
 			s.publish(apis.Modified, r)
 		}
-		out[i] = server.ApplyResult{Result: server.ApplyConfigured, Object: typedJSON(r)}
+		out[i] = server.ApplyResult{Result: server.ApplyConfigured, Object: encode(r)}
 	}
 	return out, nil
-}
-
-// typedJSON is r's JSON with apiVersion and kind, as the store keeps Runs.
-func typedJSON(r *apis.Run) []byte {
-	c := *r
-	c.APIVersion, c.Kind = apis.APIVersion, apis.KindRun
-	b, err := json.Marshal(&c)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-func jsonEqual(a, b any) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(x) == string(y)
 }
 
 // SetStatus replaces a Run's status as the controller would.
@@ -306,7 +292,7 @@ func (s *Store) SetStatus(name string, status apis.RunStatus) error {
 		return fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
 	}
 	s.rv++
-	r.Status = status
+	status.DeepCopyInto(&r.Status)
 	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 	if r.Metadata.DeletionTimestamp != nil && status.Phase.Terminal() {
 		delete(s.runs, name)
@@ -349,14 +335,14 @@ func (s *Store) RequestDelete(_ context.Context, name, preconditionRV string) (*
 			r.Metadata.DeletionTimestamp = &now
 			s.publish(apis.Modified, r)
 		}
-		return clone(r), false, nil
+		return r.DeepCopy(), false, nil
 	}
 	s.rv++
 	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 	delete(s.runs, name)
 	delete(s.events, name)
 	s.publish(apis.Deleted, r)
-	return clone(r), true, nil
+	return r.DeepCopy(), true, nil
 }
 
 // GetRun implements server.Store.
@@ -367,7 +353,7 @@ func (s *Store) GetRun(_ context.Context, name string) (*apis.Run, error) {
 	if !ok {
 		return nil, fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
 	}
-	return clone(r), nil
+	return r.DeepCopy(), nil
 }
 
 // LinearizableRead implements server.Store.
@@ -409,7 +395,7 @@ func (s *Store) ListRuns(_ context.Context, opts server.ListOptions) (*apis.RunL
 			list.Metadata.Continue = base64.RawURLEncoding.EncodeToString([]byte(list.Items[len(list.Items)-1].Metadata.Name))
 			break
 		}
-		list.Items = append(list.Items, *clone(r))
+		list.Items = append(list.Items, *r.DeepCopy())
 	}
 	return list, nil
 }
