@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // actionLog is the ordered record of side effects of the fake store and
@@ -69,81 +70,9 @@ func (l *actionLog) index(prefix string) int {
 	return -1
 }
 
-// fakeClock is a manual Clock.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	c       *fakeClock
-	at      time.Time
-	f       func()
-	stopped bool
-	fired   bool
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := !t.stopped && !t.fired
-	t.stopped = true
-	return was
-}
-
-// Advance moves time forward by d, firing due timers in time order.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	end := c.now.Add(d)
-	c.mu.Unlock()
-	for {
-		c.mu.Lock()
-		sort.SliceStable(c.timers, func(i, j int) bool { return c.timers[i].at.Before(c.timers[j].at) })
-		var next *fakeTimer
-		for _, t := range c.timers {
-			if !t.stopped && !t.fired && !t.at.After(end) {
-				next = t
-				break
-			}
-		}
-		if next == nil {
-			c.now = end
-			live := c.timers[:0]
-			for _, t := range c.timers {
-				if !t.stopped && !t.fired {
-					live = append(live, t)
-				}
-			}
-			c.timers = live
-			c.mu.Unlock()
-			return
-		}
-		next.fired = true
-		if next.at.After(c.now) {
-			c.now = next.at
-		}
-		c.mu.Unlock()
-		next.f()
-	}
+// newFakeClock is the tests' manual clock, at a fixed start.
+func newFakeClock() *clock.Manual {
+	return clock.NewManual(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 }
 
 // fakeStore is an in-memory Store with the semantics the controller

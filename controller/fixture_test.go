@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // testBuild is a minimal TaskBuilder: the real one lives in the mesos
@@ -32,7 +33,7 @@ type fixture struct {
 	log   *actionLog
 	store *fakeStore
 	sched *fakeScheduler
-	clock *fakeClock
+	clock *clock.Manual
 	c     *Controller
 	reg   *prometheus.Registry
 	build TaskBuilder

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // gcLoop deletes finished Runs, leader only: first those past their TTL
@@ -19,7 +20,7 @@ import (
 func (t *term) gcLoop(ctx context.Context) {
 	c := t.c
 	for {
-		wait, stop := after(c.clock, c.cfg.GCInterval)
+		wait, stop := clock.After(c.clock, c.cfg.GCInterval)
 		select {
 		case <-ctx.Done():
 			stop()
@@ -47,7 +48,7 @@ func (t *term) gcLoop(ctx context.Context) {
 			if len(due) == 0 {
 				break
 			}
-			pause, stop := after(c.clock, time.Second)
+			pause, stop := clock.After(c.clock, time.Second)
 			select {
 			case <-ctx.Done():
 				stop()

@@ -12,6 +12,8 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 type launcherMsgKind int
@@ -61,7 +63,7 @@ type launcher struct {
 	revives      int // revives since the last launch or new Run
 	lastUnsched  map[string]time.Time
 	wakeAt       time.Time
-	wakeTimer    Timer
+	wakeTimer    clock.Timer
 	re           regexCache
 	offerHoldFor time.Duration
 	reviveEvery  time.Duration
@@ -239,7 +241,7 @@ func (l *launcher) round(ctx context.Context) {
 			l.suppressed = true
 		}
 	case len(l.pending) > 0 && len(l.offers) == 0:
-		gap := backoffDelay(l.reviveEvery, 30*time.Second, l.revives)
+		gap := l.revivePolicy().Delay(l.revives)
 		if wait := l.lastRevive.Add(gap).Sub(now); !l.suppressed && wait > 0 {
 			l.wakeAfter(wait)
 			break
@@ -248,9 +250,15 @@ func (l *launcher) round(ctx context.Context) {
 			l.suppressed = false
 			l.lastRevive = now
 			l.revives++
-			l.wakeAfter(backoffDelay(l.reviveEvery, 30*time.Second, l.revives))
+			l.wakeAfter(l.revivePolicy().Delay(l.revives))
 		}
 	}
+}
+
+// revivePolicy spaces REVIVE calls that bring no offers: from reviveEvery
+// doubling to 30 s.
+func (l *launcher) revivePolicy() backoff.Policy {
+	return backoff.Policy{Initial: l.reviveEvery, Max: 30 * time.Second}
 }
 
 // pendingInOrder is the pending Runs, oldest first: launching is fair in

@@ -3,6 +3,9 @@ package controller
 import (
 	"context"
 	"time"
+
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // mesosReconciler runs Mesos task reconciliation as reconciliation.md
@@ -39,7 +42,7 @@ func (r *mesosReconciler) explicit(ReconcileTask) {
 func (r *mesosReconciler) run(ctx context.Context) {
 	c := r.t.c
 	for {
-		implicit, stop := after(c.clock, c.cfg.ImplicitReconcileEvery)
+		implicit, stop := clock.After(c.clock, c.cfg.ImplicitReconcileEvery)
 		select {
 		case <-ctx.Done():
 			stop()
@@ -64,11 +67,12 @@ restart:
 	start := c.clock.Now()
 	remaining := r.t.attempts.unanswered(start)
 	r.t.log.Info("reconciling tasks with mesos", "tasks", len(remaining))
-	for n := 0; len(remaining) > 0; n++ {
+	resend := backoff.Retry{Policy: backoff.Policy{Initial: time.Second, Max: c.cfg.ReconcileBackoffMax}}
+	for len(remaining) > 0 {
 		if err := c.sched.Reconcile(ctx, remaining); err != nil && ctx.Err() == nil {
 			r.t.log.Warn("explicit reconciliation failed", "tasks", len(remaining), "err", err)
 		}
-		wait, stop := after(c.clock, backoffDelay(time.Second, c.cfg.ReconcileBackoffMax, n))
+		wait, stop := clock.After(c.clock, resend.Next())
 		select {
 		case <-ctx.Done():
 			stop()

@@ -12,6 +12,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/backoff"
 )
 
 // transition is what one Mesos status update of a Run's current attempt
@@ -68,7 +69,7 @@ func relaunchBackoff(base, max time.Duration, failures int32) time.Duration {
 	if failures < 1 {
 		return 0
 	}
-	return backoffDelay(base, max, int(failures-1))
+	return backoff.Policy{Initial: base, Max: max}.Delay(int(failures - 1))
 }
 
 // phaseRank orders non-terminal phases so a late or duplicate update never

@@ -13,6 +13,8 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // term is one leader term: everything the controller does while leading,
@@ -147,20 +149,16 @@ func (t *term) run(ctx context.Context) {
 				return
 			}
 			t.log.Warn("mesos scheduler stopped; restarting", "err", err)
-			wait, stop := after(c.clock, time.Second)
-			select {
-			case <-ctx.Done():
-				stop()
-			case <-wait:
-			}
+			_ = clock.Sleep(ctx, c.clock, time.Second) // Run re-subscribes with its own back-off; this only guards against a tight loop
 		}
 	})
 	<-ctx.Done()
 }
 
 // retry calls f until it succeeds or ctx ends, waiting 100ms doubling to 5s.
-func retry(ctx context.Context, clk Clock, f func() error, log *slog.Logger) error {
-	for n := 0; ; n++ {
+func retry(ctx context.Context, clk clock.Clock, f func() error, log *slog.Logger) error {
+	wait := backoff.Retry{Policy: backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second}}
+	for {
 		err := f()
 		if err == nil {
 			return nil
@@ -169,12 +167,8 @@ func retry(ctx context.Context, clk Clock, f func() error, log *slog.Logger) err
 			return ctx.Err()
 		}
 		log.Warn("leader term setup failed; retrying", "err", err)
-		wait, stop := after(clk, backoffDelay(100*time.Millisecond, 5*time.Second, n))
-		select {
-		case <-ctx.Done():
-			stop()
-			return ctx.Err()
-		case <-wait:
+		if err := clock.Sleep(ctx, clk, wait.Next()); err != nil {
+			return err
 		}
 	}
 }

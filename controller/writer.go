@@ -326,8 +326,9 @@ func (r *eventRecorder) run(ctx context.Context) {
 // items. The window is plain wall time: it bounds latency, not behaviour.
 // It reports false when ctx ended first.
 func collectBatch[T any](ctx context.Context, in <-chan T, batch []T, max int, window time.Duration) ([]T, bool) {
-	done, stop := wallAfter(window)
-	defer stop()
+	timer := time.NewTimer(window)
+	defer timer.Stop()
+	done := timer.C
 	for len(batch) < max {
 		select {
 		case item := <-in:

@@ -12,11 +12,12 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // errLeaderMoved is returned by the forwarding proxy when the node it
@@ -63,13 +64,16 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		deadline := s.cfg.Now().Add(s.cfg.ForwardTimeout)
-		wait := s.cfg.ForwardRetryWait
+		// Jittered, so that the requests a follower holds during an
+		// election do not all reach the new leader at once.
+		retry := backoff.Retry{Policy: backoff.Policy{Initial: s.cfg.ForwardRetryWait, Max: maxForwardRetryWait, Jitter: 0.5}}
+		wait := retry.Next()
 		for attempt := 0; ; attempt++ {
 			if attempt > 0 {
-				if err := s.pause(c, wait); err != nil {
+				if err := clock.Sleep(req.Context(), clock.Real{}, wait); err != nil {
 					return err
 				}
-				wait = min(2*wait, maxForwardRetryWait)
+				wait = retry.Next()
 				req.Body = io.NopCloser(bytes.NewReader(body))
 			}
 			retriesLeft := s.cfg.Now().Add(wait).Before(deadline)
@@ -131,18 +135,6 @@ func safeToRetry(method string, err error) bool {
 	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
-}
-
-// pause waits d or until the request is abandoned.
-func (s *Server) pause(c echo.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-c.Request().Context().Done():
-		return c.Request().Context().Err()
-	}
 }
 
 // leaderURL turns a leader's advertised HTTP address into a base URL.
