@@ -36,6 +36,7 @@ func setup(t *testing.T, cfg server.Config, token string) (*servertest.Server, *
 }
 
 func TestNew_Addresses(t *testing.T) {
+	t.Parallel()
 	for addr, ok := range map[string]bool{
 		"http://127.0.0.1:9090": true, "127.0.0.1:9090": true, "https://h:1/": true, "": true,
 		"ftp://x": false, "http://": false,
@@ -46,6 +47,7 @@ func TestNew_Addresses(t *testing.T) {
 }
 
 func TestApply_Results(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{}, "")
 	ctx := t.Context()
 	run := newRun("job")
@@ -89,6 +91,7 @@ func TestApply_Results(t *testing.T) {
 }
 
 func TestApply_ForceWaitsForKill(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{}, "")
 	ctx := t.Context()
 	run := newRun("job")
@@ -120,6 +123,7 @@ func TestApply_ForceWaitsForKill(t *testing.T) {
 }
 
 func TestRuns_CreateGetListDeleteKill(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{}, "")
 	ctx := t.Context()
 	for _, n := range []string{"a", "b", "c"} {
@@ -165,6 +169,7 @@ func TestRuns_CreateGetListDeleteKill(t *testing.T) {
 }
 
 func TestAuth_TokenAndStatusErrors(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{Tokens: []string{"tok"}}, "tok")
 	_, err := c.Create(t.Context(), newRun("a"))
 	require.NoError(t, err)
@@ -177,6 +182,7 @@ func TestAuth_TokenAndStatusErrors(t *testing.T) {
 }
 
 func TestWatch_ListsThenStreams(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{}, "")
 	ctx := t.Context()
 	_, err := c.Create(ctx, newRun("a"))
@@ -202,6 +208,7 @@ func TestWatch_ListsThenStreams(t *testing.T) {
 }
 
 func TestWatch_RelistsWhenTooOld(t *testing.T) {
+	t.Parallel()
 	store := servertest.NewStore()
 	store.HistorySize = 1
 	srv := servertest.Start(t, server.Config{}, store, nil)
@@ -235,6 +242,7 @@ func TestWatch_RelistsWhenTooOld(t *testing.T) {
 }
 
 func TestWatch_ResumesAfterDisconnect(t *testing.T) {
+	t.Parallel()
 	store := servertest.NewStore()
 	srv, err := server.New(server.Config{}, store, nil, nil)
 	require.NoError(t, err)
@@ -264,6 +272,7 @@ func TestWatch_ResumesAfterDisconnect(t *testing.T) {
 }
 
 func TestWait_Phase(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{}, "")
 	ctx := t.Context()
 	_, err := c.Create(ctx, newRun("ok"))
@@ -304,6 +313,7 @@ func TestWait_Phase(t *testing.T) {
 }
 
 func TestLogsAndCluster(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{NodeID: "n1", Version: "v9"}, "")
 	ctx := t.Context()
 	_, err := c.Create(ctx, newRun("job"))
@@ -331,6 +341,7 @@ func TestLogsAndCluster(t *testing.T) {
 }
 
 func TestPolicyAndForbidden(t *testing.T) {
+	t.Parallel()
 	_, c := setup(t, server.Config{NodeID: "n1", Policy: &apis.Policy{AllowedURISchemes: []string{"https"}}}, "")
 	ctx := t.Context()
 	for _, local := range []bool{false, true} {
@@ -369,6 +380,7 @@ func recv(t *testing.T, w *client.Watcher) client.Event {
 }
 
 func TestListAll_FollowsPages(t *testing.T) {
+	t.Parallel()
 	_, c := setup(t, server.Config{}, "")
 	ctx := t.Context()
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
@@ -387,6 +399,7 @@ func TestListAll_FollowsPages(t *testing.T) {
 }
 
 func TestClient_WaitsOutAnElection(t *testing.T) {
+	t.Parallel()
 	store := servertest.NewStore()
 	store.SetLeader(false, "", "")
 	srv, err := server.New(server.Config{ForwardTimeout: -1}, store, nil, nil)
@@ -420,6 +433,7 @@ func TestClient_WaitsOutAnElection(t *testing.T) {
 }
 
 func TestApply_GenerateNameCreatesEachTime(t *testing.T) {
+	t.Parallel()
 	_, c := setup(t, server.Config{}, "")
 	run := newRun("")
 	run.Metadata.GenerateName = "flaky-"
@@ -437,6 +451,7 @@ func TestApply_GenerateNameCreatesEachTime(t *testing.T) {
 // A 503 without Sprint-Not-Leader means the outcome is unknown (the write
 // may have happened): the client must not send it again.
 func TestClient_DoesNotRetryUnknownOutcome(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	calls := 0
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

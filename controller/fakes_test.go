@@ -627,3 +627,18 @@ func (f *fakeScheduler) taskIDs() []string {
 }
 
 var _ Scheduler = (*fakeScheduler)(nil)
+
+// quietly changes a Run as a concurrent writer would, without a watch
+// event: the controller only learns of it when it reconciles the Run.
+func (s *fakeStore) quietly(name string, f func(r *apis.Run)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s.runs[name])
+}
+
+// reset forgets the actions recorded so far.
+func (l *actionLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all = nil
+}

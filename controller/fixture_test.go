@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -27,7 +28,12 @@ func testBuild(run *apis.Run, taskID string, offer *mesos.Offer, ports []uint32)
 	}, nil
 }
 
-// fixture is a controller with fakes, leading and subscribed.
+// fixture is a controller with fakes, leading and subscribed. It lives in
+// a testing/synctest bubble (newFixture must be called inside one, see
+// inBubble): the controller's own timers run on a manual clock that only
+// Advance moves, the latency windows it takes from the time package (status
+// and event batches) on the bubble's fake time, and settle waits until every
+// goroutine of the controller is blocked — no polling, no wall-clock waits.
 type fixture struct {
 	t     *testing.T
 	log   *actionLog
@@ -60,13 +66,42 @@ func newFixture(t *testing.T, cfg Config, setup ...func(*fixture)) *fixture {
 	}()
 	f.stop = func() { cancel(); <-done }
 	t.Cleanup(f.stop)
+	f.subscribed()
+	return f
+}
+
+// inBubble runs a controller test in its own testing/synctest bubble, in
+// parallel with the others: each has its own fake time and goroutines.
+func inBubble(t *testing.T, test func(t *testing.T)) {
+	t.Helper()
+	t.Parallel()
+	synctest.Test(t, test)
+}
+
+// settleWindow is how much fake time settle lets pass: far more than the
+// status and event batch windows (a few milliseconds each) that a chain of
+// writes may open one after the other.
+const settleWindow = time.Second
+
+// settle lets the controller run until it has nothing left to do: the
+// bubble's fake time passes every batch window, then every goroutine of the
+// bubble is blocked. The manual clock does not move.
+func (f *fixture) settle() {
+	time.Sleep(settleWindow)
+	synctest.Wait()
+}
+
+// subscribed waits for the controller to start a subscription and plays
+// SUBSCRIBED on it.
+func (f *fixture) subscribed() {
+	f.t.Helper()
+	f.settle()
 	select {
 	case <-f.sched.running:
-	case <-time.After(10 * time.Second):
-		t.Fatal("scheduler never started")
+	default:
+		f.t.Fatalf("no subscription started\nactions:\n%s", strings.Join(f.log.list(), "\n"))
 	}
 	f.sched.handler().Subscribed("fw-1")
-	return f
 }
 
 type testWriter struct{ t *testing.T }
@@ -76,14 +111,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (f *fixture) eventually(cond func() bool, msg string, args ...any) {
+// expect settles the controller and then checks cond.
+func (f *fixture) expect(cond func() bool, msg string, args ...any) {
 	f.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			f.t.Fatalf("%s\nactions:\n%s", fmt.Sprintf(msg, args...), strings.Join(f.log.list(), "\n"))
-		}
-		time.Sleep(time.Millisecond)
+	f.settle()
+	if !cond() {
+		f.t.Fatalf("%s\nactions:\n%s", fmt.Sprintf(msg, args...), strings.Join(f.log.list(), "\n"))
 	}
 }
 
@@ -108,7 +141,7 @@ func (f *fixture) phase(name string) apis.RunPhase {
 
 func (f *fixture) waitPhase(name string, p apis.RunPhase) *apis.Run {
 	f.t.Helper()
-	f.eventually(func() bool { return f.phase(name) == p }, "run %s never reached %s (now %q)", name, p, f.phase(name))
+	f.expect(func() bool { return f.phase(name) == p }, "run %s never reached %s (now %q)", name, p, f.phase(name))
 	return f.store.run(name)
 }
 
@@ -122,7 +155,7 @@ func (f *fixture) offer(id, agent string, cpus, mem float64, attrs ...mesos.Attr
 // master, unlike a real one, sends no more offers after a REVIVE).
 func (f *fixture) sendOffers(offers ...mesos.Offer) {
 	f.t.Helper()
-	f.waitQueueIdle()
+	f.settle()
 	f.sched.handler().Offers(offers)
 }
 
@@ -178,7 +211,7 @@ func (f *fixture) launchedTask(name string, attempt int) string {
 	f.t.Helper()
 	prefix := fmt.Sprintf("%s.%d.", name, attempt)
 	var id string
-	f.eventually(func() bool {
+	f.expect(func() bool {
 		for _, t := range f.sched.taskIDs() {
 			if strings.HasPrefix(t, prefix) {
 				id = t
@@ -188,36 +221,4 @@ func (f *fixture) launchedTask(name string, attempt int) string {
 		return false
 	}, "no task %s* launched", prefix)
 	return id
-}
-
-// waitLauncherIdle waits until the launcher has handled everything sent
-// to it so far.
-func (f *fixture) waitLauncherIdle() {
-	f.t.Helper()
-	f.eventually(func() bool {
-		f.c.mu.Lock()
-		tm := f.c.term
-		f.c.mu.Unlock()
-		return tm != nil && tm.launcher.sent.Load() == tm.launcher.handled.Load()
-	}, "launcher busy")
-}
-
-// waitQueueIdle waits until no Run is queued or being reconciled and the
-// status writer and launcher have nothing pending, so that the next clock
-// step sees every timer those set.
-func (f *fixture) waitQueueIdle() {
-	f.t.Helper()
-	f.eventually(func() bool {
-		f.c.mu.Lock()
-		tm := f.c.term
-		f.c.mu.Unlock()
-		if tm == nil {
-			return false
-		}
-		tm.queue.mu.Lock()
-		busy := len(tm.queue.items) + len(tm.queue.processing)
-		tm.queue.mu.Unlock()
-		return busy == 0 && len(tm.writer.in) == 0 && tm.writer.busy.Load() == 0 &&
-			tm.launcher.sent.Load() == tm.launcher.handled.Load()
-	}, "controller busy")
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -48,9 +47,6 @@ type heldOffer struct {
 type launcher struct {
 	t  *term
 	in chan launcherMsg
-	// sent and handled count messages (handled: after the round that
-	// followed them), so tests can wait for the launcher to settle.
-	sent, handled atomic.Int64
 
 	// Owned by the run goroutine.
 	offers       map[string]*heldOffer
@@ -83,7 +79,6 @@ func newLauncher(t *term) *launcher {
 }
 
 func (l *launcher) send(ctx context.Context, m launcherMsg) {
-	l.sent.Add(1)
 	select {
 	case l.in <- m:
 	case <-ctx.Done():
@@ -103,20 +98,17 @@ func (l *launcher) run(ctx context.Context) {
 		case m := <-l.in:
 			l.handle(m)
 		}
-		n := int64(1)
 		// Drain what else is queued, then do one round.
 	drain:
 		for {
 			select {
 			case m := <-l.in:
 				l.handle(m)
-				n++
 			default:
 				break drain
 			}
 		}
 		l.round(ctx)
-		l.handled.Add(n)
 	}
 }
 
@@ -167,11 +159,9 @@ func (l *launcher) wakeAfter(d time.Duration) {
 	}
 	l.wakeAt = at
 	l.wakeTimer = l.t.c.clock.AfterFunc(d, func() {
-		l.sent.Add(1)
 		select {
 		case l.in <- launcherMsg{kind: msgWake}:
 		default: // a round is coming anyway
-			l.handled.Add(1)
 		}
 	})
 }

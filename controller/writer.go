@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -29,9 +28,8 @@ type writeReq struct {
 // in arrival order to the Runs read at batch time, commits one
 // UpdateStatuses entry, and only then acknowledges the Mesos updates.
 type statusWriter struct {
-	t    *term
-	in   chan writeReq
-	busy atomic.Int32 // 1 while a batch is being committed (for tests)
+	t  *term
+	in chan writeReq
 }
 
 func newStatusWriter(t *term) *statusWriter {
@@ -76,7 +74,6 @@ func (w *statusWriter) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case r := <-w.in:
-			w.busy.Store(1)
 			batch = append(batch, r)
 		}
 		batch, ok := collectBatch(ctx, w.in, batch, cfg.StatusBatchSize, cfg.StatusBatchWindow)
@@ -84,7 +81,6 @@ func (w *statusWriter) run(ctx context.Context) {
 			return
 		}
 		w.commit(ctx, batch)
-		w.busy.Store(0)
 	}
 }
 

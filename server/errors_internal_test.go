@@ -14,6 +14,7 @@ import (
 )
 
 func TestToStatus_OneMapping(t *testing.T) {
+	t.Parallel()
 	tests := map[string]struct {
 		err    error
 		code   int

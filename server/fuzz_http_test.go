@@ -143,12 +143,9 @@ func startFuzzServer(f *testing.F) (string, *raftstore.Store) {
 	if err := store.Start(ctx); err != nil {
 		f.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !store.Ready() {
-		if time.Now().After(deadline) {
-			f.Fatal("single-node store never became ready")
-		}
-		time.Sleep(20 * time.Millisecond) // wait for the one-node election
+	raftstoretest.WaitLeader(f, store, 30*time.Second)
+	if !store.Ready() {
+		f.Fatal("the single-node leader is not ready")
 	}
 	for _, name := range []string{"keep", "other"} {
 		r := &apis.Run{

@@ -16,6 +16,7 @@ import (
 )
 
 func TestRuns_RequestsAndErrors(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "existing")
 	yamlRun := "apiVersion: sprint/v1\nkind: Run\nmetadata:\n  name: from-yaml\nspec:\n  command: echo hi\n  cpus: 0.1\n  mem: 32\n"
@@ -78,6 +79,7 @@ func TestRuns_RequestsAndErrors(t *testing.T) {
 }
 
 func TestRuns_CreateSetsServerFields(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	body := runJSON("", func(r *apis.Run) {
 		r.Metadata.GenerateName = "etl-"
@@ -95,6 +97,7 @@ func TestRuns_CreateSetsServerFields(t *testing.T) {
 }
 
 func TestRuns_GetIsLinearizable(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "a")
 	before := srv.Store.LinearizableReads()
@@ -104,6 +107,7 @@ func TestRuns_GetIsLinearizable(t *testing.T) {
 }
 
 func TestApply_CreatedConfiguredUnchanged(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	url := srv.URL + "/api/v1/runs/job"
 
@@ -161,6 +165,7 @@ func TestApply_CreatedConfiguredUnchanged(t *testing.T) {
 }
 
 func TestDelete_ImmediateOrGraceful(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "pending")
 	mustCreate(t, srv, "running")
@@ -180,6 +185,7 @@ func TestDelete_ImmediateOrGraceful(t *testing.T) {
 }
 
 func TestList_SelectorsAndPages(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	for _, n := range []string{"a1", "a2", "a3", "b1"} {
 		team := "data"
@@ -219,6 +225,7 @@ func TestList_SelectorsAndPages(t *testing.T) {
 }
 
 func TestList_BadQueryParameters(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	for _, n := range []string{"a1", "a2", "a3"} {
 		mustCreate(t, srv, n)

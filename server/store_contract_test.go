@@ -18,12 +18,13 @@ import (
 // The server's Store contract holds for the store production uses and for
 // servertest's fake, which the API's tests use.
 func TestStoreContract(t *testing.T) {
+	t.Parallel()
 	const history = 32
 	t.Run("raftstore", func(t *testing.T) {
 		t.Parallel()
 		storetest.Run(t, func(t *testing.T) storetest.Harness {
 			s := startStore(t, "n1", false, func(c *raftstore.Config) { c.WatchHistory = history })
-			require.Eventually(t, func() bool { return s.IsLeader() && s.Ready() }, 20*time.Second, 10*time.Millisecond)
+			raftstoretest.WaitLeader(t, s, 20*time.Second)
 			stray := startStore(t, "stray", true, nil)
 			return storetest.Harness{
 				Store: wiring.NewServerStore(s),

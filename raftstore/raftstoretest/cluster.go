@@ -56,10 +56,15 @@ func TestConfig(c *raftstore.Config) {
 func New(t testing.TB, n int, tune func(*raftstore.Config)) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, logger: TestLogger(t), tune: tune}
+	// The temporary directory first: cleanups run last-registered first, so
+	// the nodes are closed before their files are removed (the other way
+	// round, a node still writing made the removal fail with "directory
+	// not empty").
+	base := t.TempDir()
 	t.Cleanup(c.closeAll)
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("n%d", i)
-		node := &Node{ID: id, Dir: filepath.Join(t.TempDir(), id), RaftAddr: "127.0.0.1:0", HTTPAddr: "http://" + id + ".test"}
+		node := &Node{ID: id, Dir: filepath.Join(base, id), RaftAddr: "127.0.0.1:0", HTTPAddr: "http://" + id + ".test"}
 		c.nodes = append(c.nodes, node)
 		c.start(node, i > 1)
 		if i == 1 {
@@ -125,10 +130,70 @@ func (c *Cluster) start(node *Node, join bool) {
 	})
 }
 
+// closeAll closes every running node; a node that fails to close fails
+// the test.
 func (c *Cluster) closeAll() {
 	for _, n := range c.Nodes() {
 		if n.Store != nil {
-			_ = n.Store.Close()
+			if err := n.Store.Close(); err != nil {
+				c.t.Errorf("close %s: %v", n.ID, err)
+			}
+		}
+	}
+}
+
+// AwaitLeader blocks until a running node reports through its
+// LeadershipChanges that it leads (at once if one does), or ctx ends. It
+// is how a test waits out an election without polling.
+func (c *Cluster) AwaitLeader(ctx context.Context) (*Node, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	nodes := c.Running()
+	found := make(chan *Node, len(nodes))
+	for _, n := range nodes {
+		ch := n.Store.LeadershipChanges()
+		go func() {
+			for {
+				select {
+				case leading, ok := <-ch:
+					if !ok {
+						return // the node was closed
+					}
+					if leading {
+						found <- n
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	select {
+	case n := <-found:
+		return n, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// WaitLeader waits until s leads and has caught up with the log (its
+// LeadershipChanges say so), or fails t after timeout. It waits on the
+// store's notifications, not by polling.
+func WaitLeader(t testing.TB, s *raftstore.Store, timeout time.Duration) {
+	t.Helper()
+	ch := s.LeadershipChanges()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case leading, ok := <-ch:
+			require.True(t, ok, "store closed before it led")
+			if leading {
+				return
+			}
+		case <-deadline.C:
+			t.Fatalf("%s did not become leader within %s", s.NodeID(), timeout)
 		}
 	}
 }

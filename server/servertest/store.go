@@ -41,13 +41,19 @@ type Store struct {
 	seq      uint64            // changes ever published; history holds the last len(history)
 	notify   chan struct{}     // closed and replaced by every change
 	watchers map[*watcher]bool // open watchers → expired
-	leader   bool
-	leaderID string
-	leaderAt string
-	ready    bool
-	members  []server.Member
-	reads    int
-	lag      uint64 // committed but not applied here (SetLag)
+	// watchersChanged is closed (and replaced) whenever a watcher comes or
+	// goes, for WaitWatchers.
+	watchersChanged chan struct{}
+	// leaderWaits are closed once Leader has been asked that many times
+	// more (LeaderQueries).
+	leaderWaits []leaderWait
+	leader      bool
+	leaderID    string
+	leaderAt    string
+	ready       bool
+	members     []server.Member
+	reads       int
+	lag         uint64 // committed but not applied here (SetLag)
 }
 
 type change struct {
@@ -58,17 +64,18 @@ type change struct {
 // NewStore returns an empty Store that is the leader of a one-member cluster.
 func NewStore() *Store {
 	return &Store{
-		Now:         time.Now,
-		HistorySize: 1000,
-		NewUID:      uuid.NewString,
-		runs:        map[string]*apis.Run{},
-		events:      map[string][]apis.RunEvent{},
-		watchers:    map[*watcher]bool{},
-		notify:      make(chan struct{}),
-		leader:      true,
-		leaderID:    "n1",
-		ready:       true,
-		members:     []server.Member{{ID: "n1", RaftAddr: "127.0.0.1:9091", Suffrage: "Voter", Leader: true}},
+		Now:             time.Now,
+		HistorySize:     1000,
+		NewUID:          uuid.NewString,
+		runs:            map[string]*apis.Run{},
+		events:          map[string][]apis.RunEvent{},
+		watchers:        map[*watcher]bool{},
+		watchersChanged: make(chan struct{}),
+		notify:          make(chan struct{}),
+		leader:          true,
+		leaderID:        "n1",
+		ready:           true,
+		members:         []server.Member{{ID: "n1", RaftAddr: "127.0.0.1:9091", Suffrage: "Voter", Leader: true}},
 	}
 }
 
@@ -100,6 +107,50 @@ func (s *Store) SetReady(ready bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ready = ready
+}
+
+// WaitWatchers blocks until exactly n watchers are open, or ctx ends. It
+// waits on the store's notifications, not by polling.
+func (s *Store) WaitWatchers(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		have, changed := len(s.watchers), s.watchersChanged
+		s.mu.Unlock()
+		if have == n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("%d watchers open, want %d: %w", have, n, ctx.Err())
+		}
+	}
+}
+
+// watchersChangedLocked wakes WaitWatchers; caller holds mu.
+func (s *Store) watchersChangedLocked() {
+	close(s.watchersChanged)
+	s.watchersChanged = make(chan struct{})
+}
+
+type leaderWait struct {
+	left int
+	done chan struct{}
+}
+
+// LeaderQueries returns a channel that is closed once Leader has been
+// asked n more times: a test learns that a forwarding node is retrying
+// (it asks for the leader on every attempt) without waiting on the clock.
+func (s *Store) LeaderQueries(n int) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := leaderWait{left: n, done: make(chan struct{})}
+	if n <= 0 {
+		close(w.done)
+		return w.done
+	}
+	s.leaderWaits = append(s.leaderWaits, w)
+	return w.done
 }
 
 // Watchers returns the number of open watchers.
@@ -421,6 +472,15 @@ func (s *Store) IsLeader() bool {
 func (s *Store) Leader() (string, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	waits := s.leaderWaits[:0]
+	for _, w := range s.leaderWaits {
+		if w.left--; w.left == 0 {
+			close(w.done)
+			continue
+		}
+		waits = append(waits, w)
+	}
+	s.leaderWaits = waits
 	return s.leaderID, s.leaderAt
 }
 
