@@ -493,6 +493,7 @@ type fakeScheduler struct {
 
 	mu          sync.Mutex
 	h           EventHandler
+	hctx        context.Context // the context of the running subscription
 	runs        int
 	launched    map[string]mesos.TaskInfo // task ID → task, by ACCEPT
 	acked       []string
@@ -507,23 +508,42 @@ func newFakeScheduler(log *actionLog) *fakeScheduler {
 
 func (f *fakeScheduler) Run(ctx context.Context, h EventHandler) error {
 	f.mu.Lock()
-	f.h = h
+	f.h, f.hctx = h, ctx
 	f.runs++
 	f.mu.Unlock()
 	f.log.add("sched.run")
 	f.running <- struct{}{}
 	<-ctx.Done()
 	f.mu.Lock()
-	f.h = nil
+	f.h, f.hctx = nil, nil
 	f.mu.Unlock()
 	f.log.add("sched.stopped")
 	return ctx.Err()
 }
 
-func (f *fakeScheduler) handler() EventHandler {
+// subscription returns the running subscription's handler and context,
+// which every event is delivered with.
+func (f *fakeScheduler) subscription() (EventHandler, context.Context) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.h
+	return f.h, f.hctx
+}
+
+// The master's events, delivered on the running subscription.
+
+func (f *fakeScheduler) subscribed(frameworkID string) {
+	h, ctx := f.subscription()
+	h.Subscribed(ctx, frameworkID)
+}
+
+func (f *fakeScheduler) offers(offers ...mesos.Offer) {
+	h, ctx := f.subscription()
+	h.Offers(ctx, offers)
+}
+
+func (f *fakeScheduler) statusUpdate(st mesos.TaskStatus) {
+	h, ctx := f.subscription()
+	h.Update(ctx, st)
 }
 
 func (f *fakeScheduler) err() error {

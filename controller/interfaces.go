@@ -104,22 +104,24 @@ type ReconcileTask struct {
 	AgentID string
 }
 
-// EventHandler receives a subscription's events, from one goroutine. The
-// controller's implementation never blocks for long.
+// EventHandler receives a subscription's events, from one goroutine, each
+// with the subscription's context: work an event starts ends when the
+// subscription does. The controller's implementation never blocks for
+// long.
 type EventHandler interface {
 	// Subscribed: a (re)subscription succeeded; offers from before are gone.
-	Subscribed(frameworkID string)
+	Subscribed(ctx context.Context, frameworkID string)
 	// Offers: new resource offers.
-	Offers(offers []mesos.Offer)
+	Offers(ctx context.Context, offers []mesos.Offer)
 	// Rescind: an outstanding offer is no longer valid.
-	Rescind(offerID mesos.OfferID)
+	Rescind(ctx context.Context, offerID mesos.OfferID)
 	// Update: a task status update, to be acknowledged through
 	// Scheduler.Acknowledge once handled.
-	Update(status mesos.TaskStatus)
+	Update(ctx context.Context, status mesos.TaskStatus)
 	// Failure: an agent was lost (task updates follow separately).
-	Failure(agentID string)
+	Failure(ctx context.Context, agentID string)
 	// Disconnected: the subscription ended; outstanding offers are void.
-	Disconnected(err error)
+	Disconnected(ctx context.Context, err error)
 }
 
 // TaskBuilder builds the Mesos TaskInfo of one attempt of run on offer,

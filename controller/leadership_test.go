@@ -85,7 +85,7 @@ func TestLeadership_NewLeaderAdoptsRunningTask(t *testing.T) {
 		const old = "adopt.1.bbbbbb"
 		f := newFixture(t, Config{}, withRecordedAttempt("adopt", old))
 		f.expect(func() bool { return f.log.index("sched.reconcile ["+old+"]") >= 0 }, "explicit reconcile")
-		f.sched.handler().Update(mesos.TaskStatus{TaskID: mesos.TaskID{Value: old}, State: mesos.TASK_RUNNING.Enum(),
+		f.sched.statusUpdate(mesos.TaskStatus{TaskID: mesos.TaskID{Value: old}, State: mesos.TASK_RUNNING.Enum(),
 			Source: mesos.SOURCE_MASTER.Enum(), Reason: mesos.REASON_RECONCILIATION.Enum(), AgentID: &mesos.AgentID{Value: "a1"}})
 		f.waitPhase("adopt", apis.PhaseRunning)
 		f.offer("o1", "a1", 4, 1024)

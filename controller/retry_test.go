@@ -103,7 +103,7 @@ func TestRetry_UnreachableIsLostOnlyAfterTimeoutAndReturningTaskIsKilled(t *test
 		// KILL sent while it was away may have been lost), the new one kept.
 		kills := len(f.log.matching("sched.kill " + task))
 		require.Equal(t, 1, kills, "killed once when counted as lost")
-		f.sched.handler().Update(mesos.TaskStatus{TaskID: mesos.TaskID{Value: task}, State: mesos.TASK_RUNNING.Enum(),
+		f.sched.statusUpdate(mesos.TaskStatus{TaskID: mesos.TaskID{Value: task}, State: mesos.TASK_RUNNING.Enum(),
 			Source: mesos.SOURCE_MASTER.Enum(), Reason: mesos.REASON_AGENT_REREGISTERED.Enum()})
 		f.expect(func() bool { return len(f.log.matching("sched.kill "+task)) == kills+1 }, "returning task killed")
 		assert.Equal(t, second, f.store.run("part").Status.TaskID)

@@ -68,21 +68,23 @@ type mesosHandler struct{ h controller.EventHandler }
 
 var _ mesos.Handler = mesosHandler{}
 
-func (a mesosHandler) Subscribed(_ context.Context, frameworkID string, _ *mesosproto.MasterInfo) {
-	a.h.Subscribed(frameworkID)
+func (a mesosHandler) Subscribed(ctx context.Context, frameworkID string, _ *mesosproto.MasterInfo) {
+	a.h.Subscribed(ctx, frameworkID)
 }
-func (a mesosHandler) Offers(_ context.Context, offers []mesosproto.Offer) { a.h.Offers(offers) }
-func (a mesosHandler) Rescind(_ context.Context, id mesosproto.OfferID)    { a.h.Rescind(id) }
-func (a mesosHandler) Update(_ context.Context, st mesosproto.TaskStatus)  { a.h.Update(st) }
-func (a mesosHandler) Failure(_ context.Context, agentID, executorID string, _ *int32) {
+func (a mesosHandler) Offers(ctx context.Context, offers []mesosproto.Offer) { a.h.Offers(ctx, offers) }
+func (a mesosHandler) Rescind(ctx context.Context, id mesosproto.OfferID)    { a.h.Rescind(ctx, id) }
+func (a mesosHandler) Update(ctx context.Context, st mesosproto.TaskStatus)  { a.h.Update(ctx, st) }
+func (a mesosHandler) Failure(ctx context.Context, agentID, executorID string, _ *int32) {
 	if executorID == "" {
-		a.h.Failure(agentID)
+		a.h.Failure(ctx, agentID)
 	}
 }
 
 // Error: the subscription ends right after; Disconnected follows.
-func (a mesosHandler) Error(context.Context, string)             {}
-func (a mesosHandler) Disconnected(_ context.Context, err error) { a.h.Disconnected(err) }
+func (a mesosHandler) Error(context.Context, string) {}
+func (a mesosHandler) Disconnected(ctx context.Context, err error) {
+	a.h.Disconnected(ctx, err)
+}
 
 // MesosTaskBuilder is the production controller.TaskBuilder: the mesos package's
 // NewTaskInfo with opts.
