@@ -61,7 +61,7 @@ func startSim(t testing.TB, agents int, executor, resources string) (*sim.Master
 func startSolo(t testing.TB) *raftstore.Store {
 	t.Helper()
 	cfg := raftstore.Config{NodeID: "solo", RaftAddr: "127.0.0.1:0", HTTPAddr: "http://solo", DataDir: t.TempDir()}
-	raftstoretest.TestConfig(&cfg)
+	raftstoretest.SoloConfig(&cfg)
 	s, err := raftstore.New(cfg, raftstoretest.TestLogger(t))
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))

@@ -134,7 +134,7 @@ func FuzzHTTPRequests(f *testing.F) {
 func startFuzzServer(f *testing.F) (string, *raftstore.Store) {
 	f.Helper()
 	cfg := raftstore.Config{NodeID: "n1", RaftAddr: "127.0.0.1:0", HTTPAddr: "http://n1.test", DataDir: filepath.Join(f.TempDir(), "raft")}
-	raftstoretest.TestConfig(&cfg)
+	raftstoretest.SoloConfig(&cfg)
 	store, err := raftstore.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)

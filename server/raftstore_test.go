@@ -37,7 +37,7 @@ func startRaftNodeWith(t *testing.T, tune func(*raftstore.Config), wrap func(net
 	}
 	url := "http://" + ln.Addr().String()
 	cfg := raftstore.Config{NodeID: "n1", RaftAddr: "127.0.0.1:0", HTTPAddr: url, DataDir: t.TempDir()}
-	raftstoretest.TestConfig(&cfg)
+	raftstoretest.SoloConfig(&cfg)
 	if tune != nil {
 		tune(&cfg)
 	}

@@ -70,7 +70,11 @@ func TestStoreContract(t *testing.T) {
 func startStore(t *testing.T, id string, join bool, tune func(*raftstore.Config)) *raftstore.Store {
 	t.Helper()
 	cfg := raftstore.Config{NodeID: id, RaftAddr: "127.0.0.1:0", HTTPAddr: "http://" + id + ".test", DataDir: t.TempDir(), JoinExisting: join}
-	raftstoretest.TestConfig(&cfg)
+	if join {
+		raftstoretest.TestConfig(&cfg)
+	} else {
+		raftstoretest.SoloConfig(&cfg) // the only member: it may elect itself fast
+	}
 	if tune != nil {
 		tune(&cfg)
 	}
