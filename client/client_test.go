@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -100,16 +101,16 @@ func TestApply_ForceWaitsForKill(t *testing.T) {
 	require.NoError(t, srv.Store.SetStatus("job", apis.RunStatus{Phase: apis.PhaseRunning}))
 
 	run.Spec.Command = "echo changed"
+	changes, err := srv.Store.Watch(ctx, server.WatchOptions{ResourceVersion: srv.Store.ResourceVersion()})
+	require.NoError(t, err)
+	defer changes.Stop()
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := c.Apply(ctx, run, client.ApplyOptions{Force: true})
 		done <- err
 	}()
 	// The controller kills the task: only then is the Run re-created.
-	require.Eventually(t, func() bool {
-		r, err := srv.Store.GetRun(ctx, "job")
-		return err == nil && r.Metadata.DeletionTimestamp != nil
-	}, 5*time.Second, 5*time.Millisecond)
+	awaitChange(t, changes, func(r *apis.Run) bool { return r.Metadata.Name == "job" && r.Metadata.DeletionTimestamp != nil })
 	require.NoError(t, srv.Store.SetStatus("job", apis.RunStatus{Phase: apis.PhaseKilled}))
 	select {
 	case err := <-done:
@@ -204,7 +205,9 @@ func TestWatch_ListsThenStreams(t *testing.T) {
 	_, open := <-w.Events()
 	assert.False(t, open)
 	assert.NoError(t, w.Err())
-	require.Eventually(t, func() bool { return srv.Store.Watchers() == 0 }, 5*time.Second, 5*time.Millisecond)
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Store.WaitWatchers(wait, 0), "the server's watcher is released")
 }
 
 func TestWatch_RelistsWhenTooOld(t *testing.T) {
@@ -470,4 +473,30 @@ func TestClient_DoesNotRetryUnknownOutcome(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, 1, calls)
+}
+
+// awaitChange pulls changes from w until one satisfies cond, waiting on the
+// watcher's Ready between them; it fails after 5 s.
+func awaitChange(t *testing.T, w server.Watcher, cond func(*apis.Run) bool) {
+	t.Helper()
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
+	for {
+		ready := w.Ready()
+		ev, ok, err := w.Next()
+		require.NoError(t, err)
+		if ok {
+			var r apis.Run
+			require.NoError(t, json.Unmarshal(ev.Object, &r))
+			if cond(&r) {
+				return
+			}
+			continue
+		}
+		select {
+		case <-ready:
+		case <-timeout.C:
+			t.Fatal("the change never came")
+		}
+	}
 }
