@@ -3,6 +3,10 @@
 // Status, and everything that is pure logic over them:
 //
 //   - defaults.go: SetDefaults, the stored form of a Run.
+//   - deepcopy.go: DeepCopy and Equal, the one way every package copies
+//     and compares Runs (equality of the stored JSON form).
+//   - store.go: the values and sentinels the replicated store shares with
+//     its consumers (RunRef, StatusUpdate, EventRecord, ErrNotLeader, …).
 //   - validation*.go: ValidateRun and ValidateRunUpdate, returning every
 //     problem with its field path ("spec.cpus: must be greater than 0").
 //   - statuserror.go: StatusFromError, the one mapping from errors to HTTP

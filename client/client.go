@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // DefaultServer is the server address when none is given.
@@ -143,7 +145,8 @@ const maxThrottled = 10
 // maxThrottled times. The caller closes the body.
 func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	deadline := time.Now().Add(c.leaderWait)
-	wait := 100 * time.Millisecond
+	// Jittered: after a leader change many clients retry at once.
+	retry := backoff.Retry{Policy: backoff.Policy{Initial: 100 * time.Millisecond, Max: time.Second, Jitter: 0.5}}
 	throttled := 0
 	for {
 		resp, err := c.send(ctx, r)
@@ -157,18 +160,15 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		case resp.StatusCode == http.StatusTooManyRequests && throttled < maxThrottled:
 			throttled++
 			pause = retryAfter(err)
-		case resp.Header.Get("Sprint-Not-Leader") != "" && !time.Now().Add(wait).After(deadline):
-			pause = wait
-			wait = min(2*wait, time.Second)
+		case resp.Header.Get("Sprint-Not-Leader") != "":
+			if pause = retry.Next(); time.Now().Add(pause).After(deadline) {
+				return nil, err
+			}
 		default:
 			return nil, err
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if clock.Sleep(ctx, clock.Real{}, pause) != nil {
 			return nil, err
-		case <-t.C:
 		}
 	}
 }

@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -36,6 +37,7 @@ func setup(t *testing.T, cfg server.Config, token string) (*servertest.Server, *
 }
 
 func TestNew_Addresses(t *testing.T) {
+	t.Parallel()
 	for addr, ok := range map[string]bool{
 		"http://127.0.0.1:9090": true, "127.0.0.1:9090": true, "https://h:1/": true, "": true,
 		"ftp://x": false, "http://": false,
@@ -46,6 +48,7 @@ func TestNew_Addresses(t *testing.T) {
 }
 
 func TestApply_Results(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{}, "")
 	ctx := t.Context()
 	run := newRun("job")
@@ -89,6 +92,7 @@ func TestApply_Results(t *testing.T) {
 }
 
 func TestApply_ForceWaitsForKill(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{}, "")
 	ctx := t.Context()
 	run := newRun("job")
@@ -97,16 +101,16 @@ func TestApply_ForceWaitsForKill(t *testing.T) {
 	require.NoError(t, srv.Store.SetStatus("job", apis.RunStatus{Phase: apis.PhaseRunning}))
 
 	run.Spec.Command = "echo changed"
+	changes, err := srv.Store.Watch(ctx, server.WatchOptions{ResourceVersion: srv.Store.ResourceVersion()})
+	require.NoError(t, err)
+	defer changes.Stop()
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := c.Apply(ctx, run, client.ApplyOptions{Force: true})
 		done <- err
 	}()
 	// The controller kills the task: only then is the Run re-created.
-	require.Eventually(t, func() bool {
-		r, err := srv.Store.GetRun(ctx, "job")
-		return err == nil && r.Metadata.DeletionTimestamp != nil
-	}, 5*time.Second, 5*time.Millisecond)
+	awaitChange(t, changes, func(r *apis.Run) bool { return r.Metadata.Name == "job" && r.Metadata.DeletionTimestamp != nil })
 	require.NoError(t, srv.Store.SetStatus("job", apis.RunStatus{Phase: apis.PhaseKilled}))
 	select {
 	case err := <-done:
@@ -120,6 +124,7 @@ func TestApply_ForceWaitsForKill(t *testing.T) {
 }
 
 func TestRuns_CreateGetListDeleteKill(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{}, "")
 	ctx := t.Context()
 	for _, n := range []string{"a", "b", "c"} {
@@ -165,6 +170,7 @@ func TestRuns_CreateGetListDeleteKill(t *testing.T) {
 }
 
 func TestAuth_TokenAndStatusErrors(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{Tokens: []string{"tok"}}, "tok")
 	_, err := c.Create(t.Context(), newRun("a"))
 	require.NoError(t, err)
@@ -177,6 +183,7 @@ func TestAuth_TokenAndStatusErrors(t *testing.T) {
 }
 
 func TestWatch_ListsThenStreams(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{}, "")
 	ctx := t.Context()
 	_, err := c.Create(ctx, newRun("a"))
@@ -198,10 +205,13 @@ func TestWatch_ListsThenStreams(t *testing.T) {
 	_, open := <-w.Events()
 	assert.False(t, open)
 	assert.NoError(t, w.Err())
-	require.Eventually(t, func() bool { return srv.Store.Watchers() == 0 }, 5*time.Second, 5*time.Millisecond)
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Store.WaitWatchers(wait, 0), "the server's watcher is released")
 }
 
 func TestWatch_RelistsWhenTooOld(t *testing.T) {
+	t.Parallel()
 	store := servertest.NewStore()
 	store.HistorySize = 1
 	srv := servertest.Start(t, server.Config{}, store, nil)
@@ -235,6 +245,7 @@ func TestWatch_RelistsWhenTooOld(t *testing.T) {
 }
 
 func TestWatch_ResumesAfterDisconnect(t *testing.T) {
+	t.Parallel()
 	store := servertest.NewStore()
 	srv, err := server.New(server.Config{}, store, nil, nil)
 	require.NoError(t, err)
@@ -264,6 +275,7 @@ func TestWatch_ResumesAfterDisconnect(t *testing.T) {
 }
 
 func TestWait_Phase(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{}, "")
 	ctx := t.Context()
 	_, err := c.Create(ctx, newRun("ok"))
@@ -304,6 +316,7 @@ func TestWait_Phase(t *testing.T) {
 }
 
 func TestLogsAndCluster(t *testing.T) {
+	t.Parallel()
 	srv, c := setup(t, server.Config{NodeID: "n1", Version: "v9"}, "")
 	ctx := t.Context()
 	_, err := c.Create(ctx, newRun("job"))
@@ -331,6 +344,7 @@ func TestLogsAndCluster(t *testing.T) {
 }
 
 func TestPolicyAndForbidden(t *testing.T) {
+	t.Parallel()
 	_, c := setup(t, server.Config{NodeID: "n1", Policy: &apis.Policy{AllowedURISchemes: []string{"https"}}}, "")
 	ctx := t.Context()
 	for _, local := range []bool{false, true} {
@@ -369,6 +383,7 @@ func recv(t *testing.T, w *client.Watcher) client.Event {
 }
 
 func TestListAll_FollowsPages(t *testing.T) {
+	t.Parallel()
 	_, c := setup(t, server.Config{}, "")
 	ctx := t.Context()
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
@@ -387,6 +402,7 @@ func TestListAll_FollowsPages(t *testing.T) {
 }
 
 func TestClient_WaitsOutAnElection(t *testing.T) {
+	t.Parallel()
 	store := servertest.NewStore()
 	store.SetLeader(false, "", "")
 	srv, err := server.New(server.Config{ForwardTimeout: -1}, store, nil, nil)
@@ -420,6 +436,7 @@ func TestClient_WaitsOutAnElection(t *testing.T) {
 }
 
 func TestApply_GenerateNameCreatesEachTime(t *testing.T) {
+	t.Parallel()
 	_, c := setup(t, server.Config{}, "")
 	run := newRun("")
 	run.Metadata.GenerateName = "flaky-"
@@ -437,6 +454,7 @@ func TestApply_GenerateNameCreatesEachTime(t *testing.T) {
 // A 503 without Sprint-Not-Leader means the outcome is unknown (the write
 // may have happened): the client must not send it again.
 func TestClient_DoesNotRetryUnknownOutcome(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	calls := 0
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -455,4 +473,30 @@ func TestClient_DoesNotRetryUnknownOutcome(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, 1, calls)
+}
+
+// awaitChange pulls changes from w until one satisfies cond, waiting on the
+// watcher's Ready between them; it fails after 5 s.
+func awaitChange(t *testing.T, w server.Watcher, cond func(*apis.Run) bool) {
+	t.Helper()
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
+	for {
+		ready := w.Ready()
+		ev, ok, err := w.Next()
+		require.NoError(t, err)
+		if ok {
+			var r apis.Run
+			require.NoError(t, json.Unmarshal(ev.Object, &r))
+			if cond(&r) {
+				return
+			}
+			continue
+		}
+		select {
+		case <-ready:
+		case <-timeout.C:
+			t.Fatal("the change never came")
+		}
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // Event is one change of a Run seen by a Watcher.
@@ -40,11 +42,10 @@ type WatchOptions struct {
 	Synced bool
 }
 
-// Reconnect back-off bounds of a Watcher whose stream broke.
-const (
-	minReconnectWait = 200 * time.Millisecond
-	maxReconnectWait = 5 * time.Second
-)
+// reconnectPolicy spaces the reconnects of a Watcher whose stream broke,
+// jittered so that the watchers of a restarted server do not all come
+// back at once.
+var reconnectPolicy = backoff.Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.5}
 
 // Watcher delivers a Run change stream that survives disconnects: it
 // reconnects from the last resourceVersion it saw (bookmarks included),
@@ -137,7 +138,7 @@ var errRelist = errors.New("resource version too old")
 func (w *Watcher) run(ctx context.Context, stream *http.Response) {
 	defer close(w.done)
 	defer close(w.events)
-	wait := minReconnectWait
+	reconnect := backoff.Retry{Policy: reconnectPolicy}
 	for {
 		err := w.consume(ctx, stream)
 		_ = stream.Body.Close()
@@ -153,13 +154,13 @@ func (w *Watcher) run(ctx context.Context, stream *http.Response) {
 				w.rv = "" // the next stream is a listing
 			}
 			if stream, err = w.open(ctx); err == nil {
-				wait = minReconnectWait
+				reconnect.Reset()
 				break
 			}
 			if ctx.Err() != nil {
 				return
 			}
-			pause := wait
+			var pause time.Duration
 			switch code := StatusCode(err); {
 			case IsGone(err):
 				err = errRelist
@@ -173,14 +174,10 @@ func (w *Watcher) run(ctx context.Context, stream *http.Response) {
 				return
 			default:
 				// The server is away (restart, leader change): try again.
-				wait = min(2*wait, maxReconnectWait)
+				pause = reconnect.Next()
 			}
-			t := time.NewTimer(pause)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if clock.Sleep(ctx, clock.Real{}, pause) != nil {
 				return
-			case <-t.C:
 			}
 			err = nil
 		}

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // Controller runs the reconcile loop while, and only while, its node is the
@@ -21,7 +24,7 @@ type Controller struct {
 	store Store
 	sched Scheduler
 	build TaskBuilder
-	clock Clock
+	clock clock.Clock
 	log   *slog.Logger
 	m     *metrics
 
@@ -33,10 +36,10 @@ type Controller struct {
 }
 
 // New returns a Controller. store and sched are the replicated Run store
-// and the Mesos subscription; build turns a Run into a Mesos TaskInfo; clock
+// and the Mesos subscription; build turns a Run into a Mesos TaskInfo; clk
 // may be nil (wall clock), log may be nil (discard), reg may be nil (no
 // metrics registered).
-func New(cfg Config, store Store, sched Scheduler, build TaskBuilder, clock Clock, log *slog.Logger, reg prometheus.Registerer) (*Controller, error) {
+func New(cfg Config, store Store, sched Scheduler, build TaskBuilder, clk clock.Clock, log *slog.Logger, reg prometheus.Registerer) (*Controller, error) {
 	if store == nil || sched == nil || build == nil {
 		return nil, errors.New("controller: store, scheduler and task builder are required")
 	}
@@ -44,8 +47,8 @@ func New(cfg Config, store Store, sched Scheduler, build TaskBuilder, clock Cloc
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if clock == nil {
-		clock = RealClock{}
+	if clk == nil {
+		clk = clock.Real{}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -58,7 +61,7 @@ func New(cfg Config, store Store, sched Scheduler, build TaskBuilder, clock Cloc
 		store: store,
 		sched: sched,
 		build: build,
-		clock: clock,
+		clock: clk,
 		log:   log.With("component", "controller"),
 		rand:  rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed)),
 	}
@@ -139,13 +142,13 @@ func (c *Controller) startTerm(parent context.Context) func() {
 }
 
 // Reconcile converges one Run now, as a worker would. It returns
-// ErrNotLeader unless a leader term is running.
+// apis.ErrNotLeader unless a leader term is running.
 func (c *Controller) Reconcile(ctx context.Context, name string) (Result, error) {
 	c.mu.Lock()
 	t := c.term
 	c.mu.Unlock()
 	if t == nil || !t.ready() {
-		return Result{}, ErrNotLeader
+		return Result{}, apis.ErrNotLeader
 	}
 	return t.reconcile(ctx, name)
 }

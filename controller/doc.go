@@ -5,6 +5,7 @@
 //
 // The package declares the two interfaces it consumes, Store (the replicated
 // Run store) and Scheduler (a Mesos v1 scheduler subscription), and is
-// driven by an injected Clock so that tests control time. See DESIGN.md for
-// what it owns and why.
+// driven by an injected clock (internal/clock) so that tests control time;
+// its back-offs come from internal/backoff. See DESIGN.md for what it owns
+// and why.
 package controller

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // actionLog is the ordered record of side effects of the fake store and
@@ -68,81 +70,9 @@ func (l *actionLog) index(prefix string) int {
 	return -1
 }
 
-// fakeClock is a manual Clock.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	c       *fakeClock
-	at      time.Time
-	f       func()
-	stopped bool
-	fired   bool
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := !t.stopped && !t.fired
-	t.stopped = true
-	return was
-}
-
-// Advance moves time forward by d, firing due timers in time order.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	end := c.now.Add(d)
-	c.mu.Unlock()
-	for {
-		c.mu.Lock()
-		sort.SliceStable(c.timers, func(i, j int) bool { return c.timers[i].at.Before(c.timers[j].at) })
-		var next *fakeTimer
-		for _, t := range c.timers {
-			if !t.stopped && !t.fired && !t.at.After(end) {
-				next = t
-				break
-			}
-		}
-		if next == nil {
-			c.now = end
-			live := c.timers[:0]
-			for _, t := range c.timers {
-				if !t.stopped && !t.fired {
-					live = append(live, t)
-				}
-			}
-			c.timers = live
-			c.mu.Unlock()
-			return
-		}
-		next.fired = true
-		if next.at.After(c.now) {
-			c.now = next.at
-		}
-		c.mu.Unlock()
-		next.f()
-	}
+// newFakeClock is the tests' manual clock, at a fixed start.
+func newFakeClock() *clock.Manual {
+	return clock.NewManual(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 }
 
 // fakeStore is an in-memory Store with the semantics the controller
@@ -214,11 +144,7 @@ func (s *fakeStore) notify(typ apis.EventType, r *apis.Run) {
 	}
 }
 
-func copyRun(r *apis.Run) *apis.Run {
-	cp := *r
-	cp.Status.Ports = append([]int32(nil), r.Status.Ports...)
-	return &cp
-}
+func copyRun(r *apis.Run) *apis.Run { return r.DeepCopy() }
 
 // create adds a Run as the API server would.
 func (s *fakeStore) create(t *testing.T, r apis.Run, created time.Time) {
@@ -226,12 +152,7 @@ func (s *fakeStore) create(t *testing.T, r apis.Run, created time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	require.NotContains(t, s.runs, r.Metadata.Name)
-	s.uid++
-	r.Metadata.UID = fmt.Sprintf("uid-%d", s.uid)
-	r.Metadata.Generation = 1
-	r.Metadata.CreationTimestamp = &created
-	s.runs[r.Metadata.Name] = &r
-	s.notify(apis.Added, &r)
+	s.add(copyRun(&r), created)
 }
 
 // edit changes a Run's spec or metadata as a user would.
@@ -319,12 +240,12 @@ func (s *fakeStore) WatchRuns(_ context.Context, from uint64) (RunWatcher, error
 
 func (s *fakeStore) checkLeader() error {
 	if !s.leader {
-		return ErrNotLeader
+		return apis.ErrNotLeader
 	}
 	return nil
 }
 
-func (s *fakeStore) UpdateStatuses(_ context.Context, updates []StatusUpdate) ([]error, error) {
+func (s *fakeStore) UpdateStatuses(_ context.Context, updates []apis.StatusUpdate) ([]error, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkLeader(); err != nil {
@@ -333,27 +254,48 @@ func (s *fakeStore) UpdateStatuses(_ context.Context, updates []StatusUpdate) ([
 	s.batches = append(s.batches, len(updates))
 	errs := make([]error, len(updates))
 	for i, u := range updates {
-		r, ok := s.runs[u.Run.Name]
-		if !ok || r.Metadata.UID != u.Run.UID {
-			errs[i] = apis.ErrNotFound
+		r, err := s.lookup(u.Run)
+		if err != nil {
+			errs[i] = err
 			continue
 		}
-		r.Status = u.Status
-		if u.FinishTaskID != "" {
+		finish := u.FinishTaskID
+		if finish == "" && u.Status.Phase.Terminal() {
+			finish = u.Status.TaskID
+		}
+		if finish != "" {
 			as := s.attempts[u.Run.Name]
 			for j := range as {
-				if as[j].TaskID == u.FinishTaskID {
+				if as[j].TaskID == finish {
 					as[j].Terminal = true
 				}
 			}
 		}
+		if r.Status.Equal(&u.Status) {
+			continue // as raftstore: an unchanged status is no write
+		}
+		u.Status.DeepCopyInto(&r.Status)
 		s.log.add("store.status %s %s %s", u.Run.Name, u.Status.Phase, u.Status.Reason)
 		s.notify(apis.Modified, r)
 	}
 	return errs, nil
 }
 
-func (s *fakeStore) RecordAttempt(_ context.Context, ref RunRef, a apis.Attempt) error {
+// lookup applies a RunRef's preconditions as raftstore does: a missing
+// Run or another UID is ErrNotFound, another resourceVersion ErrConflict.
+// Caller holds s.mu.
+func (s *fakeStore) lookup(ref apis.RunRef) (*apis.Run, error) {
+	r, ok := s.runs[ref.Name]
+	if !ok || ref.UID != "" && r.Metadata.UID != ref.UID {
+		return nil, fmt.Errorf("run %q (uid %q): %w", ref.Name, ref.UID, apis.ErrNotFound)
+	}
+	if ref.ResourceVersion != "" && ref.ResourceVersion != r.Metadata.ResourceVersion {
+		return nil, fmt.Errorf("run %q: resourceVersion %s is not %s: %w", ref.Name, ref.ResourceVersion, r.Metadata.ResourceVersion, apis.ErrConflict)
+	}
+	return r, nil
+}
+
+func (s *fakeStore) RecordAttempt(_ context.Context, ref apis.RunRef, a apis.Attempt) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkLeader(); err != nil {
@@ -363,15 +305,23 @@ func (s *fakeStore) RecordAttempt(_ context.Context, ref RunRef, a apis.Attempt)
 		s.failRecordOnce = nil
 		return err
 	}
-	r, ok := s.runs[ref.Name]
-	if !ok || r.Metadata.UID != ref.UID {
-		return apis.ErrNotFound
+	r, err := s.lookup(apis.RunRef{Name: ref.Name, UID: ref.UID})
+	if err != nil {
+		return err
+	}
+	if r.Metadata.DeletionTimestamp != nil {
+		return fmt.Errorf("run %s is being deleted: %w", ref.Name, apis.ErrConflict)
 	}
 	for _, old := range s.attempts[ref.Name] {
+		if old.TaskID == a.TaskID {
+			return fmt.Errorf("attempt %s: %w", a.TaskID, apis.ErrAlreadyExists)
+		}
 		if !old.Terminal {
-			return fmt.Errorf("run %s: %w", ref.Name, ErrAttemptLive)
+			return fmt.Errorf("run %s: %w: %w", ref.Name, apis.ErrAttemptLive, apis.ErrConflict)
 		}
 	}
+	a.Run = ref.Name
+	a.Terminal = false
 	s.attempts[ref.Name] = append(s.attempts[ref.Name], a)
 	s.log.add("store.attempt %s", a.TaskID)
 	return nil
@@ -397,28 +347,111 @@ func (s *fakeStore) recordedAttempts(name string) []apis.Attempt {
 	return append([]apis.Attempt(nil), s.attempts[name]...)
 }
 
-func (s *fakeStore) AppendEvents(_ context.Context, evs []EventRecord) error {
+func (s *fakeStore) AppendEvents(_ context.Context, evs []apis.EventRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.checkLeader(); err != nil {
+		return err
+	}
 	for _, e := range evs {
 		if _, ok := s.runs[e.Run]; !ok {
 			continue
 		}
-		l := s.events[e.Run]
-		if n := len(l); n > 0 && l[n-1].Reason == e.Event.Reason && l[n-1].Message == e.Event.Message {
-			l[n-1].Count++ // repeats fold, as in raftstore
-			continue
+		ev := e.Event
+		if ev.Count < 1 {
+			ev.Count = 1
 		}
-		l = append(l, e.Event)
-		if len(l) > 20 {
-			l = l[len(l)-20:]
+		// A repeat of an earlier event folds into it and moves last, as in
+		// raftstore.
+		l := slices.DeleteFunc(s.events[e.Run], func(old apis.RunEvent) bool {
+			if old.Type == ev.Type && old.Reason == ev.Reason && old.Message == ev.Message {
+				ev.Count += old.Count
+				return true
+			}
+			return false
+		})
+		l = append(l, ev)
+		if len(l) > maxEvents {
+			l = l[len(l)-maxEvents:]
 		}
 		s.events[e.Run] = l
 	}
 	return nil
 }
 
-func (s *fakeStore) DeleteRuns(_ context.Context, refs []RunRef) error {
+// maxEvents is raftstore's bound on a Run's event history.
+const maxEvents = 50
+
+// CreateRun stores a new Run as the API would (storetest.Admin).
+func (s *fakeStore) CreateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkLeader(); err != nil {
+		return nil, err
+	}
+	if _, ok := s.runs[run.Metadata.Name]; ok {
+		return nil, fmt.Errorf("run %q: %w", run.Metadata.Name, apis.ErrAlreadyExists)
+	}
+	r := copyRun(run)
+	s.add(r, time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
+	return copyRun(r), nil
+}
+
+// add stores a new Run; caller holds s.mu.
+func (s *fakeStore) add(r *apis.Run, created time.Time) {
+	s.uid++
+	r.APIVersion, r.Kind = apis.APIVersion, apis.KindRun
+	r.Metadata.UID = fmt.Sprintf("uid-%d", s.uid)
+	r.Metadata.Generation = 1
+	r.Metadata.CreationTimestamp = &created
+	r.Metadata.DeletionTimestamp = nil
+	delete(s.attempts, r.Metadata.Name)
+	delete(s.events, r.Metadata.Name)
+	s.runs[r.Metadata.Name] = r
+	s.notify(apis.Added, r)
+}
+
+// RequestDelete deletes a Run without a live attempt at once and otherwise
+// sets its deletionTimestamp, as raftstore does (storetest.Admin).
+func (s *fakeStore) RequestDelete(_ context.Context, name, preconditionRV string) (*apis.Run, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkLeader(); err != nil {
+		return nil, false, err
+	}
+	r, err := s.lookup(apis.RunRef{Name: name, ResourceVersion: preconditionRV})
+	if err != nil {
+		return nil, false, err
+	}
+	live := slices.ContainsFunc(s.attempts[name], func(a apis.Attempt) bool { return !a.Terminal })
+	if r.Status.Phase.Terminal() || !live {
+		s.remove(r)
+		return copyRun(r), true, nil
+	}
+	if r.Metadata.DeletionTimestamp == nil {
+		now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+		r.Metadata.DeletionTimestamp = &now
+		s.notify(apis.Modified, r)
+	}
+	return copyRun(r), false, nil
+}
+
+// remove deletes a Run with its attempts and events; caller holds s.mu.
+func (s *fakeStore) remove(r *apis.Run) {
+	name := r.Metadata.Name
+	delete(s.runs, name)
+	delete(s.attempts, name)
+	delete(s.events, name)
+	s.log.add("store.deleted %s", name)
+	s.notify(apis.Deleted, r)
+}
+
+// Events returns a Run's events (storetest.Admin).
+func (s *fakeStore) Events(name string) ([]apis.RunEvent, error) {
+	return s.runEvents(name), nil
+}
+
+func (s *fakeStore) DeleteRuns(_ context.Context, refs []apis.RunRef) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkLeader(); err != nil {
@@ -426,15 +459,9 @@ func (s *fakeStore) DeleteRuns(_ context.Context, refs []RunRef) error {
 	}
 	s.log.add("store.delete %d", len(refs))
 	for _, ref := range refs {
-		r, ok := s.runs[ref.Name]
-		if !ok || r.Metadata.UID != ref.UID || ref.ResourceVersion != "" && r.Metadata.ResourceVersion != ref.ResourceVersion {
-			continue
+		if r, err := s.lookup(ref); err == nil {
+			s.remove(r)
 		}
-		delete(s.runs, ref.Name)
-		delete(s.attempts, ref.Name)
-		delete(s.events, ref.Name)
-		s.log.add("store.deleted %s", ref.Name)
-		s.notify(apis.Deleted, r)
 	}
 	return nil
 }
@@ -466,6 +493,7 @@ type fakeScheduler struct {
 
 	mu          sync.Mutex
 	h           EventHandler
+	hctx        context.Context // the context of the running subscription
 	runs        int
 	launched    map[string]mesos.TaskInfo // task ID → task, by ACCEPT
 	acked       []string
@@ -480,23 +508,42 @@ func newFakeScheduler(log *actionLog) *fakeScheduler {
 
 func (f *fakeScheduler) Run(ctx context.Context, h EventHandler) error {
 	f.mu.Lock()
-	f.h = h
+	f.h, f.hctx = h, ctx
 	f.runs++
 	f.mu.Unlock()
 	f.log.add("sched.run")
 	f.running <- struct{}{}
 	<-ctx.Done()
 	f.mu.Lock()
-	f.h = nil
+	f.h, f.hctx = nil, nil
 	f.mu.Unlock()
 	f.log.add("sched.stopped")
 	return ctx.Err()
 }
 
-func (f *fakeScheduler) handler() EventHandler {
+// subscription returns the running subscription's handler and context,
+// which every event is delivered with.
+func (f *fakeScheduler) subscription() (EventHandler, context.Context) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.h
+	return f.h, f.hctx
+}
+
+// The master's events, delivered on the running subscription.
+
+func (f *fakeScheduler) subscribed(frameworkID string) {
+	h, ctx := f.subscription()
+	h.Subscribed(ctx, frameworkID)
+}
+
+func (f *fakeScheduler) offers(offers ...mesos.Offer) {
+	h, ctx := f.subscription()
+	h.Offers(ctx, offers)
+}
+
+func (f *fakeScheduler) statusUpdate(st mesos.TaskStatus) {
+	h, ctx := f.subscription()
+	h.Update(ctx, st)
 }
 
 func (f *fakeScheduler) err() error {
@@ -600,3 +647,18 @@ func (f *fakeScheduler) taskIDs() []string {
 }
 
 var _ Scheduler = (*fakeScheduler)(nil)
+
+// quietly changes a Run as a concurrent writer would, without a watch
+// event: the controller only learns of it when it reconciles the Run.
+func (s *fakeStore) quietly(name string, f func(r *apis.Run)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s.runs[name])
+}
+
+// reset forgets the actions recorded so far.
+func (l *actionLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all = nil
+}

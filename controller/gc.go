@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // gcLoop deletes finished Runs, leader only: first those past their TTL
@@ -17,9 +18,8 @@ import (
 // deletes did. A Run that changed since the scan (its resourceVersion
 // differs) is skipped, and looked at again by the next scan.
 func (t *term) gcLoop(ctx context.Context) {
-	c := t.c
 	for {
-		wait, stop := after(c.clock, c.cfg.GCInterval)
+		wait, stop := clock.After(t.clock, t.cfg.GCInterval)
 		select {
 		case <-ctx.Done():
 			stop()
@@ -34,20 +34,20 @@ func (t *term) gcLoop(ctx context.Context) {
 			continue
 		}
 		for len(due) > 0 && ctx.Err() == nil {
-			batch := due[:min(len(due), c.cfg.GCBatch)]
+			batch := due[:min(len(due), t.cfg.GCBatch)]
 			due = due[len(batch):]
-			if err := c.store.DeleteRuns(ctx, batch); err != nil {
+			if err := t.store.DeleteRuns(ctx, batch); err != nil {
 				if ctx.Err() == nil {
 					t.log.Warn("garbage collection failed", "err", err)
 				}
 				break
 			}
-			c.m.gcDeleted.Add(float64(len(batch)))
+			t.m.gcDeleted.Add(float64(len(batch)))
 			t.log.Info("garbage collected finished runs", "deleted", len(batch), "left", len(due))
 			if len(due) == 0 {
 				break
 			}
-			pause, stop := after(c.clock, time.Second)
+			pause, stop := clock.After(t.clock, time.Second)
 			select {
 			case <-ctx.Done():
 				stop()
@@ -60,17 +60,16 @@ func (t *term) gcLoop(ctx context.Context) {
 // gcScan reads every Run once, refreshes the per-phase gauge and returns
 // the finished Runs due for deletion, in the order they should go: past
 // their TTL first, then the oldest beyond GCMaxFinished.
-func (t *term) gcScan(ctx context.Context) ([]RunRef, error) {
-	c := t.c
-	now := c.clock.Now()
+func (t *term) gcScan(ctx context.Context) ([]apis.RunRef, error) {
+	now := t.clock.Now()
 	counts := map[apis.RunPhase]int{}
 	type fin struct {
-		ref RunRef
+		ref apis.RunRef
 		at  time.Time
 	}
 	var finished []fin
-	var due []RunRef
-	_, err := c.store.EachRun(ctx, func(r *apis.Run) error {
+	var due []apis.RunRef
+	_, err := t.store.EachRun(ctx, func(r *apis.Run) error {
 		p := r.Status.Phase
 		if p == "" {
 			p = apis.PhasePending
@@ -83,11 +82,11 @@ func (t *term) gcScan(ctx context.Context) ([]RunRef, error) {
 			return nil
 		}
 		at := finishedAt(r)
-		ttl := c.cfg.GCMaxAge
+		ttl := t.cfg.GCMaxAge
 		if r.Spec.TTLSecondsAfterFinished != nil {
 			ttl = time.Duration(*r.Spec.TTLSecondsAfterFinished) * time.Second
 		}
-		ref := RunRef{Name: r.Metadata.Name, UID: r.Metadata.UID, ResourceVersion: r.Metadata.ResourceVersion}
+		ref := apis.RunRef{Name: r.Metadata.Name, UID: r.Metadata.UID, ResourceVersion: r.Metadata.ResourceVersion}
 		if !now.Before(at.Add(ttl)) {
 			due = append(due, ref)
 			return nil
@@ -100,9 +99,9 @@ func (t *term) gcScan(ctx context.Context) ([]RunRef, error) {
 	}
 	for _, p := range []apis.RunPhase{apis.PhasePending, apis.PhaseStarting, apis.PhaseRunning,
 		apis.PhaseSucceeded, apis.PhaseFailed, apis.PhaseKilled} {
-		c.m.runsByPhase.WithLabelValues(string(p)).Set(float64(counts[p]))
+		t.m.runsByPhase.WithLabelValues(string(p)).Set(float64(counts[p]))
 	}
-	if excess := len(finished) - c.cfg.GCMaxFinished; excess > 0 {
+	if excess := len(finished) - t.cfg.GCMaxFinished; excess > 0 {
 		sort.Slice(finished, func(i, j int) bool {
 			if !finished[i].at.Equal(finished[j].at) {
 				return finished[i].at.Before(finished[j].at)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/controller"
+	"github.com/sprint-project/sprint/internal/wiring"
 	"github.com/sprint-project/sprint/mesos"
 	"github.com/sprint-project/sprint/mesos/sim"
 	"github.com/sprint-project/sprint/raftstore"
@@ -60,12 +61,12 @@ func startSim(t testing.TB, agents int, executor, resources string) (*sim.Master
 func startSolo(t testing.TB) *raftstore.Store {
 	t.Helper()
 	cfg := raftstore.Config{NodeID: "solo", RaftAddr: "127.0.0.1:0", HTTPAddr: "http://solo", DataDir: t.TempDir()}
-	raftstoretest.TestConfig(&cfg)
+	raftstoretest.SoloConfig(&cfg)
 	s, err := raftstore.New(cfg, raftstoretest.TestLogger(t))
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Close() })
-	require.Eventually(t, func() bool { return s.LinearizableRead(context.Background()) == nil }, 10*time.Second, 10*time.Millisecond)
+	raftstoretest.WaitLeader(t, s, 10*time.Second)
 	return s
 }
 
@@ -95,7 +96,7 @@ func startCluster3(t *testing.T) *cluster3 {
 		return s
 	}
 	n1 := start("n1", false)
-	require.Eventually(t, func() bool { return n1.LinearizableRead(context.Background()) == nil }, 20*time.Second, 10*time.Millisecond)
+	raftstoretest.WaitLeader(t, n1, 20*time.Second)
 	for _, id := range []string{"n2", "n3"} {
 		s := start(id, true)
 		require.Eventually(t, func() bool {
@@ -224,14 +225,14 @@ func startControllerLog(t testing.TB, s *raftstore.Store, simURL string, cfg con
 		MaxBackoff:    100 * time.Millisecond,
 		Timeout:       5 * time.Second,
 	}
-	client, err := mesos.New(mcfg, controller.RaftFrameworkIDs{Store: s}, logger)
+	client, err := mesos.New(mcfg, s, logger)
 	require.NoError(t, err)
-	var sched controller.Scheduler = controller.MesosScheduler{Client: client}
+	var sched controller.Scheduler = wiring.MesosScheduler{Client: client}
 	if wrap != nil {
 		sched = wrap(sched)
 	}
 	reg := prometheus.NewRegistry()
-	c, err := controller.New(cfg, controller.NewRaftStore(s), sched, controller.MesosTaskBuilder(mesos.TaskOptions{}), nil, logger, reg)
+	c, err := controller.New(cfg, wiring.NewControllerStore(s), sched, wiring.MesosTaskBuilder(mesos.TaskOptions{}), nil, logger, reg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -260,22 +261,48 @@ func simRun(name, duration string, exit int) *apis.Run {
 	}
 }
 
+// waitRun waits until the named Run satisfies cond in s's local state and
+// returns it.
 func waitRun(t *testing.T, s *raftstore.Store, name string, cond func(*apis.Run) bool, what string) *apis.Run {
 	t.Helper()
 	var last *apis.Run
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	waitStore(t, s, func() bool {
 		r, err := s.GetRun(context.Background(), name)
-		if err == nil && cond(r) {
-			return r
-		}
 		if err == nil {
 			last = r
 		}
-		time.Sleep(5 * time.Millisecond) // polling the store; nothing to wait on
+		return err == nil && cond(r)
+	}, func() string { return fmt.Sprintf("run %s: %s never happened; last status %+v", name, what, last) })
+	return last
+}
+
+// waitStore waits until check holds on s's local state. It re-checks after
+// every change s applies — it waits on the store's watch, not by polling —
+// and fails after 30 s with what describe says never happened.
+func waitStore(t *testing.T, s *raftstore.Store, check func() bool, describe func() string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		w, err := s.Watch(ctx, 0, nil) // before the check: no change is missed
+		require.NoError(t, err)
+		if check() {
+			w.Stop()
+			return
+		}
+		for open := true; open; {
+			select {
+			case _, open = <-w.Events(): // closed: fell behind, watch again
+				if open && check() {
+					w.Stop()
+					return
+				}
+			case <-ctx.Done():
+				w.Stop()
+				t.Fatal(describe())
+			}
+		}
 	}
-	t.Fatalf("run %s: %s never happened; last status %+v", name, what, last)
-	return nil
 }
 
 func phaseIs(p apis.RunPhase) func(*apis.Run) bool {
@@ -283,6 +310,7 @@ func phaseIs(p apis.RunPhase) func(*apis.Run) bool {
 }
 
 func TestIntegration_SimulatedExecutorRunsToCompletion(t *testing.T) {
+	t.Parallel() // one node each; the failover tests run alone
 	_, url := startSim(t, 3, sim.ExecutorSimulated, "")
 	s := startSolo(t)
 	startController(t, s, url, controller.Config{}, nil)
@@ -326,6 +354,7 @@ func TestIntegration_SimulatedExecutorRunsToCompletion(t *testing.T) {
 }
 
 func TestIntegration_ProcessExecutorExitCodeCancelDeleteUnschedulable(t *testing.T) {
+	t.Parallel() // one node each; the failover tests run alone
 	_, url := startSim(t, 1, sim.ExecutorProcess, "cpus:4;mem:4096;disk:1000;ports:[31000-31010]")
 	s := startSolo(t)
 	startController(t, s, url, controller.Config{}, nil)
@@ -364,10 +393,10 @@ func TestIntegration_ProcessExecutorExitCodeCancelDeleteUnschedulable(t *testing
 	_, deleted, err := s.RequestDelete(ctx, "doomed", "")
 	require.NoError(t, err)
 	assert.False(t, deleted, "a running Run is not deleted at once")
-	require.Eventually(t, func() bool {
+	waitStore(t, s, func() bool {
 		_, err := s.GetRun(ctx, "doomed")
 		return errors.Is(err, apis.ErrNotFound)
-	}, 30*time.Second, 10*time.Millisecond)
+	}, func() string { return "doomed never deleted" })
 
 	// Nothing fits: Pending with a message naming the resource.
 	r = waitRun(t, s, "huge", func(r *apis.Run) bool { return r.Status.Reason == apis.ReasonUnschedulable }, "unschedulable")
@@ -469,6 +498,7 @@ func TestIntegration_LeaderStopsBetweenRecordAndAccept(t *testing.T) {
 // Run is relaunched elsewhere; when the agent comes back its old task is
 // killed and the new one kept.
 func TestIntegration_PartitionAware(t *testing.T) {
+	t.Parallel() // one node each; the failover tests run alone
 	m, url := startSim(t, 2, sim.ExecutorSimulated, "")
 	s := startSolo(t)
 	startController(t, s, url, controller.Config{UnreachableTimeout: 500 * time.Millisecond, BackoffBase: 50 * time.Millisecond}, nil)
@@ -515,6 +545,7 @@ func TestIntegration_PartitionAware(t *testing.T) {
 }
 
 func TestIntegration_GCDeletesFinishedRuns(t *testing.T) {
+	t.Parallel() // one node each; the failover tests run alone
 	_, url := startSim(t, 1, sim.ExecutorSimulated, "")
 	s := startSolo(t)
 	startController(t, s, url, controller.Config{GCInterval: 100 * time.Millisecond, GCMaxFinished: 3}, nil)
@@ -530,11 +561,11 @@ func TestIntegration_GCDeletesFinishedRuns(t *testing.T) {
 		_, err := s.CreateRun(ctx, simRun(fmt.Sprintf("keep-%d", i), "1ms", 0))
 		require.NoError(t, err)
 	}
-	require.Eventually(t, func() bool {
+	waitStore(t, s, func() bool {
 		list, err := s.ListRuns(ctx, raftstore.ListOptions{})
 		require.NoError(t, err)
 		return len(list.Items) == 3
-	}, 30*time.Second, 20*time.Millisecond, "TTL-0 Runs and the oldest beyond 3 finished are deleted")
+	}, func() string { return "TTL-0 Runs and the oldest beyond 3 finished are not deleted" })
 	list, err := s.ListRuns(ctx, raftstore.ListOptions{})
 	require.NoError(t, err)
 	for _, r := range list.Items {

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -10,20 +9,11 @@ import (
 	"github.com/sprint-project/sprint/apis"
 )
 
-// Sentinel errors of the controller.
-var (
-	// ErrNotLeader: the controller is not running a leader term, so it
-	// cannot reconcile.
-	ErrNotLeader = errors.New("controller: not the leader")
-	// ErrAttemptLive: RecordAttempt found a non-terminal attempt of the Run
-	// already recorded. Store implementations return it (wrapped) so that a
-	// second leader can never launch a second task for the same Run.
-	ErrAttemptLive = errors.New("a live attempt is already recorded")
-)
-
 // Store is the replicated Run store as the controller uses it. Reads are
 // served from the local node's applied state; writes go through Raft and
-// fail when the node is not the leader.
+// fail with apis.ErrNotLeader when the node is not the leader.
+// controller/storetest is its contract, run against the raftstore-backed
+// store and the tests' fake alike.
 type Store interface {
 	// GetRun returns a copy of the named Run, or an error matching
 	// apis.ErrNotFound.
@@ -40,22 +30,27 @@ type Store interface {
 	WatchRuns(ctx context.Context, fromIndex uint64) (RunWatcher, error)
 	// UpdateStatuses writes several Runs' statuses in one Raft entry. The
 	// returned slice has one entry per update: nil, or an error matching
-	// apis.ErrNotFound (the Run or its UID is gone) or apis.ErrConflict.
-	// The error is set when the batch as a whole was not committed.
-	UpdateStatuses(ctx context.Context, updates []StatusUpdate) ([]error, error)
-	// RecordAttempt commits a to-be-launched attempt. It fails with an error
-	// matching ErrAttemptLive if the Run has a non-terminal attempt, and
-	// apis.ErrNotFound if the Run (with a.Run's UID) is gone.
-	RecordAttempt(ctx context.Context, run RunRef, a apis.Attempt) error
+	// apis.ErrNotFound (the Run, or the one with that UID, is gone) or
+	// apis.ErrConflict (another resourceVersion, when the apis.RunRef names
+	// one). A status equal to the stored one changes nothing (no new
+	// resourceVersion, no watch event). The error is set when the batch as
+	// a whole was not committed (apis.ErrNotLeader, apis.ErrUnavailable).
+	UpdateStatuses(ctx context.Context, updates []apis.StatusUpdate) ([]error, error)
+	// RecordAttempt commits a to-be-launched attempt of the Run run names.
+	// It fails with an error matching apis.ErrAttemptLive (and
+	// apis.ErrConflict) if the Run has a non-terminal attempt,
+	// apis.ErrConflict while the Run is being deleted, and apis.ErrNotFound
+	// if the Run (with run's UID) is gone.
+	RecordAttempt(ctx context.Context, run apis.RunRef, a apis.Attempt) error
 	// LiveAttempts returns every recorded attempt not yet marked terminal.
 	LiveAttempts(ctx context.Context) ([]apis.Attempt, error)
 	// AppendEvents appends to Runs' bounded event lists, in one Raft entry.
 	// Events of Runs that are gone are dropped.
-	AppendEvents(ctx context.Context, events []EventRecord) error
+	AppendEvents(ctx context.Context, events []apis.EventRecord) error
 	// DeleteRuns removes Runs (and their attempts and events); a Run that
 	// is gone, whose UID differs, or whose resourceVersion differs from a
-	// RunRef's non-empty one is skipped.
-	DeleteRuns(ctx context.Context, runs []RunRef) error
+	// apis.RunRef's non-empty one is skipped.
+	DeleteRuns(ctx context.Context, runs []apis.RunRef) error
 	// Barrier waits until every entry committed before the call is applied
 	// locally, so that reads reflect all of the previous leader's writes.
 	Barrier(ctx context.Context) error
@@ -75,31 +70,6 @@ type RunWatcher interface {
 	Err() error
 	// Stop ends the watch and closes Events.
 	Stop()
-}
-
-// RunRef names one incarnation of a Run.
-type RunRef struct {
-	Name string
-	UID  string
-	// ResourceVersion, when set, names one version of it: DeleteRuns
-	// skips the Run if it changed since (GC decides from a scan and
-	// deletes later, in paced batches).
-	ResourceVersion string
-}
-
-// StatusUpdate is one Run's new status. When FinishTaskID is set the
-// attempt with that task ID is marked terminal in the same Raft entry, so
-// the status and the attempt never disagree about whether a task is live.
-type StatusUpdate struct {
-	Run          RunRef
-	Status       apis.RunStatus
-	FinishTaskID string
-}
-
-// EventRecord is one event of one Run.
-type EventRecord struct {
-	Run   string
-	Event apis.RunEvent
 }
 
 // Scheduler is a Mesos v1 scheduler subscription as the controller uses it.
@@ -134,22 +104,24 @@ type ReconcileTask struct {
 	AgentID string
 }
 
-// EventHandler receives a subscription's events, from one goroutine. The
-// controller's implementation never blocks for long.
+// EventHandler receives a subscription's events, from one goroutine, each
+// with the subscription's context: work an event starts ends when the
+// subscription does. The controller's implementation never blocks for
+// long.
 type EventHandler interface {
 	// Subscribed: a (re)subscription succeeded; offers from before are gone.
-	Subscribed(frameworkID string)
+	Subscribed(ctx context.Context, frameworkID string)
 	// Offers: new resource offers.
-	Offers(offers []mesos.Offer)
+	Offers(ctx context.Context, offers []mesos.Offer)
 	// Rescind: an outstanding offer is no longer valid.
-	Rescind(offerID mesos.OfferID)
+	Rescind(ctx context.Context, offerID mesos.OfferID)
 	// Update: a task status update, to be acknowledged through
 	// Scheduler.Acknowledge once handled.
-	Update(status mesos.TaskStatus)
+	Update(ctx context.Context, status mesos.TaskStatus)
 	// Failure: an agent was lost (task updates follow separately).
-	Failure(agentID string)
+	Failure(ctx context.Context, agentID string)
 	// Disconnected: the subscription ended; outstanding offers are void.
-	Disconnected(err error)
+	Disconnected(ctx context.Context, err error)
 }
 
 // TaskBuilder builds the Mesos TaskInfo of one attempt of run on offer,

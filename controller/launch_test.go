@@ -14,210 +14,230 @@ import (
 )
 
 func TestLaunch_RecordsAttemptBeforeAcceptAndRunsToSuccess(t *testing.T) {
-	f := newFixture(t, Config{})
-	f.createRun("hello")
-	f.waitPhase("hello", apis.PhasePending)
-	f.offer("o1", "a1", 4, 1024)
-	task := f.launchedTask("hello", 1)
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.createRun("hello")
+		f.waitPhase("hello", apis.PhasePending)
+		f.offer("o1", "a1", 4, 1024)
+		task := f.launchedTask("hello", 1)
 
-	rec := f.log.index("store.attempt " + task)
-	acc := f.log.index("sched.accept o1 " + task)
-	require.GreaterOrEqual(t, rec, 0)
-	assert.Less(t, rec, acc, "the attempt must be committed before the ACCEPT")
+		rec := f.log.index("store.attempt " + task)
+		acc := f.log.index("sched.accept o1 " + task)
+		require.GreaterOrEqual(t, rec, 0)
+		assert.Less(t, rec, acc, "the attempt must be committed before the ACCEPT")
 
-	r := f.waitPhase("hello", apis.PhaseStarting)
-	assert.Equal(t, task, r.Status.TaskID)
-	assert.Equal(t, int32(1), r.Status.Attempts)
-	assert.Equal(t, "a1.example", r.Status.Hostname)
+		r := f.waitPhase("hello", apis.PhaseStarting)
+		assert.Equal(t, task, r.Status.TaskID)
+		assert.Equal(t, int32(1), r.Status.Attempts)
+		assert.Equal(t, "a1.example", r.Status.Hostname)
 
-	f.update(task, mesos.TASK_STARTING, "")
-	f.update(task, mesos.TASK_RUNNING, "")
-	r = f.waitPhase("hello", apis.PhaseRunning)
-	require.NotNil(t, r.Status.StartTime)
-	assert.Equal(t, "TASK_RUNNING", r.Status.MesosState)
+		f.update(task, mesos.TASK_STARTING, "")
+		f.update(task, mesos.TASK_RUNNING, "")
+		r = f.waitPhase("hello", apis.PhaseRunning)
+		require.NotNil(t, r.Status.StartTime)
+		assert.Equal(t, "TASK_RUNNING", r.Status.MesosState)
 
-	f.update(task, mesos.TASK_FINISHED, "Command exited with status 0")
-	r = f.waitPhase("hello", apis.PhaseSucceeded)
-	assert.Equal(t, apis.ReasonCompleted, r.Status.Reason)
-	require.NotNil(t, r.Status.ExitCode)
-	assert.Equal(t, int32(0), *r.Status.ExitCode)
-	require.NotNil(t, r.Status.CompletionTime)
+		f.update(task, mesos.TASK_FINISHED, "Command exited with status 0")
+		r = f.waitPhase("hello", apis.PhaseSucceeded)
+		assert.Equal(t, apis.ReasonCompleted, r.Status.Reason)
+		require.NotNil(t, r.Status.ExitCode)
+		assert.Equal(t, int32(0), *r.Status.ExitCode)
+		require.NotNil(t, r.Status.CompletionTime)
 
-	f.eventually(func() bool { return len(f.log.matching("sched.ack "+task)) == 3 }, "three acks")
-	// Every ack follows the status write it acknowledges.
-	assert.Less(t, f.log.index("store.status hello Succeeded"), f.log.index("sched.ack "+task+" TASK_FINISHED"))
-	att := f.store.recordedAttempts("hello")
-	require.Len(t, att, 1)
-	assert.True(t, att[0].Terminal)
+		f.expect(func() bool { return len(f.log.matching("sched.ack "+task)) == 3 }, "three acks")
+		// Every ack follows the status write it acknowledges.
+		assert.Less(t, f.log.index("store.status hello Succeeded"), f.log.index("sched.ack "+task+" TASK_FINISHED"))
+		att := f.store.recordedAttempts("hello")
+		require.Len(t, att, 1)
+		assert.True(t, att[0].Terminal)
+	})
 }
 
 func TestLaunch_PacksSeveralRunsPerOfferInCreationOrder(t *testing.T) {
-	f := newFixture(t, Config{})
-	for _, n := range []string{"r1", "r2", "r3", "r4"} {
-		f.createRun(n) // 1 cpu each, created in this order
-	}
-	for _, n := range []string{"r1", "r2", "r3", "r4"} {
-		f.waitPhase(n, apis.PhasePending)
-	}
-	f.offer("o1", "a1", 3, 4096) // room for three
-	f.eventually(func() bool { return len(f.log.matching("sched.accept o1")) == 1 }, "accept")
-	acc := f.log.matching("sched.accept o1")[0]
-	for _, n := range []string{"r1.1.", "r2.1.", "r3.1."} {
-		assert.Contains(t, acc, n)
-	}
-	assert.NotContains(t, acc, "r4.", "the youngest Run waits")
-	f.offer("o2", "a2", 1, 4096)
-	f.launchedTask("r4", 1)
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		for _, n := range []string{"r1", "r2", "r3", "r4"} {
+			f.createRun(n) // 1 cpu each, created in this order
+		}
+		for _, n := range []string{"r1", "r2", "r3", "r4"} {
+			f.waitPhase(n, apis.PhasePending)
+		}
+		f.offer("o1", "a1", 3, 4096) // room for three
+		f.expect(func() bool { return len(f.log.matching("sched.accept o1")) == 1 }, "accept")
+		acc := f.log.matching("sched.accept o1")[0]
+		for _, n := range []string{"r1.1.", "r2.1.", "r3.1."} {
+			assert.Contains(t, acc, n)
+		}
+		assert.NotContains(t, acc, "r4.", "the youngest Run waits")
+		f.offer("o2", "a2", 1, 4096)
+		f.launchedTask("r4", 1)
+	})
 }
 
 func TestLaunch_UnschedulableRunNamesWhatIsMissing(t *testing.T) {
-	f := newFixture(t, Config{})
-	f.createRun("big", func(r *apis.Run) {
-		r.Spec.Cpus = 8
-		r.Spec.Constraints = [][]string{{"rack", "LIKE", "r9"}}
-	})
-	f.waitPhase("big", apis.PhasePending)
-	f.sendOffers(
-		makeOffer("o1", "a1", 4, 1024, textAttr("rack", "r1")),
-		makeOffer("o2", "a2", 2, 1024, textAttr("rack", "r1")),
-		makeOffer("o3", "a3", 16, 1024, textAttr("rack", "r2")),
-	)
-	f.eventually(func() bool {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.createRun("big", func(r *apis.Run) {
+			r.Spec.Cpus = 8
+			r.Spec.Constraints = [][]string{{"rack", "LIKE", "r9"}}
+		})
+		f.waitPhase("big", apis.PhasePending)
+		f.sendOffers(
+			makeOffer("o1", "a1", 4, 1024, textAttr("rack", "r1")),
+			makeOffer("o2", "a2", 2, 1024, textAttr("rack", "r1")),
+			makeOffer("o3", "a3", 16, 1024, textAttr("rack", "r2")),
+		)
+		f.expect(func() bool {
+			r := f.store.run("big")
+			return r.Status.Reason == apis.ReasonUnschedulable
+		}, "unschedulable")
 		r := f.store.run("big")
-		return r.Status.Reason == apis.ReasonUnschedulable
-	}, "unschedulable")
-	r := f.store.run("big")
-	assert.Equal(t, apis.PhasePending, r.Status.Phase)
-	assert.Equal(t, "0/3 agents satisfy: cpus (need 8, max 4 offered); constraint rack LIKE r9", r.Status.Message)
-	// The offers nothing fits are declined with a filter.
-	f.eventually(func() bool { return len(f.log.matching("sched.decline")) > 0 }, "decline")
-	assert.Contains(t, f.log.matching("sched.decline")[0], "refuse=5s")
+		assert.Equal(t, apis.PhasePending, r.Status.Phase)
+		assert.Equal(t, "0/3 agents satisfy: cpus (need 8, max 4 offered); constraint rack LIKE r9", r.Status.Message)
+		// The offers nothing fits are declined with a filter.
+		f.expect(func() bool { return len(f.log.matching("sched.decline")) > 0 }, "decline")
+		assert.Contains(t, f.log.matching("sched.decline")[0], "refuse=5s")
+	})
 }
 
 func TestLaunch_SuppressesWhenIdleAndRevivesWhenRunArrives(t *testing.T) {
-	f := newFixture(t, Config{})
-	f.offer("o1", "a1", 4, 1024)
-	// Nothing pending: the offer is held for OfferHold, then declined and
-	// offers suppressed.
-	f.waitLauncherIdle()
-	f.clock.Advance(2 * time.Second)
-	f.eventually(func() bool { return f.log.index("sched.decline o1 refuse=2m0s") >= 0 }, "declined after the hold")
-	f.eventually(func() bool {
-		return f.log.lastIndex("sched.suppress") > f.log.lastIndex("sched.revive")
-	}, "offers suppressed")
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.offer("o1", "a1", 4, 1024)
+		// Nothing pending: the offer is held for OfferHold, then declined and
+		// offers suppressed.
+		f.settle()
+		f.clock.Advance(2 * time.Second)
+		f.expect(func() bool { return f.log.index("sched.decline o1 refuse=2m0s") >= 0 }, "declined after the hold")
+		f.expect(func() bool {
+			return f.log.lastIndex("sched.suppress") > f.log.lastIndex("sched.revive")
+		}, "offers suppressed")
 
-	f.createRun("late")
-	f.eventually(func() bool { return f.log.lastIndex("sched.revive") > f.log.lastIndex("sched.suppress") }, "revive")
-	assert.Greater(t, f.log.lastIndex("sched.revive"), f.log.lastIndex("sched.suppress"))
-	f.offer("o2", "a1", 4, 1024)
-	f.launchedTask("late", 1)
+		f.createRun("late")
+		f.expect(func() bool { return f.log.lastIndex("sched.revive") > f.log.lastIndex("sched.suppress") }, "revive")
+		assert.Greater(t, f.log.lastIndex("sched.revive"), f.log.lastIndex("sched.suppress"))
+		f.offer("o2", "a1", 4, 1024)
+		f.launchedTask("late", 1)
+	})
 }
 
 func TestLaunch_HostPortsFromOffer(t *testing.T) {
-	f := newFixture(t, Config{})
-	f.createRun("web", func(r *apis.Run) {
-		r.Spec.Container = &apis.Container{Type: apis.ContainerDocker, Docker: &apis.DockerInfo{Image: "nginx"},
-			Network: apis.NetworkBridge, PortMappings: []apis.PortMapping{{ContainerPort: 80}, {ContainerPort: 443, HostPort: 31005}}}
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.createRun("web", func(r *apis.Run) {
+			r.Spec.Container = &apis.Container{Type: apis.ContainerDocker, Docker: &apis.DockerInfo{Image: "nginx"},
+				Network: apis.NetworkBridge, PortMappings: []apis.PortMapping{{ContainerPort: 80}, {ContainerPort: 443, HostPort: 31005}}}
+		})
+		f.waitPhase("web", apis.PhasePending)
+		f.offer("o1", "a1", 4, 1024)
+		f.launchedTask("web", 1)
+		r := f.waitPhase("web", apis.PhaseStarting)
+		assert.Equal(t, []int32{31000, 31005}, r.Status.Ports)
 	})
-	f.waitPhase("web", apis.PhasePending)
-	f.offer("o1", "a1", 4, 1024)
-	f.launchedTask("web", 1)
-	r := f.waitPhase("web", apis.PhaseStarting)
-	assert.Equal(t, []int32{31000, 31005}, r.Status.Ports)
 }
 
 func TestLaunch_RecordAttemptRefusedMeansNoAccept(t *testing.T) {
-	f := newFixture(t, Config{})
-	f.store.mu.Lock()
-	f.store.failRecordOnce = ErrAttemptLive
-	f.store.mu.Unlock()
-	f.createRun("guarded")
-	f.waitPhase("guarded", apis.PhasePending)
-	f.offer("o1", "a1", 4, 1024)
-	f.eventually(func() bool { return f.log.index("sched.decline o1") >= 0 }, "offer returned")
-	assert.Empty(t, f.log.matching("sched.accept"), "no ACCEPT without a recorded attempt")
-	// The next offer launches it (the guard error was transient).
-	f.offer("o2", "a1", 4, 1024)
-	f.launchedTask("guarded", 1)
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.store.mu.Lock()
+		f.store.failRecordOnce = apis.ErrAttemptLive
+		f.store.mu.Unlock()
+		f.createRun("guarded")
+		f.waitPhase("guarded", apis.PhasePending)
+		f.offer("o1", "a1", 4, 1024)
+		f.expect(func() bool { return f.log.index("sched.decline o1") >= 0 }, "offer returned")
+		assert.Empty(t, f.log.matching("sched.accept"), "no ACCEPT without a recorded attempt")
+		// The next offer launches it (the guard error was transient).
+		f.offer("o2", "a1", 4, 1024)
+		f.launchedTask("guarded", 1)
+	})
 }
 
 func TestLaunch_ConstraintUniqueHostname(t *testing.T) {
-	f := newFixture(t, Config{})
-	uniq := func(r *apis.Run) { r.Spec.Constraints = [][]string{{"hostname", "UNIQUE"}} }
-	f.createRun("u1", uniq)
-	f.createRun("u2", uniq)
-	f.waitPhase("u1", apis.PhasePending)
-	f.waitPhase("u2", apis.PhasePending)
-	f.offer("o1", "a1", 8, 8192)
-	f.launchedTask("u1", 1)
-	f.eventually(func() bool {
-		return strings.Contains(f.store.run("u2").Status.Message, "constraint hostname UNIQUE")
-	}, "u2 blocked by UNIQUE")
-	f.offer("o2", "a2", 8, 8192)
-	f.launchedTask("u2", 1)
-	assert.NotContains(t, f.log.matching("sched.accept o1")[0], "u2.")
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		uniq := func(r *apis.Run) { r.Spec.Constraints = [][]string{{"hostname", "UNIQUE"}} }
+		f.createRun("u1", uniq)
+		f.createRun("u2", uniq)
+		f.waitPhase("u1", apis.PhasePending)
+		f.waitPhase("u2", apis.PhasePending)
+		f.offer("o1", "a1", 8, 8192)
+		f.launchedTask("u1", 1)
+		f.expect(func() bool {
+			return strings.Contains(f.store.run("u2").Status.Message, "constraint hostname UNIQUE")
+		}, "u2 blocked by UNIQUE")
+		f.offer("o2", "a2", 8, 8192)
+		f.launchedTask("u2", 1)
+		assert.NotContains(t, f.log.matching("sched.accept o1")[0], "u2.")
+	})
 }
 
 // An ACCEPT whose fate is unknown is settled by asking Mesos: the attempt
 // stays live (no second launch) until the answer, and a "never seen"
 // answer relaunches without counting a failure.
 func TestLaunch_FailedAcceptIsReconciledNotRelaunchedBlindly(t *testing.T) {
-	f := newFixture(t, Config{})
-	f.sched.mu.Lock()
-	f.sched.failAccepts = 1
-	f.sched.mu.Unlock()
-	f.createRun("doubt")
-	f.waitPhase("doubt", apis.PhasePending)
-	f.offer("o1", "a1", 4, 1024)
-	f.eventually(func() bool { return f.log.index("sched.accept-failed o1") >= 0 }, "accept failed")
-	att := f.store.recordedAttempts("doubt")
-	require.Len(t, att, 1)
-	first := att[0].TaskID
-	f.eventually(func() bool { return f.log.index("sched.reconcile ["+first+"]") >= 0 }, "explicit reconcile of the doubtful task")
-	f.offer("o2", "a1", 4, 1024)
-	f.waitQueueIdle()
-	assert.Len(t, f.store.recordedAttempts("doubt"), 1, "no relaunch before the answer")
-	f.masterUpdate(first, mesos.TASK_GONE, mesos.REASON_RECONCILIATION)
-	f.offer("o3", "a1", 4, 1024)
-	second := f.launchedTask("doubt", 1)
-	assert.NotEqual(t, first, second)
-	f.eventually(func() bool { return f.store.run("doubt").Status.TaskID == second }, "status follows the relaunch")
-	assert.Equal(t, int32(1), f.store.run("doubt").Status.Attempts)
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.sched.mu.Lock()
+		f.sched.failAccepts = 1
+		f.sched.mu.Unlock()
+		f.createRun("doubt")
+		f.waitPhase("doubt", apis.PhasePending)
+		f.offer("o1", "a1", 4, 1024)
+		f.expect(func() bool { return f.log.index("sched.accept-failed o1") >= 0 }, "accept failed")
+		att := f.store.recordedAttempts("doubt")
+		require.Len(t, att, 1)
+		first := att[0].TaskID
+		f.expect(func() bool { return f.log.index("sched.reconcile ["+first+"]") >= 0 }, "explicit reconcile of the doubtful task")
+		f.offer("o2", "a1", 4, 1024)
+		f.settle()
+		assert.Len(t, f.store.recordedAttempts("doubt"), 1, "no relaunch before the answer")
+		f.masterUpdate(first, mesos.TASK_GONE, mesos.REASON_RECONCILIATION)
+		f.offer("o3", "a1", 4, 1024)
+		second := f.launchedTask("doubt", 1)
+		assert.NotEqual(t, first, second)
+		f.expect(func() bool { return f.store.run("doubt").Status.TaskID == second }, "status follows the relaunch")
+		assert.Equal(t, int32(1), f.store.run("doubt").Status.Attempts)
+	})
 }
 
 func TestLaunch_RunsThatWaitForCapacityAreNotUnschedulable(t *testing.T) {
-	f := newFixture(t, Config{})
-	f.createRun("first", func(r *apis.Run) { r.Spec.Cpus = 4 })
-	f.createRun("second", func(r *apis.Run) { r.Spec.Cpus = 4 })
-	f.waitPhase("first", apis.PhasePending)
-	f.waitPhase("second", apis.PhasePending)
-	f.offer("o1", "a1", 4, 1024)
-	f.launchedTask("first", 1)
-	f.waitQueueIdle()
-	f.waitLauncherIdle()
-	r := f.store.run("second")
-	assert.Equal(t, apis.PhasePending, r.Status.Phase)
-	assert.Empty(t, r.Status.Reason, "it fits an agent; it only waits for capacity")
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.createRun("first", func(r *apis.Run) { r.Spec.Cpus = 4 })
+		f.createRun("second", func(r *apis.Run) { r.Spec.Cpus = 4 })
+		f.waitPhase("first", apis.PhasePending)
+		f.waitPhase("second", apis.PhasePending)
+		f.offer("o1", "a1", 4, 1024)
+		f.launchedTask("first", 1)
+		f.settle()
+		f.settle()
+		r := f.store.run("second")
+		assert.Equal(t, apis.PhasePending, r.Status.Phase)
+		assert.Empty(t, r.Status.Reason, "it fits an agent; it only waits for capacity")
+	})
 }
 
 func TestLaunch_RunMesosCannotExpressFailsWithoutAttempt(t *testing.T) {
-	f := newFixture(t, Config{}, func(f *fixture) {
-		f.build = func(run *apis.Run, taskID string, offer *mesos.Offer, ports []uint32) (mesos.TaskInfo, error) {
-			if run.Metadata.Name == "bad" {
-				return mesos.TaskInfo{}, fmt.Errorf("resource amount overflows: %w", apis.ErrInvalid)
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{}, func(f *fixture) {
+			f.build = func(run *apis.Run, taskID string, offer *mesos.Offer, ports []uint32) (mesos.TaskInfo, error) {
+				if run.Metadata.Name == "bad" {
+					return mesos.TaskInfo{}, fmt.Errorf("resource amount overflows: %w", apis.ErrInvalid)
+				}
+				return testBuild(run, taskID, offer, ports)
 			}
-			return testBuild(run, taskID, offer, ports)
-		}
+		})
+		f.createRun("bad")
+		f.createRun("good")
+		f.waitPhase("bad", apis.PhasePending)
+		f.waitPhase("good", apis.PhasePending)
+		f.offer("o1", "a1", 4, 1024)
+		r := f.waitPhase("bad", apis.PhaseFailed)
+		assert.Equal(t, apis.ReasonTaskError, r.Status.Reason)
+		assert.Contains(t, r.Status.Message, "resource amount overflows")
+		assert.Empty(t, f.store.recordedAttempts("bad"))
+		f.launchedTask("good", 1)
+		assert.NotContains(t, f.log.matching("sched.accept")[0], "bad.")
 	})
-	f.createRun("bad")
-	f.createRun("good")
-	f.waitPhase("bad", apis.PhasePending)
-	f.waitPhase("good", apis.PhasePending)
-	f.offer("o1", "a1", 4, 1024)
-	r := f.waitPhase("bad", apis.PhaseFailed)
-	assert.Equal(t, apis.ReasonTaskError, r.Status.Reason)
-	assert.Contains(t, r.Status.Message, "resource amount overflows")
-	assert.Empty(t, f.store.recordedAttempts("bad"))
-	f.launchedTask("good", 1)
-	assert.NotContains(t, f.log.matching("sched.accept")[0], "bad.")
 }

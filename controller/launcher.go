@@ -4,14 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 type launcherMsgKind int
@@ -44,11 +46,8 @@ type heldOffer struct {
 // examples). Each round packs pending Runs onto offers in creation order,
 // records every attempt through Raft, and only then sends the ACCEPTs.
 type launcher struct {
-	t  *term
+	launcherDeps
 	in chan launcherMsg
-	// sent and handled count messages (handled: after the round that
-	// followed them), so tests can wait for the launcher to settle.
-	sent, handled atomic.Int64
 
 	// Owned by the run goroutine.
 	offers       map[string]*heldOffer
@@ -61,27 +60,43 @@ type launcher struct {
 	revives      int // revives since the last launch or new Run
 	lastUnsched  map[string]time.Time
 	wakeAt       time.Time
-	wakeTimer    Timer
+	wakeTimer    clock.Timer
 	re           regexCache
 	offerHoldFor time.Duration
 	reviveEvery  time.Duration
 }
 
-func newLauncher(t *term) *launcher {
+// launcherDeps are the launcher's collaborators, given at construction.
+type launcherDeps struct {
+	store    Store
+	sched    Scheduler
+	build    TaskBuilder
+	clock    clock.Clock
+	cfg      Config
+	m        *metrics
+	log      *slog.Logger
+	attempts *registry     // live attempts, shared with the status writer
+	queue    *queue        // Runs to reconcile
+	writer   *statusWriter // every status change goes through it
+	recon    *mesosReconciler
+	// newTaskID makes the task ID of an attempt.
+	newTaskID func(run string, attempt int32) string
+}
+
+func newLauncher(d launcherDeps) *launcher {
 	return &launcher{
-		t:            t,
+		launcherDeps: d,
 		in:           make(chan launcherMsg, 4096),
 		offers:       map[string]*heldOffer{},
 		pending:      map[string]*apis.Run{},
 		agentAttrs:   map[string]map[string]string{},
 		lastUnsched:  map[string]time.Time{},
-		offerHoldFor: t.c.cfg.OfferHold,
-		reviveEvery:  t.c.cfg.ReviveEvery,
+		offerHoldFor: d.cfg.OfferHold,
+		reviveEvery:  d.cfg.ReviveEvery,
 	}
 }
 
 func (l *launcher) send(ctx context.Context, m launcherMsg) {
-	l.sent.Add(1)
 	select {
 	case l.in <- m:
 	case <-ctx.Done():
@@ -101,25 +116,22 @@ func (l *launcher) run(ctx context.Context) {
 		case m := <-l.in:
 			l.handle(m)
 		}
-		n := int64(1)
 		// Drain what else is queued, then do one round.
 	drain:
 		for {
 			select {
 			case m := <-l.in:
 				l.handle(m)
-				n++
 			default:
 				break drain
 			}
 		}
 		l.round(ctx)
-		l.handled.Add(n)
 	}
 }
 
 func (l *launcher) handle(m launcherMsg) {
-	now := l.t.c.clock.Now()
+	now := l.clock.Now()
 	switch m.kind {
 	case msgOffers:
 		for _, o := range m.offers {
@@ -156,7 +168,7 @@ func (l *launcher) handle(m launcherMsg) {
 
 // wake asks for a round at or after at.
 func (l *launcher) wakeAfter(d time.Duration) {
-	at := l.t.c.clock.Now().Add(d)
+	at := l.clock.Now().Add(d)
 	if l.wakeTimer != nil && !l.wakeAt.IsZero() && !l.wakeAt.After(at) {
 		return
 	}
@@ -164,12 +176,10 @@ func (l *launcher) wakeAfter(d time.Duration) {
 		l.wakeTimer.Stop()
 	}
 	l.wakeAt = at
-	l.wakeTimer = l.t.c.clock.AfterFunc(d, func() {
-		l.sent.Add(1)
+	l.wakeTimer = l.clock.AfterFunc(d, func() {
 		select {
 		case l.in <- launcherMsg{kind: msgWake}:
 		default: // a round is coming anyway
-			l.handled.Add(1)
 		}
 	})
 }
@@ -194,8 +204,7 @@ func (l *launcher) round(ctx context.Context) {
 	if !l.connected || ctx.Err() != nil {
 		return
 	}
-	c := l.t.c
-	now := c.clock.Now()
+	now := l.clock.Now()
 	l.wakeAt = time.Time{}
 	held := l.liveOffers()
 
@@ -219,14 +228,14 @@ func (l *launcher) round(ctx context.Context) {
 		}
 	}
 	if len(decline) > 0 {
-		refuse := c.cfg.IdleRefuse
+		refuse := l.cfg.IdleRefuse
 		if len(l.pending) > 0 {
-			refuse = c.cfg.DeclineRefuse
+			refuse = l.cfg.DeclineRefuse
 		}
-		if err := c.sched.Decline(ctx, decline, refuse); err != nil && ctx.Err() == nil {
-			l.t.log.Warn("decline offers failed", "offers", len(decline), "err", err)
+		if err := l.sched.Decline(ctx, decline, refuse); err != nil && ctx.Err() == nil {
+			l.log.Warn("decline offers failed", "offers", len(decline), "err", err)
 		} else {
-			c.m.offersDeclined.Add(float64(len(decline)))
+			l.m.offersDeclined.Add(float64(len(decline)))
 		}
 	}
 	if !oldest.IsZero() {
@@ -235,22 +244,28 @@ func (l *launcher) round(ctx context.Context) {
 
 	switch {
 	case len(l.pending) == 0 && len(l.offers) == 0 && !l.suppressed:
-		if err := c.sched.Suppress(ctx); err == nil {
+		if err := l.sched.Suppress(ctx); err == nil {
 			l.suppressed = true
 		}
 	case len(l.pending) > 0 && len(l.offers) == 0:
-		gap := backoffDelay(l.reviveEvery, 30*time.Second, l.revives)
+		gap := l.revivePolicy().Delay(l.revives)
 		if wait := l.lastRevive.Add(gap).Sub(now); !l.suppressed && wait > 0 {
 			l.wakeAfter(wait)
 			break
 		}
-		if err := c.sched.Revive(ctx); err == nil {
+		if err := l.sched.Revive(ctx); err == nil {
 			l.suppressed = false
 			l.lastRevive = now
 			l.revives++
-			l.wakeAfter(backoffDelay(l.reviveEvery, 30*time.Second, l.revives))
+			l.wakeAfter(l.revivePolicy().Delay(l.revives))
 		}
 	}
+}
+
+// revivePolicy spaces REVIVE calls that bring no offers: from reviveEvery
+// doubling to 30 s.
+func (l *launcher) revivePolicy() backoff.Policy {
+	return backoff.Policy{Initial: l.reviveEvery, Max: 30 * time.Second}
 }
 
 // pendingInOrder is the pending Runs, oldest first: launching is fair in
@@ -285,7 +300,7 @@ func (l *launcher) placements(runs []*apis.Run) placements {
 	if !need {
 		return p
 	}
-	for _, a := range l.t.attempts.snapshot() {
+	for _, a := range l.attempts.snapshot() {
 		if len(a.constraints) == 0 {
 			continue
 		}
@@ -303,7 +318,6 @@ func (l *launcher) placements(runs []*apis.Run) placements {
 }
 
 func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time) {
-	c := l.t.c
 	runs := l.pendingInOrder()
 	spaces := make([]*offerSpace, len(held))
 	for i, h := range held {
@@ -357,7 +371,7 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 					pl.taskID = ""
 					// Out of the pending set now: let a reconcile decide
 					// whether it still waits for an offer.
-					l.t.queue.Add(pl.run.Metadata.Name)
+					l.queue.Add(pl.run.Metadata.Name)
 				}
 			}()
 		}
@@ -378,40 +392,40 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 		}
 		delete(l.offers, s.offer.ID.Value)
 		if len(tasks) == 0 {
-			if err := c.sched.Decline(ctx, []mesos.OfferID{s.offer.ID}, c.cfg.DeclineRefuse); err == nil {
-				c.m.offersDeclined.Inc()
+			if err := l.sched.Decline(ctx, []mesos.OfferID{s.offer.ID}, l.cfg.DeclineRefuse); err == nil {
+				l.m.offersDeclined.Inc()
 			}
 			continue
 		}
-		if err := c.sched.Accept(ctx, s.offer.ID, tasks, c.cfg.AcceptRefuse); err != nil {
+		if err := l.sched.Accept(ctx, s.offer.ID, tasks, l.cfg.AcceptRefuse); err != nil {
 			// Whether the master saw the ACCEPT is unknown: ask it.
-			l.t.log.Warn("accept failed; reconciling its tasks", "offer_id", s.offer.ID.Value, "tasks", len(tasks), "err", err)
+			l.log.Warn("accept failed; reconciling its tasks", "offer_id", s.offer.ID.Value, "tasks", len(tasks), "err", err)
 			for _, pl := range recorded {
-				l.t.recon.explicit(ReconcileTask{TaskID: pl.taskID, AgentID: s.offer.AgentID.Value})
+				l.recon.explicit(ReconcileTask{TaskID: pl.taskID, AgentID: s.offer.AgentID.Value})
 			}
 			continue
 		}
-		c.m.offersUsed.Inc()
-		c.m.launches.Add(float64(len(tasks)))
+		l.m.offersUsed.Inc()
+		l.m.launches.Add(float64(len(tasks)))
 		l.revives = 0
 		for _, pl := range recorded {
-			l.t.log.Debug("launched", "run", pl.run.Metadata.Name, "task_id", pl.taskID, "agent_id", s.offer.AgentID.Value)
+			l.log.Debug("launched", "run", pl.run.Metadata.Name, "task_id", pl.taskID, "agent_id", s.offer.AgentID.Value)
 		}
 	}
 
 	for name, msg := range unsched {
-		if t, ok := l.lastUnsched[name]; ok && now.Sub(t) < c.cfg.UnschedulableEvery {
+		if t, ok := l.lastUnsched[name]; ok && now.Sub(t) < l.cfg.UnschedulableEvery {
 			continue
 		}
 		l.lastUnsched[name] = now
-		_ = l.t.writer.mutate(ctx, name, func(run *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+		_ = l.writer.mutate(ctx, name, func(run *apis.Run, now time.Time) *statusChange {
 			s := run.Status
 			if s.Phase != apis.PhasePending || s.Reason == apis.ReasonBackoff || s.Message == msg {
-				return s, "", nil, false
+				return nil
 			}
 			s.Reason = apis.ReasonUnschedulable
 			s.Message = msg
-			return s, "", []apis.RunEvent{event(now, apis.EventWarning, apis.ReasonUnschedulable, "%s", msg)}, true
+			return &statusChange{status: s, events: []apis.RunEvent{event(now, apis.EventWarning, apis.ReasonUnschedulable, "%s", msg)}}
 		}, false)
 	}
 }
@@ -430,36 +444,35 @@ func (l *launcher) fitsSome(spaces []*offerSpace, run *apis.Run, placed placemen
 // record re-reads the Run, commits its attempt and submits its Starting
 // status. It reports whether the attempt may be launched.
 func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch, now time.Time) bool {
-	c := l.t.c
 	name := pl.run.Metadata.Name
-	run, err := c.store.GetRun(ctx, name)
+	run, err := l.store.GetRun(ctx, name)
 	if err != nil || run.Metadata.UID != pl.run.Metadata.UID {
 		return false
 	}
-	if ok, _ := launchable(run, c.cfg, now); !ok {
+	if ok, _ := launchable(run, l.cfg, now); !ok {
 		return false
 	}
-	if _, live := l.t.attempts.get(name); live {
+	if _, live := l.attempts.get(name); live {
 		return false
 	}
 	number := run.Status.Attempts + 1
 	a := apis.Attempt{
 		Run:        name,
 		Number:     number,
-		TaskID:     c.newTaskID(name, number),
+		TaskID:     l.newTaskID(name, number),
 		AgentID:    s.offer.AgentID.Value,
 		LaunchTime: now,
 	}
 	// The TaskInfo is built before anything is recorded: a Run Mesos
 	// cannot express fails here, for good, instead of looping through
 	// attempts that are never launched.
-	task, err := c.build(run, a.TaskID, &s.offer, pl.ports)
+	task, err := l.build(run, a.TaskID, &s.offer, pl.ports)
 	if err != nil {
-		l.t.log.Error("build task info failed", "run", name, "err", err)
+		l.log.Error("build task info failed", "run", name, "err", err)
 		msg := fmt.Sprintf("cannot build the Mesos task: %v", err)
-		_ = l.t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
-			if _, live := l.t.attempts.get(name); live || r.Status.Phase.Terminal() {
-				return r.Status, "", nil, false
+		_ = l.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) *statusChange {
+			if _, live := l.attempts.get(name); live || r.Status.Phase.Terminal() {
+				return nil
 			}
 			st := r.Status
 			setPhase(&st, apis.PhaseFailed, now)
@@ -467,16 +480,16 @@ func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch,
 			st.Message = msg
 			tm := now
 			st.CompletionTime = &tm
-			return st, "", []apis.RunEvent{event(now, apis.EventWarning, apis.ReasonTaskError, "%s", msg)}, true
+			return &statusChange{status: st, events: []apis.RunEvent{event(now, apis.EventWarning, apis.ReasonTaskError, "%s", msg)}}
 		}, false)
 		return false
 	}
-	if err := c.store.RecordAttempt(ctx, RunRef{Name: name, UID: run.Metadata.UID}, a); err != nil {
+	if err := l.store.RecordAttempt(ctx, apis.RunRef{Name: name, UID: run.Metadata.UID}, a); err != nil {
 		if ctx.Err() == nil {
-			if errors.Is(err, ErrAttemptLive) {
-				l.t.log.Info("attempt already recorded; not launching", "run", name)
+			if errors.Is(err, apis.ErrAttemptLive) {
+				l.log.Info("attempt already recorded; not launching", "run", name)
 			} else {
-				l.t.log.Warn("record attempt failed", "run", name, "err", err)
+				l.log.Warn("record attempt failed", "run", name, "err", err)
 			}
 		}
 		return false
@@ -490,17 +503,17 @@ func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch,
 	for i, p := range pl.ports {
 		ports[i] = int32(p)
 	}
-	l.t.attempts.add(liveAttempt{Attempt: a, hostname: host, ports: ports, constraints: run.Spec.Constraints})
-	_ = l.t.writer.mutate(ctx, name, launchMutation(a, host, ports), false)
+	l.attempts.add(liveAttempt{Attempt: a, hostname: host, ports: ports, constraints: run.Spec.Constraints})
+	_ = l.writer.mutate(ctx, name, launchMutation(a, host, ports), false)
 	return true
 }
 
 // launchMutation points a Run's status at a newly recorded attempt.
 func launchMutation(a apis.Attempt, host string, ports []int32) mutation {
-	return func(run *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+	return func(run *apis.Run, now time.Time) *statusChange {
 		s := run.Status
 		if s.TaskID == a.TaskID {
-			return s, "", nil, false
+			return nil
 		}
 		setPhase(&s, apis.PhaseStarting, now)
 		where := host
@@ -522,6 +535,6 @@ func launchMutation(a apis.Attempt, host string, ports []int32) mutation {
 		s.CompletionTime = nil
 		s.ObservedGeneration = run.Metadata.Generation
 		evs := []apis.RunEvent{event(now, apis.EventNormal, "Launched", "attempt %d: task %s launched on %s", a.Number, a.TaskID, where)}
-		return s, "", evs, true
+		return &statusChange{status: s, events: evs}
 	}
 }

@@ -2,7 +2,11 @@ package controller
 
 import (
 	"context"
+	"log/slog"
 	"time"
+
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // mesosReconciler runs Mesos task reconciliation as reconciliation.md
@@ -14,12 +18,16 @@ import (
 // controller does not relaunch its Run: the attempt stays live until Mesos
 // says it is over.
 type mesosReconciler struct {
-	t    *term
-	kick chan struct{} // a subscription happened or a task is in doubt; capacity 1
+	sched    Scheduler
+	clock    clock.Clock
+	cfg      Config // ImplicitReconcileEvery, ReconcileBackoffMax
+	attempts *registry
+	log      *slog.Logger
+	kick     chan struct{} // a subscription happened or a task is in doubt; capacity 1
 }
 
-func newMesosReconciler(t *term) *mesosReconciler {
-	return &mesosReconciler{t: t, kick: make(chan struct{}, 1)}
+func newMesosReconciler(sched Scheduler, clk clock.Clock, cfg Config, attempts *registry, log *slog.Logger) *mesosReconciler {
+	return &mesosReconciler{sched: sched, clock: clk, cfg: cfg, attempts: attempts, log: log, kick: make(chan struct{}, 1)}
 }
 
 func (r *mesosReconciler) subscribed() {
@@ -37,16 +45,15 @@ func (r *mesosReconciler) explicit(ReconcileTask) {
 }
 
 func (r *mesosReconciler) run(ctx context.Context) {
-	c := r.t.c
 	for {
-		implicit, stop := after(c.clock, c.cfg.ImplicitReconcileEvery)
+		implicit, stop := clock.After(r.clock, r.cfg.ImplicitReconcileEvery)
 		select {
 		case <-ctx.Done():
 			stop()
 			return
 		case <-implicit:
-			if err := c.sched.Reconcile(ctx, nil); err != nil && ctx.Err() == nil {
-				r.t.log.Warn("implicit reconciliation failed", "err", err)
+			if err := r.sched.Reconcile(ctx, nil); err != nil && ctx.Err() == nil {
+				r.log.Warn("implicit reconciliation failed", "err", err)
 			}
 			continue
 		case <-r.kick:
@@ -59,16 +66,16 @@ func (r *mesosReconciler) run(ctx context.Context) {
 // round is one reconciliation after a subscription. A new subscription
 // during the round starts it over.
 func (r *mesosReconciler) round(ctx context.Context) {
-	c := r.t.c
 restart:
-	start := c.clock.Now()
-	remaining := r.t.attempts.unanswered(start)
-	r.t.log.Info("reconciling tasks with mesos", "tasks", len(remaining))
-	for n := 0; len(remaining) > 0; n++ {
-		if err := c.sched.Reconcile(ctx, remaining); err != nil && ctx.Err() == nil {
-			r.t.log.Warn("explicit reconciliation failed", "tasks", len(remaining), "err", err)
+	start := r.clock.Now()
+	remaining := r.attempts.unanswered(start)
+	r.log.Info("reconciling tasks with mesos", "tasks", len(remaining))
+	resend := backoff.Retry{Policy: backoff.Policy{Initial: time.Second, Max: r.cfg.ReconcileBackoffMax}}
+	for len(remaining) > 0 {
+		if err := r.sched.Reconcile(ctx, remaining); err != nil && ctx.Err() == nil {
+			r.log.Warn("explicit reconciliation failed", "tasks", len(remaining), "err", err)
 		}
-		wait, stop := after(c.clock, backoffDelay(time.Second, c.cfg.ReconcileBackoffMax, n))
+		wait, stop := clock.After(r.clock, resend.Next())
 		select {
 		case <-ctx.Done():
 			stop()
@@ -82,13 +89,13 @@ restart:
 		// have had no update since the round started.
 		next := remaining[:0]
 		for _, tk := range remaining {
-			if r.t.attempts.unansweredSince(tk.TaskID, start) {
+			if r.attempts.unansweredSince(tk.TaskID, start) {
 				next = append(next, tk)
 			}
 		}
 		remaining = next
 	}
-	if err := c.sched.Reconcile(ctx, nil); err != nil && ctx.Err() == nil {
-		r.t.log.Warn("implicit reconciliation failed", "err", err)
+	if err := r.sched.Reconcile(ctx, nil); err != nil && ctx.Err() == nil {
+		r.log.Warn("implicit reconciliation failed", "err", err)
 	}
 }

@@ -3,6 +3,9 @@ package controller
 import (
 	"sync"
 	"time"
+
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // queue is a rate-limited work queue of Run names with client-go's
@@ -11,7 +14,7 @@ import (
 // and handed out again after Done; a name is queued at most once however
 // often it is added. Delayed adds go through the injected Clock.
 type queue struct {
-	clock Clock
+	clock clock.Clock
 
 	mu         sync.Mutex
 	cond       *sync.Cond
@@ -28,12 +31,12 @@ type queue struct {
 
 type delayed struct {
 	at    time.Time
-	timer Timer
+	timer clock.Timer
 }
 
-func newQueue(clock Clock, baseDelay, maxDelay time.Duration) *queue {
+func newQueue(clk clock.Clock, baseDelay, maxDelay time.Duration) *queue {
 	q := &queue{
-		clock:      clock,
+		clock:      clk,
 		dirty:      map[string]struct{}{},
 		processing: map[string]struct{}{},
 		waiting:    map[string]delayed{},
@@ -87,7 +90,7 @@ func (q *queue) AddAfter(name string, d time.Duration) {
 		}
 		w.timer.Stop()
 	}
-	var t Timer
+	var t clock.Timer
 	t = q.clock.AfterFunc(d, func() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
@@ -105,7 +108,7 @@ func (q *queue) AddRateLimited(name string) {
 	n := q.failures[name]
 	q.failures[name] = n + 1
 	q.mu.Unlock()
-	q.AddAfter(name, backoffDelay(q.baseDelay, q.maxDelay, n))
+	q.AddAfter(name, backoff.Policy{Initial: q.baseDelay, Max: q.maxDelay}.Delay(n))
 }
 
 // Forget resets name's back-off.
@@ -162,16 +165,4 @@ func (q *queue) ShutDown() {
 		delete(q.waiting, name)
 	}
 	q.cond.Broadcast()
-}
-
-// backoffDelay is base·2^n capped at max.
-func backoffDelay(base, max time.Duration, n int) time.Duration {
-	if n > 30 {
-		return max
-	}
-	d := base << n
-	if d <= 0 || d > max {
-		return max
-	}
-	return d
 }

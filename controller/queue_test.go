@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 func TestQueue_DeduplicatesAndNeverHandsOutANameTwice(t *testing.T) {
@@ -82,7 +84,7 @@ func TestQueue_ShutDownReleasesWorkers(t *testing.T) {
 // The wall clock path, with time faked by testing/synctest.
 func TestQueue_RealClockDelaysUnderSynctest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q := newQueue(RealClock{}, time.Millisecond, time.Second)
+		q := newQueue(clock.Real{}, time.Millisecond, time.Second)
 		defer q.ShutDown()
 		q.AddAfter("x", time.Hour)
 		time.Sleep(time.Hour - time.Nanosecond)

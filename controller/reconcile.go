@@ -33,8 +33,7 @@ func launchable(run *apis.Run, cfg Config, now time.Time) (bool, time.Duration) 
 // state), then kills, finishes, deletes or queues it for launch. It is
 // level-triggered: any event only causes a call; the call decides.
 func (t *term) reconcile(ctx context.Context, name string) (Result, error) {
-	c := t.c
-	run, err := c.store.GetRun(ctx, name)
+	run, err := t.store.GetRun(ctx, name)
 	if errors.Is(err, apis.ErrNotFound) {
 		t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
 		return Result{}, nil
@@ -42,7 +41,7 @@ func (t *term) reconcile(ctx context.Context, name string) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("get run: %w", err)
 	}
-	now := c.clock.Now()
+	now := t.clock.Now()
 	att, live := t.attempts.get(name)
 
 	if !live {
@@ -82,14 +81,14 @@ func (t *term) reconcile(ctx context.Context, name string) (Result, error) {
 		soonest(left)
 	}
 	if s.Phase == apis.PhaseStarting || s.Phase == apis.PhasePending || s.Phase == "" {
-		left := att.LaunchTime.Add(c.cfg.StagingTimeout).Sub(now)
+		left := att.LaunchTime.Add(t.cfg.StagingTimeout).Sub(now)
 		if left <= 0 {
-			return t.killFor(ctx, run, att, apis.ReasonStagingTimeout, fmt.Sprintf("not running %s after launch", c.cfg.StagingTimeout))
+			return t.killFor(ctx, run, att, apis.ReasonStagingTimeout, fmt.Sprintf("not running %s after launch", t.cfg.StagingTimeout))
 		}
 		soonest(left)
 	}
 	if s.MesosState == "TASK_UNREACHABLE" && s.LastTransitionTime != nil {
-		left := s.LastTransitionTime.Add(c.cfg.UnreachableTimeout).Sub(now)
+		left := s.LastTransitionTime.Add(t.cfg.UnreachableTimeout).Sub(now)
 		if left <= 0 {
 			return t.abandonUnreachable(ctx, run, att)
 		}
@@ -100,11 +99,10 @@ func (t *term) reconcile(ctx context.Context, name string) (Result, error) {
 
 // reconcileIdle handles a Run without a live attempt.
 func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) (Result, error) {
-	c := t.c
 	name := run.Metadata.Name
 	if run.Metadata.DeletionTimestamp != nil {
 		t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
-		if err := c.store.DeleteRuns(ctx, []RunRef{{Name: name, UID: run.Metadata.UID}}); err != nil {
+		if err := t.store.DeleteRuns(ctx, []apis.RunRef{{Name: name, UID: run.Metadata.UID}}); err != nil {
 			return Result{}, fmt.Errorf("delete run: %w", err)
 		}
 		t.logger(ctx).Info("run deleted")
@@ -116,9 +114,9 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 	}
 	if run.Spec.Cancel {
 		t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
-		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) *statusChange {
 			if _, live := t.attempts.get(name); live || r.Status.Phase.Terminal() {
-				return r.Status, "", nil, false
+				return nil
 			}
 			s := r.Status
 			setPhase(&s, apis.PhaseKilled, now)
@@ -126,7 +124,7 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 			s.Message = "cancelled before launch"
 			tm := now
 			s.CompletionTime = &tm
-			return s, "", []apis.RunEvent{event(now, apis.EventNormal, "Cancelled", "cancelled before launch")}, true
+			return &statusChange{status: s, events: []apis.RunEvent{event(now, apis.EventNormal, "Cancelled", "cancelled before launch")}}
 		}, true)
 		return Result{}, err
 	}
@@ -135,15 +133,15 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 		// no live attempt: it waits for an offer. The write is not
 		// awaited: the launcher re-reads the Run before it launches, and
 		// a launch writes its status after this one.
-		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) *statusChange {
 			if _, live := t.attempts.get(name); live || r.Status.Phase.Terminal() || r.Status.Phase == apis.PhasePending {
-				return r.Status, "", nil, false
+				return nil
 			}
 			s := r.Status
 			setPhase(&s, apis.PhasePending, now)
 			s.Message = "waiting for an offer"
 			s.ObservedGeneration = r.Metadata.Generation
-			return s, "", nil, true
+			return &statusChange{status: s}
 		}, false)
 		if err != nil {
 			return Result{}, err
@@ -151,12 +149,12 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 		if run.Status.Phase == "" {
 			// Recorded here, not with the write, which a quick launch
 			// makes moot; repeats fold in the store.
-			t.events.record(EventRecord{Run: name, Event: event(now, apis.EventNormal, "Scheduled",
+			t.events.record(apis.EventRecord{Run: name, Event: event(now, apis.EventNormal, "Scheduled",
 				"waiting for an offer that fits cpus %s, mem %s", num(run.Spec.Cpus), num(run.Spec.Mem))})
 		}
 		run.Status.Phase = apis.PhasePending
 	}
-	ok, wait := launchable(run, c.cfg, now)
+	ok, wait := launchable(run, t.cfg, now)
 	if !ok {
 		t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
 		return Result{RequeueAfter: wait}, nil
@@ -171,14 +169,14 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 func (t *term) killFor(ctx context.Context, run *apis.Run, att liveAttempt, reason, why string) (Result, error) {
 	name := run.Metadata.Name
 	if killReasons[run.Status.Reason] < killReasons[reason] {
-		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) *statusChange {
 			if r.Status.TaskID != att.TaskID || killReasons[r.Status.Reason] >= killReasons[reason] {
-				return r.Status, "", nil, false
+				return nil
 			}
 			s := r.Status
 			s.Reason = reason
 			s.Message = "killing: " + why
-			return s, "", []apis.RunEvent{event(now, apis.EventWarning, "Killing", "killing task %s because %s", att.TaskID, why)}, true
+			return &statusChange{status: s, events: []apis.RunEvent{event(now, apis.EventWarning, "Killing", "killing task %s because %s", att.TaskID, why)}}
 		}, true)
 		if err != nil {
 			return Result{}, err
@@ -187,27 +185,26 @@ func (t *term) killFor(ctx context.Context, run *apis.Run, att liveAttempt, reas
 	if err := t.kill(ctx, att.TaskID, att.AgentID, reason); err != nil {
 		return Result{}, err
 	}
-	return Result{RequeueAfter: t.c.cfg.KillRetry}, nil
+	return Result{RequeueAfter: t.cfg.KillRetry}, nil
 }
 
 // abandonUnreachable ends an attempt whose agent has been unreachable for
 // UnreachableTimeout: it counts as lost (and may be retried); the task is
 // killed should it come back.
 func (t *term) abandonUnreachable(ctx context.Context, run *apis.Run, att liveAttempt) (Result, error) {
-	c := t.c
 	name := run.Metadata.Name
 	var retried bool
-	err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) (apis.RunStatus, string, []apis.RunEvent, bool) {
+	err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) *statusChange {
 		if cur, ok := t.attempts.get(name); !ok || cur.TaskID != att.TaskID || r.Status.MesosState != "TASK_UNREACHABLE" {
-			return r.Status, "", nil, false
+			return nil
 		}
 		s := r.Status
 		limit := r.Spec.BackoffLimit
-		msg := fmt.Sprintf("agent unreachable for %s", c.cfg.UnreachableTimeout)
+		msg := fmt.Sprintf("agent unreachable for %s", t.cfg.UnreachableTimeout)
 		tm := now
 		switch {
 		case s.Attempts <= limit:
-			wait := relaunchBackoff(c.cfg.BackoffBase, c.cfg.BackoffMax, s.Attempts)
+			wait := relaunchBackoff(t.cfg.BackoffBase, t.cfg.BackoffMax, s.Attempts)
 			setPhase(&s, apis.PhasePending, now)
 			s.LastTransitionTime = &tm
 			s.Reason = apis.ReasonBackoff
@@ -224,13 +221,13 @@ func (t *term) abandonUnreachable(ctx context.Context, run *apis.Run, att liveAt
 			s.Message = msg
 			s.CompletionTime = &tm
 		}
-		return s, att.TaskID, []apis.RunEvent{event(now, apis.EventWarning, apis.ReasonTaskLost, "task %s counted as lost: %s", att.TaskID, msg)}, true
+		return &statusChange{status: s, finishTaskID: att.TaskID, events: []apis.RunEvent{event(now, apis.EventWarning, apis.ReasonTaskLost, "task %s counted as lost: %s", att.TaskID, msg)}}
 	}, true)
 	if err != nil {
 		return Result{}, err
 	}
 	if retried {
-		c.m.retries.Inc()
+		t.m.retries.Inc()
 	}
 	// Best effort now; should the agent return, the task's next update
 	// shows it alive and it is killed then as a stray.

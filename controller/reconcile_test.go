@@ -15,53 +15,59 @@ import (
 // An edit of a mutable spec field reaches the controller through the
 // store watch and is acted on: level-triggered, no special event handling.
 func TestReconcile_SpecEditSeenThroughWatch(t *testing.T) {
-	f := newFixture(t, Config{})
-	f.createRun("edit")
-	f.waitPhase("edit", apis.PhasePending)
-	f.offer("o1", "a1", 4, 1024)
-	task := f.launchedTask("edit", 1)
-	f.update(task, mesos.TASK_RUNNING, "")
-	f.waitPhase("edit", apis.PhaseRunning)
-	f.waitQueueIdle()
-	f.clock.Advance(2 * time.Minute)
-	f.waitQueueIdle()
-	assert.Negative(t, f.log.index("sched.kill"))
-	f.store.edit("edit", func(r *apis.Run) { r.Spec.ActiveDeadlineSeconds = 60 })
-	f.eventually(func() bool { return f.log.index("sched.kill "+task) >= 0 }, "deadline applied to the running task")
-	assert.Equal(t, apis.ReasonDeadlineExceeded, f.store.run("edit").Status.Reason)
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.createRun("edit")
+		f.waitPhase("edit", apis.PhasePending)
+		f.offer("o1", "a1", 4, 1024)
+		task := f.launchedTask("edit", 1)
+		f.update(task, mesos.TASK_RUNNING, "")
+		f.waitPhase("edit", apis.PhaseRunning)
+		f.settle()
+		f.clock.Advance(2 * time.Minute)
+		f.settle()
+		assert.Negative(t, f.log.index("sched.kill"))
+		f.store.edit("edit", func(r *apis.Run) { r.Spec.ActiveDeadlineSeconds = 60 })
+		f.expect(func() bool { return f.log.index("sched.kill "+task) >= 0 }, "deadline applied to the running task")
+		assert.Equal(t, apis.ReasonDeadlineExceeded, f.store.run("edit").Status.Reason)
+	})
 }
 
 // A panicking reconcile is recovered and retried with back-off; other Runs
 // are not held up.
 func TestReconcile_PanicIsRecoveredAndRetried(t *testing.T) {
-	f := newFixture(t, Config{RetryBaseDelay: time.Second})
-	f.store.mu.Lock()
-	f.store.panicGets = map[string]int{"boom": 2}
-	f.store.mu.Unlock()
-	f.createRun("boom")
-	f.createRun("fine")
-	f.waitPhase("fine", apis.PhasePending)
-	f.eventually(func() bool {
-		return metricValue(t, f.reg, "sprint_controller_reconcile_errors_total", "") >= 1
-	}, "panic counted as a reconcile error")
-	assert.Equal(t, apis.RunPhase(""), f.phase("boom"), "not processed yet")
-	f.waitQueueIdle()
-	f.clock.Advance(time.Second)
-	f.waitQueueIdle()
-	f.clock.Advance(2 * time.Second)
-	f.waitPhase("boom", apis.PhasePending)
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{RetryBaseDelay: time.Second})
+		f.store.mu.Lock()
+		f.store.panicGets = map[string]int{"boom": 2}
+		f.store.mu.Unlock()
+		f.createRun("boom")
+		f.createRun("fine")
+		f.waitPhase("fine", apis.PhasePending)
+		f.expect(func() bool {
+			return metricValue(t, f.reg, "sprint_controller_reconcile_errors_total", "") >= 1
+		}, "panic counted as a reconcile error")
+		assert.Equal(t, apis.RunPhase(""), f.phase("boom"), "not processed yet")
+		f.settle()
+		f.clock.Advance(time.Second)
+		f.settle()
+		f.clock.Advance(2 * time.Second)
+		f.waitPhase("boom", apis.PhasePending)
+	})
 }
 
 func TestReconcile_ExportedNeedsLeadership(t *testing.T) {
-	f := newFixture(t, Config{})
-	f.createRun("x")
-	f.waitPhase("x", apis.PhasePending)
-	res, err := f.c.Reconcile(context.Background(), "x")
-	require.NoError(t, err)
-	assert.Zero(t, res.RequeueAfter)
-	f.store.setLeader(false)
-	f.eventually(func() bool {
-		_, err := f.c.Reconcile(context.Background(), "x")
-		return err == ErrNotLeader
-	}, "not leader")
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.createRun("x")
+		f.waitPhase("x", apis.PhasePending)
+		res, err := f.c.Reconcile(context.Background(), "x")
+		require.NoError(t, err)
+		assert.Zero(t, res.RequeueAfter)
+		f.store.setLeader(false)
+		f.expect(func() bool {
+			_, err := f.c.Reconcile(context.Background(), "x")
+			return err == apis.ErrNotLeader
+		}, "not leader")
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/backoff"
 )
 
 // transition is what one Mesos status update of a Run's current attempt
@@ -69,7 +69,7 @@ func relaunchBackoff(base, max time.Duration, failures int32) time.Duration {
 	if failures < 1 {
 		return 0
 	}
-	return backoffDelay(base, max, int(failures-1))
+	return backoff.Policy{Initial: base, Max: max}.Delay(int(failures - 1))
 }
 
 // phaseRank orders non-terminal phases so a late or duplicate update never
@@ -289,18 +289,6 @@ func exitedMessage(ts *mesos.TaskStatus, code *int32) string {
 		return fmt.Sprintf("task %s %s", ts.TaskID.Value, ts.GetState())
 	}
 	return fmt.Sprintf("task %s %s: %s", ts.TaskID.Value, ts.GetState(), m)
-}
-
-// statusEqual reports whether a and b are the same status, so unchanged
-// statuses are not written. Times compare as instants.
-func statusEqual(a, b apis.RunStatus) bool {
-	ptrTime := func(x, y *time.Time) bool { return (x == nil) == (y == nil) && (x == nil || x.Equal(*y)) }
-	ptrInt := func(x, y *int32) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
-	return a.Phase == b.Phase && a.Reason == b.Reason && a.Message == b.Message && a.Attempts == b.Attempts &&
-		a.TaskID == b.TaskID && a.AgentID == b.AgentID && a.Hostname == b.Hostname &&
-		slices.Equal(a.Ports, b.Ports) && ptrInt(a.ExitCode, b.ExitCode) && a.MesosState == b.MesosState &&
-		ptrTime(a.StartTime, b.StartTime) && ptrTime(a.CompletionTime, b.CompletionTime) &&
-		ptrTime(a.LastTransitionTime, b.LastTransitionTime) && a.ObservedGeneration == b.ObservedGeneration
 }
 
 // taskRunName maps a task ID "<run>.<attempt>.<random>" back to its Run.

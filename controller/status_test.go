@@ -111,111 +111,95 @@ func TestExitCode_FromMessageOrData(t *testing.T) {
 }
 
 func TestStatus_UpdatesAreBatchedAndAckedAfterCommit(t *testing.T) {
-	f := newFixture(t, Config{})
-	const n = 40
-	var offers []mesos.Offer
-	for i := range n {
-		f.createRun(fmt.Sprintf("b%02d", i))
-		offers = append(offers, makeOffer(fmt.Sprintf("o%d", i), fmt.Sprintf("a%d", i), 1, 1024))
-	}
-	for i := range n {
-		f.waitPhase(fmt.Sprintf("b%02d", i), apis.PhasePending)
-	}
-	f.sendOffers(offers...)
-	f.eventually(func() bool { return len(f.sched.taskIDs()) == n }, "all launched")
-	f.store.mu.Lock()
-	before := len(f.store.batches)
-	f.store.mu.Unlock()
-	for _, id := range f.sched.taskIDs() {
-		f.update(id, mesos.TASK_RUNNING, "")
-	}
-	for i := range n {
-		f.waitPhase(fmt.Sprintf("b%02d", i), apis.PhaseRunning)
-	}
-	f.eventually(func() bool { return len(f.log.matching("sched.ack")) == n }, "all acked")
-	f.store.mu.Lock()
-	writes := len(f.store.batches) - before
-	f.store.mu.Unlock()
-	assert.Less(t, writes, n, "status updates share Raft entries")
-	for _, id := range f.sched.taskIDs() {
-		name, _ := taskRunName(id)
-		assert.Less(t, f.log.index("store.status "+name+" Running"), f.log.index("sched.ack "+id+" TASK_RUNNING"))
-	}
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		const n = 40
+		var offers []mesos.Offer
+		for i := range n {
+			f.createRun(fmt.Sprintf("b%02d", i))
+			offers = append(offers, makeOffer(fmt.Sprintf("o%d", i), fmt.Sprintf("a%d", i), 1, 1024))
+		}
+		for i := range n {
+			f.waitPhase(fmt.Sprintf("b%02d", i), apis.PhasePending)
+		}
+		f.sendOffers(offers...)
+		f.expect(func() bool { return len(f.sched.taskIDs()) == n }, "all launched")
+		f.store.mu.Lock()
+		before := len(f.store.batches)
+		f.store.mu.Unlock()
+		for _, id := range f.sched.taskIDs() {
+			f.update(id, mesos.TASK_RUNNING, "")
+		}
+		for i := range n {
+			f.waitPhase(fmt.Sprintf("b%02d", i), apis.PhaseRunning)
+		}
+		f.expect(func() bool { return len(f.log.matching("sched.ack")) == n }, "all acked")
+		f.store.mu.Lock()
+		writes := len(f.store.batches) - before
+		f.store.mu.Unlock()
+		assert.Less(t, writes, n, "status updates share Raft entries")
+		for _, id := range f.sched.taskIDs() {
+			name, _ := taskRunName(id)
+			assert.Less(t, f.log.index("store.status "+name+" Running"), f.log.index("sched.ack "+id+" TASK_RUNNING"))
+		}
+	})
 }
 
 func TestStatus_StrayTaskIsKilledAndAcked(t *testing.T) {
-	f := newFixture(t, Config{})
-	f.update("ghost.1.abcdef", mesos.TASK_RUNNING, "")
-	f.eventually(func() bool { return f.log.index("sched.kill ghost.1.abcdef") >= 0 }, "stray killed")
-	f.eventually(func() bool { return f.log.index("sched.ack ghost.1.abcdef") >= 0 }, "stray acked")
-	// A terminal update of an unknown task is only acknowledged.
-	f.update("ghost.2.abcdef", mesos.TASK_FINISHED, "")
-	f.eventually(func() bool { return f.log.index("sched.ack ghost.2.abcdef") >= 0 }, "acked")
-	assert.Negative(t, f.log.index("sched.kill ghost.2"))
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.update("ghost.1.abcdef", mesos.TASK_RUNNING, "")
+		f.expect(func() bool { return f.log.index("sched.kill ghost.1.abcdef") >= 0 }, "stray killed")
+		f.expect(func() bool { return f.log.index("sched.ack ghost.1.abcdef") >= 0 }, "stray acked")
+		// A terminal update of an unknown task is only acknowledged.
+		f.update("ghost.2.abcdef", mesos.TASK_FINISHED, "")
+		f.expect(func() bool { return f.log.index("sched.ack ghost.2.abcdef") >= 0 }, "acked")
+		assert.Negative(t, f.log.index("sched.kill ghost.2"))
+	})
 }
 
 func TestStatus_StaleAttemptUpdateDoesNotTouchRun(t *testing.T) {
-	f := newFixture(t, Config{})
-	f.createRun("s", func(r *apis.Run) { r.Spec.BackoffLimit = 1 })
-	f.waitPhase("s", apis.PhasePending)
-	f.offer("o1", "a1", 4, 1024)
-	first := f.launchedTask("s", 1)
-	f.update(first, mesos.TASK_FAILED, "Command exited with status 1")
-	f.eventually(func() bool { return f.store.run("s").Status.Reason == apis.ReasonBackoff }, "backoff")
-	// A late duplicate RUNNING of the failed attempt is a stray: killed.
-	f.update(first, mesos.TASK_RUNNING, "")
-	f.eventually(func() bool { return f.log.index("sched.kill "+first) >= 0 }, "stale task killed")
-	r := f.store.run("s")
-	assert.Equal(t, apis.PhasePending, r.Status.Phase)
-	require.Equal(t, first, r.Status.TaskID)
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.createRun("s", func(r *apis.Run) { r.Spec.BackoffLimit = 1 })
+		f.waitPhase("s", apis.PhasePending)
+		f.offer("o1", "a1", 4, 1024)
+		first := f.launchedTask("s", 1)
+		f.update(first, mesos.TASK_FAILED, "Command exited with status 1")
+		f.expect(func() bool { return f.store.run("s").Status.Reason == apis.ReasonBackoff }, "backoff")
+		// A late duplicate RUNNING of the failed attempt is a stray: killed.
+		f.update(first, mesos.TASK_RUNNING, "")
+		f.expect(func() bool { return f.log.index("sched.kill "+first) >= 0 }, "stale task killed")
+		r := f.store.run("s")
+		assert.Equal(t, apis.PhasePending, r.Status.Phase)
+		require.Equal(t, first, r.Status.TaskID)
+	})
 }
 
 func TestEvents_RecordedPerRun(t *testing.T) {
-	f := newFixture(t, Config{})
-	f.createRun("ev")
-	f.waitPhase("ev", apis.PhasePending)
-	f.offer("o1", "a1", 4, 1024)
-	task := f.launchedTask("ev", 1)
-	f.update(task, mesos.TASK_RUNNING, "")
-	f.update(task, mesos.TASK_FAILED, "Command exited with status 2")
-	f.waitPhase("ev", apis.PhaseFailed)
-	f.eventually(func() bool { return len(f.store.runEvents("ev")) >= 4 }, "events")
-	var reasons, msgs []string
-	for _, e := range f.store.runEvents("ev") {
-		reasons = append(reasons, e.Reason)
-		msgs = append(msgs, e.Message)
-	}
-	assert.Equal(t, []string{"Scheduled", "Launched", "Running", apis.ReasonTaskFailed}, reasons)
-	assert.Contains(t, msgs[1], "launched on a1.example")
-	assert.Contains(t, msgs[3], "exited with code 2")
-}
-
-func TestStatusEqual_ComparesEveryField(t *testing.T) {
-	now := time.Now()
-	later := now.Add(time.Second)
-	base := apis.RunStatus{Phase: apis.PhaseRunning, Attempts: 1, TaskID: "r.1.x", Ports: []int32{1}, ExitCode: ptr(int32(0)), StartTime: &now}
-	assert.True(t, statusEqual(base, base))
-	same := base
-	same.StartTime = ptr(now.UTC())
-	assert.True(t, statusEqual(base, same), "the same instant in another zone")
-	for name, mut := range map[string]func(*apis.RunStatus){
-		"phase":    func(s *apis.RunStatus) { s.Phase = apis.PhaseFailed },
-		"message":  func(s *apis.RunStatus) { s.Message = "x" },
-		"ports":    func(s *apis.RunStatus) { s.Ports = []int32{2} },
-		"exitCode": func(s *apis.RunStatus) { s.ExitCode = ptr(int32(1)) },
-		"no exit":  func(s *apis.RunStatus) { s.ExitCode = nil },
-		"start":    func(s *apis.RunStatus) { s.StartTime = &later },
-		"ltt":      func(s *apis.RunStatus) { s.LastTransitionTime = &later },
-		"mesos":    func(s *apis.RunStatus) { s.MesosState = "TASK_RUNNING" },
-		"gen":      func(s *apis.RunStatus) { s.ObservedGeneration = 2 },
-	} {
-		other := base
-		mut(&other)
-		assert.False(t, statusEqual(base, other), name)
-	}
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.createRun("ev")
+		f.waitPhase("ev", apis.PhasePending)
+		f.offer("o1", "a1", 4, 1024)
+		task := f.launchedTask("ev", 1)
+		f.update(task, mesos.TASK_RUNNING, "")
+		f.update(task, mesos.TASK_FAILED, "Command exited with status 2")
+		f.waitPhase("ev", apis.PhaseFailed)
+		f.expect(func() bool { return len(f.store.runEvents("ev")) >= 4 }, "events")
+		var reasons, msgs []string
+		for _, e := range f.store.runEvents("ev") {
+			reasons = append(reasons, e.Reason)
+			msgs = append(msgs, e.Message)
+		}
+		assert.Equal(t, []string{"Scheduled", "Launched", "Running", apis.ReasonTaskFailed}, reasons)
+		assert.Contains(t, msgs[1], "launched on a1.example")
+		assert.Contains(t, msgs[3], "exited with code 2")
+	})
 }
 
 func TestStatusWords_ReadAsText(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "killed", stateWord(mesos.TASK_KILLED))
 	assert.Equal(t, "gone by operator", stateWord(mesos.TASK_GONE_BY_OPERATOR))
 	assert.Equal(t, "task lost", reasonWords(apis.ReasonTaskLost))

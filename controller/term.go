@@ -13,12 +13,21 @@ import (
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // term is one leader term: everything the controller does while leading,
 // with state that lives exactly as long as the leadership.
 type term struct {
-	c        *Controller
+	c *Controller // only to register the running term (Controller.term)
+	// The controller's dependencies, as the term and its reconcile, GC
+	// and kill paths use them; the components get theirs explicitly.
+	store    Store
+	sched    Scheduler
+	clock    clock.Clock
+	cfg      Config
+	m        *metrics
 	log      *slog.Logger
 	queue    *queue
 	attempts *registry
@@ -30,21 +39,32 @@ type term struct {
 	started  atomic.Bool
 	// reconcileSeq numbers reconcile calls for their logs.
 	reconcileSeq atomic.Uint64
-	ctx          context.Context // set in run; read by handler methods
 }
 
 func newTerm(c *Controller) *term {
 	t := &term{
 		c:        c,
+		store:    c.store,
+		sched:    c.sched,
+		clock:    c.clock,
+		cfg:      c.cfg,
+		m:        c.m,
 		log:      c.log,
 		queue:    newQueue(c.clock, c.cfg.RetryBaseDelay, c.cfg.RetryMaxDelay),
 		attempts: newRegistry(),
 		acks:     make(chan mesos.TaskStatus, 4096),
 	}
-	t.events = newEventRecorder(t)
-	t.writer = newStatusWriter(t)
-	t.launcher = newLauncher(t)
-	t.recon = newMesosReconciler(t)
+	t.events = newEventRecorder(c.store, c.cfg, c.m.eventsDropped, t.log)
+	t.writer = newStatusWriter(writerDeps{
+		store: c.store, clock: c.clock, cfg: c.cfg, m: c.m, log: t.log,
+		attempts: t.attempts, queue: t.queue, events: t.events,
+		apply: c.applyTaskStatus, ack: t.ack, kill: t.killNow,
+	})
+	t.recon = newMesosReconciler(c.sched, c.clock, c.cfg, t.attempts, t.log)
+	t.launcher = newLauncher(launcherDeps{
+		store: c.store, sched: c.sched, build: c.build, clock: c.clock, cfg: c.cfg, m: c.m, log: t.log,
+		attempts: t.attempts, queue: t.queue, writer: t.writer, recon: t.recon, newTaskID: c.newTaskID,
+	})
 	return t
 }
 
@@ -54,7 +74,6 @@ func (t *term) ready() bool { return t.started.Load() }
 // Mesos subscription, until ctx ends; it returns after all have stopped.
 func (t *term) run(ctx context.Context) {
 	c := t.c
-	t.ctx = ctx
 	var wg sync.WaitGroup
 	defer func() {
 		t.queue.ShutDown()
@@ -64,8 +83,8 @@ func (t *term) run(ctx context.Context) {
 			c.term = nil
 		}
 		c.mu.Unlock()
-		c.m.leader.Set(0)
-		c.m.mesosConnected.Set(0)
+		t.m.leader.Set(0)
+		t.m.mesosConnected.Set(0)
 		t.log.Info("leader term stopped")
 	}()
 
@@ -75,11 +94,11 @@ func (t *term) run(ctx context.Context) {
 	// live attempt): 100,000 decoded Runs would be a quarter GiB.
 	var names []string
 	var index uint64
-	err := retry(ctx, c.clock, func() error {
-		if err := c.store.Barrier(ctx); err != nil {
+	err := retry(ctx, t.clock, func() error {
+		if err := t.store.Barrier(ctx); err != nil {
 			return fmt.Errorf("barrier: %w", err)
 		}
-		live, err := c.store.LiveAttempts(ctx)
+		live, err := t.store.LiveAttempts(ctx)
 		if err != nil {
 			return fmt.Errorf("load attempts: %w", err)
 		}
@@ -88,7 +107,7 @@ func (t *term) run(ctx context.Context) {
 			byRun[a.Run] = &liveAttempt{Attempt: a}
 		}
 		names = names[:0]
-		index, err = c.store.EachRun(ctx, func(r *apis.Run) error {
+		index, err = t.store.EachRun(ctx, func(r *apis.Run) error {
 			names = append(names, r.Metadata.Name)
 			if la := byRun[r.Metadata.Name]; la != nil {
 				la.constraints = r.Spec.Constraints
@@ -113,7 +132,7 @@ func (t *term) run(ctx context.Context) {
 	c.mu.Lock()
 	c.term = t
 	c.mu.Unlock()
-	c.m.leader.Set(1)
+	t.m.leader.Set(1)
 	t.started.Store(true)
 	t.log.Info("leader term started", "runs", len(names), "live_attempts", t.attempts.len(), "index", index)
 
@@ -132,7 +151,7 @@ func (t *term) run(ctx context.Context) {
 	for range 4 {
 		goFunc(t.acker)
 	}
-	for range c.cfg.Workers {
+	for range t.cfg.Workers {
 		goFunc(t.worker)
 	}
 	for _, name := range names {
@@ -142,25 +161,21 @@ func (t *term) run(ctx context.Context) {
 	goFunc(func(ctx context.Context) { t.watchLoop(ctx, index) })
 	goFunc(func(ctx context.Context) {
 		for ctx.Err() == nil {
-			err := c.sched.Run(ctx, t)
+			err := t.sched.Run(ctx, t)
 			if ctx.Err() != nil {
 				return
 			}
 			t.log.Warn("mesos scheduler stopped; restarting", "err", err)
-			wait, stop := after(c.clock, time.Second)
-			select {
-			case <-ctx.Done():
-				stop()
-			case <-wait:
-			}
+			_ = clock.Sleep(ctx, t.clock, time.Second) // Run re-subscribes with its own back-off; this only guards against a tight loop
 		}
 	})
 	<-ctx.Done()
 }
 
 // retry calls f until it succeeds or ctx ends, waiting 100ms doubling to 5s.
-func retry(ctx context.Context, clk Clock, f func() error, log *slog.Logger) error {
-	for n := 0; ; n++ {
+func retry(ctx context.Context, clk clock.Clock, f func() error, log *slog.Logger) error {
+	wait := backoff.Retry{Policy: backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second}}
+	for {
 		err := f()
 		if err == nil {
 			return nil
@@ -169,12 +184,8 @@ func retry(ctx context.Context, clk Clock, f func() error, log *slog.Logger) err
 			return ctx.Err()
 		}
 		log.Warn("leader term setup failed; retrying", "err", err)
-		wait, stop := after(clk, backoffDelay(100*time.Millisecond, 5*time.Second, n))
-		select {
-		case <-ctx.Done():
-			stop()
-			return ctx.Err()
-		case <-wait:
+		if err := clock.Sleep(ctx, clk, wait.Next()); err != nil {
+			return err
 		}
 	}
 }
@@ -183,7 +194,7 @@ func retry(ctx context.Context, clk Clock, f func() error, log *slog.Logger) err
 // far behind) it relists and enqueues everything.
 func (t *term) watchLoop(ctx context.Context, index uint64) {
 	for ctx.Err() == nil {
-		w, err := t.c.store.WatchRuns(ctx, index)
+		w, err := t.store.WatchRuns(ctx, index)
 		if err == nil {
 			index = t.drainWatch(ctx, w, index)
 			w.Stop()
@@ -193,8 +204,8 @@ func (t *term) watchLoop(ctx context.Context, index uint64) {
 			return
 		}
 		t.log.Warn("run watch ended; relisting", "err", err)
-		err = retry(ctx, t.c.clock, func() error {
-			idx, err := t.c.store.EachRun(ctx, func(r *apis.Run) error {
+		err = retry(ctx, t.clock, func() error {
+			idx, err := t.store.EachRun(ctx, func(r *apis.Run) error {
 				t.queue.Add(r.Metadata.Name)
 				return nil
 			})
@@ -257,7 +268,7 @@ func (t *term) worker(ctx context.Context) {
 			t.log.Error("reconcile failed permanently", "run", name, "err", err)
 		case ctx.Err() != nil:
 		default:
-			t.c.m.reconcileErrors.Inc()
+			t.m.reconcileErrors.Inc()
 			t.log.Warn("reconcile failed; will retry", "run", name, "err", err)
 			t.queue.AddRateLimited(name)
 		}
@@ -281,13 +292,13 @@ func (t *term) logger(ctx context.Context) *slog.Logger {
 func (t *term) reconcileSafely(ctx context.Context, name string) (res Result, err error) {
 	start := time.Now()
 	ctx = context.WithValue(ctx, logKey{}, t.log.With("run", name, "reconcile_id", t.reconcileSeq.Add(1)))
-	ctx, cancel := context.WithTimeout(ctx, t.c.cfg.ReconcileTimeout)
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.ReconcileTimeout)
 	defer func() {
 		cancel()
 		if p := recover(); p != nil {
 			err = fmt.Errorf("reconcile %s panicked: %v\n%s", name, p, debug.Stack())
 		}
-		t.c.m.reconcileLatency.Observe(time.Since(start).Seconds())
+		t.m.reconcileLatency.Observe(time.Since(start).Seconds())
 	}()
 	return t.reconcile(ctx, name)
 }
@@ -299,7 +310,7 @@ func (t *term) acker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case st := <-t.acks:
-			if err := t.c.sched.Acknowledge(ctx, st); err != nil && ctx.Err() == nil {
+			if err := t.sched.Acknowledge(ctx, st); err != nil && ctx.Err() == nil {
 				// Mesos re-sends unacknowledged updates; nothing is lost.
 				t.log.Debug("acknowledge failed", "task_id", st.TaskID.Value, "err", err)
 			}
@@ -324,12 +335,12 @@ func (t *term) ack(ctx context.Context, st mesos.TaskStatus) {
 // them only with a doubling back-off), and the master answers a
 // reconciliation at once with the latest state it knows.
 func (t *term) kill(ctx context.Context, taskID, agentID, reason string) error {
-	due, again := t.attempts.shouldKill(taskID, t.c.clock.Now(), t.c.cfg.KillRetry)
+	due, again := t.attempts.shouldKill(taskID, t.clock.Now(), t.cfg.KillRetry)
 	if !due {
 		return nil
 	}
 	if again {
-		if err := t.c.sched.Reconcile(ctx, []ReconcileTask{{TaskID: taskID, AgentID: agentID}}); err != nil && ctx.Err() == nil {
+		if err := t.sched.Reconcile(ctx, []ReconcileTask{{TaskID: taskID, AgentID: agentID}}); err != nil && ctx.Err() == nil {
 			t.logger(ctx).Warn("reconciling a task that ignored its kill failed", "task_id", taskID, "err", err)
 		}
 	}
@@ -346,49 +357,50 @@ func (t *term) kill(ctx context.Context, taskID, agentID, reason string) error {
 // task back from an unreachable agent) are killed on every update that
 // shows them alive: a KILL sent while their agent was away may be lost.
 func (t *term) killNow(ctx context.Context, taskID, agentID, reason string) error {
-	t.c.m.kills.WithLabelValues(reason).Inc()
+	t.m.kills.WithLabelValues(reason).Inc()
 	t.logger(ctx).Info("killing task", "task_id", taskID, "agent_id", agentID, "reason", reason)
-	if err := t.c.sched.Kill(ctx, taskID, agentID); err != nil {
+	if err := t.sched.Kill(ctx, taskID, agentID); err != nil {
 		return fmt.Errorf("kill %s: %w", taskID, err)
 	}
 	return nil
 }
 
-// EventHandler implementation: called from the subscription's goroutine.
+// EventHandler implementation: called from the subscription's goroutine
+// with its context.
 
 // Subscribed starts Mesos reconciliation and resets offer state.
-func (t *term) Subscribed(frameworkID string) {
-	t.c.m.mesosConnected.Set(1)
+func (t *term) Subscribed(ctx context.Context, frameworkID string) {
+	t.m.mesosConnected.Set(1)
 	t.log.Info("subscribed to mesos", "framework_id", frameworkID)
-	t.launcher.send(t.ctx, launcherMsg{kind: msgReset})
+	t.launcher.send(ctx, launcherMsg{kind: msgReset})
 	t.recon.subscribed()
 }
 
 // Offers hands offers to the launcher.
-func (t *term) Offers(offers []mesos.Offer) {
-	t.launcher.send(t.ctx, launcherMsg{kind: msgOffers, offers: offers})
+func (t *term) Offers(ctx context.Context, offers []mesos.Offer) {
+	t.launcher.send(ctx, launcherMsg{kind: msgOffers, offers: offers})
 }
 
 // Rescind drops an offer.
-func (t *term) Rescind(id mesos.OfferID) {
-	t.launcher.send(t.ctx, launcherMsg{kind: msgRescind, offerID: id.Value})
+func (t *term) Rescind(ctx context.Context, id mesos.OfferID) {
+	t.launcher.send(ctx, launcherMsg{kind: msgRescind, offerID: id.Value})
 }
 
 // Update queues a status update for the status writer.
-func (t *term) Update(st mesos.TaskStatus) {
-	t.writer.submitUpdate(t.ctx, st)
+func (t *term) Update(ctx context.Context, st mesos.TaskStatus) {
+	t.writer.submitUpdate(ctx, st)
 }
 
 // Failure logs a lost agent; its tasks' updates arrive separately.
-func (t *term) Failure(agentID string) {
+func (t *term) Failure(_ context.Context, agentID string) {
 	t.log.Warn("mesos agent failure", "agent_id", agentID)
 }
 
 // Disconnected voids offers until the next subscription.
-func (t *term) Disconnected(err error) {
-	t.c.m.mesosConnected.Set(0)
+func (t *term) Disconnected(ctx context.Context, err error) {
+	t.m.mesosConnected.Set(0)
 	t.log.Warn("disconnected from mesos", "err", err)
-	t.launcher.send(t.ctx, launcherMsg{kind: msgDisconnected})
+	t.launcher.send(ctx, launcherMsg{kind: msgDisconnected})
 }
 
 var _ EventHandler = (*term)(nil)

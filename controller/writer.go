@@ -4,18 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"log/slog"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // mutation is a controller-initiated status change, evaluated by the
 // status writer against the freshest copy of the Run so that concurrent
-// writers never overwrite each other. It returns ok false to write nothing.
-type mutation func(run *apis.Run, now time.Time) (s apis.RunStatus, finishTaskID string, events []apis.RunEvent, ok bool)
+// writers never overwrite each other. It returns nil to write nothing.
+type mutation func(run *apis.Run, now time.Time) *statusChange
+
+// statusChange is what a mutation makes of a Run.
+type statusChange struct {
+	// status replaces the Run's status.
+	status apis.RunStatus
+	// finishTaskID, when set, ends that attempt in the same write.
+	finishTaskID string
+	// events are recorded once the change is written.
+	events []apis.RunEvent
+}
 
 type writeReq struct {
 	name   string
@@ -29,13 +41,30 @@ type writeReq struct {
 // in arrival order to the Runs read at batch time, commits one
 // UpdateStatuses entry, and only then acknowledges the Mesos updates.
 type statusWriter struct {
-	t    *term
-	in   chan writeReq
-	busy atomic.Int32 // 1 while a batch is being committed (for tests)
+	writerDeps
+	in chan writeReq
 }
 
-func newStatusWriter(t *term) *statusWriter {
-	return &statusWriter{t: t, in: make(chan writeReq, 8192)}
+// writerDeps are the status writer's collaborators, given at construction.
+type writerDeps struct {
+	store    Store
+	clock    clock.Clock
+	cfg      Config // StatusBatchSize, StatusBatchWindow
+	m        *metrics
+	log      *slog.Logger
+	attempts *registry      // live attempts, ended here when their task is
+	queue    *queue         // a written Run is reconciled again
+	events   *eventRecorder // events of the changes written
+	// apply maps a Mesos update of the Run's current attempt to its
+	// status; ack acknowledges an update once committed; kill kills a
+	// stray task.
+	apply func(run *apis.Run, st *mesos.TaskStatus, now time.Time) transition
+	ack   func(ctx context.Context, st mesos.TaskStatus)
+	kill  func(ctx context.Context, taskID, agentID, reason string) error
+}
+
+func newStatusWriter(d writerDeps) *statusWriter {
+	return &statusWriter{writerDeps: d, in: make(chan writeReq, 8192)}
 }
 
 func (w *statusWriter) submitUpdate(ctx context.Context, st mesos.TaskStatus) {
@@ -69,14 +98,13 @@ func (w *statusWriter) mutate(ctx context.Context, name string, m mutation, wait
 }
 
 func (w *statusWriter) run(ctx context.Context) {
-	cfg := w.t.c.cfg
+	cfg := w.cfg
 	for {
 		var batch []writeReq
 		select {
 		case <-ctx.Done():
 			return
 		case r := <-w.in:
-			w.busy.Store(1)
 			batch = append(batch, r)
 		}
 		batch, ok := collectBatch(ctx, w.in, batch, cfg.StatusBatchSize, cfg.StatusBatchWindow)
@@ -84,7 +112,6 @@ func (w *statusWriter) run(ctx context.Context) {
 			return
 		}
 		w.commit(ctx, batch)
-		w.busy.Store(0)
 	}
 }
 
@@ -99,21 +126,20 @@ type pendingWrite struct {
 }
 
 func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
-	t := w.t
-	now := t.c.clock.Now()
+	now := w.clock.Now()
 	byName := map[string]*pendingWrite{}
 	var order []string
-	var events []EventRecord
+	var events []apis.EventRecord
 	var strays []mesos.TaskStatus
 	var acksNow []mesos.TaskStatus
 
 	for _, r := range batch {
 		if r.update != nil {
-			t.attempts.updated(r.update.TaskID.Value, now)
+			w.attempts.updated(r.update.TaskID.Value, now)
 		}
 		p, ok := byName[r.name]
 		if !ok {
-			run, err := t.c.store.GetRun(ctx, r.name)
+			run, err := w.store.GetRun(ctx, r.name)
 			if err != nil && !errors.Is(err, apis.ErrNotFound) {
 				reply(r.done, fmt.Errorf("read run %s: %w", r.name, err))
 				continue // an update stays unacknowledged; Mesos re-sends it
@@ -128,7 +154,7 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 		if r.update != nil {
 			st := *r.update
 			taskID := st.TaskID.Value
-			if p.run == nil || !t.attempts.current(taskID) || containsStr(p.finished, taskID) {
+			if p.run == nil || !w.attempts.current(taskID) || containsStr(p.finished, taskID) {
 				// No live attempt owns this task: kill it if it is alive.
 				if !isTerminal(st.GetState()) {
 					strays = append(strays, st)
@@ -139,16 +165,16 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 			if p.run.Status.TaskID != taskID {
 				// The status does not point at its attempt yet (a new
 				// leader adopting a task): point it there first.
-				if att, ok := t.attempts.get(r.name); ok && att.TaskID == taskID {
-					if s, _, evs, ok := launchMutation(att.Attempt, att.hostname, att.ports)(p.run, now); ok {
-						p.run.Status = s
-						for _, e := range evs {
-							events = append(events, EventRecord{Run: r.name, Event: e})
+				if att, ok := w.attempts.get(r.name); ok && att.TaskID == taskID {
+					if ch := launchMutation(att.Attempt, att.hostname, att.ports)(p.run, now); ch != nil {
+						p.run.Status = ch.status
+						for _, e := range ch.events {
+							events = append(events, apis.EventRecord{Run: r.name, Event: e})
 						}
 					}
 				}
 			}
-			tr := t.c.applyTaskStatus(p.run, &st, now)
+			tr := w.apply(p.run, &st, now)
 			p.run.Status = tr.status
 			if tr.finish {
 				p.finished = append(p.finished, taskID)
@@ -157,7 +183,7 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 				p.retry = true
 			}
 			for _, e := range tr.events {
-				events = append(events, EventRecord{Run: r.name, Event: e})
+				events = append(events, apis.EventRecord{Run: r.name, Event: e})
 			}
 			p.acks = append(p.acks, st)
 			continue
@@ -166,32 +192,31 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 			reply(r.done, fmt.Errorf("run %s: %w", r.name, apis.ErrNotFound))
 			continue
 		}
-		s, fin, evs, ok := r.mutate(p.run, now)
-		if ok {
-			p.run.Status = s
-			if fin != "" {
-				p.finished = append(p.finished, fin)
+		if ch := r.mutate(p.run, now); ch != nil {
+			p.run.Status = ch.status
+			if ch.finishTaskID != "" {
+				p.finished = append(p.finished, ch.finishTaskID)
 			}
-		}
-		for _, e := range evs {
-			events = append(events, EventRecord{Run: r.name, Event: e})
+			for _, e := range ch.events {
+				events = append(events, apis.EventRecord{Run: r.name, Event: e})
+			}
 		}
 		if r.done != nil {
 			p.done = append(p.done, r.done)
 		}
 	}
 
-	var updates []StatusUpdate
+	var updates []apis.StatusUpdate
 	var owners []*pendingWrite
 	for _, name := range order {
 		p := byName[name]
 		if p.run == nil {
 			continue
 		}
-		if len(p.finished) == 0 && statusEqual(p.orig, p.run.Status) {
+		if len(p.finished) == 0 && p.orig.Equal(&p.run.Status) {
 			continue
 		}
-		u := StatusUpdate{Run: RunRef{Name: name, UID: p.run.Metadata.UID}, Status: p.run.Status}
+		u := apis.StatusUpdate{Run: apis.RunRef{Name: name, UID: p.run.Metadata.UID}, Status: p.run.Status}
 		if n := len(p.finished); n > 0 {
 			u.FinishTaskID = p.finished[n-1]
 		}
@@ -202,9 +227,9 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 	var batchErr error
 	itemErrs := make([]error, len(updates))
 	if len(updates) > 0 {
-		t.c.m.statusBatch.Observe(float64(len(updates)))
+		w.m.statusBatch.Observe(float64(len(updates)))
 		var errs []error
-		errs, batchErr = t.c.store.UpdateStatuses(ctx, updates)
+		errs, batchErr = w.store.UpdateStatuses(ctx, updates)
 		if batchErr == nil {
 			copy(itemErrs, errs)
 		}
@@ -216,7 +241,7 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				t.log.Warn("status write failed", "run", p.run.Metadata.Name, "err", err)
+				w.log.Warn("status write failed", "run", p.run.Metadata.Name, "err", err)
 			}
 			for _, d := range p.done {
 				reply(d, fmt.Errorf("write status of %s: %w", p.run.Metadata.Name, err))
@@ -228,10 +253,10 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 			continue
 		}
 		for _, id := range p.finished {
-			t.attempts.finish(p.run.Metadata.Name, id)
+			w.attempts.finish(p.run.Metadata.Name, id)
 		}
 		if p.retry {
-			t.c.m.retries.Inc()
+			w.m.retries.Inc()
 		}
 	}
 	for _, name := range order {
@@ -240,27 +265,27 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 			reply(d, nil)
 		}
 		for _, st := range p.acks {
-			t.ack(ctx, st)
+			w.ack(ctx, st)
 		}
 		if p.run != nil {
-			t.queue.Add(name)
+			w.queue.Add(name)
 		}
 	}
 	for _, st := range acksNow {
-		t.ack(ctx, st)
+		w.ack(ctx, st)
 	}
-	t.events.record(events...)
+	w.events.record(events...)
 	for _, st := range strays {
 		agent := ""
 		if st.AgentID != nil {
 			agent = st.AgentID.Value
 		}
-		t.c.m.strayKills.Inc()
-		if err := t.killNow(ctx, st.TaskID.Value, agent, "Stray"); err != nil && ctx.Err() == nil {
-			t.log.Warn("kill stray task failed", "task_id", st.TaskID.Value, "err", err)
+		w.m.strayKills.Inc()
+		if err := w.kill(ctx, st.TaskID.Value, agent, "Stray"); err != nil && ctx.Err() == nil {
+			w.log.Warn("kill stray task failed", "task_id", st.TaskID.Value, "err", err)
 		}
 		if name, ok := taskRunName(st.TaskID.Value); ok {
-			t.events.record(EventRecord{Run: name, Event: event(now, apis.EventWarning, "Killing",
+			w.events.record(apis.EventRecord{Run: name, Event: event(now, apis.EventWarning, "Killing",
 				"killing stray task %s (%s): it is not the Run's live attempt", st.TaskID.Value, st.GetState())})
 		}
 	}
@@ -284,28 +309,31 @@ func containsStr(ss []string, s string) bool {
 // eventRecorder batches Run events into AppendEvents calls. Events are
 // best effort: when the buffer is full they are dropped and counted.
 type eventRecorder struct {
-	t  *term
-	in chan EventRecord
+	store   Store
+	cfg     Config // StatusBatchSize, StatusBatchWindow
+	dropped prometheus.Counter
+	log     *slog.Logger
+	in      chan apis.EventRecord
 }
 
-func newEventRecorder(t *term) *eventRecorder {
-	return &eventRecorder{t: t, in: make(chan EventRecord, 8192)}
+func newEventRecorder(store Store, cfg Config, dropped prometheus.Counter, log *slog.Logger) *eventRecorder {
+	return &eventRecorder{store: store, cfg: cfg, dropped: dropped, log: log, in: make(chan apis.EventRecord, 8192)}
 }
 
-func (r *eventRecorder) record(evs ...EventRecord) {
+func (r *eventRecorder) record(evs ...apis.EventRecord) {
 	for _, e := range evs {
 		select {
 		case r.in <- e:
 		default:
-			r.t.c.m.eventsDropped.Inc()
+			r.dropped.Inc()
 		}
 	}
 }
 
 func (r *eventRecorder) run(ctx context.Context) {
-	cfg := r.t.c.cfg
+	cfg := r.cfg
 	for {
-		var batch []EventRecord
+		var batch []apis.EventRecord
 		select {
 		case <-ctx.Done():
 			return
@@ -316,8 +344,8 @@ func (r *eventRecorder) run(ctx context.Context) {
 		if !ok {
 			return
 		}
-		if err := r.t.c.store.AppendEvents(ctx, batch); err != nil && ctx.Err() == nil {
-			r.t.log.Warn("append run events failed", "events", len(batch), "err", err)
+		if err := r.store.AppendEvents(ctx, batch); err != nil && ctx.Err() == nil {
+			r.log.Warn("append run events failed", "events", len(batch), "err", err)
 		}
 	}
 }
@@ -326,8 +354,9 @@ func (r *eventRecorder) run(ctx context.Context) {
 // items. The window is plain wall time: it bounds latency, not behaviour.
 // It reports false when ctx ended first.
 func collectBatch[T any](ctx context.Context, in <-chan T, batch []T, max int, window time.Duration) ([]T, bool) {
-	done, stop := wallAfter(window)
-	defer stop()
+	timer := time.NewTimer(window)
+	defer timer.Stop()
+	done := timer.C
 	for len(batch) < max {
 		select {
 		case item := <-in:

@@ -13,6 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // FilesConfig configures Files. Zero fields take defaults.
@@ -98,7 +101,7 @@ func (f *Files) ReadFile(ctx context.Context, agentURL, filePath string, offset,
 // file was copied; done may be nil. A file that does not exist yet is
 // waited for.
 func (f *Files) Follow(ctx context.Context, agentURL, filePath string, offset int64, w io.Writer, done func() bool) (int64, error) {
-	delay := f.pollMin
+	poll := backoff.Retry{Policy: backoff.Policy{Initial: f.pollMin, Max: f.pollMax}}
 	for {
 		// Asked before reading, so that output written before the task
 		// ended is not lost.
@@ -114,19 +117,14 @@ func (f *Files) Follow(ctx context.Context, agentURL, filePath string, offset in
 				return offset, fmt.Errorf("follow %s: %w", filePath, err)
 			}
 			offset = next
-			delay = f.pollMin
+			poll.Reset()
 			continue
 		case finished:
 			return offset, nil
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if clock.Sleep(ctx, clock.Real{}, poll.Next()) != nil {
 			return offset, nil
-		case <-t.C:
 		}
-		delay = min(2*delay, f.pollMax)
 	}
 }
 

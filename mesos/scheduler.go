@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,12 +13,14 @@ import (
 	mesosproto "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler/calls"
+
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // FrameworkIDStore keeps the FrameworkID across restarts and leader
 // changes, so that a new scheduler instance takes over the framework's
-// tasks instead of registering a new framework. The controller backs it
-// with raftstore.
+// tasks instead of registering a new framework. *raftstore.Store is one.
 type FrameworkIDStore interface {
 	// FrameworkID returns the stored ID, or "" when none is stored.
 	FrameworkID(ctx context.Context) (string, error)
@@ -149,8 +150,7 @@ func (s *Scheduler) Run(ctx context.Context, h Handler) error {
 	if s.http != nil {
 		defer s.http.close()
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed))
-	failures := 0
+	resubscribe := s.resubscribe()
 	for {
 		subscribed, err := s.subscribeOnce(ctx, h)
 		if pending := s.pendingTeardown(); pending != nil {
@@ -167,31 +167,21 @@ func (s *Scheduler) Run(ctx context.Context, h Handler) error {
 			return nil
 		}
 		if subscribed {
-			failures = 0
+			resubscribe.Reset()
 		}
-		delay := backoff(s.cfg.MinBackoff, s.cfg.MaxBackoff, failures, rng)
-		failures++
+		delay := resubscribe.Next()
 		s.log.Warn("subscription ended", "err", err, "retry_in", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if clock.Sleep(ctx, clock.Real{}, delay) != nil {
 			return nil
-		case <-t.C:
 		}
 	}
 }
 
-// backoff returns the delay before attempt n (0-based): min·2ⁿ capped at
-// max, with the upper half jittered so that many schedulers do not
+// resubscribe is the back-off between subscriptions: MinBackoff doubling
+// to MaxBackoff, the upper half jittered so that many schedulers do not
 // reconnect in lockstep after a master failover.
-func backoff(lo, hi time.Duration, n int, rng *rand.Rand) time.Duration {
-	d := hi
-	if n < 32 && lo<<n > 0 && lo<<n < hi {
-		d = lo << n
-	}
-	half := d / 2
-	return half + time.Duration(rng.Int64N(int64(d-half)+1))
+func (s *Scheduler) resubscribe() backoff.Retry {
+	return backoff.Retry{Policy: backoff.Policy{Initial: s.cfg.MinBackoff, Max: s.cfg.MaxBackoff, Jitter: 0.5}}
 }
 
 // subscribeOnce runs one subscription to its end. subscribed reports

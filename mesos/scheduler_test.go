@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -425,15 +424,16 @@ func TestScheduler_ReconnectsWithBackoffAndTriesEveryMaster(t *testing.T) {
 }
 
 func TestBackoff_CappedExponentialWithJitter(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	lo, hi := 100*time.Millisecond, 2*time.Second
-	for n := range 40 {
-		want := hi
-		if n < 5 {
-			want = lo << n
-		}
-		for range 50 {
-			d := backoff(lo, hi, n, rng)
+	s := &Scheduler{cfg: Config{MinBackoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second}}
+	lo, hi := s.cfg.MinBackoff, s.cfg.MaxBackoff
+	for range 50 {
+		r := s.resubscribe()
+		for n := range 40 {
+			want := hi
+			if n < 5 {
+				want = lo << n
+			}
+			d := r.Next()
 			require.GreaterOrEqual(t, d, want/2, "attempt %d", n)
 			require.LessOrEqual(t, d, want, "attempt %d", n)
 		}

@@ -36,10 +36,12 @@ func createOnLeader(ctx context.Context, c *raftstoretest.Cluster, run *apis.Run
 			}
 		}
 		if s == nil {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("no leader")
+			wait, cancel := context.WithDeadline(ctx, deadline)
+			_, err := c.AwaitLeader(wait)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("no leader: %w", err)
 			}
-			time.Sleep(time.Millisecond) // poll for the next leader
 			continue
 		}
 		_, err := s.CreateRun(ctx, run)

@@ -48,10 +48,10 @@ func TestCluster_FollowerWriteReturnsLeaderAddress(t *testing.T) {
 	}, 20*time.Second, 10*time.Millisecond)
 	var nl *raftstore.NotLeaderError
 	require.ErrorAs(t, err, &nl)
-	assert.ErrorIs(t, err, raftstore.ErrNotLeader)
+	assert.ErrorIs(t, err, apis.ErrNotLeader)
 	assert.Equal(t, leader.ID, nl.LeaderID)
 	assert.Equal(t, leader.HTTPAddr, nl.LeaderHTTP)
-	assert.ErrorIs(t, f.Store.LinearizableRead(t.Context()), raftstore.ErrNotLeader)
+	assert.ErrorIs(t, f.Store.LinearizableRead(t.Context()), apis.ErrNotLeader)
 
 	info, err := f.Store.Cluster()
 	require.NoError(t, err)
@@ -79,7 +79,7 @@ func writeOnLeader(ctx context.Context, c *raftstoretest.Cluster, fn func(s *raf
 			switch {
 			case err == nil:
 				return true, nil
-			case errors.Is(err, raftstore.ErrNotLeader):
+			case errors.Is(err, apis.ErrNotLeader):
 				continue // not applied: safe to retry elsewhere
 			case errors.Is(err, raftstore.ErrClosed):
 				continue // maybe applied: a retry then finds the name taken and is not counted
@@ -87,7 +87,9 @@ func writeOnLeader(ctx context.Context, c *raftstoretest.Cluster, fn func(s *raf
 				return false, err
 			}
 		}
-		time.Sleep(5 * time.Millisecond) // poll for a new leader
+		if _, err := c.AwaitLeader(ctx); err != nil {
+			return false, err
+		}
 	}
 	return false, ctx.Err()
 }
@@ -157,7 +159,6 @@ func TestCluster_FollowerWatchSeesEveryEventInOrder(t *testing.T) {
 	defer w.Stop()
 
 	ctx := t.Context()
-	var want []string
 	const n = 40
 	var wg sync.WaitGroup
 	for i := range n {
@@ -188,14 +189,15 @@ func TestCluster_FollowerWatchSeesEveryEventInOrder(t *testing.T) {
 	other.Metadata.Labels = nil
 	createRun(t, c, other)
 	wg.Wait()
-	for range n {
-		want = append(want, "ADDED", "MODIFIED", "DELETED")
-	}
+	// Created after everything above: once the watch delivers it, every
+	// earlier event was delivered, the unlabelled Run's included if the
+	// filter let it through.
+	createRun(t, c, newRun("sentinel"))
 
 	seen := map[string][]apis.EventType{}
 	var last uint64
 	timeout := time.After(20 * time.Second)
-	for i := range 3 * n {
+	for i := range 3*n + 1 {
 		select {
 		case ev, ok := <-w.Events():
 			require.True(t, ok, "watch closed: %v", w.Err())
@@ -210,12 +212,13 @@ func TestCluster_FollowerWatchSeesEveryEventInOrder(t *testing.T) {
 			t.Fatalf("got %d of %d events", i, 3*n)
 		}
 	}
+	assert.Equal(t, []apis.EventType{apis.Added}, seen["sentinel"], "the sentinel comes last")
+	delete(seen, "sentinel")
+	assert.NotContains(t, seen, "unlabelled", "the unlabelled Run is filtered out")
 	require.Len(t, seen, n)
 	for name, types := range seen {
 		assert.Equal(t, []apis.EventType{apis.Added, apis.Modified, apis.Deleted}, types, name)
 	}
-	assert.Empty(t, w.Events(), "the unlabelled run is filtered out")
-	_ = want
 }
 
 func TestCluster_SnapshotUnderWriteLoadDoesNotDeadlock(t *testing.T) {
@@ -344,7 +347,7 @@ func TestCluster_FullRestartRecoversFromDisk(t *testing.T) {
 		got, err := n.Store.ListRuns(ctx, raftstore.ListOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, want.Items, got.Items, n.ID)
-		fw, err := n.Store.FrameworkID()
+		fw, err := n.Store.FrameworkID(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, "fw-9", fw)
 	}

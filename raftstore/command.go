@@ -82,10 +82,16 @@ type updateRunCmd struct {
 	Run apis.Run `json:"run"`
 }
 
-// StatusUpdate is one status write of BatchUpdateStatus (and UpdateStatus).
-type StatusUpdate struct {
+// statusEntry is one status write of UpdateStatus and BatchUpdateStatus as
+// the log carries it (an apis.StatusUpdate, flattened).
+type statusEntry struct {
 	// Name of the Run.
 	Name string `json:"name"`
+	// UID, when set, must be the Run's: a status meant for a Run that was
+	// deleted and re-created under the same name fails with
+	// apis.ErrNotFound instead of landing on the new Run. Entries written
+	// before the field existed have none and apply without the check.
+	UID string `json:"uid,omitempty"`
 	// Status replaces the Run's status as a whole.
 	Status apis.RunStatus `json:"status"`
 	// PreconditionRV, when set, must equal the Run's resourceVersion.
@@ -96,12 +102,16 @@ type StatusUpdate struct {
 	FinishTaskID string `json:"finishTaskID,omitempty"`
 }
 
+func newStatusEntry(u apis.StatusUpdate) statusEntry {
+	return statusEntry{Name: u.Run.Name, UID: u.Run.UID, PreconditionRV: u.Run.ResourceVersion, Status: u.Status, FinishTaskID: u.FinishTaskID}
+}
+
 type updateStatusCmd struct {
-	Update StatusUpdate `json:"update"`
+	Update statusEntry `json:"update"`
 }
 
 type batchUpdateStatusCmd struct {
-	Updates []StatusUpdate `json:"updates"`
+	Updates []statusEntry `json:"updates"`
 }
 
 type requestDeleteCmd struct {
@@ -116,18 +126,16 @@ type deleteRunCmd struct {
 	PreconditionRV string `json:"preconditionRV,omitempty"`
 }
 
+// recordAttemptCmd records an attempt of the Run named Attempt.Run. RunUID,
+// when set, must be that Run's UID (absent in entries written before the
+// field existed: no check).
 type recordAttemptCmd struct {
 	Attempt apis.Attempt `json:"attempt"`
-}
-
-// RunEventRecord is one event for one Run, as AppendEvents takes them.
-type RunEventRecord struct {
-	Run   string        `json:"run"`
-	Event apis.RunEvent `json:"event"`
+	RunUID  string       `json:"runUID,omitempty"`
 }
 
 type appendEventsCmd struct {
-	Events []RunEventRecord `json:"events"`
+	Events []apis.EventRecord `json:"events"`
 }
 
 type setFrameworkIDCmd struct {
@@ -298,7 +306,7 @@ func newStoredRun(c *createRunCmd) apis.Run {
 // and spec from req, everything else kept; the generation is bumped when
 // the spec changed. changed is false when the update is a no-op.
 func mergeUpdate(cur, req *apis.Run) (next apis.Run, changed bool) {
-	specChanged := !jsonEqual(cur.Spec, req.Spec)
+	specChanged := !cur.Spec.Equal(&req.Spec)
 	if !specChanged && maps.Equal(cur.Metadata.Labels, req.Metadata.Labels) &&
 		maps.Equal(cur.Metadata.Annotations, req.Metadata.Annotations) {
 		return *cur, false

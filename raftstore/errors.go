@@ -1,29 +1,30 @@
 package raftstore
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/sprint-project/sprint/apis"
 )
 
-// Sentinel errors of the store. Business rejections use the apis sentinels
-// (apis.ErrNotFound, apis.ErrAlreadyExists, apis.ErrConflict, apis.ErrGone,
-// apis.ErrBadRequest) so callers branch on them with errors.Is.
+// Sentinel errors of the store. Callers branch on the apis sentinels, which
+// every store of the program shares: business rejections
+// (apis.ErrNotFound, apis.ErrAlreadyExists, apis.ErrConflict,
+// apis.ErrAttemptLive, apis.ErrGone, apis.ErrBadRequest), apis.ErrNotLeader
+// (a *NotLeaderError) and apis.ErrUnavailable, which the two below match
+// and refine.
 var (
-	// ErrNotLeader: a write or linearizable read reached a node that is not
-	// the Raft leader. The error is a *NotLeaderError naming the leader.
-	ErrNotLeader = errors.New("not the raft leader")
 	// ErrLeadershipLost: leadership was lost while a write was in flight;
-	// the write may or may not have been committed.
-	ErrLeadershipLost = errors.New("leadership lost while committing; outcome unknown")
+	// the write may or may not have been committed. It matches
+	// apis.ErrUnavailable.
+	ErrLeadershipLost = fmt.Errorf("leadership lost while committing; outcome unknown: %w", apis.ErrUnavailable)
 	// ErrClosed: the store was closed; a write it interrupted may or may
-	// not have been committed.
-	ErrClosed = errors.New("store closed")
-	// ErrLiveAttempt: RecordAttempt found a Run attempt that is not terminal.
-	ErrLiveAttempt = errors.New("run has a live attempt")
+	// not have been committed. It matches apis.ErrUnavailable.
+	ErrClosed = fmt.Errorf("store closed: %w", apis.ErrUnavailable)
 )
 
-// NotLeaderError is returned by writes on a follower. LeaderID and
-// LeaderHTTP are empty when no leader is known.
+// NotLeaderError is returned by writes on a follower; it matches
+// apis.ErrNotLeader. LeaderID and LeaderHTTP are empty when no leader is
+// known.
 type NotLeaderError struct {
 	LeaderID   string
 	LeaderHTTP string
@@ -37,5 +38,5 @@ func (e *NotLeaderError) Error() string {
 	return fmt.Sprintf("not the raft leader; leader is %s at %s", e.LeaderID, e.LeaderHTTP)
 }
 
-// Is matches ErrNotLeader.
-func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+// Is matches apis.ErrNotLeader.
+func (e *NotLeaderError) Is(target error) bool { return target == apis.ErrNotLeader }

@@ -71,12 +71,12 @@ func benchFootprint(b *testing.B, n int, name func(int) string) {
 				Spec: apis.RunSpec{Command: "true", Env: map[string]string{"SIM_DURATION": "0s"}, Cpus: 0.01, Mem: 1, Cancel: true},
 			}})
 			if i%64 == 63 {
-				var ups []StatusUpdate
-				var evs []RunEventRecord
+				var ups []statusEntry
+				var evs []apis.EventRecord
 				for j := i - 63; j <= i; j++ {
-					ups = append(ups, StatusUpdate{Name: name(j), Status: apis.RunStatus{Phase: apis.PhaseKilled, Reason: "Cancelled",
+					ups = append(ups, statusEntry{Name: name(j), Status: apis.RunStatus{Phase: apis.PhaseKilled, Reason: "Cancelled",
 						Message: "cancelled before launch", CompletionTime: &now, LastTransitionTime: &now}})
-					evs = append(evs, RunEventRecord{Run: name(j), Event: apis.RunEvent{Time: now, Type: "Normal", Reason: "Cancelled", Message: "cancelled before launch"}})
+					evs = append(evs, apis.EventRecord{Run: name(j), Event: apis.RunEvent{Time: now, Type: "Normal", Reason: "Cancelled", Message: "cancelled before launch"}})
 				}
 				add(cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: ups})
 				add(cmdAppendEvents, appendEventsCmd{Events: evs})

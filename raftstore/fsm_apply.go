@@ -145,7 +145,7 @@ func (a *applier) storeRun(run *apis.Run) []byte {
 // the generation bumped when the spec changed; changed is false when they
 // are all equal already (an absent map equals an empty one).
 func applyChanges(cur, req *apis.Run) (next apis.Run, changed bool) {
-	specChanged := !jsonEqual(cur.Spec, req.Spec)
+	specChanged := !cur.Spec.Equal(&req.Spec)
 	if !specChanged && maps.Equal(cur.Metadata.Labels, req.Metadata.Labels) &&
 		maps.Equal(cur.Metadata.Annotations, req.Metadata.Annotations) {
 		return *cur, false

@@ -288,9 +288,9 @@ func FuzzFSMApply(f *testing.F) {
 	for _, seed := range [][]byte{
 		mustEncode(f, cmdCreateRun, createRunCmd{Run: testRun("a")}),
 		mustEncode(f, cmdUpdateRun, updateRunCmd{Run: testRun("a")}),
-		mustEncode(f, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []StatusUpdate{{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseSucceeded, TaskID: "a.1"}}}}),
+		mustEncode(f, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []statusEntry{{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseSucceeded, TaskID: "a.1"}}}}),
 		mustEncode(f, cmdRecordAttempt, recordAttemptCmd{Attempt: apis.Attempt{Run: "a", TaskID: "a.1"}}),
-		mustEncode(f, cmdAppendEvents, appendEventsCmd{Events: []RunEventRecord{{Run: "a"}}}),
+		mustEncode(f, cmdAppendEvents, appendEventsCmd{Events: []apis.EventRecord{{Run: "a"}}}),
 		mustEncode(f, cmdRequestDelete, requestDeleteCmd{Name: "a"}),
 		mustEncode(f, cmdSetMember, setMemberCmd{Member: Member{ID: "n1"}}),
 		{}, {0xff}, {42}, {byte(cmdDeleteRun), '{', '"'},

@@ -1,8 +1,6 @@
 package raftstore
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -39,6 +37,18 @@ func (a *applier) deleteRun(run *apis.Run) {
 
 func notFound(name string) error {
 	return fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
+}
+
+// checkUID enforces a UID precondition. A Run of that name with another
+// UID is a later incarnation: the one the write was meant for is gone, so
+// the write fails with apis.ErrNotFound (the controller treats it as it
+// treats a deleted Run).
+func checkUID(run *apis.Run, want string) error {
+	if want != "" && want != run.Metadata.UID {
+		return fmt.Errorf("run %q with uid %s: %w (the run of that name now has uid %s)",
+			run.Metadata.Name, want, apis.ErrNotFound, run.Metadata.UID)
+	}
+	return nil
 }
 
 func checkRV(run *apis.Run, want string) error {
@@ -89,10 +99,13 @@ func (a *applier) applyUpdateRun(c *updateRunCmd) result {
 	return result{Run: &next}
 }
 
-func (a *applier) applyUpdateStatus(u StatusUpdate) result {
+func (a *applier) applyUpdateStatus(u statusEntry) result {
 	cur := a.getRun(u.Name)
 	if cur == nil {
 		return result{Err: notFound(u.Name)}
+	}
+	if err := checkUID(cur, u.UID); err != nil {
+		return result{Err: err}
 	}
 	if err := checkRV(cur, u.PreconditionRV); err != nil {
 		return result{Err: err}
@@ -104,7 +117,7 @@ func (a *applier) applyUpdateStatus(u StatusUpdate) result {
 	if finish != "" {
 		a.finishAttempt(u.Name, finish)
 	}
-	if jsonEqual(cur.Status, u.Status) {
+	if cur.Status.Equal(&u.Status) {
 		return result{Run: cur}
 	}
 	next := *cur
@@ -189,6 +202,9 @@ func (a *applier) applyRecordAttempt(c *recordAttemptCmd) result {
 	if cur == nil {
 		return result{Err: notFound(at.Run)}
 	}
+	if err := checkUID(cur, c.RunUID); err != nil {
+		return result{Err: err}
+	}
 	if at.TaskID == "" {
 		return result{Err: fmt.Errorf("record attempt of %q: task ID is required: %w", at.Run, apis.ErrBadRequest)}
 	}
@@ -201,7 +217,7 @@ func (a *applier) applyRecordAttempt(c *recordAttemptCmd) result {
 			return result{Err: fmt.Errorf("attempt %s of %q: %w", at.TaskID, at.Run, apis.ErrAlreadyExists)}
 		}
 		if !old.Terminal {
-			return result{Err: fmt.Errorf("record attempt of %q: attempt %s: %w: %w", at.Run, old.TaskID, ErrLiveAttempt, apis.ErrConflict)}
+			return result{Err: fmt.Errorf("record attempt of %q: attempt %s: %w: %w", at.Run, old.TaskID, apis.ErrAttemptLive, apis.ErrConflict)}
 		}
 	}
 	at.Terminal = false
@@ -248,11 +264,4 @@ func (a *applier) applyAppendEvents(c *appendEventsCmd) result {
 		a.putJSON(bucketEvents, key, list)
 	}
 	return result{}
-}
-
-// jsonEqual compares two values by their JSON encoding (maps encode sorted).
-func jsonEqual(x, y any) bool {
-	bx, err1 := json.Marshal(x)
-	by, err2 := json.Marshal(y)
-	return err1 == nil && err2 == nil && bytes.Equal(bx, by)
 }

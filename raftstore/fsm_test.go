@@ -106,7 +106,7 @@ func TestFSM_UpdateRun(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newTestFSM(t)
 			created := mustCreate(t, f, "a")
-			st := applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}}})
+			st := applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}}})
 			require.NoError(t, st.Err)
 			req := *created
 			req.Metadata.ResourceVersion = ""
@@ -134,14 +134,14 @@ func TestFSM_UpdateRun(t *testing.T) {
 func TestFSM_UpdateStatus(t *testing.T) {
 	f := newTestFSM(t)
 	mustCreate(t, f, "a")
-	r := applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseStarting}, PreconditionRV: "1"}})
+	r := applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseStarting}, PreconditionRV: "1"}})
 	require.NoError(t, r.Err)
 	assert.Equal(t, "2", r.Run.Metadata.ResourceVersion)
 	assert.Equal(t, "echo a", r.Run.Spec.Command, "spec is preserved")
 
-	r = applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}, PreconditionRV: "1"}})
+	r = applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}, PreconditionRV: "1"}})
 	assert.ErrorIs(t, r.Err, apis.ErrConflict)
-	r = applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "b"}})
+	r = applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "b"}})
 	assert.ErrorIs(t, r.Err, apis.ErrNotFound)
 }
 
@@ -149,7 +149,7 @@ func TestFSM_BatchUpdateStatus(t *testing.T) {
 	f := newTestFSM(t)
 	mustCreate(t, f, "a")
 	mustCreate(t, f, "b")
-	r := applyCmd(t, f, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []StatusUpdate{
+	r := applyCmd(t, f, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []statusEntry{
 		{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}},
 		{Name: "missing", Status: apis.RunStatus{Phase: apis.PhaseRunning}},
 		{Name: "b", Status: apis.RunStatus{Phase: apis.PhaseFailed}, PreconditionRV: "2"},
@@ -176,7 +176,7 @@ func TestFSM_RecordAttempt_RefusesSecondLiveAttempt(t *testing.T) {
 	mustCreate(t, f, "a")
 	require.NoError(t, recordAttempt(t, f, "a", "a.1").Err)
 	r := recordAttempt(t, f, "a", "a.2")
-	assert.ErrorIs(t, r.Err, ErrLiveAttempt)
+	assert.ErrorIs(t, r.Err, apis.ErrAttemptLive)
 	assert.ErrorIs(t, r.Err, apis.ErrConflict)
 	assert.ErrorIs(t, recordAttempt(t, f, "nope", "x").Err, apis.ErrNotFound)
 
@@ -186,13 +186,13 @@ func TestFSM_RecordAttempt_RefusesSecondLiveAttempt(t *testing.T) {
 	assert.Equal(t, "a.1", live[0].TaskID)
 
 	// A terminal status of that task finishes the attempt.
-	st := applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseFailed, TaskID: "a.1"}}})
+	st := applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseFailed, TaskID: "a.1"}}})
 	require.NoError(t, st.Err)
 	require.NoError(t, recordAttempt(t, f, "a", "a.2").Err)
 	assert.ErrorIs(t, recordAttempt(t, f, "a", "a.2").Err, apis.ErrAlreadyExists)
 
 	// FinishTaskID finishes without a terminal phase (a retry goes back to Pending).
-	st = applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhasePending}, FinishTaskID: "a.2"}})
+	st = applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhasePending}, FinishTaskID: "a.2"}})
 	require.NoError(t, st.Err)
 	live, err = f.liveAttempts()
 	require.NoError(t, err)
@@ -219,7 +219,7 @@ func TestFSM_RequestDelete(t *testing.T) {
 		"terminal phase deletes now": {
 			setup: func(t *testing.T, f *fsm) {
 				require.NoError(t, recordAttempt(t, f, "a", "a.1").Err)
-				require.NoError(t, applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseSucceeded}}}).Err)
+				require.NoError(t, applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseSucceeded}}}).Err)
 			},
 			wantDeleted: true,
 		},
@@ -269,10 +269,10 @@ func TestFSM_AppendEvents_FoldsAndBounds(t *testing.T) {
 	f := newTestFSM(t)
 	mustCreate(t, f, "a")
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	ev := func(i int, reason string) RunEventRecord {
-		return RunEventRecord{Run: "a", Event: apis.RunEvent{Time: t0.Add(time.Duration(i) * time.Second), Type: apis.EventNormal, Reason: reason, Message: "m"}}
+	ev := func(i int, reason string) apis.EventRecord {
+		return apis.EventRecord{Run: "a", Event: apis.RunEvent{Time: t0.Add(time.Duration(i) * time.Second), Type: apis.EventNormal, Reason: reason, Message: "m"}}
 	}
-	applyCmd(t, f, cmdAppendEvents, appendEventsCmd{Events: []RunEventRecord{ev(0, "Offer"), ev(1, "Launch"), ev(2, "Offer"), {Run: "gone", Event: apis.RunEvent{Reason: "x"}}}})
+	applyCmd(t, f, cmdAppendEvents, appendEventsCmd{Events: []apis.EventRecord{ev(0, "Offer"), ev(1, "Launch"), ev(2, "Offer"), {Run: "gone", Event: apis.RunEvent{Reason: "x"}}}})
 	got, err := f.events("a")
 	require.NoError(t, err)
 	require.Len(t, got, 2)
@@ -281,7 +281,7 @@ func TestFSM_AppendEvents_FoldsAndBounds(t *testing.T) {
 	assert.Equal(t, int32(2), got[1].Count)
 	assert.True(t, t0.Add(2*time.Second).Equal(got[1].Time))
 
-	var many []RunEventRecord
+	var many []apis.EventRecord
 	for i := range 120 {
 		many = append(many, ev(i, fmt.Sprintf("r%d", i)))
 	}
@@ -350,8 +350,8 @@ func TestFSM_SnapshotRestoreRoundTrip(t *testing.T) {
 	mustCreate(t, src, "a")
 	mustCreate(t, src, "b")
 	require.NoError(t, recordAttempt(t, src, "a", "a.1").Err)
-	applyCmd(t, src, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning, TaskID: "a.1"}}})
-	applyCmd(t, src, cmdAppendEvents, appendEventsCmd{Events: []RunEventRecord{{Run: "a", Event: apis.RunEvent{Reason: "Launched"}}}})
+	applyCmd(t, src, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning, TaskID: "a.1"}}})
+	applyCmd(t, src, cmdAppendEvents, appendEventsCmd{Events: []apis.EventRecord{{Run: "a", Event: apis.RunEvent{Reason: "Launched"}}}})
 	applyCmd(t, src, cmdSetFrameworkID, setFrameworkIDCmd{ID: "fw"})
 	applyCmd(t, src, cmdSetMember, setMemberCmd{Member: Member{ID: "n1", HTTPAddr: "h"}})
 	applyCmd(t, src, cmdRequestDelete, requestDeleteCmd{Name: "a", Now: time.Unix(5, 0).UTC()})
@@ -474,8 +474,8 @@ func FuzzDecodeCommand(f *testing.F) {
 		v any
 	}{
 		{cmdCreateRun, createRunCmd{Run: testRun("a")}},
-		{cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []StatusUpdate{{Name: "a"}}}},
-		{cmdAppendEvents, appendEventsCmd{Events: []RunEventRecord{{Run: "a"}}}},
+		{cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []statusEntry{{Name: "a"}}}},
+		{cmdAppendEvents, appendEventsCmd{Events: []apis.EventRecord{{Run: "a"}}}},
 	} {
 		b, err := encodeCommand(c.t, c.v)
 		require.NoError(f, err)
@@ -495,4 +495,201 @@ func FuzzDecodeCommand(f *testing.F) {
 		require.NoError(t, err)
 		assert.Equal(t, typ, typ2)
 	})
+}
+
+// recreate deletes the Run named name and creates it again with a new UID,
+// as a user deleting and re-applying a manifest (or a schedule re-creating
+// a Run under a predictable name) does.
+func recreate(t *testing.T, f *fsm, name, uid string) *apis.Run {
+	t.Helper()
+	require.NoError(t, applyCmd(t, f, cmdDeleteRun, deleteRunCmd{Name: name}).Err)
+	run := testRun(name)
+	run.Metadata.UID = uid
+	r := applyCmd(t, f, cmdCreateRun, createRunCmd{Run: run})
+	require.NoError(t, r.Err)
+	return r.Run
+}
+
+func TestFSM_UIDPreconditions(t *testing.T) {
+	running := apis.RunStatus{Phase: apis.PhaseRunning, TaskID: "a.1.x"}
+	tests := map[string]struct {
+		apply         func(t *testing.T, f *fsm, oldUID string) error
+		wantErr       error
+		wantNoAttempt bool
+	}{
+		"status with the current uid applies": {
+			apply: func(t *testing.T, f *fsm, _ string) error {
+				return applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", UID: "uid-new", Status: running}}).Err
+			},
+		},
+		"status for the deleted incarnation is not found": {
+			apply: func(t *testing.T, f *fsm, oldUID string) error {
+				return applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", UID: oldUID, Status: running}}).Err
+			},
+			wantErr: apis.ErrNotFound,
+		},
+		"terminal status for the deleted incarnation finishes nothing": {
+			apply: func(t *testing.T, f *fsm, oldUID string) error {
+				require.NoError(t, applyCmd(t, f, cmdRecordAttempt, recordAttemptCmd{Attempt: apis.Attempt{Run: "a", TaskID: "a.1.x", Number: 1}}).Err)
+				err := applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", UID: oldUID,
+					Status: apis.RunStatus{Phase: apis.PhaseFailed, TaskID: "a.1.x"}, FinishTaskID: "a.1.x"}}).Err
+				live, lerr := f.liveAttempts()
+				require.NoError(t, lerr)
+				assert.Len(t, live, 1, "the new Run's attempt stays live")
+				return err
+			},
+			wantErr: apis.ErrNotFound,
+		},
+		"batch item for the deleted incarnation is not found": {
+			apply: func(t *testing.T, f *fsm, oldUID string) error {
+				r := applyCmd(t, f, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []statusEntry{{Name: "a", UID: oldUID, Status: running}}})
+				require.NoError(t, r.Err)
+				require.Len(t, r.Items, 1)
+				return r.Items[0].Err
+			},
+			wantErr: apis.ErrNotFound,
+		},
+		"attempt with the current uid is recorded": {
+			apply: func(t *testing.T, f *fsm, _ string) error {
+				return applyCmd(t, f, cmdRecordAttempt, recordAttemptCmd{Attempt: apis.Attempt{Run: "a", TaskID: "a.1.x", Number: 1}, RunUID: "uid-new"}).Err
+			},
+		},
+		"attempt for the deleted incarnation is not found": {
+			apply: func(t *testing.T, f *fsm, oldUID string) error {
+				return applyCmd(t, f, cmdRecordAttempt, recordAttemptCmd{Attempt: apis.Attempt{Run: "a", TaskID: "a.1.x", Number: 1}, RunUID: oldUID}).Err
+			},
+			wantErr:       apis.ErrNotFound,
+			wantNoAttempt: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newTestFSM(t)
+			old := mustCreate(t, f, "a")
+			cur := recreate(t, f, "a", "uid-new")
+			err := tc.apply(t, f, old.Metadata.UID)
+			got, gerr := f.getRun("a")
+			require.NoError(t, gerr)
+			if tc.wantErr == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.wantErr)
+			assert.Equal(t, cur.Status, got.Status, "the new Run's status is untouched")
+			assert.Equal(t, cur.Metadata.ResourceVersion, got.Metadata.ResourceVersion, "no new resourceVersion")
+			if tc.wantNoAttempt {
+				atts, aerr := f.attempts("a")
+				require.NoError(t, aerr)
+				assert.Empty(t, atts, "no attempt recorded for the new Run")
+			}
+		})
+	}
+}
+
+// Entries written before the UID preconditions existed carry no uid field:
+// they must still apply on every replica (rolling upgrade, log replay).
+func TestFSM_EntriesWithoutUIDStillApply(t *testing.T) {
+	f := newTestFSM(t)
+	mustCreate(t, f, "a")
+	raw := func(typ cmdType, payload string) result {
+		t.Helper()
+		resp := f.Apply(&raft.Log{Index: f.applied.Load() + 1, Term: 1, Type: raft.LogCommand, Data: append([]byte{byte(typ)}, payload...)})
+		r, ok := resp.(result)
+		require.True(t, ok, "response %T", resp)
+		return r
+	}
+	r := raw(cmdRecordAttempt, `{"attempt":{"run":"a","number":1,"taskID":"a.1.x","launchTime":"2026-11-22T01:02:03Z"}}`)
+	require.NoError(t, r.Err)
+	r = raw(cmdUpdateStatus, `{"update":{"name":"a","status":{"phase":"Running","taskID":"a.1.x"}}}`)
+	require.NoError(t, r.Err)
+	assert.Equal(t, apis.PhaseRunning, r.Run.Status.Phase)
+	r = raw(cmdBatchUpdateStatus, `{"updates":[{"name":"a","status":{"phase":"Succeeded","taskID":"a.1.x"}}]}`)
+	require.NoError(t, r.Err)
+	require.Len(t, r.Items, 1)
+	require.NoError(t, r.Items[0].Err)
+	live, err := f.liveAttempts()
+	require.NoError(t, err)
+	assert.Empty(t, live, "the terminal status finished the attempt")
+}
+
+// An update that changes nothing of the stored form is a no-op: no new
+// resourceVersion, no watch event. Absent and empty collections, and a
+// time read back from the store against the one written, are the same.
+func TestFSM_UnchangedWritesAreNoOps(t *testing.T) {
+	start := time.Date(2026, 11, 22, 1, 2, 3, 456789012, time.FixedZone("CET", 3600))
+	status := apis.RunStatus{Phase: apis.PhaseRunning, TaskID: "a.1.x", Ports: []int32{31000}, StartTime: &start}
+	tests := map[string]struct {
+		write   func(t *testing.T, f *fsm, cur *apis.Run) result
+		changed bool
+	}{
+		"same status": {
+			write: func(t *testing.T, f *fsm, cur *apis.Run) result {
+				return applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: cur.Status}})
+			},
+		},
+		"same status with the time in UTC": {
+			write: func(t *testing.T, f *fsm, cur *apis.Run) result {
+				st := cur.Status
+				utc := st.StartTime.UTC()
+				st.StartTime = &utc
+				return applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: st}})
+			},
+			changed: true, // another RFC 3339 form: clients would see it
+		},
+		"status one nanosecond later": {
+			write: func(t *testing.T, f *fsm, cur *apis.Run) result {
+				st := cur.Status
+				later := st.StartTime.Add(time.Nanosecond)
+				st.StartTime = &later
+				return applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: st}})
+			},
+			changed: true,
+		},
+		"same spec with empty collections": {
+			write: func(t *testing.T, f *fsm, cur *apis.Run) result {
+				req := *cur
+				req.Spec.Args, req.Spec.Env, req.Spec.URIs = []string{}, map[string]string{}, []apis.URI{}
+				req.Metadata.Annotations = map[string]string{}
+				return applyCmd(t, f, cmdUpdateRun, updateRunCmd{Run: req})
+			},
+		},
+		"spec with one more env var": {
+			write: func(t *testing.T, f *fsm, cur *apis.Run) result {
+				req := *cur
+				req.Spec.Env = map[string]string{"X": "1"}
+				return applyCmd(t, f, cmdUpdateRun, updateRunCmd{Run: req})
+			},
+			changed: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newTestFSM(t)
+			mustCreate(t, f, "a")
+			require.NoError(t, applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: status}}).Err)
+			cur, err := f.getRun("a")
+			require.NoError(t, err)
+			feed, err := f.hub.feed(FeedOptions{ResourceVersion: f.applied.Load()}, nil)
+			require.NoError(t, err)
+			defer feed.Stop()
+
+			r := tc.write(t, f, cur)
+			require.NoError(t, r.Err)
+			got, err := f.getRun("a")
+			require.NoError(t, err)
+			ev, event, err := feed.Next()
+			require.NoError(t, err)
+			if tc.changed {
+				assert.NotEqual(t, cur.Metadata.ResourceVersion, got.Metadata.ResourceVersion)
+				require.True(t, event, "a watch event")
+				assert.Equal(t, apis.Modified, ev.Type)
+				return
+			}
+			assert.Equal(t, cur.Metadata.ResourceVersion, got.Metadata.ResourceVersion, "no new resourceVersion")
+			assert.Equal(t, cur.Metadata.ResourceVersion, r.Run.Metadata.ResourceVersion)
+			assert.False(t, event, "no watch event")
+		})
+	}
 }

@@ -165,7 +165,7 @@ func doOp(ctx context.Context, s *raftstore.Store, in kvInput) (out kvOutput, re
 	switch {
 	case err == nil:
 		return out, true, nil
-	case errors.Is(err, raftstore.ErrNotLeader):
+	case errors.Is(err, apis.ErrNotLeader):
 		return out, false, nil // never entered the log
 	case in.Op == "get":
 		return out, false, nil // a failed read has no effect

@@ -288,5 +288,5 @@ func TestStore_ApplyRuns_OnAFollowerIsNotLeader(t *testing.T) {
 	f := c.Followers()[0]
 	calls := 0
 	_, err := f.Store.ApplyRuns(t.Context(), []raftstore.ApplyRequest{{Name: "a", Decide: setCommand("a", "x", &calls)}}, false)
-	assert.ErrorIs(t, err, raftstore.ErrNotLeader)
+	assert.ErrorIs(t, err, apis.ErrNotLeader)
 }

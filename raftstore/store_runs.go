@@ -3,10 +3,10 @@ package raftstore
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/raft"
@@ -23,9 +23,9 @@ func (s *Store) apply(ctx context.Context, t cmdType, payload any) (result, erro
 		return result{}, err
 	}
 	// The FSM's objects are shared with watchers; the caller gets its own.
-	r.Run = cloneRun(r.Run)
+	r.Run = r.Run.DeepCopy()
 	for i := range r.Items {
-		r.Items[i].Run = cloneRun(r.Items[i].Run)
+		r.Items[i].Run = r.Items[i].Run.DeepCopy()
 	}
 	return r, r.Err
 }
@@ -70,22 +70,6 @@ func checkProposal(data []byte) error {
 		return fmt.Errorf("entry does not decode: %w", err)
 	}
 	return validateCommand(v)
-}
-
-// cloneRun deep-copies a Run through its JSON form.
-func cloneRun(run *apis.Run) *apis.Run {
-	if run == nil {
-		return nil
-	}
-	b, err := json.Marshal(run)
-	if err != nil {
-		panic(fmt.Sprintf("raftstore: encode run: %v", err)) // a Run always encodes
-	}
-	var out apis.Run
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic(fmt.Sprintf("raftstore: decode run: %v", err))
-	}
-	return &out
 }
 
 // wait waits for a raft future, for ctx, or for the store to close. raft
@@ -184,14 +168,15 @@ func (s *Store) UpdateRun(ctx context.Context, run *apis.Run) (*apis.Run, error)
 // UpdateStatus replaces a Run's status and nothing else.
 // Errors: apis.ErrNotFound, *NotLeaderError, ErrLeadershipLost.
 func (s *Store) UpdateStatus(ctx context.Context, name string, st apis.RunStatus) (*apis.Run, error) {
-	return s.ApplyStatus(ctx, StatusUpdate{Name: name, Status: st})
+	return s.ApplyStatus(ctx, apis.StatusUpdate{Run: apis.RunRef{Name: name}, Status: st})
 }
 
-// ApplyStatus is UpdateStatus with StatusUpdate's precondition and attempt
-// finishing. Errors: apis.ErrNotFound, apis.ErrConflict, *NotLeaderError,
-// ErrLeadershipLost.
-func (s *Store) ApplyStatus(ctx context.Context, u StatusUpdate) (*apis.Run, error) {
-	r, err := s.apply(ctx, cmdUpdateStatus, updateStatusCmd{Update: u})
+// ApplyStatus is UpdateStatus with the update's preconditions (u.Run's UID
+// and resourceVersion) and attempt finishing. Errors: apis.ErrNotFound
+// (also for another UID: the Run meant is gone), apis.ErrConflict,
+// *NotLeaderError, ErrLeadershipLost.
+func (s *Store) ApplyStatus(ctx context.Context, u apis.StatusUpdate) (*apis.Run, error) {
+	r, err := s.apply(ctx, cmdUpdateStatus, updateStatusCmd{Update: newStatusEntry(u)})
 	if err != nil {
 		return nil, err
 	}
@@ -208,8 +193,12 @@ type StatusResult struct {
 // controller's bulk path). The error is for the batch as a whole
 // (*NotLeaderError, ErrLeadershipLost); each update's own rejection is in
 // its StatusResult.
-func (s *Store) BatchUpdateStatus(ctx context.Context, updates []StatusUpdate) ([]StatusResult, error) {
-	r, err := s.apply(ctx, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: updates})
+func (s *Store) BatchUpdateStatus(ctx context.Context, updates []apis.StatusUpdate) ([]StatusResult, error) {
+	entries := make([]statusEntry, len(updates))
+	for i, u := range updates {
+		entries[i] = newStatusEntry(u)
+	}
+	r, err := s.apply(ctx, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: entries})
 	if err != nil {
 		return nil, err
 	}
@@ -238,34 +227,64 @@ func (s *Store) RequestDelete(ctx context.Context, name, preconditionRV string) 
 // re-created one of the same name).
 // Errors: apis.ErrNotFound, apis.ErrConflict, *NotLeaderError, ErrLeadershipLost.
 func (s *Store) DeleteRun(ctx context.Context, name, uid string) error {
-	return s.DeleteRunIfUnchanged(ctx, name, uid, "")
-}
-
-// DeleteRunIfUnchanged is DeleteRun that also fails with apis.ErrConflict
-// when resourceVersion is set and the Run's differs: the caller decided on
-// a version it read earlier (garbage collection) and a Run changed since
-// must be looked at again.
-func (s *Store) DeleteRunIfUnchanged(ctx context.Context, name, uid, resourceVersion string) error {
-	_, err := s.apply(ctx, cmdDeleteRun, deleteRunCmd{Name: name, UID: uid, PreconditionRV: resourceVersion})
+	_, err := s.apply(ctx, cmdDeleteRun, deleteRunCmd{Name: name, UID: uid})
 	return err
 }
 
-// RecordAttempt records a launch attempt before the task is launched.
-// LaunchTime defaults to now. Errors: apis.ErrNotFound; ErrLiveAttempt (also
-// matching apis.ErrConflict) while another attempt is not terminal;
+// DeleteRuns deletes Runs, concurrently so that Raft batches the entries
+// (garbage collection's paced batches). A Run already gone, re-created
+// (another UID) or changed (another resourceVersion, when the RunRef names
+// one) is skipped: the caller decided on a version it read earlier and
+// looks again next time. The error is the first other failure
+// (*NotLeaderError, ErrLeadershipLost, ctx).
+func (s *Store) DeleteRuns(ctx context.Context, runs []apis.RunRef) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		sem   = make(chan struct{}, 32)
+	)
+	for _, ref := range runs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_, err := s.apply(ctx, cmdDeleteRun, deleteRunCmd{Name: ref.Name, UID: ref.UID, PreconditionRV: ref.ResourceVersion})
+			if err == nil || errors.Is(err, apis.ErrNotFound) || errors.Is(err, apis.ErrConflict) {
+				return
+			}
+			mu.Lock()
+			if first == nil {
+				first = fmt.Errorf("delete run %s: %w", ref.Name, err)
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// RecordAttempt records a launch attempt of the Run run names before the
+// task is launched (at.Run is set from it). A non-empty run.UID must be
+// the Run's: an attempt meant for a Run that was deleted and re-created
+// under the same name fails with apis.ErrNotFound. LaunchTime defaults to
+// now. Errors: apis.ErrNotFound; apis.ErrAttemptLive (also matching
+// apis.ErrConflict) while another attempt is not terminal;
 // apis.ErrConflict while the Run is being deleted; apis.ErrAlreadyExists
 // for a task ID recorded before; *NotLeaderError, ErrLeadershipLost.
-func (s *Store) RecordAttempt(ctx context.Context, at apis.Attempt) error {
+func (s *Store) RecordAttempt(ctx context.Context, run apis.RunRef, at apis.Attempt) error {
+	at.Run = run.Name
 	if at.LaunchTime.IsZero() {
 		at.LaunchTime = s.cfg.Now().UTC()
 	}
-	_, err := s.apply(ctx, cmdRecordAttempt, recordAttemptCmd{Attempt: at})
+	_, err := s.apply(ctx, cmdRecordAttempt, recordAttemptCmd{Attempt: at, RunUID: run.UID})
 	return err
 }
 
 // AppendEvents adds events to their Runs' bounded histories in one entry.
 // Events of Runs that do not exist are dropped.
-func (s *Store) AppendEvents(ctx context.Context, events []RunEventRecord) error {
+func (s *Store) AppendEvents(ctx context.Context, events []apis.EventRecord) error {
 	_, err := s.apply(ctx, cmdAppendEvents, appendEventsCmd{Events: events})
 	return err
 }
@@ -276,8 +295,10 @@ func (s *Store) SetFrameworkID(ctx context.Context, id string) error {
 	return err
 }
 
-// FrameworkID returns the recorded Mesos FrameworkID, "" if none.
-func (s *Store) FrameworkID() (string, error) { return s.fsm.frameworkID() }
+// FrameworkID returns the recorded Mesos FrameworkID, "" if none, from the
+// local applied state. With SetFrameworkID it is the mesos package's
+// FrameworkIDStore, so every leader subscribes with the same FrameworkID.
+func (s *Store) FrameworkID(context.Context) (string, error) { return s.fsm.frameworkID() }
 
 // GetRun reads a Run from the local applied state (possibly stale on a
 // follower). Errors: apis.ErrNotFound.

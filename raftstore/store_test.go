@@ -80,28 +80,28 @@ func TestStore_SingleNodeCRUD(t *testing.T) {
 	st, err := s.UpdateStatus(ctx, "a", apis.RunStatus{Phase: apis.PhaseRunning, TaskID: "a.1"})
 	require.NoError(t, err)
 	assert.True(t, st.Spec.Cancel)
-	require.NoError(t, s.RecordAttempt(ctx, apis.Attempt{Run: "a", Number: 1, TaskID: "a.1"}))
-	err = s.RecordAttempt(ctx, apis.Attempt{Run: "a", Number: 2, TaskID: "a.2"})
-	assert.ErrorIs(t, err, raftstore.ErrLiveAttempt)
+	require.NoError(t, s.RecordAttempt(ctx, apis.RunRef{Name: "a"}, apis.Attempt{Number: 1, TaskID: "a.1"}))
+	err = s.RecordAttempt(ctx, apis.RunRef{Name: "a"}, apis.Attempt{Number: 2, TaskID: "a.2"})
+	assert.ErrorIs(t, err, apis.ErrAttemptLive)
 	live, err := s.ListLiveAttempts()
 	require.NoError(t, err)
 	assert.Len(t, live, 1)
 
-	res, err := s.BatchUpdateStatus(ctx, []raftstore.StatusUpdate{
-		{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning, Message: "still"}},
-		{Name: "zz"},
+	res, err := s.BatchUpdateStatus(ctx, []apis.StatusUpdate{
+		{Run: apis.RunRef{Name: "a"}, Status: apis.RunStatus{Phase: apis.PhaseRunning, Message: "still"}},
+		{Run: apis.RunRef{Name: "zz"}},
 	})
 	require.NoError(t, err)
 	require.Len(t, res, 2)
 	assert.NoError(t, res[0].Err)
 	assert.ErrorIs(t, res[1].Err, apis.ErrNotFound)
 
-	require.NoError(t, s.AppendEvents(ctx, []raftstore.RunEventRecord{{Run: "a", Event: apis.RunEvent{Type: apis.EventNormal, Reason: "Launched"}}}))
+	require.NoError(t, s.AppendEvents(ctx, []apis.EventRecord{{Run: "a", Event: apis.RunEvent{Type: apis.EventNormal, Reason: "Launched"}}}))
 	evs, err := s.Events("a")
 	require.NoError(t, err)
 	assert.Len(t, evs, 1)
 	require.NoError(t, s.SetFrameworkID(ctx, "fw-1"))
-	fw, err := s.FrameworkID()
+	fw, err := s.FrameworkID(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, "fw-1", fw)
 
@@ -110,7 +110,9 @@ func TestStore_SingleNodeCRUD(t *testing.T) {
 	assert.False(t, deleted, "a live attempt keeps the run")
 	assert.NotNil(t, run.Metadata.DeletionTimestamp)
 	assert.ErrorIs(t, s.DeleteRun(ctx, "a", "wrong-uid"), apis.ErrConflict)
-	assert.ErrorIs(t, s.DeleteRunIfUnchanged(ctx, "a", created.Metadata.UID, "1"), apis.ErrConflict, "changed since version 1")
+	require.NoError(t, s.DeleteRuns(ctx, []apis.RunRef{{Name: "a", UID: created.Metadata.UID, ResourceVersion: "1"}}), "changed since version 1: skipped")
+	_, err = s.GetRun(ctx, "a")
+	require.NoError(t, err, "a Run changed since the version named is not deleted")
 	require.NoError(t, s.DeleteRun(ctx, "a", created.Metadata.UID))
 	_, err = s.GetRun(ctx, "a")
 	assert.ErrorIs(t, err, apis.ErrNotFound)
@@ -341,7 +343,7 @@ func TestStore_BeforeStartFailsCleanly(t *testing.T) {
 	assert.ErrorIs(t, err, raftstore.ErrClosed)
 	_, err = s.Cluster()
 	assert.ErrorIs(t, err, raftstore.ErrClosed)
-	assert.ErrorIs(t, s.LinearizableRead(t.Context()), raftstore.ErrNotLeader)
+	assert.ErrorIs(t, s.LinearizableRead(t.Context()), apis.ErrNotLeader)
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close(), "Close is idempotent")
 }

@@ -98,7 +98,7 @@ func TestFeed_ListingInChunksIsOneConsistentState(t *testing.T) {
 				} else if rng.IntN(3) == 0 {
 					applyCmd(t, f, cmdDeleteRun, deleteRunCmd{Name: name})
 				} else {
-					applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: name, Status: apis.RunStatus{Phase: apis.PhaseRunning, Message: fmt.Sprint(rng.Int())}}})
+					applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: name, Status: apis.RunStatus{Phase: apis.PhaseRunning, Message: fmt.Sprint(rng.Int())}}})
 				}
 				history[f.applied.Load()] = state(t, f)
 			}

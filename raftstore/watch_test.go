@@ -27,7 +27,7 @@ func TestWatch_DeliversChangesInOrder(t *testing.T) {
 	w, err := f.watch(t.Context(), 0, nil)
 	require.NoError(t, err)
 	mustCreate(t, f, "a")
-	applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: StatusUpdate{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}}})
+	applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}}})
 	applyCmd(t, f, cmdDeleteRun, deleteRunCmd{Name: "a"})
 	evs := drain(t, w, 3)
 	want := []struct {
@@ -121,7 +121,7 @@ func TestWatch_ResumeFromSharedVersionReplaysTheWholeEntry(t *testing.T) {
 	for _, n := range []string{"a", "b", "c"} {
 		mustCreate(t, f, n) // versions 1, 2, 3
 	}
-	r := applyCmd(t, f, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []StatusUpdate{
+	r := applyCmd(t, f, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []statusEntry{
 		{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}},
 		{Name: "b", Status: apis.RunStatus{Phase: apis.PhaseRunning}},
 		{Name: "c", Status: apis.RunStatus{Phase: apis.PhaseRunning}},

@@ -16,6 +16,7 @@ import (
 )
 
 func TestAuth_BearerTokens(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{Tokens: []string{"s3cret", "other-token"}})
 	tests := map[string]struct {
 		path, auth string
@@ -56,6 +57,7 @@ func TestAuth_BearerTokens(t *testing.T) {
 }
 
 func TestCheckListenSecurity(t *testing.T) {
+	t.Parallel()
 	tests := map[string]struct {
 		addr             string
 		tokens, insecure bool
@@ -87,6 +89,7 @@ func TestCheckListenSecurity(t *testing.T) {
 }
 
 func TestLoadTokens(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good := filepath.Join(dir, "tokens")
 	require.NoError(t, os.WriteFile(good, []byte("# ops team\nalpha\n\n  beta  \n"), 0o600))
@@ -104,6 +107,7 @@ func TestLoadTokens(t *testing.T) {
 }
 
 func TestServe_TLS(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cert, key := servertest.SelfSignedCert(t, dir)
 	srv := servertest.Start(t, server.Config{TLSCertFile: cert, TLSKeyFile: key}, nil, nil)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestCluster_Membership(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{NodeID: "n1"})
 	members := func() []string {
 		r := call(t, "GET", srv.URL+"/api/v1/cluster", "")
@@ -63,6 +64,7 @@ func TestCluster_Membership(t *testing.T) {
 // A join with an address no peer can dial would add a voter that never
 // votes: the quorum grows and may never be reached again.
 func TestCluster_JoinValidatesBody(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{NodeID: "n1"})
 	long := strings.Repeat("n", 129)
 	tests := map[string]struct {

@@ -84,7 +84,7 @@ func toStatus(err error, path string) *apis.Status {
 			reason = http.StatusText(he.Code)
 		}
 		return statusError(he.Code, reason, "%s", msg)
-	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrNoLeader), errors.Is(err, ErrUnavailable):
+	case errors.Is(err, apis.ErrNotLeader), errors.Is(err, ErrNoLeader), errors.Is(err, apis.ErrUnavailable):
 		return statusError(http.StatusServiceUnavailable, "ServiceUnavailable", "%s", err.Error())
 	case errors.Is(err, ErrLogUnavailable):
 		return statusError(http.StatusNotFound, "NotFound", "%s", err.Error())
@@ -111,7 +111,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if st.Code >= 500 && c.Request().Context().Err() == nil {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "code", st.Code, "err", err)
 	}
-	if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoLeader) {
+	if errors.Is(err, apis.ErrNotLeader) || errors.Is(err, ErrNoLeader) {
 		c.Response().Header().Set(HeaderNotLeader, "true")
 	}
 	if st.Code == http.StatusUnauthorized {

@@ -14,14 +14,15 @@ import (
 )
 
 func TestToStatus_OneMapping(t *testing.T) {
+	t.Parallel()
 	tests := map[string]struct {
 		err    error
 		code   int
 		reason string
 	}{
-		"not leader":    {err: fmt.Errorf("create: %w", ErrNotLeader), code: 503, reason: "ServiceUnavailable"},
+		"not leader":    {err: fmt.Errorf("create: %w", apis.ErrNotLeader), code: 503, reason: "ServiceUnavailable"},
 		"no leader":     {err: ErrNoLeader, code: 503, reason: "ServiceUnavailable"},
-		"unavailable":   {err: fmt.Errorf("x: %w", ErrUnavailable), code: 503, reason: "ServiceUnavailable"},
+		"unavailable":   {err: fmt.Errorf("x: %w", apis.ErrUnavailable), code: 503, reason: "ServiceUnavailable"},
 		"no log":        {err: fmt.Errorf("x: %w", ErrLogUnavailable), code: 404, reason: "NotFound"},
 		"deadline":      {err: fmt.Errorf("apply: %w", context.DeadlineExceeded), code: 504, reason: "Timeout"},
 		"cancelled":     {err: context.Canceled, code: 503, reason: "ServiceUnavailable"},

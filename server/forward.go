@@ -12,9 +12,12 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // errLeaderMoved is returned by the forwarding proxy when the node it
@@ -61,19 +64,22 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		deadline := s.cfg.Now().Add(s.cfg.ForwardTimeout)
-		wait := s.cfg.ForwardRetryWait
+		// Jittered, so that the requests a follower holds during an
+		// election do not all reach the new leader at once.
+		retry := backoff.Retry{Policy: backoff.Policy{Initial: s.cfg.ForwardRetryWait, Max: maxForwardRetryWait, Jitter: 0.5}}
+		wait := retry.Next()
 		for attempt := 0; ; attempt++ {
 			if attempt > 0 {
-				if err := s.pause(c, wait); err != nil {
+				if err := clock.Sleep(req.Context(), clock.Real{}, wait); err != nil {
 					return err
 				}
-				wait = min(2*wait, maxForwardRetryWait)
+				wait = retry.Next()
 				req.Body = io.NopCloser(bytes.NewReader(body))
 			}
 			retriesLeft := s.cfg.Now().Add(wait).Before(deadline)
 			if s.store.IsLeader() {
 				err := next(c)
-				if err == nil || !errors.Is(err, ErrNotLeader) || c.Response().Committed || !retriesLeft {
+				if err == nil || !errors.Is(err, apis.ErrNotLeader) || c.Response().Committed || !retriesLeft {
 					return err
 				}
 				continue
@@ -105,7 +111,7 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			if !safeToRetry(req.Method, err) {
 				s.metrics.forwarded.WithLabelValues("failed").Inc()
-				return fmt.Errorf("forward to leader %s: %v; the request may or may not have been applied: %w", addr, err, ErrUnavailable)
+				return fmt.Errorf("forward to leader %s: %v; the request may or may not have been applied: %w", addr, err, apis.ErrUnavailable)
 			}
 			if !retriesLeft {
 				s.metrics.forwarded.WithLabelValues("failed").Inc()
@@ -129,18 +135,6 @@ func safeToRetry(method string, err error) bool {
 	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
-}
-
-// pause waits d or until the request is abandoned.
-func (s *Server) pause(c echo.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-c.Request().Context().Done():
-		return c.Request().Context().Err()
-	}
 }
 
 // leaderURL turns a leader's advertised HTTP address into a base URL.

@@ -42,6 +42,7 @@ type recorded struct {
 }
 
 func TestForward_KeepsRequestIntact(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var seen []recorded
 	leader := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +80,7 @@ func TestForward_KeepsRequestIntact(t *testing.T) {
 }
 
 func TestForward_FollowerToRealLeader(t *testing.T) {
+	t.Parallel()
 	leader := servertest.Start(t, server.Config{NodeID: "n1", Tokens: []string{"tok"}}, nil, nil)
 	f := follower(t, server.Config{Tokens: []string{"tok"}}, leader.URL)
 	auth := []string{"Authorization", "Bearer tok"}
@@ -112,6 +114,7 @@ func TestForward_FollowerToRealLeader(t *testing.T) {
 }
 
 func TestForward_Refusals(t *testing.T) {
+	t.Parallel()
 	t.Run("no leader", func(t *testing.T) {
 		f := follower(t, server.Config{ForwardTimeout: 50 * time.Millisecond}, "")
 		r := call(t, "POST", f.URL+"/api/v1/runs", runJSON("x"))
@@ -146,6 +149,7 @@ func TestForward_Refusals(t *testing.T) {
 }
 
 func TestForward_RetriesAcrossLeaderChange(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var calls int
 	var bodies []string
@@ -176,6 +180,7 @@ func TestForward_RetriesAcrossLeaderChange(t *testing.T) {
 }
 
 func TestForward_LeaderAnswersNotLeaderWithHeader(t *testing.T) {
+	t.Parallel()
 	store := servertest.NewStore()
 	store.SetLeader(false, "", "")
 	srv := servertest.Start(t, server.Config{ForwardTimeout: -1}, store, nil)
@@ -185,6 +190,7 @@ func TestForward_LeaderAnswersNotLeaderWithHeader(t *testing.T) {
 }
 
 func TestForward_StreamsLogs(t *testing.T) {
+	t.Parallel()
 	leader := servertest.Start(t, server.Config{NodeID: "n1"}, nil, nil)
 	mustCreate(t, leader, "job")
 	leader.Logs.Append("job", "stdout", "hello from the leader\n")
@@ -197,6 +203,7 @@ func TestForward_StreamsLogs(t *testing.T) {
 }
 
 func TestForward_SteppingDownLeaderWaitsInsteadOfLooping(t *testing.T) {
+	t.Parallel()
 	store := servertest.NewStore()
 	srv := servertest.Start(t, server.Config{NodeID: "n1", ForwardTimeout: 20 * time.Millisecond, ForwardRetryWait: time.Millisecond}, store, nil)
 	store.SetLeader(false, "n1", srv.URL) // raft still reports itself
@@ -208,14 +215,17 @@ func TestForward_SteppingDownLeaderWaitsInsteadOfLooping(t *testing.T) {
 // A Raft election takes a second or two: a follower keeps retrying for up
 // to ForwardTimeout while nothing can have been written.
 func TestForward_WaitsOutAnElection(t *testing.T) {
+	t.Parallel()
 	t.Run("no leader for a while, then one", func(t *testing.T) {
 		leader := servertest.Start(t, server.Config{NodeID: "n1"}, nil, nil)
 		store := servertest.NewStore()
 		store.SetLeader(false, "", "")
 		f := servertest.Start(t, server.Config{NodeID: "n2", ForwardRetryWait: 5 * time.Millisecond}, store, nil)
+		// The election ends only after the follower asked for a leader
+		// five times, i.e. kept retrying while none was known.
+		asked := store.LeaderQueries(5)
 		go func() {
-			// Stands in for an election that outlasts the old 3×250 ms.
-			time.Sleep(time.Second)
+			<-asked
 			store.SetLeader(false, "n1", leader.URL)
 		}()
 		r := call(t, "POST", f.URL+"/api/v1/runs", runJSON("elected"))
@@ -226,8 +236,9 @@ func TestForward_WaitsOutAnElection(t *testing.T) {
 		dead.Close()
 		leader := servertest.Start(t, server.Config{NodeID: "n1"}, nil, nil)
 		f := follower(t, server.Config{}, dead.URL)
+		asked := f.Store.LeaderQueries(5) // retried after refused connections
 		go func() {
-			time.Sleep(time.Second)
+			<-asked
 			f.Store.SetLeader(false, "n1", leader.URL)
 		}()
 		r := call(t, "POST", f.URL+"/api/v1/runs", runJSON("moved"))

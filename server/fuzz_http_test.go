@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/wiring"
 	"github.com/sprint-project/sprint/raftstore"
 	"github.com/sprint-project/sprint/raftstore/raftstoretest"
 	"github.com/sprint-project/sprint/server"
@@ -133,7 +134,7 @@ func FuzzHTTPRequests(f *testing.F) {
 func startFuzzServer(f *testing.F) (string, *raftstore.Store) {
 	f.Helper()
 	cfg := raftstore.Config{NodeID: "n1", RaftAddr: "127.0.0.1:0", HTTPAddr: "http://n1.test", DataDir: filepath.Join(f.TempDir(), "raft")}
-	raftstoretest.TestConfig(&cfg)
+	raftstoretest.SoloConfig(&cfg)
 	store, err := raftstore.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
@@ -142,12 +143,9 @@ func startFuzzServer(f *testing.F) (string, *raftstore.Store) {
 	if err := store.Start(ctx); err != nil {
 		f.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !store.Ready() {
-		if time.Now().After(deadline) {
-			f.Fatal("single-node store never became ready")
-		}
-		time.Sleep(20 * time.Millisecond) // wait for the one-node election
+	raftstoretest.WaitLeader(f, store, 30*time.Second)
+	if !store.Ready() {
+		f.Fatal("the single-node leader is not ready")
 	}
 	for _, name := range []string{"keep", "other"} {
 		r := &apis.Run{
@@ -160,7 +158,7 @@ func startFuzzServer(f *testing.F) (string, *raftstore.Store) {
 			f.Fatal(err)
 		}
 	}
-	srv, err := server.New(server.Config{NodeID: "n1"}, server.NewRaftStore(store), servertest.NewLogs(), slog.New(slog.DiscardHandler))
+	srv, err := server.New(server.Config{NodeID: "n1"}, wiring.NewServerStore(store), servertest.NewLogs(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
 	}

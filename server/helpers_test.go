@@ -2,12 +2,14 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -109,4 +111,12 @@ func callHandler(t testing.TB, h http.Handler, method, target, body string, head
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return reply{code: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+}
+
+// waitCtx bounds a wait on a notification: the test's context, cut off
+// after 10 s so that a missing notification fails rather than hangs.
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }

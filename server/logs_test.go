@@ -19,6 +19,7 @@ import (
 )
 
 func TestLogs_Read(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "job")
 	mustCreate(t, srv, "quiet")
@@ -56,6 +57,7 @@ func TestLogs_Read(t *testing.T) {
 }
 
 func TestLogs_Follow(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "job")
 	srv.Logs.Append("job", "stdout", "first\n")
@@ -97,6 +99,7 @@ func TestLogs_Follow(t *testing.T) {
 }
 
 func TestLogs_NoSource(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "job")
 	s, err := server.New(server.Config{}, srv.Store, nil, nil)
@@ -106,6 +109,7 @@ func TestLogs_NoSource(t *testing.T) {
 }
 
 func TestLogs_SourceErrors(t *testing.T) {
+	t.Parallel()
 	store := servertest.NewStore()
 	_, err := store.CreateRun(t.Context(), &apis.Run{Metadata: apis.ObjectMeta{Name: "job"}, Spec: apis.RunSpec{Command: "x", Cpus: 1, Mem: 1}})
 	require.NoError(t, err)

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +21,7 @@ import (
 )
 
 func TestOps_Endpoints(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	other := prometheus.NewCounter(prometheus.CounterOpts{Name: "sprint_controller_reconciles_total", Help: "x"})
 	reg.MustRegister(other)
@@ -56,6 +56,7 @@ func TestOps_Endpoints(t *testing.T) {
 }
 
 func TestOps_ReadyzNotReady(t *testing.T) {
+	t.Parallel()
 	store := servertest.NewStore()
 	store.SetReady(false)
 	srv := servertest.Start(t, server.Config{}, store, nil)
@@ -67,6 +68,7 @@ func TestOps_ReadyzNotReady(t *testing.T) {
 // TestOpenAPI_MatchesRoutes checks that /openapi.json and the router name
 // the same routes, both ways.
 func TestOpenAPI_MatchesRoutes(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	r := call(t, "GET", srv.URL+"/openapi.json", "")
 	require.Equal(t, http.StatusOK, r.code)
@@ -101,6 +103,7 @@ func TestOpenAPI_MatchesRoutes(t *testing.T) {
 }
 
 func TestDocs_InSync(t *testing.T) {
+	t.Parallel()
 	canonical, err := os.ReadFile("../docs/api.md")
 	require.NoError(t, err)
 	embedded, err := os.ReadFile("api.md")
@@ -109,6 +112,7 @@ func TestDocs_InSync(t *testing.T) {
 }
 
 func TestRenderMarkdown(t *testing.T) {
+	t.Parallel()
 	md := "# Title\n\nsome `code` and **bold** and [a link](/x).\n\n- one\n  continued\n- two\n\n| a | b |\n|---|---|\n| `x<y` | 2 |\n\n```\n<raw>\n```\n"
 	html := server.RenderMarkdownForTest(md)
 	for _, want := range []string{
@@ -123,6 +127,7 @@ func TestRenderMarkdown(t *testing.T) {
 }
 
 func TestHTTP_Details(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{NodeID: "n1"})
 	mustCreate(t, srv, "hello")
 
@@ -133,8 +138,7 @@ func TestHTTP_Details(t *testing.T) {
 			assert.Empty(t, r.body, path)
 			assert.NotEmpty(t, r.header.Get("Content-Type"), path)
 		}
-		require.Eventually(t, func() bool { return srv.Store.Watchers() == 0 }, 5*time.Second, 5*time.Millisecond,
-			"a HEAD watch holds no watcher")
+		require.NoError(t, srv.Store.WaitWatchers(waitCtx(t), 0), "a HEAD watch holds no watcher")
 		r := call(t, "HEAD", srv.URL+"/api/v1/runs/nosuch", "")
 		assert.Equal(t, http.StatusNotFound, r.code)
 		assert.Empty(t, r.body)

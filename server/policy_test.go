@@ -85,6 +85,7 @@ func requireNothingStored(t *testing.T, srv *servertest.Server) {
 // POST and PUT, with and without dryRun: 403 with the field and the flag
 // that would allow it, and nothing stored (GET afterwards is 404).
 func TestPolicy_RefusesOnNativeCreatePaths(t *testing.T) {
+	t.Parallel()
 	rules := map[string]struct {
 		mutate func(*apis.Run)
 		field  string
@@ -149,6 +150,7 @@ func TestPolicy_RefusesOnNativeCreatePaths(t *testing.T) {
 // paths. Sprint's schema has no privileged, volumes or uris fields, so
 // those are unknown fields (400). Nothing is stored either way.
 func TestPolicy_RefusesOnSprintCreatePath(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	params := map[string][]string{
 		"privileged":        {"privileged", "true"},
@@ -198,6 +200,7 @@ func TestPolicy_RefusesOnSprintCreatePath(t *testing.T) {
 // TestPolicy_EveryViolationListed: one request with several violations gets
 // them all, in field order.
 func TestPolicy_EveryViolationListed(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	r := call(t, "POST", srv.URL+"/api/v1/runs", runJSON("x",
 		withParam("privileged", "true"), withParam("pid", "host"), withVolume("/", "RW"), withURI("file:///etc/shadow")))
@@ -218,6 +221,7 @@ func TestPolicy_EveryViolationListed(t *testing.T) {
 // runs after schema validation), an invalid Run gets 422 and only its
 // validation errors, even when the policy would refuse it too.
 func TestPolicy_ValidationComesFirst(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	invalidAndForbidden := runJSON("x", withVolume("/", "RW"), func(r *apis.Run) { r.Spec.Cpus = 0 })
 	for _, path := range []string{"POST /api/v1/runs", "PUT /api/v1/runs/x", "POST /api/v1/runs?dryRun=true"} {
@@ -237,6 +241,7 @@ func TestPolicy_ValidationComesFirst(t *testing.T) {
 // API paths; prefixes match whole path elements and :ro prefixes only
 // admit read-only volumes.
 func TestPolicy_AllowedByFlags(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{Policy: &apis.Policy{
 		AllowedHostPaths:  []apis.AllowedHostPath{{PathPrefix: "/srv/data"}, {PathPrefix: "/opt/ref", ReadOnly: true}},
 		AllowedURISchemes: []string{"https", "file"},
@@ -294,6 +299,7 @@ func TestPolicy_AllowedByFlags(t *testing.T) {
 // TestPolicy_UpdatesOfStoredRuns: the policy judges creation. A Run stored
 // before the policy tightened can still be relabelled and cancelled.
 func TestPolicy_UpdatesOfStoredRuns(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	old := &apis.Run{Metadata: apis.ObjectMeta{Name: "old"}, Spec: apis.RunSpec{Command: "true", Cpus: 1, Mem: 1}}
 	withVolume("/", "RW")(old)
@@ -312,6 +318,7 @@ func TestPolicy_UpdatesOfStoredRuns(t *testing.T) {
 // TestPolicy_Endpoint: GET /api/v1/policy answers the leader's policy, also
 // through a follower with another policy; ?local=true the answering node's.
 func TestPolicy_Endpoint(t *testing.T) {
+	t.Parallel()
 	leader := start(t, server.Config{NodeID: "n1", Policy: &apis.Policy{
 		AllowedHostPaths:  []apis.AllowedHostPath{{PathPrefix: "/srv/data", ReadOnly: true}},
 		AllowedURISchemes: []string{"https"},

@@ -16,6 +16,7 @@ import (
 )
 
 func TestRuns_RequestsAndErrors(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "existing")
 	yamlRun := "apiVersion: sprint/v1\nkind: Run\nmetadata:\n  name: from-yaml\nspec:\n  command: echo hi\n  cpus: 0.1\n  mem: 32\n"
@@ -78,6 +79,7 @@ func TestRuns_RequestsAndErrors(t *testing.T) {
 }
 
 func TestRuns_CreateSetsServerFields(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	body := runJSON("", func(r *apis.Run) {
 		r.Metadata.GenerateName = "etl-"
@@ -95,6 +97,7 @@ func TestRuns_CreateSetsServerFields(t *testing.T) {
 }
 
 func TestRuns_GetIsLinearizable(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "a")
 	before := srv.Store.LinearizableReads()
@@ -104,6 +107,7 @@ func TestRuns_GetIsLinearizable(t *testing.T) {
 }
 
 func TestApply_CreatedConfiguredUnchanged(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	url := srv.URL + "/api/v1/runs/job"
 
@@ -161,6 +165,7 @@ func TestApply_CreatedConfiguredUnchanged(t *testing.T) {
 }
 
 func TestDelete_ImmediateOrGraceful(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "pending")
 	mustCreate(t, srv, "running")
@@ -180,6 +185,7 @@ func TestDelete_ImmediateOrGraceful(t *testing.T) {
 }
 
 func TestList_SelectorsAndPages(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	for _, n := range []string{"a1", "a2", "a3", "b1"} {
 		team := "data"
@@ -219,6 +225,7 @@ func TestList_SelectorsAndPages(t *testing.T) {
 }
 
 func TestList_BadQueryParameters(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	for _, n := range []string{"a1", "a2", "a3"} {
 		mustCreate(t, srv, n)
@@ -270,4 +277,23 @@ func TestList_BadQueryParameters(t *testing.T) {
 	require.NoError(t, json.Unmarshal(r.body, &page))
 	require.Len(t, page.Items, 1)
 	assert.Equal(t, "a2", page.Items[0].Metadata.Name)
+}
+
+// A manifest that spells an absent list as an empty one is the same
+// manifest: the store keeps neither, so applying it again changes nothing,
+// at any depth of the spec.
+func TestApply_EmptyListsAreUnchanged(t *testing.T) {
+	t.Parallel()
+	srv := start(t, server.Config{})
+	url := srv.URL + "/api/v1/runs/lists"
+	body := `{"apiVersion":"sprint/v1","kind":"Run","metadata":{"name":"lists","labels":{}},
+	  "spec":{"command":"true","cpus":0.1,"mem":32,"args":[],"env":{},"uris":[],"constraints":[],
+	    "container":{"type":"DOCKER","docker":{"image":"busybox","parameters":[]},"volumes":[],"networks":[],"portMappings":[]}}}`
+	r := call(t, "PUT", url, body)
+	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
+	rv := r.run(t).Metadata.ResourceVersion
+	r = call(t, "PUT", url, body)
+	require.Equal(t, http.StatusOK, r.code, "body: %s", r.body)
+	assert.Equal(t, server.ApplyUnchanged, r.header.Get(server.HeaderApplyResult))
+	assert.Equal(t, rv, r.run(t).Metadata.ResourceVersion)
 }

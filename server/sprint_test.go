@@ -23,6 +23,7 @@ const seedRun = `{
 }`
 
 func TestSprint_SeedExample(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	r := call(t, "POST", srv.URL+"/v1/runs", seedRun)
 	require.Equal(t, http.StatusCreated, r.code, "body: %s", r.body)
@@ -62,6 +63,7 @@ func TestSprint_SeedExample(t *testing.T) {
 }
 
 func TestSprint_Errors(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	tests := map[string]struct {
 		method, path, body string
@@ -85,6 +87,7 @@ func TestSprint_Errors(t *testing.T) {
 }
 
 func TestSprint_ListFilters(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	ids := map[string]string{}
 	for _, tier := range []string{"local", "prod", "done"} {
@@ -113,6 +116,7 @@ func TestSprint_ListFilters(t *testing.T) {
 }
 
 func TestSprint_Status(t *testing.T) {
+	t.Parallel()
 	store := servertest.NewStore()
 	srv := servertest.Start(t, server.Config{NodeID: "n1", Version: "1.2.3"}, store, nil)
 
@@ -140,6 +144,7 @@ func TestSprint_Status(t *testing.T) {
 // Sprint clients see the same decode messages as native ones, and a 422
 // names no object: the UUID the Run would have had is never stored.
 func TestSprint_ErrorMessages(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	tests := map[string]struct {
 		body, message string

@@ -8,38 +8,36 @@ import (
 	"github.com/sprint-project/sprint/apis"
 )
 
-// Sentinel errors of the server's contract with its Store and LogSource.
+// Sentinel errors of the server. Its Store returns the apis sentinels:
+// apis.ErrNotLeader on a node that is not the Raft leader (the server
+// forwards such requests to the leader, or answers 503 when there is none)
+// and apis.ErrUnavailable when the store cannot serve right now (it is
+// closing, or lost leadership while committing so the outcome is unknown:
+// 503, and not retried by forwarding since the write may have happened).
 var (
-	// ErrNotLeader is returned (wrapped) by Store writes and
-	// LinearizableRead on a node that is not the Raft leader. The server
-	// forwards such requests to the leader, or answers 503 when there is
-	// none. The wiring in cmd/sprint translates raftstore's own sentinel.
-	ErrNotLeader = errors.New("not the leader")
 	// ErrNoLeader means no leader is known right now (503).
 	ErrNoLeader = errors.New("no leader")
-	// ErrUnavailable means the store cannot serve right now (it is
-	// closing, or lost leadership while committing so the outcome is
-	// unknown); 503, and not retried by forwarding since the write may
-	// have happened.
-	ErrUnavailable = errors.New("store unavailable")
 	// ErrLogUnavailable means a Run has no readable sandbox output yet (its
 	// task never started, or its agent is gone); mapped to 404.
 	ErrLogUnavailable = errors.New("log not available")
 )
 
 // Store is what the server needs from the replicated Run store. The
-// raftstore.Store satisfies it through a thin adapter in cmd/sprint.
+// raftstore.Store satisfies it through a thin adapter (internal/wiring);
+// server/storetest is its contract, run against that adapter and against
+// servertest's fake alike.
 //
 // Writes return errors wrapping apis.ErrNotFound, apis.ErrAlreadyExists,
-// apis.ErrConflict, apis.ErrInvalid or ErrNotLeader.
+// apis.ErrConflict, apis.ErrInvalid, apis.ErrNotLeader or
+// apis.ErrUnavailable.
 type Store interface {
 	// CreateRun stores a new Run and returns it as stored (uid,
 	// resourceVersion, creationTimestamp set). Errors: apis.ErrAlreadyExists,
-	// ErrNotLeader.
+	// apis.ErrNotLeader.
 	CreateRun(ctx context.Context, run *apis.Run) (*apis.Run, error)
 	// UpdateRun replaces a Run's metadata and spec. A non-empty
 	// metadata.resourceVersion is a precondition. Errors: apis.ErrNotFound,
-	// apis.ErrConflict, ErrNotLeader.
+	// apis.ErrConflict, apis.ErrNotLeader.
 	UpdateRun(ctx context.Context, run *apis.Run) (*apis.Run, error)
 	// ApplyRuns creates each Run or updates its labels, annotations and
 	// spec (kubectl apply), deciding each with its Decide against the
@@ -52,12 +50,12 @@ type Store interface {
 	// is terminal (deleted = true), and otherwise marks it with a
 	// deletionTimestamp so the controller kills the task first. A non-empty
 	// preconditionRV must match. Errors: apis.ErrNotFound, apis.ErrConflict,
-	// ErrNotLeader.
+	// apis.ErrNotLeader.
 	RequestDelete(ctx context.Context, name, preconditionRV string) (run *apis.Run, deleted bool, err error)
 	// GetRun reads a Run from the local applied state. Errors: apis.ErrNotFound.
 	GetRun(ctx context.Context, name string) (*apis.Run, error)
 	// LinearizableRead returns once the local state reflects every write
-	// committed before the call. Errors: ErrNotLeader.
+	// committed before the call. Errors: apis.ErrNotLeader.
 	LinearizableRead(ctx context.Context) error
 	// ListRuns lists Runs from the local applied state, in name order.
 	// Errors: apis.ErrBadRequest for a bad continue token.
@@ -86,9 +84,9 @@ type Store interface {
 	CommitIndex() uint64
 	// Cluster describes the Raft configuration as this node sees it.
 	Cluster(ctx context.Context) (*ClusterInfo, error)
-	// Join adds a voting member. Errors: ErrNotLeader.
+	// Join adds a voting member. Errors: apis.ErrNotLeader.
 	Join(ctx context.Context, id, raftAddr, httpAddr string) error
-	// Remove removes a member. Errors: apis.ErrNotFound, ErrNotLeader.
+	// Remove removes a member. Errors: apis.ErrNotFound, apis.ErrNotLeader.
 	Remove(ctx context.Context, id string) error
 }
 

@@ -176,7 +176,7 @@ func TestWatch_ClientThatNeverReadsIsDisconnected(t *testing.T) {
 		require.Equal(t, apis.Added, ev.Type)
 		require.Equal(t, fmt.Sprintf("r%03d", i), ev.run(t).Metadata.Name, "a prefix of the listing")
 	}
-	assert.Equal(t, 0, store.Watchers(), "the watch was released")
+	require.NoError(t, store.WaitWatchers(waitCtx(t), 0), "the watch is released")
 }
 
 // A client that reads too slowly for the changes (here: not at all for a

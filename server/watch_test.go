@@ -89,6 +89,7 @@ func listed(t *testing.T, events <-chan wireEvent, rv string) {
 }
 
 func TestWatch_NDJSONExistingThenLive(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "a")
 	mustCreate(t, srv, "b", func(r *apis.Run) { r.Metadata.Labels["team"] = "ops" })
@@ -122,6 +123,7 @@ func TestWatch_NDJSONExistingThenLive(t *testing.T) {
 }
 
 func TestWatch_ResumesFromResourceVersion(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	a := mustCreate(t, srv, "a")
 	mustCreate(t, srv, "b")
@@ -134,6 +136,7 @@ func TestWatch_ResumesFromResourceVersion(t *testing.T) {
 }
 
 func TestWatch_ServerSentEvents(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	a := mustCreate(t, srv, "a")
 
@@ -152,6 +155,7 @@ func TestWatch_ServerSentEvents(t *testing.T) {
 }
 
 func TestWatch_SSEFraming(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	a := mustCreate(t, srv, "a")
 	ctx, cancel := context.WithCancel(t.Context())
@@ -181,6 +185,7 @@ func TestWatch_SSEFraming(t *testing.T) {
 }
 
 func TestWatch_TooOldGivesError410(t *testing.T) {
+	t.Parallel()
 	store := servertest.NewStore()
 	store.HistorySize = 2
 	srv := servertest.Start(t, server.Config{}, store, nil)
@@ -201,6 +206,7 @@ func TestWatch_TooOldGivesError410(t *testing.T) {
 }
 
 func TestWatch_BadResourceVersion(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	r := call(t, "GET", srv.URL+"/api/v1/runs?watch=true&resourceVersion=abc", "")
 	require.Equal(t, http.StatusBadRequest, r.code)
@@ -212,6 +218,7 @@ func TestWatch_BadResourceVersion(t *testing.T) {
 // answers 400 for a version the cluster never made, rather than a stream
 // that would stay silent for ever.
 func TestWatch_FutureResourceVersion(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "a")
 	next1 := srv.Store.ResourceVersion() + 1
@@ -242,6 +249,7 @@ func TestWatch_FutureResourceVersion(t *testing.T) {
 }
 
 func TestWatch_Bookmarks(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{BookmarkInterval: 20 * time.Millisecond})
 	mustCreate(t, srv, "a")
 	_, events, cancel := openWatch(t, srv.URL+"/api/v1/runs?watch=true")
@@ -255,16 +263,18 @@ func TestWatch_Bookmarks(t *testing.T) {
 }
 
 func TestWatch_DisconnectFreesWatcher(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	mustCreate(t, srv, "a")
 	_, events, cancel := openWatch(t, srv.URL+"/api/v1/runs?watch=true")
 	next(t, events)
-	require.Eventually(t, func() bool { return srv.Store.Watchers() == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, srv.Store.WaitWatchers(waitCtx(t), 1))
 	cancel()
-	require.Eventually(t, func() bool { return srv.Store.Watchers() == 0 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, srv.Store.WaitWatchers(waitCtx(t), 0))
 }
 
 func TestWatch_CloseEndsStreams(t *testing.T) {
+	t.Parallel()
 	srv := start(t, server.Config{})
 	_, events, cancel := openWatch(t, srv.URL+"/api/v1/runs?watch=true")
 	defer cancel()

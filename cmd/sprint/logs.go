@@ -16,7 +16,7 @@ import (
 type sandboxLogs struct {
 	files       *mesos.Files
 	masters     []string
-	frameworkID func() (string, error)
+	frameworkID func(context.Context) (string, error)
 	// getRun reads a Run from the local store.
 	getRun func(ctx context.Context, name string) (*apis.Run, error)
 	// poll is how often a follow re-reads a Run that has not launched yet.
@@ -38,7 +38,7 @@ func (l *sandboxLogs) CopyLog(ctx context.Context, run *apis.Run, opts server.Lo
 	if st.TaskID == "" || st.AgentID == "" {
 		return fmt.Errorf("%w: Run %q has not been launched", server.ErrLogUnavailable, run.Metadata.Name)
 	}
-	fid, err := l.frameworkID()
+	fid, err := l.frameworkID(ctx)
 	if err != nil || fid == "" {
 		return fmt.Errorf("%w: no Mesos framework registered yet", server.ErrLogUnavailable)
 	}

@@ -28,7 +28,10 @@ import (
 
 	"github.com/sprint-project/sprint/client"
 	"github.com/sprint-project/sprint/controller"
+	"github.com/sprint-project/sprint/internal/backoff"
 	"github.com/sprint-project/sprint/internal/buildinfo"
+	"github.com/sprint-project/sprint/internal/clock"
+	"github.com/sprint-project/sprint/internal/wiring"
 	"github.com/sprint-project/sprint/mesos"
 	"github.com/sprint-project/sprint/mesos/sim"
 	"github.com/sprint-project/sprint/raftstore"
@@ -262,7 +265,7 @@ func (m *Main) Run(parent context.Context) error {
 		return err
 	}
 	mcfg.Masters = masters
-	sched, err := mesos.New(mcfg, controller.RaftFrameworkIDs{Store: store}, m.Logger)
+	sched, err := mesos.New(mcfg, store, m.Logger)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("mesos client: %w", err)
@@ -275,8 +278,8 @@ func (m *Main) Run(parent context.Context) error {
 		GCInterval:         cfg.GCInterval,
 		GCMaxAge:           cfg.GCMaxAge,
 		GCMaxFinished:      cfg.GCMaxFinished,
-	}, controller.NewRaftStore(store), controller.MesosScheduler{Client: sched},
-		controller.MesosTaskBuilder(mesos.TaskOptions{}), controller.RealClock{},
+	}, wiring.NewControllerStore(store), wiring.MesosScheduler{Client: sched},
+		wiring.MesosTaskBuilder(mesos.TaskOptions{}), clock.Real{},
 		m.Logger, reg)
 	if err != nil {
 		ln.Close()
@@ -317,7 +320,7 @@ func (m *Main) Run(parent context.Context) error {
 		MinBodyRate:       cfg.HTTPMinBodyRate,
 		WriteTimeout:      cfg.HTTPWriteTimeout,
 		IdleTimeout:       cfg.HTTPIdleTimeout,
-	}, server.NewRaftStore(store), logs, m.Logger)
+	}, wiring.NewServerStore(store), logs, m.Logger)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("server: %w", err)
@@ -422,7 +425,7 @@ func (m *Main) join(ctx context.Context, id, raftAddr, httpAddr string, tokens [
 	if err != nil {
 		return fmt.Errorf("--join: %w", err)
 	}
-	wait := 200 * time.Millisecond
+	retry := backoff.Retry{Policy: backoff.Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.5}}
 	for {
 		err := c.Join(ctx, id, raftAddr, httpAddr)
 		if err == nil {
@@ -433,12 +436,9 @@ func (m *Main) join(ctx context.Context, id, raftAddr, httpAddr string, tokens [
 			return fmt.Errorf("join %s: %w", m.Config.Join, err)
 		}
 		m.Logger.Warn("join failed; retrying", "via", m.Config.Join, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("join %s: %w", m.Config.Join, ctx.Err())
-		case <-time.After(wait):
+		if err := clock.Sleep(ctx, clock.Real{}, retry.Next()); err != nil {
+			return fmt.Errorf("join %s: %w", m.Config.Join, err)
 		}
-		wait = min(2*wait, 5*time.Second)
 	}
 }
 

@@ -24,7 +24,7 @@ type mesosState struct {
 	name     string
 	role     string
 	embedded bool
-	storedID func() (string, error)
+	storedID func(context.Context) (string, error)
 }
 
 var _ server.MesosSource = (*mesosState)(nil)
@@ -43,7 +43,7 @@ func (m *mesosState) MesosState(ctx context.Context) (*apis.MesosState, error) {
 		st.Role = mesos.DefaultRole
 	}
 	if st.FrameworkID == "" && m.storedID != nil {
-		st.FrameworkID, _ = m.storedID() // best effort: "" says none is known
+		st.FrameworkID, _ = m.storedID(ctx) // best effort: "" says none is known
 	}
 	for _, u := range m.masters {
 		st.Masters = append(st.Masters, redactURL(u))

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // agentState is the master's view of an agent.
@@ -41,7 +43,7 @@ type agent struct {
 	custom    *SimulatedExecutor       // runs custom executors' tasks (scripted)
 	tasks     map[string]*task         // by taskKey(fw, task id), incl. unreachable ones
 	executors map[string]*executorInfo // by fw + "/" + executor id
-	timer     Timer                    // pending ping-timeout / re-registration
+	timer     clock.Timer              // pending ping-timeout / re-registration
 }
 
 // executorInfo is a custom or default (task group) executor on an agent; its

@@ -8,6 +8,8 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // offer is an outstanding offer: its resources are held for the framework
@@ -18,7 +20,7 @@ type offer struct {
 	agent *agent
 	role  string
 	res   resVec
-	timer Timer
+	timer clock.Timer
 }
 
 // offerFilter is a DECLINE filter: it blocks offers of a subset of res on

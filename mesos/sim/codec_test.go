@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
@@ -80,24 +79,6 @@ func TestParseResourcesAndAlgebra(t *testing.T) {
 	assert.ErrorContains(t, err, "overlapping")
 	_, _, err = resourcesToVec([]mesos.Resource{{Name: "gpus", Type: mesos.SCALAR.Enum(), Scalar: &mesos.Value_Scalar{Value: 0.5}}})
 	assert.ErrorContains(t, err, "gpus")
-}
-
-func TestManualClock(t *testing.T) {
-	c := NewManualClock(time.Unix(0, 0))
-	var fired []int
-	c.AfterFunc(2*time.Second, func() { fired = append(fired, 2) })
-	c.AfterFunc(time.Second, func() {
-		fired = append(fired, 1)
-		c.AfterFunc(500*time.Millisecond, func() { fired = append(fired, 15) })
-	})
-	stop := c.AfterFunc(1500*time.Millisecond, func() { fired = append(fired, 99) })
-	assert.True(t, stop.Stop())
-	c.Advance(1900 * time.Millisecond)
-	assert.Equal(t, []int{1, 15}, fired)
-	assert.Equal(t, time.Unix(0, 0).Add(1900*time.Millisecond), c.Now())
-	c.Advance(time.Second)
-	assert.Equal(t, []int{1, 15, 2}, fired)
-	assert.Zero(t, c.Pending())
 }
 
 func TestValidateRoleAndID(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // Config configures a Master. The zero value of every duration means the
@@ -123,7 +125,7 @@ const DefaultAgentResources = "cpus:4;mem:8192;disk:10000;ports:[31000-32000]"
 type Option func(*deps)
 
 type deps struct {
-	clock   Clock
+	clock   clock.Clock
 	rand    *rand.Rand
 	logger  *slog.Logger
 	exec    ExecutorFactory
@@ -131,7 +133,7 @@ type deps struct {
 }
 
 // WithClock injects the clock (default RealClock).
-func WithClock(c Clock) Option { return func(d *deps) { d.clock = c } }
+func WithClock(c clock.Clock) Option { return func(d *deps) { d.clock = c } }
 
 // WithRand injects the random source (default seeded from Config.Seed).
 // It is only used under the master's lock.

@@ -10,6 +10,7 @@
 //
 // A Master is built with New, started with Start, and served either through
 // Handler on any listener or with Serve/ListenAndServe. Tests drive time
-// through an injected Clock (see ManualClock) and randomness through a seed.
+// through an injected clock (WithClock; internal/clock's Manual clock) and
+// randomness through a seed.
 // See DESIGN.md for what the package owns and how its state is guarded.
 package sim

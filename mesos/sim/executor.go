@@ -6,6 +6,8 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // Executor kinds understood by DefaultExecutorFactory.
@@ -67,7 +69,7 @@ type Update struct {
 // ExecutorEnv is what an ExecutorFactory gets for one agent.
 type ExecutorEnv struct {
 	AgentID string
-	Clock   Clock
+	Clock   clock.Clock
 	Logger  *slog.Logger
 	// KillGrace is the default SIGTERM→SIGKILL grace period.
 	KillGrace time.Duration

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // SimulatedExecutor runs no processes. A task's script comes from its labels
@@ -19,7 +21,7 @@ import (
 //
 // Each running task costs one clock timer and a map entry, no goroutine.
 type SimulatedExecutor struct {
-	clk Clock
+	clk clock.Clock
 
 	mu     sync.Mutex
 	closed bool
@@ -27,14 +29,14 @@ type SimulatedExecutor struct {
 }
 
 type simTask struct {
-	timer  Timer
+	timer  clock.Timer
 	report func(Update)
 }
 
 var _ Executor = (*SimulatedExecutor)(nil)
 
 // NewSimulatedExecutor returns a SimulatedExecutor timed by clk.
-func NewSimulatedExecutor(clk Clock) *SimulatedExecutor {
+func NewSimulatedExecutor(clk clock.Clock) *SimulatedExecutor {
 	return &SimulatedExecutor{clk: clk, tasks: map[string]*simTask{}}
 }
 

@@ -266,7 +266,7 @@ func (m *Master) reregister(a *agent) {
 			}
 		}
 		if len(t.pending) > 0 {
-			t.retryDelay = m.cfg.StatusUpdateRetry
+			t.retries.Reset()
 			m.forward(t)
 		}
 	}

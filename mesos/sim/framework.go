@@ -8,6 +8,8 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // framework is the master's record of one framework. Guarded by Master.mu.
@@ -22,7 +24,7 @@ type framework struct {
 	registeredAt   time.Time
 	reregisteredAt time.Time
 	unregisteredAt time.Time
-	failoverTimer  Timer
+	failoverTimer  clock.Timer
 
 	tasks       map[string]*task // live tasks and terminal tasks not yet ACKed
 	unreachable map[string]*task

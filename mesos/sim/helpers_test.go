@@ -16,6 +16,8 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/recordio"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // fastConfig is a Config with test-sized intervals and one default agent.
@@ -323,9 +325,9 @@ func ofType(evs []*scheduler.Event, t scheduler.Event_Type) []*scheduler.Event {
 	return out
 }
 
-// manualMaster starts a master on a ManualClock with 1 s allocations.
-func manualMaster(t *testing.T, cfg Config) (*testMaster, *ManualClock) {
-	clk := NewManualClock(time.Unix(1_700_000_000, 0))
+// manualMaster starts a master on a clock.Manual with 1 s allocations.
+func manualMaster(t *testing.T, cfg Config) (*testMaster, *clock.Manual) {
+	clk := clock.NewManual(time.Unix(1_700_000_000, 0))
 	cfg.AllocationInterval = time.Second
 	return startMaster(t, cfg, WithClock(clk)), clk
 }

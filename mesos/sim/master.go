@@ -17,6 +17,8 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // Sentinel errors.
@@ -33,7 +35,7 @@ type Master struct {
 	cfg     Config
 	creds   credentialSet // digests of cfg.Credentials, which is cleared
 	log     *slog.Logger
-	clk     Clock
+	clk     clock.Clock
 	exec    ExecutorFactory
 	observe func(*scheduler.Call)
 
@@ -58,7 +60,7 @@ type Master struct {
 	nextAgentID  int
 	offers       map[string]*offer
 	nextOfferID  int
-	allocTimer   Timer
+	allocTimer   clock.Timer
 	faults       faults
 	streams      map[*stream]bool
 }
@@ -75,7 +77,7 @@ func New(cfg Config, opts ...Option) (*Master, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, fmt.Errorf("sim config: %w", err)
 	}
-	d := deps{clock: RealClock{}}
+	d := deps{clock: clock.Real{}}
 	for _, o := range opts {
 		o(&d)
 	}
@@ -230,7 +232,7 @@ func (m *Master) after(f func()) { m.post = append(m.post, f) }
 
 // afterFunc arms a clock timer whose callback runs under mu (if the master
 // is still open). Caller holds mu.
-func (m *Master) afterFunc(d time.Duration, f func()) Timer {
+func (m *Master) afterFunc(d time.Duration, f func()) clock.Timer {
 	return m.clk.AfterFunc(d, func() {
 		m.lock()
 		defer m.unlock()

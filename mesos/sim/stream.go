@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // stream is one SUBSCRIBE response: an ordered, unbounded queue of events
@@ -20,7 +22,7 @@ type stream struct {
 	notify   chan struct{} // capacity 1: queue changed or finished
 
 	// guarded by Master.mu
-	heartbeat Timer
+	heartbeat clock.Timer
 }
 
 func newStream(id string) *stream {

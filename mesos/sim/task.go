@@ -7,6 +7,9 @@ import (
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
+
+	"github.com/sprint-project/sprint/internal/backoff"
+	"github.com/sprint-project/sprint/internal/clock"
 )
 
 // task is a launched task: the master's view (state, statuses) and the
@@ -26,12 +29,12 @@ type task struct {
 	statuses []stateStamp
 	last     *mesos.TaskStatus // latest status (for reconciliation extras)
 
-	pending    []*mesos.TaskStatus // agent update stream; [0] is in flight
-	retry      Timer
-	retryDelay time.Duration
+	pending []*mesos.TaskStatus // agent update stream; [0] is in flight
+	retry   clock.Timer
+	retries backoff.Retry // of the update in flight: StatusUpdateRetry doubling to StatusUpdateRetryMax
 
-	delivered   bool  // handed to the executor
-	launchTimer Timer // pending delivery
+	delivered   bool        // handed to the executor
+	launchTimer clock.Timer // pending delivery
 	killing     bool
 	released    bool // resources returned to the agent
 	unreachAt   time.Time
@@ -97,14 +100,14 @@ func (m *Master) launchTask(fw *framework, a *agent, ti mesos.TaskInfo, res resV
 // Caller holds mu.
 func (m *Master) launchTaskDeferred(fw *framework, a *agent, ti mesos.TaskInfo, res resVec, ei *mesos.ExecutorInfo, execRes resVec) *task {
 	t := &task{
-		id:         ti.TaskID.Value,
-		fw:         fw,
-		agent:      a,
-		info:       ti,
-		res:        res,
-		execID:     ti.TaskID.Value,
-		state:      mesos.TASK_STAGING,
-		retryDelay: m.cfg.StatusUpdateRetry,
+		id:      ti.TaskID.Value,
+		fw:      fw,
+		agent:   a,
+		info:    ti,
+		res:     res,
+		execID:  ti.TaskID.Value,
+		state:   mesos.TASK_STAGING,
+		retries: backoff.Retry{Policy: backoff.Policy{Initial: m.cfg.StatusUpdateRetry, Max: m.cfg.StatusUpdateRetryMax}},
 	}
 	if ei != nil {
 		t.execID = ei.ExecutorID.Value
@@ -268,15 +271,10 @@ func (m *Master) forward(t *task) {
 	if t.retry != nil {
 		t.retry.Stop()
 	}
-	delay := t.retryDelay
-	t.retry = m.afterFunc(delay, func() {
+	t.retry = m.afterFunc(t.retries.Next(), func() {
 		t.retry = nil
 		if len(t.pending) == 0 || t.pending[0] != head {
 			return
-		}
-		t.retryDelay *= 2
-		if t.retryDelay > m.cfg.StatusUpdateRetryMax {
-			t.retryDelay = m.cfg.StatusUpdateRetryMax
 		}
 		m.forward(t)
 	})
@@ -328,7 +326,7 @@ func (m *Master) resendPending(fw *framework) {
 	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].id < ts[j].id })
 	for _, t := range ts {
-		t.retryDelay = m.cfg.StatusUpdateRetry
+		t.retries.Reset()
 		m.forward(t)
 	}
 }
@@ -349,7 +347,7 @@ func (m *Master) acknowledge(fw *framework, ack *scheduler.Call_Acknowledge) {
 		t.retry.Stop()
 		t.retry = nil
 	}
-	t.retryDelay = m.cfg.StatusUpdateRetry
+	t.retries.Reset()
 	if isTerminal(head.GetState()) {
 		t.pending = nil
 		m.completeTask(t)

@@ -49,6 +49,17 @@ func TestConfig(c *raftstore.Config) {
 	c.ApplyTimeout = 5 * time.Second
 }
 
+// SoloConfig is TestConfig for a store that is and stays the only member of
+// its cluster: it elects itself after 50 ms instead of a second or two. A
+// lone voter is its own quorum, so short timeouts cannot make it step down
+// on a busy machine, as they would a leader with followers.
+func SoloConfig(c *raftstore.Config) {
+	TestConfig(c)
+	c.HeartbeatTimeout = 50 * time.Millisecond
+	c.ElectionTimeout = 50 * time.Millisecond
+	c.LeaderLeaseTimeout = 50 * time.Millisecond
+}
+
 // New starts an n-node cluster: node n1 bootstraps alone and the others
 // join through the leader, so that nodes can take loopback ports chosen by
 // the kernel. tune, if not nil, adjusts every node's Config after
@@ -56,10 +67,15 @@ func TestConfig(c *raftstore.Config) {
 func New(t testing.TB, n int, tune func(*raftstore.Config)) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, logger: TestLogger(t), tune: tune}
+	// The temporary directory first: cleanups run last-registered first, so
+	// the nodes are closed before their files are removed (the other way
+	// round, a node still writing made the removal fail with "directory
+	// not empty").
+	base := t.TempDir()
 	t.Cleanup(c.closeAll)
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("n%d", i)
-		node := &Node{ID: id, Dir: filepath.Join(t.TempDir(), id), RaftAddr: "127.0.0.1:0", HTTPAddr: "http://" + id + ".test"}
+		node := &Node{ID: id, Dir: filepath.Join(base, id), RaftAddr: "127.0.0.1:0", HTTPAddr: "http://" + id + ".test"}
 		c.nodes = append(c.nodes, node)
 		c.start(node, i > 1)
 		if i == 1 {
@@ -85,7 +101,7 @@ func (c *Cluster) Join(id string) {
 // leader here, store closed, or leadership lost mid-write (then the write
 // may have been applied, so fn given to Do must tolerate running twice).
 func Retryable(err error) bool {
-	return errors.Is(err, raftstore.ErrNotLeader) || errors.Is(err, raftstore.ErrClosed) ||
+	return errors.Is(err, apis.ErrNotLeader) || errors.Is(err, raftstore.ErrClosed) ||
 		errors.Is(err, raftstore.ErrLeadershipLost)
 }
 
@@ -125,10 +141,70 @@ func (c *Cluster) start(node *Node, join bool) {
 	})
 }
 
+// closeAll closes every running node; a node that fails to close fails
+// the test.
 func (c *Cluster) closeAll() {
 	for _, n := range c.Nodes() {
 		if n.Store != nil {
-			_ = n.Store.Close()
+			if err := n.Store.Close(); err != nil {
+				c.t.Errorf("close %s: %v", n.ID, err)
+			}
+		}
+	}
+}
+
+// AwaitLeader blocks until a running node reports through its
+// LeadershipChanges that it leads (at once if one does), or ctx ends. It
+// is how a test waits out an election without polling.
+func (c *Cluster) AwaitLeader(ctx context.Context) (*Node, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	nodes := c.Running()
+	found := make(chan *Node, len(nodes))
+	for _, n := range nodes {
+		ch := n.Store.LeadershipChanges()
+		go func() {
+			for {
+				select {
+				case leading, ok := <-ch:
+					if !ok {
+						return // the node was closed
+					}
+					if leading {
+						found <- n
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	select {
+	case n := <-found:
+		return n, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// WaitLeader waits until s leads and has caught up with the log (its
+// LeadershipChanges say so), or fails t after timeout. It waits on the
+// store's notifications, not by polling.
+func WaitLeader(t testing.TB, s *raftstore.Store, timeout time.Duration) {
+	t.Helper()
+	ch := s.LeadershipChanges()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case leading, ok := <-ch:
+			require.True(t, ok, "store closed before it led")
+			if leading {
+				return
+			}
+		case <-deadline.C:
+			t.Fatalf("%s did not become leader within %s", s.NodeID(), timeout)
 		}
 	}
 }
@@ -301,7 +377,7 @@ func (c *Cluster) EnsureSame() {
 		}
 		st.Members, err = n.Store.Members()
 		require.NoError(c.t, err)
-		st.FW, err = n.Store.FrameworkID()
+		st.FW, err = n.Store.FrameworkID(context.Background())
 		require.NoError(c.t, err)
 		if ref == nil {
 			ref, refID = st, n.ID

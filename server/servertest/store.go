@@ -2,6 +2,7 @@ package servertest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -40,13 +41,19 @@ type Store struct {
 	seq      uint64            // changes ever published; history holds the last len(history)
 	notify   chan struct{}     // closed and replaced by every change
 	watchers map[*watcher]bool // open watchers → expired
-	leader   bool
-	leaderID string
-	leaderAt string
-	ready    bool
-	members  []server.Member
-	reads    int
-	lag      uint64 // committed but not applied here (SetLag)
+	// watchersChanged is closed (and replaced) whenever a watcher comes or
+	// goes, for WaitWatchers.
+	watchersChanged chan struct{}
+	// leaderWaits are closed once Leader has been asked that many times
+	// more (LeaderQueries).
+	leaderWaits []leaderWait
+	leader      bool
+	leaderID    string
+	leaderAt    string
+	ready       bool
+	members     []server.Member
+	reads       int
+	lag         uint64 // committed but not applied here (SetLag)
 }
 
 type change struct {
@@ -57,21 +64,25 @@ type change struct {
 // NewStore returns an empty Store that is the leader of a one-member cluster.
 func NewStore() *Store {
 	return &Store{
-		Now:         time.Now,
-		HistorySize: 1000,
-		NewUID:      uuid.NewString,
-		runs:        map[string]*apis.Run{},
-		events:      map[string][]apis.RunEvent{},
-		watchers:    map[*watcher]bool{},
-		notify:      make(chan struct{}),
-		leader:      true,
-		leaderID:    "n1",
-		ready:       true,
-		members:     []server.Member{{ID: "n1", RaftAddr: "127.0.0.1:9091", Suffrage: "Voter", Leader: true}},
+		Now:             time.Now,
+		HistorySize:     1000,
+		NewUID:          uuid.NewString,
+		runs:            map[string]*apis.Run{},
+		events:          map[string][]apis.RunEvent{},
+		watchers:        map[*watcher]bool{},
+		watchersChanged: make(chan struct{}),
+		notify:          make(chan struct{}),
+		leader:          true,
+		leaderID:        "n1",
+		ready:           true,
+		members:         []server.Member{{ID: "n1", RaftAddr: "127.0.0.1:9091", Suffrage: "Voter", Leader: true}},
 	}
 }
 
-func clone(r *apis.Run) *apis.Run {
+// stored returns r as the store keeps it: through its JSON form, as
+// raftstore keeps Runs (an empty list comes back absent, times lose their
+// monotonic reading).
+func stored(r *apis.Run) *apis.Run {
 	b, err := json.Marshal(r)
 	if err != nil {
 		panic(err)
@@ -96,6 +107,50 @@ func (s *Store) SetReady(ready bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ready = ready
+}
+
+// WaitWatchers blocks until exactly n watchers are open, or ctx ends. It
+// waits on the store's notifications, not by polling.
+func (s *Store) WaitWatchers(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		have, changed := len(s.watchers), s.watchersChanged
+		s.mu.Unlock()
+		if have == n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("%d watchers open, want %d: %w", have, n, ctx.Err())
+		}
+	}
+}
+
+// watchersChangedLocked wakes WaitWatchers; caller holds mu.
+func (s *Store) watchersChangedLocked() {
+	close(s.watchersChanged)
+	s.watchersChanged = make(chan struct{})
+}
+
+type leaderWait struct {
+	left int
+	done chan struct{}
+}
+
+// LeaderQueries returns a channel that is closed once Leader has been
+// asked n more times: a test learns that a forwarding node is retrying
+// (it asks for the leader on every attempt) without waiting on the clock.
+func (s *Store) LeaderQueries(n int) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := leaderWait{left: n, done: make(chan struct{})}
+	if n <= 0 {
+		close(w.done)
+		return w.done
+	}
+	s.leaderWaits = append(s.leaderWaits, w)
+	return w.done
 }
 
 // Watchers returns the number of open watchers.
@@ -123,12 +178,12 @@ func (s *Store) notLeader() error {
 	if s.leader {
 		return nil
 	}
-	return fmt.Errorf("store: leader is %q at %q: %w", s.leaderID, s.leaderAt, server.ErrNotLeader)
+	return fmt.Errorf("store: leader is %q at %q: %w", s.leaderID, s.leaderAt, apis.ErrNotLeader)
 }
 
 // publish records a change and fans it out; caller holds mu.
 func (s *Store) publish(typ apis.EventType, run *apis.Run) {
-	c := change{rv: s.rv, ev: apis.WatchEvent{Type: typ, Object: clone(run)}}
+	c := change{rv: s.rv, ev: apis.WatchEvent{Type: typ, Object: run.DeepCopy()}}
 	s.history = append(s.history, c)
 	if over := len(s.history) - s.HistorySize; over > 0 {
 		s.history = slices.Delete(s.history, 0, over)
@@ -138,31 +193,55 @@ func (s *Store) publish(typ apis.EventType, run *apis.Run) {
 	s.notify = make(chan struct{})
 }
 
-// CreateRun implements server.Store.
+// CreateRun implements server.Store: as raftstore, it sets uid,
+// resourceVersion, generation 1 and creationTimestamp, completes
+// generateName and stores the status as given.
 func (s *Store) CreateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.notLeader(); err != nil {
 		return nil, err
 	}
-	name := run.Metadata.Name
+	r := stored(run)
+	if r.Metadata.Name == "" {
+		if r.Metadata.GenerateName == "" {
+			return nil, fmt.Errorf("create run: name or generateName is required: %w", apis.ErrBadRequest)
+		}
+		r.Metadata.Name = r.Metadata.GenerateName + suffix(s.rv)
+	}
+	name := r.Metadata.Name
 	if _, ok := s.runs[name]; ok {
 		return nil, fmt.Errorf("run %q: %w", name, apis.ErrAlreadyExists)
 	}
-	r := clone(run)
 	s.rv++
 	now := s.Now().UTC().Truncate(time.Second)
+	r.APIVersion, r.Kind = apis.APIVersion, apis.KindRun
 	r.Metadata.UID = s.NewUID()
 	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 	r.Metadata.Generation = 1
 	r.Metadata.CreationTimestamp = &now
-	r.Status = apis.RunStatus{} // the controller's to fill
+	r.Metadata.DeletionTimestamp = nil
 	s.runs[name] = r
+	delete(s.events, name)
 	s.publish(apis.Added, r)
-	return clone(r), nil
+	return r.DeepCopy(), nil
 }
 
-// UpdateRun implements server.Store.
+// suffix is a deterministic generateName suffix (five characters of
+// Kubernetes' alphabet) that differs for every resourceVersion.
+func suffix(n uint64) string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	b := make([]byte, 5)
+	for i := range b {
+		b[i] = alphabet[n%uint64(len(alphabet))]
+		n /= uint64(len(alphabet))
+	}
+	return string(b)
+}
+
+// UpdateRun implements server.Store: as raftstore, it replaces labels,
+// annotations and spec, keeps status, bumps the generation only when the
+// spec changed, and changes nothing for an unchanged Run.
 func (s *Store) UpdateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,16 +256,25 @@ func (s *Store) UpdateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	if rv := run.Metadata.ResourceVersion; rv != "" && rv != old.Metadata.ResourceVersion {
 		return nil, fmt.Errorf("run %q: resourceVersion %s is not %s: %w", name, rv, old.Metadata.ResourceVersion, apis.ErrConflict)
 	}
-	r := clone(old)
+	if uid := run.Metadata.UID; uid != "" && uid != old.Metadata.UID {
+		return nil, fmt.Errorf("run %q: uid %s is not %s: %w", name, uid, old.Metadata.UID, apis.ErrConflict)
+	}
+	specChanged := !old.Spec.Equal(&run.Spec)
+	if !specChanged && maps.Equal(old.Metadata.Labels, run.Metadata.Labels) && maps.Equal(old.Metadata.Annotations, run.Metadata.Annotations) {
+		return old.DeepCopy(), nil
+	}
+	r := old.DeepCopy()
 	r.Metadata.Labels = maps.Clone(run.Metadata.Labels)
 	r.Metadata.Annotations = maps.Clone(run.Metadata.Annotations)
-	r.Spec = clone(run).Spec
+	r.Spec = stored(run).Spec
 	s.rv++
 	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
-	r.Metadata.Generation++
+	if specChanged {
+		r.Metadata.Generation++
+	}
 	s.runs[name] = r
 	s.publish(apis.Modified, r)
-	return clone(r), nil
+	return r.DeepCopy(), nil
 }
 
 // ApplyRuns implements server.Store: each item is decided and written
@@ -201,7 +289,7 @@ func (s *Store) ApplyRuns(_ context.Context, items []server.ApplyItem, dryRun bo
 	for i, it := range items {
 		var cur *apis.Run
 		if r, ok := s.runs[it.Name]; ok {
-			cur = clone(r)
+			cur = r.DeepCopy()
 		}
 		next, err := it.Decide(cur)
 		if err != nil {
@@ -209,7 +297,7 @@ func (s *Store) ApplyRuns(_ context.Context, items []server.ApplyItem, dryRun bo
 			continue
 		}
 		if cur == nil {
-			r := clone(next)
+			r := stored(next)
 			if !dryRun {
 				s.rv++
 				now := s.Now().UTC().Truncate(time.Second)
@@ -220,18 +308,18 @@ func (s *Store) ApplyRuns(_ context.Context, items []server.ApplyItem, dryRun bo
 				s.runs[it.Name] = r
 				s.publish(apis.Added, r)
 			}
-			out[i] = server.ApplyResult{Result: server.ApplyCreated, Object: typedJSON(r)}
+			out[i] = server.ApplyResult{Result: server.ApplyCreated, Object: encode(r)}
 			continue
 		}
-		specChanged := !jsonEqual(cur.Spec, next.Spec)
+		specChanged := !cur.Spec.Equal(&next.Spec)
 		if !specChanged && maps.Equal(cur.Metadata.Labels, next.Metadata.Labels) && maps.Equal(cur.Metadata.Annotations, next.Metadata.Annotations) {
-			out[i] = server.ApplyResult{Result: server.ApplyUnchanged, Object: typedJSON(cur)}
+			out[i] = server.ApplyResult{Result: server.ApplyUnchanged, Object: encode(cur)}
 			continue
 		}
-		r := clone(cur)
+		r := cur.DeepCopy()
 		r.Metadata.Labels = maps.Clone(next.Metadata.Labels)
 		r.Metadata.Annotations = maps.Clone(next.Metadata.Annotations)
-		r.Spec = clone(next).Spec
+		r.Spec = stored(next).Spec
 		if specChanged {
 			r.Metadata.Generation++
 		}
@@ -241,26 +329,9 @@ func (s *Store) ApplyRuns(_ context.Context, items []server.ApplyItem, dryRun bo
 			s.runs[it.Name] = r
 			s.publish(apis.Modified, r)
 		}
-		out[i] = server.ApplyResult{Result: server.ApplyConfigured, Object: typedJSON(r)}
+		out[i] = server.ApplyResult{Result: server.ApplyConfigured, Object: encode(r)}
 	}
 	return out, nil
-}
-
-// typedJSON is r's JSON with apiVersion and kind, as the store keeps Runs.
-func typedJSON(r *apis.Run) []byte {
-	c := *r
-	c.APIVersion, c.Kind = apis.APIVersion, apis.KindRun
-	b, err := json.Marshal(&c)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-func jsonEqual(a, b any) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(x) == string(y)
 }
 
 // SetStatus replaces a Run's status as the controller would.
@@ -272,7 +343,7 @@ func (s *Store) SetStatus(name string, status apis.RunStatus) error {
 		return fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
 	}
 	s.rv++
-	r.Status = status
+	status.DeepCopyInto(&r.Status)
 	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 	if r.Metadata.DeletionTimestamp != nil && status.Phase.Terminal() {
 		delete(s.runs, name)
@@ -307,20 +378,22 @@ func (s *Store) RequestDelete(_ context.Context, name, preconditionRV string) (*
 	if preconditionRV != "" && preconditionRV != r.Metadata.ResourceVersion {
 		return nil, false, fmt.Errorf("run %q: resourceVersion %s is not %s: %w", name, preconditionRV, r.Metadata.ResourceVersion, apis.ErrConflict)
 	}
-	s.rv++
-	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 	if r.Status.Phase == apis.PhaseStarting || r.Status.Phase == apis.PhaseRunning {
 		if r.Metadata.DeletionTimestamp == nil {
+			s.rv++
+			r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 			now := s.Now().UTC().Truncate(time.Second)
 			r.Metadata.DeletionTimestamp = &now
+			s.publish(apis.Modified, r)
 		}
-		s.publish(apis.Modified, r)
-		return clone(r), false, nil
+		return r.DeepCopy(), false, nil
 	}
+	s.rv++
+	r.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
 	delete(s.runs, name)
 	delete(s.events, name)
 	s.publish(apis.Deleted, r)
-	return clone(r), true, nil
+	return r.DeepCopy(), true, nil
 }
 
 // GetRun implements server.Store.
@@ -331,7 +404,7 @@ func (s *Store) GetRun(_ context.Context, name string) (*apis.Run, error) {
 	if !ok {
 		return nil, fmt.Errorf("run %q: %w", name, apis.ErrNotFound)
 	}
-	return clone(r), nil
+	return r.DeepCopy(), nil
 }
 
 // LinearizableRead implements server.Store.
@@ -346,15 +419,23 @@ func (s *Store) LinearizableRead(context.Context) error {
 }
 
 // ListRuns implements server.Store; the continue token is the last name
-// of the previous page.
+// of the previous page, encoded as raftstore encodes it.
 func (s *Store) ListRuns(_ context.Context, opts server.ListOptions) (*apis.RunList, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var after string
+	if opts.Continue != "" {
+		b, err := base64.RawURLEncoding.DecodeString(opts.Continue)
+		if err != nil || len(b) == 0 {
+			return nil, fmt.Errorf("invalid continue token: %w", apis.ErrBadRequest)
+		}
+		after = string(b)
+	}
 	names := slices.Sorted(maps.Keys(s.runs))
-	list := &apis.RunList{Items: []apis.Run{}}
+	list := &apis.RunList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList}, Items: []apis.Run{}}
 	list.Metadata.ResourceVersion = strconv.FormatUint(s.rv, 10)
-	for i, name := range names {
-		if opts.Continue != "" && name <= opts.Continue {
+	for _, name := range names {
+		if after != "" && name <= after {
 			continue
 		}
 		r := s.runs[name]
@@ -362,17 +443,10 @@ func (s *Store) ListRuns(_ context.Context, opts server.ListOptions) (*apis.RunL
 			continue
 		}
 		if opts.Limit > 0 && len(list.Items) == opts.Limit {
-			list.Metadata.Continue = list.Items[len(list.Items)-1].Metadata.Name
-			rest := int64(0)
-			for _, n := range names[i:] {
-				if opts.Match == nil || opts.Match(s.runs[n]) {
-					rest++
-				}
-			}
-			list.Metadata.RemainingItemCount = &rest
+			list.Metadata.Continue = base64.RawURLEncoding.EncodeToString([]byte(list.Items[len(list.Items)-1].Metadata.Name))
 			break
 		}
-		list.Items = append(list.Items, *clone(r))
+		list.Items = append(list.Items, *r.DeepCopy())
 	}
 	return list, nil
 }
@@ -398,6 +472,15 @@ func (s *Store) IsLeader() bool {
 func (s *Store) Leader() (string, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	waits := s.leaderWaits[:0]
+	for _, w := range s.leaderWaits {
+		if w.left--; w.left == 0 {
+			close(w.done)
+			continue
+		}
+		waits = append(waits, w)
+	}
+	s.leaderWaits = waits
 	return s.leaderID, s.leaderAt
 }
 

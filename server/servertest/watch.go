@@ -70,6 +70,7 @@ func (s *Store) Watch(ctx context.Context, o server.WatchOptions) (server.Watche
 		w.listing = append(w.listing, server.WatchEvent{Type: apis.Bookmark, ResourceVersion: s.rv, Object: encode(end)})
 	}
 	s.watchers[w] = false
+	s.watchersChangedLocked()
 	return w, nil
 }
 
@@ -105,7 +106,7 @@ func (w *watcher) Next() (server.WatchEvent, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if expired, ok := s.watchers[w]; !ok || expired {
-		w.err = fmt.Errorf("watcher stopped: %w", server.ErrUnavailable)
+		w.err = fmt.Errorf("watcher stopped: %w", apis.ErrUnavailable)
 		if expired {
 			w.err = fmt.Errorf("watch history replaced: %w", apis.ErrGone)
 		}
@@ -144,5 +145,8 @@ func (s *Store) ExpireWatches() {
 func (w *watcher) Stop() {
 	w.store.mu.Lock()
 	defer w.store.mu.Unlock()
-	delete(w.store.watchers, w)
+	if _, ok := w.store.watchers[w]; ok {
+		delete(w.store.watchers, w)
+		w.store.watchersChangedLocked()
+	}
 }

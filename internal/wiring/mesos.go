@@ -1,4 +1,4 @@
-package controller
+package wiring
 
 import (
 	"context"
@@ -7,20 +7,23 @@ import (
 	mesosproto "github.com/mesos/mesos-go/api/v1/lib"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/controller"
 	"github.com/sprint-project/sprint/mesos"
+	"github.com/sprint-project/sprint/raftstore"
 )
 
-// MesosScheduler adapts the mesos package's scheduler client to Scheduler.
+// MesosScheduler adapts the mesos package's scheduler client to
+// controller.Scheduler.
 type MesosScheduler struct {
 	Client *mesos.Scheduler
 	// KillGrace, when positive, overrides the task's kill policy on KILL.
 	KillGrace time.Duration
 }
 
-var _ Scheduler = MesosScheduler{}
+var _ controller.Scheduler = MesosScheduler{}
 
 // Run runs the subscription, delivering its events to h.
-func (m MesosScheduler) Run(ctx context.Context, h EventHandler) error {
+func (m MesosScheduler) Run(ctx context.Context, h controller.EventHandler) error {
 	return m.Client.Run(ctx, mesosHandler{h})
 }
 
@@ -47,7 +50,7 @@ func (m MesosScheduler) Kill(ctx context.Context, taskID, agentID string) error 
 }
 
 // Reconcile reconciles tasks (none: implicit).
-func (m MesosScheduler) Reconcile(ctx context.Context, tasks []ReconcileTask) error {
+func (m MesosScheduler) Reconcile(ctx context.Context, tasks []controller.ReconcileTask) error {
 	refs := make([]mesos.TaskRef, len(tasks))
 	for i, t := range tasks {
 		refs[i] = mesos.TaskRef{TaskID: t.TaskID, AgentID: t.AgentID}
@@ -60,33 +63,37 @@ func (m MesosScheduler) Acknowledge(ctx context.Context, status mesosproto.TaskS
 	return m.Client.Acknowledge(ctx, status)
 }
 
-// mesosHandler adapts EventHandler to mesos.Handler.
-type mesosHandler struct{ h EventHandler }
+// mesosHandler adapts controller.EventHandler to mesos.Handler.
+type mesosHandler struct{ h controller.EventHandler }
 
 var _ mesos.Handler = mesosHandler{}
 
-func (a mesosHandler) Subscribed(_ context.Context, frameworkID string, _ *mesosproto.MasterInfo) {
-	a.h.Subscribed(frameworkID)
+func (a mesosHandler) Subscribed(ctx context.Context, frameworkID string, _ *mesosproto.MasterInfo) {
+	a.h.Subscribed(ctx, frameworkID)
 }
-func (a mesosHandler) Offers(_ context.Context, offers []mesosproto.Offer) { a.h.Offers(offers) }
-func (a mesosHandler) Rescind(_ context.Context, id mesosproto.OfferID)    { a.h.Rescind(id) }
-func (a mesosHandler) Update(_ context.Context, st mesosproto.TaskStatus)  { a.h.Update(st) }
-func (a mesosHandler) Failure(_ context.Context, agentID, executorID string, _ *int32) {
+func (a mesosHandler) Offers(ctx context.Context, offers []mesosproto.Offer) { a.h.Offers(ctx, offers) }
+func (a mesosHandler) Rescind(ctx context.Context, id mesosproto.OfferID)    { a.h.Rescind(ctx, id) }
+func (a mesosHandler) Update(ctx context.Context, st mesosproto.TaskStatus)  { a.h.Update(ctx, st) }
+func (a mesosHandler) Failure(ctx context.Context, agentID, executorID string, _ *int32) {
 	if executorID == "" {
-		a.h.Failure(agentID)
+		a.h.Failure(ctx, agentID)
 	}
 }
 
 // Error: the subscription ends right after; Disconnected follows.
-func (a mesosHandler) Error(context.Context, string)             {}
-func (a mesosHandler) Disconnected(_ context.Context, err error) { a.h.Disconnected(err) }
+func (a mesosHandler) Error(context.Context, string) {}
+func (a mesosHandler) Disconnected(ctx context.Context, err error) {
+	a.h.Disconnected(ctx, err)
+}
 
-// MesosTaskBuilder is the production TaskBuilder: the mesos package's
+// MesosTaskBuilder is the production controller.TaskBuilder: the mesos package's
 // NewTaskInfo with opts.
-func MesosTaskBuilder(opts mesos.TaskOptions) TaskBuilder {
+func MesosTaskBuilder(opts mesos.TaskOptions) controller.TaskBuilder {
 	return func(run *apis.Run, taskID string, offer *mesosproto.Offer, ports []uint32) (mesosproto.TaskInfo, error) {
 		return mesos.NewTaskInfo(run, taskID, offer, ports, opts)
 	}
 }
 
-var _ mesos.FrameworkIDStore = RaftFrameworkIDs{}
+// The replicated store keeps the FrameworkID, so every leader subscribes
+// with the same one.
+var _ mesos.FrameworkIDStore = (*raftstore.Store)(nil)
