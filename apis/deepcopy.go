@@ -72,6 +72,7 @@ func (m *ObjectMeta) DeepCopyInto(out *ObjectMeta) {
 	out.Annotations = maps.Clone(m.Annotations)
 	out.CreationTimestamp = copyPtr(m.CreationTimestamp)
 	out.DeletionTimestamp = copyPtr(m.DeletionTimestamp)
+	out.OwnerReferences = slices.Clone(m.OwnerReferences)
 }
 
 // Equal reports whether m and o have the same stored form.
@@ -79,7 +80,8 @@ func (m *ObjectMeta) Equal(o *ObjectMeta) bool {
 	return m.Name == o.Name && m.GenerateName == o.GenerateName &&
 		maps.Equal(m.Labels, o.Labels) && maps.Equal(m.Annotations, o.Annotations) &&
 		m.UID == o.UID && m.ResourceVersion == o.ResourceVersion && m.Generation == o.Generation &&
-		timePtrEqual(m.CreationTimestamp, o.CreationTimestamp) && timePtrEqual(m.DeletionTimestamp, o.DeletionTimestamp)
+		timePtrEqual(m.CreationTimestamp, o.CreationTimestamp) && timePtrEqual(m.DeletionTimestamp, o.DeletionTimestamp) &&
+		slices.Equal(m.OwnerReferences, o.OwnerReferences)
 }
 
 // DeepCopy returns a copy of s that shares no memory with it.
@@ -114,6 +116,7 @@ func (s *RunSpec) DeepCopyInto(out *RunSpec) {
 		}
 	}
 	out.TTLSecondsAfterFinished = copyPtr(s.TTLSecondsAfterFinished)
+	out.DependsOn = slices.Clone(s.DependsOn)
 }
 
 // Equal reports whether s and o have the same stored form.
@@ -126,7 +129,8 @@ func (s *RunSpec) Equal(o *RunSpec) bool {
 		}) &&
 		slices.EqualFunc(s.Constraints, o.Constraints, slices.Equal[[]string]) &&
 		s.ActiveDeadlineSeconds == o.ActiveDeadlineSeconds && s.BackoffLimit == o.BackoffLimit &&
-		ptrEqual(s.TTLSecondsAfterFinished, o.TTLSecondsAfterFinished) && s.Cancel == o.Cancel
+		ptrEqual(s.TTLSecondsAfterFinished, o.TTLSecondsAfterFinished) && s.Cancel == o.Cancel &&
+		slices.Equal(s.DependsOn, o.DependsOn)
 }
 
 func (c *Container) deepCopy() *Container {

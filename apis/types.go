@@ -9,9 +9,13 @@ const APIVersion = "sprint/v1"
 
 // Kinds of objects served by the API.
 const (
-	KindRun     = "Run"
-	KindRunList = "RunList"
-	KindStatus  = "Status"
+	KindRun          = "Run"
+	KindRunList      = "RunList"
+	KindSchedule     = "Schedule"
+	KindScheduleList = "ScheduleList"
+	KindNotifier     = "Notifier"
+	KindNotifierList = "NotifierList"
+	KindStatus       = "Status"
 )
 
 // TypeMeta names the schema of a serialized object.
@@ -43,6 +47,23 @@ type ObjectMeta struct {
 	// DeletionTimestamp is set when a delete was requested while the Run's
 	// task was still live; the object goes once the task is terminal.
 	DeletionTimestamp *time.Time `json:"deletionTimestamp,omitempty"`
+	// OwnerReferences names the objects this one belongs to, as Kubernetes
+	// does: a Run fired by a Schedule names that Schedule. Set by the
+	// server; deleting the owner deletes the object unless the delete
+	// asks to orphan it.
+	OwnerReferences []OwnerReference `json:"ownerReferences,omitempty"`
+}
+
+// OwnerReference points at the object that owns another one. The UID pins
+// the owner: a re-created owner of the same name owns nothing of the old.
+type OwnerReference struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	UID        string `json:"uid"`
+	// Controller marks the owner that manages the object (a Schedule for
+	// the Runs it fired).
+	Controller bool `json:"controller,omitempty"`
 }
 
 // Run is a one-off task: the desired spec a user applies and the status the
@@ -96,6 +117,33 @@ type RunSpec struct {
 	// Cancel kills the task and keeps the record (phase Killed, reason
 	// Cancelled).
 	Cancel bool `json:"cancel,omitempty"`
+
+	// DependsOn lists Runs that must reach a phase before this one is
+	// launched. Until then the Run is Pending with reason
+	// WaitingForDependencies; when a dependency ends in a phase that can
+	// never meet its condition, the Run ends Failed with reason
+	// DependencyFailed without being launched. Immutable like the rest of
+	// the spec.
+	DependsOn []RunDependency `json:"dependsOn,omitempty" jsonschema:"maxItems=64"`
+}
+
+// Dependency conditions of a RunDependency.
+const (
+	// ConditionSucceeded is met when the dependency Succeeded (the default).
+	ConditionSucceeded = "Succeeded"
+	// ConditionFailed is met when the dependency Failed or was Killed.
+	ConditionFailed = "Failed"
+	// ConditionCompleted is met when the dependency reached any terminal
+	// phase.
+	ConditionCompleted = "Completed"
+)
+
+// RunDependency is one entry of RunSpec.DependsOn.
+type RunDependency struct {
+	// Name is the Run depended on; it need not exist yet.
+	Name string `json:"name"`
+	// Condition is Succeeded (default), Failed or Completed.
+	Condition string `json:"condition,omitempty" jsonschema:"enum=Succeeded,enum=Failed,enum=Completed"`
 }
 
 // Container types.
@@ -208,6 +256,14 @@ const (
 	ReasonUnschedulable        = "Unschedulable"
 	ReasonBackoff              = "BackOff"
 	ReasonDeleted              = "Deleted"
+	// ReasonWaitingForDependencies: Pending until spec.dependsOn is met.
+	ReasonWaitingForDependencies = "WaitingForDependencies"
+	// ReasonDependencyFailed: a dependency ended in a phase that can never
+	// meet its condition; the Run was never launched.
+	ReasonDependencyFailed = "DependencyFailed"
+	// ReasonReplaced: a Schedule with concurrencyPolicy Replace cancelled
+	// the Run for a newer firing.
+	ReasonReplaced = "Replaced"
 )
 
 // RunStatus is the observed state of a Run, written by the controller only.
