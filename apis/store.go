@@ -1,6 +1,9 @@
 package apis
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // The store contract's shared vocabulary. The replicated store (raftstore)
 // and its consumers (controller, server) each declare their own interfaces,
@@ -59,4 +62,28 @@ type StatusUpdate struct {
 type EventRecord struct {
 	Run   string   `json:"run"`
 	Event RunEvent `json:"event"`
+}
+
+// Firing is one firing of a Schedule as the controller commits it: the
+// Runs it creates and the Schedule's new status.lastScheduleTime go into
+// one Raft entry, so that a new leader neither repeats nor loses a firing.
+// The store applies all of it or nothing.
+type Firing struct {
+	// Schedule names the Schedule; a non-empty UID is a precondition
+	// (ErrNotFound when the Schedule was deleted and re-created).
+	Schedule RunRef
+	// PreviousScheduleTime must equal the stored status.lastScheduleTime
+	// (nil: never fired), else the firing fails with ErrConflict: another
+	// leader committed this or a later firing already.
+	PreviousScheduleTime *time.Time
+	// ScheduleTime becomes status.lastScheduleTime.
+	ScheduleTime time.Time
+	// MissedFirings is added to status.missedFirings.
+	MissedFirings int64
+	// Runs are created, each as a create of its own would be; a name that
+	// exists fails the whole firing with ErrAlreadyExists.
+	Runs []Run
+	// Replace lists live Runs cancelled in the same entry (spec.cancel,
+	// reason Replaced): concurrencyPolicy Replace.
+	Replace []RunRef
 }
