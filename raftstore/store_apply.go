@@ -190,6 +190,16 @@ func (s *Store) decideApply(req ApplyRequest, cur *storedRun, dryRun bool) (Appl
 		run := *next
 		run.APIVersion, run.Kind = apis.APIVersion, apis.KindRun
 		if dryRun {
+			// A dry run follows a linearizable read: the local state
+			// holds every Run committed before the call.
+			if err := s.fsm.view(func(tx *bolt.Tx) error {
+				if c := dependencyCycle(tx, req.Name, run.Spec.DependsOn); c != nil {
+					return cycleError(req.Name, c)
+				}
+				return nil
+			}); err != nil {
+				return ApplyResult{Err: err}, nil, nil
+			}
 			return ApplyResult{Outcome: ApplyCreated, Object: mustJSON(&run)}, nil, nil
 		}
 		now := s.cfg.Now().UTC()
