@@ -18,7 +18,9 @@ func dependsOn(deps ...apis.RunDependency) func(*apis.Run) {
 	return func(r *apis.Run) { r.Spec.DependsOn = deps }
 }
 
-func dep(name, cond string) apis.RunDependency { return apis.RunDependency{Name: name, Condition: cond} }
+func dep(name, cond string) apis.RunDependency {
+	return apis.RunDependency{Name: name, Condition: cond}
+}
 
 // finish ends a Run as Mesos would have, without a task: the tests drive a
 // dependency's phase directly.
@@ -171,7 +173,9 @@ func TestDependencies_DependencyAppliedAfterItsDependent(t *testing.T) {
 		assert.Equal(t, "waiting for extract (not found), transform (not found)", s.Message)
 
 		f.createRun("extract")
-		f.expect(func() bool { return f.status("load").Message == "waiting for extract (Succeeded), transform (not found)" },
+		f.expect(func() bool {
+			return f.status("load").Message == "waiting for extract (Succeeded), transform (not found)"
+		},
 			"load not re-evaluated when extract appeared: %q", f.status("load").Message)
 
 		f.createRun("transform", func(r *apis.Run) { r.Spec.Cpus = 64 })
