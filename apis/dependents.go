@@ -9,6 +9,12 @@ const KindRunDependents = "RunDependents"
 // unbounded one.
 const MaxDependentsNodes = 1000
 
+// MaxUpstreamRuns bounds the Runs upstream of a new Run (its
+// dependencies, theirs, and so on): the store walks them on every create
+// to refuse cycles, inside the replicated state machine, so the walk must
+// stay cheap whatever Runs exist. A create past the bound is refused.
+const MaxUpstreamRuns = 1000
+
 // RunDependents is the downstream subtree of a Run: the Runs whose
 // spec.dependsOn names it, the Runs that depend on those, and so on
 // (GET /api/v1/runs/{name}/dependents). The root is the Run itself.

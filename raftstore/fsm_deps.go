@@ -25,18 +25,23 @@ type storedDeps struct {
 	} `json:"spec"`
 }
 
+// errTooManyUpstream refuses a create with more than apis.MaxUpstreamRuns
+// Runs upstream.
+var errTooManyUpstream = fmt.Errorf("more than %d Runs upstream (dependencies, their dependencies, and so on)", apis.MaxUpstreamRuns)
+
 // dependencyCycle returns the cycle that creating name with deps would
 // close among the Runs in tx, as the names along it starting and ending
-// with name ("load", "transform", "extract", "load"), or nil. A dependency
+// with name ("load", "transform", "extract", "load"), or nil; or
+// errTooManyUpstream when the walk passes apis.MaxUpstreamRuns names. A dependency
 // on a Run that does not exist yet closes nothing now; when that Run is
 // created, its own check sees this one. It walks breadth first from deps
 // over the stored Runs' dependsOn, each Run at most once, so its cost is
 // bounded by the Runs reachable from deps, and the cycle it reports is a
 // shortest one. The answer depends only on tx, so every replica gives the
 // same one for the same entry.
-func dependencyCycle(tx *bolt.Tx, name string, deps []apis.RunDependency) []string {
+func dependencyCycle(tx *bolt.Tx, name string, deps []apis.RunDependency) ([]string, error) {
 	if len(deps) == 0 {
-		return nil
+		return nil, nil
 	}
 	b := tx.Bucket(bucketRuns)
 	parent := map[string]string{} // visited Run → the Run that led to it
@@ -66,32 +71,40 @@ func dependencyCycle(tx *bolt.Tx, name string, deps []apis.RunDependency) []stri
 					path = append(path, n)
 				}
 				slices.Reverse(path[1:])
-				return append(path, name)
+				return append(path, name), nil
 			}
 			if _, seen := parent[d.Name]; !seen {
+				if len(parent) == apis.MaxUpstreamRuns {
+					return nil, errTooManyUpstream
+				}
 				parent[d.Name] = cur
 				queue = append(queue, d.Name)
 			}
 		}
 	}
-	return nil
+	return nil, nil
 }
 
-// cycleError is the refusal of a create that would close cycle.
-func cycleError(name string, cycle []string) error {
-	return &apis.InvalidError{Kind: apis.KindRun, Name: name, Errors: apis.ErrorList{{
-		Field:   "spec.dependsOn",
-		Message: "a cycle: " + strings.Join(cycle, " → ") + " (each Run waits for the next; none could ever start)",
-	}}}
+// checkDependencies refuses to create a Run named name with deps when
+// they would close a cycle with the Runs in tx, or reach too far upstream.
+func checkDependencies(tx *bolt.Tx, name string, deps []apis.RunDependency) error {
+	cycle, err := dependencyCycle(tx, name, deps)
+	msg := ""
+	switch {
+	case err != nil:
+		msg = err.Error()
+	case cycle != nil:
+		msg = "a cycle: " + strings.Join(cycle, " → ") + " (each Run waits for the next; none could ever start)"
+	default:
+		return nil
+	}
+	return &apis.InvalidError{Kind: apis.KindRun, Name: name, Errors: apis.ErrorList{{Field: "spec.dependsOn", Message: msg}}}
 }
 
 // checkCycle refuses to create run when its dependsOn would close a cycle
 // with the Runs already applied, this entry's batch included.
 func (a *applier) checkCycle(run *apis.Run) error {
-	if c := dependencyCycle(a.tx, run.Metadata.Name, run.Spec.DependsOn); c != nil {
-		return cycleError(run.Metadata.Name, c)
-	}
-	return nil
+	return checkDependencies(a.tx, run.Metadata.Name, run.Spec.DependsOn)
 }
 
 // depIndex maps a Run name to the Runs whose dependsOn names it (which

@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"testing"
 
@@ -120,4 +121,25 @@ func TestFSM_DependentsIndexFollowsCreatesDeletesAndRestore(t *testing.T) {
 	assert.Equal(t, []string{"transform"}, dst.deps.of("extract"), "rebuilt from the snapshot, the stale edge gone")
 	assert.Equal(t, []string{"load"}, dst.deps.of("transform"))
 	assert.Empty(t, dst.deps.of("load"))
+}
+
+// The walk of a create is bounded: past apis.MaxUpstreamRuns names
+// upstream (existing or not) the create is refused rather than walked.
+func TestFSM_CreateRefusesTooManyUpstreamRuns(t *testing.T) {
+	f := newTestFSM(t)
+	var mids []string
+	for i := range 16 {
+		r := testRun(fmt.Sprintf("mid%02d", i))
+		for j := range apis.MaxDependsOn {
+			r.Spec.DependsOn = append(r.Spec.DependsOn, apis.RunDependency{Name: fmt.Sprintf("leaf%02d-%02d", i, j), Condition: apis.ConditionSucceeded})
+		}
+		require.NoError(t, applyCmd(t, f, cmdCreateRun, createRunCmd{Run: r}).Err)
+		mids = append(mids, r.Metadata.Name)
+	}
+	ok := depRun("fifteen", mids[:15]...) // 15 + 960 upstream
+	require.NoError(t, applyCmd(t, f, cmdCreateRun, createRunCmd{Run: ok}).Err)
+	top := depRun("top", mids...) // 16 + 1024 upstream
+	err := applyCmd(t, f, cmdCreateRun, createRunCmd{Run: top}).Err
+	require.ErrorIs(t, err, apis.ErrInvalid)
+	assert.Contains(t, err.Error(), "spec.dependsOn: more than 1000 Runs upstream")
 }

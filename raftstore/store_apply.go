@@ -193,10 +193,7 @@ func (s *Store) decideApply(req ApplyRequest, cur *storedRun, dryRun bool) (Appl
 			// A dry run follows a linearizable read: the local state
 			// holds every Run committed before the call.
 			if err := s.fsm.view(func(tx *bolt.Tx) error {
-				if c := dependencyCycle(tx, req.Name, run.Spec.DependsOn); c != nil {
-					return cycleError(req.Name, c)
-				}
-				return nil
+				return checkDependencies(tx, req.Name, run.Spec.DependsOn)
 			}); err != nil {
 				return ApplyResult{Err: err}, nil, nil
 			}

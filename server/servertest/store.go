@@ -567,7 +567,8 @@ func (s *Store) Remove(_ context.Context, id string) error {
 }
 
 // cycle refuses, as raftstore does, a new Run whose dependsOn would close
-// a cycle with the stored Runs. Caller holds s.mu.
+// a cycle with the stored Runs or reach past apis.MaxUpstreamRuns. Caller
+// holds s.mu.
 func (s *Store) cycle(r *apis.Run) error {
 	name := r.Metadata.Name
 	parent := map[string]string{}
@@ -595,6 +596,10 @@ func (s *Store) cycle(r *apis.Run) error {
 					Field: "spec.dependsOn", Message: "a cycle: " + strings.Join(path, " → ") + " (each Run waits for the next; none could ever start)"}}}
 			}
 			if _, seen := parent[d.Name]; !seen {
+				if len(parent) == apis.MaxUpstreamRuns {
+					return &apis.InvalidError{Kind: apis.KindRun, Name: name, Errors: apis.ErrorList{{
+						Field: "spec.dependsOn", Message: fmt.Sprintf("more than %d Runs upstream (dependencies, their dependencies, and so on)", apis.MaxUpstreamRuns)}}}
+				}
 				parent[d.Name] = cur.Metadata.Name
 				queue = append(queue, d.Name)
 			}
