@@ -244,3 +244,30 @@ func TestGC_KeepsFinishedDependencyOthersStillWaitFor(t *testing.T) {
 		assert.NotNil(t, f.store.run("extract"), "transform still waits for extract")
 	})
 }
+
+// A new leader rebuilds the index of dependents from the store: a pipeline
+// whose first step failed while no controller ran fails at the start of
+// the term, in one batch, and the Run waiting for the failure launches.
+func TestDependencies_NewTermDecidesFromTheStore(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{}, func(f *fixture) {
+			f.createRun("extract", func(r *apis.Run) {
+				r.Status = apis.RunStatus{Phase: apis.PhaseFailed, Reason: apis.ReasonTaskFailed, Attempts: 1}
+			})
+			f.createRun("transform", dependsOn(dep("extract", apis.ConditionSucceeded)), func(r *apis.Run) {
+				r.Status = apis.RunStatus{Phase: apis.PhasePending, Reason: apis.ReasonWaitingForDependencies, Message: "waiting for extract (Succeeded)"}
+			})
+			f.createRun("load", dependsOn(dep("transform", apis.ConditionSucceeded)), func(r *apis.Run) {
+				r.Status = apis.RunStatus{Phase: apis.PhasePending, Reason: apis.ReasonWaitingForDependencies, Message: "waiting for transform (Succeeded)"}
+			})
+			f.createRun("cleanup", dependsOn(dep("extract", apis.ConditionFailed)))
+		})
+		f.expect(func() bool { return f.phase("load") == apis.PhaseFailed }, "load never failed")
+		assert.Equal(t, apis.ReasonDependencyFailed, f.status("transform").Reason)
+		assert.Equal(t, apis.ReasonDependencyFailed, f.status("load").Reason)
+		f.offer("o1", "a1", 4, 1024)
+		f.launchedTask("cleanup", 1)
+		f.noTaskOf("transform")
+		f.noTaskOf("load")
+	})
+}
