@@ -56,6 +56,14 @@ func SetDefaults(r *Run) {
 			s.URIs[i].Extract = &t
 		}
 	}
+	if len(s.DependsOn) == 0 {
+		s.DependsOn = nil
+	}
+	for i := range s.DependsOn {
+		if s.DependsOn[i].Condition == "" {
+			s.DependsOn[i].Condition = ConditionSucceeded
+		}
+	}
 	if c := s.Container; c != nil {
 		setContainerDefaults(c)
 	}

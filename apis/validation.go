@@ -45,6 +45,11 @@ func ValidateRun(r *Run) ErrorList {
 	}
 	errs = append(errs, validateObjectMeta(&r.Metadata)...)
 	errs = append(errs, ValidateRunSpec(&r.Spec, "spec")...)
+	for i, d := range r.Spec.DependsOn {
+		if r.Metadata.Name != "" && d.Name == r.Metadata.Name {
+			errs = append(errs, fieldErr("spec.dependsOn["+strconv.Itoa(i)+"].name", "a Run cannot depend on itself"))
+		}
+	}
 	for _, ts := range []struct {
 		path string
 		t    *time.Time
@@ -114,6 +119,7 @@ func ValidateRunSpec(s *RunSpec, path string) ErrorList {
 	if s.TTLSecondsAfterFinished != nil {
 		errs = append(errs, validateSeconds(path+".ttlSecondsAfterFinished", *s.TTLSecondsAfterFinished)...)
 	}
+	errs = append(errs, validateDependsOn(path+".dependsOn", s.DependsOn)...)
 	return errs
 }
 

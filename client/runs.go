@@ -249,6 +249,18 @@ func (c *Client) Events(ctx context.Context, name string) ([]apis.RunEvent, erro
 	return out.Items, nil
 }
 
+// Dependents reads the Runs downstream of a Run (those whose
+// spec.dependsOn names it, and so on) as a tree rooted at the Run, with
+// each one's phase. A Run that does not exist is an error for which
+// IsNotFound is true.
+func (c *Client) Dependents(ctx context.Context, name string) (*apis.RunDependents, error) {
+	var out apis.RunDependents
+	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: runPath(name) + "/dependents"}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ListAll reads every matching Run, following continue tokens in pages of
 // pageSize (0 means 500). The list's resourceVersion is the first page's,
 // from which a watch misses nothing.

@@ -89,7 +89,8 @@ type fakeStore struct {
 	watchers       []*fakeWatcher
 	leader         bool
 	leaderCh       chan bool
-	batches        []int // size of each UpdateStatuses call
+	batches        []int      // size of each UpdateStatuses call
+	batchRuns      [][]string // the Runs of each UpdateStatuses call
 	barriers       int
 	failRecordOnce error
 	panicGets      map[string]int // GetRun of these names panics this many times
@@ -252,6 +253,11 @@ func (s *fakeStore) UpdateStatuses(_ context.Context, updates []apis.StatusUpdat
 		return nil, err
 	}
 	s.batches = append(s.batches, len(updates))
+	names := make([]string, len(updates))
+	for i, u := range updates {
+		names[i] = u.Run.Name
+	}
+	s.batchRuns = append(s.batchRuns, names)
 	errs := make([]error, len(updates))
 	for i, u := range updates {
 		r, err := s.lookup(u.Run)

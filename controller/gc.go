@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 
@@ -69,12 +70,14 @@ func (t *term) gcScan(ctx context.Context) ([]apis.RunRef, error) {
 	}
 	var finished []fin
 	var due []apis.RunRef
+	held := map[string]bool{} // finished Runs others still wait for
 	_, err := t.store.EachRun(ctx, func(r *apis.Run) error {
 		p := r.Status.Phase
 		if p == "" {
 			p = apis.PhasePending
 		}
 		counts[p]++
+		heldByDependents(r, held)
 		if !p.Terminal() {
 			return nil
 		}
@@ -100,6 +103,10 @@ func (t *term) gcScan(ctx context.Context) ([]apis.RunRef, error) {
 	for _, p := range []apis.RunPhase{apis.PhasePending, apis.PhaseStarting, apis.PhaseRunning,
 		apis.PhaseSucceeded, apis.PhaseFailed, apis.PhaseKilled} {
 		t.m.runsByPhase.WithLabelValues(string(p)).Set(float64(counts[p]))
+	}
+	if len(held) > 0 {
+		due = slices.DeleteFunc(due, func(ref apis.RunRef) bool { return held[ref.Name] })
+		finished = slices.DeleteFunc(finished, func(f fin) bool { return held[f.ref.Name] })
 	}
 	if excess := len(finished) - t.cfg.GCMaxFinished; excess > 0 {
 		sort.Slice(finished, func(i, j int) bool {

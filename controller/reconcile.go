@@ -128,6 +128,11 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 		}, true)
 		return Result{}, err
 	}
+	if awaitsDependencies(run) {
+		if res, done, err := t.reconcileDependencies(ctx, run, now); done {
+			return res, err
+		}
+	}
 	if run.Status.Phase != apis.PhasePending {
 		// First sight of the Run, or a status claiming a task that has
 		// no live attempt: it waits for an offer. The write is not

@@ -31,6 +31,7 @@ type term struct {
 	log      *slog.Logger
 	queue    *queue
 	attempts *registry
+	deps     *depGraph // who waits for whom (spec.dependsOn)
 	writer   *statusWriter
 	events   *eventRecorder
 	launcher *launcher
@@ -52,6 +53,7 @@ func newTerm(c *Controller) *term {
 		log:      c.log,
 		queue:    newQueue(c.clock, c.cfg.RetryBaseDelay, c.cfg.RetryMaxDelay),
 		attempts: newRegistry(),
+		deps:     newDepGraph(),
 		acks:     make(chan mesos.TaskStatus, 4096),
 	}
 	t.events = newEventRecorder(c.store, c.cfg, c.m.eventsDropped, t.log)
@@ -107,8 +109,10 @@ func (t *term) run(ctx context.Context) {
 			byRun[a.Run] = &liveAttempt{Attempt: a}
 		}
 		names = names[:0]
+		graph := newDepGraph()
 		index, err = t.store.EachRun(ctx, func(r *apis.Run) error {
 			names = append(names, r.Metadata.Name)
+			graph.set(r)
 			if la := byRun[r.Metadata.Name]; la != nil {
 				la.constraints = r.Spec.Constraints
 				if r.Status.TaskID == la.TaskID {
@@ -124,6 +128,7 @@ func (t *term) run(ctx context.Context) {
 		for _, la := range byRun {
 			t.attempts.add(*la)
 		}
+		t.deps.replace(graph)
 		return nil
 	}, t.log)
 	if err != nil {
@@ -205,13 +210,16 @@ func (t *term) watchLoop(ctx context.Context, index uint64) {
 		}
 		t.log.Warn("run watch ended; relisting", "err", err)
 		err = retry(ctx, t.clock, func() error {
+			graph := newDepGraph()
 			idx, err := t.store.EachRun(ctx, func(r *apis.Run) error {
+				graph.set(r)
 				t.queue.Add(r.Metadata.Name)
 				return nil
 			})
 			if err != nil {
 				return err
 			}
+			t.deps.replace(graph)
 			index = idx
 			return nil
 		}, t.log)
@@ -244,6 +252,9 @@ func (t *term) drainWatch(ctx context.Context, w RunWatcher, index uint64) uint6
 				index = rv
 			}
 			t.queue.Add(run.Metadata.Name)
+			for _, name := range t.deps.observe(ev.Type, run) {
+				t.queue.Add(name)
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -32,8 +33,15 @@ type statusChange struct {
 type writeReq struct {
 	name   string
 	update *mesos.TaskStatus // a Mesos status update, or
-	mutate mutation          // a controller change
+	mutate mutation          // a controller change, or
+	group  []writeReq        // changes that must share one batch
 	done   chan error        // optional; receives the outcome
+}
+
+// namedMutation is one Run's change of a mutateAll.
+type namedMutation struct {
+	name string
+	m    mutation
 }
 
 // statusWriter is the single owner of Run status writes in a term. It
@@ -97,6 +105,50 @@ func (w *statusWriter) mutate(ctx context.Context, name string, m mutation, wait
 	}
 }
 
+// mutateAll submits muts as one request, so that they are committed in
+// the same batch (one UpdateStatuses entry), and waits for it. The error
+// joins the failures of the single writes.
+func (w *statusWriter) mutateAll(ctx context.Context, muts []namedMutation) error {
+	if len(muts) == 0 {
+		return nil
+	}
+	req := writeReq{group: make([]writeReq, len(muts))}
+	for i, m := range muts {
+		req.group[i] = writeReq{name: m.name, mutate: m.m, done: make(chan error, 1)}
+	}
+	select {
+	case w.in <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	var errs []error
+	for _, r := range req.group {
+		select {
+		case err := <-r.done:
+			errs = append(errs, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// flatten replaces each group of a batch with its members, in order.
+func flatten(batch []writeReq) []writeReq {
+	if !slices.ContainsFunc(batch, func(r writeReq) bool { return r.group != nil }) {
+		return batch
+	}
+	out := make([]writeReq, 0, len(batch))
+	for _, r := range batch {
+		if r.group != nil {
+			out = append(out, r.group...)
+		} else {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func (w *statusWriter) run(ctx context.Context) {
 	cfg := w.cfg
 	for {
@@ -126,6 +178,7 @@ type pendingWrite struct {
 }
 
 func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
+	batch = flatten(batch)
 	now := w.clock.Now()
 	byName := map[string]*pendingWrite{}
 	var order []string

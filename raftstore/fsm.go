@@ -71,7 +71,8 @@ type fsm struct {
 	mmapSize int
 	logger   *slog.Logger
 	hub      *hub
-	metrics  *metrics // the Store's, once New set it
+	deps     *depIndex // who depends on whom, derived from the file
+	metrics  *metrics  // the Store's, once New set it
 	// handle runs a decoded command's handler: (*applier).dispatch; tests
 	// put a panicking handler here to exercise the rejection of entries
 	// whose handler panics.
@@ -109,6 +110,7 @@ func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.L
 		mmapSize:  mmapSize,
 		logger:    logger,
 		hub:       newHub(historySize, 0),
+		deps:      newDepIndex(),
 		metrics:   newMetrics(),
 		handle:    (*applier).dispatch,
 		appliedCh: make(chan struct{}),
@@ -142,6 +144,9 @@ func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.L
 	})
 	if err == nil {
 		err = db.Sync() // the markers must be on disk before anything relies on them
+	}
+	if err == nil {
+		err = db.View(f.deps.rebuild)
 	}
 	if err != nil {
 		db.Close()
@@ -216,6 +221,7 @@ func (f *fsm) wipe() error {
 	}
 	f.applied.Store(0)
 	f.appliedTerm.Store(0)
+	f.deps.reset()
 	f.hub.reset(0, nil)
 	f.trusted = true
 	return nil
@@ -351,6 +357,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 		if maxIdx > 0 {
 			f.setApplied(maxIdx, maxTerm)
+			f.deps.apply(events)
 			f.hub.dispatch(events, maxIdx)
 		}
 		return resps

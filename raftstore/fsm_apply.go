@@ -46,6 +46,12 @@ func (a *applier) applyOp(op *applyOp) result {
 			return result{Err: errStale}
 		}
 		run := newAppliedRun(op.Run)
+		if err := a.checkCycle(&run); err != nil {
+			// Decided here, against the state at the entry's place in
+			// the log: two creates that would close a cycle together
+			// are applied one after the other, and the second fails.
+			return result{Err: err}
+		}
 		// Leftovers of an earlier Run of the same name must not become this one's.
 		a.del(bucketAttempts, []byte(op.Name))
 		a.del(bucketEvents, []byte(op.Name))

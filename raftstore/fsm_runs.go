@@ -66,6 +66,9 @@ func (a *applier) applyCreateRun(c *createRunCmd) result {
 	if a.getRun(name) != nil {
 		return result{Err: fmt.Errorf("run %q: %w", name, apis.ErrAlreadyExists)}
 	}
+	if err := a.checkCycle(&run); err != nil {
+		return result{Err: err}
+	}
 	// Leftovers of an earlier Run of the same name must not become this one's.
 	a.del(bucketAttempts, []byte(name))
 	a.del(bucketEvents, []byte(name))

@@ -153,6 +153,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		panic(fmt.Sprintf("raftstore: restore: reopen: %v", err))
 	}
 	f.db = db
+	if err := db.View(f.deps.rebuild); err != nil {
+		// verifyBoltFile passed, so every Run decodes unless the
+		// snapshot's leader stored one that does not: no state to trust.
+		panic(fmt.Sprintf("raftstore: restore: %v", err))
+	}
 	f.setApplied(idx, term)
 	f.hub.reset(idx, fmt.Errorf("state replaced by a snapshot at index %d: %w", idx, apis.ErrGone))
 	f.logger.Info("fsm restored from snapshot", "index", idx, "term", term)

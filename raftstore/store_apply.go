@@ -190,6 +190,13 @@ func (s *Store) decideApply(req ApplyRequest, cur *storedRun, dryRun bool) (Appl
 		run := *next
 		run.APIVersion, run.Kind = apis.APIVersion, apis.KindRun
 		if dryRun {
+			// A dry run follows a linearizable read: the local state
+			// holds every Run committed before the call.
+			if err := s.fsm.view(func(tx *bolt.Tx) error {
+				return checkDependencies(tx, req.Name, run.Spec.DependsOn)
+			}); err != nil {
+				return ApplyResult{Err: err}, nil, nil
+			}
 			return ApplyResult{Outcome: ApplyCreated, Object: mustJSON(&run)}, nil, nil
 		}
 		now := s.cfg.Now().UTC()

@@ -63,6 +63,8 @@ func openAPIOps() []oaOp {
 			Responses: errs(map[string]string{"200": "text/plain output"})},
 		{Method: "GET", Path: "/api/v1/runs/{name}/events", Tag: "runs", Summary: "A Run's recent events",
 			Params: []oaParam{pName}, Responses: errs(map[string]string{"200": "RunEventList"})},
+		{Method: "GET", Path: "/api/v1/runs/{name}/dependents", Tag: "runs", Summary: "The Runs downstream of a Run (spec.dependsOn), as a tree with each one's phase",
+			Params: []oaParam{pName}, Responses: errs(map[string]string{"200": "RunDependents"})},
 		{Method: "GET", Path: "/api/v1/cluster", Tag: "cluster", Summary: "Raft members, leader, term and indexes as this node sees them",
 			Responses: errs(map[string]string{"200": "ClusterInfo"})},
 		{Method: "GET", Path: "/api/v1/policy", Tag: "cluster", Summary: "The admission policy in force: the leader's (forwarded), or this node's with local=true",
@@ -119,7 +121,7 @@ var schemaRefs = map[string]string{
 	"Member": "Member", "JoinRequest": "JoinRequest", "SprintRun": "SprintRun",
 	"ContainerRunDefinition": "ContainerRunDefinition", "RunEventList": "RunEventList",
 	"VersionInfo": "VersionInfo", "AdmissionPolicy": "AdmissionPolicy", "MesosState": "MesosState",
-	"RunApplyList": "RunApplyList",
+	"RunApplyList": "RunApplyList", "RunDependents": "RunDependents",
 }
 
 // openAPIDoc builds the document; version is the server's.
@@ -193,9 +195,27 @@ func openAPIDoc(version string) map[string]any {
 				"SprintRun":              obj("id", "lastModified", "state", "definition", "network"),
 				"ContainerRunDefinition": obj("cmd", "args", "container", "cpus", "mem", "env", "labels", "constraints"),
 				"RunEventList":           obj("apiVersion", "kind", "items"),
-				"VersionInfo":            obj("version", "nodeID"),
-				"AdmissionPolicy":        obj("apiVersion", "kind", "nodeID", "leader", "allowedHostPaths", "allowPrivileged", "allowedURISchemes"),
-				"MesosState":             obj("nodeID", "connected", "frameworkID", "frameworkName", "role", "masters", "embedded", "agents", "agentsError"),
+				"RunDependents": map[string]any{
+					"description": "A Run and the Runs downstream of it. Each node: name, phase, reason, condition (what it waits for of its parent), repeated (listed earlier in the tree, dependents there), dependents (its own nodes). truncated: more than 1000 nodes.",
+					"type":        "object",
+					"properties": map[string]any{
+						"apiVersion": map[string]any{}, "kind": map[string]any{}, "truncated": map[string]any{"type": "boolean"},
+						"name": map[string]any{"type": "string"}, "phase": map[string]any{"type": "string"}, "reason": map[string]any{"type": "string"},
+						"dependents": map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/DependentNode"}},
+					},
+				},
+				"DependentNode": map[string]any{
+					"type": "object",
+					"properties": map[string]any{
+						"name": map[string]any{"type": "string"}, "phase": map[string]any{"type": "string"}, "reason": map[string]any{"type": "string"},
+						"condition":  map[string]any{"type": "string", "enum": []string{"Succeeded", "Failed", "Completed"}},
+						"repeated":   map[string]any{"type": "boolean"},
+						"dependents": map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/DependentNode"}},
+					},
+				},
+				"VersionInfo":     obj("version", "nodeID"),
+				"AdmissionPolicy": obj("apiVersion", "kind", "nodeID", "leader", "allowedHostPaths", "allowPrivileged", "allowedURISchemes"),
+				"MesosState":      obj("nodeID", "connected", "frameworkID", "frameworkName", "role", "masters", "embedded", "agents", "agentsError"),
 			},
 		},
 	}

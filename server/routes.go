@@ -32,6 +32,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.DELETE("/api/v1/runs/:name", s.leaderOnly(s.deleteRun))
 	get("/api/v1/runs/:name/log", s.leaderOnly(s.runLog))
 	get("/api/v1/runs/:name/events", s.runEvents)
+	get("/api/v1/runs/:name/dependents", s.runDependents)
 	get("/api/v1/cluster", s.getCluster)
 	get("/api/v1/policy", s.getPolicy)
 	get("/api/v1/cluster/mesos", s.leaderOnly(s.getMesos))

@@ -33,7 +33,8 @@ var (
 type Store interface {
 	// CreateRun stores a new Run and returns it as stored (uid,
 	// resourceVersion, creationTimestamp set). Errors: apis.ErrAlreadyExists,
-	// apis.ErrNotLeader.
+	// apis.ErrInvalid (its dependsOn would close a cycle; so for ApplyRuns'
+	// creates), apis.ErrNotLeader.
 	CreateRun(ctx context.Context, run *apis.Run) (*apis.Run, error)
 	// UpdateRun replaces a Run's metadata and spec. A non-empty
 	// metadata.resourceVersion is a precondition. Errors: apis.ErrNotFound,
@@ -67,6 +68,9 @@ type Store interface {
 	// Events returns a Run's recent events, oldest first. Errors:
 	// apis.ErrNotFound.
 	Events(ctx context.Context, name string) ([]apis.RunEvent, error)
+	// Dependents returns the names of the Runs whose spec.dependsOn names
+	// name, sorted, from the local applied state; name need not exist.
+	Dependents(ctx context.Context, name string) ([]string, error)
 
 	// IsLeader reports whether this node is the Raft leader.
 	IsLeader() bool

@@ -35,7 +35,11 @@ func (a *app) describeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a.describe(a.stdout, run, events)
+			deps, err := c.Dependents(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			a.describe(a.stdout, run, events, deps)
 			return nil
 		},
 	}
@@ -58,7 +62,8 @@ func (a *app) stamp(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339) + " (" + a.since(t) + " ago)"
 }
 
-func (a *app) describe(w io.Writer, r *apis.Run, events []apis.RunEvent) {
+// describe prints a Run; deps is its dependents tree (nil: unknown).
+func (a *app) describe(w io.Writer, r *apis.Run, events []apis.RunEvent, deps *apis.RunDependents) {
 	top := kv{w: w}
 	top.line("Name", r.Metadata.Name)
 	top.line("Labels", labelsOf(r.Metadata.Labels))
@@ -128,6 +133,9 @@ func (a *app) describe(w io.Writer, r *apis.Run, events []apis.RunEvent) {
 	if s.Cancel {
 		spec.line("Cancel", "true")
 	}
+	if len(s.DependsOn) > 0 {
+		spec.line("Depends On", dependsOnLine(s.DependsOn))
+	}
 
 	fmt.Fprintln(w, "Status:")
 	st := kv{w: w, indent: "  "}
@@ -150,6 +158,17 @@ func (a *app) describe(w io.Writer, r *apis.Run, events []apis.RunEvent) {
 	st.line("Mesos State", orNone(status.MesosState))
 	st.line("Started", a.stamp(status.StartTime))
 	st.line("Completed", a.stamp(status.CompletionTime))
+	if status.Reason == apis.ReasonWaitingForDependencies {
+		st.line("Waiting for", strings.TrimPrefix(status.Message, "waiting for "))
+	}
+	if deps != nil {
+		if b := blocked(&deps.DependentNode); len(b) > 0 {
+			st.line("Blocked", strings.Join(b, ", ")+" (waiting for this Run)")
+		}
+		if n := len(deps.Dependents); n > 0 {
+			st.line("Dependents", fmt.Sprintf("%d direct (sprintctl tree run %s)", n, r.Metadata.Name))
+		}
+	}
 
 	if len(events) == 0 {
 		fmt.Fprintln(w, "Events:               <none>")

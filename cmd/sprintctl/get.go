@@ -15,18 +15,19 @@ import (
 
 type getOptions struct {
 	labelSel, fieldSel, output string
-	watch, watchEvents         bool
+	watch, watchEvents, tree   bool
 }
 
 func (a *app) getCmd() *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
-		Use:   "get runs [NAME...] [-l SELECTOR] [--field-selector SELECTOR] [-o wide|yaml|json|name] [-w]",
+		Use:   "get runs [NAME...] [-l SELECTOR] [--field-selector SELECTOR] [-o wide|yaml|json|name] [-w] [--tree]",
 		Short: "List Runs, or show some by name",
 		Example: `  sprintctl get runs
   sprintctl get runs -l team=data --field-selector status.phase=Running -o wide
   sprintctl get runs hello -o yaml
-  sprintctl get runs -w`,
+  sprintctl get runs -w
+  sprintctl get runs --tree`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := runsResource(args[0]); err != nil {
@@ -49,12 +50,16 @@ func (a *app) getCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, yaml, json or name")
 	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "after listing, print each change as it happens")
 	cmd.Flags().BoolVar(&o.watchEvents, "output-watch-events", false, "with --watch, show the event type (ADDED, MODIFIED, DELETED)")
+	cmd.Flags().BoolVar(&o.tree, "tree", false, "print the listed Runs as dependency trees (spec.dependsOn), with their phases")
 	return cmd
 }
 
 func (a *app) get(ctx context.Context, c *client.Client, names []string, o getOptions) error {
 	if len(names) > 0 && (o.labelSel != "" || o.fieldSel != "") {
 		return errors.New("give Run names or selectors, not both")
+	}
+	if o.tree && (o.watch || o.output != "") {
+		return errors.New("--tree prints its own format: not with --watch or --output")
 	}
 	if o.watch && len(names) == 0 {
 		return a.watchAll(ctx, c, o)
@@ -81,7 +86,9 @@ func (a *app) get(ctx context.Context, c *client.Client, names []string, o getOp
 	if !o.watch {
 		// Named Runs that were not found were reported one by one; "No
 		// runs found." is for an empty list only.
-		if len(names) == 0 || len(runs) > 0 {
+		if o.tree && (len(names) == 0 || len(runs) > 0) {
+			printForest(a.stdout, runs)
+		} else if len(names) == 0 || len(runs) > 0 {
 			if err := a.printRuns(a.stdout, runs, o.output, len(names) == 0); err != nil {
 				return err
 			}

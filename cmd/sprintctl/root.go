@@ -139,6 +139,7 @@ Token:  --token or SPRINT_TOKEN.`,
 	root.AddCommand(
 		a.applyCmd(), a.getCmd(), a.describeCmd(), a.deleteCmd(), a.killCmd(),
 		a.logsCmd(), a.waitCmd(), a.clusterCmd(), a.versionCmd(), a.completionCmd(root),
+		a.treeCmd(),
 	)
 	return root
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -213,6 +214,9 @@ func (s *Store) CreateRun(_ context.Context, run *apis.Run) (*apis.Run, error) {
 	if _, ok := s.runs[name]; ok {
 		return nil, fmt.Errorf("run %q: %w", name, apis.ErrAlreadyExists)
 	}
+	if err := s.cycle(r); err != nil {
+		return nil, err
+	}
 	s.rv++
 	now := s.Now().UTC().Truncate(time.Second)
 	r.APIVersion, r.Kind = apis.APIVersion, apis.KindRun
@@ -298,6 +302,10 @@ func (s *Store) ApplyRuns(_ context.Context, items []server.ApplyItem, dryRun bo
 		}
 		if cur == nil {
 			r := stored(next)
+			if err := s.cycle(r); err != nil {
+				out[i].Err = err
+				continue
+			}
 			if !dryRun {
 				s.rv++
 				now := s.Now().UTC().Truncate(time.Second)
@@ -556,4 +564,61 @@ func (s *Store) Remove(_ context.Context, id string) error {
 		}
 	}
 	return fmt.Errorf("member %q: %w", id, apis.ErrNotFound)
+}
+
+// cycle refuses, as raftstore does, a new Run whose dependsOn would close
+// a cycle with the stored Runs or reach past apis.MaxUpstreamRuns. Caller
+// holds s.mu.
+func (s *Store) cycle(r *apis.Run) error {
+	name := r.Metadata.Name
+	parent := map[string]string{}
+	var queue []string
+	for _, d := range r.Spec.DependsOn {
+		if _, seen := parent[d.Name]; !seen {
+			parent[d.Name] = name
+			queue = append(queue, d.Name)
+		}
+	}
+	for ; len(queue) > 0; queue = queue[1:] {
+		cur, ok := s.runs[queue[0]]
+		if !ok {
+			continue
+		}
+		for _, d := range cur.Spec.DependsOn {
+			if d.Name == name {
+				path := []string{name}
+				for n := cur.Metadata.Name; n != name; n = parent[n] {
+					path = append(path, n)
+				}
+				slices.Reverse(path[1:])
+				path = append(path, name)
+				return &apis.InvalidError{Kind: apis.KindRun, Name: name, Errors: apis.ErrorList{{
+					Field: "spec.dependsOn", Message: "a cycle: " + strings.Join(path, " → ") + " (each Run waits for the next; none could ever start)"}}}
+			}
+			if _, seen := parent[d.Name]; !seen {
+				if len(parent) == apis.MaxUpstreamRuns {
+					return &apis.InvalidError{Kind: apis.KindRun, Name: name, Errors: apis.ErrorList{{
+						Field: "spec.dependsOn", Message: fmt.Sprintf("more than %d Runs upstream (dependencies, their dependencies, and so on)", apis.MaxUpstreamRuns)}}}
+				}
+				parent[d.Name] = cur.Metadata.Name
+				queue = append(queue, d.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// Dependents implements server.Store: the stored Runs whose dependsOn
+// names name, sorted.
+func (s *Store) Dependents(_ context.Context, name string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for n, r := range s.runs {
+		if slices.ContainsFunc(r.Spec.DependsOn, func(d apis.RunDependency) bool { return d.Name == name }) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -422,6 +422,42 @@ var cases = []testCase{
 		_, err = h.Store.Events(t.Context(), "ev-missing")
 		assert.ErrorIs(t, err, apis.ErrNotFound)
 	}},
+	{"a create whose dependsOn closes a cycle is invalid; Dependents lists who waits", func(t *testing.T, h Harness) {
+		withDeps := func(name string, deps ...string) *apis.Run {
+			r := newRun(name)
+			for _, d := range deps {
+				r.Spec.DependsOn = append(r.Spec.DependsOn, apis.RunDependency{Name: d, Condition: apis.ConditionSucceeded})
+			}
+			return r
+		}
+		for _, r := range []*apis.Run{withDeps("cy-transform", "cy-extract"), withDeps("cy-extract", "cy-load"), withDeps("cy-audit", "cy-extract")} {
+			_, err := h.Store.CreateRun(t.Context(), r)
+			require.NoError(t, err)
+		}
+		_, err := h.Store.CreateRun(t.Context(), withDeps("cy-load", "cy-transform"))
+		require.ErrorIs(t, err, apis.ErrInvalid)
+		assert.Contains(t, err.Error(), "spec.dependsOn: a cycle: cy-load → cy-transform → cy-extract → cy-load")
+		res, err := h.Store.ApplyRuns(t.Context(), []server.ApplyItem{{Name: "cy-load", Decide: func(*apis.Run) (*apis.Run, error) {
+			return withDeps("cy-load", "cy-transform"), nil
+		}}}, false)
+		require.NoError(t, err)
+		require.ErrorIs(t, res[0].Err, apis.ErrInvalid)
+		_, err = h.Store.GetRun(t.Context(), "cy-load")
+		require.ErrorIs(t, err, apis.ErrNotFound)
+
+		deps, err := h.Store.Dependents(t.Context(), "cy-extract")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"cy-audit", "cy-transform"}, deps)
+		deps, err = h.Store.Dependents(t.Context(), "cy-load") // not there, but waited for
+		require.NoError(t, err)
+		assert.Equal(t, []string{"cy-extract"}, deps)
+		_, _, err = h.Store.RequestDelete(t.Context(), "cy-audit", "")
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			deps, err := h.Store.Dependents(t.Context(), "cy-extract")
+			return err == nil && len(deps) == 1 && deps[0] == "cy-transform"
+		}, Wait, time.Millisecond, "a deleted Run waits for nothing")
+	}},
 	{"the leader reads linearizably and knows itself", func(t *testing.T, h Harness) {
 		r := create(t, h, "leader-a")
 		require.NoError(t, h.Store.LinearizableRead(t.Context()))
