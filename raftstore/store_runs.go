@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/raft"
@@ -91,6 +92,29 @@ func (s *Store) wait(ctx context.Context, f raft.Future) error {
 	}
 }
 
+// InitialMessage is the status message of a Run stored Pending at its
+// creation, before the controller has looked at it.
+const InitialMessage = "waiting for an offer"
+
+// setInitialStatus makes a Run about to be created, whose status has no
+// phase, Pending since now (its creationTimestamp), as a Kubernetes API
+// server stores a new Pod Pending: the controller then needs no status
+// write (a Raft entry per new Run) before its first attempt. The leader
+// sets it in the command, as it sets the uid and creationTimestamp, so
+// every replica, of whatever version, stores the same status.
+// observedGeneration stays 0: no controller has seen the Run yet.
+func setInitialStatus(run *apis.Run, now time.Time) {
+	if run.Status.Phase != "" {
+		return
+	}
+	t := now
+	run.Status.Phase = apis.PhasePending
+	run.Status.LastTransitionTime = &t
+	if run.Status.Message == "" {
+		run.Status.Message = InitialMessage
+	}
+}
+
 // generateNameSuffix is Kubernetes' alphabet: no vowels, no look-alikes.
 const generateNameAlphabet = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -111,7 +135,8 @@ func randomSuffix(n int) string {
 // apis.SetDefaults first). The store sets uid, creationTimestamp,
 // generation 1 and resourceVersion; an empty name is completed from
 // metadata.generateName with a random suffix (chosen here, before Raft, so
-// every replica stores the same name). Status is stored as given.
+// every replica stores the same name). A status with a phase is stored as
+// given; one without is stored Pending (setInitialStatus).
 // Errors: apis.ErrAlreadyExists, apis.ErrBadRequest (no name),
 // *apis.InvalidError, *NotLeaderError, ErrLeadershipLost.
 func (s *Store) CreateRun(ctx context.Context, run *apis.Run) (*apis.Run, error) {
@@ -129,6 +154,7 @@ func (s *Store) CreateRun(ctx context.Context, run *apis.Run) (*apis.Run, error)
 		m.CreationTimestamp = &now
 		m.ResourceVersion = ""
 		m.DeletionTimestamp = nil
+		setInitialStatus(&c.Run, now)
 		r, err := s.apply(ctx, cmdCreateRun, c)
 		if err != nil {
 			if run.Metadata.Name == "" && errors.Is(err, apis.ErrAlreadyExists) && try < 3 {

@@ -251,7 +251,7 @@ var cases = []testCase{
 		assert.ErrorIs(t, err, apis.ErrNotFound)
 		got := get(t, h, "uid-a")
 		assert.Equal(t, cur.Metadata.ResourceVersion, got.Metadata.ResourceVersion)
-		assert.Equal(t, apis.RunStatus{}, got.Status)
+		assert.True(t, cur.Status.Equal(&got.Status), "the new Run's status is as created: %+v", got.Status)
 		assert.Equal(t, []string{"uid-a.1.new"}, liveTasks(t, h, "uid-a"), "the new Run's attempt stays live")
 	}},
 	{"UpdateStatuses with a stale resourceVersion is ErrConflict", func(t *testing.T, h Harness) {
