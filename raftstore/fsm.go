@@ -88,6 +88,17 @@ type fsm struct {
 	appliedMu   sync.Mutex
 	appliedCh   chan struct{} // closed and replaced on every applied advance
 
+	// proposed maps the first byte of an entry this node proposed (its
+	// Data, which raft hands back to the leader's FSM as the very slice
+	// given to Apply) to its command as checkProposal decoded and
+	// validated it: the leader applies it without decoding it again.
+	// Followers, and the leader for any entry not found here (read back
+	// from the log after a restart or a lost leadership), decode the
+	// bytes; json.Unmarshal of the same bytes gives the same value, so
+	// every replica applies the same command. Store.propose adds and
+	// removes its entry; the FSM only reads.
+	proposed sync.Map // *byte → decoded command
+
 	// trusted reports whether the file was found complete on open: closed
 	// cleanly, or last opened during this boot (so the kernel holds every
 	// write even without fsync). See DESIGN.md.
@@ -318,7 +329,10 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 				}
 				rej, ok := poisoned[l.Index]
 				if !ok {
-					resp, r, err := f.applyCommand(tx, l, &events)
+					// After a handler panicked, the batch is applied
+					// again from the bytes: a handler that panicked
+					// half-way may have left a decoded command modified.
+					resp, r, err := f.applyCommand(tx, l, &events, poisoned == nil)
 					if err != nil {
 						return err // a handler panicked: roll back and try again
 					}
@@ -390,7 +404,13 @@ func (e entryError) Error() string { return e.err.Error() }
 // Apply response, or the rejection of an entry that does not decode or
 // validate, or a *handlerPanic error when the handler panicked. Local
 // storage failures (fatalError) keep panicking.
-func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent) (resp any, rej *RejectedEntry, err error) {
+func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent, usePrepared bool) (resp any, rej *RejectedEntry, err error) {
+	if usePrepared && len(l.Data) > 0 {
+		if v, ok := f.proposed.Load(&l.Data[0]); ok {
+			// Decoded and validated by checkProposal from these bytes.
+			return f.applyDecoded(tx, l, cmdType(l.Data[0]), v, events)
+		}
+	}
 	t, v, derr := decodeCommand(l.Data)
 	if derr != nil {
 		if errors.Is(derr, errUnknownCommand) {
@@ -405,6 +425,11 @@ func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent) (resp
 	if verr := validateCommand(v); verr != nil {
 		return nil, newRejection(l.Index, t, RejectInvalid, verr), nil
 	}
+	return f.applyDecoded(tx, l, t, v, events)
+}
+
+// applyDecoded applies a decoded and validated command; see applyCommand.
+func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, t cmdType, v any, events *[]watchEvent) (resp any, rej *RejectedEntry, err error) {
 	defer func() {
 		p := recover()
 		if p == nil {

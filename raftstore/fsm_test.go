@@ -693,3 +693,28 @@ func TestFSM_UnchangedWritesAreNoOps(t *testing.T) {
 		})
 	}
 }
+
+// The leader's FSM applies an entry it proposed as checkProposal decoded
+// it (fsm.proposed, keyed by the very bytes raft hands back), and any
+// other entry — a follower's, or one read back from the log — from its
+// bytes. The test registers a different command for an entry's bytes to
+// see which one was applied.
+func TestFSM_AppliesTheProposersDecodedCommand(t *testing.T) {
+	f := newTestFSM(t)
+	data, err := encodeCommand(cmdCreateRun, createRunCmd{Run: testRun("from-bytes")})
+	require.NoError(t, err)
+	other, err := encodeCommand(cmdCreateRun, createRunCmd{Run: testRun("as-proposed")})
+	require.NoError(t, err)
+	v, err := checkProposal(other)
+	require.NoError(t, err)
+
+	f.proposed.Store(&data[0], v)
+	r := f.Apply(&raft.Log{Index: 1, Term: 1, Type: raft.LogCommand, Data: data}).(result)
+	require.NoError(t, r.Err)
+	assert.Equal(t, "as-proposed", r.Run.Metadata.Name, "the proposer's decoded command")
+
+	copied := bytes.Clone(data) // the same entry, read back from the log
+	r = f.Apply(&raft.Log{Index: 2, Term: 1, Type: raft.LogCommand, Data: copied}).(result)
+	require.NoError(t, r.Err)
+	assert.Equal(t, "from-bytes", r.Run.Metadata.Name, "decoded from the bytes")
+}

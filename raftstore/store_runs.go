@@ -47,9 +47,15 @@ func (s *Store) propose(ctx context.Context, t cmdType, payload any) (result, er
 	if err != nil {
 		return result{}, err
 	}
-	if err := checkProposal(data); err != nil {
+	v, err := checkProposal(data)
+	if err != nil {
 		return result{}, fmt.Errorf("%s: %w", t, err)
 	}
+	// This node's FSM applies the command as checkProposal decoded it
+	// rather than decoding the same bytes again (fsm.proposed).
+	key := &data[0]
+	s.fsm.proposed.Store(key, v)
+	defer s.fsm.proposed.Delete(key)
 	f := s.raft.Apply(data, s.timeout(ctx))
 	if err := s.wait(ctx, f); err != nil {
 		return result{}, s.raftErr(t.String(), err)
@@ -64,13 +70,17 @@ func (s *Store) propose(ctx context.Context, t cmdType, payload any) (result, er
 // checkProposal is the leader's half of "no entry takes a node down": an
 // entry is proposed only if it decodes back and passes the checks every
 // FSM applies (validateCommand), so no code path can commit what the
-// replicas would reject.
-func checkProposal(data []byte) error {
+// replicas would reject. It returns the decoded command: what every
+// replica decodes from data.
+func checkProposal(data []byte) (any, error) {
 	_, v, err := decodeCommand(data)
 	if err != nil {
-		return fmt.Errorf("entry does not decode: %w", err)
+		return nil, fmt.Errorf("entry does not decode: %w", err)
 	}
-	return validateCommand(v)
+	if err := validateCommand(v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // wait waits for a raft future, for ctx, or for the store to close. raft
