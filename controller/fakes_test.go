@@ -95,6 +95,9 @@ type fakeStore struct {
 	failRecordOnce error
 	panicGets      map[string]int // GetRun of these names panics this many times
 	scanned        int            // EachRun calls
+	// noInitialStatus stores new Runs without a phase, as a store before
+	// raftstore's setInitialStatus did; otherwise they are stored Pending.
+	noInitialStatus bool
 }
 
 func newFakeStore(log *actionLog) *fakeStore {
@@ -265,6 +268,14 @@ func (s *fakeStore) UpdateStatuses(_ context.Context, updates []apis.StatusUpdat
 			errs[i] = err
 			continue
 		}
+		if u.Attempt != nil {
+			// As raftstore: the attempt first, under RecordAttempt's
+			// rules; refused, the status is not written either.
+			if err := s.recordLocked(apis.RunRef{Name: u.Run.Name, UID: u.Run.UID}, *u.Attempt); err != nil {
+				errs[i] = err
+				continue
+			}
+		}
 		finish := u.FinishTaskID
 		if finish == "" && u.Status.Phase.Terminal() {
 			finish = u.Status.TaskID
@@ -307,6 +318,11 @@ func (s *fakeStore) RecordAttempt(_ context.Context, ref apis.RunRef, a apis.Att
 	if err := s.checkLeader(); err != nil {
 		return err
 	}
+	return s.recordLocked(ref, a)
+}
+
+// recordLocked is RecordAttempt with s.mu held.
+func (s *fakeStore) recordLocked(ref apis.RunRef, a apis.Attempt) error {
 	if err := s.failRecordOnce; err != nil {
 		s.failRecordOnce = nil
 		return err
@@ -411,6 +427,10 @@ func (s *fakeStore) add(r *apis.Run, created time.Time) {
 	r.Metadata.Generation = 1
 	r.Metadata.CreationTimestamp = &created
 	r.Metadata.DeletionTimestamp = nil
+	if r.Status.Phase == "" && !s.noInitialStatus {
+		t := created
+		r.Status.Phase, r.Status.Message, r.Status.LastTransitionTime = apis.PhasePending, "waiting for an offer", &t
+	}
 	delete(s.attempts, r.Metadata.Name)
 	delete(s.events, r.Metadata.Name)
 	s.runs[r.Metadata.Name] = r

@@ -35,7 +35,12 @@ type writeReq struct {
 	update *mesos.TaskStatus // a Mesos status update, or
 	mutate mutation          // a controller change, or
 	group  []writeReq        // changes that must share one batch
-	done   chan error        // optional; receives the outcome
+	// launch, with mutate, is an attempt to record in the same write
+	// (StatusUpdate.Attempt); once committed it joins the registry
+	// before anything else of the batch happens.
+	launch *liveAttempt
+	uid    string     // with launch: the UID of the Run it was decided for
+	done   chan error // optional; receives the outcome
 }
 
 // namedMutation is one Run's change of a mutateAll.
@@ -149,6 +154,28 @@ func flatten(batch []writeReq) []writeReq {
 	return out
 }
 
+// launch records a new attempt and points the Run's status at it
+// (launchMutation) in one write, and waits until it is committed: then the
+// attempt is live in the registry and its task may be launched. Before,
+// the attempt was one Raft entry and its Starting status another, in
+// sequence on every launch's way to Running.
+// uid is the UID of the Run the launch was decided for; the write fails
+// when the Run is now another, or has ended, or is cancelled or deleted.
+func (w *statusWriter) launch(ctx context.Context, uid string, a liveAttempt) error {
+	req := writeReq{name: a.Run, mutate: launchMutation(a.Attempt, a.hostname, a.ports), launch: &a, uid: uid, done: make(chan error, 1)}
+	select {
+	case w.in <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (w *statusWriter) run(ctx context.Context) {
 	cfg := w.cfg
 	for {
@@ -175,6 +202,7 @@ type pendingWrite struct {
 	acks     []mesos.TaskStatus
 	done     []chan error
 	retry    bool
+	launch   *liveAttempt // recorded with this write
 }
 
 func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
@@ -245,6 +273,17 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 			reply(r.done, fmt.Errorf("run %s: %w", r.name, apis.ErrNotFound))
 			continue
 		}
+		if r.launch != nil {
+			if _, live := w.attempts.get(r.name); live || p.launch != nil {
+				reply(r.done, fmt.Errorf("launch %s of %s: %w: %w", r.launch.TaskID, r.name, apis.ErrAttemptLive, apis.ErrConflict))
+				continue
+			}
+			if cur := p.run; cur.Metadata.UID != r.uid || cur.Metadata.DeletionTimestamp != nil || cur.Spec.Cancel || cur.Status.Phase.Terminal() {
+				reply(r.done, fmt.Errorf("launch %s of %s: the run changed since the launch was planned: %w", r.launch.TaskID, r.name, apis.ErrConflict))
+				continue
+			}
+			p.launch = r.launch
+		}
 		if ch := r.mutate(p.run, now); ch != nil {
 			p.run.Status = ch.status
 			if ch.finishTaskID != "" {
@@ -266,10 +305,14 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 		if p.run == nil {
 			continue
 		}
-		if len(p.finished) == 0 && p.orig.Equal(&p.run.Status) {
+		if len(p.finished) == 0 && p.launch == nil && p.orig.Equal(&p.run.Status) {
 			continue
 		}
 		u := apis.StatusUpdate{Run: apis.RunRef{Name: name, UID: p.run.Metadata.UID}, Status: p.run.Status}
+		if p.launch != nil {
+			a := p.launch.Attempt
+			u.Attempt = &a
+		}
 		if n := len(p.finished); n > 0 {
 			u.FinishTaskID = p.finished[n-1]
 		}
@@ -307,6 +350,9 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 		}
 		for _, id := range p.finished {
 			w.attempts.finish(p.run.Metadata.Name, id)
+		}
+		if p.launch != nil {
+			w.attempts.add(*p.launch)
 		}
 		if p.retry {
 			w.m.retries.Inc()

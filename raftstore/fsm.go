@@ -502,6 +502,12 @@ func (a *applier) dispatch(v any) result {
 		return result{}
 	case *applyRunsCmd:
 		return a.applyApplyRuns(c)
+	case *batchStatusAttemptsCmd:
+		items := make([]result, len(c.Updates))
+		for i, u := range c.Updates {
+			items[i] = a.applyAttemptStatus(u)
+		}
+		return result{Items: items}
 	}
 	// decodeCommand returned a type without a handler: a programming error,
 	// but still the same on every replica, so a rejection, not a crash.

@@ -130,6 +130,37 @@ func (a *applier) applyUpdateStatus(u statusEntry) result {
 	return result{Run: &next}
 }
 
+// applyAttemptStatus records u's attempt, if any, then writes its status.
+// Every check of both comes before either writes, so an item that fails
+// writes nothing.
+func (a *applier) applyAttemptStatus(u attemptStatusEntry) result {
+	if u.Attempt == nil {
+		return a.applyUpdateStatus(u.statusEntry)
+	}
+	if u.Attempt.Run != u.Name {
+		return result{Err: fmt.Errorf("attempt of %q in a status write of %q: %w", u.Attempt.Run, u.Name, apis.ErrBadRequest)}
+	}
+	if u.PreconditionRV != "" {
+		cur := a.getRun(u.Name)
+		if cur == nil {
+			return result{Err: notFound(u.Name)}
+		}
+		if err := checkUID(cur, u.UID); err != nil {
+			return result{Err: err}
+		}
+		if err := checkRV(cur, u.PreconditionRV); err != nil {
+			return result{Err: err}
+		}
+	}
+	// applyRecordAttempt checks the Run, its UID and its attempts before
+	// it writes; once the attempt is in, the status write's own checks
+	// (the same Run and UID) hold.
+	if r := a.applyRecordAttempt(&recordAttemptCmd{Attempt: *u.Attempt, RunUID: u.UID}); r.Err != nil {
+		return r
+	}
+	return a.applyUpdateStatus(u.statusEntry)
+}
+
 func (a *applier) applyRequestDelete(c *requestDeleteCmd) result {
 	cur := a.getRun(c.Name)
 	if cur == nil {

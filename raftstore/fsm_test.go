@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sprint-project/sprint/apis"
 )
@@ -717,4 +719,54 @@ func TestFSM_AppliesTheProposersDecodedCommand(t *testing.T) {
 	r = f.Apply(&raft.Log{Index: 2, Term: 1, Type: raft.LogCommand, Data: copied}).(result)
 	require.NoError(t, r.Err)
 	assert.Equal(t, "from-bytes", r.Run.Metadata.Name, "decoded from the bytes")
+}
+
+// batch_status_attempts: an item records its attempt and writes its status,
+// or, when any check of either fails, writes neither; items without an
+// attempt are plain status writes.
+func TestFSM_BatchStatusAttempts(t *testing.T) {
+	f := newTestFSM(t)
+	a := mustCreate(t, f, "a")
+	mustCreate(t, f, "b")
+	starting := func(task string) apis.RunStatus {
+		return apis.RunStatus{Phase: apis.PhaseStarting, TaskID: task}
+	}
+	item := func(name, uid, rv, task string) attemptStatusEntry {
+		e := attemptStatusEntry{statusEntry: statusEntry{Name: name, UID: uid, PreconditionRV: rv, Status: starting(task)}}
+		if task != "" {
+			e.Attempt = &apis.Attempt{Run: name, TaskID: task, Number: 1}
+		}
+		return e
+	}
+	r := applyCmd(t, f, cmdBatchStatusAttempts, batchStatusAttemptsCmd{Updates: []attemptStatusEntry{
+		item("a", a.Metadata.UID, "", "a.1"),
+		item("b", "", "", ""),             // a plain status write
+		item("a", "", "", "a.2"),          // a second live attempt
+		item("b", "other-uid", "", "b.1"), // meant for another Run of that name
+		item("b", "", "1", "b.1"),         // a stale resourceVersion
+		{statusEntry: statusEntry{Name: "b"}, Attempt: &apis.Attempt{Run: "a", TaskID: "x"}}, // another Run's attempt
+	}})
+	require.NoError(t, r.Err)
+	require.Len(t, r.Items, 6)
+	assert.NoError(t, r.Items[0].Err)
+	assert.NoError(t, r.Items[1].Err)
+	assert.ErrorIs(t, r.Items[2].Err, apis.ErrAttemptLive)
+	assert.ErrorIs(t, r.Items[3].Err, apis.ErrNotFound)
+	assert.ErrorIs(t, r.Items[4].Err, apis.ErrConflict)
+	assert.ErrorIs(t, r.Items[5].Err, apis.ErrBadRequest)
+
+	live, err := f.liveAttempts()
+	require.NoError(t, err)
+	require.Len(t, live, 1)
+	assert.Equal(t, "a.1", live[0].TaskID)
+	var runA, runB apis.Run
+	require.NoError(t, f.view(func(tx *bolt.Tx) error {
+		if err := json.Unmarshal(tx.Bucket(bucketRuns).Get([]byte("a")), &runA); err != nil {
+			return err
+		}
+		return json.Unmarshal(tx.Bucket(bucketRuns).Get([]byte("b")), &runB)
+	}))
+	assert.Equal(t, "a.1", runA.Status.TaskID, "the refused second attempt wrote no status")
+	assert.Equal(t, apis.PhaseStarting, runB.Status.Phase)
+	assert.Empty(t, runB.Status.TaskID, "b's refused items wrote no status")
 }

@@ -226,15 +226,44 @@ type StatusResult struct {
 }
 
 // BatchUpdateStatus applies many status updates in one Raft entry (the
-// controller's bulk path). The error is for the batch as a whole
-// (*NotLeaderError, ErrLeadershipLost); each update's own rejection is in
-// its StatusResult.
+// controller's bulk path). An update with an Attempt records it first, as
+// RecordAttempt does (at.Run is set from the update's Run), and fails as a
+// whole, status included, when the attempt is refused. The error is for
+// the batch as a whole (*NotLeaderError, ErrLeadershipLost); each update's
+// own rejection is in its StatusResult, whose Run is the FSM's, shared
+// with watchers: it must not be modified.
 func (s *Store) BatchUpdateStatus(ctx context.Context, updates []apis.StatusUpdate) ([]StatusResult, error) {
+	var (
+		t       = cmdBatchUpdateStatus
+		payload any
+	)
 	entries := make([]statusEntry, len(updates))
+	var attempts []*apis.Attempt
 	for i, u := range updates {
 		entries[i] = newStatusEntry(u)
+		if u.Attempt != nil {
+			if attempts == nil {
+				attempts = make([]*apis.Attempt, len(updates))
+			}
+			a := *u.Attempt // as RecordAttempt: of the Run named, launched now by default
+			a.Run = u.Run.Name
+			if a.LaunchTime.IsZero() {
+				a.LaunchTime = s.cfg.Now().UTC()
+			}
+			attempts[i] = &a
+		}
 	}
-	r, err := s.apply(ctx, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: entries})
+	payload = batchUpdateStatusCmd{Updates: entries}
+	if attempts != nil {
+		// Only a batch with attempts needs the newer entry type.
+		t = cmdBatchStatusAttempts
+		withAttempts := make([]attemptStatusEntry, len(entries))
+		for i, e := range entries {
+			withAttempts[i] = attemptStatusEntry{statusEntry: e, Attempt: attempts[i]}
+		}
+		payload = batchStatusAttemptsCmd{Updates: withAttempts}
+	}
+	r, err := s.propose(ctx, t, payload)
 	if err != nil {
 		return nil, err
 	}
