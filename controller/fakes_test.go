@@ -98,6 +98,9 @@ type fakeStore struct {
 	// noInitialStatus stores new Runs without a phase, as a store before
 	// raftstore's setInitialStatus did; otherwise they are stored Pending.
 	noInitialStatus bool
+	// statusGate, when set, is called by UpdateStatuses before it writes;
+	// a non-nil channel it returns holds the write until it is closed.
+	statusGate func(updates []apis.StatusUpdate) <-chan struct{}
 }
 
 func newFakeStore(log *actionLog) *fakeStore {
@@ -250,6 +253,14 @@ func (s *fakeStore) checkLeader() error {
 }
 
 func (s *fakeStore) UpdateStatuses(_ context.Context, updates []apis.StatusUpdate) ([]error, error) {
+	s.mu.Lock()
+	gate := s.statusGate
+	s.mu.Unlock()
+	if gate != nil {
+		if ch := gate(updates); ch != nil {
+			<-ch
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkLeader(); err != nil {
@@ -429,7 +440,7 @@ func (s *fakeStore) add(r *apis.Run, created time.Time) {
 	r.Metadata.DeletionTimestamp = nil
 	if r.Status.Phase == "" && !s.noInitialStatus {
 		t := created
-		r.Status.Phase, r.Status.Message, r.Status.LastTransitionTime = apis.PhasePending, "waiting for an offer", &t
+		r.Status.Phase, r.Status.Message, r.Status.LastTransitionTime = apis.PhasePending, fakeInitialMessage, &t
 	}
 	delete(s.attempts, r.Metadata.Name)
 	delete(s.events, r.Metadata.Name)
@@ -688,3 +699,7 @@ func (l *actionLog) reset() {
 	defer l.mu.Unlock()
 	l.all = nil
 }
+
+// fakeInitialMessage is the message of a Run the fake stores Pending, as
+// raftstore.InitialMessage.
+const fakeInitialMessage = "waiting for an offer"
