@@ -22,6 +22,7 @@ func (a *applier) getRun(name string) *apis.Run {
 func (a *applier) putRun(run *apis.Run) {
 	run.Metadata.ResourceVersion = strconv.FormatUint(a.index, 10)
 	a.putJSON(bucketRuns, []byte(run.Metadata.Name), run)
+	a.wroteRun(run)
 }
 
 // deleteRun removes a Run with its attempts and events and emits DELETED

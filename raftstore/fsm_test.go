@@ -770,3 +770,51 @@ func TestFSM_BatchStatusAttempts(t *testing.T) {
 	assert.Equal(t, apis.PhaseStarting, runB.Status.Phase)
 	assert.Empty(t, runB.Status.TaskID, "b's refused items wrote no status")
 }
+
+// GetRun answers from the cache of written Runs what a read of the file
+// answers, after every kind of write, and hands out copies.
+func TestFSM_RunCacheAnswersAsTheFile(t *testing.T) {
+	f := newTestFSM(t)
+	fromFile := func(name string) *apis.Run {
+		var run *apis.Run
+		require.NoError(t, f.view(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketRuns).Get([]byte(name))
+			if b == nil {
+				return nil
+			}
+			var err error
+			run, err = decodeRun(b)
+			return err
+		}))
+		return run
+	}
+	same := func(step, name string) {
+		t.Helper()
+		want := fromFile(name)
+		got, err := f.getRun(name)
+		if want == nil {
+			assert.ErrorIs(t, err, apis.ErrNotFound, step)
+			return
+		}
+		require.NoError(t, err, step)
+		assert.JSONEq(t, string(mustJSON(want)), string(mustJSON(got)), step)
+	}
+	mustCreate(t, f, "a")
+	same("create", "a")
+	got, err := f.getRun("a")
+	require.NoError(t, err)
+	got.Spec.Command = "changed by a caller"
+	same("a caller's copy", "a")
+	applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}}})
+	same("status", "a")
+	up := testRun("a")
+	up.Spec.Command = "echo again"
+	applyCmd(t, f, cmdUpdateRun, updateRunCmd{Run: up})
+	same("update", "a")
+	applyCmd(t, f, cmdApplyRuns, applyRunsCmd{Ops: []applyOp{{Op: opCreate, Name: "b", Run: ptr(testRun("b"))}}})
+	same("apply create", "b")
+	applyCmd(t, f, cmdRequestDelete, requestDeleteCmd{Name: "a"})
+	same("delete", "a")
+	mustCreate(t, f, "a")
+	same("re-create", "a")
+}
