@@ -452,7 +452,7 @@ func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, t cmdType, v any, events *[
 		resp, rej = nil, nil
 		err = &handlerPanic{entry: *newRejection(l.Index, t, reason, panicError(p)), stack: string(debug.Stack())}
 	}()
-	a := applier{tx: tx, index: l.Index, events: events, written: written}
+	a := applier{tx: tx, index: l.Index, events: events, written: written, cache: f.runs}
 	r := f.handle(&a, v)
 	var inv *invalidEntry
 	if errors.As(r.Err, &inv) {
@@ -529,6 +529,7 @@ type applier struct {
 	// written: the Runs the batch stored, by name, for the FSM's run
 	// cache; nil for a name written or deleted without its decoded Run.
 	written map[string]*apis.Run
+	cache   *runCache // the FSM's, as of the last commit
 }
 
 func (a *applier) put(bucket, key, val []byte) {

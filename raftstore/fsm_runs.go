@@ -11,7 +11,19 @@ import (
 // rejected command leaves no partial write behind in the shared batch
 // transaction.
 
+// getRun reads the Run as this entry finds it: as an earlier entry of the
+// batch left it, else as the run cache holds it (the last committed state),
+// else decoded from the file. Every source gives the same Run (the cache
+// holds what was stored, decoded from the same entries), and the handler
+// gets its own copy to change.
 func (a *applier) getRun(name string) *apis.Run {
+	if r, ok := a.written[name]; ok {
+		if r != nil {
+			return r.DeepCopy()
+		}
+	} else if r, ok := a.cache.get(name); ok {
+		return r
+	}
 	var run apis.Run
 	if !a.getJSON(bucketRuns, []byte(name), &run) {
 		return nil

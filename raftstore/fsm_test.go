@@ -818,3 +818,43 @@ func TestFSM_RunCacheAnswersAsTheFile(t *testing.T) {
 	mustCreate(t, f, "a")
 	same("re-create", "a")
 }
+
+// The run cache changes no outcome: the same entries applied with the
+// cache warm and with it emptied before every entry store the same bytes.
+func TestFSM_RunCacheStoresWhatDecodingStores(t *testing.T) {
+	warm, cold := newTestFSM(t), newTestFSM(t)
+	withEnv := testRun("b")
+	withEnv.Spec.Env = map[string]string{}
+	entries := []struct {
+		typ     cmdType
+		payload any
+	}{
+		{cmdCreateRun, createRunCmd{Run: testRun("a")}},
+		{cmdApplyRuns, applyRunsCmd{Ops: []applyOp{{Op: opCreate, Name: "b", Run: &withEnv}}}},
+		{cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []statusEntry{
+			{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseStarting, TaskID: "a.1"}},
+			{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning, TaskID: "a.1"}},
+			{Name: "b", Status: apis.RunStatus{Phase: apis.PhasePending, Message: "m"}},
+		}}},
+		{cmdUpdateRun, updateRunCmd{Run: withEnv}},
+		{cmdRequestDelete, requestDeleteCmd{Name: "b", Now: time.Unix(7, 0).UTC()}},
+		{cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseSucceeded, TaskID: "a.1"}}}},
+	}
+	for _, e := range entries {
+		applyCmd(t, warm, e.typ, e.payload)
+		cold.runs.reset()
+		applyCmd(t, cold, e.typ, e.payload)
+	}
+	dump := func(f *fsm) map[string]string {
+		out := map[string]string{}
+		require.NoError(t, f.view(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketRuns).ForEach(func(k, v []byte) error {
+				out[string(k)] = string(v)
+				return nil
+			})
+		}))
+		return out
+	}
+	assert.Equal(t, dump(cold), dump(warm))
+	assert.Len(t, dump(warm), 1, "b, never launched, was deleted at once")
+}
