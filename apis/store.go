@@ -50,10 +50,16 @@ type RunRef struct {
 // the same write, so status and attempt never disagree about whether a
 // task is live; an attempt is also marked terminal when Status.Phase is
 // terminal and Status.TaskID names it.
+//
+// Attempt, when set, is recorded in the same write before the status, under
+// the rules of RecordAttempt (Attempt.Run is set from Run.Name): a launch's
+// attempt and the status pointing at it commit as one. When the attempt is
+// refused (ErrAttemptLive, ErrConflict, ErrNotFound), so is the status.
 type StatusUpdate struct {
 	Run          RunRef
 	Status       RunStatus
 	FinishTaskID string
+	Attempt      *Attempt
 }
 
 // EventRecord is one event of one Run, as the controller appends them to a

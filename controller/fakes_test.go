@@ -95,6 +95,12 @@ type fakeStore struct {
 	failRecordOnce error
 	panicGets      map[string]int // GetRun of these names panics this many times
 	scanned        int            // EachRun calls
+	// noInitialStatus stores new Runs without a phase, as a store before
+	// raftstore's setInitialStatus did; otherwise they are stored Pending.
+	noInitialStatus bool
+	// statusGate, when set, is called by UpdateStatuses before it writes;
+	// a non-nil channel it returns holds the write until it is closed.
+	statusGate func(updates []apis.StatusUpdate) <-chan struct{}
 }
 
 func newFakeStore(log *actionLog) *fakeStore {
@@ -248,6 +254,14 @@ func (s *fakeStore) checkLeader() error {
 
 func (s *fakeStore) UpdateStatuses(_ context.Context, updates []apis.StatusUpdate) ([]error, error) {
 	s.mu.Lock()
+	gate := s.statusGate
+	s.mu.Unlock()
+	if gate != nil {
+		if ch := gate(updates); ch != nil {
+			<-ch
+		}
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkLeader(); err != nil {
 		return nil, err
@@ -264,6 +278,14 @@ func (s *fakeStore) UpdateStatuses(_ context.Context, updates []apis.StatusUpdat
 		if err != nil {
 			errs[i] = err
 			continue
+		}
+		if u.Attempt != nil {
+			// As raftstore: the attempt first, under RecordAttempt's
+			// rules; refused, the status is not written either.
+			if err := s.recordLocked(apis.RunRef{Name: u.Run.Name, UID: u.Run.UID}, *u.Attempt); err != nil {
+				errs[i] = err
+				continue
+			}
 		}
 		finish := u.FinishTaskID
 		if finish == "" && u.Status.Phase.Terminal() {
@@ -307,6 +329,11 @@ func (s *fakeStore) RecordAttempt(_ context.Context, ref apis.RunRef, a apis.Att
 	if err := s.checkLeader(); err != nil {
 		return err
 	}
+	return s.recordLocked(ref, a)
+}
+
+// recordLocked is RecordAttempt with s.mu held.
+func (s *fakeStore) recordLocked(ref apis.RunRef, a apis.Attempt) error {
 	if err := s.failRecordOnce; err != nil {
 		s.failRecordOnce = nil
 		return err
@@ -411,6 +438,10 @@ func (s *fakeStore) add(r *apis.Run, created time.Time) {
 	r.Metadata.Generation = 1
 	r.Metadata.CreationTimestamp = &created
 	r.Metadata.DeletionTimestamp = nil
+	if r.Status.Phase == "" && !s.noInitialStatus {
+		t := created
+		r.Status.Phase, r.Status.Message, r.Status.LastTransitionTime = apis.PhasePending, fakeInitialMessage, &t
+	}
 	delete(s.attempts, r.Metadata.Name)
 	delete(s.events, r.Metadata.Name)
 	s.runs[r.Metadata.Name] = r
@@ -668,3 +699,7 @@ func (l *actionLog) reset() {
 	defer l.mu.Unlock()
 	l.all = nil
 }
+
+// fakeInitialMessage is the message of a Run the fake stores Pending, as
+// raftstore.InitialMessage.
+const fakeInitialMessage = "waiting for an offer"

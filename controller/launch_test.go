@@ -25,6 +25,9 @@ func TestLaunch_RecordsAttemptBeforeAcceptAndRunsToSuccess(t *testing.T) {
 		acc := f.log.index("sched.accept o1 " + task)
 		require.GreaterOrEqual(t, rec, 0)
 		assert.Less(t, rec, acc, "the attempt must be committed before the ACCEPT")
+		// Its Starting status commits with it, in one store write.
+		assert.Less(t, f.log.index("store.status hello Starting"), acc, "the Starting status commits with the attempt, before the ACCEPT")
+		assert.Empty(t, f.log.matching("store.status hello Pending"), "the store created it Pending: no status write before the launch")
 
 		r := f.waitPhase("hello", apis.PhaseStarting)
 		assert.Equal(t, task, r.Status.TaskID)

@@ -484,7 +484,16 @@ func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch,
 		}, false)
 		return false
 	}
-	if err := l.store.RecordAttempt(ctx, apis.RunRef{Name: name, UID: run.Metadata.UID}, a); err != nil {
+	host := s.offer.Hostname
+	ports := make([]int32, len(pl.ports))
+	for i, p := range pl.ports {
+		ports[i] = int32(p)
+	}
+	// The attempt and the Starting status commit in one entry, with the
+	// Run's UID as their precondition; the attempt is live in the
+	// registry once it returns.
+	live := liveAttempt{Attempt: a, hostname: host, ports: ports, constraints: run.Spec.Constraints}
+	if err := l.writer.launch(ctx, run.Metadata.UID, live); err != nil {
 		if ctx.Err() == nil {
 			if errors.Is(err, apis.ErrAttemptLive) {
 				l.log.Info("attempt already recorded; not launching", "run", name)
@@ -498,13 +507,6 @@ func (l *launcher) record(ctx context.Context, s *offerSpace, pl *plannedLaunch,
 	pl.number = number
 	pl.task = task
 	pl.run = *run
-	host := s.offer.Hostname
-	ports := make([]int32, len(pl.ports))
-	for i, p := range pl.ports {
-		ports[i] = int32(p)
-	}
-	l.attempts.add(liveAttempt{Attempt: a, hostname: host, ports: ports, constraints: run.Spec.Constraints})
-	_ = l.writer.mutate(ctx, name, launchMutation(a, host, ports), false)
 	return true
 }
 

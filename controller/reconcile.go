@@ -133,11 +133,20 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 			return res, err
 		}
 	}
+	if neverSeen(run) {
+		// The store created it Pending (raftstore's setInitialStatus):
+		// nothing to write, only the event that a write of Pending by
+		// the controller records below. A repeat (the Run reconciled
+		// again before its launch) folds into it in the store.
+		t.events.record(apis.EventRecord{Run: name, Event: event(now, apis.EventNormal, "Scheduled",
+			"waiting for an offer that fits cpus %s, mem %s", num(run.Spec.Cpus), num(run.Spec.Mem))})
+	}
 	if run.Status.Phase != apis.PhasePending {
-		// First sight of the Run, or a status claiming a task that has
-		// no live attempt: it waits for an offer. The write is not
-		// awaited: the launcher re-reads the Run before it launches, and
-		// a launch writes its status after this one.
+		// First sight of a Run stored without a phase, or a status
+		// claiming a task that has no live attempt: it waits for an
+		// offer. The write is not awaited: the launcher re-reads the Run
+		// before it launches, and a launch writes its status after this
+		// one.
 		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) *statusChange {
 			if _, live := t.attempts.get(name); live || r.Status.Phase.Terminal() || r.Status.Phase == apis.PhasePending {
 				return nil
@@ -166,6 +175,14 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 	}
 	t.launcher.send(ctx, launcherMsg{kind: msgPending, run: run})
 	return Result{}, nil
+}
+
+// neverSeen reports whether run is Pending as the store created it: no
+// controller has written its status (observedGeneration is set by every
+// write of Pending or of an attempt), it has no attempt and no reason.
+func neverSeen(run *apis.Run) bool {
+	s := &run.Status
+	return s.Phase == apis.PhasePending && s.ObservedGeneration == 0 && s.Attempts == 0 && s.Reason == "" && s.TaskID == ""
 }
 
 // killFor records why the task is being killed (so the terminal update is

@@ -40,6 +40,7 @@ func TestReconcile_PanicIsRecoveredAndRetried(t *testing.T) {
 		f := newFixture(t, Config{RetryBaseDelay: time.Second})
 		f.store.mu.Lock()
 		f.store.panicGets = map[string]int{"boom": 2}
+		f.store.noInitialStatus = true // processed: marked Pending
 		f.store.mu.Unlock()
 		f.createRun("boom")
 		f.createRun("fine")
@@ -70,4 +71,34 @@ func TestReconcile_ExportedNeedsLeadership(t *testing.T) {
 			return err == apis.ErrNotLeader
 		}, "not leader")
 	})
+}
+
+// A new Run is stored Pending (raftstore's setInitialStatus): the
+// controller writes no status for it before its launch, only the Scheduled
+// event. A Run stored without a phase (an older store) is marked Pending
+// by the controller, with the same event.
+func TestReconcile_NewRunNeedsNoPendingWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		noInitialStatus bool
+		writes          int
+	}{
+		{"stored Pending", false, 0},
+		{"stored without a phase", true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inBubble(t, func(t *testing.T) {
+				f := newFixture(t, Config{})
+				f.store.mu.Lock()
+				f.store.noInitialStatus = tc.noInitialStatus
+				f.store.mu.Unlock()
+				f.createRun("new")
+				f.expect(func() bool { return len(f.store.runEvents("new")) == 1 }, "the Scheduled event")
+				f.settle()
+				assert.Equal(t, "Scheduled", f.store.runEvents("new")[0].Reason)
+				assert.Equal(t, apis.PhasePending, f.phase("new"))
+				assert.Len(t, f.log.matching("store.status new Pending"), tc.writes)
+			})
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
@@ -35,7 +36,12 @@ type writeReq struct {
 	update *mesos.TaskStatus // a Mesos status update, or
 	mutate mutation          // a controller change, or
 	group  []writeReq        // changes that must share one batch
-	done   chan error        // optional; receives the outcome
+	// launch, with mutate, is an attempt to record in the same write
+	// (StatusUpdate.Attempt); once committed it joins the registry
+	// before anything else of the batch happens.
+	launch *liveAttempt
+	uid    string     // with launch: the UID of the Run it was decided for
+	done   chan error // optional; receives the outcome
 }
 
 // namedMutation is one Run's change of a mutateAll.
@@ -149,22 +155,157 @@ func flatten(batch []writeReq) []writeReq {
 	return out
 }
 
+// launch records a new attempt and points the Run's status at it
+// (launchMutation) in one write, and waits until it is committed: then the
+// attempt is live in the registry and its task may be launched. Before,
+// the attempt was one Raft entry and its Starting status another, in
+// sequence on every launch's way to Running.
+// uid is the UID of the Run the launch was decided for; the write fails
+// when the Run is now another, or has ended, or is cancelled or deleted.
+func (w *statusWriter) launch(ctx context.Context, uid string, a liveAttempt) error {
+	req := writeReq{name: a.Run, mutate: launchMutation(a.Attempt, a.hostname, a.ports), launch: &a, uid: uid, done: make(chan error, 1)}
+	select {
+	case w.in <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writerPipeline is how many batches may be committing at once. A batch
+// takes a Raft commit (tens of milliseconds on a loaded disk); with one
+// at a time, every write that arrived meanwhile waited for it and then for
+// its own, so each status step on a Run's way to Running cost about 1.5
+// commits. Two batches never write the same Run: a request for a Run of a
+// batch in flight waits for the next batch after it, so every batch still
+// reads, and writes over, the Run as the previous write of it left it.
+const writerPipeline = 2
+
 func (w *statusWriter) run(ctx context.Context) {
 	cfg := w.cfg
-	for {
-		var batch []writeReq
-		select {
-		case <-ctx.Done():
-			return
-		case r := <-w.in:
-			batch = append(batch, r)
+	var (
+		wg       sync.WaitGroup
+		carried  []writeReq         // requests that wait for a batch in flight, in arrival order
+		inflight = map[string]int{} // Run name → batches in flight writing it
+		running  int                // batches in flight
+		finished = make(chan []string, writerPipeline)
+	)
+	defer wg.Wait()
+	release := func(names []string) {
+		running--
+		for _, n := range names {
+			if inflight[n]--; inflight[n] <= 0 {
+				delete(inflight, n)
+			}
 		}
-		batch, ok := collectBatch(ctx, w.in, batch, cfg.StatusBatchSize, cfg.StatusBatchWindow)
+	}
+	for {
+		var fresh []writeReq
+		if running >= writerPipeline || !anyFree(carried, inflight) {
+			// Nothing to commit yet: wait for a request (when a batch
+			// may start) or for a batch to finish.
+			var in <-chan writeReq
+			if running < writerPipeline {
+				in = w.in
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case names := <-finished:
+				release(names)
+				continue
+			case r := <-in:
+				fresh = append(fresh, r)
+			}
+		}
+		fresh, ok := collectBatch(ctx, w.in, fresh, cfg.StatusBatchSize, cfg.StatusBatchWindow)
 		if !ok {
 			return
 		}
-		w.commit(ctx, batch)
+		// Finished batches free their Runs before this one is split.
+	drain:
+		for {
+			select {
+			case names := <-finished:
+				release(names)
+			default:
+				break drain
+			}
+		}
+		var now []writeReq
+		now, carried = splitBatch(append(carried, fresh...), inflight, cfg.StatusBatchSize)
+		if len(now) == 0 {
+			continue
+		}
+		var names []string
+		seen := map[string]bool{}
+		for _, r := range now {
+			for _, n := range reqNames(r) {
+				if !seen[n] {
+					seen[n] = true
+					names = append(names, n)
+					inflight[n]++
+				}
+			}
+		}
+		running++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.commit(ctx, now)
+			finished <- names // buffered for every batch in flight
+		}()
 	}
+}
+
+// reqNames is the Runs a request writes: its own, or its group's.
+func reqNames(r writeReq) []string {
+	if r.group == nil {
+		return []string{r.name}
+	}
+	names := make([]string, len(r.group))
+	for i, g := range r.group {
+		names[i] = g.name
+	}
+	return names
+}
+
+// splitBatch divides reqs, in arrival order, into those a batch may
+// commit now (at most max) and those that wait, both in order. A request
+// waits while any of its Runs is written by a batch in flight or by an
+// earlier request that waits, so the writes of one Run keep their order
+// and a group stays whole.
+func splitBatch(reqs []writeReq, inflight map[string]int, max int) (now, wait []writeReq) {
+	blocked := map[string]bool{}
+	for _, r := range reqs {
+		names := reqNames(r)
+		hold := len(now) >= max
+		for _, n := range names {
+			if inflight[n] > 0 || blocked[n] {
+				hold = true
+			}
+		}
+		if hold {
+			wait = append(wait, r)
+			for _, n := range names {
+				blocked[n] = true
+			}
+			continue
+		}
+		now = append(now, r)
+	}
+	return now, wait
+}
+
+// anyFree reports whether a carried request may go now.
+func anyFree(carried []writeReq, inflight map[string]int) bool {
+	now, _ := splitBatch(carried, inflight, 1)
+	return len(now) > 0
 }
 
 // pendingWrite is one Run's accumulated change within a batch.
@@ -175,6 +316,7 @@ type pendingWrite struct {
 	acks     []mesos.TaskStatus
 	done     []chan error
 	retry    bool
+	launch   *liveAttempt // recorded with this write
 }
 
 func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
@@ -245,6 +387,17 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 			reply(r.done, fmt.Errorf("run %s: %w", r.name, apis.ErrNotFound))
 			continue
 		}
+		if r.launch != nil {
+			if _, live := w.attempts.get(r.name); live || p.launch != nil {
+				reply(r.done, fmt.Errorf("launch %s of %s: %w: %w", r.launch.TaskID, r.name, apis.ErrAttemptLive, apis.ErrConflict))
+				continue
+			}
+			if cur := p.run; cur.Metadata.UID != r.uid || cur.Metadata.DeletionTimestamp != nil || cur.Spec.Cancel || cur.Status.Phase.Terminal() {
+				reply(r.done, fmt.Errorf("launch %s of %s: the run changed since the launch was planned: %w", r.launch.TaskID, r.name, apis.ErrConflict))
+				continue
+			}
+			p.launch = r.launch
+		}
 		if ch := r.mutate(p.run, now); ch != nil {
 			p.run.Status = ch.status
 			if ch.finishTaskID != "" {
@@ -266,10 +419,14 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 		if p.run == nil {
 			continue
 		}
-		if len(p.finished) == 0 && p.orig.Equal(&p.run.Status) {
+		if len(p.finished) == 0 && p.launch == nil && p.orig.Equal(&p.run.Status) {
 			continue
 		}
 		u := apis.StatusUpdate{Run: apis.RunRef{Name: name, UID: p.run.Metadata.UID}, Status: p.run.Status}
+		if p.launch != nil {
+			a := p.launch.Attempt
+			u.Attempt = &a
+		}
 		if n := len(p.finished); n > 0 {
 			u.FinishTaskID = p.finished[n-1]
 		}
@@ -307,6 +464,9 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 		}
 		for _, id := range p.finished {
 			w.attempts.finish(p.run.Metadata.Name, id)
+		}
+		if p.launch != nil {
+			w.attempts.add(*p.launch)
 		}
 		if p.retry {
 			w.m.retries.Inc()

@@ -38,6 +38,11 @@ const (
 	// that predates it must not skip it, so it has no ignorableFlag: every
 	// node runs a binary that knows it before a leader proposes it.
 	cmdApplyRuns cmdType = 12
+	// cmdBatchStatusAttempts is cmdBatchUpdateStatus whose items may
+	// record an attempt first (a launch: the attempt and the status
+	// pointing at it in one entry). Like apply_runs it has no
+	// ignorableFlag: every node must know it before a leader proposes it.
+	cmdBatchStatusAttempts cmdType = 30
 )
 
 func (t cmdType) String() string {
@@ -66,6 +71,8 @@ func (t cmdType) String() string {
 		return "remove_member"
 	case cmdApplyRuns:
 		return "apply_runs"
+	case cmdBatchStatusAttempts:
+		return "batch_status_attempts"
 	}
 	return fmt.Sprintf("cmd(%d)", byte(t))
 }
@@ -112,6 +119,18 @@ type updateStatusCmd struct {
 
 type batchUpdateStatusCmd struct {
 	Updates []statusEntry `json:"updates"`
+}
+
+// attemptStatusEntry is a statusEntry that, with Attempt set, records
+// that attempt (as record_attempt does, with UID as its RunUID) before
+// writing the status; a refused attempt fails the item, status included.
+type attemptStatusEntry struct {
+	statusEntry
+	Attempt *apis.Attempt `json:"attempt,omitempty"`
+}
+
+type batchStatusAttemptsCmd struct {
+	Updates []attemptStatusEntry `json:"updates"`
 }
 
 type requestDeleteCmd struct {
@@ -252,6 +271,8 @@ func decodeCommand(data []byte) (cmdType, any, error) {
 		v = &removeMemberCmd{}
 	case cmdApplyRuns:
 		v = &applyRunsCmd{}
+	case cmdBatchStatusAttempts:
+		v = &batchStatusAttemptsCmd{}
 	default:
 		return t, nil, fmt.Errorf("%w %d", errUnknownCommand, byte(t))
 	}

@@ -88,6 +88,20 @@ type fsm struct {
 	appliedMu   sync.Mutex
 	appliedCh   chan struct{} // closed and replaced on every applied advance
 
+	// proposed maps the first byte of an entry this node proposed (its
+	// Data, which raft hands back to the leader's FSM as the very slice
+	// given to Apply) to its command as checkProposal decoded and
+	// validated it: the leader applies it without decoding it again.
+	// Followers, and the leader for any entry not found here (read back
+	// from the log after a restart or a lost leadership), decode the
+	// bytes; json.Unmarshal of the same bytes gives the same value, so
+	// every replica applies the same command. Store.propose adds and
+	// removes its entry; the FSM only reads.
+	proposed sync.Map // *byte → decoded command
+
+	// runs holds the decoded Runs written last, for GetRun (runcache.go).
+	runs *runCache
+
 	// trusted reports whether the file was found complete on open: closed
 	// cleanly, or last opened during this boot (so the kernel holds every
 	// write even without fsync). See DESIGN.md.
@@ -114,6 +128,7 @@ func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.L
 		metrics:   newMetrics(),
 		handle:    (*applier).dispatch,
 		appliedCh: make(chan struct{}),
+		runs:      newRunCache(),
 	}
 	// Copies left by a crash during Snapshot or Restore are garbage.
 	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "fsm-snapshot-*.db"))
@@ -222,6 +237,7 @@ func (f *fsm) wipe() error {
 	f.applied.Store(0)
 	f.appliedTerm.Store(0)
 	f.deps.reset()
+	f.runs.reset()
 	f.hub.reset(0, nil)
 	f.trusted = true
 	return nil
@@ -306,6 +322,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		resps := make([]any, len(logs))
 		var maxIdx, maxTerm uint64
 		var events []watchEvent
+		written := map[string]*apis.Run{} // Runs this batch wrote (nil: evict), for f.runs
 		var rejected []RejectedEntry
 		err := f.db.Update(func(tx *bolt.Tx) error {
 			for i, l := range logs {
@@ -318,7 +335,10 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 				}
 				rej, ok := poisoned[l.Index]
 				if !ok {
-					resp, r, err := f.applyCommand(tx, l, &events)
+					// After a handler panicked, the batch is applied
+					// again from the bytes: a handler that panicked
+					// half-way may have left a decoded command modified.
+					resp, r, err := f.applyCommand(tx, l, &events, written, poisoned == nil)
 					if err != nil {
 						return err // a handler panicked: roll back and try again
 					}
@@ -356,6 +376,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 				"index", r.Index, "type", r.Type, "reason", r.Reason, "err", r.Message)
 		}
 		if maxIdx > 0 {
+			f.runs.apply(written) // before the applied index says these writes are in
 			f.setApplied(maxIdx, maxTerm)
 			f.deps.apply(events)
 			f.hub.dispatch(events, maxIdx)
@@ -390,7 +411,13 @@ func (e entryError) Error() string { return e.err.Error() }
 // Apply response, or the rejection of an entry that does not decode or
 // validate, or a *handlerPanic error when the handler panicked. Local
 // storage failures (fatalError) keep panicking.
-func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent) (resp any, rej *RejectedEntry, err error) {
+func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent, written map[string]*apis.Run, usePrepared bool) (resp any, rej *RejectedEntry, err error) {
+	if usePrepared && len(l.Data) > 0 {
+		if v, ok := f.proposed.Load(&l.Data[0]); ok {
+			// Decoded and validated by checkProposal from these bytes.
+			return f.applyDecoded(tx, l, cmdType(l.Data[0]), v, events, written)
+		}
+	}
 	t, v, derr := decodeCommand(l.Data)
 	if derr != nil {
 		if errors.Is(derr, errUnknownCommand) {
@@ -405,6 +432,11 @@ func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent) (resp
 	if verr := validateCommand(v); verr != nil {
 		return nil, newRejection(l.Index, t, RejectInvalid, verr), nil
 	}
+	return f.applyDecoded(tx, l, t, v, events, written)
+}
+
+// applyDecoded applies a decoded and validated command; see applyCommand.
+func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, t cmdType, v any, events *[]watchEvent, written map[string]*apis.Run) (resp any, rej *RejectedEntry, err error) {
 	defer func() {
 		p := recover()
 		if p == nil {
@@ -420,7 +452,7 @@ func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent) (resp
 		resp, rej = nil, nil
 		err = &handlerPanic{entry: *newRejection(l.Index, t, reason, panicError(p)), stack: string(debug.Stack())}
 	}()
-	a := applier{tx: tx, index: l.Index, events: events}
+	a := applier{tx: tx, index: l.Index, events: events, written: written, cache: f.runs}
 	r := f.handle(&a, v)
 	var inv *invalidEntry
 	if errors.As(r.Err, &inv) {
@@ -477,6 +509,12 @@ func (a *applier) dispatch(v any) result {
 		return result{}
 	case *applyRunsCmd:
 		return a.applyApplyRuns(c)
+	case *batchStatusAttemptsCmd:
+		items := make([]result, len(c.Updates))
+		for i, u := range c.Updates {
+			items[i] = a.applyAttemptStatus(u)
+		}
+		return result{Items: items}
 	}
 	// decodeCommand returned a type without a handler: a programming error,
 	// but still the same on every replica, so a rejection, not a crash.
@@ -488,12 +526,24 @@ type applier struct {
 	tx     *bolt.Tx
 	index  uint64
 	events *[]watchEvent
+	// written: the Runs the batch stored, by name, for the FSM's run
+	// cache; nil for a name written or deleted without its decoded Run.
+	written map[string]*apis.Run
+	cache   *runCache // the FSM's, as of the last commit
 }
 
 func (a *applier) put(bucket, key, val []byte) {
 	if err := a.tx.Bucket(bucket).Put(key, val); err != nil {
 		a.writeFailed("put", bucket, key, err)
 	}
+	if string(bucket) == string(bucketRuns) {
+		a.written[string(key)] = nil // the caller records the decoded Run, if it has it
+	}
+}
+
+// wroteRun records run, just stored, as its name's latest state.
+func (a *applier) wroteRun(run *apis.Run) {
+	a.written[run.Metadata.Name] = run
 }
 
 func (a *applier) putJSON(bucket, key []byte, v any) {
@@ -508,6 +558,9 @@ func (a *applier) putJSON(bucket, key []byte, v any) {
 func (a *applier) del(bucket, key []byte) {
 	if err := a.tx.Bucket(bucket).Delete(key); err != nil {
 		a.writeFailed("delete", bucket, key, err)
+	}
+	if string(bucket) == string(bucketRuns) {
+		a.written[string(key)] = nil
 	}
 }
 

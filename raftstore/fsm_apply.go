@@ -144,6 +144,7 @@ func (a *applier) storeRun(run *apis.Run) []byte {
 		panic(entryError{fmt.Errorf("encode %s/%s: %w", bucketRuns, clip([]byte(run.Metadata.Name)), err)})
 	}
 	a.put(bucketRuns, []byte(run.Metadata.Name), b)
+	a.wroteRun(run)
 	return b
 }
 

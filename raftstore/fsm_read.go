@@ -38,6 +38,9 @@ func decodeRun(b []byte) (*apis.Run, error) {
 }
 
 func (f *fsm) getRun(name string) (*apis.Run, error) {
+	if r, ok := f.runs.get(name); ok {
+		return r, nil
+	}
 	var run *apis.Run
 	err := f.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRuns).Get([]byte(name))

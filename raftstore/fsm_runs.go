@@ -11,7 +11,19 @@ import (
 // rejected command leaves no partial write behind in the shared batch
 // transaction.
 
+// getRun reads the Run as this entry finds it: as an earlier entry of the
+// batch left it, else as the run cache holds it (the last committed state),
+// else decoded from the file. Every source gives the same Run (the cache
+// holds what was stored, decoded from the same entries), and the handler
+// gets its own copy to change.
 func (a *applier) getRun(name string) *apis.Run {
+	if r, ok := a.written[name]; ok {
+		if r != nil {
+			return r.DeepCopy()
+		}
+	} else if r, ok := a.cache.get(name); ok {
+		return r
+	}
 	var run apis.Run
 	if !a.getJSON(bucketRuns, []byte(name), &run) {
 		return nil
@@ -22,6 +34,7 @@ func (a *applier) getRun(name string) *apis.Run {
 func (a *applier) putRun(run *apis.Run) {
 	run.Metadata.ResourceVersion = strconv.FormatUint(a.index, 10)
 	a.putJSON(bucketRuns, []byte(run.Metadata.Name), run)
+	a.wroteRun(run)
 }
 
 // deleteRun removes a Run with its attempts and events and emits DELETED
@@ -128,6 +141,37 @@ func (a *applier) applyUpdateStatus(u statusEntry) result {
 	a.putRun(&next)
 	a.emit(apis.Modified, &next)
 	return result{Run: &next}
+}
+
+// applyAttemptStatus records u's attempt, if any, then writes its status.
+// Every check of both comes before either writes, so an item that fails
+// writes nothing.
+func (a *applier) applyAttemptStatus(u attemptStatusEntry) result {
+	if u.Attempt == nil {
+		return a.applyUpdateStatus(u.statusEntry)
+	}
+	if u.Attempt.Run != u.Name {
+		return result{Err: fmt.Errorf("attempt of %q in a status write of %q: %w", u.Attempt.Run, u.Name, apis.ErrBadRequest)}
+	}
+	if u.PreconditionRV != "" {
+		cur := a.getRun(u.Name)
+		if cur == nil {
+			return result{Err: notFound(u.Name)}
+		}
+		if err := checkUID(cur, u.UID); err != nil {
+			return result{Err: err}
+		}
+		if err := checkRV(cur, u.PreconditionRV); err != nil {
+			return result{Err: err}
+		}
+	}
+	// applyRecordAttempt checks the Run, its UID and its attempts before
+	// it writes; once the attempt is in, the status write's own checks
+	// (the same Run and UID) hold.
+	if r := a.applyRecordAttempt(&recordAttemptCmd{Attempt: *u.Attempt, RunUID: u.UID}); r.Err != nil {
+		return r
+	}
+	return a.applyUpdateStatus(u.statusEntry)
 }
 
 func (a *applier) applyRequestDelete(c *requestDeleteCmd) result {

@@ -141,6 +141,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// GetRun looks at the cache without f.mu: empty it first, so that
+	// from now on reads go to the file, and wait for the new one.
+	f.runs.reset()
 	if err := f.db.Close(); err != nil {
 		return fmt.Errorf("restore: close: %w", err)
 	}

@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sprint-project/sprint/apis"
 )
@@ -692,4 +694,167 @@ func TestFSM_UnchangedWritesAreNoOps(t *testing.T) {
 			assert.False(t, event, "no watch event")
 		})
 	}
+}
+
+// The leader's FSM applies an entry it proposed as checkProposal decoded
+// it (fsm.proposed, keyed by the very bytes raft hands back), and any
+// other entry — a follower's, or one read back from the log — from its
+// bytes. The test registers a different command for an entry's bytes to
+// see which one was applied.
+func TestFSM_AppliesTheProposersDecodedCommand(t *testing.T) {
+	f := newTestFSM(t)
+	data, err := encodeCommand(cmdCreateRun, createRunCmd{Run: testRun("from-bytes")})
+	require.NoError(t, err)
+	other, err := encodeCommand(cmdCreateRun, createRunCmd{Run: testRun("as-proposed")})
+	require.NoError(t, err)
+	v, err := checkProposal(other)
+	require.NoError(t, err)
+
+	f.proposed.Store(&data[0], v)
+	r := f.Apply(&raft.Log{Index: 1, Term: 1, Type: raft.LogCommand, Data: data}).(result)
+	require.NoError(t, r.Err)
+	assert.Equal(t, "as-proposed", r.Run.Metadata.Name, "the proposer's decoded command")
+
+	copied := bytes.Clone(data) // the same entry, read back from the log
+	r = f.Apply(&raft.Log{Index: 2, Term: 1, Type: raft.LogCommand, Data: copied}).(result)
+	require.NoError(t, r.Err)
+	assert.Equal(t, "from-bytes", r.Run.Metadata.Name, "decoded from the bytes")
+}
+
+// batch_status_attempts: an item records its attempt and writes its status,
+// or, when any check of either fails, writes neither; items without an
+// attempt are plain status writes.
+func TestFSM_BatchStatusAttempts(t *testing.T) {
+	f := newTestFSM(t)
+	a := mustCreate(t, f, "a")
+	mustCreate(t, f, "b")
+	starting := func(task string) apis.RunStatus {
+		return apis.RunStatus{Phase: apis.PhaseStarting, TaskID: task}
+	}
+	item := func(name, uid, rv, task string) attemptStatusEntry {
+		e := attemptStatusEntry{statusEntry: statusEntry{Name: name, UID: uid, PreconditionRV: rv, Status: starting(task)}}
+		if task != "" {
+			e.Attempt = &apis.Attempt{Run: name, TaskID: task, Number: 1}
+		}
+		return e
+	}
+	r := applyCmd(t, f, cmdBatchStatusAttempts, batchStatusAttemptsCmd{Updates: []attemptStatusEntry{
+		item("a", a.Metadata.UID, "", "a.1"),
+		item("b", "", "", ""),             // a plain status write
+		item("a", "", "", "a.2"),          // a second live attempt
+		item("b", "other-uid", "", "b.1"), // meant for another Run of that name
+		item("b", "", "1", "b.1"),         // a stale resourceVersion
+		{statusEntry: statusEntry{Name: "b"}, Attempt: &apis.Attempt{Run: "a", TaskID: "x"}}, // another Run's attempt
+	}})
+	require.NoError(t, r.Err)
+	require.Len(t, r.Items, 6)
+	assert.NoError(t, r.Items[0].Err)
+	assert.NoError(t, r.Items[1].Err)
+	assert.ErrorIs(t, r.Items[2].Err, apis.ErrAttemptLive)
+	assert.ErrorIs(t, r.Items[3].Err, apis.ErrNotFound)
+	assert.ErrorIs(t, r.Items[4].Err, apis.ErrConflict)
+	assert.ErrorIs(t, r.Items[5].Err, apis.ErrBadRequest)
+
+	live, err := f.liveAttempts()
+	require.NoError(t, err)
+	require.Len(t, live, 1)
+	assert.Equal(t, "a.1", live[0].TaskID)
+	var runA, runB apis.Run
+	require.NoError(t, f.view(func(tx *bolt.Tx) error {
+		if err := json.Unmarshal(tx.Bucket(bucketRuns).Get([]byte("a")), &runA); err != nil {
+			return err
+		}
+		return json.Unmarshal(tx.Bucket(bucketRuns).Get([]byte("b")), &runB)
+	}))
+	assert.Equal(t, "a.1", runA.Status.TaskID, "the refused second attempt wrote no status")
+	assert.Equal(t, apis.PhaseStarting, runB.Status.Phase)
+	assert.Empty(t, runB.Status.TaskID, "b's refused items wrote no status")
+}
+
+// GetRun answers from the cache of written Runs what a read of the file
+// answers, after every kind of write, and hands out copies.
+func TestFSM_RunCacheAnswersAsTheFile(t *testing.T) {
+	f := newTestFSM(t)
+	fromFile := func(name string) *apis.Run {
+		var run *apis.Run
+		require.NoError(t, f.view(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketRuns).Get([]byte(name))
+			if b == nil {
+				return nil
+			}
+			var err error
+			run, err = decodeRun(b)
+			return err
+		}))
+		return run
+	}
+	same := func(step, name string) {
+		t.Helper()
+		want := fromFile(name)
+		got, err := f.getRun(name)
+		if want == nil {
+			assert.ErrorIs(t, err, apis.ErrNotFound, step)
+			return
+		}
+		require.NoError(t, err, step)
+		assert.JSONEq(t, string(mustJSON(want)), string(mustJSON(got)), step)
+	}
+	mustCreate(t, f, "a")
+	same("create", "a")
+	got, err := f.getRun("a")
+	require.NoError(t, err)
+	got.Spec.Command = "changed by a caller"
+	same("a caller's copy", "a")
+	applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning}}})
+	same("status", "a")
+	up := testRun("a")
+	up.Spec.Command = "echo again"
+	applyCmd(t, f, cmdUpdateRun, updateRunCmd{Run: up})
+	same("update", "a")
+	applyCmd(t, f, cmdApplyRuns, applyRunsCmd{Ops: []applyOp{{Op: opCreate, Name: "b", Run: ptr(testRun("b"))}}})
+	same("apply create", "b")
+	applyCmd(t, f, cmdRequestDelete, requestDeleteCmd{Name: "a"})
+	same("delete", "a")
+	mustCreate(t, f, "a")
+	same("re-create", "a")
+}
+
+// The run cache changes no outcome: the same entries applied with the
+// cache warm and with it emptied before every entry store the same bytes.
+func TestFSM_RunCacheStoresWhatDecodingStores(t *testing.T) {
+	warm, cold := newTestFSM(t), newTestFSM(t)
+	withEnv := testRun("b")
+	withEnv.Spec.Env = map[string]string{}
+	entries := []struct {
+		typ     cmdType
+		payload any
+	}{
+		{cmdCreateRun, createRunCmd{Run: testRun("a")}},
+		{cmdApplyRuns, applyRunsCmd{Ops: []applyOp{{Op: opCreate, Name: "b", Run: &withEnv}}}},
+		{cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []statusEntry{
+			{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseStarting, TaskID: "a.1"}},
+			{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseRunning, TaskID: "a.1"}},
+			{Name: "b", Status: apis.RunStatus{Phase: apis.PhasePending, Message: "m"}},
+		}}},
+		{cmdUpdateRun, updateRunCmd{Run: withEnv}},
+		{cmdRequestDelete, requestDeleteCmd{Name: "b", Now: time.Unix(7, 0).UTC()}},
+		{cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseSucceeded, TaskID: "a.1"}}}},
+	}
+	for _, e := range entries {
+		applyCmd(t, warm, e.typ, e.payload)
+		cold.runs.reset()
+		applyCmd(t, cold, e.typ, e.payload)
+	}
+	dump := func(f *fsm) map[string]string {
+		out := map[string]string{}
+		require.NoError(t, f.view(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketRuns).ForEach(func(k, v []byte) error {
+				out[string(k)] = string(v)
+				return nil
+			})
+		}))
+		return out
+	}
+	assert.Equal(t, dump(cold), dump(warm))
+	assert.Len(t, dump(warm), 1, "b, never launched, was deleted at once")
 }

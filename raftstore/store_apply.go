@@ -204,6 +204,7 @@ func (s *Store) decideApply(req ApplyRequest, cur *storedRun, dryRun bool) (Appl
 		run.Metadata.CreationTimestamp = &now
 		run.Metadata.ResourceVersion = ""
 		run.Metadata.DeletionTimestamp = nil
+		setInitialStatus(&run, now)
 		return ApplyResult{}, &applyOp{Op: opCreate, Name: req.Name, Run: &run}, nil
 	}
 	merged, changed := applyChanges(cur.run, next)

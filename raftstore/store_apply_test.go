@@ -290,3 +290,34 @@ func TestStore_ApplyRuns_OnAFollowerIsNotLeader(t *testing.T) {
 	_, err := f.Store.ApplyRuns(t.Context(), []raftstore.ApplyRequest{{Name: "a", Decide: setCommand("a", "x", &calls)}}, false)
 	assert.ErrorIs(t, err, apis.ErrNotLeader)
 }
+
+// A Run created without a phase is stored Pending since its creation, in
+// its create entry, by both create paths; a phase given is kept.
+func TestStore_CreatedRunsArePending(t *testing.T) {
+	s := startQuiet(t)
+	ctx := t.Context()
+	var calls int
+	res, err := s.ApplyRuns(ctx, []raftstore.ApplyRequest{{Name: "applied", Decide: setCommand("applied", "true", &calls)}}, false)
+	require.NoError(t, err)
+	require.NoError(t, res[0].Err)
+	applied := decodeObject(t, res[0].Object)
+	created, err := s.CreateRun(ctx, newRun("created"))
+	require.NoError(t, err)
+	given := newRun("given")
+	given.Status = apis.RunStatus{Phase: apis.PhaseSucceeded, Message: "imported"}
+	kept, err := s.CreateRun(ctx, given)
+	require.NoError(t, err)
+
+	for _, r := range []*apis.Run{applied, created} {
+		stored, err := s.GetRun(ctx, r.Metadata.Name)
+		require.NoError(t, err)
+		for _, got := range []*apis.Run{r, stored} {
+			assert.Equal(t, apis.PhasePending, got.Status.Phase, got.Metadata.Name)
+			assert.Equal(t, raftstore.InitialMessage, got.Status.Message, got.Metadata.Name)
+			require.NotNil(t, got.Status.LastTransitionTime, got.Metadata.Name)
+			assert.True(t, got.Status.LastTransitionTime.Equal(*got.Metadata.CreationTimestamp), got.Metadata.Name)
+			assert.Zero(t, got.Status.ObservedGeneration, "no controller has seen it")
+		}
+	}
+	assert.Equal(t, apis.RunStatus{Phase: apis.PhaseSucceeded, Message: "imported"}, kept.Status)
+}

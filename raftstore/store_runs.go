@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/raft"
@@ -46,9 +47,15 @@ func (s *Store) propose(ctx context.Context, t cmdType, payload any) (result, er
 	if err != nil {
 		return result{}, err
 	}
-	if err := checkProposal(data); err != nil {
+	v, err := checkProposal(data)
+	if err != nil {
 		return result{}, fmt.Errorf("%s: %w", t, err)
 	}
+	// This node's FSM applies the command as checkProposal decoded it
+	// rather than decoding the same bytes again (fsm.proposed).
+	key := &data[0]
+	s.fsm.proposed.Store(key, v)
+	defer s.fsm.proposed.Delete(key)
 	f := s.raft.Apply(data, s.timeout(ctx))
 	if err := s.wait(ctx, f); err != nil {
 		return result{}, s.raftErr(t.String(), err)
@@ -63,13 +70,17 @@ func (s *Store) propose(ctx context.Context, t cmdType, payload any) (result, er
 // checkProposal is the leader's half of "no entry takes a node down": an
 // entry is proposed only if it decodes back and passes the checks every
 // FSM applies (validateCommand), so no code path can commit what the
-// replicas would reject.
-func checkProposal(data []byte) error {
+// replicas would reject. It returns the decoded command: what every
+// replica decodes from data.
+func checkProposal(data []byte) (any, error) {
 	_, v, err := decodeCommand(data)
 	if err != nil {
-		return fmt.Errorf("entry does not decode: %w", err)
+		return nil, fmt.Errorf("entry does not decode: %w", err)
 	}
-	return validateCommand(v)
+	if err := validateCommand(v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // wait waits for a raft future, for ctx, or for the store to close. raft
@@ -88,6 +99,29 @@ func (s *Store) wait(ctx context.Context, f raft.Future) error {
 		return fmt.Errorf("outcome unknown: %w", ctx.Err())
 	case <-s.closed:
 		return ErrClosed
+	}
+}
+
+// InitialMessage is the status message of a Run stored Pending at its
+// creation, before the controller has looked at it.
+const InitialMessage = "waiting for an offer"
+
+// setInitialStatus makes a Run about to be created, whose status has no
+// phase, Pending since now (its creationTimestamp), as a Kubernetes API
+// server stores a new Pod Pending: the controller then needs no status
+// write (a Raft entry per new Run) before its first attempt. The leader
+// sets it in the command, as it sets the uid and creationTimestamp, so
+// every replica, of whatever version, stores the same status.
+// observedGeneration stays 0: no controller has seen the Run yet.
+func setInitialStatus(run *apis.Run, now time.Time) {
+	if run.Status.Phase != "" {
+		return
+	}
+	t := now
+	run.Status.Phase = apis.PhasePending
+	run.Status.LastTransitionTime = &t
+	if run.Status.Message == "" {
+		run.Status.Message = InitialMessage
 	}
 }
 
@@ -111,7 +145,8 @@ func randomSuffix(n int) string {
 // apis.SetDefaults first). The store sets uid, creationTimestamp,
 // generation 1 and resourceVersion; an empty name is completed from
 // metadata.generateName with a random suffix (chosen here, before Raft, so
-// every replica stores the same name). Status is stored as given.
+// every replica stores the same name). A status with a phase is stored as
+// given; one without is stored Pending (setInitialStatus).
 // Errors: apis.ErrAlreadyExists, apis.ErrBadRequest (no name),
 // *apis.InvalidError, *NotLeaderError, ErrLeadershipLost.
 func (s *Store) CreateRun(ctx context.Context, run *apis.Run) (*apis.Run, error) {
@@ -129,6 +164,7 @@ func (s *Store) CreateRun(ctx context.Context, run *apis.Run) (*apis.Run, error)
 		m.CreationTimestamp = &now
 		m.ResourceVersion = ""
 		m.DeletionTimestamp = nil
+		setInitialStatus(&c.Run, now)
 		r, err := s.apply(ctx, cmdCreateRun, c)
 		if err != nil {
 			if run.Metadata.Name == "" && errors.Is(err, apis.ErrAlreadyExists) && try < 3 {
@@ -190,15 +226,44 @@ type StatusResult struct {
 }
 
 // BatchUpdateStatus applies many status updates in one Raft entry (the
-// controller's bulk path). The error is for the batch as a whole
-// (*NotLeaderError, ErrLeadershipLost); each update's own rejection is in
-// its StatusResult.
+// controller's bulk path). An update with an Attempt records it first, as
+// RecordAttempt does (at.Run is set from the update's Run), and fails as a
+// whole, status included, when the attempt is refused. The error is for
+// the batch as a whole (*NotLeaderError, ErrLeadershipLost); each update's
+// own rejection is in its StatusResult, whose Run is the FSM's, shared
+// with watchers: it must not be modified.
 func (s *Store) BatchUpdateStatus(ctx context.Context, updates []apis.StatusUpdate) ([]StatusResult, error) {
+	var (
+		t       = cmdBatchUpdateStatus
+		payload any
+	)
 	entries := make([]statusEntry, len(updates))
+	var attempts []*apis.Attempt
 	for i, u := range updates {
 		entries[i] = newStatusEntry(u)
+		if u.Attempt != nil {
+			if attempts == nil {
+				attempts = make([]*apis.Attempt, len(updates))
+			}
+			a := *u.Attempt // as RecordAttempt: of the Run named, launched now by default
+			a.Run = u.Run.Name
+			if a.LaunchTime.IsZero() {
+				a.LaunchTime = s.cfg.Now().UTC()
+			}
+			attempts[i] = &a
+		}
 	}
-	r, err := s.apply(ctx, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: entries})
+	payload = batchUpdateStatusCmd{Updates: entries}
+	if attempts != nil {
+		// Only a batch with attempts needs the newer entry type.
+		t = cmdBatchStatusAttempts
+		withAttempts := make([]attemptStatusEntry, len(entries))
+		for i, e := range entries {
+			withAttempts[i] = attemptStatusEntry{statusEntry: e, Attempt: attempts[i]}
+		}
+		payload = batchStatusAttemptsCmd{Updates: withAttempts}
+	}
+	r, err := s.propose(ctx, t, payload)
 	if err != nil {
 		return nil, err
 	}

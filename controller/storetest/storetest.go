@@ -251,7 +251,7 @@ var cases = []testCase{
 		assert.ErrorIs(t, err, apis.ErrNotFound)
 		got := get(t, h, "uid-a")
 		assert.Equal(t, cur.Metadata.ResourceVersion, got.Metadata.ResourceVersion)
-		assert.Equal(t, apis.RunStatus{}, got.Status)
+		assert.True(t, cur.Status.Equal(&got.Status), "the new Run's status is as created: %+v", got.Status)
 		assert.Equal(t, []string{"uid-a.1.new"}, liveTasks(t, h, "uid-a"), "the new Run's attempt stays live")
 	}},
 	{"UpdateStatuses with a stale resourceVersion is ErrConflict", func(t *testing.T, h Harness) {
@@ -293,6 +293,34 @@ var cases = []testCase{
 				assert.Equal(t, "agent-1", a.AgentID)
 			}
 		}
+	}},
+	{"UpdateStatuses with an Attempt records it with the status, or neither", func(t *testing.T, h Harness) {
+		r := create(t, h, "launch-a")
+		other := create(t, h, "launch-b")
+		starting := apis.RunStatus{Phase: apis.PhaseStarting, Attempts: 1, TaskID: "launch-a.1.x"}
+		a1, a2 := attempt(1, "launch-a.1.x"), attempt(2, "launch-a.2.y")
+		errs, err := h.Store.UpdateStatuses(t.Context(), []apis.StatusUpdate{
+			{Run: ref(r), Status: starting, Attempt: &a1},
+			{Run: ref(other), Status: running}, // no attempt: a plain status write in the same batch
+		})
+		require.NoError(t, err)
+		require.Equal(t, []error{nil, nil}, errs)
+		assert.Equal(t, []string{"launch-a.1.x"}, liveTasks(t, h, "launch-a"))
+		assert.Equal(t, apis.PhaseStarting, get(t, h, "launch-a").Status.Phase)
+		assert.Equal(t, apis.PhaseRunning, get(t, h, "launch-b").Status.Phase)
+
+		// A second live attempt is refused, and its status is not written.
+		err = updateOne(t, h, apis.StatusUpdate{Run: ref(r), Status: apis.RunStatus{Phase: apis.PhaseStarting, Attempts: 2, TaskID: "launch-a.2.y"}, Attempt: &a2})
+		assert.ErrorIs(t, err, apis.ErrAttemptLive)
+		assert.Equal(t, "launch-a.1.x", get(t, h, "launch-a").Status.TaskID)
+		assert.Equal(t, []string{"launch-a.1.x"}, liveTasks(t, h, "launch-a"))
+
+		// Meant for a Run since deleted and re-created: neither lands on the new one.
+		cur := recreate(t, h, "launch-b")
+		err = updateOne(t, h, apis.StatusUpdate{Run: ref(other), Status: starting, Attempt: &a2})
+		assert.ErrorIs(t, err, apis.ErrNotFound)
+		assert.Empty(t, liveTasks(t, h, "launch-b"))
+		assert.True(t, cur.Status.Equal(&get(t, h, "launch-b").Status))
 	}},
 	{"RecordAttempt for a deleted and re-created Run is ErrNotFound", func(t *testing.T, h Harness) {
 		old := create(t, h, "recuid-a")
