@@ -310,6 +310,16 @@ func NotifierEvent(old, next *RunStatus) string {
 	return NotifyFailed
 }
 
+// PagerDutyDedupKey is the dedup key of a Run's PagerDuty events: one
+// incident per Schedule (label sprint/schedule), else per Run name, so the
+// next success of the same Schedule resolves what a failure triggered.
+func PagerDutyDedupKey(run *Run) string {
+	if s := run.Metadata.Labels[LabelSchedule]; s != "" {
+		return "schedule/" + s
+	}
+	return "run/" + run.Metadata.Name
+}
+
 // OptedOut reports whether an object with these labels is never notified
 // about (label sprint/notify: "false").
 func OptedOut(labels map[string]string) bool {

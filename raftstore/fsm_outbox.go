@@ -72,20 +72,11 @@ func wantsNotification(n *apis.Notifier, run *apis.Run, ev string) bool {
 	return ev == apis.NotifySucceeded && n.Spec.Webhook != nil && n.Spec.Webhook.Format == apis.FormatPagerDuty
 }
 
-// PagerDutyDedupKey is the dedup key of a Run's PagerDuty events: one
-// incident per Schedule (label sprint/schedule), else per Run name.
-func PagerDutyDedupKey(run *apis.Run) string {
-	if s := run.Metadata.Labels[apis.LabelSchedule]; s != "" {
-		return "schedule/" + s
-	}
-	return "run/" + run.Metadata.Name
-}
-
 // pagerDutyWants keeps the open-incident set of a PagerDuty notifier: a
 // failure event it is on opens the incident; a success is delivered (as a
 // resolve) only when one is open, and closes it.
 func (a *applier) pagerDutyWants(n *apis.Notifier, run *apis.Run, ev string) bool {
-	key := []byte(n.Metadata.UID + "/" + PagerDutyDedupKey(run))
+	key := []byte(n.Metadata.UID + "/" + apis.PagerDutyDedupKey(run))
 	if ev != apis.NotifySucceeded {
 		a.bucket(bucketPDOpen)
 		a.put(bucketPDOpen, key, []byte("1"))
