@@ -37,6 +37,8 @@ type Store struct {
 	mu       sync.Mutex // guards everything below
 	rv       uint64
 	runs     map[string]*apis.Run
+	// notifiers are the Notifiers (notifiers.go); nil until the first.
+	notifiers map[string]*apis.Notifier
 	events   map[string][]apis.RunEvent
 	history  []change
 	seq      uint64            // changes ever published; history holds the last len(history)
