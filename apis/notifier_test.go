@@ -3,6 +3,7 @@ package apis
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/invopop/jsonschema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/internal/hostile"
 )
 
 func validNotifier() *Notifier {
@@ -166,4 +169,49 @@ func TestNotifierSchema_UpToDate(t *testing.T) {
 		t.Fatalf("apis/notifier.schema.json is out of date with the Go types; regenerate it with\n\tgo test ./apis -run TestNotifierSchema_UpToDate -update")
 	}
 	assert.True(t, strings.Contains(string(got), `"secretFile"`))
+}
+
+// FuzzDecodeNotifiers: any body decodes, or fails with a 400, within the
+// decoding budget; a Notifier validation accepts survives the store's
+// JSON round trip unchanged.
+func FuzzDecodeNotifiers(f *testing.F) {
+	for _, s := range []string{
+		`{"apiVersion":"sprint/v1","kind":"Notifier","metadata":{"name":"a"},"spec":{"on":["Failed"],"webhook":{"url":"https://h/x","headers":{"A":"b"}}}}`,
+		"apiVersion: sprint/v1\nkind: Notifier\nmetadata: {name: m}\nspec:\n  on: [Failed]\n  email: {smtp: \"h:25\", from: a@b.c, to: [\"{owner}\"]}\n",
+		`{"apiVersion":"sprint/v1","kind":"NotifierList","items":[{"metadata":{"name":"a"}}]}`,
+		"apiVersion: sprint/v1\nkind: Notifier\nspec:\n  on: [", "---\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if len(body) > 1<<20 {
+			return
+		}
+		var ns []Notifier
+		var err error
+		c := hostile.Measure(decodeHeapBudget, func() { ns, err = DecodeNotifiers(body) })
+		if c.PeakHeap > decodeHeapBudget || c.Wall > decodeWallLimit {
+			t.Fatalf("decoding %d bytes cost %d MiB of heap, %v", len(body), c.PeakHeap>>20, c.Wall)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("%T %v: want a 400", err, err)
+			}
+			return
+		}
+		for i := range ns {
+			n := &ns[i]
+			SetNotifierDefaults(n)
+			if len(ValidateNotifier(n)) > 0 {
+				continue
+			}
+			b, err := json.Marshal(n)
+			require.NoError(t, err)
+			back, err := DecodeNotifiers(b)
+			require.NoError(t, err, "%s", b)
+			require.Len(t, back, 1)
+			SetNotifierDefaults(&back[0])
+			require.True(t, n.Equal(&back[0]), "round trip changed the Notifier:\n%s", b)
+		}
+	})
 }
