@@ -190,4 +190,3 @@ func newTestService(t *testing.T, store Store, cfg Config) *Service {
 	}
 	return s
 }
-
