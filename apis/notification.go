@@ -15,8 +15,11 @@ type Notification struct {
 	NotifierUID string `json:"notifierUID"`
 	// Event is one of the Notify* triggers.
 	Event string `json:"event"`
-	// Run is the Run as the status change left it.
-	Run Run `json:"run"`
+	// Run is the Run as the status change left it; RunTrimmed when it was
+	// larger than the store keeps in a record and was cut to its name,
+	// labels, owner, resources, dependencies and status.
+	Run        Run  `json:"run"`
+	RunTrimmed bool `json:"runTrimmed,omitempty"`
 	// Time is when the event happened: the Run's completion or transition
 	// time as the status change carried it.
 	Time time.Time `json:"time"`

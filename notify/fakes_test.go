@@ -45,7 +45,7 @@ func (f *fakeStore) lead(v bool) {
 	f.leading <- v
 }
 
-func (f *fakeStore) Outbox(_ context.Context, after string, limit int) ([]apis.Notification, error) {
+func (f *fakeStore) OutboxIDs(_ context.Context, after string, limit int) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var ids []string
@@ -55,14 +55,20 @@ func (f *fakeStore) Outbox(_ context.Context, after string, limit int) ([]apis.N
 		}
 	}
 	sort.Strings(ids)
-	var out []apis.Notification
-	for _, id := range ids {
-		if limit > 0 && len(out) == limit {
-			break
-		}
-		out = append(out, f.outbox[id])
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
 	}
-	return out, nil
+	return ids, nil
+}
+
+func (f *fakeStore) OutboxRecord(_ context.Context, id string) (*apis.Notification, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rec, ok := f.outbox[id]
+	if !ok {
+		return nil, apis.ErrNotFound
+	}
+	return &rec, nil
 }
 
 func (f *fakeStore) CompleteNotifications(_ context.Context, results []apis.NotificationResult) error {

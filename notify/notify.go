@@ -25,8 +25,12 @@ type Store interface {
 	// caught up, false otherwise; lossy but never loses the last value;
 	// closed when the store closes.
 	LeadershipChanges() <-chan bool
-	// Outbox lists up to limit records after the ID after, in ID order.
-	Outbox(ctx context.Context, after string, limit int) ([]apis.Notification, error)
+	// OutboxIDs lists up to limit record IDs after the ID after, in ID
+	// order ("<notifier>/…"), without reading the records.
+	OutboxIDs(ctx context.Context, after string, limit int) ([]string, error)
+	// OutboxRecord reads one record. Errors: apis.ErrNotFound when it has
+	// been completed.
+	OutboxRecord(ctx context.Context, id string) (*apis.Notification, error)
 	// CompleteNotifications commits outcomes: the records leave the
 	// outbox and are counted in their Notifiers' status.
 	CompleteNotifications(ctx context.Context, results []apis.NotificationResult) error
@@ -303,26 +307,30 @@ func (t *term) pass(ctx context.Context, work chan<- *apis.Notification, free in
 	pending := map[string]float64{}
 	after := ""
 	for len(seen) < maxScan {
-		recs, err := s.store.Outbox(ctx, after, 500)
+		ids, err := s.store.OutboxIDs(ctx, after, 1000)
 		if err != nil {
 			s.log.Warn("read outbox", "err", err)
 			return started
 		}
-		if len(recs) == 0 {
+		if len(ids) == 0 {
 			break
 		}
-		after = recs[len(recs)-1].ID
-		for i := range recs {
-			rec := &recs[i]
-			seen[rec.ID] = true
-			pending[rec.Notifier]++
-			st := t.states[rec.ID]
+		after = ids[len(ids)-1]
+		for _, id := range ids {
+			seen[id] = true
+			pending[notifierOf(id)]++
+			st := t.states[id]
 			if st == nil {
 				st = &recordState{}
-				t.states[rec.ID] = st
+				t.states[id] = st
 			}
 			if st.busy || now.Before(st.next) || started == free {
 				continue // in flight, not due, or no worker free until the next pass
+			}
+			// Only a record about to be sent is read in full.
+			rec, err := s.store.OutboxRecord(ctx, id)
+			if err != nil {
+				continue // completed since the listing
 			}
 			work <- rec
 			st.busy = true

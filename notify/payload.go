@@ -29,9 +29,12 @@ type Payload struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 	// Notifier is the Notifier's name.
 	Notifier string `json:"notifier"`
-	// Object is the Run as the status change left it.
-	Object apis.Run `json:"object"`
-	Reason string   `json:"reason,omitempty"`
+	// Object is the Run as the status change left it; ObjectTrimmed when
+	// it was too large to keep whole (env, args, container and URIs left
+	// out, command clipped).
+	Object        apis.Run `json:"object"`
+	ObjectTrimmed bool     `json:"objectTrimmed,omitempty"`
+	Reason        string   `json:"reason,omitempty"`
 	// Message is the Run's status message.
 	Message  string `json:"message,omitempty"`
 	ExitCode *int32 `json:"exitCode,omitempty"`
@@ -62,7 +65,7 @@ func (s *Service) facts(ctx context.Context, rec *apis.Notification) *Payload {
 	run := rec.Run
 	p := &Payload{
 		APIVersion: PayloadAPIVersion, Kind: "Notification", Event: rec.Event, Time: rec.Time,
-		IdempotencyKey: rec.IdempotencyKey, Notifier: rec.Notifier, Object: run,
+		IdempotencyKey: rec.IdempotencyKey, Notifier: rec.Notifier, Object: run, ObjectTrimmed: rec.RunTrimmed,
 		Reason: run.Status.Reason, Message: run.Status.Message, ExitCode: run.Status.ExitCode,
 		Owner: run.Metadata.Annotations[apis.AnnotationOwner],
 	}

@@ -534,6 +534,10 @@ type applier struct {
 	// cache; nil for a name written or deleted without its decoded Run.
 	written map[string]*apis.Run
 	cache   *runCache // the FSM's, as of the last commit
+	// notifiers caches the decoded Notifiers for this entry's outbox
+	// records (fsm_outbox.go); nil until a status change needs them.
+	notifiers []cachedNotifier
+	loaded    bool
 }
 
 func (a *applier) put(bucket, key, val []byte) {

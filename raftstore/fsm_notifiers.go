@@ -27,6 +27,10 @@ var (
 // maxLastErrorBytes bounds a Notifier's status.lastError.
 const maxLastErrorBytes = 1024
 
+// MaxNotifiers bounds the Notifiers of a cluster: every terminal status
+// change is matched against all of them in the FSM.
+const MaxNotifiers = 1000
+
 func notifierNotFound(name string) error {
 	return fmt.Errorf("notifier %q: %w", name, apis.ErrNotFound)
 }
@@ -64,6 +68,10 @@ func (a *applier) dispatchNotifier(v any) result {
 		n := newStoredNotifier(&c.Notifier)
 		if a.getNotifier(n.Metadata.Name) != nil {
 			return result{Err: fmt.Errorf("notifier %q: %w", n.Metadata.Name, apis.ErrAlreadyExists)}
+		}
+		if b := a.tx.Bucket(bucketNotifiers); b != nil && b.Stats().KeyN >= MaxNotifiers {
+			return result{Err: fmt.Errorf("notifier %q: the cluster has %d Notifiers, the most it keeps; delete one first: %w",
+				n.Metadata.Name, MaxNotifiers, apis.ErrConflict)}
 		}
 		a.putNotifier(&n)
 		return result{Notifier: &n, Outcome: ApplyCreated}
@@ -329,4 +337,47 @@ func (f *fsm) outbox(after string, limit int) ([]apis.Notification, error) {
 		return nil
 	})
 	return out, err
+}
+
+// outboxIDs returns up to limit record IDs after after, in order, without
+// decoding the records.
+func (f *fsm) outboxIDs(after string, limit int) ([]string, error) {
+	var out []string
+	err := f.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		k, _ := c.First()
+		if after != "" {
+			k, _ = c.Seek([]byte(after))
+			if k != nil && string(k) == after {
+				k, _ = c.Next()
+			}
+		}
+		for ; k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Next() {
+			out = append(out, string(k))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// outboxRecord reads one record. Errors: apis.ErrNotFound.
+func (f *fsm) outboxRecord(id string) (*apis.Notification, error) {
+	var rec *apis.Notification
+	err := f.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		var v []byte
+		if b != nil {
+			v = b.Get([]byte(id))
+		}
+		if v == nil {
+			return fmt.Errorf("outbox record %q: %w", id, apis.ErrNotFound)
+		}
+		rec = &apis.Notification{}
+		return json.Unmarshal(v, rec)
+	})
+	return rec, err
 }

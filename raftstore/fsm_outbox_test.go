@@ -1,7 +1,9 @@
 package raftstore
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,4 +169,38 @@ func TestFSM_NotifierUpdateKeepsStatus(t *testing.T) {
 	assert.ErrorIs(t, r.Err, ErrRejectedEntry, "an update that would make an invalid Notifier is rejected")
 	r = applyCmd(t, f, cmdCreateNotifier, createNotifierCmd{Notifier: bad})
 	assert.ErrorIs(t, r.Err, ErrRejectedEntry)
+}
+
+func TestFSM_OutboxKeepsLargeRunsSmall(t *testing.T) {
+	f := newTestFSM(t)
+	mustCreateNotifier(t, f, testNotifier("n", "", apis.NotifyFailed))
+	run := testRun("big")
+	run.Metadata.Annotations = map[string]string{apis.AnnotationOwner: "ops@example.com", "notes": strings.Repeat("x", 100<<10)}
+	run.Spec.Env = map[string]string{"BLOB": strings.Repeat("y", 50<<10)}
+	require.NoError(t, applyCmd(t, f, cmdCreateRun, createRunCmd{Run: run}).Err)
+	mustCreate(t, f, "small")
+	applyCmd(t, f, cmdBatchUpdateStatus, batchUpdateStatusCmd{Updates: []statusEntry{
+		finish("big", "", apis.PhaseFailed, ""), finish("small", "", apis.PhaseFailed, ""),
+	}})
+	recs := outboxOf(t, f)
+	require.Len(t, recs, 2)
+	big := recs[0]
+	assert.True(t, big.RunTrimmed)
+	assert.Equal(t, map[string]string{apis.AnnotationOwner: "ops@example.com"}, big.Run.Metadata.Annotations, "the owner is kept")
+	assert.Nil(t, big.Run.Spec.Env)
+	assert.Equal(t, apis.PhaseFailed, big.Run.Status.Phase)
+	b, err := json.Marshal(big)
+	require.NoError(t, err)
+	assert.Less(t, len(b), 20<<10)
+	assert.False(t, recs[1].RunTrimmed, "a small Run is kept whole")
+	assert.Equal(t, "echo small", recs[1].Run.Spec.Command)
+}
+
+func TestFSM_NotifierCountIsBounded(t *testing.T) {
+	f := newTestFSM(t)
+	for i := range MaxNotifiers {
+		mustCreateNotifier(t, f, testNotifier(fmt.Sprintf("n%04d", i), "", apis.NotifyFailed))
+	}
+	r := applyCmd(t, f, cmdCreateNotifier, createNotifierCmd{Notifier: testNotifier("one-more", "", apis.NotifyFailed)})
+	assert.ErrorIs(t, r.Err, apis.ErrConflict)
 }

@@ -84,6 +84,18 @@ func (s *Store) Outbox(_ context.Context, after string, limit int) ([]apis.Notif
 	return s.fsm.outbox(after, limit)
 }
 
+// OutboxIDs returns up to limit record IDs after the ID after, in order,
+// from the local applied state, without reading the records.
+func (s *Store) OutboxIDs(_ context.Context, after string, limit int) ([]string, error) {
+	return s.fsm.outboxIDs(after, limit)
+}
+
+// OutboxRecord reads one outbox record from the local applied state.
+// Errors: apis.ErrNotFound once it has been completed.
+func (s *Store) OutboxRecord(_ context.Context, id string) (*apis.Notification, error) {
+	return s.fsm.outboxRecord(id)
+}
+
 // CompleteNotifications commits delivery outcomes in one entry: each
 // record is removed from the outbox and counted (delivered, or failed
 // with its error as the Notifier's lastError). A record already removed is
