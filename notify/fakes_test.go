@@ -105,16 +105,29 @@ func (f *fakeStore) GetNotifier(_ context.Context, name string) (*apis.Notifier,
 	return n.DeepCopy(), nil
 }
 
-func (f *fakeStore) EachRun(_ context.Context, fn func(*apis.Run) error) (uint64, error) {
+func (f *fakeStore) Dependents(_ context.Context, name string) ([]string, error) {
 	f.mu.Lock()
-	runs := append([]apis.Run(nil), f.runs...)
-	f.mu.Unlock()
-	for i := range runs {
-		if err := fn(&runs[i]); err != nil {
-			return 0, err
+	defer f.mu.Unlock()
+	var out []string
+	for _, r := range f.runs {
+		for _, d := range r.Spec.DependsOn {
+			if d.Name == name {
+				out = append(out, r.Metadata.Name)
+			}
 		}
 	}
-	return 0, nil
+	return out, nil
+}
+
+func (f *fakeStore) GetRun(_ context.Context, name string) (*apis.Run, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.runs {
+		if r.Metadata.Name == name {
+			return r.DeepCopy(), nil
+		}
+	}
+	return nil, apis.ErrNotFound
 }
 
 func (f *fakeStore) notifier(name string) apis.Notifier {

@@ -36,8 +36,11 @@ type Store interface {
 	CompleteNotifications(ctx context.Context, results []apis.NotificationResult) error
 	// GetNotifier reads a Notifier. Errors: apis.ErrNotFound.
 	GetNotifier(ctx context.Context, name string) (*apis.Notifier, error)
-	// EachRun calls fn with every Run (for the blocked downstream subtree).
-	EachRun(ctx context.Context, fn func(*apis.Run) error) (uint64, error)
+	// Dependents names the Runs whose spec.dependsOn names the Run (for
+	// the blocked downstream subtree).
+	Dependents(ctx context.Context, name string) ([]string, error)
+	// GetRun reads a Run. Errors: apis.ErrNotFound.
+	GetRun(ctx context.Context, name string) (*apis.Run, error)
 }
 
 // Logs reads the end of a Run's task stderr, as GET

@@ -89,41 +89,34 @@ func (s *Service) facts(ctx context.Context, rec *apis.Notification) *Payload {
 
 // blocked computes the Runs downstream of name from the store: those
 // whose spec.dependsOn names it, then theirs, breadth first, at most
-// cfg.MaxBlocked.
+// cfg.MaxBlocked; the store's dependents index makes it cost the size of
+// the subtree.
 func (s *Service) blocked(ctx context.Context, name string) ([]BlockedRun, bool) {
-	type node struct {
-		name   string
-		phase  apis.RunPhase
-		reason string
-	}
-	down := map[string][]node{}
-	_, err := s.store.EachRun(ctx, func(r *apis.Run) error {
-		for _, d := range r.Spec.DependsOn {
-			down[d.Name] = append(down[d.Name], node{r.Metadata.Name, r.Status.Phase, r.Status.Reason})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, false
-	}
 	var out []BlockedRun
 	seen := map[string]bool{name: true}
 	queue := []string{name}
 	for len(queue) > 0 {
 		up := queue[0]
 		queue = queue[1:]
-		kids := down[up]
-		sort.Slice(kids, func(i, j int) bool { return kids[i].name < kids[j].name })
+		kids, err := s.store.Dependents(ctx, up)
+		if err != nil {
+			return out, false
+		}
+		sort.Strings(kids)
 		for _, k := range kids {
-			if seen[k.name] {
+			if seen[k] {
 				continue
 			}
-			seen[k.name] = true
+			seen[k] = true
 			if len(out) == s.cfg.MaxBlocked {
 				return out, true
 			}
-			out = append(out, BlockedRun{Name: k.name, DependsOn: up, Phase: k.phase, Reason: k.reason})
-			queue = append(queue, k.name)
+			r, err := s.store.GetRun(ctx, k)
+			if err != nil {
+				continue // deleted since
+			}
+			out = append(out, BlockedRun{Name: k, DependsOn: up, Phase: r.Status.Phase, Reason: r.Status.Reason})
+			queue = append(queue, k)
 		}
 	}
 	return out, false

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -30,6 +31,8 @@ type hookReceiver struct {
 	mu     sync.Mutex
 	keys   map[string]int // idempotency key → deliveries accepted
 	bad    []string       // problems with requests (unsigned, wrong event)
+	// blocked is each accepted payload's blocked Runs, by Run name.
+	blocked map[string][]string
 }
 
 func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -45,6 +48,16 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.bad = append(h.bad, "bad signature "+got)
 	}
 	h.keys[r.Header.Get(notify.HeaderIdempotencyKey)]++
+	var p notify.Payload
+	if err := json.Unmarshal(body, &p); err != nil {
+		h.bad = append(h.bad, "payload: "+err.Error())
+		return
+	}
+	var names []string
+	for _, b := range p.Blocked {
+		names = append(names, b.Name+"<"+b.DependsOn)
+	}
+	h.blocked[p.Object.Metadata.Name] = names
 }
 
 // The leader is SIGKILLed while every notification of ten failed Runs is
@@ -57,7 +70,7 @@ func TestNotify_LeaderKilledWithUndeliveredNotifications(t *testing.T) {
 	c := startCluster(t, clusterOptions{})
 	secretFile := filepath.Join(t.TempDir(), "hook.secret")
 	require.NoError(t, os.WriteFile(secretFile, []byte("e2e-secret\n"), 0o600))
-	recv := &hookReceiver{secret: []byte("e2e-secret"), keys: map[string]int{}}
+	recv := &hookReceiver{secret: []byte("e2e-secret"), keys: map[string]int{}, blocked: map[string][]string{}}
 	recv.down.Store(true)
 	srv := httptest.NewServer(recv)
 	defer srv.Close()
@@ -79,7 +92,24 @@ func TestNotify_LeaderKilledWithUndeliveredNotifications(t *testing.T) {
 			return err
 		})
 	}
-	failed := c.waitAllPhase(t, nil, "suite=notify", runs, apis.PhaseFailed, 2*time.Minute)
+	// Two Runs downstream of the first, which its notification names as
+	// blocked (they end DependencyFailed; the Notifier is not on that).
+	for i, name := range []string{"nf-down-1", "nf-down-2"} {
+		run := simRun(name, "notify", 100*time.Millisecond)
+		run.Spec.DependsOn = []apis.RunDependency{{Name: []string{"nf-00000", "nf-down-1"}[i]}}
+		c.retry(func(ctx context.Context) error {
+			_, _, err := c.leader().client.Apply(ctx, run, client.ApplyOptions{})
+			return err
+		})
+	}
+	all := c.waitAllPhase(t, nil, "suite=notify", runs+2, apis.PhaseFailed, 2*time.Minute)
+	var failed []apis.Run
+	for _, r := range all {
+		if r.Status.Reason != apis.ReasonDependencyFailed {
+			failed = append(failed, r)
+		}
+	}
+	require.Len(t, failed, runs)
 	var notifier *apis.Notifier
 	c.retry(func(ctx context.Context) error {
 		var err error
@@ -113,6 +143,7 @@ func TestNotify_LeaderKilledWithUndeliveredNotifications(t *testing.T) {
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
 	assert.Empty(t, recv.bad)
+	assert.Equal(t, []string{"nf-down-1<nf-00000", "nf-down-2<nf-down-1"}, recv.blocked["nf-00000"], "the payload names the blocked subtree")
 	assert.Len(t, recv.keys, runs, "every notification arrived")
 	for k, times := range recv.keys {
 		assert.True(t, want[k], "key %s is one of the failed Runs' (%d deliveries)", k, times)
