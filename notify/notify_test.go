@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -145,11 +146,18 @@ func TestDelivery_RetriesOn500ThenSucceeds(t *testing.T) {
 		h := &flaky{codes: []int{500, 502, 429}}
 		store := newFakeStore()
 		rec := store.add(webhookNotifier("hook", "http://receiver.test/x", apis.FormatJSON), apis.NotifyFailed, failedRun("extract"), time.Now())
-		s := newTestService(t, store, Config{Transport: handlerTransport{h}, Backoff: backoff.Policy{Initial: time.Second, Max: time.Minute}})
+		reg := prometheus.NewRegistry()
+		s, err := New(Config{Transport: handlerTransport{h}, Backoff: backoff.Policy{Initial: time.Second, Max: time.Minute},
+			ReadFile: func(string) ([]byte, error) { return []byte("s3cret"), nil }}, store, nil, nil, reg)
+		require.NoError(t, err)
 		stop := runService(t, s, store)
 		defer stop()
 		res := <-store.done
 		assert.True(t, res.Delivered)
+		synctest.Wait() // the loop counts the commit
+		assert.Equal(t, 3.0, metricValue(t, reg, "sprint_notification_retries_total", "hook"), "retries counted")
+		assert.Equal(t, 1.0, metricValue(t, reg, "sprint_notifications_delivered_total", "hook"))
+		assert.Equal(t, 0.0, metricValue(t, reg, "sprint_notifications_failed_total", "hook"))
 		got := h.requests()
 		require.Len(t, got, 4)
 		for i := 1; i < len(got); i++ {
@@ -264,4 +272,28 @@ func TestDelivery_NewTermResumes(t *testing.T) {
 			assert.Equal(t, rec.IdempotencyKey, r.header.Get(HeaderIdempotencyKey))
 		}
 	})
+}
+
+// metricValue is the value of a counter or gauge of reg for a notifier (0
+// when it has none).
+func metricValue(t *testing.T, reg *prometheus.Registry, name, notifier string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "notifier" && l.GetValue() == notifier {
+					if c := m.GetCounter(); c != nil {
+						return c.GetValue()
+					}
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
