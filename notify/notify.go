@@ -65,7 +65,8 @@ type Config struct {
 	// Poll is how often the outbox is read for new records (default 1s).
 	Poll time.Duration
 	// Transport carries webhook requests (default: a dialer with timeouts,
-	// no proxy from the environment, no redirects followed).
+	// and HTTPS_PROXY/HTTP_PROXY/NO_PROXY from the environment, so that
+	// outbound requests can go through an egress proxy).
 	Transport http.RoundTripper
 	// DialSMTP opens SMTP connections (default net.Dialer).
 	DialSMTP func(ctx context.Context, addr string) (net.Conn, error)
@@ -98,6 +99,7 @@ func (c *Config) setDefaults() {
 	}
 	if c.Transport == nil {
 		c.Transport = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           (&net.Dialer{Timeout: c.Timeout, KeepAlive: 30 * time.Second}).DialContext,
 			TLSHandshakeTimeout:   c.Timeout,
 			ResponseHeaderTimeout: c.Timeout,
@@ -255,6 +257,7 @@ func (t *term) run(ctx context.Context) {
 	defer func() {
 		close(work)
 		wg.Wait()
+		s.m.pending.Reset() // a follower reports nothing pending
 	}()
 
 	var batch []apis.NotificationResult
