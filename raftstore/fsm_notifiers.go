@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -208,8 +209,8 @@ func (a *applier) applyOutboxDone(c *outboxDoneCmd) result {
 		n.Status.Failed++
 		setLastError(n, r.Error, r.Time)
 	}
-	for _, n := range touched {
-		if n != nil {
+	for _, name := range slices.Sorted(maps.Keys(touched)) { // the same write order on every replica
+		if n := touched[name]; n != nil {
 			a.putNotifier(n)
 		}
 	}
