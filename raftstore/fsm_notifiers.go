@@ -183,7 +183,8 @@ func (a *applier) applyOutboxDone(c *outboxDoneCmd) result {
 	if b == nil {
 		return result{}
 	}
-	touched := map[string]*apis.Notifier{}
+	touched := map[string]*apis.Notifier{} // read once each; nil: gone
+	changed := map[string]bool{}
 	for _, r := range c.Results {
 		key := []byte(r.ID)
 		if b.Get(key) == nil {
@@ -199,6 +200,7 @@ func (a *applier) applyOutboxDone(c *outboxDoneCmd) result {
 			continue
 		}
 		a.del(bucketOutbox, key)
+		changed[name] = true
 		if n.Status.Pending > 0 {
 			n.Status.Pending--
 		}
@@ -209,10 +211,8 @@ func (a *applier) applyOutboxDone(c *outboxDoneCmd) result {
 		n.Status.Failed++
 		setLastError(n, r.Error, r.Time)
 	}
-	for _, name := range slices.Sorted(maps.Keys(touched)) { // the same write order on every replica
-		if n := touched[name]; n != nil {
-			a.putNotifier(n)
-		}
+	for _, name := range slices.Sorted(maps.Keys(changed)) { // the same write order on every replica
+		a.putNotifier(touched[name])
 	}
 	return result{}
 }
