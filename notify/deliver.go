@@ -6,9 +6,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/sprint-project/sprint/apis"
@@ -127,6 +129,10 @@ func (s *Service) sendWebhook(ctx context.Context, n *apis.Notifier, rec *apis.N
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats the method and the whole URL, query included
+		}
 		return fmt.Errorf("POST %s: %w", redactURL(w.URL), err)
 	}
 	defer resp.Body.Close()
