@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -296,4 +297,27 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, notifier string) 
 		}
 	}
 	return 0
+}
+
+type refusing struct{}
+
+func (refusing) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("dial tcp 192.0.2.1:443: connect: connection refused")
+}
+
+// A URL's query (which may hold a token) stays out of lastError, also
+// when the request never reached the receiver.
+func TestDelivery_ErrorsLeaveTheQueryOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newFakeStore()
+		store.add(webhookNotifier("hook", "https://receiver.test/x?token=secret", apis.FormatJSON), apis.NotifyFailed, failedRun("extract"), time.Now())
+		s := newTestService(t, store, Config{Transport: refusing{}, MaxAge: time.Minute})
+		stop := runService(t, s, store)
+		defer stop()
+		res := <-store.done
+		assert.False(t, res.Delivered)
+		assert.Contains(t, res.Error, "connection refused")
+		assert.Contains(t, res.Error, "https://receiver.test/x")
+		assert.NotContains(t, res.Error, "token=secret")
+	})
 }
