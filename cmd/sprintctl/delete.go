@@ -37,7 +37,7 @@ disappears once Mesos reports the task ended; --wait returns only then.`,
 				return nil
 			}
 			if len(args) > 0 {
-				if err := runsResource(args[0]); err != nil {
+				if _, err := resourceKind(args[0]); err != nil {
 					return err
 				}
 				names = args[1:]

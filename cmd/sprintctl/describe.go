@@ -19,11 +19,9 @@ func (a *app) describeCmd() *cobra.Command {
 		Example: "  sprintctl describe run hello\n  sprintctl describe notifier etl-failures",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			notifier := notifiersResource(args[0])
-			if !notifier {
-				if err := runsResource(args[0]); err != nil {
-					return err
-				}
+			notifier, err := resourceKind(args[0])
+			if err != nil {
+				return err
 			}
 			c, err := a.client()
 			if err != nil {

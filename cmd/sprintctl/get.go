@@ -31,11 +31,9 @@ func (a *app) getCmd() *cobra.Command {
   sprintctl get runs --tree`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			notifiers := notifiersResource(args[0])
-			if !notifiers {
-				if err := runsResource(args[0]); err != nil {
-					return err
-				}
+			notifiers, err := resourceKind(args[0])
+			if err != nil {
+				return err
 			}
 			switch o.output {
 			case "", "wide", "yaml", "json", "name":

@@ -23,6 +23,18 @@ func notifiersResource(word string) bool {
 	return false
 }
 
+// resourceKind checks the resource word of the commands that serve Runs
+// and Notifiers (get, describe, delete): notifiers reports the latter.
+func resourceKind(word string) (notifiers bool, err error) {
+	if notifiersResource(word) {
+		return true, nil
+	}
+	if runsResource(word) != nil {
+		return false, fmt.Errorf("unknown resource type %q: sprintctl knows runs and notifiers", word)
+	}
+	return false, nil
+}
+
 // notifierObjectName is how kubectl would name a Notifier in messages.
 func notifierObjectName(name string) string { return "notifier.sprint/" + name }
 

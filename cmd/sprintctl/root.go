@@ -175,7 +175,7 @@ func runsResource(word string) error {
 	case "run", "runs", "run.sprint", "runs.sprint":
 		return nil
 	}
-	return fmt.Errorf("unknown resource type %q: sprintctl knows runs and notifiers", word)
+	return fmt.Errorf("unknown resource type %q: sprintctl knows runs", word)
 }
 
 // objectName is how kubectl names an object in messages.
