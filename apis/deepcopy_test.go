@@ -301,6 +301,21 @@ func TestDeepCopyAndEqual_HandleEveryField(t *testing.T) {
 	t.Run("RunList", func(t *testing.T) {
 		checkDeepCopy(t, (*apis.RunList).DeepCopy)
 	})
+	t.Run("Notifier", func(t *testing.T) {
+		checkEqual(t, (*apis.Notifier).Equal)
+		checkDeepCopy(t, (*apis.Notifier).DeepCopy)
+	})
+	t.Run("NotifierSpec", func(t *testing.T) {
+		checkEqual(t, (*apis.NotifierSpec).Equal)
+		checkDeepCopy(t, (*apis.NotifierSpec).DeepCopy)
+	})
+	t.Run("NotifierStatus", func(t *testing.T) {
+		checkEqual(t, (*apis.NotifierStatus).Equal)
+		checkDeepCopy(t, (*apis.NotifierStatus).DeepCopy)
+	})
+	t.Run("NotifierList", func(t *testing.T) {
+		checkDeepCopy(t, (*apis.NotifierList).DeepCopy)
+	})
 }
 
 // What the store keeps is the JSON form: a Run read back equals the one

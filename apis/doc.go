@@ -29,6 +29,10 @@
 //     and from a Run, Sprint's state names and TaskName.
 //   - schema.go: the JSON Schema of a Run (run.schema.json), generated from
 //     these types by a test and embedded.
+//   - notifier*.go, notification.go: the Notifier kind (defaults,
+//     validation, DeepCopy/Equal, decoding of manifests that mix Runs and
+//     Notifiers, notifier.schema.json) and the outbox record
+//     (Notification) the store derives from a Run's status change.
 //
 // It depends on the standard library and small encoding helpers
 // (go.yaml.in/yaml/v2, sigs.k8s.io/yaml; invopop/jsonschema in tests

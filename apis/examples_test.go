@@ -19,20 +19,32 @@ func TestExamples_DecodeAndValidate(t *testing.T) {
 	want := map[string]int{
 		"hello.yaml": 1, "exec-args.yaml": 1, "docker-ports.yaml": 1, "volumes-uris.yaml": 1,
 		"retries.yaml": 1, "constraints.yaml": 1, "multi.yaml": 2, "runlist.json": 2,
-		"pipeline.yaml": 4,
+		"pipeline.yaml":   4,
+		"etl-notify.yaml": 5,
 	}
 	require.Len(t, files, len(want), "a new example needs an entry here")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			data, err := os.ReadFile(f)
 			require.NoError(t, err)
-			runs, err := DecodeRuns(data)
+			m, err := DecodeManifest(data)
 			require.NoError(t, err)
-			assert.Len(t, runs, want[filepath.Base(f)])
-			for i := range runs {
-				SetDefaults(&runs[i])
-				assert.Empty(t, messagesOrNil(ValidateRun(&runs[i])), "run %d", i)
+			objects := 0
+			for _, d := range m.Runs {
+				for i := range d.Runs {
+					objects++
+					SetDefaults(&d.Runs[i])
+					assert.Empty(t, messagesOrNil(ValidateRun(&d.Runs[i])), "run %s", d.Runs[i].Metadata.Name)
+				}
 			}
+			for _, d := range m.Notifiers {
+				for i := range d.Notifiers {
+					objects++
+					SetNotifierDefaults(&d.Notifiers[i])
+					assert.Empty(t, messagesOrNil(ValidateNotifier(&d.Notifiers[i])), "notifier %s", d.Notifiers[i].Metadata.Name)
+				}
+			}
+			assert.Equal(t, want[filepath.Base(f)], objects)
 		})
 	}
 }

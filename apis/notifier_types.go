@@ -36,7 +36,7 @@ type NotifierSpec struct {
 	Selector string `json:"selector,omitempty" jsonschema:"maxLength=1024"`
 	// On lists the events that notify: Succeeded, Failed, Killed,
 	// DependencyFailed, Missed, Unschedulable.
-	On []string `json:"on" jsonschema:"minItems=1,maxItems=6"`
+	On []string `json:"on,omitempty" jsonschema:"minItems=1,maxItems=6"`
 	// UnschedulableAfter is how long a Run must have been unschedulable
 	// before the Unschedulable event fires (a Go duration; default 5m).
 	UnschedulableAfter string       `json:"unschedulableAfter,omitempty" jsonschema:"maxLength=64"`
@@ -62,7 +62,7 @@ type EmailTarget struct {
 	From string `json:"from" jsonschema:"maxLength=256"`
 	// To lists addresses; "{owner}" stands for the object's sprint/owner
 	// annotation.
-	To           []string `json:"to" jsonschema:"minItems=1,maxItems=64"`
+	To           []string `json:"to,omitempty" jsonschema:"minItems=1,maxItems=64"`
 	StartTLS     bool     `json:"startTLS,omitempty"`
 	UsernameFile string   `json:"usernameFile,omitempty" jsonschema:"maxLength=4096"`
 	PasswordFile string   `json:"passwordFile,omitempty" jsonschema:"maxLength=4096"`

@@ -43,6 +43,13 @@ const (
 	// pointing at it in one entry). Like apply_runs it has no
 	// ignorableFlag: every node must know it before a leader proposes it.
 	cmdBatchStatusAttempts cmdType = 30
+
+	// Notifiers and their outbox (command_notifier.go): 20–27. No
+	// ignorableFlag: a node that skipped them would diverge.
+	cmdCreateNotifier cmdType = 20
+	cmdUpdateNotifier cmdType = 21
+	cmdDeleteNotifier cmdType = 22
+	cmdOutboxDone     cmdType = 23
 )
 
 func (t cmdType) String() string {
@@ -73,6 +80,8 @@ func (t cmdType) String() string {
 		return "apply_runs"
 	case cmdBatchStatusAttempts:
 		return "batch_status_attempts"
+	case cmdCreateNotifier, cmdUpdateNotifier, cmdDeleteNotifier, cmdOutboxDone:
+		return notifierCmdName(t)
 	}
 	return fmt.Sprintf("cmd(%d)", byte(t))
 }
@@ -273,6 +282,8 @@ func decodeCommand(data []byte) (cmdType, any, error) {
 		v = &applyRunsCmd{}
 	case cmdBatchStatusAttempts:
 		v = &batchStatusAttemptsCmd{}
+	case cmdCreateNotifier, cmdUpdateNotifier, cmdDeleteNotifier, cmdOutboxDone:
+		v = newNotifierCmd(t)
 	default:
 		return t, nil, fmt.Errorf("%w %d", errUnknownCommand, byte(t))
 	}
@@ -302,6 +313,8 @@ func validateCommand(v any) error {
 		return validateMemberID(c.Member.ID)
 	case *removeMemberCmd:
 		return validateMemberID(c.ID)
+	case *createNotifierCmd, *updateNotifierCmd, *deleteNotifierCmd, *outboxDoneCmd:
+		return validateNotifierCommand(c)
 	}
 	return nil
 }

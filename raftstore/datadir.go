@@ -239,8 +239,12 @@ func requireBuckets(tx *bolt.Tx, names [][]byte, absentOK bool) error {
 // inside a value can still leave valid JSON: bbolt keeps no checksums of
 // its data pages.)
 func checkFSMValues(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketRuns, bucketAttempts, bucketEvents, bucketMembers} {
-		err := tx.Bucket(name).ForEach(func(k, v []byte) error {
+	for _, name := range [][]byte{bucketRuns, bucketAttempts, bucketEvents, bucketMembers, bucketNotifiers, bucketOutbox} {
+		b := tx.Bucket(name)
+		if b == nil {
+			continue // notifiers and outbox are made on first use
+		}
+		err := b.ForEach(func(k, v []byte) error {
 			if !json.Valid(v) {
 				return fmt.Errorf("%s/%q is not JSON", name, k)
 			}

@@ -60,6 +60,8 @@ type result struct {
 	// (apply_runs only).
 	JSON    []byte
 	Outcome ApplyOutcome
+	// Notifier is the Notifier a notifier command wrote or found.
+	Notifier *apis.Notifier
 }
 
 // fsm is the bbolt state machine. raft calls Apply, ApplyBatch, Snapshot
@@ -515,6 +517,8 @@ func (a *applier) dispatch(v any) result {
 			items[i] = a.applyAttemptStatus(u)
 		}
 		return result{Items: items}
+	case *createNotifierCmd, *updateNotifierCmd, *deleteNotifierCmd, *outboxDoneCmd:
+		return a.dispatchNotifier(c)
 	}
 	// decodeCommand returned a type without a handler: a programming error,
 	// but still the same on every replica, so a rejection, not a crash.
@@ -530,6 +534,10 @@ type applier struct {
 	// cache; nil for a name written or deleted without its decoded Run.
 	written map[string]*apis.Run
 	cache   *runCache // the FSM's, as of the last commit
+	// notifiers caches the decoded Notifiers for this entry's outbox
+	// records (fsm_outbox.go); nil until a status change needs them.
+	notifiers []cachedNotifier
+	loaded    bool
 }
 
 func (a *applier) put(bucket, key, val []byte) {

@@ -139,6 +139,7 @@ func (a *applier) applyUpdateStatus(u statusEntry) result {
 	next := *cur
 	next.Status = u.Status
 	a.putRun(&next)
+	a.recordNotifications(cur, &next)
 	a.emit(apis.Modified, &next)
 	return result{Run: &next}
 }

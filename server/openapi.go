@@ -27,6 +27,7 @@ type oaOp struct {
 func openAPIOps() []oaOp {
 	pName := oaParam{Name: "name", In: "path", Desc: "Run name", Type: "string", Required: true}
 	pID := oaParam{Name: "id", In: "path", Desc: "Sprint run id (a UUID)", Type: "string", Required: true}
+	pNotifier := oaParam{Name: "name", In: "path", Desc: "Notifier name", Type: "string", Required: true}
 	pDryRun := oaParam{Name: "dryRun", In: "query", Desc: "validate and show the result without storing", Type: "boolean"}
 	errs := func(m map[string]string) map[string]string {
 		m["default"] = "Status: the error, with field causes"
@@ -65,6 +66,22 @@ func openAPIOps() []oaOp {
 			Params: []oaParam{pName}, Responses: errs(map[string]string{"200": "RunEventList"})},
 		{Method: "GET", Path: "/api/v1/runs/{name}/dependents", Tag: "runs", Summary: "The Runs downstream of a Run (spec.dependsOn), as a tree with each one's phase",
 			Params: []oaParam{pName}, Responses: errs(map[string]string{"200": "RunDependents"})},
+		{Method: "GET", Path: "/api/v1/notifiers", Tag: "notifiers", Summary: "List Notifiers with their delivery counts (delivered, failed, pending, lastError)",
+			Params: []oaParam{
+				{Name: "labelSelector", In: "query", Type: "string", Desc: "e.g. team=data"},
+				{Name: "limit", In: "query", Type: "integer", Desc: "page size"},
+				{Name: "continue", In: "query", Type: "string", Desc: "token of the next page"},
+			},
+			Responses: errs(map[string]string{"200": "NotifierList"})},
+		{Method: "POST", Path: "/api/v1/notifiers", Tag: "notifiers", Summary: "Create a Notifier (JSON, or YAML with Content-Type: application/yaml)",
+			Params: []oaParam{pDryRun}, Body: "Notifier", Responses: errs(map[string]string{"201": "Notifier"})},
+		{Method: "GET", Path: "/api/v1/notifiers/{name}", Tag: "notifiers", Summary: "Read one Notifier (linearizable: served by the leader)",
+			Params: []oaParam{pNotifier}, Responses: errs(map[string]string{"200": "Notifier"})},
+		{Method: "PUT", Path: "/api/v1/notifiers/{name}", Tag: "notifiers", Summary: "Apply a Notifier: create, replace its labels, annotations and spec (keeping its counts), or leave it unchanged (header Sprint-Apply-Result)",
+			Params: []oaParam{pNotifier, pDryRun}, Body: "Notifier", Responses: errs(map[string]string{"200": "Notifier (configured or unchanged)", "201": "Notifier (created)"})},
+		{Method: "DELETE", Path: "/api/v1/notifiers/{name}", Tag: "notifiers", Summary: "Delete a Notifier; its undelivered notifications are dropped",
+			Params:    []oaParam{pNotifier, {Name: "resourceVersion", In: "query", Type: "string", Desc: "precondition"}},
+			Responses: errs(map[string]string{"200": "Notifier (deleted)"})},
 		{Method: "GET", Path: "/api/v1/cluster", Tag: "cluster", Summary: "Raft members, leader, term and indexes as this node sees them",
 			Responses: errs(map[string]string{"200": "ClusterInfo"})},
 		{Method: "GET", Path: "/api/v1/policy", Tag: "cluster", Summary: "The admission policy in force: the leader's (forwarded), or this node's with local=true",
@@ -105,6 +122,7 @@ func openAPIOps() []oaOp {
 		{Method: "GET", Path: "/docs", Tag: "operations", Summary: "This API as a readable page", Responses: map[string]string{"200": "HTML"}},
 		{Method: "GET", Path: "/openapi.json", Tag: "operations", Summary: "This OpenAPI document", Responses: map[string]string{"200": "OpenAPI 3"}},
 		{Method: "GET", Path: "/schemas/run.json", Tag: "operations", Summary: "JSON Schema of a Run", Responses: map[string]string{"200": "JSON Schema"}},
+		{Method: "GET", Path: "/schemas/notifier.json", Tag: "operations", Summary: "JSON Schema of a Notifier", Responses: map[string]string{"200": "JSON Schema"}},
 
 		{Method: "GET", Path: "/", Tag: "console", Summary: "Redirects to the web console", Responses: map[string]string{"302": "to /ui/"}},
 		{Method: "GET", Path: "/ui", Tag: "console", Summary: "Redirects to /ui/", Responses: map[string]string{"301": "to /ui/"}},
@@ -121,7 +139,7 @@ var schemaRefs = map[string]string{
 	"Member": "Member", "JoinRequest": "JoinRequest", "SprintRun": "SprintRun",
 	"ContainerRunDefinition": "ContainerRunDefinition", "RunEventList": "RunEventList",
 	"VersionInfo": "VersionInfo", "AdmissionPolicy": "AdmissionPolicy", "MesosState": "MesosState",
-	"RunApplyList": "RunApplyList", "RunDependents": "RunDependents",
+	"RunApplyList": "RunApplyList", "RunDependents": "RunDependents", "Notifier": "Notifier", "NotifierList": "NotifierList",
 }
 
 // openAPIDoc builds the document; version is the server's.
@@ -155,7 +173,7 @@ func openAPIDoc(version string) map[string]any {
 		if op.Body != "" {
 			ref := map[string]string{"$ref": "#/components/schemas/" + op.Body}
 			content := map[string]any{"application/json": map[string]any{"schema": ref}}
-			if op.Body == "Run" || op.Body == "RunList" {
+			if op.Body == "Run" || op.Body == "RunList" || op.Body == "Notifier" {
 				content["application/yaml"] = map[string]any{"schema": ref}
 			}
 			o["requestBody"] = map[string]any{"required": true, "content": content}
@@ -187,6 +205,8 @@ func openAPIDoc(version string) map[string]any {
 			"schemas": map[string]any{
 				"Run":                    map[string]any{"description": "A Run; see /schemas/run.json", "type": "object"},
 				"RunList":                obj("apiVersion", "kind", "metadata", "items"),
+				"Notifier":               map[string]any{"description": "A Notifier; see /schemas/notifier.json", "type": "object"},
+				"NotifierList":           obj("apiVersion", "kind", "metadata", "items"),
 				"RunApplyList":           obj("apiVersion", "kind", "items"),
 				"Status":                 obj("kind", "apiVersion", "status", "code", "reason", "message", "details"),
 				"ClusterInfo":            obj("nodeID", "leader", "leaderAddr", "state", "term", "commitIndex", "appliedIndex", "lastIndex", "members", "rejectedEntries", "lastRejectedEntry"),

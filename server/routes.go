@@ -33,6 +33,11 @@ func (s *Server) newEcho() *echo.Echo {
 	get("/api/v1/runs/:name/log", s.leaderOnly(s.runLog))
 	get("/api/v1/runs/:name/events", s.runEvents)
 	get("/api/v1/runs/:name/dependents", s.runDependents)
+	get("/api/v1/notifiers", s.listNotifiers)
+	e.POST("/api/v1/notifiers", s.leaderOnly(s.createNotifier))
+	get("/api/v1/notifiers/:name", s.leaderOnly(s.getNotifier))
+	e.PUT("/api/v1/notifiers/:name", s.leaderOnly(s.applyNotifier))
+	e.DELETE("/api/v1/notifiers/:name", s.leaderOnly(s.deleteNotifier))
 	get("/api/v1/cluster", s.getCluster)
 	get("/api/v1/policy", s.getPolicy)
 	get("/api/v1/cluster/mesos", s.leaderOnly(s.getMesos))
@@ -56,6 +61,7 @@ func (s *Server) newEcho() *echo.Echo {
 	get("/docs", s.docs)
 	get("/openapi.json", s.openAPI)
 	get("/schemas/run.json", s.runSchema)
+	get("/schemas/notifier.json", s.notifierSchema)
 
 	// The web console: static assets (package ui), open like /docs; its
 	// API calls carry the token.
@@ -70,12 +76,13 @@ func (s *Server) newEcho() *echo.Echo {
 // probes (Marathon's health check uses /status/ping) and the static API
 // description, which holds nothing secret.
 var openPaths = map[string]bool{
-	"/healthz":          true,
-	"/readyz":           true,
-	"/status/ping":      true,
-	"/docs":             true,
-	"/openapi.json":     true,
-	"/schemas/run.json": true,
+	"/healthz":               true,
+	"/readyz":                true,
+	"/status/ping":           true,
+	"/docs":                  true,
+	"/openapi.json":          true,
+	"/schemas/run.json":      true,
+	"/schemas/notifier.json": true,
 }
 
 // openRoutes are the routes (as registered, matched by the router before

@@ -37,6 +37,9 @@ type Config struct {
 	GCInterval         time.Duration
 	GCMaxAge           time.Duration
 	GCMaxFinished      int
+	NotifyMaxAge       time.Duration
+	NotifyConcurrency  int
+	NotifyTimeout      time.Duration
 	StagingTimeout     time.Duration
 	UnreachableTimeout time.Duration
 	LogFormat          string
@@ -97,6 +100,9 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.DurationVar(&c.GCInterval, "gc-interval", time.Minute, "how often the leader looks for finished Runs to delete (also the wait after an election before the first look)")
 	fs.DurationVar(&c.GCMaxAge, "gc-max-age", 168*time.Hour, "finished Runs older than this are deleted (unless the Run sets ttlSecondsAfterFinished)")
 	fs.IntVar(&c.GCMaxFinished, "gc-max-finished", 2000, "beyond this many finished Runs the oldest are deleted")
+	fs.DurationVar(&c.NotifyMaxAge, "notify-max-age", 24*time.Hour, "a notification not delivered this long after its event is recorded as failed")
+	fs.IntVar(&c.NotifyConcurrency, "notify-concurrency", 8, "notification deliveries (webhook requests, SMTP sessions) the leader makes at once")
+	fs.DurationVar(&c.NotifyTimeout, "notify-timeout", 10*time.Second, "bound on one delivery attempt: a webhook request or an SMTP session")
 	fs.DurationVar(&c.StagingTimeout, "staging-timeout", 5*time.Minute, "a task not running after this is killed and counts as a failed attempt")
 	fs.DurationVar(&c.UnreachableTimeout, "unreachable-timeout", 15*time.Minute, "an unreachable task counts as lost after this")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
@@ -207,6 +213,14 @@ func (c *Config) validate() error {
 	}
 	if c.GCInterval <= 0 {
 		return fmt.Errorf("--gc-interval: must be positive, not %v", c.GCInterval)
+	}
+	for name, d := range map[string]time.Duration{"--notify-max-age": c.NotifyMaxAge, "--notify-timeout": c.NotifyTimeout} {
+		if d <= 0 {
+			return fmt.Errorf("%s: must be positive, not %v", name, d)
+		}
+	}
+	if c.NotifyConcurrency < 1 || c.NotifyConcurrency > 1024 {
+		return fmt.Errorf("--notify-concurrency: must be 1 to 1024, not %d", c.NotifyConcurrency)
 	}
 	for name, d := range map[string]time.Duration{
 		"--failover-timeout": c.FailoverTimeout, "--gc-max-age": c.GCMaxAge,

@@ -89,3 +89,12 @@ func (l *sandboxLogs) waitLaunched(ctx context.Context, run *apis.Run) (*apis.Ru
 	}
 	return run, nil
 }
+
+// notifyLogs gives notifications the end of a Run's stderr, read as GET
+// /api/v1/runs/{name}/log?stream=stderr&tail=N reads it.
+type notifyLogs struct{ src server.LogSource }
+
+// Stderr implements notify.Logs.
+func (l notifyLogs) Stderr(ctx context.Context, run *apis.Run, tailLines int, w io.Writer) error {
+	return l.src.CopyLog(ctx, run, server.LogOptions{Stream: "stderr", Tail: tailLines}, w)
+}

@@ -34,6 +34,7 @@ import (
 	"github.com/sprint-project/sprint/internal/wiring"
 	"github.com/sprint-project/sprint/mesos"
 	"github.com/sprint-project/sprint/mesos/sim"
+	"github.com/sprint-project/sprint/notify"
 	"github.com/sprint-project/sprint/raftstore"
 	"github.com/sprint-project/sprint/server"
 )
@@ -295,6 +296,15 @@ func (m *Main) Run(parent context.Context) error {
 		getRun:      store.GetRun,
 		poll:        250 * time.Millisecond,
 	}
+	// Notifications: the leader delivers the outbox, beside the controller.
+	notifier, err := notify.New(notify.Config{
+		MaxAge: cfg.NotifyMaxAge, Concurrency: cfg.NotifyConcurrency, Timeout: cfg.NotifyTimeout,
+	}, store, notifyLogs{logs}, m.Logger, reg)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("notify: %w", err)
+	}
+	m.goRun("notify", func() error { return notifier.Run(ctx) })
 	mesosReport := &mesosState{
 		sched: sched, files: logs.files, masters: masters, name: mcfg.FrameworkName,
 		role: mcfg.Role, embedded: cfg.MesosMaster == "", storedID: store.FrameworkID,

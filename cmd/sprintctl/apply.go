@@ -25,7 +25,8 @@ unchanged. A change to any other field is refused; --force deletes the Run
 and no name is created anew, with a generated name, on every apply.
 
 Manifests are YAML (several documents separated by ---) or JSON, single Runs
-or RunLists.`,
+or RunLists; Notifiers (kind Notifier) may be among them, and are created or
+have their labels, annotations and spec replaced.`,
 		Example: `  sprintctl apply -f manifests/examples/hello.yaml
   sprintctl apply -R -f manifests/
   cat run.yaml | sprintctl apply -f -`,
@@ -39,7 +40,7 @@ or RunLists.`,
 			if err != nil {
 				return err
 			}
-			if countRuns(sources) == 0 {
+			if countObjects(sources) == 0 {
 				return errors.New("no objects passed to apply")
 			}
 			suffix := ""
@@ -83,6 +84,9 @@ or RunLists.`,
 					}
 					report(chunk.where[i], r.Run, r.Result, r.Err)
 				}
+			}
+			if a.applyNotifiers(cmd.Context(), c, sources, dryRun, suffix) {
+				failed = true
 			}
 			if failed {
 				return errAlreadyReported

@@ -14,7 +14,7 @@ func (a *app) deleteCmd() *cobra.Command {
 	var recursive, wait, all bool
 	var selector string
 	cmd := &cobra.Command{
-		Use:   "delete run NAME... | -f FILE | -l SELECTOR [--wait]",
+		Use:   "delete run NAME... | notifier NAME... | -f FILE | -l SELECTOR [--wait]",
 		Short: "Delete Runs, killing their tasks first",
 		Long: `Delete removes Runs. A Run whose task may be running is killed first and
 disappears once Mesos reports the task ended; --wait returns only then.`,
@@ -22,9 +22,22 @@ disappears once Mesos reports the task ended; --wait returns only then.`,
   sprintctl delete -f manifests/examples/hello.yaml
   sprintctl delete run -l team=data --wait`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var names []string
+			var names, notifierNames []string
+			if len(args) > 0 && notifiersResource(args[0]) {
+				if len(files) > 0 || selector != "" || all || len(args) < 2 {
+					return errors.New("delete notifier takes Notifier names only")
+				}
+				c, err := a.client()
+				if err != nil {
+					return err
+				}
+				if a.deleteNotifiers(cmd.Context(), c, args[1:]) {
+					return errAlreadyReported
+				}
+				return nil
+			}
 			if len(args) > 0 {
-				if err := runsResource(args[0]); err != nil {
+				if _, err := resourceKind(args[0]); err != nil {
 					return err
 				}
 				names = args[1:]
@@ -52,6 +65,9 @@ disappears once Mesos reports the task ended; --wait returns only then.`,
 					for _, r := range s.runs {
 						names = append(names, r.Metadata.Name)
 					}
+					for _, n := range s.notifiers {
+						notifierNames = append(notifierNames, n.Metadata.Name)
+					}
 				}
 			}
 			if selector != "" || all {
@@ -67,7 +83,7 @@ disappears once Mesos reports the task ended; --wait returns only then.`,
 					return nil
 				}
 			}
-			failed := false
+			failed := a.deleteNotifiers(ctx, c, notifierNames)
 			for _, name := range names {
 				if _, err := c.Delete(ctx, name, client.DeleteOptions{Wait: wait}); err != nil {
 					failed = true

@@ -14,12 +14,13 @@ import (
 
 func (a *app) describeCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:     "describe run NAME",
-		Short:   "Show a Run's spec, status and recent events",
-		Example: "  sprintctl describe run hello",
+		Use:     "describe run|notifier NAME",
+		Short:   "Show a Run's spec, status and recent events, or a Notifier's spec and delivery counts",
+		Example: "  sprintctl describe run hello\n  sprintctl describe notifier etl-failures",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := runsResource(args[0]); err != nil {
+			notifier, err := resourceKind(args[0])
+			if err != nil {
 				return err
 			}
 			c, err := a.client()
@@ -27,6 +28,14 @@ func (a *app) describeCmd() *cobra.Command {
 				return err
 			}
 			name := args[1]
+			if notifier {
+				n, err := c.GetNotifier(cmd.Context(), name)
+				if err != nil {
+					return fmt.Errorf("%s", notifierNotFoundLine(name, err))
+				}
+				a.describeNotifier(a.stdout, n)
+				return nil
+			}
 			run, err := c.Get(cmd.Context(), name)
 			if err != nil {
 				return fmt.Errorf("%s", notFoundLine(name, err))

@@ -21,16 +21,18 @@ type getOptions struct {
 func (a *app) getCmd() *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
-		Use:   "get runs [NAME...] [-l SELECTOR] [--field-selector SELECTOR] [-o wide|yaml|json|name] [-w] [--tree]",
-		Short: "List Runs, or show some by name",
+		Use:   "get runs|notifiers [NAME...] [-l SELECTOR] [--field-selector SELECTOR] [-o wide|yaml|json|name] [-w] [--tree]",
+		Short: "List Runs or Notifiers, or show some by name",
 		Example: `  sprintctl get runs
+  sprintctl get notifiers
   sprintctl get runs -l team=data --field-selector status.phase=Running -o wide
   sprintctl get runs hello -o yaml
   sprintctl get runs -w
   sprintctl get runs --tree`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := runsResource(args[0]); err != nil {
+			notifiers, err := resourceKind(args[0])
+			if err != nil {
 				return err
 			}
 			switch o.output {
@@ -41,6 +43,9 @@ func (a *app) getCmd() *cobra.Command {
 			c, err := a.client()
 			if err != nil {
 				return err
+			}
+			if notifiers {
+				return a.getNotifiers(cmd.Context(), c, args[1:], o)
 			}
 			return a.get(cmd.Context(), c, args[1:], o)
 		},

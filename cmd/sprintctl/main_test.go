@@ -85,6 +85,8 @@ func (r result) transcript() string {
 
 type env struct {
 	srv *servertest.Server
+	// url, when set, is the server to use instead of srv's.
+	url string
 }
 
 func newEnv(t *testing.T, cfg server.Config) *env {
@@ -117,6 +119,9 @@ func (e *env) runContext(ctx context.Context, stdin string, stdout *syncBuffer, 
 		stdin: strings.NewReader(stdin), stdout: stdout, stderr: &stderr,
 		getenv: func(k string) string {
 			if k == "SPRINT_SERVER" {
+				if e.url != "" {
+					return e.url
+				}
 				return e.srv.URL
 			}
 			return ""

@@ -19,6 +19,17 @@ type source struct {
 	// docs is, for each of runs, its 1-based document in a multi-document
 	// stream, or 0 when the file held one document.
 	docs []int
+	// notifiers and notifierDocs: the same for the file's Notifiers.
+	notifiers    []apis.Notifier
+	notifierDocs []int
+}
+
+// whereNotifier names a Notifier's origin for messages.
+func (s source) whereNotifier(i int) string {
+	if s.notifierDocs[i] > 0 {
+		return fmt.Sprintf("%s: document %d", s.name, s.notifierDocs[i])
+	}
+	return s.name
 }
 
 // where names a Run's origin for messages: "FILE" or "FILE: document N".
@@ -34,6 +45,15 @@ func countRuns(srcs []source) int {
 	n := 0
 	for _, s := range srcs {
 		n += len(s.runs)
+	}
+	return n
+}
+
+// countObjects is how many Runs and Notifiers the sources hold.
+func countObjects(srcs []source) int {
+	n := countRuns(srcs)
+	for _, s := range srcs {
+		n += len(s.notifiers)
 	}
 	return n
 }
@@ -78,15 +98,21 @@ func readManifests(paths []string, recursive bool, stdin io.Reader) ([]source, e
 }
 
 func decode(name string, b []byte) (source, error) {
-	docs, err := apis.DecodeRunDocuments(b)
+	m, err := apis.DecodeManifest(b)
 	if err != nil {
 		return source{}, fmt.Errorf("%s: %w", name, err)
 	}
 	src := source{name: name}
-	for _, d := range docs {
+	for _, d := range m.Runs {
 		for _, r := range d.Runs {
 			src.runs = append(src.runs, r)
 			src.docs = append(src.docs, d.Index)
+		}
+	}
+	for _, d := range m.Notifiers {
+		for _, n := range d.Notifiers {
+			src.notifiers = append(src.notifiers, n)
+			src.notifierDocs = append(src.notifierDocs, d.Index)
 		}
 	}
 	return src, nil

@@ -95,3 +95,10 @@ func (a ServerStore) Cluster(context.Context) (*server.ClusterInfo, error) {
 	}
 	return out, nil
 }
+
+var _ server.NotifierStore = ServerStore{}
+
+// ListNotifiers lists a page of Notifiers from the local applied state.
+func (a ServerStore) ListNotifiers(ctx context.Context, o server.NotifierListOptions) (*apis.NotifierList, error) {
+	return a.Store.ListNotifiers(ctx, raftstore.NotifierListOptions(o))
+}

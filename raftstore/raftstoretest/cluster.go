@@ -352,7 +352,8 @@ func (c *Cluster) Wipe(id string) {
 }
 
 // EnsureSame waits until every running node has applied the same index and
-// then checks that all hold the same Runs, attempts, events and members.
+// then checks that all hold the same Runs, attempts, events, members,
+// Notifiers and outbox records.
 func (c *Cluster) EnsureSame() {
 	c.t.Helper()
 	c.WaitConverged()
@@ -362,6 +363,10 @@ func (c *Cluster) EnsureSame() {
 		Events   map[string][]apis.RunEvent
 		Members  map[string]raftstore.Member
 		FW       string
+		// Notifiers and Outbox: the outbox is derived by each FSM from
+		// status entries, so it must come out the same everywhere.
+		Notifiers []apis.Notifier
+		Outbox    []apis.Notification
 	}
 	var ref *state
 	var refID string
@@ -378,6 +383,11 @@ func (c *Cluster) EnsureSame() {
 		st.Members, err = n.Store.Members()
 		require.NoError(c.t, err)
 		st.FW, err = n.Store.FrameworkID(context.Background())
+		require.NoError(c.t, err)
+		nl, err := n.Store.ListNotifiers(context.Background(), raftstore.NotifierListOptions{})
+		require.NoError(c.t, err)
+		st.Notifiers = nl.Items
+		st.Outbox, err = n.Store.Outbox(context.Background(), "", 0)
 		require.NoError(c.t, err)
 		if ref == nil {
 			ref, refID = st, n.ID

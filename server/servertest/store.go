@@ -34,14 +34,16 @@ type Store struct {
 	// ends with apis.ErrTooSlow; 0 means 256.
 	WatchBuffer int
 
-	mu       sync.Mutex // guards everything below
-	rv       uint64
-	runs     map[string]*apis.Run
-	events   map[string][]apis.RunEvent
-	history  []change
-	seq      uint64            // changes ever published; history holds the last len(history)
-	notify   chan struct{}     // closed and replaced by every change
-	watchers map[*watcher]bool // open watchers → expired
+	mu   sync.Mutex // guards everything below
+	rv   uint64
+	runs map[string]*apis.Run
+	// notifiers are the Notifiers (notifiers.go); nil until the first.
+	notifiers map[string]*apis.Notifier
+	events    map[string][]apis.RunEvent
+	history   []change
+	seq       uint64            // changes ever published; history holds the last len(history)
+	notify    chan struct{}     // closed and replaced by every change
+	watchers  map[*watcher]bool // open watchers → expired
 	// watchersChanged is closed (and replaced) whenever a watcher comes or
 	// goes, for WaitWatchers.
 	watchersChanged chan struct{}

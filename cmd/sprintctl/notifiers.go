@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/client"
+)
+
+// notifiersResource reports whether a resource word names Notifiers.
+func notifiersResource(word string) bool {
+	switch strings.ToLower(word) {
+	case "notifier", "notifiers", "notifier.sprint", "notifiers.sprint":
+		return true
+	}
+	return false
+}
+
+// resourceKind checks the resource word of the commands that serve Runs
+// and Notifiers (get, describe, delete): notifiers reports the latter.
+func resourceKind(word string) (notifiers bool, err error) {
+	if notifiersResource(word) {
+		return true, nil
+	}
+	if runsResource(word) != nil {
+		return false, fmt.Errorf("unknown resource type %q: sprintctl knows runs and notifiers", word)
+	}
+	return false, nil
+}
+
+// notifierObjectName is how kubectl would name a Notifier in messages.
+func notifierObjectName(name string) string { return "notifier.sprint/" + name }
+
+func notifierNotFoundLine(name string, err error) string {
+	if client.IsNotFound(err) {
+		return fmt.Sprintf("Notifier %q not found", name)
+	}
+	return errorLine(err)
+}
+
+var notifierColumns = []string{"NAME", "TARGET", "ON", "DELIVERED", "FAILED", "PENDING", "LAST ERROR"}
+
+// target is a Notifier's target as one cell: the webhook's format and
+// host, or the email recipients.
+func target(n *apis.Notifier) string {
+	switch {
+	case n.Spec.Webhook != nil:
+		host := n.Spec.Webhook.URL
+		if i := strings.Index(host, "://"); i >= 0 {
+			host = host[i+3:]
+		}
+		if i := strings.IndexAny(host, "/?#"); i >= 0 {
+			host = host[:i]
+		}
+		return "webhook/" + orDefault(n.Spec.Webhook.Format, apis.FormatJSON) + " " + host
+	case n.Spec.Email != nil:
+		return "email " + strings.Join(n.Spec.Email.To, ",")
+	}
+	return none
+}
+
+func (a *app) notifierRow(n *apis.Notifier) []string {
+	last := none
+	if n.Status.LastError != "" {
+		last = n.Status.LastError
+		if len(last) > 60 {
+			last = last[:57] + "..."
+		}
+		if n.Status.LastErrorTime != nil {
+			last = a.since(n.Status.LastErrorTime) + " ago: " + last
+		}
+	}
+	return []string{n.Metadata.Name, target(n), strings.Join(n.Spec.On, ","),
+		strconv.FormatInt(n.Status.Delivered, 10), strconv.FormatInt(n.Status.Failed, 10), strconv.FormatInt(n.Status.Pending, 10), last}
+}
+
+// getNotifiers is `sprintctl get notifiers [NAME...]`.
+func (a *app) getNotifiers(ctx context.Context, c *client.Client, names []string, o getOptions) error {
+	if o.watch || o.tree {
+		return errors.New("--watch and --tree are not supported for notifiers")
+	}
+	if o.fieldSel != "" {
+		return errors.New("--field-selector is not supported for notifiers")
+	}
+	if len(names) > 0 && o.labelSel != "" {
+		return errors.New("give Notifier names or a selector, not both")
+	}
+	var items []apis.Notifier
+	failed := false
+	if len(names) > 0 {
+		for _, name := range names {
+			n, err := c.GetNotifier(ctx, name)
+			if err != nil {
+				failed = true
+				fmt.Fprintln(a.stderr, "error: "+notifierNotFoundLine(name, err))
+				continue
+			}
+			items = append(items, *n)
+		}
+	} else {
+		opts := client.ListOptions{LabelSelector: o.labelSel, Limit: 500}
+		for {
+			list, err := c.ListNotifiers(ctx, opts)
+			if err != nil {
+				return err
+			}
+			items = append(items, list.Items...)
+			if list.Metadata.Continue == "" {
+				break
+			}
+			opts.Continue = list.Metadata.Continue
+		}
+	}
+	if len(names) == 0 || len(items) > 0 {
+		if err := a.printNotifiers(a.stdout, items, o.output, len(names) == 0); err != nil {
+			return err
+		}
+	}
+	if failed {
+		return errAlreadyReported
+	}
+	return nil
+}
+
+func (a *app) printNotifiers(w io.Writer, items []apis.Notifier, output string, asList bool) error {
+	switch output {
+	case "", "wide":
+		if len(items) == 0 {
+			fmt.Fprintln(a.stderr, "No notifiers found.")
+			return nil
+		}
+		rows := make([][]string, len(items))
+		for i := range items {
+			rows[i] = a.notifierRow(&items[i])
+		}
+		newTable(w, notifierColumns, rows)
+		return nil
+	case "name":
+		for _, n := range items {
+			fmt.Fprintln(w, notifierObjectName(n.Metadata.Name))
+		}
+		return nil
+	case "json", "yaml":
+		var v any
+		if asList || len(items) != 1 {
+			if items == nil {
+				items = []apis.Notifier{}
+			}
+			v = apis.NotifierList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindNotifierList}, Items: items}
+		} else {
+			v = items[0]
+		}
+		return writeObject(w, v, output)
+	}
+	return fmt.Errorf("unknown output format %q: want wide, yaml, json or name", output)
+}
+
+// describeNotifier is `sprintctl describe notifier NAME`.
+func (a *app) describeNotifier(w io.Writer, n *apis.Notifier) {
+	top := kv{w: w}
+	top.line("Name", n.Metadata.Name)
+	top.line("Labels", labelsOf(n.Metadata.Labels))
+	top.line("Annotations", labelsOf(n.Metadata.Annotations))
+	top.line("Created", a.stamp(n.Metadata.CreationTimestamp))
+	top.line("UID", orNone(n.Metadata.UID))
+	top.line("Resource Version", orNone(n.Metadata.ResourceVersion))
+	fmt.Fprintln(w, "Spec:")
+	spec := kv{w: w, indent: "  "}
+	spec.line("Selector", orDefault(n.Spec.Selector, "<everything>"))
+	spec.line("On", strings.Join(n.Spec.On, ", "))
+	if wh := n.Spec.Webhook; wh != nil {
+		spec.line("Webhook", wh.URL)
+		spec.line("Format", orDefault(wh.Format, apis.FormatJSON))
+		spec.line("Secret File", orDefault(wh.SecretFile, "<none: unsigned>"))
+		for _, k := range slices.Sorted(maps.Keys(wh.Headers)) {
+			spec.line("Header", k+": "+wh.Headers[k])
+		}
+	}
+	if e := n.Spec.Email; e != nil {
+		spec.line("SMTP", e.SMTP)
+		spec.line("StartTLS", strconv.FormatBool(e.StartTLS))
+		spec.line("From", e.From)
+		spec.line("To", strings.Join(e.To, ", "))
+		if e.UsernameFile != "" {
+			spec.line("Username File", e.UsernameFile)
+			spec.line("Password File", e.PasswordFile)
+		}
+	}
+	fmt.Fprintln(w, "Status:")
+	st := kv{w: w, indent: "  "}
+	st.line("Delivered", strconv.FormatInt(n.Status.Delivered, 10))
+	st.line("Failed", strconv.FormatInt(n.Status.Failed, 10))
+	st.line("Pending", strconv.FormatInt(n.Status.Pending, 10))
+	st.line("Last Error", orNone(n.Status.LastError))
+	st.line("Last Error Time", a.stamp(n.Status.LastErrorTime))
+}
+
+// applyNotifiers applies the sources' Notifiers one by one, reporting each.
+func (a *app) applyNotifiers(ctx context.Context, c *client.Client, sources []source, dryRun bool, suffix string) (failed bool) {
+	for _, src := range sources {
+		for i := range src.notifiers {
+			n := &src.notifiers[i]
+			out, result, err := c.ApplyNotifier(ctx, n, dryRun)
+			if err != nil {
+				failed = true
+				fmt.Fprintf(a.stderr, "error: %s: %s\n", src.whereNotifier(i), errorLine(err))
+				continue
+			}
+			fmt.Fprintf(a.stdout, "%s %s%s\n", notifierObjectName(out.Metadata.Name), result, suffix)
+		}
+	}
+	return failed
+}
+
+// deleteNotifiers deletes Notifiers by name, reporting each.
+func (a *app) deleteNotifiers(ctx context.Context, c *client.Client, names []string) (failed bool) {
+	for _, name := range names {
+		if _, err := c.DeleteNotifier(ctx, name, ""); err != nil {
+			failed = true
+			fmt.Fprintln(a.stderr, "error: "+notifierNotFoundLine(name, err))
+			continue
+		}
+		fmt.Fprintf(a.stdout, "%s deleted\n", notifierObjectName(name))
+	}
+	return failed
+}
