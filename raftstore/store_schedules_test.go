@@ -1,0 +1,138 @@
+package raftstore_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/raftstore"
+)
+
+func newSchedule(name string) *apis.Schedule {
+	s := &apis.Schedule{
+		Metadata: apis.ObjectMeta{Name: name, Labels: map[string]string{"team": "data"}},
+		Spec: apis.ScheduleSpec{
+			Schedule:    "*/5 * * * *",
+			TimeZone:    "Europe/Berlin",
+			RunTemplate: apis.RunTemplate{Spec: apis.RunSpec{Command: "etl", Cpus: 0.1, Mem: 32}},
+		},
+	}
+	apis.SetScheduleDefaults(s)
+	return s
+}
+
+// setMemberRaw writes a member record as a binary of another version
+// would: raw JSON, so that a record without storeLevel is what a binary
+// that predates levels writes.
+func setMemberRaw(t *testing.T, s *raftstore.Store, member string) {
+	t.Helper()
+	data := append([]byte{raftstore.CmdSetMemberForTest}, []byte(`{"member":`+member+`}`)...)
+	applyErr, err := s.ApplyRawForTest(t.Context(), data)
+	require.NoError(t, err)
+	require.NoError(t, applyErr)
+}
+
+// The rolling-upgrade gate: a member whose record reports no store level
+// (a binary without Schedules) holds back every Schedule write with a
+// 503-class error naming it; once it reports the level, writes go through.
+func TestStore_ScheduleWritesWaitForEveryMembersStoreLevel(t *testing.T) {
+	s := startSingle(t, t.TempDir(), nil)
+	ctx := t.Context()
+	ms, err := s.Members()
+	require.NoError(t, err)
+	require.Equal(t, raftstore.StoreLevel, ms["solo"].StoreLevel, "the leader records its own level")
+
+	setMemberRaw(t, s, `{"id":"solo","raftAddr":"`+s.RaftAddr()+`","httpAddr":"http://solo"}`)
+	_, err = s.CreateSchedule(ctx, newSchedule("etl"))
+	require.ErrorIs(t, err, raftstore.ErrNotUpgraded)
+	require.ErrorIs(t, err, apis.ErrUnavailable)
+	assert.Contains(t, err.Error(), "cluster not fully upgraded: node solo runs a binary without Schedules")
+	_, err = s.GetSchedule(ctx, "etl")
+	assert.ErrorIs(t, err, apis.ErrNotFound, "nothing was proposed")
+	_, err = s.CreateRun(ctx, newRun("runs-still-work"))
+	require.NoError(t, err, "Run writes are not gated")
+
+	setMemberRaw(t, s, `{"id":"solo","raftAddr":"`+s.RaftAddr()+`","httpAddr":"http://solo","storeLevel":2}`)
+	_, err = s.CreateSchedule(ctx, newSchedule("etl"))
+	require.NoError(t, err)
+}
+
+func TestStore_ScheduleLifecycle(t *testing.T) {
+	s := startSingle(t, t.TempDir(), nil)
+	ctx := t.Context()
+	feed, err := s.WatchSchedules(raftstore.ScheduleFeedOptions{List: true})
+	require.NoError(t, err)
+	ev, ok, err := feed.Next()
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, apis.Bookmark, ev.Type, "an empty listing is just its bookmark")
+
+	sc, err := s.CreateSchedule(ctx, newSchedule("etl"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, sc.Metadata.UID)
+	_, err = s.CreateSchedule(ctx, newSchedule("etl"))
+	assert.ErrorIs(t, err, apis.ErrAlreadyExists)
+	bad := newSchedule("bad")
+	bad.Spec.TimeZone = "Mars/Olympus"
+	_, err = s.CreateSchedule(ctx, bad)
+	var inv *apis.InvalidError
+	require.ErrorAs(t, err, &inv)
+	assert.Equal(t, "spec.timeZone", inv.Errors[0].Field)
+
+	at := time.Unix(1_800_000_000, 0).UTC()
+	runs := []apis.Run{apis.RunFromTemplate(sc, apis.FiredRunName("etl", at, 0)), apis.RunFromTemplate(sc, apis.FiredRunName("etl", at, 1))}
+	fire := apis.Firing{Schedule: apis.RunRef{Name: "etl", UID: sc.Metadata.UID}, ScheduleTime: at, Runs: runs,
+		Events: []apis.RunEvent{{Type: apis.EventNormal, Reason: apis.ReasonFired, Message: "2 runs"}}}
+	require.NoError(t, s.FireSchedule(ctx, fire))
+	assert.ErrorIs(t, s.FireSchedule(ctx, fire), apis.ErrConflict, "a firing committed twice is refused")
+	run, err := s.GetRun(ctx, "etl-1800000000-1")
+	require.NoError(t, err)
+	assert.NotEmpty(t, run.Metadata.UID)
+	list, err := s.ListRuns(ctx, raftstore.ListOptions{Match: func(r *apis.Run) bool { return r.Metadata.Labels[apis.LabelSchedule] == "etl" }})
+	require.NoError(t, err)
+	assert.Len(t, list.Items, 2)
+
+	manual, err := s.FireScheduleNow(ctx, apis.RunRef{Name: "etl", UID: sc.Metadata.UID}, []apis.Run{apis.RunFromTemplate(sc, apis.ManualRunName("etl", at, 0))}, nil)
+	require.NoError(t, err)
+	require.Len(t, manual, 1)
+	got, err := s.GetScheduleConsistent(ctx, "etl")
+	require.NoError(t, err)
+	assert.True(t, got.Status.LastScheduleTime.Equal(at), "a manual firing leaves lastScheduleTime")
+
+	next := at.Add(5 * time.Minute)
+	require.NoError(t, s.UpdateScheduleStatus(ctx, apis.RunRef{Name: "etl", UID: sc.Metadata.UID}, apis.ScheduleStatus{NextScheduleTime: &next, Active: []string{"etl-1800000000-0"}}))
+	evs, err := s.ScheduleEvents("etl")
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+
+	// The watch saw the create, the firing and the status write.
+	var types []apis.EventType
+	for {
+		ev, ok, err := feed.Next()
+		require.NoError(t, err)
+		if !ok {
+			break
+		}
+		var obj apis.Schedule
+		require.NoError(t, json.Unmarshal(ev.Object, &obj))
+		assert.Equal(t, apis.KindSchedule, obj.Kind)
+		types = append(types, ev.Type)
+	}
+	assert.Equal(t, []apis.EventType{apis.Added, apis.Modified, apis.Modified}, types)
+
+	sl, err := s.ListSchedules(ctx, raftstore.ScheduleListOptions{Limit: 1})
+	require.NoError(t, err)
+	assert.Len(t, sl.Items, 1)
+
+	deleted, err := s.DeleteSchedule(ctx, apis.RunRef{Name: "etl", UID: sc.Metadata.UID})
+	require.NoError(t, err)
+	require.NoError(t, s.ReleaseRuns(ctx, deleted.Metadata.UID, []string{"etl-1800000000-0"}))
+	run, err = s.GetRun(ctx, "etl-1800000000-0")
+	require.NoError(t, err)
+	assert.Empty(t, run.Metadata.OwnerReferences)
+	assert.ErrorIs(t, s.FireSchedule(ctx, apis.Firing{Schedule: apis.RunRef{Name: "etl"}, ScheduleTime: next}), apis.ErrNotFound)
+}
