@@ -22,7 +22,9 @@ var timeType = reflect.TypeFor[time.Time]()
 // straight from the value (rather than re-encoding it for encoding/json)
 // also keeps the cost to one walk.
 type typedDecoder struct {
-	path     fieldPath
+	// schedules admits Schedules and ScheduleLists besides Runs.
+	schedules bool
+	path      fieldPath
 	problems problemList
 }
 
