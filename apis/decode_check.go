@@ -25,7 +25,7 @@ type typedDecoder struct {
 	// schedules admits Schedules and ScheduleLists besides Runs.
 	schedules bool
 	path      fieldPath
-	problems problemList
+	problems  problemList
 }
 
 // fieldSets caches structFields per type for the life of the process, as
