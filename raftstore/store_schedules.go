@@ -32,6 +32,10 @@ type NotUpgradedError struct {
 }
 
 func (e *NotUpgradedError) Error() string {
+	if e.Level == 0 {
+		return fmt.Sprintf("cluster not fully upgraded: node %s runs a binary without %s (it reported no store level; need %d); upgrade every node, then retry",
+			e.Member, e.What, e.Need)
+	}
 	return fmt.Sprintf("cluster not fully upgraded: node %s runs a binary without %s (store level %d, need %d); upgrade every node, then retry",
 		e.Member, e.What, e.Level, e.Need)
 }

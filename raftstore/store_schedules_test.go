@@ -25,6 +25,19 @@ func newSchedule(name string) *apis.Schedule {
 	return s
 }
 
+// startScheduling starts a one-node store and waits until it recorded
+// its own store level (right after its election, before that, Schedule
+// writes are refused as they would be during an upgrade).
+func startScheduling(t *testing.T) *raftstore.Store {
+	t.Helper()
+	s := startSingle(t, t.TempDir(), nil)
+	require.Eventually(t, func() bool {
+		ms, err := s.Members()
+		return err == nil && ms["solo"].StoreLevel == raftstore.StoreLevel
+	}, 10*time.Second, 5*time.Millisecond, "the leader records its own level")
+	return s
+}
+
 // setMemberRaw writes a member record as a binary of another version
 // would: raw JSON, so that a record without storeLevel is what a binary
 // that predates levels writes.
@@ -40,14 +53,11 @@ func setMemberRaw(t *testing.T, s *raftstore.Store, member string) {
 // (a binary without Schedules) holds back every Schedule write with a
 // 503-class error naming it; once it reports the level, writes go through.
 func TestStore_ScheduleWritesWaitForEveryMembersStoreLevel(t *testing.T) {
-	s := startSingle(t, t.TempDir(), nil)
+	s := startScheduling(t)
 	ctx := t.Context()
-	ms, err := s.Members()
-	require.NoError(t, err)
-	require.Equal(t, raftstore.StoreLevel, ms["solo"].StoreLevel, "the leader records its own level")
 
 	setMemberRaw(t, s, `{"id":"solo","raftAddr":"`+s.RaftAddr()+`","httpAddr":"http://solo"}`)
-	_, err = s.CreateSchedule(ctx, newSchedule("etl"))
+	_, err := s.CreateSchedule(ctx, newSchedule("etl"))
 	require.ErrorIs(t, err, raftstore.ErrNotUpgraded)
 	require.ErrorIs(t, err, apis.ErrUnavailable)
 	assert.Contains(t, err.Error(), "cluster not fully upgraded: node solo runs a binary without Schedules")
@@ -62,7 +72,7 @@ func TestStore_ScheduleWritesWaitForEveryMembersStoreLevel(t *testing.T) {
 }
 
 func TestStore_ScheduleLifecycle(t *testing.T) {
-	s := startSingle(t, t.TempDir(), nil)
+	s := startScheduling(t)
 	ctx := t.Context()
 	feed, err := s.WatchSchedules(raftstore.ScheduleFeedOptions{List: true})
 	require.NoError(t, err)
