@@ -33,6 +33,13 @@ func (s *Server) newEcho() *echo.Echo {
 	get("/api/v1/runs/:name/log", s.leaderOnly(s.runLog))
 	get("/api/v1/runs/:name/events", s.runEvents)
 	get("/api/v1/runs/:name/dependents", s.runDependents)
+	get("/api/v1/schedules", s.listSchedules)
+	e.POST("/api/v1/schedules", s.leaderOnly(s.createSchedule))
+	get("/api/v1/schedules/:name", s.leaderOnly(s.getSchedule))
+	e.PUT("/api/v1/schedules/:name", s.leaderOnly(s.applySchedule))
+	e.DELETE("/api/v1/schedules/:name", s.leaderOnly(s.deleteSchedule))
+	e.POST("/api/v1/schedules/:name/runs", s.leaderOnly(s.fireSchedule))
+	get("/api/v1/schedules/:name/events", s.scheduleEvents)
 	get("/api/v1/cluster", s.getCluster)
 	get("/api/v1/policy", s.getPolicy)
 	get("/api/v1/cluster/mesos", s.leaderOnly(s.getMesos))
@@ -56,6 +63,7 @@ func (s *Server) newEcho() *echo.Echo {
 	get("/docs", s.docs)
 	get("/openapi.json", s.openAPI)
 	get("/schemas/run.json", s.runSchema)
+	get("/schemas/schedule.json", s.scheduleSchema)
 
 	// The web console: static assets (package ui), open like /docs; its
 	// API calls carry the token.
@@ -70,12 +78,13 @@ func (s *Server) newEcho() *echo.Echo {
 // probes (Marathon's health check uses /status/ping) and the static API
 // description, which holds nothing secret.
 var openPaths = map[string]bool{
-	"/healthz":          true,
-	"/readyz":           true,
-	"/status/ping":      true,
-	"/docs":             true,
-	"/openapi.json":     true,
-	"/schemas/run.json": true,
+	"/healthz":               true,
+	"/readyz":                true,
+	"/status/ping":           true,
+	"/docs":                  true,
+	"/openapi.json":          true,
+	"/schemas/run.json":      true,
+	"/schemas/schedule.json": true,
 }
 
 // openRoutes are the routes (as registered, matched by the router before

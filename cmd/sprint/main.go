@@ -309,6 +309,7 @@ func (m *Main) Run(parent context.Context) error {
 		Registry:         reg,
 		ForwardTransport: forwardTransport(httpTLS),
 		Policy:           &policy,
+		Schedules:        wiring.NewServerSchedules(store),
 
 		MaxWatches:        noLimit(cfg.MaxWatches),
 		MaxClientWatches:  noLimit(cfg.MaxClientWatches),
