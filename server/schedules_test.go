@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,36 +14,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprint-project/sprint/apis"
-	"github.com/sprint-project/sprint/internal/wiring"
 	"github.com/sprint-project/sprint/raftstore"
-	"github.com/sprint-project/sprint/raftstore/raftstoretest"
 	"github.com/sprint-project/sprint/server"
+	"github.com/sprint-project/sprint/server/servertest"
 )
 
 // startScheduleNode serves the API, Schedules included, over a real
-// single-node raftstore. now is the server's clock.
+// single-node raftstore. now is the server's clock (nil: time.Now).
 func startScheduleNode(t *testing.T, now func() time.Time) (*raftstore.Store, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	url := "http://" + ln.Addr().String()
-	cfg := raftstore.Config{NodeID: "n1", RaftAddr: "127.0.0.1:0", HTTPAddr: url, DataDir: t.TempDir()}
-	raftstoretest.SoloConfig(&cfg)
-	logger := raftstoretest.TestLogger(t)
-	store, err := raftstore.New(cfg, logger)
-	require.NoError(t, err)
-	require.NoError(t, store.Start(context.Background()))
-	t.Cleanup(func() { require.NoError(t, store.Close()) })
-	raftstoretest.WaitLeader(t, store, 20*time.Second)
-	srv, err := server.New(server.Config{NodeID: "n1", Now: now, Schedules: wiring.NewServerSchedules(store)}, wiring.NewServerStore(store), nil, logger)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		require.NoError(t, srv.Close())
-		require.NoError(t, <-done)
-	})
-	return store, url
+	srv := servertest.StartRaft(t, server.Config{Now: now})
+	return srv.Store, srv.URL
 }
 
 func scheduleJSON(name string, mutate ...func(*apis.Schedule)) string {
