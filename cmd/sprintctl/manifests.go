@@ -12,13 +12,25 @@ import (
 	"github.com/sprint-project/sprint/apis"
 )
 
-// source is one manifest file (or stdin) and the Runs it holds.
+// source is one manifest file (or stdin) and the Runs and Schedules it
+// holds.
 type source struct {
 	name string
 	runs []apis.Run
 	// docs is, for each of runs, its 1-based document in a multi-document
 	// stream, or 0 when the file held one document.
-	docs []int
+	docs      []int
+	schedules []apis.Schedule
+	// scheduleDocs is docs for schedules.
+	scheduleDocs []int
+}
+
+// whereSchedule names a Schedule's origin for messages.
+func (s source) whereSchedule(i int) string {
+	if s.scheduleDocs[i] > 0 {
+		return fmt.Sprintf("%s: document %d", s.name, s.scheduleDocs[i])
+	}
+	return s.name
 }
 
 // where names a Run's origin for messages: "FILE" or "FILE: document N".
@@ -29,11 +41,11 @@ func (s source) where(i int) string {
 	return s.name
 }
 
-// countRuns is how many Runs the sources hold.
-func countRuns(srcs []source) int {
+// countObjects is how many Runs and Schedules the sources hold.
+func countObjects(srcs []source) int {
 	n := 0
 	for _, s := range srcs {
-		n += len(s.runs)
+		n += len(s.runs) + len(s.schedules)
 	}
 	return n
 }
@@ -78,7 +90,7 @@ func readManifests(paths []string, recursive bool, stdin io.Reader) ([]source, e
 }
 
 func decode(name string, b []byte) (source, error) {
-	docs, err := apis.DecodeRunDocuments(b)
+	docs, err := apis.DecodeDocuments(b)
 	if err != nil {
 		return source{}, fmt.Errorf("%s: %w", name, err)
 	}
@@ -87,6 +99,10 @@ func decode(name string, b []byte) (source, error) {
 		for _, r := range d.Runs {
 			src.runs = append(src.runs, r)
 			src.docs = append(src.docs, d.Index)
+		}
+		for _, sc := range d.Schedules {
+			src.schedules = append(src.schedules, sc)
+			src.scheduleDocs = append(src.scheduleDocs, d.Index)
 		}
 	}
 	return src, nil

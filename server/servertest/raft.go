@@ -25,7 +25,7 @@ type RaftServer struct {
 
 // StartRaft serves cfg (its Schedules set to the store's) over a new
 // single-node raftstore in a temporary directory, on 127.0.0.1:0, until
-// the test ends. It returns once the node leads and records its store
+// the test ends. cfg.Now, when set, is the store's clock too. It returns once the node leads and records its store
 // level, so Schedule writes are accepted.
 func StartRaft(t testing.TB, cfg server.Config) *RaftServer {
 	t.Helper()
@@ -34,6 +34,9 @@ func StartRaft(t testing.TB, cfg server.Config) *RaftServer {
 	url := "http://" + ln.Addr().String()
 	rc := raftstore.Config{NodeID: "n1", RaftAddr: "127.0.0.1:0", HTTPAddr: url, DataDir: t.TempDir()}
 	raftstoretest.SoloConfig(&rc)
+	if cfg.Now != nil {
+		rc.Now = cfg.Now
+	}
 	logger := raftstoretest.TestLogger(t)
 	store, err := raftstore.New(rc, logger)
 	require.NoError(t, err)
