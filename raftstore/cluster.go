@@ -276,6 +276,8 @@ type MemberInfo struct {
 	// Suffrage is Voter, Nonvoter or Staging.
 	Suffrage string `json:"suffrage"`
 	Leader   bool   `json:"leader"`
+	// StoreLevel is the level the member's record reports (Member).
+	StoreLevel int `json:"storeLevel,omitempty"`
 }
 
 // ClusterInfo is this node's view of the cluster.
@@ -320,13 +322,18 @@ func (s *Store) Cluster() (ClusterInfo, error) {
 	if info.RejectedEntries, info.LastRejected, err = s.fsm.rejected(); err != nil {
 		return ClusterInfo{}, fmt.Errorf("cluster: %w", err)
 	}
+	records, err := s.fsm.members()
+	if err != nil {
+		return ClusterInfo{}, fmt.Errorf("cluster: %w", err)
+	}
 	for _, srv := range cf.Configuration().Servers {
 		info.Members = append(info.Members, MemberInfo{
-			ID:       string(srv.ID),
-			RaftAddr: string(srv.Address),
-			HTTPAddr: s.httpAddrOf(string(srv.ID)),
-			Suffrage: srv.Suffrage.String(),
-			Leader:   string(srv.ID) == lid,
+			ID:         string(srv.ID),
+			RaftAddr:   string(srv.Address),
+			HTTPAddr:   s.httpAddrOf(string(srv.ID)),
+			Suffrage:   srv.Suffrage.String(),
+			Leader:     string(srv.ID) == lid,
+			StoreLevel: records[string(srv.ID)].StoreLevel,
 		})
 	}
 	sort.Slice(info.Members, func(i, j int) bool { return info.Members[i].ID < info.Members[j].ID })

@@ -272,3 +272,26 @@ func TestSchedules_Watch(t *testing.T) {
 		cancel()
 	}
 }
+
+// The rolling-upgrade gate over HTTP: a member that joined without a
+// store level (a binary without Schedules) holds back Schedule writes
+// with a 503 naming it; once it reports its level (a join carrying it),
+// they go through.
+func TestSchedules_RollingUpgradeGate(t *testing.T) {
+	t.Parallel()
+	store, url := startScheduleNode(t, nil)
+	join := func(level string) reply {
+		body := `{"id":"n1","raftAddr":"` + store.RaftAddr() + `","httpAddr":"` + url + `"` + level + `}`
+		return call(t, "POST", url+"/api/v1/cluster/members", body)
+	}
+	r := join("") // what today's binary sends
+	require.Equal(t, http.StatusCreated, r.code, "%s", r.body)
+	st := call(t, "POST", url+"/api/v1/schedules", scheduleJSON("etl")).status(t)
+	assert.Equal(t, http.StatusServiceUnavailable, int(st.Code))
+	assert.Contains(t, st.Message, "cluster not fully upgraded: node n1 runs a binary without Schedules")
+	assert.Equal(t, http.StatusCreated, call(t, "POST", url+"/api/v1/runs", runJSON("still-fine")).code, "Runs are not held back")
+
+	assert.Equal(t, http.StatusUnprocessableEntity, join(`,"storeLevel":-1`).code)
+	require.Equal(t, http.StatusCreated, join(`,"storeLevel":`+strconv.Itoa(raftstore.StoreLevel)).code)
+	assert.Equal(t, http.StatusCreated, call(t, "POST", url+"/api/v1/schedules", scheduleJSON("etl")).code)
+}

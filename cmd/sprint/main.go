@@ -339,6 +339,16 @@ func (m *Main) Run(parent context.Context) error {
 			return err
 		}
 	}
+	self, err := apiClient(advertise, tokens, httpTLS)
+	if err != nil {
+		return fmt.Errorf("store level: %w", err)
+	}
+	m.goRun("store-level", func() error {
+		reportStoreLevel(ctx, store, func(ctx context.Context) error {
+			return self.JoinLevel(ctx, nodeID, store.RaftAddr(), advertise, raftstore.StoreLevel)
+		}, clock.Real{}, m.Logger)
+		return nil
+	})
 	m.Logger.Info("sprint started", "listen", m.httpAddr, "node_id", nodeID, "raft_addr", store.RaftAddr(),
 		"data_dir", cfg.DataDir, "mesos_masters", strings.Join(masters, ","), "version", buildinfo.Version(version))
 	m.Logger.Info("admission policy", "allow_host_paths", cfg.AllowHostPaths, "allow_privileged", policy.AllowPrivileged,
@@ -414,15 +424,7 @@ func (m *Main) mesosMasters(ctx context.Context, principal, secret string) ([]st
 // join asks a running cluster (through any of its nodes; followers forward
 // to the leader) to add this node, retrying until it answers or ctx ends.
 func (m *Main) join(ctx context.Context, id, raftAddr, httpAddr string, tokens []string, httpTLS *tls.Config) error {
-	token := ""
-	if len(tokens) > 0 {
-		token = tokens[0]
-	}
-	var opts []client.Option
-	if httpTLS != nil {
-		opts = append(opts, client.WithTLSConfig(httpTLS))
-	}
-	c, err := client.New(m.Config.Join, token, opts...)
+	c, err := apiClient(m.Config.Join, tokens, httpTLS)
 	if err != nil {
 		return fmt.Errorf("--join: %w", err)
 	}
@@ -441,6 +443,20 @@ func (m *Main) join(ctx context.Context, id, raftAddr, httpAddr string, tokens [
 			return fmt.Errorf("join %s: %w", m.Config.Join, err)
 		}
 	}
+}
+
+// apiClient is a client of a node's API at url, with the first of the
+// node's tokens and its TLS trust.
+func apiClient(url string, tokens []string, httpTLS *tls.Config) (*client.Client, error) {
+	token := ""
+	if len(tokens) > 0 {
+		token = tokens[0]
+	}
+	var opts []client.Option
+	if httpTLS != nil {
+		opts = append(opts, client.WithTLSConfig(httpTLS))
+	}
+	return client.New(url, token, opts...)
 }
 
 // forwardTransport carries requests a follower forwards to the leader:
