@@ -20,19 +20,29 @@ func TestExamples_DecodeAndValidate(t *testing.T) {
 		"hello.yaml": 1, "exec-args.yaml": 1, "docker-ports.yaml": 1, "volumes-uris.yaml": 1,
 		"retries.yaml": 1, "constraints.yaml": 1, "multi.yaml": 2, "runlist.json": 2,
 		"pipeline.yaml": 4,
+		"nightly-schedule.yaml": 1, "interval-schedule.yaml": 1,
 	}
 	require.Len(t, files, len(want), "a new example needs an entry here")
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			data, err := os.ReadFile(f)
 			require.NoError(t, err)
-			runs, err := DecodeRuns(data)
+			docs, err := DecodeDocuments(data)
 			require.NoError(t, err)
-			assert.Len(t, runs, want[filepath.Base(f)])
-			for i := range runs {
-				SetDefaults(&runs[i])
-				assert.Empty(t, messagesOrNil(ValidateRun(&runs[i])), "run %d", i)
+			n := 0
+			for _, d := range docs {
+				for i := range d.Runs {
+					SetDefaults(&d.Runs[i])
+					assert.Empty(t, messagesOrNil(ValidateRun(&d.Runs[i])), "run %d", i)
+				}
+				for i := range d.Schedules {
+					SetScheduleDefaults(&d.Schedules[i])
+					assert.Empty(t, messagesOrNil(ValidateSchedule(&d.Schedules[i])), "schedule %d", i)
+					assert.NoError(t, DefaultPolicy().AdmitSchedule(&d.Schedules[i]))
+				}
+				n += len(d.Runs) + len(d.Schedules)
 			}
+			assert.Equal(t, want[filepath.Base(f)], n)
 		})
 	}
 }
