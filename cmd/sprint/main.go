@@ -430,7 +430,14 @@ func (m *Main) join(ctx context.Context, id, raftAddr, httpAddr string, tokens [
 	}
 	retry := backoff.Retry{Policy: backoff.Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.5}}
 	for {
-		err := c.Join(ctx, id, raftAddr, httpAddr)
+		// With this binary's store level, so Schedule writes need not wait
+		// for the level's report; a leader that predates levels refuses
+		// the field (400), and then a plain join does (the report loop
+		// sends the level once the leader is upgraded).
+		err := c.JoinLevel(ctx, id, raftAddr, httpAddr, raftstore.StoreLevel)
+		if client.StatusCode(err) == http.StatusBadRequest {
+			err = c.Join(ctx, id, raftAddr, httpAddr)
+		}
 		if err == nil {
 			m.Logger.Info("joined cluster", "via", m.Config.Join)
 			return nil
