@@ -1,6 +1,7 @@
 package apis
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"reflect"
@@ -30,6 +31,10 @@ const (
 	MinInterval = time.Second
 	// MaxScheduleDependencies bounds spec.dependsOn.
 	MaxScheduleDependencies = 64
+	// MaxFiringBytes bounds the Runs of one firing as JSON: they are
+	// committed in one Raft entry, which every node holds in memory while
+	// it replicates and applies it.
+	MaxFiringBytes = 4 << 20
 	// MaxScheduleNameLength keeps every Run name a Schedule makes a valid
 	// Run name (at most 63 characters): "<name>-<unix seconds>-<i>" for a
 	// firing and "<name>-m<unix seconds>-<i>" for a manual one, with up to
@@ -37,6 +42,10 @@ const (
 	// 1000).
 	MaxScheduleNameLength = MaxNameLength - len("-m") - 11 - len("-") - 3
 )
+
+// firedRunOverhead is what a fired Run adds to its template as JSON: name,
+// uid, label, owner reference, timestamps.
+const firedRunOverhead = 512
 
 // FiredRunName is the name of the i-th Run (from 0) of a Schedule's firing
 // at t: deterministic, so that a firing committed twice (by two leaders)
@@ -233,6 +242,9 @@ func validateScheduleSpec(sp *ScheduleSpec, path string) ErrorList {
 	errs = append(errs, deps.list()...)
 	if sp.Parallelism < 1 || sp.Parallelism > MaxParallelism {
 		errs = append(errs, fieldErr(path+".parallelism", "must be between 1 and %d", MaxParallelism))
+	} else if b, err := json.Marshal(&sp.RunTemplate); err == nil && int64(len(b)+firedRunOverhead)*int64(sp.Parallelism) > MaxFiringBytes {
+		errs = append(errs, fieldErr(path+".parallelism", "a firing of %d Runs of this %d-byte template would be %d bytes, more than %d in one Raft entry: lower the parallelism or shrink the template",
+			sp.Parallelism, len(b), int64(len(b)+firedRunOverhead)*int64(sp.Parallelism), MaxFiringBytes))
 	}
 	switch sp.ConcurrencyPolicy {
 	case ConcurrencyAllow, ConcurrencyForbid, ConcurrencyReplace:
