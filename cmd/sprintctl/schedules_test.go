@@ -19,7 +19,14 @@ import (
 // now minus 5 minutes, as newEnv's.
 func raftEnv(t *testing.T) (*env, *servertest.RaftServer) {
 	t.Helper()
-	srv := servertest.StartRaft(t, server.Config{Now: func() time.Time { return now.Add(-5 * time.Minute) }})
+	return raftEnvWith(t, server.Config{})
+}
+
+// raftEnvWith is raftEnv with the server configured by cfg.
+func raftEnvWith(t *testing.T, cfg server.Config) (*env, *servertest.RaftServer) {
+	t.Helper()
+	cfg.Now = func() time.Time { return now.Add(-5 * time.Minute) }
+	srv := servertest.StartRaft(t, cfg)
 	return &env{srv: &servertest.Server{URL: srv.URL}}, srv
 }
 
