@@ -80,6 +80,15 @@ func levelGate(servers []raft.Server, members map[string]Member, need int, what 
 	return nil
 }
 
+// SchedulesWritable reports, from this node's replicated state (any node,
+// no leader needed), whether the cluster takes Schedule writes: nil, or
+// a *NotUpgradedError naming a member whose binary predates Schedules. A
+// follower checks it before forwarding a write to a leader that may be
+// such a binary itself.
+func (s *Store) SchedulesWritable() error {
+	return s.checkLevel(levelSchedules, "Schedules")
+}
+
 // applySchedule proposes a Schedule command after the upgrade gate.
 func (s *Store) applySchedule(ctx context.Context, t cmdType, payload any) (result, error) {
 	if !s.IsLeader() {

@@ -42,6 +42,10 @@ type ScheduleStore interface {
 	// ReleaseRuns removes the owner reference with ownerUID from the
 	// named Runs (orphaning them).
 	ReleaseRuns(ctx context.Context, ownerUID string, names []string) error
+	// SchedulesWritable tells from this node's state whether the cluster
+	// takes Schedule writes: an error matching apis.ErrUnavailable while
+	// a member runs a binary without Schedules (a rolling upgrade).
+	SchedulesWritable() error
 }
 
 // ScheduleListOptions selects and pages a list of Schedules.
@@ -73,6 +77,23 @@ func (s *Server) schedules() (ScheduleStore, error) {
 		return nil, statusError(http.StatusNotFound, "NotFound", "this server does not serve Schedules")
 	}
 	return s.cfg.Schedules, nil
+}
+
+// scheduleWrites refuses a Schedule write with 503 while the cluster is
+// not fully upgraded, on whichever node it arrives: a follower must not
+// forward it to a leader that may predate Schedules (it would answer 404
+// for a route it does not know).
+func (s *Server) scheduleWrites(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		st, err := s.schedules()
+		if err != nil {
+			return err
+		}
+		if err := st.SchedulesWritable(); err != nil {
+			return err
+		}
+		return next(c)
+	}
 }
 
 // typedSchedule returns a copy of sc with apiVersion and kind set.

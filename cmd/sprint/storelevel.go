@@ -31,7 +31,7 @@ const levelCheckInterval = time.Minute
 // retrying with back-off while there is no leader or the leader is a
 // binary that refuses the level. It returns when ctx ends.
 func reportStoreLevel(ctx context.Context, st levelStore, report func(context.Context) error, clk clock.Clock, logger *slog.Logger) {
-	retry := backoff.Retry{Policy: backoff.Policy{Initial: time.Second, Max: 30 * time.Second, Jitter: 0.2}}
+	retry := backoff.Retry{Policy: backoff.Policy{Initial: time.Second, Max: 10 * time.Second, Jitter: 0.2}}
 	for {
 		wait := levelCheckInterval
 		if !levelRecorded(st) {
