@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/hostile"
 	"github.com/sprint-project/sprint/raftstore"
 	"github.com/sprint-project/sprint/server"
 	"github.com/sprint-project/sprint/server/servertest"
@@ -294,4 +295,35 @@ func TestSchedules_RollingUpgradeGate(t *testing.T) {
 	assert.Equal(t, http.StatusUnprocessableEntity, join(`,"storeLevel":-1`).code)
 	require.Equal(t, http.StatusCreated, join(`,"storeLevel":`+strconv.Itoa(raftstore.StoreLevel)).code)
 	assert.Equal(t, http.StatusCreated, call(t, "POST", url+"/api/v1/schedules", scheduleJSON("etl")).code)
+}
+
+// TestHostileBodies_Schedules sends the hostile shapes to the Schedule
+// endpoints (over a real store): each is refused with a 400 within the
+// budget — a valid Run is not a Schedule — and nothing is stored.
+func TestHostileBodies_Schedules(t *testing.T) {
+	srv := servertest.StartRaft(t, server.Config{})
+	putToo := map[string]bool{"json-deep-arrays": true, "json-deep-labels": true, "yaml-billion-laughs": true, "json-many-objects": true}
+	for _, sh := range hostile.Shapes(hostile.MaxJSON, hostile.MaxYAML) {
+		for _, ep := range []struct{ method, path string }{
+			{"POST", "/api/v1/schedules"},
+			{"PUT", "/api/v1/schedules/hostile"},
+		} {
+			if ep.method == "PUT" && !putToo[sh.Name] {
+				continue
+			}
+			t.Run(sh.Name+"/"+ep.method, func(t *testing.T) {
+				ct := "application/json"
+				if sh.YAML {
+					ct = "application/yaml"
+				}
+				r, c := send(t, ep.method, srv.URL+ep.path, sh.Body, ct, nil)
+				checkCost(t, c)
+				require.Equal(t, http.StatusBadRequest, r.code, "%.300s", r.body)
+				assert.LessOrEqual(t, len(r.status(t).Message), 1100, "messages are clipped")
+			})
+		}
+	}
+	list, err := srv.Store.ListSchedules(t.Context(), raftstore.ScheduleListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, list.Items)
 }
