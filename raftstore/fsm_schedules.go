@@ -135,6 +135,10 @@ func (a *applier) applyFireSchedule(c *fireScheduleCmd) result {
 		if a.getRun(name) != nil {
 			return result{Err: fmt.Errorf("fire schedule %q: run %q: %w", c.Schedule, name, apis.ErrAlreadyExists)}
 		}
+		// A template's spec.dependsOn is checked as a create's is.
+		if err := a.checkCycle(&runs[i]); err != nil {
+			return result{Err: err}
+		}
 	}
 	// Replace: cancel the live Runs named (those gone, re-created or
 	// already cancelled are left alone).

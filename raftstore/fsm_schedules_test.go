@@ -323,3 +323,25 @@ func TestLevelGate(t *testing.T) {
 		})
 	}
 }
+
+// A firing whose template's dependsOn would close a cycle with existing
+// Runs is refused as a create of the same Run would be, and writes nothing.
+func TestFSM_FireSchedule_RefusesDependencyCycles(t *testing.T) {
+	f := newTestFSM(t)
+	waiting := testRun("b")
+	waiting.Spec.DependsOn = []apis.RunDependency{{Name: "etl-100-0", Condition: "Succeeded"}}
+	require.NoError(t, applyCmd(t, f, cmdCreateRun, createRunCmd{Run: waiting}).Err)
+	sc := testSchedule("etl")
+	sc.Spec.RunTemplate.Spec.DependsOn = []apis.RunDependency{{Name: "b", Condition: "Succeeded"}}
+	apis.SetScheduleDefaults(&sc)
+	r := applyCmd(t, f, cmdCreateSchedule, createScheduleCmd{Schedule: sc})
+	require.NoError(t, r.Err)
+	r = applyCmd(t, f, cmdFireSchedule, firing(r.Schedule, nil, 100, 1))
+	require.ErrorIs(t, r.Err, apis.ErrInvalid)
+	assert.Contains(t, r.Err.Error(), "a cycle: etl-100-0 → b → etl-100-0")
+	_, err := f.getRun("etl-100-0")
+	assert.ErrorIs(t, err, apis.ErrNotFound)
+	got, err := f.getSchedule("etl")
+	require.NoError(t, err)
+	assert.Nil(t, got.Status.LastScheduleTime, "a refused firing moves nothing")
+}
