@@ -125,6 +125,9 @@ func (a *app) getSchedules(ctx context.Context, c *client.Client, names []string
 	if len(names) > 0 && (o.labelSel != "" || o.fieldSel != "") {
 		return errors.New("give Schedule names or selectors, not both")
 	}
+	if o.tree {
+		return errors.New("--tree shows Run dependencies: use it with get runs")
+	}
 	if o.watch {
 		if len(names) > 1 {
 			return errors.New("watch one Schedule by name, or all with a selector")

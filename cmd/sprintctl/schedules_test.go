@@ -91,6 +91,8 @@ nightly-etl   30 2 * * *                       false     1        90m ago   in 1
 	require.Equal(t, 0, r.code, r.transcript())
 	assert.Contains(t, r.stdout, "kind: Schedule\n")
 	assert.Contains(t, r.stdout, "timeZone: Europe/Berlin\n")
+	r = e.run(t, "", "get", "schedules", "--tree")
+	assert.Equal(t, "error: --tree shows Run dependencies: use it with get runs\n", r.stderr)
 	r = e.run(t, "", "get", "schedule", "nope")
 	assert.Equal(t, 1, r.code)
 	assert.Equal(t, "error: Schedule \"nope\" not found\n", r.stderr)
