@@ -19,7 +19,7 @@ func TestExamples_DecodeAndValidate(t *testing.T) {
 	want := map[string]int{
 		"hello.yaml": 1, "exec-args.yaml": 1, "docker-ports.yaml": 1, "volumes-uris.yaml": 1,
 		"retries.yaml": 1, "constraints.yaml": 1, "multi.yaml": 2, "runlist.json": 2,
-		"pipeline.yaml": 4,
+		"pipeline.yaml":         4,
 		"nightly-schedule.yaml": 1, "interval-schedule.yaml": 1,
 	}
 	require.Len(t, files, len(want), "a new example needs an entry here")
