@@ -224,6 +224,7 @@ func (s *Store) firingCmd(ref apis.RunRef, runs []apis.Run, events []apis.RunEve
 		m.UID = uuid.NewString()
 		m.CreationTimestamp = &now
 		m.ResourceVersion = ""
+		setInitialStatus(&c.Runs[i], now) // Pending, as a created Run
 	}
 	return c
 }

@@ -102,6 +102,7 @@ func TestStore_ScheduleLifecycle(t *testing.T) {
 	run, err := s.GetRun(ctx, "etl-1800000000-1")
 	require.NoError(t, err)
 	assert.NotEmpty(t, run.Metadata.UID)
+	assert.Equal(t, apis.PhasePending, run.Status.Phase, "stored Pending, as a created Run is")
 	list, err := s.ListRuns(ctx, raftstore.ListOptions{Match: func(r *apis.Run) bool { return r.Metadata.Labels[apis.LabelSchedule] == "etl" }})
 	require.NoError(t, err)
 	assert.Len(t, list.Items, 2)
