@@ -40,4 +40,8 @@ type Member struct {
 	// Suffrage is Voter, Nonvoter or Staging.
 	Suffrage string `json:"suffrage"`
 	Leader   bool   `json:"leader"`
+	// StoreLevel is the store feature level the member reported (0: none,
+	// a binary that predates levels); writes of a level wait until every
+	// member has it (docs/raftstore.md, "Rolling upgrade").
+	StoreLevel int `json:"storeLevel,omitempty"`
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -270,54 +271,115 @@ const (
 	listAPIVersion = "v1"   // its apiVersion
 )
 
-// document decodes one JSON value: a Run or a list of Runs. It returns the
-// document's kind with the Runs.
-func (d *typedDecoder) document(doc document) (string, []Run, error) {
+// document decodes one JSON value: a Run or a list of Runs, or, when the
+// decoder takes them, a Schedule or a list of Schedules (a List may mix
+// both). It returns the document's kind with its objects.
+func (d *typedDecoder) document(doc document) (string, []Run, []Schedule, error) {
 	obj, ok := doc.value.(object)
 	if !ok {
-		return "", nil, &DecodeError{Problems: problems("expected an object (a Run or a RunList), got " + jsonTypeName(doc.value))}
+		what := "a Run or a RunList"
+		if d.schedules {
+			what = "a Run, a Schedule or a list of them"
+		}
+		return "", nil, nil, &DecodeError{Problems: problems("expected an object (" + what + "), got " + jsonTypeName(doc.value))}
 	}
-	kind, errs := typeMeta(obj, "", true, doc.source)
+	kind, errs := d.typeMeta(obj, "", true, doc.source, "")
 	if len(errs) > 0 {
-		return "", nil, &DecodeError{Problems: errs}
+		return "", nil, nil, &DecodeError{Problems: errs}
 	}
 	switch kind.Kind {
 	case KindRun:
 		var r Run
 		if err := d.decodeInto(&r, obj); err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
-		return kind.Kind, []Run{r}, nil
-	case KindRunList, kindList:
+		return kind.Kind, []Run{r}, nil, nil
+	case KindSchedule:
+		var s Schedule
+		if err := d.decodeInto(&s, obj); err != nil {
+			return "", nil, nil, err
+		}
+		return kind.Kind, nil, []Schedule{s}, nil
+	case KindRunList, KindScheduleList, kindList:
 		// A RunList names the kind of its items, which may leave theirs
 		// out (Kubernetes serves typed lists that way); a List holds
 		// objects of any kind, so each must name its own, as kubectl
 		// requires.
+		itemKind := KindRun
+		if kind.Kind == KindScheduleList {
+			itemKind = KindSchedule
+		}
 		v, _ := obj.get("items")
 		items, _ := v.([]any)
+		kinds := make([]string, len(items))
 		for i, item := range items {
 			if m, ok := item.(object); ok {
-				_, e := typeMeta(m, fmt.Sprintf("items[%d].", i), kind.Kind == kindList, excerptValue(m))
+				tm, e := d.typeMeta(m, fmt.Sprintf("items[%d].", i), kind.Kind == kindList, excerptValue(m), itemKind)
+				kinds[i] = tm.Kind
 				errs = append(errs, e...)
 			}
 		}
 		if len(errs) > 0 {
-			return "", nil, &DecodeError{Problems: errs}
+			return "", nil, nil, &DecodeError{Problems: errs}
+		}
+		if kind.Kind == KindScheduleList {
+			var l ScheduleList
+			if err := d.decodeInto(&l, obj); err != nil {
+				return "", nil, nil, err
+			}
+			return kind.Kind, nil, l.Items, nil
+		}
+		if !d.schedules || !slices.Contains(kinds, KindSchedule) {
+			var l RunList
+			if err := d.decodeInto(&l, obj); err != nil {
+				return "", nil, nil, err
+			}
+			return kind.Kind, l.Items, nil, nil
+		}
+		// A List mixing Runs and Schedules: the list's own fields as a
+		// RunList without items, then each item as its kind.
+		rest := make(object, 0, len(obj))
+		for _, kv := range obj {
+			if kv.key != "items" {
+				rest = append(rest, kv)
+			}
 		}
 		var l RunList
-		if err := d.decodeInto(&l, obj); err != nil {
-			return "", nil, err
+		if err := d.decodeInto(&l, rest); err != nil {
+			return "", nil, nil, err
 		}
-		return kind.Kind, l.Items, nil
+		var runs []Run
+		var scheds []Schedule
+		for i, item := range items {
+			d.problems = problemList{}
+			d.path = fieldPath{}
+			d.path.field("items")
+			d.path.index(i)
+			if kinds[i] == KindSchedule {
+				var s Schedule
+				d.decode(reflect.ValueOf(&s).Elem(), item)
+				scheds = append(scheds, s)
+			} else {
+				var r Run
+				d.decode(reflect.ValueOf(&r).Elem(), item)
+				runs = append(runs, r)
+			}
+			if len(d.problems.list) > 0 {
+				return "", nil, nil, &DecodeError{Problems: d.problems.messages()}
+			}
+		}
+		return kind.Kind, runs, scheds, nil
 	}
 	panic("unreachable: typeMeta returned kind " + kind.Kind)
 }
 
 // typeMeta checks an object's apiVersion and kind: a Run (or, at the top,
-// a RunList or List) of a version this package serves. Absent ones are
-// errors when required, worded as the Kubernetes API server words them.
-// prefix is the object's path, for the causes.
-func typeMeta(obj object, prefix string, required bool, source string) (TypeMeta, ErrorList) {
+// a RunList or List; with schedules also a Schedule or ScheduleList) of a
+// version this package serves. Absent ones are errors when required,
+// worded as the Kubernetes API server words them. prefix is the object's
+// path, for the causes; itemKind the kind of a typed list's items that
+// name none.
+func (d *typedDecoder) typeMeta(obj object, prefix string, required bool, source, itemKind string) (TypeMeta, ErrorList) {
 	var tm TypeMeta
 	var errs ErrorList
 	get := func(name, title string) (string, bool) {
@@ -339,17 +401,28 @@ func typeMeta(obj object, prefix string, required bool, source string) (TypeMeta
 	version, hasVersion := get("apiVersion", "apiVersion")
 	if !hasKind && !hasVersion {
 		if !required && len(errs) == 0 {
-			tm.Kind = KindRun // a RunList item
+			tm.Kind = itemKind // a typed list's item
 		}
 		return tm, errs
 	}
 	top := prefix == ""
+	objectKind := kind == KindRun || d.schedules && kind == KindSchedule
 	switch {
 	case !hasKind:
-	case kind == KindRun || top && (kind == KindRunList || kind == kindList):
+	case top && (objectKind || kind == KindRunList || kind == kindList || d.schedules && kind == KindScheduleList):
 		tm.Kind = kind
+	case !top && itemKind != "" && !required && kind == itemKind:
+		tm.Kind = kind // a typed list's item naming its kind
+	case !top && required && objectKind:
+		tm.Kind = kind // a List's item
+	case top && d.schedules:
+		errs = append(errs, &FieldError{Field: "kind", Message: fmt.Sprintf("unsupported value %q: must be Run, RunList, Schedule, ScheduleList or List", clipName(kind))})
 	case top:
 		errs = append(errs, &FieldError{Field: "kind", Message: fmt.Sprintf("unsupported value %q: must be Run or RunList", clipName(kind))})
+	case !required:
+		errs = append(errs, &FieldError{Field: prefix + "kind", Message: fmt.Sprintf("unsupported value %q: must be %s", clipName(kind), itemKind)})
+	case d.schedules:
+		errs = append(errs, &FieldError{Field: prefix + "kind", Message: fmt.Sprintf("unsupported value %q: must be Run or Schedule", clipName(kind))})
 	default:
 		errs = append(errs, &FieldError{Field: prefix + "kind", Message: fmt.Sprintf("unsupported value %q: must be Run", clipName(kind))})
 	}

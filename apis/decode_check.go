@@ -22,8 +22,10 @@ var timeType = reflect.TypeFor[time.Time]()
 // straight from the value (rather than re-encoding it for encoding/json)
 // also keeps the cost to one walk.
 type typedDecoder struct {
-	path     fieldPath
-	problems problemList
+	// schedules admits Schedules and ScheduleLists besides Runs.
+	schedules bool
+	path      fieldPath
+	problems  problemList
 }
 
 // fieldSets caches structFields per type for the life of the process, as

@@ -301,6 +301,25 @@ func TestDeepCopyAndEqual_HandleEveryField(t *testing.T) {
 	t.Run("RunList", func(t *testing.T) {
 		checkDeepCopy(t, (*apis.RunList).DeepCopy)
 	})
+	t.Run("Schedule", func(t *testing.T) {
+		checkEqual(t, (*apis.Schedule).Equal)
+		checkDeepCopy(t, (*apis.Schedule).DeepCopy)
+	})
+	t.Run("ScheduleSpec", func(t *testing.T) {
+		checkEqual(t, (*apis.ScheduleSpec).Equal)
+		checkDeepCopy(t, (*apis.ScheduleSpec).DeepCopy)
+	})
+	t.Run("ScheduleStatus", func(t *testing.T) {
+		checkEqual(t, (*apis.ScheduleStatus).Equal)
+		checkDeepCopy(t, (*apis.ScheduleStatus).DeepCopy)
+	})
+	t.Run("RunTemplate", func(t *testing.T) {
+		checkEqual(t, (*apis.RunTemplate).Equal)
+		checkDeepCopy(t, (*apis.RunTemplate).DeepCopy)
+	})
+	t.Run("ScheduleList", func(t *testing.T) {
+		checkDeepCopy(t, (*apis.ScheduleList).DeepCopy)
+	})
 	t.Run("Notifier", func(t *testing.T) {
 		checkEqual(t, (*apis.Notifier).Equal)
 		checkDeepCopy(t, (*apis.Notifier).DeepCopy)

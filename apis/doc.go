@@ -27,6 +27,17 @@
 //     selectors (metadata.name, status.phase).
 //   - sprint.go: the Sprint-compatible ContainerRunDefinition, its mapping to
 //     and from a Run, Sprint's state names and TaskName.
+//   - schema.go: the JSON Schemas of a Run and a Schedule (run.schema.json,
+//     schedule.schema.json), generated from these types by a test and
+//     embedded.
+//   - schedule_types.go, schedule.go: the Schedule kind — its defaults
+//     (SetScheduleDefaults), validation (ValidateSchedule, with cron
+//     expressions and time zones parsed by internal/cron, the parser the
+//     controller fires with), DeepCopy/Equal, the admission of its
+//     template (Policy.AdmitSchedule), the names, label and owner
+//     reference of the Runs it fires (FiredRunName, RunFromTemplate).
+//     decode_documents.go decodes manifests mixing Runs and Schedules
+//     (DecodeDocuments, DecodeSchedule).
 //   - schema.go: the JSON Schema of a Run (run.schema.json), generated from
 //     these types by a test and embedded.
 //   - notifier*.go, notification.go: the Notifier kind (defaults,
@@ -36,7 +47,7 @@
 //
 // It depends on the standard library and small encoding helpers
 // (go.yaml.in/yaml/v2, sigs.k8s.io/yaml; invopop/jsonschema in tests
-// only); every other sprint
-// package imports it and it imports none of them. docs/api.md lists the
+// only) and internal/cron (robfig/cron/v3 with embedded time zones);
+// every other sprint package imports it and it imports none of them. docs/api.md lists the
 // validation rules and the decisions behind them.
 package apis

@@ -19,8 +19,9 @@ func TestExamples_DecodeAndValidate(t *testing.T) {
 	want := map[string]int{
 		"hello.yaml": 1, "exec-args.yaml": 1, "docker-ports.yaml": 1, "volumes-uris.yaml": 1,
 		"retries.yaml": 1, "constraints.yaml": 1, "multi.yaml": 2, "runlist.json": 2,
-		"pipeline.yaml":   4,
-		"etl-notify.yaml": 5,
+		"pipeline.yaml":         4,
+		"etl-notify.yaml":       5,
+		"nightly-schedule.yaml": 1, "interval-schedule.yaml": 1,
 	}
 	require.Len(t, files, len(want), "a new example needs an entry here")
 	for _, f := range files {
@@ -35,6 +36,12 @@ func TestExamples_DecodeAndValidate(t *testing.T) {
 					objects++
 					SetDefaults(&d.Runs[i])
 					assert.Empty(t, messagesOrNil(ValidateRun(&d.Runs[i])), "run %s", d.Runs[i].Metadata.Name)
+				}
+				for i := range d.Schedules {
+					objects++
+					SetScheduleDefaults(&d.Schedules[i])
+					assert.Empty(t, messagesOrNil(ValidateSchedule(&d.Schedules[i])), "schedule %s", d.Schedules[i].Metadata.Name)
+					assert.NoError(t, DefaultPolicy().AdmitSchedule(&d.Schedules[i]))
 				}
 			}
 			for _, d := range m.Notifiers {

@@ -161,3 +161,50 @@ func FuzzParseLabelSelector(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeDocuments decodes manifests mixing Runs and Schedules: an
+// error is a 400, and every Schedule validation accepts survives a JSON
+// round trip unchanged and still valid (what the store relies on).
+func FuzzDecodeDocuments(f *testing.F) {
+	addExampleSeeds(f)
+	for _, s := range []string{
+		"apiVersion: sprint/v1\nkind: Schedule\nmetadata: {name: a}\nspec: {schedule: '@daily', runTemplate: {spec: {command: x, cpus: 1, mem: 1}}}\n",
+		`{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"sprint/v1","kind":"Schedule","metadata":{"name":"a"},"spec":{"interval":"1m","runTemplate":{"spec":{"command":"x","cpus":1,"mem":1}}}},{"apiVersion":"sprint/v1","kind":"Run"}]}`,
+		"apiVersion: sprint/v1\nkind: ScheduleList\nitems: [{metadata: {name: b}, spec: {dependsOn: [{schedule: a}], runTemplate: {spec: {args: [x], cpus: 1, mem: 1}}}}]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		docs, err := DecodeDocuments(data)
+		if err != nil {
+			if StatusFromError(err).Code != 400 {
+				t.Fatalf("decode error is not a 400: %v", err)
+			}
+			return
+		}
+		for _, d := range docs {
+			for i := range d.Schedules {
+				s := &d.Schedules[i]
+				SetScheduleDefaults(s)
+				if len(ValidateSchedule(s)) > 0 {
+					continue
+				}
+				b, err := json.Marshal(s)
+				if err != nil {
+					t.Fatalf("valid schedule does not encode: %v", err)
+				}
+				back, err := DecodeSchedule(b)
+				if err != nil {
+					t.Fatalf("valid schedule does not decode again: %v\n%s", err, b)
+				}
+				SetScheduleDefaults(back)
+				if !back.Equal(s) {
+					t.Fatalf("round trip changed the schedule:\n%s", b)
+				}
+				if errs := ValidateSchedule(back); len(errs) > 0 {
+					t.Fatalf("round trip made a valid schedule invalid: %v", errs)
+				}
+			}
+		}
+	})
+}

@@ -40,9 +40,10 @@ func DecodeNotifiers(data []byte) ([]Notifier, error) {
 	return out, nil
 }
 
-// DecodeManifest decodes a stream that may mix Runs and Notifiers: each
-// document is a Run, RunList or List of Runs (decoded as
-// DecodeRunDocuments does), or a Notifier or NotifierList.
+// DecodeManifest decodes a stream that may mix Runs, Schedules and
+// Notifiers: each document is a Run, RunList, Schedule, ScheduleList or
+// List of Runs or Schedules (decoded as DecodeDocuments does; they are in
+// Manifest.Runs), or a Notifier or NotifierList.
 func DecodeManifest(data []byte) (*Manifest, error) {
 	if err := checkText(data); err != nil {
 		return nil, err
@@ -57,7 +58,7 @@ func DecodeManifest(data []byte) (*Manifest, error) {
 	}
 	multi := len(docs) > 1
 	m := &Manifest{}
-	d := &typedDecoder{}
+	d := &typedDecoder{schedules: true}
 	for i, doc := range docs {
 		index := 0
 		if multi {
@@ -83,11 +84,11 @@ func decodeManifestDocument(d *typedDecoder, doc document, index int, m *Manifes
 			return decodeNotifierDocument(d, obj, doc, index, kind.(string), m)
 		}
 	}
-	kind, runs, err := d.document(doc)
+	kind, runs, scheds, err := d.document(doc)
 	if err != nil {
 		return err
 	}
-	m.Runs = append(m.Runs, RunDocument{Index: index, Line: doc.line, Kind: kind, Runs: runs})
+	m.Runs = append(m.Runs, RunDocument{Index: index, Line: doc.line, Kind: kind, Runs: runs, Schedules: scheds})
 	return nil
 }
 

@@ -15,12 +15,16 @@ import (
 var update = flag.Bool("update", false, "rewrite run.schema.json from the Go types")
 
 func generateRunSchema(t *testing.T) []byte {
+	return generateSchema(t, &Run{}, "run", "Run")
+}
+
+func generateSchema(t *testing.T, v any, file, kind string) []byte {
 	t.Helper()
 	r := &jsonschema.Reflector{ExpandedStruct: true}
 	require.NoError(t, r.AddGoComments("github.com/sprint-project/sprint/apis", "."))
-	s := r.Reflect(&Run{})
-	s.ID = "https://sprint-project.github.io/schemas/sprint/v1/run.json"
-	s.Title = "Run (sprint/v1)"
+	s := r.Reflect(v)
+	s.ID = jsonschema.ID("https://sprint-project.github.io/schemas/sprint/v1/" + file + ".json")
+	s.Title = kind + " (sprint/v1)"
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false) // keep "> 0" readable in descriptions
@@ -48,4 +52,26 @@ func TestRunSchema_DescribesRun(t *testing.T) {
 		assert.Contains(t, props, k)
 	}
 	assert.Equal(t, false, s["additionalProperties"], "unknown fields are rejected, as the decoder does")
+}
+
+func TestScheduleSchema_UpToDate(t *testing.T) {
+	got := generateSchema(t, &Schedule{}, "schedule", "Schedule")
+	if *update {
+		require.NoError(t, os.WriteFile("schedule.schema.json", got, 0o644))
+	}
+	if !bytes.Equal(got, ScheduleSchema()) {
+		t.Fatalf("apis/schedule.schema.json is out of date with the Go types; regenerate it with\n\tgo test ./apis -run TestScheduleSchema_UpToDate -update\n(or go generate ./apis) and commit the result")
+	}
+}
+
+func TestScheduleSchema_DescribesSchedule(t *testing.T) {
+	var s map[string]any
+	require.NoError(t, json.Unmarshal(ScheduleSchema(), &s))
+	props := s["properties"].(map[string]any)
+	for _, k := range []string{"apiVersion", "kind", "metadata", "spec", "status"} {
+		assert.Contains(t, props, k)
+	}
+	assert.Equal(t, false, s["additionalProperties"])
+	defs := s["$defs"].(map[string]any)
+	assert.Contains(t, defs, "RunSpec", "the template's spec is a Run spec")
 }

@@ -92,4 +92,7 @@ type Firing struct {
 	// Replace lists live Runs cancelled in the same entry (spec.cancel,
 	// reason Replaced): concurrencyPolicy Replace.
 	Replace []RunRef
+	// Events are appended to the Schedule's event history in the same
+	// entry (Fired, Replaced, Missed).
+	Events []RunEvent
 }

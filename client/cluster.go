@@ -65,3 +65,16 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 	}
 	return out.Version, nil
 }
+
+// JoinLevel is Join with the store feature level of the member's binary:
+// how a member reports its level after an upgrade (joining again with
+// the same id and addresses changes nothing else). A server that predates
+// levels refuses it (400).
+func (c *Client) JoinLevel(ctx context.Context, id, raftAddr, httpAddr string, storeLevel int) error {
+	body, err := json.Marshal(map[string]any{"id": id, "raftAddr": raftAddr, "httpAddr": httpAddr, "storeLevel": storeLevel})
+	if err != nil {
+		return fmt.Errorf("encode join: %w", err)
+	}
+	_, _, err = c.doJSON(ctx, request{method: http.MethodPost, path: "/api/v1/cluster/members", body: body}, nil)
+	return err
+}

@@ -1,6 +1,7 @@
 // Package client is the typed Go SDK of sprint's native API: apply, create,
-// get, list, watch, delete, kill, logs and wait on Runs, and cluster
-// membership. sprintctl is built on it; other programs import it the same
+// get, list, watch, delete, kill, logs and wait on Runs; apply, create,
+// get, list, watch, delete (with or without its Runs), suspend, fire now
+// and events of Schedules; and cluster membership. sprintctl is built on it; other programs import it the same
 // way.
 //
 // Errors the server reports come back as *apis.Status (use errors.As, or

@@ -55,66 +55,104 @@ var reconnectPolicy = backoff.Policy{Initial: 200 * time.Millisecond, Max: 5 * t
 // lost. A listing is a watch without a resourceVersion, which the server
 // streams from one consistent state and ends with a BOOKMARK.
 type Watcher struct {
-	c      *Client
-	opts   WatchOptions
-	events chan Event // closed by run when it returns
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu  sync.Mutex
-	err error
-
-	// Owned by the run goroutine.
-	rv    string
-	known map[string]*apis.Run
-	// seenAtRV names the Runs already delivered at resourceVersion rv.
-	// Several Runs share a version when one Raft entry changed them all;
-	// a stream resumed from rv sends that whole entry again, and these
-	// are the duplicates to drop.
-	seenAtRV map[string]bool
-	// listed is non-nil while a listing streams: the Runs it showed.
-	listed map[string]bool
+	loop   *watchLoop[apis.Run]
+	events chan Event // closed by the loop when it returns
 }
 
 // Watch starts a Watcher. It returns an error at once when the server
 // refuses the first request (bad selector, 401, unreachable server).
 func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	w := &Watcher{
-		c: c, opts: opts, cancel: cancel,
-		events: make(chan Event, 16),
-		done:   make(chan struct{}),
-		rv:     opts.ResourceVersion,
-		known:  map[string]*apis.Run{},
-	}
-	stream, err := w.open(ctx)
-	if err != nil {
-		cancel()
+	w := &Watcher{events: make(chan Event, 16)}
+	w.loop = newWatchLoop(c, "/api/v1/runs", opts, runMeta, func(ctx context.Context, typ apis.EventType, r *apis.Run) bool {
+		select {
+		case w.events <- Event{Type: typ, Run: r}:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}, func() { close(w.events) })
+	if err := w.loop.start(ctx); err != nil {
 		return nil, err
 	}
-	go w.run(ctx, stream)
 	return w, nil
 }
+
+func runMeta(r *apis.Run) *apis.ObjectMeta { return &r.Metadata }
 
 // Events delivers changes in order; it is closed when the Watcher stops.
 func (w *Watcher) Events() <-chan Event { return w.events }
 
 // Err tells, once Events is closed, why: nil after Stop or the context
 // ended, else the error that ended the watch.
-func (w *Watcher) Err() error {
+func (w *Watcher) Err() error { return w.loop.Err() }
+
+// Stop ends the watch and waits until its connection is closed.
+func (w *Watcher) Stop() { w.loop.Stop() }
+
+// watchLoop is the engine of Watcher and ScheduleWatcher: one stream of
+// objects of type T (a Run or a Schedule) at path, reconnected and
+// relisted as Watcher describes. deliver hands an event to the consumer
+// (false when ctx ended); closed runs when the loop returns.
+type watchLoop[T any] struct {
+	c       *Client
+	path    string
+	opts    WatchOptions
+	meta    func(*T) *apis.ObjectMeta
+	deliver func(ctx context.Context, typ apis.EventType, obj *T) bool
+	closed  func()
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	mu  sync.Mutex
+	err error
+
+	// Owned by the run goroutine.
+	rv    string
+	known map[string]*T
+	// seenAtRV names the objects already delivered at resourceVersion rv.
+	// Several share a version when one Raft entry changed them all; a
+	// stream resumed from rv sends that whole entry again, and these are
+	// the duplicates to drop.
+	seenAtRV map[string]bool
+	// listed is non-nil while a listing streams: the objects it showed.
+	listed map[string]bool
+}
+
+func newWatchLoop[T any](c *Client, path string, opts WatchOptions, meta func(*T) *apis.ObjectMeta,
+	deliver func(context.Context, apis.EventType, *T) bool, closed func()) *watchLoop[T] {
+	return &watchLoop[T]{
+		c: c, path: path, opts: opts, meta: meta, deliver: deliver, closed: closed,
+		done: make(chan struct{}), rv: opts.ResourceVersion, known: map[string]*T{},
+	}
+}
+
+// start opens the first stream and runs the loop.
+func (w *watchLoop[T]) start(ctx context.Context) error {
+	ctx, w.cancel = context.WithCancel(ctx)
+	stream, err := w.open(ctx)
+	if err != nil {
+		w.cancel()
+		return err
+	}
+	go w.run(ctx, stream)
+	return nil
+}
+
+// Err is the error that ended the loop, nil after Stop.
+func (w *watchLoop[T]) Err() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.err
 }
 
-// Stop ends the watch and waits until its connection is closed.
-func (w *Watcher) Stop() {
+// Stop ends the loop and waits until its connection is closed.
+func (w *watchLoop[T]) Stop() {
 	w.cancel()
 	<-w.done
 }
 
 // open starts a stream: from w.rv, or a listing when there is none.
-func (w *Watcher) open(ctx context.Context) (*http.Response, error) {
+func (w *watchLoop[T]) open(ctx context.Context) (*http.Response, error) {
 	q := ListOptions{LabelSelector: w.opts.LabelSelector, FieldSelector: w.opts.FieldSelector}.query()
 	q.Set("watch", "true")
 	if w.rv != "" && w.rv != "0" {
@@ -123,7 +161,7 @@ func (w *Watcher) open(ctx context.Context) (*http.Response, error) {
 	} else {
 		w.listed = map[string]bool{}
 	}
-	return w.c.do(ctx, request{method: http.MethodGet, path: "/api/v1/runs", query: q, accept: "application/x-ndjson"})
+	return w.c.do(ctx, request{method: http.MethodGet, path: w.path, query: q, accept: "application/x-ndjson"})
 }
 
 // wireEvent is a watch event as it comes over the wire.
@@ -135,9 +173,9 @@ type wireEvent struct {
 // errRelist means the stream's version is too old: list again.
 var errRelist = errors.New("resource version too old")
 
-func (w *Watcher) run(ctx context.Context, stream *http.Response) {
+func (w *watchLoop[T]) run(ctx context.Context, stream *http.Response) {
 	defer close(w.done)
-	defer close(w.events)
+	defer w.closed()
 	reconnect := backoff.Retry{Policy: reconnectPolicy}
 	for {
 		err := w.consume(ctx, stream)
@@ -185,8 +223,8 @@ func (w *Watcher) run(ctx context.Context, stream *http.Response) {
 }
 
 // setRV moves the resume point to rv; a new version starts a new set of
-// Runs seen at it.
-func (w *Watcher) setRV(rv string) {
+// objects seen at it.
+func (w *watchLoop[T]) setRV(rv string) {
 	if rv != w.rv || w.seenAtRV == nil {
 		w.rv = rv
 		w.seenAtRV = map[string]bool{}
@@ -196,7 +234,7 @@ func (w *Watcher) setRV(rv string) {
 // consume reads one stream until it ends. It returns nil when the stream
 // just ended (reconnect), errRelist on a 410 ERROR event, or the error of
 // another ERROR event.
-func (w *Watcher) consume(ctx context.Context, stream *http.Response) error {
+func (w *watchLoop[T]) consume(ctx context.Context, stream *http.Response) error {
 	sc := bufio.NewScanner(stream.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	sc.Split(wholeLines)
@@ -216,27 +254,29 @@ func (w *Watcher) consume(ctx context.Context, stream *http.Response) error {
 			}
 			return &st
 		case apis.Bookmark:
-			var r apis.Run
-			if json.Unmarshal(ev.Object, &r) != nil || r.Metadata.ResourceVersion == "" {
+			var end struct {
+				Metadata apis.ObjectMeta `json:"metadata"`
+			}
+			if json.Unmarshal(ev.Object, &end) != nil || end.Metadata.ResourceVersion == "" {
 				continue
 			}
 			if w.listed != nil {
-				if r.Metadata.Annotations[apis.InitialEventsEndAnnotation] == "true" && !w.endListing(ctx, &r) {
+				if end.Metadata.Annotations[apis.InitialEventsEndAnnotation] == "true" && !w.endListing(ctx, end.Metadata.ResourceVersion) {
 					return nil
 				}
-				continue // a listing's Runs come in no version order: no resume point yet
+				continue // a listing's objects come in no version order: no resume point yet
 			}
-			w.setRV(r.Metadata.ResourceVersion)
+			w.setRV(end.Metadata.ResourceVersion)
 		case apis.Added, apis.Modified, apis.Deleted:
-			var r apis.Run
-			if err := json.Unmarshal(ev.Object, &r); err != nil {
+			obj := new(T)
+			if err := json.Unmarshal(ev.Object, obj); err != nil {
 				return fmt.Errorf("decode watch event: %w", err)
 			}
-			if r.Metadata.Name == "" {
+			if w.meta(obj).Name == "" {
 				return fmt.Errorf("decode watch event: %s without metadata.name", ev.Type)
 			}
-			out, ok := w.change(ev.Type, &r)
-			if ok && !w.emit(ctx, out) {
+			typ, ok := w.change(ev.Type, obj)
+			if ok && !w.deliver(ctx, typ, obj) {
 				return nil
 			}
 		}
@@ -261,76 +301,69 @@ func wholeLines(data []byte, atEOF bool) (int, []byte, error) {
 
 // change folds one event into what the consumer knows and returns what to
 // tell it, if anything.
-func (w *Watcher) change(typ apis.EventType, r *apis.Run) (Event, bool) {
-	name := r.Metadata.Name
+func (w *watchLoop[T]) change(typ apis.EventType, obj *T) (apis.EventType, bool) {
+	m := w.meta(obj)
+	name := m.Name
 	old := w.known[name]
 	if w.listed != nil {
-		// During a listing every event says what the Run is now.
+		// During a listing every event says what the object is now.
 		if typ == apis.Deleted {
 			delete(w.listed, name)
 			if old == nil {
-				return Event{}, false
+				return "", false
 			}
 			delete(w.known, name)
-			return Event{Type: apis.Deleted, Run: r}, true
+			return apis.Deleted, true
 		}
 		w.listed[name] = true
-		w.known[name] = r
+		w.known[name] = obj
 		switch {
 		case old == nil:
-			return Event{Type: apis.Added, Run: r}, true
-		case old.Metadata.ResourceVersion != r.Metadata.ResourceVersion:
-			return Event{Type: apis.Modified, Run: r}, true
+			return apis.Added, true
+		case w.meta(old).ResourceVersion != m.ResourceVersion:
+			return apis.Modified, true
 		}
-		return Event{}, false
+		return "", false
 	}
-	if r.Metadata.ResourceVersion == w.rv && w.seenAtRV[name] {
-		return Event{}, false // sent again by a stream resumed from rv
+	if m.ResourceVersion == w.rv && w.seenAtRV[name] {
+		return "", false // sent again by a stream resumed from rv
 	}
-	if typ != apis.Deleted && old != nil && old.Metadata.ResourceVersion == r.Metadata.ResourceVersion {
-		return Event{}, false // the listing this watch started from had it already
+	if typ != apis.Deleted && old != nil && w.meta(old).ResourceVersion == m.ResourceVersion {
+		return "", false // the listing this watch started from had it already
 	}
-	w.setRV(r.Metadata.ResourceVersion)
+	w.setRV(m.ResourceVersion)
 	w.seenAtRV[name] = true
 	if typ == apis.Deleted {
 		delete(w.known, name)
 	} else {
-		w.known[name] = r
+		w.known[name] = obj
 	}
-	return Event{Type: typ, Run: r}, true
+	return typ, true
 }
 
-// endListing reports the Runs the listing did not show as deleted and
-// resumes from the listing's version. It returns false when ctx ended.
-func (w *Watcher) endListing(ctx context.Context, end *apis.Run) bool {
-	for name, r := range w.known {
+// endListing reports the objects the listing did not show as deleted and
+// resumes from the listing's version rv. It returns false when ctx ended.
+func (w *watchLoop[T]) endListing(ctx context.Context, rv string) bool {
+	for name, obj := range w.known {
 		if w.listed[name] {
 			continue
 		}
 		delete(w.known, name)
-		if !w.emit(ctx, Event{Type: apis.Deleted, Run: r}) {
+		if !w.deliver(ctx, apis.Deleted, obj) {
 			return false
 		}
 	}
 	w.listed = nil
-	w.setRV(end.Metadata.ResourceVersion)
+	w.setRV(rv)
 	if w.opts.Synced {
-		rv := &apis.Run{Metadata: apis.ObjectMeta{ResourceVersion: end.Metadata.ResourceVersion}}
-		return w.emit(ctx, Event{Type: Synced, Run: rv})
+		end := new(T)
+		w.meta(end).ResourceVersion = rv
+		return w.deliver(ctx, Synced, end)
 	}
 	return true
 }
 
-func (w *Watcher) emit(ctx context.Context, ev Event) bool {
-	select {
-	case w.events <- ev:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (w *Watcher) fail(err error) {
+func (w *watchLoop[T]) fail(err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.err = err

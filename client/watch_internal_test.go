@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -19,8 +20,12 @@ func FuzzWatchStream(f *testing.F) {
 	f.Add(`{"type":"DELETED","object":[]}`)
 	f.Add("\n\n{}\n")
 	f.Fuzz(func(t *testing.T, stream string) {
-		w := &Watcher{events: make(chan Event, 1<<16), known: map[string]*apis.Run{}}
+		deliver := func(context.Context, apis.EventType, *apis.Run) bool { return true }
+		w := newWatchLoop(nil, "/api/v1/runs", WatchOptions{}, runMeta, deliver, func() {})
 		resp := &http.Response{Body: io.NopCloser(strings.NewReader(stream))}
 		_ = w.consume(t.Context(), resp)
+		sdeliver := func(context.Context, apis.EventType, *apis.Schedule) bool { return true }
+		sw := newWatchLoop(nil, "/api/v1/schedules", WatchOptions{}, scheduleMeta, sdeliver, func() {})
+		_ = sw.consume(t.Context(), &http.Response{Body: io.NopCloser(strings.NewReader(stream))})
 	})
 }

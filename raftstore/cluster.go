@@ -66,10 +66,12 @@ func (s *Store) publishMembers(ctx context.Context) {
 		s.logger.Error("read members", "err", err)
 		return
 	}
-	want := []Member{{ID: s.cfg.NodeID, RaftAddr: s.RaftAddr(), HTTPAddr: s.cfg.HTTPAddr}}
+	// This node reports its own store level; the peers' records carry
+	// none until each reports its own (JoinLevel).
+	want := []Member{{ID: s.cfg.NodeID, RaftAddr: s.RaftAddr(), HTTPAddr: s.cfg.HTTPAddr, StoreLevel: StoreLevel}}
 	for _, p := range s.cfg.Peers {
 		if p.ID != s.cfg.NodeID {
-			want = append(want, Member(p))
+			want = append(want, Member{ID: p.ID, RaftAddr: p.RaftAddr, HTTPAddr: p.HTTPAddr})
 		}
 	}
 	for i, m := range want {
@@ -189,10 +191,18 @@ func (s *Store) timeout(ctx context.Context) time.Duration {
 	return s.cfg.ApplyTimeout
 }
 
-// Join adds a voter (leader only). Joining again with the same ID and
-// address is a no-op apart from updating its HTTP address; a known ID or
-// address with a different partner is replaced.
+// Join adds a voter (leader only) whose binary reported no store level:
+// JoinLevel with level 0.
 func (s *Store) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
+	return s.JoinLevel(ctx, id, raftAddr, httpAddr, 0)
+}
+
+// JoinLevel adds a voter (leader only) and records its addresses and the
+// store level its binary supports. Joining again with the same ID and
+// address is a no-op apart from updating its HTTP address and level (how
+// a member reports its level after an upgrade); a known ID or address
+// with a different partner is replaced.
+func (s *Store) JoinLevel(ctx context.Context, id, raftAddr, httpAddr string, level int) error {
 	if !s.IsLeader() {
 		return fmt.Errorf("join %s: %w", id, s.notLeader())
 	}
@@ -223,10 +233,10 @@ func (s *Store) Join(ctx context.Context, id, raftAddr, httpAddr string) error {
 			return s.raftErr("join "+id, err)
 		}
 	}
-	if _, err := s.apply(ctx, cmdSetMember, setMemberCmd{Member: Member{ID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr}}); err != nil {
+	if _, err := s.apply(ctx, cmdSetMember, setMemberCmd{Member: Member{ID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr, StoreLevel: level}}); err != nil {
 		return fmt.Errorf("join %s: %w", id, err)
 	}
-	s.logger.Info("member joined", "member", id, "raft_addr", raftAddr, "http_addr", httpAddr)
+	s.logger.Info("member joined", "member", id, "raft_addr", raftAddr, "http_addr", httpAddr, "store_level", level)
 	return nil
 }
 
@@ -266,6 +276,8 @@ type MemberInfo struct {
 	// Suffrage is Voter, Nonvoter or Staging.
 	Suffrage string `json:"suffrage"`
 	Leader   bool   `json:"leader"`
+	// StoreLevel is the level the member's record reports (Member).
+	StoreLevel int `json:"storeLevel,omitempty"`
 }
 
 // ClusterInfo is this node's view of the cluster.
@@ -310,13 +322,18 @@ func (s *Store) Cluster() (ClusterInfo, error) {
 	if info.RejectedEntries, info.LastRejected, err = s.fsm.rejected(); err != nil {
 		return ClusterInfo{}, fmt.Errorf("cluster: %w", err)
 	}
+	records, err := s.fsm.members()
+	if err != nil {
+		return ClusterInfo{}, fmt.Errorf("cluster: %w", err)
+	}
 	for _, srv := range cf.Configuration().Servers {
 		info.Members = append(info.Members, MemberInfo{
-			ID:       string(srv.ID),
-			RaftAddr: string(srv.Address),
-			HTTPAddr: s.httpAddrOf(string(srv.ID)),
-			Suffrage: srv.Suffrage.String(),
-			Leader:   string(srv.ID) == lid,
+			ID:         string(srv.ID),
+			RaftAddr:   string(srv.Address),
+			HTTPAddr:   s.httpAddrOf(string(srv.ID)),
+			Suffrage:   srv.Suffrage.String(),
+			Leader:     string(srv.ID) == lid,
+			StoreLevel: records[string(srv.ID)].StoreLevel,
 		})
 	}
 	sort.Slice(info.Members, func(i, j int) bool { return info.Members[i].ID < info.Members[j].ID })

@@ -83,6 +83,9 @@ func (t cmdType) String() string {
 	case cmdCreateNotifier, cmdUpdateNotifier, cmdDeleteNotifier, cmdOutboxDone:
 		return notifierCmdName(t)
 	}
+	if name, ok := scheduleCmdName(t); ok {
+		return name
+	}
 	return fmt.Sprintf("cmd(%d)", byte(t))
 }
 
@@ -176,6 +179,11 @@ type Member struct {
 	ID       string `json:"id"`
 	RaftAddr string `json:"raftAddr"`
 	HTTPAddr string `json:"httpAddr"`
+	// StoreLevel is the store feature level the member's binary supports
+	// (StoreLevel), as it reported it; 0 for a record written by a binary
+	// that predates levels. The leader proposes commands of a level only
+	// once every member reports it (DESIGN.md, "Rolling upgrade").
+	StoreLevel int `json:"storeLevel,omitempty"`
 }
 
 type setMemberCmd struct {
@@ -285,7 +293,9 @@ func decodeCommand(data []byte) (cmdType, any, error) {
 	case cmdCreateNotifier, cmdUpdateNotifier, cmdDeleteNotifier, cmdOutboxDone:
 		v = newNotifierCmd(t)
 	default:
-		return t, nil, fmt.Errorf("%w %d", errUnknownCommand, byte(t))
+		if v = newScheduleCmd(t); v == nil {
+			return t, nil, fmt.Errorf("%w %d", errUnknownCommand, byte(t))
+		}
 	}
 	if err := json.Unmarshal(data[1:], v); err != nil {
 		return t, nil, fmt.Errorf("decode %s: %w", t, err)
@@ -301,6 +311,9 @@ const maxMemberIDBytes = 1024
 // to propose one. It must stay deterministic: every replica, replaying the
 // same log, has to come to the same answer (DESIGN.md).
 func validateCommand(v any) error {
+	if ok, err := validateScheduleCommand(v); ok {
+		return err
+	}
 	switch c := v.(type) {
 	case *createRunCmd:
 		run := newStoredRun(c)

@@ -206,7 +206,8 @@ func (in *inspection) inspectFSM() {
 			if f.applied == 0 {
 				return nil
 			}
-			if err := requireBuckets(tx, allBuckets, false); err != nil {
+			// Later levels' buckets are created when the FSM opens the file.
+			if err := requireBuckets(tx, baseBuckets, false); err != nil {
 				return err
 			}
 			if in.deep {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,9 +35,45 @@ var (
 	keyFrameworkID = []byte("framework_id") // Mesos FrameworkID
 	keyBootID      = []byte("boot_id")      // kernel boot id of the last open
 	keyClean       = []byte("clean")        // "1" once Close synced the file
+	keyFormat      = []byte("format")       // decimal fsmFormat of the writer; absent: 1
 )
 
-var allBuckets = [][]byte{bucketRuns, bucketAttempts, bucketEvents, bucketMembers, bucketMeta}
+// fsmFormat is the format version of the FSM's file, and so of every
+// snapshot (a copy of it): 1 (no format key) has the base buckets, 2 adds
+// the Schedules' buckets. A file or snapshot of a newer format than this
+// binary knows is refused, never half-read.
+const fsmFormat = 2
+
+// checkFormat reads the meta bucket's format and refuses one newer than
+// this binary's; then it records this binary's (the file now has every
+// bucket it knows).
+func checkFormat(meta *bolt.Bucket, what string) error {
+	v := 1
+	if b := meta.Get(keyFormat); b != nil {
+		n, err := strconv.Atoi(string(b))
+		if err != nil || n < 1 {
+			return fmt.Errorf("%s has format version %q, which is not a number: %w", what, clip(b), ErrDamaged)
+		}
+		v = n
+	}
+	if v > fsmFormat {
+		return fmt.Errorf("%s has format version %d, newer than this binary knows (%d): run a binary at least as new as the one that wrote it: %w",
+			what, v, fsmFormat, ErrNewerFormat)
+	}
+	return meta.Put(keyFormat, []byte(strconv.Itoa(fsmFormat)))
+}
+
+// ErrNewerFormat is matched by the error of opening or restoring state of
+// a newer format version than this binary knows.
+var ErrNewerFormat = errors.New("state of a newer format version")
+
+// baseBuckets are the buckets of store level 1: a snapshot must have them.
+// allBuckets adds the later levels' (created when a snapshot or file
+// written before them lacks them).
+var (
+	baseBuckets = [][]byte{bucketRuns, bucketAttempts, bucketEvents, bucketMembers, bucketMeta}
+	allBuckets  = append(slices.Clone(baseBuckets), bucketSchedules, bucketScheduleEvents)
+)
 
 const (
 	// maxEventsPerRun bounds a Run's event history; older ones are dropped.
@@ -52,10 +90,12 @@ const (
 // rejection (wrapping an apis sentinel); Items holds per-update results of
 // a batch.
 type result struct {
-	Run     *apis.Run
-	Deleted bool
-	Err     error
-	Items   []result
+	Run *apis.Run
+	// Schedule is the Schedule a Schedule command wrote or read.
+	Schedule *apis.Schedule
+	Deleted  bool
+	Err      error
+	Items    []result
 	// JSON is Run as stored, and Outcome what an apply op did
 	// (apply_runs only).
 	JSON    []byte
@@ -74,7 +114,9 @@ type fsm struct {
 	logger   *slog.Logger
 	hub      *hub
 	deps     *depIndex // who depends on whom, derived from the file
-	metrics  *metrics  // the Store's, once New set it
+	// schedHub is the Schedules' watch history (watch_schedules.go).
+	schedHub *scheduleHub
+	metrics  *metrics // the Store's, once New set it
 	// handle runs a decoded command's handler: (*applier).dispatch; tests
 	// put a panicking handler here to exercise the rejection of entries
 	// whose handler panics.
@@ -127,6 +169,7 @@ func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.L
 		logger:    logger,
 		hub:       newHub(historySize, 0),
 		deps:      newDepIndex(),
+		schedHub:  newScheduleHub(0),
 		metrics:   newMetrics(),
 		handle:    (*applier).dispatch,
 		appliedCh: make(chan struct{}),
@@ -153,6 +196,9 @@ func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.L
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
+		if err := checkFormat(meta, path); err != nil {
+			return err
+		}
 		idx, term, trusted = fsmTrust(meta, boot)
 		if err := meta.Put(keyClean, []byte("0")); err != nil {
 			return err
@@ -173,6 +219,7 @@ func openFSM(path string, noSync bool, mmapSize, historySize int, logger *slog.L
 	f.trusted = trusted
 	f.setApplied(idx, term)
 	f.hub.reset(idx, nil)
+	f.schedHub.reset(idx, nil)
 	return f, nil
 }
 
@@ -228,6 +275,9 @@ func (f *fsm) wipe() error {
 		if err := tx.Bucket(bucketMeta).Put(keyClean, []byte("0")); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketMeta).Put(keyFormat, []byte(strconv.Itoa(fsmFormat))); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketMeta).Put(keyBootID, []byte(bootID()))
 	})
 	if err == nil {
@@ -241,6 +291,7 @@ func (f *fsm) wipe() error {
 	f.deps.reset()
 	f.runs.reset()
 	f.hub.reset(0, nil)
+	f.schedHub.reset(0, nil)
 	f.trusted = true
 	return nil
 }
@@ -251,6 +302,7 @@ func (f *fsm) close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.hub.closeAll(ErrClosed)
+	f.schedHub.closeAll(ErrClosed)
 	err := f.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(keyClean, []byte("1"))
 	})
@@ -324,6 +376,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		resps := make([]any, len(logs))
 		var maxIdx, maxTerm uint64
 		var events []watchEvent
+		var schedEvents []scheduleEvent
 		written := map[string]*apis.Run{} // Runs this batch wrote (nil: evict), for f.runs
 		var rejected []RejectedEntry
 		err := f.db.Update(func(tx *bolt.Tx) error {
@@ -340,7 +393,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 					// After a handler panicked, the batch is applied
 					// again from the bytes: a handler that panicked
 					// half-way may have left a decoded command modified.
-					resp, r, err := f.applyCommand(tx, l, &events, written, poisoned == nil)
+					resp, r, err := f.applyCommand(tx, l, &events, &schedEvents, written, poisoned == nil)
 					if err != nil {
 						return err // a handler panicked: roll back and try again
 					}
@@ -382,6 +435,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			f.setApplied(maxIdx, maxTerm)
 			f.deps.apply(events)
 			f.hub.dispatch(events, maxIdx)
+			f.schedHub.dispatch(schedEvents, maxIdx)
 		}
 		return resps
 	}
@@ -413,11 +467,11 @@ func (e entryError) Error() string { return e.err.Error() }
 // Apply response, or the rejection of an entry that does not decode or
 // validate, or a *handlerPanic error when the handler panicked. Local
 // storage failures (fatalError) keep panicking.
-func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent, written map[string]*apis.Run, usePrepared bool) (resp any, rej *RejectedEntry, err error) {
+func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent, schedEvents *[]scheduleEvent, written map[string]*apis.Run, usePrepared bool) (resp any, rej *RejectedEntry, err error) {
 	if usePrepared && len(l.Data) > 0 {
 		if v, ok := f.proposed.Load(&l.Data[0]); ok {
 			// Decoded and validated by checkProposal from these bytes.
-			return f.applyDecoded(tx, l, cmdType(l.Data[0]), v, events, written)
+			return f.applyDecoded(tx, l, cmdType(l.Data[0]), v, events, schedEvents, written)
 		}
 	}
 	t, v, derr := decodeCommand(l.Data)
@@ -434,11 +488,11 @@ func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent, writt
 	if verr := validateCommand(v); verr != nil {
 		return nil, newRejection(l.Index, t, RejectInvalid, verr), nil
 	}
-	return f.applyDecoded(tx, l, t, v, events, written)
+	return f.applyDecoded(tx, l, t, v, events, schedEvents, written)
 }
 
 // applyDecoded applies a decoded and validated command; see applyCommand.
-func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, t cmdType, v any, events *[]watchEvent, written map[string]*apis.Run) (resp any, rej *RejectedEntry, err error) {
+func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, t cmdType, v any, events *[]watchEvent, schedEvents *[]scheduleEvent, written map[string]*apis.Run) (resp any, rej *RejectedEntry, err error) {
 	defer func() {
 		p := recover()
 		if p == nil {
@@ -454,7 +508,7 @@ func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, t cmdType, v any, events *[
 		resp, rej = nil, nil
 		err = &handlerPanic{entry: *newRejection(l.Index, t, reason, panicError(p)), stack: string(debug.Stack())}
 	}()
-	a := applier{tx: tx, index: l.Index, events: events, written: written, cache: f.runs}
+	a := applier{tx: tx, index: l.Index, events: events, schedEvents: schedEvents, written: written, cache: f.runs}
 	r := f.handle(&a, v)
 	var inv *invalidEntry
 	if errors.As(r.Err, &inv) {
@@ -517,6 +571,20 @@ func (a *applier) dispatch(v any) result {
 			items[i] = a.applyAttemptStatus(u)
 		}
 		return result{Items: items}
+	case *createScheduleCmd:
+		return a.applyCreateSchedule(c)
+	case *updateScheduleCmd:
+		return a.applyUpdateSchedule(c)
+	case *deleteScheduleCmd:
+		return a.applyDeleteSchedule(c)
+	case *fireScheduleCmd:
+		return a.applyFireSchedule(c)
+	case *updateScheduleStatusCmd:
+		return a.applyUpdateScheduleStatus(c)
+	case *appendScheduleEventsCmd:
+		return a.applyAppendScheduleEvents(c)
+	case *releaseRunsCmd:
+		return a.applyReleaseRuns(c)
 	case *createNotifierCmd, *updateNotifierCmd, *deleteNotifierCmd, *outboxDoneCmd:
 		return a.dispatchNotifier(c)
 	}
@@ -527,9 +595,10 @@ func (a *applier) dispatch(v any) result {
 
 // applier applies one entry inside the batch's transaction.
 type applier struct {
-	tx     *bolt.Tx
-	index  uint64
-	events *[]watchEvent
+	tx          *bolt.Tx
+	index       uint64
+	events      *[]watchEvent
+	schedEvents *[]scheduleEvent
 	// written: the Runs the batch stored, by name, for the FSM's run
 	// cache; nil for a name written or deleted without its decoded Run.
 	written map[string]*apis.Run

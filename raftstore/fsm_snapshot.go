@@ -119,12 +119,21 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	var idx, term uint64
 	err = check.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
+		for _, b := range baseBuckets {
 			if tx.Bucket(b) == nil {
 				return fmt.Errorf("bucket %s missing", b)
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
+		if err := checkFormat(meta, "snapshot"); err != nil {
+			return err
+		}
+		// A snapshot of an older format lacks the later buckets.
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
 		idx, term = decodeApplied(meta.Get(keyApplied))
 		if err := meta.Put(keyClean, []byte("0")); err != nil {
 			return err
@@ -163,6 +172,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.setApplied(idx, term)
 	f.hub.reset(idx, fmt.Errorf("state replaced by a snapshot at index %d: %w", idx, apis.ErrGone))
+	f.schedHub.reset(idx, fmt.Errorf("state replaced by a snapshot at index %d: %w", idx, apis.ErrGone))
 	f.logger.Info("fsm restored from snapshot", "index", idx, "term", term)
 	return nil
 }

@@ -16,6 +16,9 @@ import (
 // clears status. Errors: apis.ErrAlreadyExists, *apis.InvalidError,
 // *NotLeaderError, ErrLeadershipLost.
 func (s *Store) CreateNotifier(ctx context.Context, n *apis.Notifier) (*apis.Notifier, error) {
+	if err := s.checkLevel(levelNotifiers, "Notifiers"); err != nil {
+		return nil, err
+	}
 	c := createNotifierCmd{Notifier: *n.DeepCopy()}
 	m := &c.Notifier.Metadata
 	if m.Name == "" {
@@ -38,6 +41,9 @@ func (s *Store) CreateNotifier(ctx context.Context, n *apis.Notifier) (*apis.Not
 // stored, with unchanged true. Errors: apis.ErrNotFound, apis.ErrConflict,
 // *apis.InvalidError, *NotLeaderError, ErrLeadershipLost.
 func (s *Store) UpdateNotifier(ctx context.Context, n *apis.Notifier) (out *apis.Notifier, unchanged bool, err error) {
+	if err := s.checkLevel(levelNotifiers, "Notifiers"); err != nil {
+		return nil, false, err
+	}
 	if cur, err := s.fsm.getNotifier(n.Metadata.Name); err == nil {
 		if next, changed := mergeNotifier(cur, n); changed {
 			if err := validateNotifierUpdate(&next); err != nil {
@@ -58,6 +64,9 @@ func (s *Store) UpdateNotifier(ctx context.Context, n *apis.Notifier) (out *apis
 // It returns the Notifier's last state. Errors: apis.ErrNotFound,
 // apis.ErrConflict, *NotLeaderError, ErrLeadershipLost.
 func (s *Store) DeleteNotifier(ctx context.Context, name, uid, resourceVersion string) (*apis.Notifier, error) {
+	if err := s.checkLevel(levelNotifiers, "Notifiers"); err != nil {
+		return nil, err
+	}
 	r, err := s.apply(ctx, cmdDeleteNotifier, deleteNotifierCmd{Name: name, UID: uid, ExpectRV: resourceVersion})
 	if err != nil {
 		return nil, err

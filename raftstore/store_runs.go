@@ -255,6 +255,15 @@ func (s *Store) BatchUpdateStatus(ctx context.Context, updates []apis.StatusUpda
 	}
 	payload = batchUpdateStatusCmd{Updates: entries}
 	if attempts != nil {
+		if err := s.checkLevel(levelStatusAttempts, "attempts committed with their status"); err != nil {
+			if errors.Is(err, ErrNotUpgraded) {
+				// A member's binary predates the entry type (a rolling
+				// upgrade is under way): attempts and statuses go in
+				// separate entries, as that binary writes them.
+				return s.batchUpdateStatusSeparately(ctx, updates, attempts)
+			}
+			return nil, err
+		}
 		// Only a batch with attempts needs the newer entry type.
 		t = cmdBatchStatusAttempts
 		withAttempts := make([]attemptStatusEntry, len(entries))
@@ -270,6 +279,42 @@ func (s *Store) BatchUpdateStatus(ctx context.Context, updates []apis.StatusUpda
 	out := make([]StatusResult, len(r.Items))
 	for i, it := range r.Items {
 		out[i] = StatusResult{Run: it.Run, Err: it.Err}
+	}
+	return out, nil
+}
+
+// batchUpdateStatusSeparately is BatchUpdateStatus for a cluster that is
+// not fully upgraded: each attempt is recorded in its own entry first (an
+// update whose attempt is refused gets that error and its status is not
+// written), then the statuses go in one batch entry.
+func (s *Store) batchUpdateStatusSeparately(ctx context.Context, updates []apis.StatusUpdate, attempts []*apis.Attempt) ([]StatusResult, error) {
+	out := make([]StatusResult, len(updates))
+	rest := make([]apis.StatusUpdate, 0, len(updates))
+	index := make([]int, 0, len(updates))
+	for i, u := range updates {
+		if attempts[i] != nil {
+			err := s.RecordAttempt(ctx, u.Run, *attempts[i])
+			if errors.Is(err, apis.ErrNotLeader) || errors.Is(err, apis.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return nil, err
+			}
+			if err != nil {
+				out[i].Err = err
+				continue
+			}
+			u.Attempt = nil
+		}
+		rest = append(rest, u)
+		index = append(index, i)
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+	res, err := s.BatchUpdateStatus(ctx, rest)
+	if err != nil {
+		return nil, err
+	}
+	for j, r := range res {
+		out[index[j]] = r
 	}
 	return out, nil
 }

@@ -49,10 +49,18 @@ func (s *Server) joinMember(c echo.Context) error {
 		}
 		return invalidStatus("Member", name, problems.list)
 	}
-	if err := s.store.Join(c.Request().Context(), req.ID, req.RaftAddr, req.HTTPAddr); err != nil {
+	if req.StoreLevel > 0 {
+		lj, ok := s.store.(LevelJoiner)
+		if !ok {
+			return invalidStatus("Member", req.ID, apis.ErrorList{{Field: "storeLevel", Message: "this server cannot record store levels"}})
+		}
+		if err := lj.JoinLevel(c.Request().Context(), req.ID, req.RaftAddr, req.HTTPAddr, req.StoreLevel); err != nil {
+			return err
+		}
+	} else if err := s.store.Join(c.Request().Context(), req.ID, req.RaftAddr, req.HTTPAddr); err != nil {
 		return err
 	}
-	s.log.Info("member joined", "node", req.ID, "raft_addr", req.RaftAddr, "http_addr", req.HTTPAddr)
+	s.log.Info("member joined", "node", req.ID, "raft_addr", req.RaftAddr, "http_addr", req.HTTPAddr, "store_level", req.StoreLevel)
 	return c.JSON(http.StatusCreated, Member{ID: req.ID, RaftAddr: req.RaftAddr, HTTPAddr: req.HTTPAddr, Suffrage: "Voter"})
 }
 
@@ -98,6 +106,9 @@ func (p *joinProblems) has(field string) bool {
 // validateJoin checks a join request before it reaches Raft: a voter with
 // an address no peer can dial counts towards the quorum yet never votes,
 // so a typo there can stall the cluster for good.
+// maxStoreLevel bounds a reported store level: far above any real one.
+const maxStoreLevel = 1000
+
 func validateJoin(req *JoinRequest) *joinProblems {
 	p := &joinProblems{}
 	switch {
@@ -107,6 +118,9 @@ func validateJoin(req *JoinRequest) *joinProblems {
 		p.add("id", "must be no more than %d characters", maxMemberID)
 	case !printableNoSpace(req.ID):
 		p.add("id", "must be printable characters without spaces, got %s", quoteClip(req.ID))
+	}
+	if req.StoreLevel < 0 || req.StoreLevel > maxStoreLevel {
+		p.add("storeLevel", "must be from 0 to %d", maxStoreLevel)
 	}
 	if req.RaftAddr == "" {
 		p.add("raftAddr", "required value")

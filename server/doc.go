@@ -1,7 +1,8 @@
 // Package server is sprint's HTTP API on echo v4: the native Kubernetes-style
-// Run API under /api/v1, the Sprint-compatible API under /v1 and /status, the
+// Run and Schedule APIs under /api/v1 (schedules.go, over the ScheduleStore
+// it declares), the Sprint-compatible API under /v1 and /status, the
 // operations endpoints (/healthz, /readyz, /metrics, /docs, /openapi.json,
-// /schemas/run.json), cluster membership and the Mesos report under
+// /schemas/run.json, /schemas/schedule.json), cluster membership and the Mesos report under
 // /api/v1/cluster, and the web console's assets (package ui) under /ui/.
 //
 // The package owns no state of its own but the counts of expensive calls in

@@ -27,6 +27,7 @@ type oaOp struct {
 func openAPIOps() []oaOp {
 	pName := oaParam{Name: "name", In: "path", Desc: "Run name", Type: "string", Required: true}
 	pID := oaParam{Name: "id", In: "path", Desc: "Sprint run id (a UUID)", Type: "string", Required: true}
+	pSched := oaParam{Name: "name", In: "path", Desc: "Schedule name", Type: "string", Required: true}
 	pNotifier := oaParam{Name: "name", In: "path", Desc: "Notifier name", Type: "string", Required: true}
 	pDryRun := oaParam{Name: "dryRun", In: "query", Desc: "validate and show the result without storing", Type: "boolean"}
 	errs := func(m map[string]string) map[string]string {
@@ -66,6 +67,31 @@ func openAPIOps() []oaOp {
 			Params: []oaParam{pName}, Responses: errs(map[string]string{"200": "RunEventList"})},
 		{Method: "GET", Path: "/api/v1/runs/{name}/dependents", Tag: "runs", Summary: "The Runs downstream of a Run (spec.dependsOn), as a tree with each one's phase",
 			Params: []oaParam{pName}, Responses: errs(map[string]string{"200": "RunDependents"})},
+		{Method: "GET", Path: "/api/v1/schedules", Tag: "schedules", Summary: "List Schedules, or watch them with watch=true (NDJSON; SSE with Accept: text/event-stream)",
+			Params: []oaParam{
+				{Name: "labelSelector", In: "query", Type: "string", Desc: "e.g. team=data"},
+				{Name: "fieldSelector", In: "query", Type: "string", Desc: "metadata.name=NAME only"},
+				{Name: "limit", In: "query", Type: "integer", Desc: "page size"},
+				{Name: "continue", In: "query", Type: "string", Desc: "token of the next page"},
+				{Name: "watch", In: "query", Type: "boolean", Desc: "stream changes instead of listing"},
+				{Name: "resourceVersion", In: "query", Type: "string", Desc: "watch: resume after this version; absent: existing Schedules first as ADDED, then a BOOKMARK annotated sprint/initial-events-end"},
+			},
+			Responses: errs(map[string]string{"200": "ScheduleList, or a stream of WatchEvent"})},
+		{Method: "POST", Path: "/api/v1/schedules", Tag: "schedules", Summary: "Create a Schedule (JSON, or YAML with Content-Type: application/yaml); 503 while a member runs a binary without Schedules",
+			Params: []oaParam{pDryRun}, Body: "Schedule", Responses: errs(map[string]string{"201": "Schedule"})},
+		{Method: "GET", Path: "/api/v1/schedules/{name}", Tag: "schedules", Summary: "Read one Schedule (linearizable: served by the leader)",
+			Params: []oaParam{pSched}, Responses: errs(map[string]string{"200": "Schedule"})},
+		{Method: "PUT", Path: "/api/v1/schedules/{name}", Tag: "schedules", Summary: "Apply a Schedule: create, update labels, annotations and spec (all mutable), or leave it unchanged (header Sprint-Apply-Result); status is not written here",
+			Params: []oaParam{pSched, pDryRun}, Body: "Schedule", Responses: errs(map[string]string{"200": "Schedule (configured or unchanged)", "201": "Schedule (created)"})},
+		{Method: "DELETE", Path: "/api/v1/schedules/{name}", Tag: "schedules", Summary: "Delete a Schedule and its Runs (live tasks are killed first), or orphan them",
+			Params: []oaParam{pSched,
+				{Name: "propagationPolicy", In: "query", Type: "string", Desc: "Background (default) or Foreground: delete its Runs; Orphan: keep them, without the owner reference"},
+				{Name: "resourceVersion", In: "query", Type: "string", Desc: "precondition"}},
+			Responses: errs(map[string]string{"200": "Schedule (deleted)"})},
+		{Method: "POST", Path: "/api/v1/schedules/{name}/runs", Tag: "schedules", Summary: "Fire now, outside the schedule: spec.parallelism Runs named NAME-m<unix>-<i>; lastScheduleTime is not changed",
+			Params: []oaParam{pSched, pDryRun}, Responses: errs(map[string]string{"201": "RunList (the Runs created)"})},
+		{Method: "GET", Path: "/api/v1/schedules/{name}/events", Tag: "schedules", Summary: "A Schedule's recent events (Fired, Skipped, Replaced, Missed)",
+			Params: []oaParam{pSched}, Responses: errs(map[string]string{"200": "RunEventList"})},
 		{Method: "GET", Path: "/api/v1/notifiers", Tag: "notifiers", Summary: "List Notifiers with their delivery counts (delivered, failed, pending, lastError)",
 			Params: []oaParam{
 				{Name: "labelSelector", In: "query", Type: "string", Desc: "e.g. team=data"},
@@ -122,6 +148,7 @@ func openAPIOps() []oaOp {
 		{Method: "GET", Path: "/docs", Tag: "operations", Summary: "This API as a readable page", Responses: map[string]string{"200": "HTML"}},
 		{Method: "GET", Path: "/openapi.json", Tag: "operations", Summary: "This OpenAPI document", Responses: map[string]string{"200": "OpenAPI 3"}},
 		{Method: "GET", Path: "/schemas/run.json", Tag: "operations", Summary: "JSON Schema of a Run", Responses: map[string]string{"200": "JSON Schema"}},
+		{Method: "GET", Path: "/schemas/schedule.json", Tag: "operations", Summary: "JSON Schema of a Schedule", Responses: map[string]string{"200": "JSON Schema"}},
 		{Method: "GET", Path: "/schemas/notifier.json", Tag: "operations", Summary: "JSON Schema of a Notifier", Responses: map[string]string{"200": "JSON Schema"}},
 
 		{Method: "GET", Path: "/", Tag: "console", Summary: "Redirects to the web console", Responses: map[string]string{"302": "to /ui/"}},
@@ -139,7 +166,8 @@ var schemaRefs = map[string]string{
 	"Member": "Member", "JoinRequest": "JoinRequest", "SprintRun": "SprintRun",
 	"ContainerRunDefinition": "ContainerRunDefinition", "RunEventList": "RunEventList",
 	"VersionInfo": "VersionInfo", "AdmissionPolicy": "AdmissionPolicy", "MesosState": "MesosState",
-	"RunApplyList": "RunApplyList", "RunDependents": "RunDependents", "Notifier": "Notifier", "NotifierList": "NotifierList",
+	"RunApplyList": "RunApplyList", "RunDependents": "RunDependents",
+	"Schedule": "Schedule", "ScheduleList": "ScheduleList", "Notifier": "Notifier", "NotifierList": "NotifierList",
 }
 
 // openAPIDoc builds the document; version is the server's.
@@ -173,7 +201,7 @@ func openAPIDoc(version string) map[string]any {
 		if op.Body != "" {
 			ref := map[string]string{"$ref": "#/components/schemas/" + op.Body}
 			content := map[string]any{"application/json": map[string]any{"schema": ref}}
-			if op.Body == "Run" || op.Body == "RunList" || op.Body == "Notifier" {
+			if op.Body == "Run" || op.Body == "RunList" || op.Body == "Schedule" || op.Body == "Notifier" {
 				content["application/yaml"] = map[string]any{"schema": ref}
 			}
 			o["requestBody"] = map[string]any{"required": true, "content": content}
@@ -205,13 +233,15 @@ func openAPIDoc(version string) map[string]any {
 			"schemas": map[string]any{
 				"Run":                    map[string]any{"description": "A Run; see /schemas/run.json", "type": "object"},
 				"RunList":                obj("apiVersion", "kind", "metadata", "items"),
+				"Schedule":               map[string]any{"description": "A Schedule; see /schemas/schedule.json", "type": "object"},
+				"ScheduleList":           obj("apiVersion", "kind", "metadata", "items"),
 				"Notifier":               map[string]any{"description": "A Notifier; see /schemas/notifier.json", "type": "object"},
 				"NotifierList":           obj("apiVersion", "kind", "metadata", "items"),
 				"RunApplyList":           obj("apiVersion", "kind", "items"),
 				"Status":                 obj("kind", "apiVersion", "status", "code", "reason", "message", "details"),
 				"ClusterInfo":            obj("nodeID", "leader", "leaderAddr", "state", "term", "commitIndex", "appliedIndex", "lastIndex", "members", "rejectedEntries", "lastRejectedEntry"),
-				"Member":                 obj("id", "raftAddr", "httpAddr", "suffrage", "leader"),
-				"JoinRequest":            obj("id", "raftAddr", "httpAddr"),
+				"Member":                 obj("id", "raftAddr", "httpAddr", "suffrage", "leader", "storeLevel"),
+				"JoinRequest":            obj("id", "raftAddr", "httpAddr", "storeLevel"),
 				"SprintRun":              obj("id", "lastModified", "state", "definition", "network"),
 				"ContainerRunDefinition": obj("cmd", "args", "container", "cpus", "mem", "env", "labels", "constraints"),
 				"RunEventList":           obj("apiVersion", "kind", "items"),

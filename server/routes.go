@@ -33,6 +33,13 @@ func (s *Server) newEcho() *echo.Echo {
 	get("/api/v1/runs/:name/log", s.leaderOnly(s.runLog))
 	get("/api/v1/runs/:name/events", s.runEvents)
 	get("/api/v1/runs/:name/dependents", s.runDependents)
+	get("/api/v1/schedules", s.listSchedules)
+	e.POST("/api/v1/schedules", s.scheduleWrites(s.leaderOnly(s.createSchedule)))
+	get("/api/v1/schedules/:name", s.leaderOnly(s.getSchedule))
+	e.PUT("/api/v1/schedules/:name", s.scheduleWrites(s.leaderOnly(s.applySchedule)))
+	e.DELETE("/api/v1/schedules/:name", s.scheduleWrites(s.leaderOnly(s.deleteSchedule)))
+	e.POST("/api/v1/schedules/:name/runs", s.scheduleWrites(s.leaderOnly(s.fireSchedule)))
+	get("/api/v1/schedules/:name/events", s.scheduleEvents)
 	get("/api/v1/notifiers", s.listNotifiers)
 	e.POST("/api/v1/notifiers", s.leaderOnly(s.createNotifier))
 	get("/api/v1/notifiers/:name", s.leaderOnly(s.getNotifier))
@@ -61,6 +68,7 @@ func (s *Server) newEcho() *echo.Echo {
 	get("/docs", s.docs)
 	get("/openapi.json", s.openAPI)
 	get("/schemas/run.json", s.runSchema)
+	get("/schemas/schedule.json", s.scheduleSchema)
 	get("/schemas/notifier.json", s.notifierSchema)
 
 	// The web console: static assets (package ui), open like /docs; its
@@ -82,6 +90,7 @@ var openPaths = map[string]bool{
 	"/docs":                  true,
 	"/openapi.json":          true,
 	"/schemas/run.json":      true,
+	"/schemas/schedule.json": true,
 	"/schemas/notifier.json": true,
 }
 

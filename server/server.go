@@ -124,6 +124,8 @@ type Config struct {
 	// Mesos reports the Mesos connection and agents at
 	// GET /api/v1/cluster/mesos; nil answers 503 there.
 	Mesos MesosSource
+	// Schedules serves /api/v1/schedules; nil answers 404 there.
+	Schedules ScheduleStore
 }
 
 // orDefault is d for 0, 0 (none) for a negative duration, else v.

@@ -183,6 +183,17 @@ type JoinRequest struct {
 	ID       string `json:"id"`
 	RaftAddr string `json:"raftAddr"`
 	HTTPAddr string `json:"httpAddr"`
+	// StoreLevel is the store feature level the member's binary supports
+	// (raftstore.StoreLevel); absent from binaries that predate levels. A
+	// member sends it again, with its id and addresses unchanged, after
+	// an upgrade (docs/raftstore.md, "Rolling upgrade").
+	StoreLevel int `json:"storeLevel,omitempty"`
+}
+
+// LevelJoiner is a Store that records a member's store level with its
+// addresses; a Store without it refuses join requests that carry one.
+type LevelJoiner interface {
+	JoinLevel(ctx context.Context, id, raftAddr, httpAddr string, level int) error
 }
 
 // LogSource copies a Run's task sandbox output; the wiring backs it with

@@ -78,9 +78,18 @@ const maxBatch = 256
 // stream ends; one that does not take a write within the write timeout is
 // disconnected.
 func (s *Server) watchRuns(c echo.Context, p *listParams) error {
+	return s.serveWatch(c, p.rv, apis.KindRun, func(ctx context.Context, fromRV uint64) (Watcher, error) {
+		return s.store.Watch(ctx, WatchOptions{ResourceVersion: fromRV, List: fromRV == 0, Match: p.match})
+	})
+}
+
+// serveWatch streams a watch of kind (Runs or Schedules) from rv, as
+// watchRuns describes; open starts the store's watcher from the version
+// the stream resumes after (rv, or an SSE client's Last-Event-ID).
+func (s *Server) serveWatch(c echo.Context, rv uint64, kind string, open func(ctx context.Context, fromRV uint64) (Watcher, error)) error {
 	noWriteDeadline(c) // a stream: no deadline for the whole response
 	req := c.Request()
-	fromRV := p.rv
+	fromRV := rv
 	sse := strings.Contains(req.Header.Get(echo.HeaderAccept), MIMEEventStream)
 	if id := req.Header.Get("Last-Event-ID"); sse && id != "" {
 		var err error
@@ -104,7 +113,7 @@ func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 	if err := s.waitApplied(ctx, fromRV); err != nil {
 		return err
 	}
-	w, err := s.store.Watch(ctx, WatchOptions{ResourceVersion: fromRV, List: fromRV == 0, Match: p.match})
+	w, err := open(ctx, fromRV)
 	if err != nil && !errors.Is(err, apis.ErrGone) {
 		return err
 	}
@@ -131,7 +140,7 @@ func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 		return nil
 	}
 	defer w.Stop()
-	reason, werr := s.stream(ctx, w, out, fromRV)
+	reason, werr := s.stream(ctx, w, out, fromRV, kind)
 	if reason != "" {
 		s.metrics.watchesClosed.WithLabelValues(reason).Inc()
 		s.log.Info("watch closed", "client", clientLabel(client), "reason", reason, "err", werr)
@@ -149,7 +158,7 @@ const (
 // stream writes w's events to out until the client goes, the server
 // closes, or the watch fails. It returns why the server ended it ("" when
 // the client or the server's shutdown did).
-func (s *Server) stream(ctx context.Context, w Watcher, out *eventWriter, fromRV uint64) (string, error) {
+func (s *Server) stream(ctx context.Context, w Watcher, out *eventWriter, fromRV uint64, kind string) (string, error) {
 	listing := fromRV == 0 // until the listing's end BOOKMARK
 	lastRV := fromRV
 	ticker := time.NewTicker(s.cfg.BookmarkInterval)
@@ -208,7 +217,7 @@ func (s *Server) stream(ctx context.Context, w Watcher, out *eventWriter, fromRV
 				continue // the listing's own BOOKMARK comes at its end
 			}
 			rv := strconv.FormatUint(lastRV, 10)
-			if err := out.sendJSON(bookmark(rv), rv); err != nil {
+			if err := out.sendJSON(bookmark(rv, kind), rv); err != nil {
 				return out.failure(err)
 			}
 		}
@@ -217,11 +226,13 @@ func (s *Server) stream(ctx context.Context, w Watcher, out *eventWriter, fromRV
 
 // bookmark tells the client every change up to rv has been sent, so it can
 // resume from there without replaying the whole history.
-func bookmark(rv string) apis.WatchEvent {
-	return apis.WatchEvent{Type: apis.Bookmark, Object: &apis.Run{
-		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRun},
-		Metadata: apis.ObjectMeta{ResourceVersion: rv},
-	}}
+func bookmark(rv, kind string) apis.WatchEvent {
+	tm := apis.TypeMeta{APIVersion: apis.APIVersion, Kind: kind}
+	meta := apis.ObjectMeta{ResourceVersion: rv}
+	if kind == apis.KindSchedule {
+		return apis.WatchEvent{Type: apis.Bookmark, Object: &apis.Schedule{TypeMeta: tm, Metadata: meta}}
+	}
+	return apis.WatchEvent{Type: apis.Bookmark, Object: &apis.Run{TypeMeta: tm, Metadata: meta}}
 }
 
 // eventWriter frames watch events as NDJSON lines or SSE messages. Every

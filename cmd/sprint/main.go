@@ -319,6 +319,7 @@ func (m *Main) Run(parent context.Context) error {
 		Registry:         reg,
 		ForwardTransport: forwardTransport(httpTLS),
 		Policy:           &policy,
+		Schedules:        wiring.NewServerSchedules(store),
 
 		MaxWatches:        noLimit(cfg.MaxWatches),
 		MaxClientWatches:  noLimit(cfg.MaxClientWatches),
@@ -348,6 +349,16 @@ func (m *Main) Run(parent context.Context) error {
 			return err
 		}
 	}
+	self, err := apiClient(advertise, tokens, httpTLS)
+	if err != nil {
+		return fmt.Errorf("store level: %w", err)
+	}
+	m.goRun("store-level", func() error {
+		reportStoreLevel(ctx, store, func(ctx context.Context) error {
+			return self.JoinLevel(ctx, nodeID, store.RaftAddr(), advertise, raftstore.StoreLevel)
+		}, clock.Real{}, m.Logger)
+		return nil
+	})
 	m.Logger.Info("sprint started", "listen", m.httpAddr, "node_id", nodeID, "raft_addr", store.RaftAddr(),
 		"data_dir", cfg.DataDir, "mesos_masters", strings.Join(masters, ","), "version", buildinfo.Version(version))
 	m.Logger.Info("admission policy", "allow_host_paths", cfg.AllowHostPaths, "allow_privileged", policy.AllowPrivileged,
@@ -423,21 +434,20 @@ func (m *Main) mesosMasters(ctx context.Context, principal, secret string) ([]st
 // join asks a running cluster (through any of its nodes; followers forward
 // to the leader) to add this node, retrying until it answers or ctx ends.
 func (m *Main) join(ctx context.Context, id, raftAddr, httpAddr string, tokens []string, httpTLS *tls.Config) error {
-	token := ""
-	if len(tokens) > 0 {
-		token = tokens[0]
-	}
-	var opts []client.Option
-	if httpTLS != nil {
-		opts = append(opts, client.WithTLSConfig(httpTLS))
-	}
-	c, err := client.New(m.Config.Join, token, opts...)
+	c, err := apiClient(m.Config.Join, tokens, httpTLS)
 	if err != nil {
 		return fmt.Errorf("--join: %w", err)
 	}
 	retry := backoff.Retry{Policy: backoff.Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.5}}
 	for {
-		err := c.Join(ctx, id, raftAddr, httpAddr)
+		// With this binary's store level, so Schedule writes need not wait
+		// for the level's report; a leader that predates levels refuses
+		// the field (400), and then a plain join does (the report loop
+		// sends the level once the leader is upgraded).
+		err := c.JoinLevel(ctx, id, raftAddr, httpAddr, raftstore.StoreLevel)
+		if client.StatusCode(err) == http.StatusBadRequest {
+			err = c.Join(ctx, id, raftAddr, httpAddr)
+		}
 		if err == nil {
 			m.Logger.Info("joined cluster", "via", m.Config.Join)
 			return nil
@@ -450,6 +460,20 @@ func (m *Main) join(ctx context.Context, id, raftAddr, httpAddr string, tokens [
 			return fmt.Errorf("join %s: %w", m.Config.Join, err)
 		}
 	}
+}
+
+// apiClient is a client of a node's API at url, with the first of the
+// node's tokens and its TLS trust.
+func apiClient(url string, tokens []string, httpTLS *tls.Config) (*client.Client, error) {
+	token := ""
+	if len(tokens) > 0 {
+		token = tokens[0]
+	}
+	var opts []client.Option
+	if httpTLS != nil {
+		opts = append(opts, client.WithTLSConfig(httpTLS))
+	}
+	return client.New(url, token, opts...)
 }
 
 // forwardTransport carries requests a follower forwards to the leader:

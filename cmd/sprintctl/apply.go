@@ -24,9 +24,13 @@ unchanged. A change to any other field is refused; --force deletes the Run
 (killing its task) and creates it again. A Run with metadata.generateName
 and no name is created anew, with a generated name, on every apply.
 
-Manifests are YAML (several documents separated by ---) or JSON, single Runs
-or RunLists; Notifiers (kind Notifier) may be among them, and are created or
-have their labels, annotations and spec replaced.`,
+Schedules are applied too: created, or updated in their labels,
+annotations and spec (all mutable), or left unchanged; and Notifiers:
+created, or have their labels, annotations and spec replaced.
+
+Manifests are YAML (several documents separated by ---) or JSON: single Runs,
+Schedules or Notifiers, RunLists, ScheduleLists, NotifierLists or Lists of
+Runs and Schedules.`,
 		Example: `  sprintctl apply -f manifests/examples/hello.yaml
   sprintctl apply -R -f manifests/
   cat run.yaml | sprintctl apply -f -`,
@@ -83,6 +87,18 @@ have their labels, annotations and spec replaced.`,
 						r.Run, r.Result, r.Err = c.Apply(cmd.Context(), &chunk.runs[i], opts)
 					}
 					report(chunk.where[i], r.Run, r.Result, r.Err)
+				}
+			}
+			// Schedules, one request each: a file holds few of them.
+			for _, src := range sources {
+				for i := range src.schedules {
+					out, result, err := c.ApplySchedule(cmd.Context(), &src.schedules[i], opts)
+					if err != nil {
+						failed = true
+						fmt.Fprintf(a.stderr, "error: %s: %s\n", src.whereSchedule(i), errorLine(err))
+						continue
+					}
+					fmt.Fprintf(a.stdout, "%s %s%s\n", scheduleName(out.Metadata.Name), result, suffix)
 				}
 			}
 			if a.applyNotifiers(cmd.Context(), c, sources, dryRun, suffix) {

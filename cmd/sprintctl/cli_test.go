@@ -364,8 +364,9 @@ func TestTLS_CertificateAuthority(t *testing.T) {
 }
 
 func TestApply_ExampleManifests(t *testing.T) {
-	// volumes-uris.yaml mounts /srv/etl, as its comment says.
-	e := newEnv(t, server.Config{Policy: &apis.Policy{
+	// volumes-uris.yaml mounts /srv/etl, as its comment says. The
+	// examples hold Schedules: a server over a real store serves them.
+	e, _ := raftEnvWith(t, server.Config{Policy: &apis.Policy{
 		AllowedHostPaths:  []apis.AllowedHostPath{{PathPrefix: "/srv/etl"}},
 		AllowedURISchemes: apis.DefaultPolicy().AllowedURISchemes,
 	}})

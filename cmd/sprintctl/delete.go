@@ -12,17 +12,21 @@ import (
 func (a *app) deleteCmd() *cobra.Command {
 	var files []string
 	var recursive, wait, all bool
-	var selector string
+	var selector, cascade string
 	cmd := &cobra.Command{
-		Use:   "delete run NAME... | notifier NAME... | -f FILE | -l SELECTOR [--wait]",
-		Short: "Delete Runs, killing their tasks first",
+		Use:   "delete run NAME... | delete schedule NAME... [--cascade=orphan] | delete notifier NAME... | -f FILE | -l SELECTOR [--wait]",
+		Short: "Delete Runs (killing their tasks first), Schedules (with their Runs) or Notifiers",
 		Long: `Delete removes Runs. A Run whose task may be running is killed first and
-disappears once Mesos reports the task ended; --wait returns only then.`,
+disappears once Mesos reports the task ended; --wait returns only then.
+
+Deleting a Schedule deletes the Runs it fired too (killing live ones), unless
+--cascade=orphan: then they stay, without the owner reference.`,
 		Example: `  sprintctl delete run hello
   sprintctl delete -f manifests/examples/hello.yaml
-  sprintctl delete run -l team=data --wait`,
+  sprintctl delete run -l team=data --wait
+  sprintctl delete schedule nightly-etl --cascade=orphan`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var names, notifierNames []string
+			var names, schedules, notifierNames []string
 			if len(args) > 0 && notifiersResource(args[0]) {
 				if len(files) > 0 || selector != "" || all || len(args) < 2 {
 					return errors.New("delete notifier takes Notifier names only")
@@ -35,6 +39,20 @@ disappears once Mesos reports the task ended; --wait returns only then.`,
 					return errAlreadyReported
 				}
 				return nil
+			}
+			if len(args) > 0 && isScheduleResource(args[0]) {
+				if len(args) < 2 || len(files) > 0 || selector != "" || all {
+					return errors.New("delete schedule takes Schedule names")
+				}
+				c, err := a.client()
+				if err != nil {
+					return err
+				}
+				return a.deleteSchedules(cmd.Context(), c, args[1:], cascade)
+			}
+			orphan, err := parseCascade(cascade)
+			if err != nil {
+				return err
 			}
 			if len(args) > 0 {
 				if _, err := resourceKind(args[0]); err != nil {
@@ -65,6 +83,9 @@ disappears once Mesos reports the task ended; --wait returns only then.`,
 					for _, r := range s.runs {
 						names = append(names, r.Metadata.Name)
 					}
+					for _, sc := range s.schedules {
+						schedules = append(schedules, sc.Metadata.Name)
+					}
 					for _, n := range s.notifiers {
 						notifierNames = append(notifierNames, n.Metadata.Name)
 					}
@@ -84,6 +105,14 @@ disappears once Mesos reports the task ended; --wait returns only then.`,
 				}
 			}
 			failed := a.deleteNotifiers(ctx, c, notifierNames)
+			for _, name := range schedules {
+				if _, err := c.DeleteSchedule(ctx, name, client.ScheduleDeleteOptions{Orphan: orphan}); err != nil {
+					failed = true
+					fmt.Fprintln(a.stderr, "error: "+scheduleNotFoundLine(name, err))
+					continue
+				}
+				fmt.Fprintf(a.stdout, "%s deleted\n", scheduleName(name))
+			}
 			for _, name := range names {
 				if _, err := c.Delete(ctx, name, client.DeleteOptions{Wait: wait}); err != nil {
 					failed = true
@@ -103,5 +132,6 @@ disappears once Mesos reports the task ended; --wait returns only then.`,
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "delete the Runs matching this label selector")
 	cmd.Flags().BoolVar(&all, "all", false, "delete every Run")
 	cmd.Flags().BoolVar(&wait, "wait", false, "return once the Runs are gone (their tasks killed)")
+	cmd.Flags().StringVar(&cascade, "cascade", "background", "for Schedules: background (delete their Runs) or orphan (keep them)")
 	return cmd
 }

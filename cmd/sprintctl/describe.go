@@ -14,11 +14,18 @@ import (
 
 func (a *app) describeCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:     "describe run|notifier NAME",
-		Short:   "Show a Run's spec, status and recent events, or a Notifier's spec and delivery counts",
-		Example: "  sprintctl describe run hello\n  sprintctl describe notifier etl-failures",
+		Use:     "describe run|schedule|notifier NAME",
+		Short:   "Show a Run's or a Schedule's spec, status and recent events, or a Notifier's spec and delivery counts",
+		Example: "  sprintctl describe run hello\n  sprintctl describe schedule nightly-etl\n  sprintctl describe notifier etl-failures",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isScheduleResource(args[0]) {
+				c, err := a.client()
+				if err != nil {
+					return err
+				}
+				return a.describeSchedule(cmd.Context(), c, args[1])
+			}
 			notifier, err := resourceKind(args[0])
 			if err != nil {
 				return err
@@ -84,10 +91,19 @@ func (a *app) describe(w io.Writer, r *apis.Run, events []apis.RunEvent, deps *a
 	top.line("UID", orNone(r.Metadata.UID))
 	top.line("Resource Version", orNone(r.Metadata.ResourceVersion))
 	top.line("Generation", strconv.FormatInt(r.Metadata.Generation, 10))
+	if o := apis.ControllerOf(&r.Metadata); o != nil {
+		top.line("Controlled By", o.Kind+"/"+o.Name)
+	}
 
 	fmt.Fprintln(w, "Spec:")
-	spec := kv{w: w, indent: "  "}
-	s := r.Spec
+	a.describeSpec(kv{w: w, indent: "  "}, &r.Spec)
+	a.describeStatus(w, r, deps)
+	a.describeEvents(w, events)
+}
+
+// describeSpec writes a Run spec's lines (a Run's, or a Schedule's
+// template).
+func (a *app) describeSpec(spec kv, s *apis.RunSpec) {
 	switch {
 	case s.Command != "":
 		spec.line("Command", s.Command)
@@ -145,7 +161,11 @@ func (a *app) describe(w io.Writer, r *apis.Run, events []apis.RunEvent, deps *a
 	if len(s.DependsOn) > 0 {
 		spec.line("Depends On", dependsOnLine(s.DependsOn))
 	}
+}
 
+// describeStatus writes a Run's status; deps is its dependents tree
+// (nil: unknown).
+func (a *app) describeStatus(w io.Writer, r *apis.Run, deps *apis.RunDependents) {
 	fmt.Fprintln(w, "Status:")
 	st := kv{w: w, indent: "  "}
 	status := r.Status
@@ -178,7 +198,10 @@ func (a *app) describe(w io.Writer, r *apis.Run, events []apis.RunEvent, deps *a
 			st.line("Dependents", fmt.Sprintf("%d direct (sprintctl tree run %s)", n, r.Metadata.Name))
 		}
 	}
+}
 
+// describeEvents writes an object's event history.
+func (a *app) describeEvents(w io.Writer, events []apis.RunEvent) {
 	if len(events) == 0 {
 		fmt.Fprintln(w, "Events:               <none>")
 		return

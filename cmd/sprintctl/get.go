@@ -21,19 +21,25 @@ type getOptions struct {
 func (a *app) getCmd() *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
-		Use:   "get runs|notifiers [NAME...] [-l SELECTOR] [--field-selector SELECTOR] [-o wide|yaml|json|name] [-w] [--tree]",
-		Short: "List Runs or Notifiers, or show some by name",
+		Use:   "get runs|schedules|notifiers [NAME...] [-l SELECTOR] [--field-selector SELECTOR] [-o wide|yaml|json|name] [-w] [--tree]",
+		Short: "List Runs, Schedules or Notifiers, or show some by name",
 		Example: `  sprintctl get runs
   sprintctl get notifiers
   sprintctl get runs -l team=data --field-selector status.phase=Running -o wide
   sprintctl get runs hello -o yaml
   sprintctl get runs -w
-  sprintctl get runs --tree`,
+  sprintctl get runs --tree
+  sprintctl get schedules
+  sprintctl get runs -l sprint/schedule=nightly-etl`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			notifiers, err := resourceKind(args[0])
-			if err != nil {
-				return err
+			schedules := isScheduleResource(args[0])
+			notifiers := false
+			if !schedules {
+				var err error
+				if notifiers, err = resourceKind(args[0]); err != nil {
+					return err
+				}
 			}
 			switch o.output {
 			case "", "wide", "yaml", "json", "name":
@@ -43,6 +49,9 @@ func (a *app) getCmd() *cobra.Command {
 			c, err := a.client()
 			if err != nil {
 				return err
+			}
+			if schedules {
+				return a.getSchedules(cmd.Context(), c, args[1:], o)
 			}
 			if notifiers {
 				return a.getNotifiers(cmd.Context(), c, args[1:], o)

@@ -12,16 +12,28 @@ import (
 	"github.com/sprint-project/sprint/apis"
 )
 
-// source is one manifest file (or stdin) and the Runs it holds.
+// source is one manifest file (or stdin) and the Runs, Schedules and
+// Notifiers it holds.
 type source struct {
 	name string
 	runs []apis.Run
 	// docs is, for each of runs, its 1-based document in a multi-document
 	// stream, or 0 when the file held one document.
-	docs []int
+	docs      []int
+	schedules []apis.Schedule
+	// scheduleDocs is docs for schedules.
+	scheduleDocs []int
 	// notifiers and notifierDocs: the same for the file's Notifiers.
 	notifiers    []apis.Notifier
 	notifierDocs []int
+}
+
+// whereSchedule names a Schedule's origin for messages.
+func (s source) whereSchedule(i int) string {
+	if s.scheduleDocs[i] > 0 {
+		return fmt.Sprintf("%s: document %d", s.name, s.scheduleDocs[i])
+	}
+	return s.name
 }
 
 // whereNotifier names a Notifier's origin for messages.
@@ -40,20 +52,11 @@ func (s source) where(i int) string {
 	return s.name
 }
 
-// countRuns is how many Runs the sources hold.
-func countRuns(srcs []source) int {
+// countObjects is how many Runs, Schedules and Notifiers the sources hold.
+func countObjects(srcs []source) int {
 	n := 0
 	for _, s := range srcs {
-		n += len(s.runs)
-	}
-	return n
-}
-
-// countObjects is how many Runs and Notifiers the sources hold.
-func countObjects(srcs []source) int {
-	n := countRuns(srcs)
-	for _, s := range srcs {
-		n += len(s.notifiers)
+		n += len(s.runs) + len(s.schedules) + len(s.notifiers)
 	}
 	return n
 }
@@ -107,6 +110,10 @@ func decode(name string, b []byte) (source, error) {
 		for _, r := range d.Runs {
 			src.runs = append(src.runs, r)
 			src.docs = append(src.docs, d.Index)
+		}
+		for _, sc := range d.Schedules {
+			src.schedules = append(src.schedules, sc)
+			src.scheduleDocs = append(src.scheduleDocs, d.Index)
 		}
 	}
 	for _, d := range m.Notifiers {

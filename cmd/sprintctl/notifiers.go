@@ -30,7 +30,7 @@ func resourceKind(word string) (notifiers bool, err error) {
 		return true, nil
 	}
 	if runsResource(word) != nil {
-		return false, fmt.Errorf("unknown resource type %q: sprintctl knows runs and notifiers", word)
+		return false, fmt.Errorf("unknown resource type %q: sprintctl knows runs, schedules and notifiers", word)
 	}
 	return false, nil
 }

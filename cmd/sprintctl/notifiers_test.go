@@ -1,46 +1,12 @@
 package main
 
 import (
-	"context"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/sprint-project/sprint/internal/wiring"
-	"github.com/sprint-project/sprint/raftstore"
-	"github.com/sprint-project/sprint/raftstore/raftstoretest"
-	"github.com/sprint-project/sprint/server"
 )
-
-// raftEnv serves the API over a real one-node raftstore, which (unlike
-// servertest's fake) stores Notifiers.
-func raftEnv(t *testing.T) *env {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	url := "http://" + ln.Addr().String()
-	cfg := raftstore.Config{NodeID: "n1", RaftAddr: "127.0.0.1:0", HTTPAddr: url, DataDir: t.TempDir()}
-	raftstoretest.SoloConfig(&cfg)
-	logger := raftstoretest.TestLogger(t)
-	store, err := raftstore.New(cfg, logger)
-	require.NoError(t, err)
-	require.NoError(t, store.Start(context.Background()))
-	t.Cleanup(func() { require.NoError(t, store.Close()) })
-	raftstoretest.WaitLeader(t, store, 20*time.Second)
-	srv, err := server.New(server.Config{NodeID: "n1"}, wiring.NewServerStore(store), nil, logger)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		require.NoError(t, srv.Close())
-		require.NoError(t, <-done)
-	})
-	return &env{url: url}
-}
 
 const pipelineYAML = `apiVersion: sprint/v1
 kind: Run
@@ -63,7 +29,7 @@ spec:
 `
 
 func TestNotifiers_CLI(t *testing.T) {
-	e := raftEnv(t)
+	e, _ := raftEnv(t)
 	dir := t.TempDir()
 	f := writeFile(t, dir, "pipeline.yaml", pipelineYAML)
 

@@ -140,6 +140,7 @@ Token:  --token or SPRINT_TOKEN.`,
 		a.applyCmd(), a.getCmd(), a.describeCmd(), a.deleteCmd(), a.killCmd(),
 		a.logsCmd(), a.waitCmd(), a.clusterCmd(), a.versionCmd(), a.completionCmd(root),
 		a.treeCmd(),
+		a.suspendCmd(true), a.suspendCmd(false), a.createCmd(),
 	)
 	return root
 }
@@ -175,7 +176,7 @@ func runsResource(word string) error {
 	case "run", "runs", "run.sprint", "runs.sprint":
 		return nil
 	}
-	return fmt.Errorf("unknown resource type %q: sprintctl knows runs", word)
+	return fmt.Errorf("unknown resource type %q: sprintctl knows runs, schedules and notifiers", word)
 }
 
 // objectName is how kubectl names an object in messages.

@@ -89,11 +89,13 @@ func New(t testing.TB, n int, tune func(*raftstore.Config)) *Cluster {
 }
 
 // Join adds node id through the leader, retrying when leadership moves.
+// The node reports this binary's store level, as sprint does when it
+// joins.
 func (c *Cluster) Join(id string) {
 	c.t.Helper()
 	n := c.Node(id)
 	require.NoError(c.t, c.Do(func(s *raftstore.Store) error {
-		return s.Join(context.Background(), id, n.RaftAddr, n.HTTPAddr)
+		return s.JoinLevel(context.Background(), id, n.RaftAddr, n.HTTPAddr, raftstore.StoreLevel)
 	}), "join %s", id)
 }
 
