@@ -3,6 +3,8 @@ package controller
 import (
 	"fmt"
 	"time"
+
+	"github.com/sprint-project/sprint/apis"
 )
 
 // Config tunes the controller. Zero fields take the defaults below, which
@@ -72,6 +74,19 @@ type Config struct {
 	// period of implicit reconciliation (default 15m).
 	ReconcileBackoffMax    time.Duration
 	ImplicitReconcileEvery time.Duration
+
+	// Policy is the admission policy a Schedule's Runs must pass when it
+	// fires, as every create of a Run does (the server's); nil is
+	// apis.DefaultPolicy().
+	Policy *apis.Policy
+}
+
+// policy returns the admission policy in force (a copy).
+func (c Config) policy() apis.Policy {
+	if c.Policy == nil {
+		return apis.DefaultPolicy()
+	}
+	return *c.Policy
 }
 
 // withDefaults returns c with zero fields set to defaults.

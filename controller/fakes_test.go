@@ -101,6 +101,7 @@ type fakeStore struct {
 	// statusGate, when set, is called by UpdateStatuses before it writes;
 	// a non-nil channel it returns holds the write until it is closed.
 	statusGate func(updates []apis.StatusUpdate) <-chan struct{}
+	schedules  *fakeSchedules // see fakes_schedule_test.go
 }
 
 func newFakeStore(log *actionLog) *fakeStore {

@@ -59,6 +59,47 @@ type Store interface {
 	// LeaderCh delivers leadership changes (true: gained). It is lossy,
 	// like raft.LeaderCh, so the controller re-checks IsLeader.
 	LeaderCh() <-chan bool
+
+	ScheduleStore
+}
+
+// ScheduleStore is the Schedule half of the store, as the scheduler uses
+// it. Reads are of the local node's applied state, writes go through Raft.
+type ScheduleStore interface {
+	// GetSchedule returns a copy of the named Schedule, or an error
+	// matching apis.ErrNotFound.
+	GetSchedule(ctx context.Context, name string) (*apis.Schedule, error)
+	// EachSchedule calls fn with every Schedule, all from one read, and
+	// returns the applied index that read reflects: a WatchSchedules from
+	// it misses no change. An error from fn stops the scan.
+	EachSchedule(ctx context.Context, fn func(*apis.Schedule) error) (uint64, error)
+	// WatchSchedules streams every Schedule change after fromIndex; an
+	// index older than the kept history gives an error matching
+	// apis.ErrGone.
+	WatchSchedules(ctx context.Context, fromIndex uint64) (ScheduleWatcher, error)
+	// FireSchedule commits one firing in one Raft entry: its Runs, the
+	// Schedule's new status.lastScheduleTime and missedFirings, the
+	// cancellation (spec.cancel) of the Runs it replaces and its events. It fails, committing nothing,
+	// with an error matching apis.ErrConflict when PreviousScheduleTime
+	// is not the stored lastScheduleTime (another leader fired),
+	// apis.ErrNotFound when the Schedule (with that UID) is gone, and
+	// apis.ErrAlreadyExists when a Run of that name exists.
+	FireSchedule(ctx context.Context, f apis.Firing) error
+	// UpdateScheduleStatus writes status.nextScheduleTime,
+	// lastSuccessfulTime, active and message of the Schedule ref names
+	// (its UID a precondition); lastScheduleTime and missedFirings are
+	// FireSchedule's alone. A status equal to the stored one is no write.
+	UpdateScheduleStatus(ctx context.Context, ref apis.RunRef, st apis.ScheduleStatus) error
+}
+
+// ScheduleWatcher is a running watch of Schedules.
+type ScheduleWatcher interface {
+	// Events delivers changes; it is closed when the watch ends, after
+	// which Err says why.
+	Events() <-chan apis.WatchEvent
+	Err() error
+	// Stop ends the watch and closes Events.
+	Stop()
 }
 
 // RunWatcher is a running watch of Runs.

@@ -24,6 +24,13 @@ type metrics struct {
 	eventsDropped    prometheus.Counter
 	gcDeleted        prometheus.Counter
 	strayKills       prometheus.Counter
+
+	scheduleFirings        prometheus.Counter
+	scheduleMissed         prometheus.Counter
+	scheduleSkipped        prometheus.Counter
+	scheduleConflicts      prometheus.Counter
+	scheduleLag            prometheus.Histogram
+	scheduleHistoryDeleted prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, error) {
@@ -75,8 +82,28 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, e
 		strayKills: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sprint_controller_stray_kills_total", Help: "Kills of tasks that belong to no live attempt.",
 		}),
+		scheduleFirings: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sprint_schedule_firings_total", Help: "Schedule firings committed with their Runs.",
+		}),
+		scheduleMissed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sprint_schedule_missed_firings_total", Help: "Schedule firings missed (past startingDeadlineSeconds, or beyond the one catch-up after downtime).",
+		}),
+		scheduleSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sprint_schedule_skipped_firings_total", Help: "Schedule firings skipped by concurrencyPolicy Forbid.",
+		}),
+		scheduleConflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sprint_schedule_firing_conflicts_total", Help: "Firings refused because the Schedule had fired meanwhile (another leader).",
+		}),
+		scheduleLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sprint_schedule_firing_lag_seconds", Help: "Commit time of a firing minus its scheduled time.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 18),
+		}),
+		scheduleHistoryDeleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sprint_schedule_history_deleted_total", Help: "Finished Runs of Schedules deleted beyond their history limits.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.runsByPhase, m.launches, m.kills, m.retries, m.offersUsed,
+	for _, c := range []prometheus.Collector{m.scheduleFirings, m.scheduleMissed, m.scheduleSkipped, m.scheduleConflicts,
+		m.scheduleLag, m.scheduleHistoryDeleted, m.runsByPhase, m.launches, m.kills, m.retries, m.offersUsed,
 		m.offersDeclined, m.reconcileLatency, m.reconcileErrors, m.queueDepth, m.mesosConnected, m.leader,
 		m.statusBatch, m.eventsDropped, m.gcDeleted, m.strayKills} {
 		if err := reg.Register(c); err != nil {

@@ -63,6 +63,9 @@ func (t *term) reconcile(ctx context.Context, name string) (Result, error) {
 	case run.Metadata.DeletionTimestamp != nil:
 		return t.killFor(ctx, run, att, apis.ReasonDeleted, "run deleted")
 	case run.Spec.Cancel:
+		if t.cancelReason(ctx, run) == apis.ReasonReplaced {
+			return t.killFor(ctx, run, att, apis.ReasonReplaced, "a newer firing of its schedule replaced it")
+		}
 		return t.killFor(ctx, run, att, apis.ReasonCancelled, "spec.cancel set")
 	case killReasons[s.Reason] > 0:
 		return t.killFor(ctx, run, att, s.Reason, "")
@@ -114,17 +117,21 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 	}
 	if run.Spec.Cancel {
 		t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
+		reason, msg := apis.ReasonCancelled, "cancelled before launch"
+		if t.cancelReason(ctx, run) == apis.ReasonReplaced {
+			reason, msg = apis.ReasonReplaced, "replaced before launch by a newer firing of its schedule"
+		}
 		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) *statusChange {
 			if _, live := t.attempts.get(name); live || r.Status.Phase.Terminal() {
 				return nil
 			}
 			s := r.Status
 			setPhase(&s, apis.PhaseKilled, now)
-			s.Reason = apis.ReasonCancelled
-			s.Message = "cancelled before launch"
+			s.Reason = reason
+			s.Message = msg
 			tm := now
 			s.CompletionTime = &tm
-			return &statusChange{status: s, events: []apis.RunEvent{event(now, apis.EventNormal, "Cancelled", "cancelled before launch")}}
+			return &statusChange{status: s, events: []apis.RunEvent{event(now, apis.EventNormal, reason, "%s", msg)}}
 		}, true)
 		return Result{}, err
 	}
@@ -257,4 +264,26 @@ func (t *term) abandonUnreachable(ctx context.Context, run *apis.Run, att liveAt
 		t.logger(ctx).Debug("kill of unreachable task failed", "task_id", att.TaskID, "err", err)
 	}
 	return Result{RequeueAfter: time.Millisecond}, nil
+}
+
+// cancelReason is why a Run with spec.cancel is killed: Replaced when the
+// Schedule that controls it (same UID, concurrencyPolicy Replace) has
+// fired since the Run's own firing — the firing's entry is what set
+// spec.cancel — else Cancelled. The evidence is the store's, so every
+// leader attributes the kill alike.
+func (t *term) cancelReason(ctx context.Context, run *apis.Run) string {
+	o := apis.ControllerOf(&run.Metadata)
+	if o == nil || o.Kind != apis.KindSchedule {
+		return apis.ReasonCancelled
+	}
+	firing, ok := firingOf(o.Name, run.Metadata.Name)
+	if !ok {
+		return apis.ReasonCancelled
+	}
+	sc, err := t.store.GetSchedule(ctx, o.Name)
+	if err != nil || sc.Metadata.UID != o.UID || sc.Spec.ConcurrencyPolicy != apis.ConcurrencyReplace ||
+		sc.Status.LastScheduleTime == nil || sc.Status.LastScheduleTime.Unix() <= firing {
+		return apis.ReasonCancelled
+	}
+	return apis.ReasonReplaced
 }

@@ -33,6 +33,7 @@ var killReasons = map[string]int{
 	apis.ReasonStagingTimeout:   1,
 	apis.ReasonDeadlineExceeded: 2,
 	apis.ReasonCancelled:        3,
+	apis.ReasonReplaced:         3,
 	apis.ReasonDeleted:          4,
 }
 
@@ -220,7 +221,7 @@ func (c *Controller) finishAttempt(run *apis.Run, s apis.RunStatus, prevMesos st
 
 	// Kills the controller asked for are attributed to their reason.
 	switch s.Reason {
-	case apis.ReasonDeleted, apis.ReasonCancelled:
+	case apis.ReasonDeleted, apis.ReasonCancelled, apis.ReasonReplaced:
 		done(apis.PhaseKilled, s.Reason, fmt.Sprintf("killed: %s", strings.ToLower(s.Reason)))
 		tr.events = append(tr.events, event(now, apis.EventNormal, "Killed", "task %s %s (%s)", ts.TaskID.Value, stateWord(state), s.Reason))
 		tr.status = s

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -19,8 +20,8 @@ func TestStoreContract(t *testing.T) {
 	t.Run("raftstore", func(t *testing.T) {
 		t.Parallel()
 		storetest.Run(t, func(t *testing.T) storetest.Harness {
-			s := startSolo(t)
-			return storetest.Harness{Store: wiring.NewControllerStore(s), Admin: s, Follower: wiring.NewControllerStore(startStray(t))}
+			s := startScheduling(t)
+			return storetest.Harness{Store: wiring.NewControllerStore(s), Admin: s, Schedules: s, Follower: wiring.NewControllerStore(startStray(t))}
 		})
 	})
 	t.Run("fake", func(t *testing.T) {
@@ -28,7 +29,7 @@ func TestStoreContract(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) storetest.Harness {
 			s, follower := controller.NewFakeStore(), controller.NewFakeStore()
 			follower.SetLeader(false)
-			return storetest.Harness{Store: s, Admin: s, Follower: follower}
+			return storetest.Harness{Store: s, Admin: s, Schedules: s, Follower: follower}
 		})
 	})
 }
@@ -43,5 +44,18 @@ func startStray(t testing.TB) *raftstore.Store {
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// startScheduling starts a one-node store and waits until it recorded its
+// own store level: until then it refuses Schedule writes, as a cluster in
+// a rolling upgrade does.
+func startScheduling(t testing.TB) *raftstore.Store {
+	t.Helper()
+	s := startSolo(t)
+	require.Eventually(t, func() bool {
+		ms, err := s.Members()
+		return err == nil && ms["solo"].StoreLevel == raftstore.StoreLevel
+	}, 10*time.Second, 5*time.Millisecond, "the leader records its own store level")
 	return s
 }

@@ -23,21 +23,22 @@ type term struct {
 	c *Controller // only to register the running term (Controller.term)
 	// The controller's dependencies, as the term and its reconcile, GC
 	// and kill paths use them; the components get theirs explicitly.
-	store    Store
-	sched    Scheduler
-	clock    clock.Clock
-	cfg      Config
-	m        *metrics
-	log      *slog.Logger
-	queue    *queue
-	attempts *registry
-	deps     *depGraph // who waits for whom (spec.dependsOn)
-	writer   *statusWriter
-	events   *eventRecorder
-	launcher *launcher
-	recon    *mesosReconciler
-	acks     chan mesos.TaskStatus
-	started  atomic.Bool
+	store     Store
+	sched     Scheduler
+	clock     clock.Clock
+	cfg       Config
+	m         *metrics
+	log       *slog.Logger
+	queue     *queue
+	attempts  *registry
+	deps      *depGraph // who waits for whom (spec.dependsOn)
+	writer    *statusWriter
+	events    *eventRecorder
+	launcher  *launcher
+	recon     *mesosReconciler
+	schedules *scheduler // fires Schedules
+	acks      chan mesos.TaskStatus
+	started   atomic.Bool
 	// reconcileSeq numbers reconcile calls for their logs.
 	reconcileSeq atomic.Uint64
 }
@@ -66,6 +67,10 @@ func newTerm(c *Controller) *term {
 	t.launcher = newLauncher(launcherDeps{
 		store: c.store, sched: c.sched, build: c.build, clock: c.clock, cfg: c.cfg, m: c.m, log: t.log,
 		attempts: t.attempts, queue: t.queue, writer: t.writer, recon: t.recon, newTaskID: c.newTaskID,
+	})
+	t.schedules = newScheduler(c.store, c.clock, c.cfg, c.m, t.log, func(name string) bool {
+		_, live := t.attempts.get(name)
+		return live
 	})
 	return t
 }
@@ -110,9 +115,11 @@ func (t *term) run(ctx context.Context) {
 		}
 		names = names[:0]
 		graph := newDepGraph()
+		t.schedules.owned = map[string]map[string]*scheduledRun{}
 		index, err = t.store.EachRun(ctx, func(r *apis.Run) error {
 			names = append(names, r.Metadata.Name)
 			graph.set(r)
+			t.schedules.seedRun(r)
 			if la := byRun[r.Metadata.Name]; la != nil {
 				la.constraints = r.Spec.Constraints
 				if r.Status.TaskID == la.TaskID {
@@ -153,6 +160,7 @@ func (t *term) run(ctx context.Context) {
 	goFunc(t.launcher.run)
 	goFunc(t.recon.run)
 	goFunc(t.gcLoop)
+	goFunc(func(ctx context.Context) { t.schedules.run(ctx, index) })
 	for range 4 {
 		goFunc(t.acker)
 	}

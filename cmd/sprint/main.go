@@ -279,6 +279,7 @@ func (m *Main) Run(parent context.Context) error {
 		GCInterval:         cfg.GCInterval,
 		GCMaxAge:           cfg.GCMaxAge,
 		GCMaxFinished:      cfg.GCMaxFinished,
+		Policy:             &policy, // Schedules' Runs are admitted as the API admits Runs
 	}, wiring.NewControllerStore(store), wiring.MesosScheduler{Client: sched},
 		wiring.MesosTaskBuilder(mesos.TaskOptions{}), clock.Real{},
 		m.Logger, reg)

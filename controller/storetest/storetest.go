@@ -42,6 +42,8 @@ type Harness struct {
 	// Follower is the same kind of store on a node that is not the
 	// leader; nil skips the not-leader cases.
 	Follower controller.Store
+	// Schedules acts on the same store's Schedules as a user would.
+	Schedules ScheduleAdmin
 }
 
 // Wait bounds how long the suite waits for a watch event.
@@ -51,7 +53,7 @@ const Wait = 10 * time.Second
 // share that store and use Run names of their own.
 func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	h := newHarness(t)
-	for _, c := range cases {
+	for _, c := range append(cases, scheduleCases...) {
 		t.Run(c.name, func(t *testing.T) { c.run(t, h) })
 	}
 }
