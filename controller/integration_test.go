@@ -103,7 +103,7 @@ func startCluster3(t *testing.T) *cluster3 {
 			_, l := c.leader()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			return l.Join(ctx, id, s.RaftAddr(), "http://"+id) == nil
+			return l.JoinLevel(ctx, id, s.RaftAddr(), "http://"+id, raftstore.StoreLevel) == nil
 		}, 60*time.Second, 100*time.Millisecond, "join %s", id)
 		c.mu.Lock()
 		c.joined[id] = true
