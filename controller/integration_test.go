@@ -231,8 +231,15 @@ func startControllerLog(t testing.TB, s *raftstore.Store, simURL string, cfg con
 	if wrap != nil {
 		sched = wrap(sched)
 	}
+	return runController(t, s, wiring.NewControllerStore(s), sched, cfg, logger)
+}
+
+// runController starts a controller over store (s's, maybe wrapped) and
+// sched, stopped when the test ends.
+func runController(t testing.TB, s *raftstore.Store, store controller.Store, sched controller.Scheduler, cfg controller.Config, logger *slog.Logger) *node {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	c, err := controller.New(cfg, wiring.NewControllerStore(s), sched, wiring.MesosTaskBuilder(mesos.TaskOptions{}), nil, logger, reg)
+	c, err := controller.New(cfg, store, sched, wiring.MesosTaskBuilder(mesos.TaskOptions{}), nil, logger, reg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

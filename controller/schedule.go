@@ -46,6 +46,9 @@ const (
 	// maxActiveNames bounds status.active: a Schedule whose Runs never
 	// end must not grow its status without limit.
 	maxActiveNames = 256
+	// maxStatusDeferrals bounds how many status windows in a row wait
+	// for firings in flight.
+	maxStatusDeferrals = 10
 	// historyBatch bounds the Runs deleted per DeleteRuns entry.
 	historyBatch = 100
 )
@@ -108,21 +111,23 @@ type scheduler struct {
 	liveAttempt func(name string) bool
 
 	// Everything below is owned by the loop goroutine.
-	entries   map[string]*schedEntry
-	due       dueHeap
-	owned     map[string]map[string]*scheduledRun // schedule name → Run name → Run
-	dirty     map[string]struct{}                 // statuses to recompute
-	trim      map[string]struct{}                 // histories to check
-	inflight  int
-	statusN   int
-	deleting  bool
-	wake      chan struct{}
-	timer     clock.Timer // for the earliest planned firing, at timerAt
-	timerAt   time.Time
-	flush     *time.Timer
-	flushArmd bool
-	results   chan func()
-	wg        sync.WaitGroup
+	entries  map[string]*schedEntry
+	due      dueHeap
+	owned    map[string]map[string]*scheduledRun // schedule name → Run name → Run
+	dirty    map[string]struct{}                 // statuses to recompute
+	trim     map[string]struct{}                 // histories to check
+	inflight int
+	statusN  int
+	// statusDeferred counts status windows deferred in a row for firings.
+	statusDeferred int
+	deleting       bool
+	wake           chan struct{}
+	timer          clock.Timer // for the earliest planned firing, at timerAt
+	timerAt        time.Time
+	flush          *time.Timer
+	flushArmd      bool
+	results        chan func()
+	wg             sync.WaitGroup
 }
 
 func newScheduler(store Store, clk clock.Clock, cfg Config, m *metrics, log *slog.Logger, liveAttempt func(string) bool) *scheduler {
@@ -1005,6 +1010,16 @@ func runBefore(a, b *scheduledRun) bool {
 // flushStatus writes the changed statuses and trims histories, each
 // through commits of their own.
 func (s *scheduler) flushStatus(ctx context.Context) {
+	// Firings first: status writes wait while firings are in flight or
+	// due (a burst of firings due at the same second), for a bounded
+	// number of windows, so that they do not slow the commits that
+	// decide the firing lag.
+	if (s.inflight > 0 || len(s.due) > 0 && !s.due[0].due.After(s.clock.Now())) && s.statusDeferred < maxStatusDeferrals {
+		s.statusDeferred++
+		s.armFlush()
+		return
+	}
+	s.statusDeferred = 0
 	for name := range s.dirty {
 		if s.statusN >= maxStatusInFlight {
 			s.armFlush()
