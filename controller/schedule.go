@@ -87,6 +87,9 @@ type schedEntry struct {
 	heapIdx   int
 	// firing: a commit is in flight; the entry is out of the heap.
 	firing bool
+	// taken is a firing time whose Run name another Run holds: it is
+	// committed as missed.
+	taken time.Time
 	// retry backs off failed commits; blockedUntil delays the next
 	// attempt after a refusal.
 	retry        backoff.Retry
@@ -114,6 +117,7 @@ type scheduler struct {
 	entries  map[string]*schedEntry
 	due      dueHeap
 	owned    map[string]map[string]*scheduledRun // schedule name → Run name → Run
+	ownerOf  map[string]string                   // Run name → schedule name, of every Run in owned
 	dirty    map[string]struct{}                 // statuses to recompute
 	trim     map[string]struct{}                 // histories to check
 	inflight int
@@ -136,6 +140,7 @@ func newScheduler(store Store, clk clock.Clock, cfg Config, m *metrics, log *slo
 		liveAttempt: liveAttempt,
 		entries:     map[string]*schedEntry{},
 		owned:       map[string]map[string]*scheduledRun{},
+		ownerOf:     map[string]string{},
 		dirty:       map[string]struct{}{},
 		trim:        map[string]struct{}{},
 		wake:        make(chan struct{}, 1),
@@ -151,34 +156,41 @@ func scheduleOwner(r *apis.Run) (name, uid string, ok bool) {
 	return "", "", false
 }
 
+// resetRuns forgets every Run, before a (re)listing.
+func (s *scheduler) resetRuns() {
+	s.owned = map[string]map[string]*scheduledRun{}
+	s.ownerOf = map[string]string{}
+}
+
 // seedRun records a Run read by the term's initial scan; it is called
 // before run starts, from the term's goroutine.
 func (s *scheduler) seedRun(r *apis.Run) { s.observeRun(apis.Added, r) }
 
 // observeRun follows one Run change. Runs of every Schedule are kept,
-// known or not yet: the Schedule's own event may come later.
+// known or not yet: the Schedule's own event may come later. A Run that
+// is deleted, or released from its Schedule (deleted with
+// propagationPolicy=Orphan), is forgotten.
 func (s *scheduler) observeRun(typ apis.EventType, r *apis.Run) {
+	name := r.Metadata.Name
 	owner, ownerUID, ok := scheduleOwner(r)
-	if !ok {
+	if prev, known := s.ownerOf[name]; known && (typ == apis.Deleted || !ok || prev != owner) {
+		runs := s.owned[prev]
+		delete(runs, name)
+		if len(runs) == 0 {
+			delete(s.owned, prev)
+		}
+		delete(s.ownerOf, name)
+		s.touch(prev, true)
+	}
+	if !ok || typ == apis.Deleted {
 		return
 	}
 	runs := s.owned[owner]
-	name := r.Metadata.Name
-	if typ == apis.Deleted {
-		if runs[name] == nil {
-			return
-		}
-		delete(runs, name)
-		if len(runs) == 0 {
-			delete(s.owned, owner)
-		}
-		s.touch(owner, true)
-		return
-	}
 	if runs == nil {
 		runs = map[string]*scheduledRun{}
 		s.owned[owner] = runs
 	}
+	s.ownerOf[name] = owner
 	old := runs[name]
 	sr := &scheduledRun{name: name, uid: r.Metadata.UID, rv: r.Metadata.ResourceVersion, ownerUID: ownerUID, phase: r.Status.Phase}
 	if r.Metadata.CreationTimestamp != nil {
@@ -197,6 +209,20 @@ func (s *scheduler) observeRun(typ apis.EventType, r *apis.Run) {
 	}
 	runs[name] = sr
 	s.touch(owner, sr.phase.Terminal())
+}
+
+// addOwned records a Run this loop just fired, live until the watch says
+// otherwise.
+func (s *scheduler) addOwned(schedule string, sr *scheduledRun) {
+	runs := s.owned[schedule]
+	if runs == nil {
+		runs = map[string]*scheduledRun{}
+		s.owned[schedule] = runs
+	}
+	if runs[sr.name] == nil {
+		runs[sr.name] = sr
+		s.ownerOf[sr.name] = schedule
+	}
 }
 
 // touch marks a Schedule's status for recomputation and, when a Run of it
@@ -369,8 +395,8 @@ func (s *scheduler) watchSchedules(ctx context.Context, index *uint64) ScheduleW
 func (s *scheduler) watchRuns(ctx context.Context) RunWatcher {
 	var w RunWatcher
 	err := retry(ctx, s.clock, func() error {
-		owned := s.owned
-		s.owned = map[string]map[string]*scheduledRun{}
+		owned, ownerOf := s.owned, s.ownerOf
+		s.resetRuns()
 		idx, err := s.store.EachRun(ctx, func(r *apis.Run) error {
 			if _, _, ok := scheduleOwner(r); ok {
 				s.observeRun(apis.Added, r)
@@ -378,7 +404,7 @@ func (s *scheduler) watchRuns(ctx context.Context) RunWatcher {
 			return nil
 		})
 		if err != nil {
-			s.owned = owned
+			s.owned, s.ownerOf = owned, ownerOf
 			return fmt.Errorf("list runs: %w", err)
 		}
 		// Runs gone while the watch was down: their Schedules need a look.
@@ -627,6 +653,7 @@ const (
 	firedRuns   firingKind = iota // Runs created
 	skippedBusy                   // Forbid: a Run of the Schedule is live
 	missedLate                    // past startingDeadlineSeconds
+	missedTaken                   // a Run not of this Schedule has the firing's name
 )
 
 // fire decides one due firing and starts its commit.
@@ -653,6 +680,10 @@ func (s *scheduler) fire(ctx context.Context, e *schedEntry, now time.Time) {
 		f.ScheduleTime = ceilSecond(e.due)
 	default:
 		return
+	}
+	if kind == firedRuns && !e.taken.IsZero() && e.taken.Equal(f.ScheduleTime) {
+		kind = missedTaken
+		f.MissedFirings++
 	}
 	var replaced []string
 	if kind == firedRuns && e.interval == 0 {
@@ -790,17 +821,24 @@ func (s *scheduler) fired(ctx context.Context, name string, f apis.Firing, kind 
 	switch {
 	case err == nil:
 		e.retry.Reset()
-		e.blockedUntil, e.refused = time.Time{}, ""
+		e.blockedUntil, e.refused, e.taken = time.Time{}, "", time.Time{}
 		st := &e.obj.Status
 		st.LastScheduleTime = &f.ScheduleTime
 		st.MissedFirings += f.MissedFirings
 		s.committed(e, f, kind, at)
 	case errors.Is(err, apis.ErrConflict), errors.Is(err, apis.ErrAlreadyExists):
-		// Another leader committed this firing or a later one (or a Run
-		// of this name exists): read the Schedule again and replan.
+		// Another leader committed this firing or a later one: read the
+		// Schedule again and replan. A Run of the firing's name that
+		// another leader did not create (one left by an earlier Schedule
+		// of this name) takes the name for good: the firing is missed.
 		s.m.scheduleConflicts.Inc()
 		s.log.Info("firing not committed: the schedule changed; replanning", "schedule", name, "firing", f.ScheduleTime, "err", err)
-		s.reread(ctx, e, f)
+		if !s.reread(ctx, e, f) && errors.Is(err, apis.ErrAlreadyExists) {
+			e.taken = f.ScheduleTime
+			e.retry.Reset()
+			e.blockedUntil = time.Time{}
+			s.plan(e)
+		}
 		return
 	case errors.Is(err, apis.ErrNotFound):
 		// Deleted, or re-created under the same name: the watch says
@@ -825,33 +863,38 @@ func (s *scheduler) fired(ctx context.Context, name string, f apis.Firing, kind 
 // reread replaces the entry with the store's copy of its Schedule after a
 // refused firing, and replans it. The same lastScheduleTime as before
 // means the refusal was not another firing: back off before trying again.
-func (s *scheduler) reread(ctx context.Context, e *schedEntry, f apis.Firing) {
+// It reports whether another firing was committed meanwhile (or the
+// Schedule is gone or another), and false when the Schedule is as the
+// refused firing expected it.
+func (s *scheduler) reread(ctx context.Context, e *schedEntry, f apis.Firing) bool {
 	name := e.obj.Metadata.Name
 	sc, err := s.store.GetSchedule(ctx, name)
 	switch {
 	case errors.Is(err, apis.ErrNotFound):
 		s.remove(name)
-		return
+		return true
 	case err != nil:
 		e.blockedUntil = s.clock.Now().Add(e.retry.Next())
 		s.plan(e)
-		return
+		return true
 	}
 	if sc.Metadata.UID != e.obj.Metadata.UID {
 		s.upsert(sc)
-		return
+		return true
 	}
 	e.obj = sc
-	if !older(f.PreviousScheduleTime, sc.Status.LastScheduleTime) {
-		e.blockedUntil = s.clock.Now().Add(e.retry.Next())
-	} else {
+	moved := older(f.PreviousScheduleTime, sc.Status.LastScheduleTime)
+	if moved {
 		e.retry.Reset()
 		e.blockedUntil = time.Time{}
+	} else {
+		e.blockedUntil = s.clock.Now().Add(e.retry.Next())
 	}
 	s.parse(e)
 	s.plan(e)
 	s.dirty[name] = struct{}{}
 	s.armFlush()
+	return moved
 }
 
 // committed records what a committed firing did: its Runs (live until the
@@ -859,15 +902,7 @@ func (s *scheduler) reread(ctx context.Context, e *schedEntry, f apis.Firing) {
 func (s *scheduler) committed(e *schedEntry, f apis.Firing, kind firingKind, at time.Time) {
 	name := e.obj.Metadata.Name
 	for i := range f.Runs {
-		r := &f.Runs[i]
-		runs := s.owned[name]
-		if runs == nil {
-			runs = map[string]*scheduledRun{}
-			s.owned[name] = runs
-		}
-		if runs[r.Metadata.Name] == nil {
-			runs[r.Metadata.Name] = &scheduledRun{name: r.Metadata.Name, ownerUID: e.obj.Metadata.UID, firing: f.ScheduleTime.Unix(), fromName: true, created: at}
-		}
+		s.addOwned(name, &scheduledRun{name: f.Runs[i].Metadata.Name, ownerUID: e.obj.Metadata.UID, firing: f.ScheduleTime.Unix(), fromName: true, created: at})
 	}
 	s.m.scheduleMissed.Add(float64(f.MissedFirings))
 	switch kind {
@@ -890,6 +925,9 @@ func firingEvents(sc *apis.Schedule, f apis.Firing, kind firingKind, replaced []
 	}
 	when := f.ScheduleTime.UTC().Format(time.RFC3339)
 	switch {
+	case kind == missedTaken:
+		add(apis.EventWarning, "Missed", fmt.Sprintf("missed the firing at %s: a run named %s exists and is not this schedule's",
+			when, firingName(sc.Metadata.Name, f.ScheduleTime, 0)))
 	case kind == missedLate:
 		add(apis.EventWarning, "Missed", fmt.Sprintf("missed %d firing(s), the most recent at %s more than startingDeadlineSeconds %d ago",
 			f.MissedFirings, when, deref(sc.Spec.StartingDeadlineSeconds)))

@@ -34,10 +34,10 @@ func benchSchedules() int {
 // returned minus the firing's scheduled time.
 type lagStore struct {
 	controller.Store
-	mu   sync.Mutex
-	lags []time.Duration
+	mu    sync.Mutex
+	lags  []time.Duration
 	calls []time.Duration
-	last time.Time
+	last  time.Time
 }
 
 func (l *lagStore) FireSchedule(ctx context.Context, f apis.Firing) error {

@@ -410,3 +410,63 @@ func TestSchedule_BadTimeZoneSaysWhy(t *testing.T) {
 		assert.Nil(t, got.Status.NextScheduleTime)
 	})
 }
+
+func TestSchedule_ARunHoldingTheFiringsNameMakesItAMissedFiring(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		start := f.clock.Now()
+		f.createSchedule(newSchedule("tk", "@every 1m"))
+		taken := unixName("tk", start.Add(time.Minute), 0)
+		f.createRun(taken) // not the Schedule's: left by an earlier one, say
+		f.advance(time.Minute)
+		got := f.store.schedule("tk")
+		require.NotNil(t, got.Status.LastScheduleTime)
+		assert.True(t, got.Status.LastScheduleTime.Equal(start.Add(time.Minute)), "the firing is committed, as missed")
+		assert.Equal(t, int64(1), got.Status.MissedFirings)
+		assert.Empty(t, f.scheduleRuns("tk"))
+		assert.True(t, hasPrefixIn(f.scheduleEvents("tk"), "Missed: missed the firing at "), "events %v", f.scheduleEvents("tk"))
+
+		f.advance(time.Minute)
+		assert.Equal(t, []string{unixName("tk", start.Add(2*time.Minute), 0)}, f.scheduleRuns("tk"), "the next firing fires")
+	})
+}
+
+func TestSchedule_ReleasedRunsAreNoLongerItsOwn(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		start := f.clock.Now()
+		f.createSchedule(newSchedule("rl", "@every 1m", func(s *apis.Schedule) { s.Spec.ConcurrencyPolicy = apis.ConcurrencyForbid }))
+		f.advance(time.Minute)
+		first := unixName("rl", start.Add(time.Minute), 0)
+		f.waitPhase(first, apis.PhasePending)
+		require.Equal(t, []string{first}, f.store.schedule("rl").Status.Active)
+
+		// Orphaned (the Schedule deleted with propagationPolicy=Orphan
+		// and re-created, say): the Run is not the Schedule's any more.
+		f.store.edit(first, func(r *apis.Run) { r.Metadata.OwnerReferences = nil })
+		f.settle()
+		assert.Empty(t, f.store.schedule("rl").Status.Active)
+		f.advance(time.Minute)
+		assert.Equal(t, []string{unixName("rl", start.Add(2*time.Minute), 0)}, f.scheduleRuns("rl"), "Forbid does not wait for it")
+	})
+}
+
+func TestSchedule_StatusIsWrittenOnlyWhenItChanges(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.createSchedule(newSchedule("sw", "@every 1m"))
+		f.settle()
+		writes := func() int {
+			f.store.mu.Lock()
+			defer f.store.mu.Unlock()
+			return f.store.scheds().statusWrites
+		}
+		require.Equal(t, 1, writes(), "nextScheduleTime, once")
+		f.advance(30 * time.Second)
+		assert.Equal(t, 1, writes(), "nothing changed")
+		f.advance(30 * time.Second) // fires; its Run turns Pending in the same window
+		assert.Equal(t, 2, writes(), "one write for nextScheduleTime and active together")
+		f.advance(20 * time.Second)
+		assert.Equal(t, 2, writes())
+	})
+}

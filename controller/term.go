@@ -115,7 +115,7 @@ func (t *term) run(ctx context.Context) {
 		}
 		names = names[:0]
 		graph := newDepGraph()
-		t.schedules.owned = map[string]map[string]*scheduledRun{}
+		t.schedules.resetRuns()
 		index, err = t.store.EachRun(ctx, func(r *apis.Run) error {
 			names = append(names, r.Metadata.Name)
 			graph.set(r)
