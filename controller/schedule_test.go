@@ -64,8 +64,9 @@ func (f *fixture) advance(d time.Duration) {
 	f.settle()
 }
 
-// finish ends a Run as the status writer would after Mesos reported it.
-func (f *fixture) finish(name string, phase apis.RunPhase) {
+// finishRun ends a Run as the status writer would after Mesos reported
+// it, and lets the controller settle.
+func (f *fixture) finishRun(name string, phase apis.RunPhase) {
 	f.t.Helper()
 	now := f.clock.Now()
 	f.store.edit(name, func(r *apis.Run) {
@@ -129,7 +130,7 @@ func TestSchedule_CronFiresRunsFromTheTemplate(t *testing.T) {
 
 		// A finished Run leaves status.active; a Succeeded one sets
 		// lastSuccessfulTime.
-		f.finish(want[0], apis.PhaseSucceeded)
+		f.finishRun(want[0], apis.PhaseSucceeded)
 		got = f.store.schedule("etl")
 		assert.NotContains(t, got.Status.Active, want[0])
 		require.NotNil(t, got.Status.LastSuccessfulTime)
@@ -155,7 +156,7 @@ func TestSchedule_ForbidSkipsWhileARunIsLive(t *testing.T) {
 		assert.Equal(t, 1.0, metricValue(t, f.reg, "sprint_schedule_skipped_firings_total", ""))
 
 		// Once it finished, the next firing fires (on schedule, not at once).
-		f.finish(first, apis.PhaseFailed)
+		f.finishRun(first, apis.PhaseFailed)
 		assert.Len(t, f.scheduleRuns("fb"), 1, "no catch-up of the skipped firing")
 		f.advance(time.Minute)
 		assert.Equal(t, []string{first, unixName("fb", start.Add(3*time.Minute), 0)}, f.scheduleRuns("fb"))
@@ -269,10 +270,10 @@ func TestSchedule_IntervalWaitsForTheWholeBatch(t *testing.T) {
 		require.Equal(t, batch1, f.scheduleRuns("iv"), "the first batch fires at once")
 
 		f.advance(2 * time.Minute)
-		f.finish(batch1[0], apis.PhaseSucceeded) // 12:02
+		f.finishRun(batch1[0], apis.PhaseSucceeded) // 12:02
 		f.advance(2 * time.Minute)
 		assert.Equal(t, batch1, f.scheduleRuns("iv"), "one Run of the batch still runs")
-		f.finish(batch1[1], apis.PhaseFailed) // 12:04
+		f.finishRun(batch1[1], apis.PhaseFailed) // 12:04
 		got := f.store.schedule("iv")
 		require.NotNil(t, got.Status.NextScheduleTime)
 		due := start.Add(4*time.Minute + 30*time.Second)
@@ -302,7 +303,7 @@ func TestSchedule_HistoryLimits(t *testing.T) {
 			if i%3 == 0 {
 				phase = apis.PhaseFailed
 			}
-			f.finish(n, phase)
+			f.finishRun(n, phase)
 		}
 		// Succeeded: 1, 2, 4, 5 → keep 4, 5. Failed: 3, 6 → keep 6.
 		assert.Equal(t, []string{names[3], names[4], names[5]}, f.scheduleRuns("hl"))
