@@ -76,6 +76,11 @@ type schedEntry struct {
 	cronKey string
 	// interval is the parsed spec.interval.
 	interval time.Duration
+	// parents are spec.dependsOn's Schedules when the Schedule fires on
+	// them alone (neither spec.schedule nor spec.interval).
+	parents []string
+	// waiting says which parent Schedule does not exist, if one.
+	waiting string
 	// message says why the spec cannot fire ("" when it can); refused
 	// says why the last firing was refused (its template), until one is
 	// committed.
@@ -117,6 +122,7 @@ type scheduler struct {
 	due      dueHeap
 	owned    map[string]map[string]*scheduledRun // schedule name → Run name → Run
 	ownerOf  map[string]string                   // Run name → schedule name, of every Run in owned
+	children map[string]map[string]struct{}      // parent Schedule → the Schedules that fire on it
 	dirty    map[string]struct{}                 // statuses to recompute
 	trim     map[string]struct{}                 // histories to check
 	inflight int
@@ -140,6 +146,7 @@ func newScheduler(store Store, clk clock.Clock, cfg Config, m *metrics, log *slo
 		entries:     map[string]*schedEntry{},
 		owned:       map[string]map[string]*scheduledRun{},
 		ownerOf:     map[string]string{},
+		children:    map[string]map[string]struct{}{},
 		dirty:       map[string]struct{}{},
 		trim:        map[string]struct{}{},
 		wake:        make(chan struct{}, 1),
@@ -238,8 +245,36 @@ func (s *scheduler) touch(schedule string, ended bool) {
 		if e.interval > 0 {
 			s.plan(e)
 		}
+		s.planChildren(schedule)
 	}
 	s.armFlush()
+}
+
+// planChildren replans the Schedules that fire on parent.
+func (s *scheduler) planChildren(parent string) {
+	for c := range s.children[parent] {
+		if ce := s.entries[c]; ce != nil {
+			s.plan(ce)
+			s.dirty[c] = struct{}{}
+			s.armFlush()
+		}
+	}
+}
+
+// link records e's parents in s.children, replacing what it had.
+func (s *scheduler) link(name string, old, parents []string) {
+	for _, p := range old {
+		delete(s.children[p], name)
+		if len(s.children[p]) == 0 {
+			delete(s.children, p)
+		}
+	}
+	for _, p := range parents {
+		if s.children[p] == nil {
+			s.children[p] = map[string]struct{}{}
+		}
+		s.children[p][name] = struct{}{}
+	}
 }
 
 // runsOf returns the Runs the entry's Schedule (this incarnation) owns.
@@ -468,8 +503,11 @@ func (s *scheduler) upsert(sc *apis.Schedule) {
 		e.retry.Reset()
 	}
 	e.obj = sc
+	old := e.parents
 	s.parse(e)
+	s.link(name, old, e.parents)
 	s.plan(e)
+	s.planChildren(name)
 	s.dirty[name] = struct{}{}
 	s.armFlush()
 }
@@ -485,16 +523,18 @@ func (s *scheduler) remove(name string) {
 	if e.heapIdx >= 0 {
 		heap.Remove(&s.due, e.heapIdx)
 	}
+	s.link(name, e.parents, nil)
 	delete(s.entries, name)
 	delete(s.dirty, name)
 	delete(s.trim, name)
+	s.planChildren(name)
 }
 
 // parse parses spec.schedule (when it changed) or spec.interval and sets
 // the entry's message when it cannot be used.
 func (s *scheduler) parse(e *schedEntry) {
 	spec := &e.obj.Spec
-	e.message, e.interval = "", 0
+	e.message, e.interval, e.parents = "", 0, nil
 	switch {
 	case spec.Schedule != "":
 		key := spec.TimeZone + "\x00" + spec.Schedule
@@ -517,7 +557,9 @@ func (s *scheduler) parse(e *schedEntry) {
 		e.interval = d
 	case len(spec.DependsOn) > 0:
 		e.cron, e.cronKey = nil, ""
-		e.message = "cannot fire: firing on spec.dependsOn alone is not supported by this server"
+		for _, d := range spec.DependsOn {
+			e.parents = append(e.parents, d.Schedule)
+		}
 	default:
 		e.cron, e.cronKey = nil, ""
 		e.message = "cannot fire: neither spec.schedule nor spec.interval is set"
@@ -577,8 +619,80 @@ func (s *scheduler) dueTime(e *schedEntry) (due, next time.Time) {
 			return time.Time{}, time.Time{}
 		}
 		return t, t
+	case len(e.parents) > 0:
+		t, ok := s.parentsDue(e)
+		if !ok {
+			return time.Time{}, time.Time{}
+		}
+		return t, t
 	}
 	return time.Time{}, time.Time{}
+}
+
+// parentsDue is when a Schedule that fires on its parents (Chronos'
+// dependent jobs) is due: once every parent has had a successful firing —
+// every Run of it Succeeded — that finished after this Schedule last fired
+// (or was created), at the latest of those finishing times, rounded up to
+// the second. Computed from the Runs the store holds, it is the same on
+// every leader. ok is false while a parent has not.
+func (s *scheduler) parentsDue(e *schedEntry) (time.Time, bool) {
+	since := e.base()
+	e.waiting = ""
+	for _, p := range e.parents {
+		if s.entries[p] == nil {
+			e.waiting = fmt.Sprintf("waiting for parent schedule %q, which does not exist", p)
+			return time.Time{}, false
+		}
+	}
+	var due time.Time
+	for _, p := range e.parents {
+		done, ok := s.lastSuccess(s.entries[p])
+		if !ok || !done.After(since) {
+			return time.Time{}, false
+		}
+		if done.After(due) {
+			due = done
+		}
+	}
+	due = ceilSecond(due)
+	if last := e.obj.Status.LastScheduleTime; last != nil && !due.After(*last) {
+		due = last.Add(time.Second)
+	}
+	return due, true
+}
+
+// lastSuccess is when the newest successful firing of pe finished: of the
+// firings whose Runs (those the store still holds) all Succeeded, the
+// latest completion.
+func (s *scheduler) lastSuccess(pe *schedEntry) (time.Time, bool) {
+	type firing struct {
+		ok  bool
+		end time.Time
+	}
+	firings := map[int64]*firing{}
+	for _, r := range s.runsOf(pe) {
+		if !r.fromName {
+			continue
+		}
+		f := firings[r.firing]
+		if f == nil {
+			f = &firing{ok: true}
+			firings[r.firing] = f
+		}
+		if r.phase != apis.PhaseSucceeded {
+			f.ok = false
+		}
+		if r.finished.After(f.end) {
+			f.end = r.finished
+		}
+	}
+	var last time.Time
+	for _, f := range firings {
+		if f.ok && f.end.After(last) {
+			last = f.end
+		}
+	}
+	return last, !last.IsZero()
 }
 
 // intervalDue is when an interval Schedule's next batch is due: at
@@ -675,7 +789,7 @@ func (s *scheduler) fire(ctx context.Context, e *schedEntry, now time.Time) {
 		if p.Late {
 			kind = missedLate
 		}
-	case e.interval > 0:
+	case e.interval > 0, len(e.parents) > 0:
 		f.ScheduleTime = ceilSecond(e.due)
 	default:
 		return

@@ -48,8 +48,10 @@ func timePtrEq(a, b *time.Time) bool {
 func (s *scheduler) desiredStatus(e *schedEntry) apis.ScheduleStatus {
 	st := ownedStatus(e.obj.Status)
 	st.Message = e.message
-	if st.Message == "" {
-		st.Message = e.refused
+	for _, m := range []string{e.refused, e.waiting} {
+		if st.Message == "" {
+			st.Message = m
+		}
 	}
 	st.NextScheduleTime = nil
 	if !e.next.IsZero() {

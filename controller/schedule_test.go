@@ -471,3 +471,50 @@ func TestSchedule_StatusIsWrittenOnlyWhenItChanges(t *testing.T) {
 		assert.Equal(t, 2, writes())
 	})
 }
+
+func TestSchedule_DependsOnFiresWhenEveryParentSucceededSinceItsLastFiring(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		start := f.clock.Now()
+		f.createSchedule(newSchedule("extract", "@every 1m"))
+		f.createSchedule(newSchedule("load", "@every 1m", func(s *apis.Schedule) { s.Spec.Parallelism = 2 }))
+		f.createSchedule(newSchedule("report", "", func(s *apis.Schedule) {
+			s.Spec.DependsOn = []apis.ScheduleDependency{{Schedule: "extract"}, {Schedule: "load"}, {Schedule: "audit"}}
+		}))
+		f.settle()
+		assert.Contains(t, f.store.schedule("report").Status.Message, `parent schedule "audit", which does not exist`)
+		f.store.editSchedule("report", func(s *apis.Schedule) { s.Spec.DependsOn = s.Spec.DependsOn[:2] })
+		f.settle()
+		assert.Empty(t, f.store.schedule("report").Status.Message)
+
+		f.advance(time.Minute) // 12:01: extract and load fire
+		at1 := start.Add(time.Minute)
+		f.advance(10 * time.Second)
+		f.finishRun(unixName("extract", at1, 0), apis.PhaseSucceeded)
+		f.finishRun(unixName("load", at1, 0), apis.PhaseSucceeded)
+		assert.Empty(t, f.scheduleRuns("report"), "one Run of load's firing still runs")
+		f.advance(5 * time.Second)
+		f.finishRun(unixName("load", at1, 1), apis.PhaseSucceeded) // 12:01:15: every parent succeeded
+		first := unixName("report", start.Add(75*time.Second), 0)
+		require.Equal(t, []string{first}, f.scheduleRuns("report"))
+		assert.True(t, hasPrefixIn(f.scheduleEvents("report"), "Fired: "), "events %v", f.scheduleEvents("report"))
+
+		// 12:02: extract succeeds again, load fails: report waits.
+		f.advance(45 * time.Second)
+		at2 := start.Add(2 * time.Minute)
+		f.finishRun(unixName("extract", at2, 0), apis.PhaseSucceeded)
+		f.finishRun(unixName("load", at2, 0), apis.PhaseSucceeded)
+		f.finishRun(unixName("load", at2, 1), apis.PhaseFailed)
+		assert.Len(t, f.scheduleRuns("report"), 1, "load's firing failed: no new success")
+
+		// 12:03: both succeed: report fires again, once.
+		f.advance(time.Minute)
+		at3 := start.Add(3 * time.Minute)
+		for _, n := range []string{unixName("extract", at3, 0), unixName("load", at3, 0), unixName("load", at3, 1)} {
+			f.finishRun(n, apis.PhaseSucceeded)
+		}
+		assert.Equal(t, []string{first, unixName("report", at3, 0)}, f.scheduleRuns("report"))
+		f.advance(10 * time.Second)
+		assert.Len(t, f.scheduleRuns("report"), 2)
+	})
+}
