@@ -27,7 +27,7 @@ func (c *cluster) getSchedule(t *testing.T, name string) *apis.Schedule {
 	return sc
 }
 
-// waitScheduleChange polls the leader's copy of a Schedule until its
+// waitFiredAfter polls the leader's copy of a Schedule until its
 // lastScheduleTime moves past after, and returns it.
 func (c *cluster) waitFiredAfter(t *testing.T, name string, after time.Time, within time.Duration) *apis.Schedule {
 	t.Helper()
@@ -98,14 +98,14 @@ func TestCluster_ScheduleLeaderKilledAroundFirings(t *testing.T) {
 	c.restart(old)
 
 	// A few more firings under the new leader.
-	final := c.waitFiredAfter(t, "tick", killed.Add(5*time.Second), 60*time.Second)
+	c.waitFiredAfter(t, "tick", killed.Add(5*time.Second), 60*time.Second)
 	var runs []apis.Run
 	c.retry(func(ctx context.Context) error {
 		var err error
 		runs, _, err = listAll(ctx, c.leader().client, apis.LabelSchedule+"=tick")
 		return err
 	})
-	final = c.getSchedule(t, "tick") // as of the listing or later
+	final := c.getSchedule(t, "tick") // as of the listing or later
 	first := created.Metadata.CreationTimestamp.Truncate(time.Second).Add(2 * time.Second).Unix()
 	last := final.Status.LastScheduleTime.Unix()
 	var times []int64
