@@ -46,3 +46,8 @@ export function fixed(n) {
   const v = Math.round(Number(n || 0) * 1000) / 1000;
   return v.toLocaleString('en-US', {maximumFractionDigits: 3});
 }
+
+// DNS_LABEL is what a Run or Schedule name must match (at most 63 long).
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export const validName = n => DNS_LABEL.test(n) && n.length <= 63;

@@ -8,6 +8,7 @@ import runsPage from './pages/runs.js';
 import runPage from './pages/run.js';
 import applyPage from './pages/apply.js';
 import clusterPage from './pages/cluster.js';
+import pipelinePage from './pages/pipeline.js';
 
 // NAV is the main navigation, in order.
 const NAV = [
@@ -20,6 +21,7 @@ const NAV = [
 const ROUTES = [
   {pattern: /^\/runs\/?$/, nav: 'runs', page: runsPage},
   {pattern: /^\/runs\/([^/]+)$/, nav: 'runs', page: runPage},
+  {pattern: /^\/pipelines\/([^/]+)$/, nav: 'runs', page: pipelinePage},
   {pattern: /^\/apply\/?$/, nav: 'apply', page: applyPage},
   {pattern: /^\/cluster\/?$/, nav: 'cluster', page: clusterPage},
 ];
