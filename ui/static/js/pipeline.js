@@ -235,11 +235,19 @@ export class PipelineView {
     const down = descendants(nodes, this.target);
     const blocked = [...down].filter(n => nodes.get(n) && !nodes.get(n).missing && !TERMINAL.has(nodes.get(n).phase)).sort();
     const me = nodes.get(this.target);
+    if (!me) {
+      // Deleted while shown (the watch said so): what is left is no
+      // longer its pipeline.
+      replace(this.summary, h('div', {class: 'box warn', role: 'status'}, `${this.target} was deleted. `, h('a', {href: '#/runs', text: 'Back to Runs'})));
+      replace(this.graphBox);
+      replace(this.listBox);
+      return;
+    }
     const link = n => h('a', {href: '#/runs/' + encodeURIComponent(n), text: n});
     const list = names => names.map((n, i) => [i ? ', ' : '', link(n)]);
     replace(this.summary, h('dl', {class: 'kv'},
       h('dt', {text: 'Depends on'}),
-      h('dd', {id: 'depends-on'}, me && me.deps.length
+      h('dd', {id: 'depends-on'}, me.deps.length
         ? me.deps.map((d, i) => {
           const dep = nodes.get(d.name);
           const now = !dep ? '' : dep.missing ? '; not created yet' : `; now ${dep.phase}`;
