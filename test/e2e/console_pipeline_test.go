@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -74,6 +75,13 @@ func TestConsole_PipelineGraph(t *testing.T) {
 	assert.Equal(t, 0, countJS(p, `document.querySelectorAll('#pipeline svg.graph a.node[data-name="ui-late"]').length`))
 	assert.Contains(t, p.text("#depends-on"), "ui-extract")
 	assert.Contains(t, p.text("#blocked"), "every Run downstream has finished")
+
+	// A pipeline page whose Run is deleted while shown says so.
+	p.open("#/pipelines/ui-report")
+	p.waitJS(20*time.Second, `document.querySelectorAll('svg.graph a.node').length === 5`)
+	code, body := apiDo(t, http.MethodDelete, server+"/api/v1/runs/ui-report", "", nil)
+	require.Less(t, code, 300, "%s", body)
+	p.waitJS(20*time.Second, `document.querySelector('#pipeline-summary')?.textContent.includes('ui-report was deleted.') && !document.querySelector('svg.graph')`)
 
 	// The layout on its own, table-driven: every edge points right (one
 	// layer or more), a node sits one layer after its deepest dependency,
