@@ -61,6 +61,7 @@ func TestConsole_NotifierCounts(t *testing.T) {
 	assert.Equal(t, "0", p.text(`#notifiers tr[data-name="ui-broken"] .delivered`))
 	assert.Contains(t, p.text(`#notifiers tr[data-name="ui-broken"]`), "HTTP 400")
 	assert.NotContains(t, p.text(`#notifiers tr[data-name="ui-broken"] td:nth-child(2)`), "/broken", "a webhook URL shows its origin only")
+	p.eval(`document.querySelector('#notifiers-title').scrollIntoView(); true`, nil)
 	p.screenshot("cluster-notifiers")
 
 	p.requireClean("the Cluster page")
