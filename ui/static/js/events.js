@@ -1,4 +1,4 @@
-// The events of a Run (GET …/events). There is no watch of
+// The events of a Run or a Schedule (GET …/events). There is no watch of
 // events: they are read soon after the object changes (schedule) and
 // every 10 s. extra(signal), when given, runs along with every read (the
 // Run page asks for its dependents so).

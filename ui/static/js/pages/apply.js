@@ -1,5 +1,5 @@
 // The Apply page: paste or upload manifests (YAML or JSON, several
-// documents, RunLists; Runs and Notifiers), dry-run every
+// documents, RunLists; Runs, Schedules and Notifiers), dry-run every
 // object on the server and show its field errors next to the lines they
 // are about, then apply.
 
@@ -14,6 +14,7 @@ const MAX_UPLOAD = 4 << 20;
 // Runs, whose answer names the problem.
 const KINDS = {
   Run: {path: '/api/v1/runs', plural: 'Runs', page: n => '#/runs/' + encodeURIComponent(n)},
+  Schedule: {path: '/api/v1/schedules', plural: 'Schedules', page: n => '#/schedules/' + encodeURIComponent(n)},
   Notifier: {path: '/api/v1/notifiers', plural: 'Notifiers', page: () => '#/cluster'},
 };
 
@@ -24,7 +25,7 @@ function kindOf(u) {
   return typeof k === 'string' && KINDS[k] ? k : 'Run';
 }
 
-// noun names what results hold: "Run", "Notifiers", or "objects" when
+// noun names what results hold: "Run", "Schedules", or "objects" when
 // they mix kinds.
 function noun(results) {
   const kinds = new Set(results.map(r => r.kind));
@@ -63,9 +64,9 @@ function mount(el, ctx) {
   el.append(
     h('h1', {tabindex: '-1', text: 'Apply'}),
     h('p', {id: 'manifest-help', class: 'muted'},
-      'Paste or upload manifests of Runs and Notifiers: YAML or JSON, several documents separated by ',
+      'Paste or upload manifests of Runs, Schedules and Notifiers: YAML or JSON, several documents separated by ',
       h('code', {text: '---'}), ', or a RunList. The server checks each one with a dry run first; nothing is stored until you apply. ',
-      'Applying a Run that exists updates its labels, annotations, activeDeadlineSeconds, ttlSecondsAfterFinished and cancel; a Notifier, its labels, annotations and spec.'),
+      'Applying a Run that exists updates its labels, annotations, activeDeadlineSeconds, ttlSecondsAfterFinished and cancel; a Schedule or a Notifier, its labels, annotations and spec.'),
     h('div', {class: 'toolbar'},
       h('div', {class: 'field'}, h('label', {for: 'manifest-file', text: 'Upload a file'}), fileInput),
       exampleBtn),
