@@ -54,7 +54,7 @@ e2e: build ## the full end-to-end suite across real processes
 	SPRINT_E2E=1 $(GO) test -count=1 -timeout 60m ./test/...
 
 ui-shots: ## run the web console's browser tests, saving their screenshots in docs/ui
-	SPRINT_UI_SHOTS=docs/ui $(GO) test -count=1 -run 'TestConsole_(LiveRuns|TokenLogin)' -timeout 5m ./test/e2e/
+	SPRINT_UI_SHOTS=docs/ui $(GO) test -count=1 -run 'TestConsole_(LiveRuns|TokenLogin|Schedules|PipelineGraph|NotifierCounts)' -timeout 5m ./test/e2e/
 
 cover: ## coverage report in cover.out
 	$(GO) test -count=1 -coverprofile=cover.out $(PKGS)

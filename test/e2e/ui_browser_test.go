@@ -231,10 +231,31 @@ func jsString(s string) string {
 }
 
 // click clicks the first visible element matching a CSS selector, with
-// the mouse, as a user does.
+// the mouse, as a user does. A live page may replace the element between
+// finding it and clicking it (a watch event re-renders a table row): the
+// browser then no longer knows the node, and the click is tried again on
+// the element that now matches, a few times.
 func (p *page) click(sel string) {
 	p.t.Helper()
-	p.run(20*time.Second, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+		cancel()
+		if err == nil {
+			return
+		}
+		if attempt < 5 && isDetachedNode(err) {
+			continue
+		}
+		p.fail(fmt.Errorf("click %s: %w", sel, err))
+	}
+}
+
+// isDetachedNode reports the DevTools error of a node removed from the
+// document after it was found.
+func isDetachedNode(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Could not find node with given id") || strings.Contains(msg, "Node is detached from document")
 }
 
 // darkMode makes the page see prefers-color-scheme: dark (or light).

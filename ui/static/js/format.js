@@ -46,3 +46,31 @@ export function fixed(n) {
   const v = Math.round(Number(n || 0) * 1000) / 1000;
   return v.toLocaleString('en-US', {maximumFractionDigits: 3});
 }
+
+// until renders the time to an RFC 3339 timestamp: "in 45s", "in 12m";
+// a time already past reads as an age ("3s ago").
+export function until(ts, now = Date.now()) {
+  if (!ts) return '';
+  const t = Date.parse(ts);
+  if (Number.isNaN(t)) return '';
+  if (t < now) return age(ts, now) + ' ago';
+  const s = Math.ceil((t - now) / 1000);
+  if (s < 120) return `in ${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 120) return `in ${m}m`;
+  const hr = Math.floor(m / 60);
+  if (hr < 48) return `in ${hr}h`;
+  return `in ${Math.floor(hr / 24)}d`;
+}
+
+// byNewest orders objects newest first by creation time, then by name.
+export function byNewest(a, b) {
+  const ca = a.metadata.creationTimestamp || '', cb = b.metadata.creationTimestamp || '';
+  if (ca !== cb) return ca < cb ? 1 : -1;
+  return a.metadata.name < b.metadata.name ? 1 : a.metadata.name > b.metadata.name ? -1 : 0;
+}
+
+// DNS_LABEL is what a Run or Schedule name must match (at most 63 long).
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export const validName = n => DNS_LABEL.test(n) && n.length <= 63;

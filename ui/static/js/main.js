@@ -8,10 +8,14 @@ import runsPage from './pages/runs.js';
 import runPage from './pages/run.js';
 import applyPage from './pages/apply.js';
 import clusterPage from './pages/cluster.js';
+import schedulesPage from './pages/schedules.js';
+import schedulePage from './pages/schedule.js';
+import pipelinePage from './pages/pipeline.js';
 
 // NAV is the main navigation, in order.
 const NAV = [
   {id: 'runs', label: 'Runs', href: '#/runs'},
+  {id: 'schedules', label: 'Schedules', href: '#/schedules'},
   {id: 'apply', label: 'Apply', href: '#/apply'},
   {id: 'cluster', label: 'Cluster', href: '#/cluster'},
 ];
@@ -20,6 +24,9 @@ const NAV = [
 const ROUTES = [
   {pattern: /^\/runs\/?$/, nav: 'runs', page: runsPage},
   {pattern: /^\/runs\/([^/]+)$/, nav: 'runs', page: runPage},
+  {pattern: /^\/pipelines\/([^/]+)$/, nav: 'runs', page: pipelinePage},
+  {pattern: /^\/schedules\/?$/, nav: 'schedules', page: schedulesPage},
+  {pattern: /^\/schedules\/([^/]+)$/, nav: 'schedules', page: schedulePage},
   {pattern: /^\/apply\/?$/, nav: 'apply', page: applyPage},
   {pattern: /^\/cluster\/?$/, nav: 'cluster', page: clusterPage},
 ];

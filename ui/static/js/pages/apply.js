@@ -1,12 +1,39 @@
 // The Apply page: paste or upload manifests (YAML or JSON, several
-// documents, RunLists), dry-run every Run on the server and show its field
-// errors next to the lines they are about, then apply.
+// documents, RunLists; Runs, Schedules and Notifiers), dry-run every
+// object on the server and show its field errors next to the lines they
+// are about, then apply.
 
 import {h, replace, errorBox} from '../dom.js';
 import {splitManifest, locateErrors} from '../yaml.js';
 import {DRAFT_KEY} from './run.js';
 
 const MAX_UPLOAD = 4 << 20;
+
+// KINDS are the kinds a manifest may hold: where each is applied and
+// where the console shows it. A document of another kind goes to the
+// Runs, whose answer names the problem.
+const KINDS = {
+  Run: {path: '/api/v1/runs', plural: 'Runs', page: n => '#/runs/' + encodeURIComponent(n)},
+  Schedule: {path: '/api/v1/schedules', plural: 'Schedules', page: n => '#/schedules/' + encodeURIComponent(n)},
+  Notifier: {path: '/api/v1/notifiers', plural: 'Notifiers', page: () => '#/cluster'},
+};
+
+// kindOf is a unit's kind: its own kind field (items of a RunList may
+// leave it out: Runs).
+function kindOf(u) {
+  const k = u.outline.value('kind');
+  return typeof k === 'string' && KINDS[k] ? k : 'Run';
+}
+
+// noun names what results hold: "Run", "Schedules", or "objects" when
+// they mix kinds.
+function noun(results) {
+  const kinds = new Set(results.map(r => r.kind));
+  const n = results.length;
+  if (kinds.size > 1) return n === 1 ? 'object' : 'objects';
+  const k = [...kinds][0] || 'Run';
+  return n === 1 ? k : KINDS[k].plural;
+}
 
 const EXAMPLE = `apiVersion: sprint/v1
 kind: Run
@@ -37,9 +64,9 @@ function mount(el, ctx) {
   el.append(
     h('h1', {tabindex: '-1', text: 'Apply'}),
     h('p', {id: 'manifest-help', class: 'muted'},
-      'Paste or upload Run manifests: YAML or JSON, several documents separated by ',
-      h('code', {text: '---'}), ', or a RunList. The server checks each Run with a dry run first; nothing is stored until you apply. ',
-      'Applying a Run that exists updates its labels, annotations, activeDeadlineSeconds, ttlSecondsAfterFinished and cancel.'),
+      'Paste or upload manifests of Runs, Schedules and Notifiers: YAML or JSON, several documents separated by ',
+      h('code', {text: '---'}), ', or a RunList. The server checks each one with a dry run first; nothing is stored until you apply. ',
+      'Applying a Run that exists updates its labels, annotations, activeDeadlineSeconds, ttlSecondsAfterFinished and cancel; a Schedule or a Notifier, its labels, annotations and spec.'),
     h('div', {class: 'toolbar'},
       h('div', {class: 'field'}, h('label', {for: 'manifest-file', text: 'Upload a file'}), fileInput),
       exampleBtn),
@@ -95,39 +122,42 @@ function mount(el, ctx) {
     gutter.scrollTop = text.scrollTop;
   }
 
-  // dryRunUnit checks one Run: POST ?dryRun parses and validates it as
-  // new (and tells its name); PUT ?dryRun then checks it against the
-  // stored Run of that name (immutable fields, preconditions).
+  // dryRunUnit checks one object: POST ?dryRun parses and validates it
+  // as new (and tells its name); PUT ?dryRun then checks it against the
+  // stored object of that name (immutable fields, preconditions).
   async function dryRunUnit(u) {
+    const kind = kindOf(u);
+    const base = KINDS[kind].path;
     let parsed;
     try {
-      parsed = await ctx.api.json('POST', '/api/v1/runs', {query: {dryRun: 'true'}, body: u.text, contentType: u.contentType});
+      parsed = await ctx.api.json('POST', base, {query: {dryRun: 'true'}, body: u.text, contentType: u.contentType});
     } catch (e) {
       if (e.code === 401) throw e;
       const named = u.outline.value('metadata.name');
-      return {unit: u, ok: false, name: typeof named === 'string' ? named : '', err: e, errors: locateErrors(u, e)};
+      return {unit: u, kind, ok: false, name: typeof named === 'string' ? named : '', err: e, errors: locateErrors(u, e)};
     }
     const meta = parsed.metadata || {};
     const generated = !!meta.generateName && u.outline.value('metadata.name') === undefined;
-    if (generated) return {unit: u, ok: true, generated: true, name: meta.generateName + '…', result: 'created'};
+    if (generated) return {unit: u, kind, ok: true, generated: true, name: meta.generateName + '…', result: 'created'};
     try {
-      const res = await ctx.api.json('PUT', `/api/v1/runs/${encodeURIComponent(meta.name)}`,
+      const res = await ctx.api.json('PUT', `${base}/${encodeURIComponent(meta.name)}`,
         {query: {dryRun: 'true'}, body: u.text, contentType: u.contentType, withHeaders: true});
-      return {unit: u, ok: true, name: meta.name, result: res.headers.get('Sprint-Apply-Result') || (res.status === 201 ? 'created' : 'configured')};
+      return {unit: u, kind, ok: true, name: meta.name, result: res.headers.get('Sprint-Apply-Result') || (res.status === 201 ? 'created' : 'configured')};
     } catch (e) {
       if (e.code === 401) throw e;
-      return {unit: u, ok: false, name: meta.name, err: e, errors: locateErrors(u, e)};
+      return {unit: u, kind, ok: false, name: meta.name, err: e, errors: locateErrors(u, e)};
     }
   }
 
   async function applyUnit(r) {
     const u = r.unit;
+    const base = KINDS[r.kind].path;
     try {
       if (r.generated) {
-        const created = await ctx.api.json('POST', '/api/v1/runs', {body: u.text, contentType: u.contentType});
+        const created = await ctx.api.json('POST', base, {body: u.text, contentType: u.contentType});
         return {...r, ok: true, name: created.metadata.name, result: 'created', applied: true};
       }
-      const res = await ctx.api.json('PUT', `/api/v1/runs/${encodeURIComponent(r.name)}`, {body: u.text, contentType: u.contentType, withHeaders: true});
+      const res = await ctx.api.json('PUT', `${base}/${encodeURIComponent(r.name)}`, {body: u.text, contentType: u.contentType, withHeaders: true});
       return {...r, ok: true, result: res.headers.get('Sprint-Apply-Result') || 'applied', applied: true};
     } catch (e) {
       if (e.code === 401) throw e;
@@ -155,17 +185,17 @@ function mount(el, ctx) {
     const bad = results.filter(r => !r.ok).length;
     const heading = applied
       ? (bad ? `Applied with ${bad} failure${bad > 1 ? 's' : ''}` : 'Applied')
-      : (bad ? `Dry run: ${bad} of ${results.length} Run${results.length > 1 ? 's' : ''} refused` : `Dry run: ${results.length} Run${results.length > 1 ? 's' : ''} valid`);
-    const list = h('ul', {class: 'results', 'aria-label': 'Runs'}, results.map(r => {
+      : (bad ? `Dry run: ${bad} of ${results.length} ${noun(results)} refused` : `Dry run: ${results.length} ${noun(results)} valid`);
+    const list = h('ul', {class: 'results', 'aria-label': 'Results'}, results.map(r => {
       const where = h('span', {class: 'muted', text: ` (${r.unit.label}, line ${r.unit.startLine})`});
-      const name = r.name && r.ok && applied ? h('a', {href: '#/runs/' + encodeURIComponent(r.name), text: r.name}) : h('code', {text: r.name || '?'});
+      const name = r.name && r.ok && applied ? h('a', {href: KINDS[r.kind].page(r.name), text: r.name}) : h('code', {text: r.name || '?'});
       if (r.ok) {
         const verb = (VERB[r.result] || [r.result, r.result])[applied ? 1 : 0];
-        return h('li', null, h('span', {class: 'tag ok', text: 'OK'}), ' Run ', name, ` ${verb}`, where);
+        return h('li', null, h('span', {class: 'tag ok', text: 'OK'}), ` ${r.kind} `, name, ` ${verb}`, where);
       }
-      const what = r.err.code === 422 ? 'is invalid' : r.err.code === 400 ? 'cannot be read' : r.err.code === 409 ? 'conflicts with the stored Run' : 'was refused';
+      const what = r.err.code === 422 ? 'is invalid' : r.err.code === 400 ? 'cannot be read' : r.err.code === 409 ? `conflicts with the stored ${r.kind}` : 'was refused';
       return h('li', null, h('span', {class: 'tag bad', text: String(r.err.code || 'error')}), ' ',
-        r.name ? ['Run ', h('code', {text: r.name}), ' '] : 'This document ', what, where,
+        r.name ? [`${r.kind} `, h('code', {text: r.name}), ' '] : 'This document ', what, where,
         h('ul', null, (r.errors || []).map(e => h('li', null,
           h('button', {type: 'button', class: 'quiet', onclick: () => gotoLine(e.line), text: `line ${e.line}`,
             'aria-label': `Edit line ${e.line}`}), ' ',
@@ -216,7 +246,7 @@ function mount(el, ctx) {
       replace(out, errorBox({message: 'The manifest holds no document.'}, 'Nothing to check'));
       return;
     }
-    hint.textContent = `Checking ${units.length} Run${units.length > 1 ? 's' : ''}…`;
+    hint.textContent = `Checking ${units.length} ${units.length > 1 ? 'objects' : 'object'}…`;
     const results = [];
     for (const u of units) results.push(await dryRunUnit(u));
     checked = {text: source, units, results};

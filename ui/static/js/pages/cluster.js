@@ -1,12 +1,33 @@
-// The Cluster page: the Raft view of the node serving the console, and the
+// The Cluster page: the Raft view of the node serving the console, the
 // Mesos side as the leader knows it (connection, framework, agents and
-// their free resources). Both are polled while the page is open.
+// their free resources), and the Notifiers' delivery counts. All are
+// polled while the page is open.
 
 import {h, replace, errorBox} from '../dom.js';
-import {num, fixed} from '../format.js';
+import {num, fixed, age} from '../format.js';
 
 const RAFT_EVERY = 2000;
 const MESOS_EVERY = 5000;
+const NOTIFIERS_EVERY = 5000;
+
+// redactURL keeps a webhook URL's origin only: the path and query of
+// Slack and many other hooks are their secret.
+function redactURL(u) {
+  try {
+    const url = new URL(u);
+    return url.origin + (url.pathname !== '/' || url.search ? '/…' : '');
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
+// target says where a Notifier delivers, without secrets (headers and
+// credential files are not shown).
+function target(spec) {
+  if (spec.webhook) return `${spec.webhook.format || 'json'} webhook ${redactURL(spec.webhook.url)}`;
+  if (spec.email) return `email to ${(spec.email.to || []).join(', ')} via ${spec.email.smtp}`;
+  return '—';
+}
 
 function card(k, v) {
   return h('div', {class: 'card'}, h('div', {class: 'k', text: k}), h('div', {class: 'v'}, v));
@@ -43,10 +64,12 @@ function mount(el, ctx) {
   const raftBox = h('div', null, h('p', {class: 'muted', text: 'Loading…'}));
   const mesosBox = h('div', null, h('p', {class: 'muted', text: 'Loading…'}));
   const policyBox = h('div', null, h('p', {class: 'muted', text: 'Loading…'}));
+  const notifiersBox = h('div', {id: 'notifiers'}, h('p', {class: 'muted', text: 'Loading…'}));
   el.append(
     h('h1', {tabindex: '-1', text: 'Cluster'}),
     h('section', {'aria-labelledby': 'raft-title'}, h('h2', {id: 'raft-title', text: 'Raft'}), raftBox),
     h('section', {'aria-labelledby': 'mesos-title'}, h('h2', {id: 'mesos-title', text: 'Mesos'}), mesosBox),
+    h('section', {'aria-labelledby': 'notifiers-title'}, h('h2', {id: 'notifiers-title', text: 'Notifiers'}), notifiersBox),
     h('section', {'aria-labelledby': 'policy-title'}, h('h2', {id: 'policy-title', text: 'Admission policy'}), policyBox));
   const ctl = new AbortController();
 
@@ -118,6 +141,45 @@ function mount(el, ctx) {
     }
   }
 
+  // Notifiers are few: one list (all pages) per poll.
+  async function loadNotifiers() {
+    try {
+      const items = [];
+      let cont = '';
+      do {
+        const page = await ctx.api.get('/api/v1/notifiers', {query: {limit: 500, continue: cont}, signal: ctl.signal});
+        items.push(...(page.items || []));
+        cont = page.metadata && page.metadata.continue;
+      } while (cont);
+      const sum = items.reduce((a, n) => ({d: a.d + (n.status.delivered || 0), f: a.f + (n.status.failed || 0), p: a.p + (n.status.pending || 0)}), {d: 0, f: 0, p: 0});
+      replace(notifiersBox, items.length
+        ? [h('div', {class: 'cards'},
+          card('Notifiers', num(items.length)),
+          card('Delivered', num(sum.d)),
+          card('Failed', sum.f ? h('span', {class: 'bad-count', text: num(sum.f)}) : '0'),
+          card('Pending', num(sum.p))),
+        h('table', {class: 'plain', 'aria-label': 'Notifiers'},
+          h('thead', null, h('tr', null, ['Notifier', 'Target', 'On', 'Delivered', 'Failed', 'Pending', 'Last error']
+            .map(t => h('th', {scope: 'col', text: t})))),
+          h('tbody', null, items.map(n => {
+            const st = n.status || {};
+            return h('tr', {dataset: {name: n.metadata.name}},
+              h('td', {class: 'nowrap', text: n.metadata.name}),
+              h('td', null, h('code', {text: target(n.spec)})),
+              h('td', {text: (n.spec.on || []).join(', ')}),
+              h('td', {class: 'num delivered', text: num(st.delivered)}),
+              h('td', {class: 'num failed', text: num(st.failed)}),
+              h('td', {class: 'num pending', text: num(st.pending)}),
+              h('td', null, st.lastError ? [h('span', {class: 'error-text', text: st.lastError}),
+                st.lastErrorTime ? h('span', {class: 'muted', title: st.lastErrorTime, text: ` (${age(st.lastErrorTime)} ago)`}) : ''] : '—'));
+          })))]
+        : h('p', {class: 'muted', text: 'No Notifiers. Apply a manifest of kind Notifier to be told when Runs fail or succeed.'}));
+    } catch (e) {
+      if (e.name === 'AbortError' || e.code === 401) return;
+      replace(notifiersBox, errorBox(e, 'Cannot read the Notifiers'));
+    }
+  }
+
   // The policy comes from the leader's flags: read once per visit.
   async function loadPolicy() {
     try {
@@ -135,7 +197,7 @@ function mount(el, ctx) {
   }
   loadPolicy();
 
-  const stops = [poller(loadRaft, RAFT_EVERY), poller(loadMesos, MESOS_EVERY)];
+  const stops = [poller(loadRaft, RAFT_EVERY), poller(loadMesos, MESOS_EVERY), poller(loadNotifiers, NOTIFIERS_EVERY)];
   return {
     unmount() {
       ctl.abort();

@@ -1,16 +1,16 @@
-// The Run page: status, spec as YAML, events and the log of one Run, live
-// from a watch on that name; kill, delete and re-run.
+// The Run page: status, spec as YAML, events, its pipeline and the log of
+// one Run, live from a watch on that name; kill, delete and re-run.
 
 import {h, replace, errorBox, confirmDialog, promptDialog} from '../dom.js';
 import {Informer} from '../watch.js';
 import {shareAll, release} from '../runstore.js';
 import {LogView} from '../logview.js';
 import {toYAML} from '../yaml.js';
-import {TERMINAL, phaseOf, phaseBadge, when, age, labelText} from '../format.js';
+import {TERMINAL, phaseOf, phaseBadge, when, labelText, DNS_LABEL} from '../format.js';
+import {PipelineView} from '../pipeline.js';
+import {EventsView} from '../events.js';
 
 export const DRAFT_KEY = 'sprint.apply.draft';
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 // manifestOf is the part of a Run a user writes: what re-applying needs.
 export function manifestOf(run) {
@@ -28,7 +28,7 @@ export function nextName(name) {
 }
 
 function dl(pairs) {
-  return h('dl', {class: 'kv'}, pairs.filter(p => p[1] !== undefined && p[1] !== null && p[1] !== '')
+  return h('dl', {class: 'kv'}, pairs.filter(p => p[1] !== undefined && p[1] !== null && p[1] !== '' && !(Array.isArray(p[1]) && !p[1].length))
     .map(([k, v]) => [h('dt', {text: k}), h('dd', null, v)]));
 }
 
@@ -51,9 +51,13 @@ function mount(el, ctx, params) {
   const notice = h('div');
   const statusBox = h('div', null, h('p', {class: 'muted', text: 'Loading…'}));
   const specBox = h('pre', {class: 'code', tabindex: '0', 'aria-label': 'Spec as YAML', id: 'spec-yaml'});
-  const eventsBox = h('div');
+  const events = new EventsView(ctx.api, path, {extra: signal => probeDependents(signal)});
   const log = new LogView(ctx.api, name);
   log.el.hidden = true;
+  const pipelineBox = h('div');
+  const pipelineSection = h('section', {'aria-labelledby': 'pipeline-title', id: 'pipeline', hidden: true},
+    h('h2', {id: 'pipeline-title'}, 'Pipeline ', h('a', {class: 'small', href: '#/pipelines/' + encodeURIComponent(name), text: 'Open the whole pipeline'})),
+    pipelineBox);
 
   el.append(
     h('p', {class: 'crumbs'}, h('a', {href: '#/runs', text: 'Runs'}), ' / ', name),
@@ -63,8 +67,10 @@ function mount(el, ctx, params) {
     h('div', {class: 'grid2'},
       h('div', null,
         h('section', {'aria-labelledby': 'status-title'}, h('h2', {id: 'status-title', text: 'Status'}), statusBox),
-        h('section', {'aria-labelledby': 'events-title'}, h('h2', {id: 'events-title', text: 'Events'}), eventsBox)),
-      h('section', {'aria-labelledby': 'spec-title'}, h('h2', {id: 'spec-title', text: 'Spec'}), specBox)),
+        h('section', {'aria-labelledby': 'events-title'}, h('h2', {id: 'events-title', text: 'Events'}), events.el)),
+      h('div', null,
+        h('section', {'aria-labelledby': 'spec-title'}, h('h2', {id: 'spec-title', text: 'Spec'}), specBox),
+        pipelineSection)),
     log.el);
 
   let run = null;
@@ -82,7 +88,8 @@ function mount(el, ctx, params) {
         : h('div', {class: 'box error', role: 'alert'}, 'There is no Run named ', h('code', {text: name}), '. ', h('a', {href: '#/runs', text: 'Back to Runs'})));
       replace(statusBox);
       log.stop();
-      stopEvents();
+      events.stop();
+      stopPipeline();
       return;
     }
     seen = true;
@@ -123,41 +130,33 @@ function mount(el, ctx, params) {
     specBox.textContent = toYAML(manifestOf(run));
     log.el.hidden = false;
     log.update(run);
-    scheduleEvents();
+    events.schedule();
+    if (run.spec.dependsOn && run.spec.dependsOn.length) startPipeline();
   }
 
-  // Events are not watched: read them when the Run changes, and every 10 s.
-  let evTimer = 0, evCtl = null;
-  function stopEvents() {
-    clearTimeout(evTimer);
-    if (evCtl) evCtl.abort();
-    evCtl = null;
+  // The pipeline is followed (a watch of its own) only when this Run is
+  // part of one: it depends on Runs, or Runs depend on it (asked along
+  // with the events, every 10 s, until some do).
+  let pipeline = null;
+  function startPipeline() {
+    if (pipeline) return;
+    pipeline = new PipelineView(ctx.api, name, 'run');
+    replace(pipelineBox, pipeline.el);
+    pipelineSection.hidden = false;
   }
-  function scheduleEvents() {
-    clearTimeout(evTimer);
-    evTimer = setTimeout(loadEvents, 250);
+  function stopPipeline() {
+    if (pipeline) pipeline.stop();
+    pipeline = null;
   }
-  async function loadEvents() {
-    clearTimeout(evTimer);
-    if (evCtl) evCtl.abort();
-    evCtl = new AbortController();
+  async function probeDependents(signal) {
+    if (pipeline) return;
     try {
-      const list = await ctx.api.get(path + '/events', {signal: evCtl.signal});
-      const items = list.items || [];
-      replace(eventsBox, items.length
-        ? h('table', {class: 'plain'},
-          h('thead', null, h('tr', null, ['Type', 'Reason', 'Age', 'Message'].map(t => h('th', {scope: 'col', text: t})))),
-          h('tbody', null, items.slice().reverse().map(e => h('tr', {class: 'ev-' + e.type},
-            h('td', {text: e.type}), h('td', {text: e.reason}),
-            h('td', {title: e.time, text: age(e.time)}),
-            h('td', {text: e.message + (e.count > 1 ? ` (×${e.count})` : '')})))))
-        : h('p', {class: 'muted', text: 'No events.'}));
+      const tree = await ctx.api.get(path + '/dependents', {signal});
+      if (tree.dependents && tree.dependents.length) startPipeline();
     } catch (e) {
-      if (e.name === 'AbortError') return;
-      if (e.code === 404) return; // the Run is gone; the watch says so
-      replace(eventsBox, errorBox(e, 'Cannot read events'));
+      if (e.name === 'AbortError' || e.code === 404) return;
+      throw e;
     }
-    evTimer = setTimeout(loadEvents, 10000);
   }
 
   // The Runs page's informer when it holds every Run; else a watch of
@@ -258,7 +257,8 @@ function mount(el, ctx, params) {
       if (shared) release(shared);
       else inf.stop();
       log.stop();
-      stopEvents();
+      events.stop();
+      stopPipeline();
     },
   };
 }
