@@ -67,16 +67,17 @@ func decodeContinue(tok string) ([]byte, error) {
 	return b, nil
 }
 
-// scanRuns calls fn with each Run after the name `after` (nil: from the
-// first) in name order, all within one read transaction, and returns that
-// transaction's applied index. Each Run is decoded afresh, so fn may keep
-// it; the scan holds no more than the one Run it is decoding. fn returns
-// false to stop.
-func (f *fsm) scanRuns(after []byte, fn func(*apis.Run) (bool, error)) (uint64, error) {
+// scanBucket calls fn with each object of bucket after the key `after`
+// (nil: from the first) in name order, all within one read transaction,
+// and returns that transaction's applied index. Each object is decoded
+// afresh, so fn may keep it; the scan holds no more than the one object it
+// is decoding. fn returns false to stop. Runs and Schedules are scanned
+// and paged by the same code.
+func scanBucket[T any](f *fsm, bucket, after []byte, decode func([]byte) (*T, error), fn func(*T) (bool, error)) (uint64, error) {
 	var idx uint64
 	err := f.view(func(tx *bolt.Tx) error {
 		idx, _ = decodeApplied(tx.Bucket(bucketMeta).Get(keyApplied))
-		c := tx.Bucket(bucketRuns).Cursor()
+		c := tx.Bucket(bucket).Cursor()
 		k, v := c.First()
 		if after != nil {
 			k, v = c.Seek(after)
@@ -85,11 +86,11 @@ func (f *fsm) scanRuns(after []byte, fn func(*apis.Run) (bool, error)) (uint64, 
 			}
 		}
 		for ; k != nil; k, v = c.Next() {
-			run, err := decodeRun(v)
+			obj, err := decode(v)
 			if err != nil {
 				return err
 			}
-			more, err := fn(run)
+			more, err := fn(obj)
 			if err != nil || !more {
 				return err
 			}
@@ -99,37 +100,56 @@ func (f *fsm) scanRuns(after []byte, fn func(*apis.Run) (bool, error)) (uint64, 
 	return idx, err
 }
 
+// listPage reads one page of bucket's objects that match (nil: all), at
+// most limit (0: no limit) after the continue token cont, within one read
+// transaction. It returns the items, the next page's token ("" on the last
+// page) and the transaction's applied index, so a watch from it misses
+// nothing.
+func listPage[T any](f *fsm, bucket []byte, cont string, limit int, match func(*T) bool,
+	decode func([]byte) (*T, error), name func(*T) string) (items []T, next string, idx uint64, err error) {
+	var after []byte
+	if cont != "" {
+		if after, err = decodeContinue(cont); err != nil {
+			return nil, "", 0, err
+		}
+	}
+	items = []T{}
+	idx, err = scanBucket(f, bucket, after, decode, func(obj *T) (bool, error) {
+		if match != nil && !match(obj) {
+			return true, nil
+		}
+		if limit > 0 && len(items) == limit {
+			next = encodeContinue(name(&items[len(items)-1]))
+			return false, nil
+		}
+		items = append(items, *obj)
+		return true, nil
+	})
+	if err != nil {
+		return nil, "", 0, err
+	}
+	return items, next, idx, nil
+}
+
+// scanRuns is scanBucket over the Runs.
+func (f *fsm) scanRuns(after []byte, fn func(*apis.Run) (bool, error)) (uint64, error) {
+	return scanBucket(f, bucketRuns, after, decodeRun, fn)
+}
+
 // listRuns pages through Runs in name order within one read transaction;
 // ListMeta.ResourceVersion is the applied index of that same transaction, so
 // a watch from it misses nothing.
 func (f *fsm) listRuns(opts ListOptions) (*apis.RunList, error) {
-	var after []byte
-	if opts.Continue != "" {
-		var err error
-		if after, err = decodeContinue(opts.Continue); err != nil {
-			return nil, err
-		}
-	}
-	list := &apis.RunList{
-		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList},
-		Items:    []apis.Run{},
-	}
-	idx, err := f.scanRuns(after, func(run *apis.Run) (bool, error) {
-		if opts.Match != nil && !opts.Match(run) {
-			return true, nil
-		}
-		if opts.Limit > 0 && len(list.Items) == opts.Limit {
-			list.Metadata.Continue = encodeContinue(list.Items[len(list.Items)-1].Metadata.Name)
-			return false, nil
-		}
-		list.Items = append(list.Items, *run)
-		return true, nil
-	})
+	items, next, idx, err := listPage(f, bucketRuns, opts.Continue, opts.Limit, opts.Match, decodeRun,
+		func(r *apis.Run) string { return r.Metadata.Name })
 	if err != nil {
 		return nil, err
 	}
-	list.Metadata.ResourceVersion = strconv.FormatUint(idx, 10)
-	return list, nil
+	return &apis.RunList{
+		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList},
+		Metadata: apis.ListMeta{ResourceVersion: strconv.FormatUint(idx, 10), Continue: next},
+		Items:    items,
+	}, nil
 }
 
 func (f *fsm) attempts(name string) ([]apis.Attempt, error) {

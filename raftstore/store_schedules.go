@@ -1,7 +1,6 @@
 package raftstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -339,60 +338,20 @@ func (f *fsm) getSchedule(name string) (*apis.Schedule, error) {
 }
 
 func (f *fsm) scanSchedules(after []byte, fn func(*apis.Schedule) (bool, error)) (uint64, error) {
-	var idx uint64
-	err := f.view(func(tx *bolt.Tx) error {
-		idx, _ = decodeApplied(tx.Bucket(bucketMeta).Get(keyApplied))
-		c := tx.Bucket(bucketSchedules).Cursor()
-		k, v := c.First()
-		if after != nil {
-			k, v = c.Seek(after)
-			if k != nil && bytes.Equal(k, after) {
-				k, v = c.Next()
-			}
-		}
-		for ; k != nil; k, v = c.Next() {
-			sc, err := decodeSchedule(v)
-			if err != nil {
-				return err
-			}
-			more, err := fn(sc)
-			if err != nil || !more {
-				return err
-			}
-		}
-		return nil
-	})
-	return idx, err
+	return scanBucket(f, bucketSchedules, after, decodeSchedule, fn)
 }
 
 func (f *fsm) listSchedules(opts ScheduleListOptions) (*apis.ScheduleList, error) {
-	var after []byte
-	if opts.Continue != "" {
-		var err error
-		if after, err = decodeContinue(opts.Continue); err != nil {
-			return nil, err
-		}
-	}
-	list := &apis.ScheduleList{
-		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindScheduleList},
-		Items:    []apis.Schedule{},
-	}
-	idx, err := f.scanSchedules(after, func(sc *apis.Schedule) (bool, error) {
-		if opts.Match != nil && !opts.Match(sc) {
-			return true, nil
-		}
-		if opts.Limit > 0 && len(list.Items) == opts.Limit {
-			list.Metadata.Continue = encodeContinue(list.Items[len(list.Items)-1].Metadata.Name)
-			return false, nil
-		}
-		list.Items = append(list.Items, *sc)
-		return true, nil
-	})
+	items, next, idx, err := listPage(f, bucketSchedules, opts.Continue, opts.Limit, opts.Match, decodeSchedule,
+		func(sc *apis.Schedule) string { return sc.Metadata.Name })
 	if err != nil {
 		return nil, err
 	}
-	list.Metadata.ResourceVersion = strconv.FormatUint(idx, 10)
-	return list, nil
+	return &apis.ScheduleList{
+		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindScheduleList},
+		Metadata: apis.ListMeta{ResourceVersion: strconv.FormatUint(idx, 10), Continue: next},
+		Items:    items,
+	}, nil
 }
 
 func (f *fsm) scheduleEvents(name string) ([]apis.RunEvent, error) {
