@@ -518,3 +518,62 @@ func TestSchedule_DependsOnFiresWhenEveryParentSucceededSinceItsLastFiring(t *te
 		assert.Len(t, f.scheduleRuns("report"), 2)
 	})
 }
+
+// Schedules due together are committed in few FireSchedules calls (one
+// Raft entry each), not one per firing.
+func TestSchedule_ManyDueFiringsShareFewEntries(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		const n = 1000
+		for i := range n {
+			f.createSchedule(newSchedule(fmt.Sprintf("s%04d", i), "@every 1m"))
+		}
+		f.settle()
+		f.advance(time.Minute)
+		assert.Len(t, f.store.firings(), n, "every Schedule fired once")
+		batches := f.store.fireBatches()
+		assert.LessOrEqual(t, len(batches), 4, "1,000 firings due together go in 4 entries of up to %d: %v", maxFiringsPerBatch, batches)
+		for _, b := range batches {
+			assert.LessOrEqual(t, b, maxFiringsPerBatch)
+		}
+	})
+}
+
+// A lone firing goes out at once, with no added delay; firings that
+// become due while every batch slot is taken go out together in the
+// next batch, as soon as one returns.
+func TestSchedule_FiringsDueWhileBatchesAreInFlightGoTogether(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.store.mu.Lock()
+		gate := make(chan struct{})
+		f.store.scheds().gate = gate
+		f.store.mu.Unlock()
+		// One Schedule due at each of maxBatchesInFlight seconds in a
+		// row, then ten due together a second later.
+		for i := range maxBatchesInFlight {
+			f.createSchedule(newSchedule(fmt.Sprintf("lone%d", i), "@every 1m"))
+			f.advance(time.Second)
+		}
+		for i := range 10 {
+			f.createSchedule(newSchedule(fmt.Sprintf("group%d", i), "@every 1m"))
+		}
+		f.advance(time.Minute - time.Duration(maxBatchesInFlight)*time.Second)
+		for i := range maxBatchesInFlight {
+			assert.Equal(t, i+1, f.store.fireCalls(), "the lone firing due now is sent at once")
+			f.advance(time.Second)
+		}
+		// Every slot holds a lone firing; the group is due now and waits.
+		assert.Equal(t, maxBatchesInFlight, f.store.fireCalls(), "the group waits for a slot")
+		assert.Empty(t, f.store.fireBatches(), "every call is held")
+		close(gate)
+		f.settle()
+		batches := f.store.fireBatches()
+		want := make([]int, maxBatchesInFlight)
+		for i := range want {
+			want[i] = 1
+		}
+		assert.Equal(t, append(want, 10), batches, "each lone firing alone and at once, the group together")
+		assert.Len(t, f.store.firings(), maxBatchesInFlight+10)
+	})
+}

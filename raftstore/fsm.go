@@ -579,6 +579,8 @@ func (a *applier) dispatch(v any) result {
 		return a.applyDeleteSchedule(c)
 	case *fireScheduleCmd:
 		return a.applyFireSchedule(c)
+	case *fireSchedulesCmd:
+		return a.applyFireSchedules(c)
 	case *updateScheduleStatusCmd:
 		return a.applyUpdateScheduleStatus(c)
 	case *appendScheduleEventsCmd:

@@ -175,6 +175,24 @@ func (a *applier) applyFireSchedule(c *fireScheduleCmd) result {
 	return result{Schedule: &next}
 }
 
+// applyFireSchedules applies a batch of firings in order, each as
+// applyFireSchedule would in an entry of its own, and reports each one's
+// outcome in Items. A firing that fails validation is refused (its item
+// says why) and the others still apply. Every firing checks all its
+// preconditions before it writes, so a refused one writes nothing.
+func (a *applier) applyFireSchedules(c *fireSchedulesCmd) result {
+	items := make([]result, len(c.Firings))
+	for i := range c.Firings {
+		f := &c.Firings[i]
+		if err := validateFiring(f); err != nil {
+			items[i] = result{Err: err}
+			continue
+		}
+		items[i] = a.applyFireSchedule(f)
+	}
+	return result{Items: items}
+}
+
 // sameInstant reports whether a and b are both nil or the same instant.
 func sameInstant(a, b *time.Time) bool {
 	if a == nil || b == nil {
