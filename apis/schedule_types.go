@@ -13,6 +13,13 @@ const (
 	// AnnotationOwner names the operational owner of a Run or Schedule (an
 	// email address or a team); notification targets may use it.
 	AnnotationOwner = "sprint/owner"
+	// AnnotationCancelReason is set by the store, in the firing's own
+	// entry, on a Run that a concurrencyPolicy Replace firing cancelled
+	// (value ReasonReplaced): the kill is reported as Replaced, while a
+	// Run cancelled by a user (spec.cancel) is reported as Cancelled.
+	// Like CronJob's batch.kubernetes.io/cronjob-scheduled-timestamp,
+	// it records what the system did on the object it did it to.
+	AnnotationCancelReason = "sprint/cancel-reason"
 )
 
 // Concurrency policies of a Schedule, as Kubernetes CronJob names them.

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"testing"
@@ -345,6 +346,11 @@ func (s *fakeStore) commitFiring(sc *apis.Schedule, f apis.Firing) {
 	for _, ref := range f.Replace {
 		if r, err := s.lookup(ref); err == nil && !r.Status.Phase.Terminal() && !r.Spec.Cancel {
 			r.Spec.Cancel = true
+			r.Metadata.Annotations = maps.Clone(r.Metadata.Annotations)
+			if r.Metadata.Annotations == nil {
+				r.Metadata.Annotations = map[string]string{}
+			}
+			r.Metadata.Annotations[apis.AnnotationCancelReason] = apis.ReasonReplaced
 			r.Metadata.Generation++
 			s.notify(apis.Modified, r)
 		}

@@ -210,6 +210,29 @@ func TestSchedule_ReplaceCancelsTheLiveRunsWithReasonReplaced(t *testing.T) {
 	})
 }
 
+// The kill reason is what the entry that set spec.cancel recorded: a
+// user's cancel of a Run whose Schedule has since fired with (a policy
+// switched to) Replace is the user's, not Replaced.
+func TestSchedule_UserCancelAfterAReplaceFiringIsCancelled(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		start := f.clock.Now()
+		f.createSchedule(newSchedule("uc", "@every 1m"))
+		f.advance(time.Minute)
+		first := unixName("uc", start.Add(time.Minute), 0)
+		f.waitPhase(first, apis.PhasePending)
+		f.advance(time.Minute) // Allow: the second firing leaves the first Run alone
+		require.Len(t, f.store.firings(), 2)
+		assert.False(t, f.store.run(first).Spec.Cancel)
+
+		f.store.editSchedule("uc", func(sc *apis.Schedule) { sc.Spec.ConcurrencyPolicy = apis.ConcurrencyReplace })
+		f.settle()
+		f.store.edit(first, func(r *apis.Run) { r.Spec.Cancel = true })
+		r := f.waitPhase(first, apis.PhaseKilled)
+		assert.Equal(t, apis.ReasonCancelled, r.Status.Reason, "the user cancelled it; no firing replaced it")
+	})
+}
+
 func TestSchedule_CatchUpAfterDowntime(t *testing.T) {
 	for _, tc := range []struct {
 		name     string

@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -112,7 +113,11 @@ func (a *applier) applyDeleteSchedule(c *deleteScheduleCmd) result {
 
 // applyFireSchedule commits one firing: every precondition is checked
 // before anything is written, so a firing is applied whole or not at all.
-func (a *applier) applyFireSchedule(c *fireScheduleCmd) result {
+//
+// markReplaced (fire_schedules only, store level 3) records the reason on
+// each Run Replace cancels (apis.AnnotationCancelReason); fire_schedule
+// does not, as the binaries before level 3 that also apply it do not.
+func (a *applier) applyFireSchedule(c *fireScheduleCmd, markReplaced bool) result {
 	cur := a.getSchedule(c.Schedule)
 	if cur == nil {
 		return result{Err: scheduleNotFound(c.Schedule)}
@@ -150,6 +155,13 @@ func (a *applier) applyFireSchedule(c *fireScheduleCmd) result {
 		next := *run
 		next.Spec.Cancel = true
 		next.Metadata.Generation++
+		if markReplaced {
+			next.Metadata.Annotations = maps.Clone(run.Metadata.Annotations)
+			if next.Metadata.Annotations == nil {
+				next.Metadata.Annotations = map[string]string{}
+			}
+			next.Metadata.Annotations[apis.AnnotationCancelReason] = apis.ReasonReplaced
+		}
 		a.putRun(&next)
 		a.emit(apis.Modified, &next)
 	}
@@ -188,7 +200,7 @@ func (a *applier) applyFireSchedules(c *fireSchedulesCmd) result {
 			items[i] = result{Err: err}
 			continue
 		}
-		items[i] = a.applyFireSchedule(f)
+		items[i] = a.applyFireSchedule(f, true)
 	}
 	return result{Items: items}
 }

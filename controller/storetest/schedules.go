@@ -228,6 +228,8 @@ var scheduleCases = []testCase{
 			Replace: []apis.RunRef{ref(live), ref(done), {Name: other.Metadata.Name, UID: "not-its-uid"}},
 		}))
 		assert.True(t, get(t, h, live.Metadata.Name).Spec.Cancel, "the live Run is cancelled")
+		assert.Equal(t, apis.ReasonReplaced, get(t, h, live.Metadata.Name).Metadata.Annotations[apis.AnnotationCancelReason], "and marked as replaced, in the same entry")
+		assert.NotContains(t, get(t, h, done.Metadata.Name).Metadata.Annotations, apis.AnnotationCancelReason)
 		assert.False(t, get(t, h, done.Metadata.Name).Spec.Cancel, "a finished Run is left alone")
 		assert.False(t, get(t, h, other.Metadata.Name).Spec.Cancel, "a Run of another UID is left alone")
 	}},
