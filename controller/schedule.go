@@ -812,7 +812,23 @@ func (s *scheduler) prepare(ctx context.Context, e *schedEntry, now time.Time) (
 		if p.Late {
 			kind = missedLate
 		}
-	case e.interval > 0, len(e.parents) > 0:
+	case e.interval > 0:
+		f.ScheduleTime = ceilSecond(e.due)
+		if dl := sc.Spec.StartingDeadlineSeconds; dl != nil {
+			// Lateness is judged from when the batch became due, not
+			// from a retry's back-off.
+			due, ok := s.intervalDue(e)
+			if !ok {
+				s.plan(e)
+				return pendingFiring{}, false
+			}
+			p := planInterval(ceilSecond(due), e.interval, now, dl)
+			f.ScheduleTime, f.MissedFirings = ceilSecond(p.Due), p.Missed
+			if p.Late {
+				kind = missedLate
+			}
+		}
+	case len(e.parents) > 0:
 		f.ScheduleTime = ceilSecond(e.due)
 	default:
 		return pendingFiring{}, false

@@ -600,3 +600,38 @@ func TestSchedule_FiringsDueWhileBatchesAreInFlightGoTogether(t *testing.T) {
 		assert.Len(t, f.store.firings(), maxBatchesInFlight+10)
 	})
 }
+
+// Interval mode honours startingDeadlineSeconds: a batch that could not
+// start within it of becoming due (here: suspended) is skipped and
+// counted, and the next is due an interval after the one skipped.
+func TestSchedule_IntervalBatchPastItsDeadlineIsMissed(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		start := f.clock.Now()
+		f.createSchedule(newSchedule("ivd", "", func(s *apis.Schedule) {
+			s.Spec.Interval = "60s"
+			s.Spec.StartingDeadlineSeconds = ptr[int64](10)
+		}))
+		f.settle()
+		first := unixName("ivd", start, 0)
+		require.Equal(t, []string{first}, f.scheduleRuns("ivd"), "the first batch fires at once")
+		f.finishRun(first, apis.PhaseSucceeded) // due again at start+60s
+		f.store.editSchedule("ivd", func(sc *apis.Schedule) { sc.Spec.Suspend = true })
+		f.advance(3*time.Minute + 30*time.Second) // 2 intervals and 90 s past due
+		f.store.editSchedule("ivd", func(sc *apis.Schedule) { sc.Spec.Suspend = false })
+		f.settle()
+
+		got := f.store.schedule("ivd")
+		skipped := start.Add(3 * time.Minute) // the latest interval, 30 s old: past the deadline too
+		require.NotNil(t, got.Status.LastScheduleTime)
+		assert.True(t, got.Status.LastScheduleTime.Equal(skipped), "lastScheduleTime %s", got.Status.LastScheduleTime)
+		assert.Equal(t, int64(3), got.Status.MissedFirings, "start+1m, +2m, +3m")
+		assert.Equal(t, []string{first}, f.scheduleRuns("ivd"), "no batch started late")
+		assert.True(t, hasPrefixIn(f.scheduleEvents("ivd"), "Missed: missed 3 firing(s)"), "events %v", f.scheduleEvents("ivd"))
+
+		f.advance(29 * time.Second)
+		assert.Equal(t, []string{first}, f.scheduleRuns("ivd"))
+		f.advance(time.Second)
+		assert.Equal(t, []string{first, unixName("ivd", skipped.Add(time.Minute), 0)}, f.scheduleRuns("ivd"), "back on the interval")
+	})
+}
