@@ -921,13 +921,16 @@ func (s *scheduler) refuse(e *schedEntry, err error, now time.Time) {
 	s.armFlush()
 }
 
-// liveRuns returns the entry's Runs that are not terminal, each checked
-// against the store's latest state (the watch may lag behind it), in
-// name order.
+// liveRuns returns the entry's fired Runs that are not terminal, each
+// checked against the store's latest state (the watch may lag behind it),
+// in name order. Runs fired by hand (create run --from) are not among
+// them: as CronJob's Forbid and Replace look only at the Jobs it created
+// (status.active), concurrencyPolicy neither waits for them nor cancels
+// them.
 func (s *scheduler) liveRuns(ctx context.Context, e *schedEntry) []apis.RunRef {
 	var live []apis.RunRef
 	for _, r := range s.runsOf(e) {
-		if r.phase.Terminal() {
+		if r.phase.Terminal() || !r.fromName {
 			continue
 		}
 		ref := apis.RunRef{Name: r.name, UID: r.uid}

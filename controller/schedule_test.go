@@ -635,3 +635,30 @@ func TestSchedule_IntervalBatchPastItsDeadlineIsMissed(t *testing.T) {
 		assert.Equal(t, []string{first, unixName("ivd", skipped.Add(time.Minute), 0)}, f.scheduleRuns("ivd"), "back on the interval")
 	})
 }
+
+// Runs fired by hand (create run --from schedule/NAME) are not the
+// Schedule's firings: as CronJob's Forbid and Replace look only at the
+// Jobs it created, Forbid does not skip for them and Replace does not
+// cancel them.
+func TestSchedule_ManualRunsAreOutsideTheConcurrencyPolicy(t *testing.T) {
+	for _, policy := range []string{apis.ConcurrencyForbid, apis.ConcurrencyReplace} {
+		t.Run(policy, func(t *testing.T) {
+			inBubble(t, func(t *testing.T) {
+				f := newFixture(t, Config{})
+				start := f.clock.Now()
+				sc := f.createSchedule(newSchedule("mn", "@every 1m", func(s *apis.Schedule) { s.Spec.ConcurrencyPolicy = policy }))
+				f.settle()
+				manual := apis.ManualRunName("mn", apis.NewManualFiringID(start), 0)
+				run := apis.RunFromTemplate(sc, manual)
+				f.store.mu.Lock()
+				f.store.add(&run, start)
+				f.store.mu.Unlock()
+				f.settle()
+				f.advance(time.Minute)
+				assert.ElementsMatch(t, []string{manual, unixName("mn", start.Add(time.Minute), 0)}, f.scheduleRuns("mn"), "fired beside the live manual Run")
+				assert.False(t, f.store.run(manual).Spec.Cancel, "the manual Run is not replaced")
+				assert.False(t, hasPrefixIn(f.scheduleEvents("mn"), "Skipped: "), "events %v", f.scheduleEvents("mn"))
+			})
+		})
+	}
+}

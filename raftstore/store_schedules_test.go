@@ -107,7 +107,7 @@ func TestStore_ScheduleLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, list.Items, 2)
 
-	manual, err := s.FireScheduleNow(ctx, apis.RunRef{Name: "etl", UID: sc.Metadata.UID}, []apis.Run{apis.RunFromTemplate(sc, apis.ManualRunName("etl", at, 0))}, nil)
+	manual, err := s.FireScheduleNow(ctx, apis.RunRef{Name: "etl", UID: sc.Metadata.UID}, []apis.Run{apis.RunFromTemplate(sc, apis.ManualRunName("etl", apis.NewManualFiringID(at), 0))}, nil)
 	require.NoError(t, err)
 	require.Len(t, manual, 1)
 	got, err := s.GetScheduleConsistent(ctx, "etl")
