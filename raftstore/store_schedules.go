@@ -227,10 +227,7 @@ func (s *Store) FireSchedules(ctx context.Context, firings []apis.Firing) []erro
 		}
 		return s.fireSeparately(ctx, firings)
 	}
-	if err := s.checkLevel(levelSchedules, "Schedules"); err != nil {
-		return fail(0, fmt.Errorf("%s: %w", cmdFireSchedules, err))
-	}
-	// Each firing is encoded once; an entry is closed at maxBatchFirings
+	// Level 3 includes level 2 (Schedules). Each firing is encoded once; an entry is closed at maxBatchFirings
 	// firings or when the next would take it past maxBatchFiringBytes
 	// (a firing larger than that goes alone).
 	var (
@@ -277,16 +274,22 @@ func (s *Store) FireSchedules(ctx context.Context, firings []apis.Firing) []erro
 	return errs
 }
 
+// maxSeparateFirings bounds the fire_schedule entries one FireSchedules
+// call has in flight below level 3.
+const maxSeparateFirings = 32
+
 // fireSeparately is FireSchedules for a cluster that is not fully
-// upgraded: one fire_schedule entry per firing, proposed together (Raft
-// still batches their disk writes).
+// upgraded: one fire_schedule entry per firing, up to maxSeparateFirings
+// proposed together (Raft still batches their disk writes).
 func (s *Store) fireSeparately(ctx context.Context, firings []apis.Firing) []error {
 	errs := make([]error, len(firings))
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxSeparateFirings)
 	for i := range firings {
+		slots <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer func() { <-slots; wg.Done() }()
 			errs[i] = s.FireSchedule(ctx, firings[i])
 		}()
 	}
