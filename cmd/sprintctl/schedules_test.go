@@ -2,7 +2,6 @@ package main
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +150,3 @@ nightly-etl   30 2 * * *                       false     1        90m ago   in 1
 	r = e.run(t, "", "get", "schedules")
 	assert.Equal(t, "No schedules found.\n", r.stderr)
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
