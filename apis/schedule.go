@@ -1,6 +1,7 @@
 package apis
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -37,9 +38,10 @@ const (
 	MaxFiringBytes = 4 << 20
 	// MaxScheduleNameLength keeps every Run name a Schedule makes a valid
 	// Run name (at most 63 characters): "<name>-<unix seconds>-<i>" for a
-	// firing and "<name>-m<unix seconds>-<i>" for a manual one, with up to
-	// 11 digits of seconds (the year 5138) and 3 of index (parallelism
-	// 1000).
+	// firing and "<name>-m<id>-<i>" for a manual one, with up to 11
+	// digits of seconds (the year 5138), an 11-character id
+	// (NewManualFiringID, until the year 4453) and 3 digits of index
+	// (parallelism 1000).
 	MaxScheduleNameLength = MaxNameLength - len("-m") - 11 - len("-") - 3
 )
 
@@ -55,9 +57,34 @@ func FiredRunName(schedule string, t time.Time, i int) string {
 }
 
 // ManualRunName is the name of the i-th Run of a firing a user asked for
-// at t, outside the schedule (sprintctl create run --from schedule/NAME).
-func ManualRunName(schedule string, t time.Time, i int) string {
-	return schedule + "-m" + strconv.FormatInt(t.Unix(), 10) + "-" + strconv.Itoa(i)
+// outside the schedule (sprintctl create run --from schedule/NAME), id
+// being that firing's NewManualFiringID: "<schedule>-m<id>-<i>". Unlike a
+// scheduled firing's, the name carries randomness, so two manual firings
+// in the same second do not collide (as kubectl's generateName).
+func ManualRunName(schedule, id string, i int) string {
+	return schedule + "-m" + id + "-" + strconv.Itoa(i)
+}
+
+// manualIDAlphabet is Kubernetes' generateName alphabet (no vowels, no
+// look-alikes).
+const manualIDAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+// NewManualFiringID names a manual firing at t: its Unix seconds in base
+// 36, zero-padded to 7 characters (so names sort by time until the year
+// 4453), then 4 random characters. 11 characters in all: a
+// MaxScheduleNameLength name plus "-m", the id, "-" and a 3-digit index
+// stays a valid Run name.
+func NewManualFiringID(t time.Time) string {
+	secs := strconv.FormatInt(max(t.Unix(), 0), 36)
+	if len(secs) < 7 {
+		secs = strings.Repeat("0", 7-len(secs)) + secs
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = manualIDAlphabet[int(b[i])%len(manualIDAlphabet)]
+	}
+	return secs + string(b)
 }
 
 // ScheduleOwnerReference is the owner reference a Run fired by s carries.

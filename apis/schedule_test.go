@@ -120,7 +120,7 @@ func TestScheduleRunNamesStayValid(t *testing.T) {
 	s.Metadata.Name = strings.Repeat("a", apis.MaxScheduleNameLength)
 	s.Metadata.UID = "u"
 	far := time.Date(5000, 1, 1, 0, 0, 0, 0, time.UTC) // 11 digits of seconds
-	for _, name := range []string{apis.FiredRunName(s.Metadata.Name, far, 999), apis.ManualRunName(s.Metadata.Name, far, 999)} {
+	for _, name := range []string{apis.FiredRunName(s.Metadata.Name, far, 999), apis.ManualRunName(s.Metadata.Name, apis.NewManualFiringID(time.Date(4400, 1, 1, 0, 0, 0, 0, time.UTC)), 999)} {
 		r := apis.RunFromTemplate(s, name)
 		assert.Empty(t, apis.ValidateRun(&r), name)
 		assert.LessOrEqual(t, len(name), apis.MaxNameLength)
@@ -128,6 +128,16 @@ func TestScheduleRunNamesStayValid(t *testing.T) {
 		assert.Equal(t, &apis.OwnerReference{APIVersion: apis.APIVersion, Kind: apis.KindSchedule, Name: s.Metadata.Name, UID: "u", Controller: true}, apis.ControllerOf(&r.Metadata))
 	}
 	assert.Equal(t, "x-1800000000-2", apis.FiredRunName("x", time.Unix(1_800_000_000, 0), 2))
+	at := time.Unix(1_800_000_000, 0)
+	id := apis.NewManualFiringID(at)
+	assert.Len(t, id, 11)
+	assert.Equal(t, "0tro8w0", id[:7], "the seconds in base 36, zero-padded: names sort by time")
+	assert.Regexp(t, "^x-m0tro8w0[bcdfghjklmnpqrstvwxz2456789]{4}-2$", apis.ManualRunName("x", id, 2))
+	seen := map[string]bool{}
+	for range 1000 {
+		seen[apis.NewManualFiringID(at)] = true
+	}
+	assert.Greater(t, len(seen), 990, "manual firings in the same second get distinct ids")
 }
 
 func TestValidateScheduleUpdate_SpecIsMutable(t *testing.T) {

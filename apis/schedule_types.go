@@ -13,6 +13,13 @@ const (
 	// AnnotationOwner names the operational owner of a Run or Schedule (an
 	// email address or a team); notification targets may use it.
 	AnnotationOwner = "sprint/owner"
+	// AnnotationCancelReason is set by the store, in the firing's own
+	// entry, on a Run that a concurrencyPolicy Replace firing cancelled
+	// (value ReasonReplaced): the kill is reported as Replaced, while a
+	// Run cancelled by a user (spec.cancel) is reported as Cancelled.
+	// Like CronJob's batch.kubernetes.io/cronjob-scheduled-timestamp,
+	// it records what the system did on the object it did it to.
+	AnnotationCancelReason = "sprint/cancel-reason"
 )
 
 // Concurrency policies of a Schedule, as Kubernetes CronJob names them.
@@ -47,10 +54,18 @@ type ScheduleSpec struct {
 	TimeZone string `json:"timeZone,omitempty" jsonschema:"maxLength=64"`
 	// Parallelism is the number of Runs per firing; default 1.
 	Parallelism int32 `json:"parallelism,omitempty" jsonschema:"minimum=0,maximum=1000"`
-	// ConcurrencyPolicy is Allow (default), Forbid or Replace.
+	// ConcurrencyPolicy is Allow (default), Forbid or Replace: whether a
+	// firing starts, is skipped, or cancels the live Runs while Runs of
+	// earlier firings are live. It has no effect with Interval, whose
+	// batches never overlap (the next waits for every Run of the previous
+	// to finish: what Forbid asks, and Replace never finds a live Run).
 	ConcurrencyPolicy string `json:"concurrencyPolicy,omitempty" jsonschema:"enum=Allow,enum=Forbid,enum=Replace"`
 	// StartingDeadlineSeconds: a firing missed by more than this is
 	// skipped and counted in status.missedFirings; nil means no deadline.
+	// With Interval, a batch not started within this of when it became
+	// due (the leader was down, the Schedule suspended) is skipped too:
+	// each interval since counts as a missed firing, and the most recent
+	// one starts if it is within the deadline.
 	StartingDeadlineSeconds *int64 `json:"startingDeadlineSeconds,omitempty" jsonschema:"minimum=0,maximum=315360000"`
 	// Suspend stops firing; live Runs are not touched.
 	Suspend bool `json:"suspend,omitempty"`

@@ -88,3 +88,30 @@ func TestClient_Schedules(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, left.Items, 2, "orphaned Runs stay")
 }
+
+// Firing a Schedule by hand twice in the same second creates two sets of
+// Runs (names with a random part, as generateName), not a 409.
+func TestClient_FireScheduleTwiceInOneSecond(t *testing.T) {
+	t.Parallel()
+	frozen := time.Date(2026, 12, 4, 19, 30, 0, 0, time.UTC)
+	srv := servertest.StartRaft(t, server.Config{Now: func() time.Time { return frozen }})
+	c, err := client.New(srv.URL, "")
+	require.NoError(t, err)
+	ctx := t.Context()
+	_, err = c.CreateSchedule(ctx, newSchedule("etl"))
+	require.NoError(t, err)
+
+	first, err := c.FireSchedule(ctx, "etl", false)
+	require.NoError(t, err)
+	second, err := c.FireSchedule(ctx, "etl", false)
+	require.NoError(t, err, "a second manual firing in the same second")
+	names := map[string]bool{}
+	for _, r := range append(first.Items, second.Items...) {
+		names[r.Metadata.Name] = true
+		assert.Regexp(t, `^etl-m0tpjcu0[bcdfghjklmnpqrstvwxz2456789]{4}-[01]$`, r.Metadata.Name)
+	}
+	assert.Len(t, names, 4, "two firings of parallelism 2")
+	mine, err := c.List(ctx, client.ListOptions{LabelSelector: apis.LabelSchedule + "=etl"})
+	require.NoError(t, err)
+	assert.Len(t, mine.Items, 4)
+}

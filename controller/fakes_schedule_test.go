@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"testing"
@@ -22,10 +23,18 @@ type fakeSchedules struct {
 	history []indexedEvent // every Schedule change, for watches from an index
 	watches []*fakeWatcher
 	fires   []apis.Firing // committed firings, in order
-	// beforeFire, when set, runs inside FireSchedule before its checks,
-	// with the store locked: a test plays another leader's commit there.
+	// batches is the size of every FireSchedules call, in order.
+	batches []int
+	// gate, when set, holds every FireSchedules call until it is closed:
+	// the calls are in flight.
+	gate chan struct{}
+	// calls counts FireSchedules calls as they start (held or not).
+	calls int
+	// beforeFire, when set, runs inside FireSchedules before each
+	// firing's checks, with the store locked: a test plays another
+	// leader's commit there.
 	beforeFire func(f apis.Firing)
-	// failFire fails the next FireSchedule calls without committing.
+	// failFire fails the next firings without committing them.
 	failFire     []error
 	statusWrites int
 }
@@ -256,12 +265,53 @@ func (s *fakeStore) lookupSchedule(ref apis.RunRef) (*apis.Schedule, error) {
 	return sc, nil
 }
 
-func (s *fakeStore) FireSchedule(_ context.Context, f apis.Firing) error {
+// FireSchedules applies each firing in order with its own outcome, as
+// raftstore's fire_schedules entry does, and records the batch's size
+// (one call stands for one entry).
+func (s *fakeStore) FireSchedules(ctx context.Context, firings []apis.Firing) []error {
+	s.mu.Lock()
+	gate := s.scheds().gate
+	s.scheds().calls++
+	s.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	errs := make([]error, len(firings))
 	if err := s.checkLeader(); err != nil {
-		return err
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
 	}
+	fs := s.scheds()
+	fs.batches = append(fs.batches, len(firings))
+	for i, f := range firings {
+		errs[i] = s.fireLocked(f)
+	}
+	return errs
+}
+
+// fireBatches returns the size of every FireSchedules call so far.
+func (s *fakeStore) fireBatches() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.scheds().batches)
+}
+
+// fireCalls returns how many FireSchedules calls started.
+func (s *fakeStore) fireCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.scheds().calls
+}
+
+// fireLocked applies one firing; caller holds s.mu.
+func (s *fakeStore) fireLocked(f apis.Firing) error {
 	fs := s.scheds()
 	if fs.beforeFire != nil {
 		fs.beforeFire(f)
@@ -296,6 +346,11 @@ func (s *fakeStore) commitFiring(sc *apis.Schedule, f apis.Firing) {
 	for _, ref := range f.Replace {
 		if r, err := s.lookup(ref); err == nil && !r.Status.Phase.Terminal() && !r.Spec.Cancel {
 			r.Spec.Cancel = true
+			r.Metadata.Annotations = maps.Clone(r.Metadata.Annotations)
+			if r.Metadata.Annotations == nil {
+				r.Metadata.Annotations = map[string]string{}
+			}
+			r.Metadata.Annotations[apis.AnnotationCancelReason] = apis.ReasonReplaced
 			r.Metadata.Generation++
 			s.notify(apis.Modified, r)
 		}

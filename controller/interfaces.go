@@ -77,18 +77,22 @@ type ScheduleStore interface {
 	// index older than the kept history gives an error matching
 	// apis.ErrGone.
 	WatchSchedules(ctx context.Context, fromIndex uint64) (ScheduleWatcher, error)
-	// FireSchedule commits one firing in one Raft entry: its Runs, the
+	// FireSchedules commits firings, each atomically: its Runs, the
 	// Schedule's new status.lastScheduleTime and missedFirings, the
-	// cancellation (spec.cancel) of the Runs it replaces and its events. It fails, committing nothing,
-	// with an error matching apis.ErrConflict when PreviousScheduleTime
-	// is not the stored lastScheduleTime (another leader fired),
-	// apis.ErrNotFound when the Schedule (with that UID) is gone, and
-	// apis.ErrAlreadyExists when a Run of that name exists.
-	FireSchedule(ctx context.Context, f apis.Firing) error
+	// cancellation (spec.cancel) of the Runs it replaces and its events,
+	// many firings sharing one Raft entry where the cluster allows. It
+	// returns one error per firing, and one firing's refusal commits
+	// nothing of it and leaves the others alone: apis.ErrConflict when
+	// PreviousScheduleTime is not the stored lastScheduleTime (another
+	// leader fired), apis.ErrNotFound when the Schedule (with that UID)
+	// is gone, apis.ErrAlreadyExists when a Run of that name exists,
+	// apis.ErrInvalid when a Run is refused; any other error (not leader,
+	// leadership lost) leaves the firing not committed or not known to be.
+	FireSchedules(ctx context.Context, firings []apis.Firing) []error
 	// UpdateScheduleStatus writes status.nextScheduleTime,
 	// lastSuccessfulTime, active and message of the Schedule ref names
 	// (its UID a precondition); lastScheduleTime and missedFirings are
-	// FireSchedule's alone. A status equal to the stored one is no write.
+	// FireSchedules' alone. A status equal to the stored one is no write.
 	UpdateScheduleStatus(ctx context.Context, ref apis.RunRef, st apis.ScheduleStatus) error
 }
 

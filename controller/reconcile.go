@@ -63,7 +63,7 @@ func (t *term) reconcile(ctx context.Context, name string) (Result, error) {
 	case run.Metadata.DeletionTimestamp != nil:
 		return t.killFor(ctx, run, att, apis.ReasonDeleted, "run deleted")
 	case run.Spec.Cancel:
-		if t.cancelReason(ctx, run) == apis.ReasonReplaced {
+		if t.cancelReason(run) == apis.ReasonReplaced {
 			return t.killFor(ctx, run, att, apis.ReasonReplaced, "a newer firing of its schedule replaced it")
 		}
 		return t.killFor(ctx, run, att, apis.ReasonCancelled, "spec.cancel set")
@@ -118,7 +118,7 @@ func (t *term) reconcileIdle(ctx context.Context, run *apis.Run, now time.Time) 
 	if run.Spec.Cancel {
 		t.launcher.send(ctx, launcherMsg{kind: msgNotPending, name: name})
 		reason, msg := apis.ReasonCancelled, "cancelled before launch"
-		if t.cancelReason(ctx, run) == apis.ReasonReplaced {
+		if t.cancelReason(run) == apis.ReasonReplaced {
 			reason, msg = apis.ReasonReplaced, "replaced before launch by a newer firing of its schedule"
 		}
 		err := t.writer.mutate(ctx, name, func(r *apis.Run, now time.Time) *statusChange {
@@ -267,23 +267,15 @@ func (t *term) abandonUnreachable(ctx context.Context, run *apis.Run, att liveAt
 }
 
 // cancelReason is why a Run with spec.cancel is killed: Replaced when the
-// Schedule that controls it (same UID, concurrencyPolicy Replace) has
-// fired since the Run's own firing — the firing's entry is what set
-// spec.cancel — else Cancelled. The evidence is the store's, so every
-// leader attributes the kill alike.
-func (t *term) cancelReason(ctx context.Context, run *apis.Run) string {
-	o := apis.ControllerOf(&run.Metadata)
-	if o == nil || o.Kind != apis.KindSchedule {
-		return apis.ReasonCancelled
+// entry of a concurrencyPolicy Replace firing set spec.cancel (it records
+// apis.AnnotationCancelReason on the Run in the same entry), else
+// Cancelled: a user's cancel. The evidence is on the Run itself, so every
+// leader attributes the kill alike, whatever the Schedule did later. (A
+// Run replaced by a fire_schedule entry, written while a member predated
+// store level 3, carries no mark and is reported Cancelled.)
+func (t *term) cancelReason(run *apis.Run) string {
+	if run.Metadata.Annotations[apis.AnnotationCancelReason] == apis.ReasonReplaced {
+		return apis.ReasonReplaced
 	}
-	firing, ok := firingOf(o.Name, run.Metadata.Name)
-	if !ok {
-		return apis.ReasonCancelled
-	}
-	sc, err := t.store.GetSchedule(ctx, o.Name)
-	if err != nil || sc.Metadata.UID != o.UID || sc.Spec.ConcurrencyPolicy != apis.ConcurrencyReplace ||
-		sc.Status.LastScheduleTime == nil || sc.Status.LastScheduleTime.Unix() <= firing {
-		return apis.ReasonCancelled
-	}
-	return apis.ReasonReplaced
+	return apis.ReasonCancelled
 }

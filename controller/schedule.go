@@ -30,10 +30,15 @@ import (
 // read again and the plan recomputed, never retried as it was.
 
 const (
-	// maxFiringsInFlight bounds concurrent FireSchedule commits: enough
-	// for Raft to batch many firings due at the same second into few
-	// disk writes, few enough not to crowd out the API's writes.
-	maxFiringsInFlight = 128
+	// maxFiringsPerBatch bounds the firings of one FireSchedules call:
+	// the firings due together share a Raft entry (the store's commit
+	// rate, not the firing logic, bounds how many Schedules can fire in
+	// the same second).
+	maxFiringsPerBatch = 256
+	// maxBatchesInFlight bounds concurrent FireSchedules calls: a firing
+	// due while they are all in flight goes in the next batch, with
+	// whatever else became due meanwhile; a lone firing goes at once.
+	maxBatchesInFlight = 4
 	// maxStatusInFlight bounds concurrent UpdateScheduleStatus commits.
 	maxStatusInFlight = 64
 	// statusWindow batches status work: changes within it (a firing and
@@ -125,7 +130,8 @@ type scheduler struct {
 	children map[string]map[string]struct{}      // parent Schedule → the Schedules that fire on it
 	dirty    map[string]struct{}                 // statuses to recompute
 	trim     map[string]struct{}                 // histories to check
-	inflight int
+	inflight int                                 // firings in flight
+	batches  int                                 // FireSchedules calls in flight
 	statusN  int
 	// statusDeferred counts status windows deferred in a row for firings.
 	statusDeferred int
@@ -150,7 +156,7 @@ func newScheduler(store Store, clk clock.Clock, cfg Config, m *metrics, log *slo
 		dirty:       map[string]struct{}{},
 		trim:        map[string]struct{}{},
 		wake:        make(chan struct{}, 1),
-		results:     make(chan func(), maxFiringsInFlight+maxStatusInFlight+2),
+		results:     make(chan func(), maxBatchesInFlight+maxStatusInFlight+2),
 	}
 }
 
@@ -731,14 +737,23 @@ func (s *scheduler) intervalDue(e *schedEntry) (time.Time, bool) {
 	return due, true
 }
 
-// fireDue starts the commit of every firing due now (as many as may be in
-// flight; a returning commit wakes the loop for the rest) and sets the
-// timer for the earliest planned one.
+// fireDue starts the commit of the firings due now, in batches of up to
+// maxFiringsPerBatch while fewer than maxBatchesInFlight are in flight (a
+// returning batch wakes the loop, and the next batch takes everything
+// due by then), and sets the timer for the earliest planned one.
 func (s *scheduler) fireDue(ctx context.Context) {
 	now := s.clock.Now()
-	for len(s.due) > 0 && !s.due[0].due.After(now) && s.inflight < maxFiringsInFlight {
-		e := heap.Pop(&s.due).(*schedEntry)
-		s.fire(ctx, e, now)
+	for s.batches < maxBatchesInFlight && len(s.due) > 0 && !s.due[0].due.After(now) {
+		var batch []pendingFiring
+		for len(batch) < maxFiringsPerBatch && len(s.due) > 0 && !s.due[0].due.After(now) {
+			e := heap.Pop(&s.due).(*schedEntry)
+			if p, ok := s.prepare(ctx, e, now); ok {
+				batch = append(batch, p)
+			}
+		}
+		if len(batch) > 0 {
+			s.send(ctx, batch)
+		}
 	}
 	var at time.Time
 	if len(s.due) > 0 && s.due[0].due.After(now) {
@@ -769,8 +784,16 @@ const (
 	missedTaken                   // a Run not of this Schedule has the firing's name
 )
 
-// fire decides one due firing and starts its commit.
-func (s *scheduler) fire(ctx context.Context, e *schedEntry, now time.Time) {
+// pendingFiring is a firing decided and on its way to the store.
+type pendingFiring struct {
+	name string
+	f    apis.Firing
+	kind firingKind
+}
+
+// prepare decides one due firing; ok is false when there is nothing to
+// commit (not due after all, or its template is refused: replanned).
+func (s *scheduler) prepare(ctx context.Context, e *schedEntry, now time.Time) (pendingFiring, bool) {
 	sc := e.obj
 	name := sc.Metadata.Name
 	f := apis.Firing{
@@ -783,16 +806,32 @@ func (s *scheduler) fire(ctx context.Context, e *schedEntry, now time.Time) {
 		p := planCron(e.cron, e.base(), now, sc.Spec.StartingDeadlineSeconds)
 		if p.Due.IsZero() {
 			s.plan(e)
-			return
+			return pendingFiring{}, false
 		}
 		f.ScheduleTime, f.MissedFirings = p.Due, p.Missed
 		if p.Late {
 			kind = missedLate
 		}
-	case e.interval > 0, len(e.parents) > 0:
+	case e.interval > 0:
+		f.ScheduleTime = ceilSecond(e.due)
+		if dl := sc.Spec.StartingDeadlineSeconds; dl != nil {
+			// Lateness is judged from when the batch became due, not
+			// from a retry's back-off.
+			due, ok := s.intervalDue(e)
+			if !ok {
+				s.plan(e)
+				return pendingFiring{}, false
+			}
+			p := planInterval(ceilSecond(due), e.interval, now, dl)
+			f.ScheduleTime, f.MissedFirings = ceilSecond(p.Due), p.Missed
+			if p.Late {
+				kind = missedLate
+			}
+		}
+	case len(e.parents) > 0:
 		f.ScheduleTime = ceilSecond(e.due)
 	default:
-		return
+		return pendingFiring{}, false
 	}
 	if kind == firedRuns && !e.taken.IsZero() && e.taken.Equal(f.ScheduleTime) {
 		kind = missedTaken
@@ -819,23 +858,50 @@ func (s *scheduler) fire(ctx context.Context, e *schedEntry, now time.Time) {
 			// leader, or a rule that changed): say so and look again.
 			s.refuse(e, err, now)
 			s.plan(e)
-			return
+			return pendingFiring{}, false
 		}
 		f.Runs = runs
 	}
 	f.Events = firingEvents(e.obj, f, kind, replaced, now)
 	e.firing = true
-	s.inflight++
+	return pendingFiring{name: name, f: f, kind: kind}, true
+}
+
+// send starts the commit of a batch of firings; their outcomes come back
+// to the loop, each handled as its own (fired).
+func (s *scheduler) send(ctx context.Context, batch []pendingFiring) {
+	s.batches++
+	s.inflight += len(batch)
+	firings := make([]apis.Firing, len(batch))
+	for i := range batch {
+		firings[i] = batch[i].f
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := s.store.FireSchedule(ctx, f)
+		errs := s.store.FireSchedules(ctx, firings)
 		at := s.clock.Now()
 		select {
-		case s.results <- func() { s.fired(ctx, name, f, kind, err, at) }:
+		case s.results <- func() { s.batchDone(ctx, batch, errs, at) }:
 		case <-ctx.Done():
 		}
 	}()
+}
+
+// errNoOutcome is the outcome of a firing its batch did not report: not
+// known to be committed, so it is retried with its precondition.
+var errNoOutcome = errors.New("the store reported no outcome for the firing")
+
+// batchDone hands each firing of a returned batch its own outcome.
+func (s *scheduler) batchDone(ctx context.Context, batch []pendingFiring, errs []error, at time.Time) {
+	s.batches--
+	for i := range batch {
+		err := errNoOutcome
+		if i < len(errs) {
+			err = errs[i]
+		}
+		s.fired(ctx, batch[i].name, batch[i].f, batch[i].kind, err, at)
+	}
 }
 
 func copyTime(t *time.Time) *time.Time {
@@ -855,13 +921,16 @@ func (s *scheduler) refuse(e *schedEntry, err error, now time.Time) {
 	s.armFlush()
 }
 
-// liveRuns returns the entry's Runs that are not terminal, each checked
-// against the store's latest state (the watch may lag behind it), in
-// name order.
+// liveRuns returns the entry's fired Runs that are not terminal, each
+// checked against the store's latest state (the watch may lag behind it),
+// in name order. Runs fired by hand (create run --from) are not among
+// them: as CronJob's Forbid and Replace look only at the Jobs it created
+// (status.active), concurrencyPolicy neither waits for them nor cancels
+// them.
 func (s *scheduler) liveRuns(ctx context.Context, e *schedEntry) []apis.RunRef {
 	var live []apis.RunRef
 	for _, r := range s.runsOf(e) {
-		if r.phase.Terminal() {
+		if r.phase.Terminal() || !r.fromName {
 			continue
 		}
 		ref := apis.RunRef{Name: r.name, UID: r.uid}

@@ -210,6 +210,29 @@ func TestSchedule_ReplaceCancelsTheLiveRunsWithReasonReplaced(t *testing.T) {
 	})
 }
 
+// The kill reason is what the entry that set spec.cancel recorded: a
+// user's cancel of a Run whose Schedule has since fired with (a policy
+// switched to) Replace is the user's, not Replaced.
+func TestSchedule_UserCancelAfterAReplaceFiringIsCancelled(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		start := f.clock.Now()
+		f.createSchedule(newSchedule("uc", "@every 1m"))
+		f.advance(time.Minute)
+		first := unixName("uc", start.Add(time.Minute), 0)
+		f.waitPhase(first, apis.PhasePending)
+		f.advance(time.Minute) // Allow: the second firing leaves the first Run alone
+		require.Len(t, f.store.firings(), 2)
+		assert.False(t, f.store.run(first).Spec.Cancel)
+
+		f.store.editSchedule("uc", func(sc *apis.Schedule) { sc.Spec.ConcurrencyPolicy = apis.ConcurrencyReplace })
+		f.settle()
+		f.store.edit(first, func(r *apis.Run) { r.Spec.Cancel = true })
+		r := f.waitPhase(first, apis.PhaseKilled)
+		assert.Equal(t, apis.ReasonCancelled, r.Status.Reason, "the user cancelled it; no firing replaced it")
+	})
+}
+
 func TestSchedule_CatchUpAfterDowntime(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -517,4 +540,125 @@ func TestSchedule_DependsOnFiresWhenEveryParentSucceededSinceItsLastFiring(t *te
 		f.advance(10 * time.Second)
 		assert.Len(t, f.scheduleRuns("report"), 2)
 	})
+}
+
+// Schedules due together are committed in few FireSchedules calls (one
+// Raft entry each), not one per firing.
+func TestSchedule_ManyDueFiringsShareFewEntries(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		const n = 1000
+		for i := range n {
+			f.createSchedule(newSchedule(fmt.Sprintf("s%04d", i), "@every 1m"))
+		}
+		f.settle()
+		f.advance(time.Minute)
+		assert.Len(t, f.store.firings(), n, "every Schedule fired once")
+		batches := f.store.fireBatches()
+		assert.LessOrEqual(t, len(batches), 4, "1,000 firings due together go in 4 entries of up to %d: %v", maxFiringsPerBatch, batches)
+		for _, b := range batches {
+			assert.LessOrEqual(t, b, maxFiringsPerBatch)
+		}
+	})
+}
+
+// A lone firing goes out at once, with no added delay; firings that
+// become due while every batch slot is taken go out together in the
+// next batch, as soon as one returns.
+func TestSchedule_FiringsDueWhileBatchesAreInFlightGoTogether(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.store.mu.Lock()
+		gate := make(chan struct{})
+		f.store.scheds().gate = gate
+		f.store.mu.Unlock()
+		// One Schedule due at each of maxBatchesInFlight seconds in a
+		// row, then ten due together a second later.
+		for i := range maxBatchesInFlight {
+			f.createSchedule(newSchedule(fmt.Sprintf("lone%d", i), "@every 1m"))
+			f.advance(time.Second)
+		}
+		for i := range 10 {
+			f.createSchedule(newSchedule(fmt.Sprintf("group%d", i), "@every 1m"))
+		}
+		f.advance(time.Minute - time.Duration(maxBatchesInFlight)*time.Second)
+		for i := range maxBatchesInFlight {
+			assert.Equal(t, i+1, f.store.fireCalls(), "the lone firing due now is sent at once")
+			f.advance(time.Second)
+		}
+		// Every slot holds a lone firing; the group is due now and waits.
+		assert.Equal(t, maxBatchesInFlight, f.store.fireCalls(), "the group waits for a slot")
+		assert.Empty(t, f.store.fireBatches(), "every call is held")
+		close(gate)
+		f.settle()
+		batches := f.store.fireBatches()
+		want := make([]int, maxBatchesInFlight)
+		for i := range want {
+			want[i] = 1
+		}
+		assert.Equal(t, append(want, 10), batches, "each lone firing alone and at once, the group together")
+		assert.Len(t, f.store.firings(), maxBatchesInFlight+10)
+	})
+}
+
+// Interval mode honours startingDeadlineSeconds: a batch that could not
+// start within it of becoming due (here: suspended) is skipped and
+// counted, and the next is due an interval after the one skipped.
+func TestSchedule_IntervalBatchPastItsDeadlineIsMissed(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		start := f.clock.Now()
+		f.createSchedule(newSchedule("ivd", "", func(s *apis.Schedule) {
+			s.Spec.Interval = "60s"
+			s.Spec.StartingDeadlineSeconds = ptr[int64](10)
+		}))
+		f.settle()
+		first := unixName("ivd", start, 0)
+		require.Equal(t, []string{first}, f.scheduleRuns("ivd"), "the first batch fires at once")
+		f.finishRun(first, apis.PhaseSucceeded) // due again at start+60s
+		f.store.editSchedule("ivd", func(sc *apis.Schedule) { sc.Spec.Suspend = true })
+		f.advance(3*time.Minute + 30*time.Second) // 2 intervals and 90 s past due
+		f.store.editSchedule("ivd", func(sc *apis.Schedule) { sc.Spec.Suspend = false })
+		f.settle()
+
+		got := f.store.schedule("ivd")
+		skipped := start.Add(3 * time.Minute) // the latest interval, 30 s old: past the deadline too
+		require.NotNil(t, got.Status.LastScheduleTime)
+		assert.True(t, got.Status.LastScheduleTime.Equal(skipped), "lastScheduleTime %s", got.Status.LastScheduleTime)
+		assert.Equal(t, int64(3), got.Status.MissedFirings, "start+1m, +2m, +3m")
+		assert.Equal(t, []string{first}, f.scheduleRuns("ivd"), "no batch started late")
+		assert.True(t, hasPrefixIn(f.scheduleEvents("ivd"), "Missed: missed 3 firing(s)"), "events %v", f.scheduleEvents("ivd"))
+
+		f.advance(29 * time.Second)
+		assert.Equal(t, []string{first}, f.scheduleRuns("ivd"))
+		f.advance(time.Second)
+		assert.Equal(t, []string{first, unixName("ivd", skipped.Add(time.Minute), 0)}, f.scheduleRuns("ivd"), "back on the interval")
+	})
+}
+
+// Runs fired by hand (create run --from schedule/NAME) are not the
+// Schedule's firings: as CronJob's Forbid and Replace look only at the
+// Jobs it created, Forbid does not skip for them and Replace does not
+// cancel them.
+func TestSchedule_ManualRunsAreOutsideTheConcurrencyPolicy(t *testing.T) {
+	for _, policy := range []string{apis.ConcurrencyForbid, apis.ConcurrencyReplace} {
+		t.Run(policy, func(t *testing.T) {
+			inBubble(t, func(t *testing.T) {
+				f := newFixture(t, Config{})
+				start := f.clock.Now()
+				sc := f.createSchedule(newSchedule("mn", "@every 1m", func(s *apis.Schedule) { s.Spec.ConcurrencyPolicy = policy }))
+				f.settle()
+				manual := apis.ManualRunName("mn", apis.NewManualFiringID(start), 0)
+				run := apis.RunFromTemplate(sc, manual)
+				f.store.mu.Lock()
+				f.store.add(&run, start)
+				f.store.mu.Unlock()
+				f.settle()
+				f.advance(time.Minute)
+				assert.ElementsMatch(t, []string{manual, unixName("mn", start.Add(time.Minute), 0)}, f.scheduleRuns("mn"), "fired beside the live manual Run")
+				assert.False(t, f.store.run(manual).Spec.Cancel, "the manual Run is not replaced")
+				assert.False(t, hasPrefixIn(f.scheduleEvents("mn"), "Skipped: "), "events %v", f.scheduleEvents("mn"))
+			})
+		})
+	}
 }

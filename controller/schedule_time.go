@@ -52,6 +52,31 @@ func planCron(s *cron.Schedule, base, now time.Time, deadline *int64) cronPlan {
 	return p
 }
 
+// planInterval is planCron for interval mode. due is when the next batch
+// became due (interval after the previous batch finished, at creation for
+// the first). Without a deadline, or within it, that batch fires, however
+// late. A batch more than deadline late (the leader was down, the Schedule
+// suspended) is not started late: each interval that passed since is a
+// firing it missed, as "@every interval" from due would count them; the
+// most recent fires if it is within the deadline (the others counted in
+// Missed), else none does (Late, all counted).
+func planInterval(due time.Time, interval time.Duration, now time.Time, deadline *int64) cronPlan {
+	if deadline == nil || interval <= 0 {
+		return cronPlan{Due: due}
+	}
+	limit := time.Duration(*deadline) * time.Second
+	if now.Sub(due) <= limit {
+		return cronPlan{Due: due}
+	}
+	n := int64(now.Sub(due) / interval)
+	last := due.Add(time.Duration(n) * interval)
+	p := cronPlan{Due: last, Missed: n}
+	if now.Sub(last) > limit {
+		p.Late, p.Missed = true, n+1
+	}
+	return p
+}
+
 // lastFiring returns the last firing at or before now and how many there
 // are from first (a firing at or before now) to it. @every schedules are
 // computed arithmetically; calendar ones are counted up to

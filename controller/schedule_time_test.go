@@ -132,3 +132,32 @@ func TestFiringNames(t *testing.T) {
 		assert.Equal(t, tc.want, got, tc.run)
 	}
 }
+
+func TestPlanInterval_DeadlineCountsTheIntervalsMissed(t *testing.T) {
+	due := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	secs := func(n int64) *int64 { return &n }
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+		now      time.Time
+		deadline *int64
+		want     cronPlan
+	}{
+		{name: "no deadline: the batch starts however late", interval: time.Minute, now: due.Add(time.Hour), want: cronPlan{Due: due}},
+		{name: "within the deadline: starts", interval: time.Minute, now: due.Add(30 * time.Second), deadline: secs(30), want: cronPlan{Due: due}},
+		{name: "past it, the latest interval within it: that one starts, the others are missed",
+			interval: time.Minute, now: due.Add(10*time.Minute + 20*time.Second), deadline: secs(30),
+			want: cronPlan{Due: due.Add(10 * time.Minute), Missed: 10}},
+		{name: "past it, the latest interval too: none starts, all missed",
+			interval: time.Minute, now: due.Add(10*time.Minute + 40*time.Second), deadline: secs(30),
+			want: cronPlan{Due: due.Add(10 * time.Minute), Missed: 11, Late: true}},
+		{name: "deadline 0, a second late: missed", interval: time.Hour, now: due.Add(time.Second), deadline: secs(0),
+			want: cronPlan{Due: due, Missed: 1, Late: true}},
+		{name: "a year at 1s is computed, not walked", interval: time.Second, now: due.Add(365 * 24 * time.Hour), deadline: secs(0),
+			want: cronPlan{Due: due.Add(365 * 24 * time.Hour), Missed: 365 * 24 * 3600}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, planInterval(due, tc.interval, tc.now, tc.deadline))
+		})
+	}
+}

@@ -21,6 +21,10 @@ const (
 	cmdUpdateScheduleStatus cmdType = 17
 	cmdAppendScheduleEvents cmdType = 18
 	cmdReleaseRuns          cmdType = 19
+	// cmdFireSchedules carries many firings, each applied as a
+	// fire_schedule entry would be, with an outcome of its own (store
+	// level 3). No ignorableFlag, for the reason above.
+	cmdFireSchedules cmdType = 36
 )
 
 // StoreLevel is the store feature level this binary supports; members
@@ -32,7 +36,8 @@ const (
 //	   schedule_events), Notifiers and their outbox (20–23, buckets
 //	   notifiers, outbox, pd_open), an attempt with its status in one
 //	   entry (30).
-const StoreLevel = 2
+//	3: many Schedules' firings in one entry (fire_schedules, 36).
+const StoreLevel = 3
 
 // Levels of the commands that came with level 2: a leader proposes none of
 // them while a member's binary predates them.
@@ -41,6 +46,11 @@ const (
 	levelNotifiers      = 2
 	levelStatusAttempts = 2
 )
+
+// levelFiringBatch is fire_schedules' level: while a member's binary
+// predates it, the leader commits each firing in a fire_schedule entry of
+// its own.
+const levelFiringBatch = 3
 
 func scheduleCmdName(t cmdType) (string, bool) {
 	switch t {
@@ -58,6 +68,8 @@ func scheduleCmdName(t cmdType) (string, bool) {
 		return "append_schedule_events", true
 	case cmdReleaseRuns:
 		return "release_runs", true
+	case cmdFireSchedules:
+		return "fire_schedules", true
 	}
 	return "", false
 }
@@ -78,6 +90,8 @@ func newScheduleCmd(t cmdType) any {
 		return &appendScheduleEventsCmd{}
 	case cmdReleaseRuns:
 		return &releaseRunsCmd{}
+	case cmdFireSchedules:
+		return &fireSchedulesCmd{}
 	}
 	return nil
 }
@@ -115,6 +129,22 @@ type fireScheduleCmd struct {
 	Replace              []runRefEntry   `json:"replace,omitempty"`
 	Events               []apis.RunEvent `json:"events,omitempty"`
 }
+
+// fireSchedulesCmd is many firings in one entry, applied in order, each
+// exactly as a fire_schedule entry of its own: its own preconditions, its
+// own outcome (result.Items), one item's refusal leaving the others
+// alone. An item that fails validateFiring is refused as such, not the
+// entry, so that one bad firing cannot hold back the others.
+type fireSchedulesCmd struct {
+	Firings []fireScheduleCmd `json:"firings"`
+}
+
+// maxBatchFirings bounds the firings of one fire_schedules entry; the
+// Store also closes an entry at maxBatchFiringBytes.
+const (
+	maxBatchFirings     = 256
+	maxBatchFiringBytes = 1 << 20
+)
 
 // runRefEntry is an apis.RunRef as the log carries it.
 type runRefEntry struct {
@@ -164,6 +194,11 @@ func validateScheduleCommand(v any) (bool, error) {
 		}
 	case *fireScheduleCmd:
 		return true, validateFiring(c)
+	case *fireSchedulesCmd:
+		// Each firing is validated when it is applied (applyFireSchedules).
+		if len(c.Firings) == 0 || len(c.Firings) > maxBatchFirings {
+			return true, fmt.Errorf("fire schedules: %d firings, want 1 to %d: %w", len(c.Firings), maxBatchFirings, apis.ErrBadRequest)
+		}
 	case *updateScheduleStatusCmd:
 		if c.Name == "" {
 			return true, fmt.Errorf("schedule status: name is required: %w", apis.ErrBadRequest)

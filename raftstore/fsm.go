@@ -578,7 +578,9 @@ func (a *applier) dispatch(v any) result {
 	case *deleteScheduleCmd:
 		return a.applyDeleteSchedule(c)
 	case *fireScheduleCmd:
-		return a.applyFireSchedule(c)
+		return a.applyFireSchedule(c, false)
+	case *fireSchedulesCmd:
+		return a.applyFireSchedules(c)
 	case *updateScheduleStatusCmd:
 		return a.applyUpdateScheduleStatus(c)
 	case *appendScheduleEventsCmd:

@@ -2,6 +2,7 @@ package raftstore
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -112,7 +113,11 @@ func (a *applier) applyDeleteSchedule(c *deleteScheduleCmd) result {
 
 // applyFireSchedule commits one firing: every precondition is checked
 // before anything is written, so a firing is applied whole or not at all.
-func (a *applier) applyFireSchedule(c *fireScheduleCmd) result {
+//
+// markReplaced (fire_schedules only, store level 3) records the reason on
+// each Run Replace cancels (apis.AnnotationCancelReason); fire_schedule
+// does not, as the binaries before level 3 that also apply it do not.
+func (a *applier) applyFireSchedule(c *fireScheduleCmd, markReplaced bool) result {
 	cur := a.getSchedule(c.Schedule)
 	if cur == nil {
 		return result{Err: scheduleNotFound(c.Schedule)}
@@ -150,6 +155,13 @@ func (a *applier) applyFireSchedule(c *fireScheduleCmd) result {
 		next := *run
 		next.Spec.Cancel = true
 		next.Metadata.Generation++
+		if markReplaced {
+			next.Metadata.Annotations = maps.Clone(run.Metadata.Annotations)
+			if next.Metadata.Annotations == nil {
+				next.Metadata.Annotations = map[string]string{}
+			}
+			next.Metadata.Annotations[apis.AnnotationCancelReason] = apis.ReasonReplaced
+		}
 		a.putRun(&next)
 		a.emit(apis.Modified, &next)
 	}
@@ -173,6 +185,24 @@ func (a *applier) applyFireSchedule(c *fireScheduleCmd) result {
 	a.putSchedule(&next)
 	a.emitSchedule(apis.Modified, &next)
 	return result{Schedule: &next}
+}
+
+// applyFireSchedules applies a batch of firings in order, each as
+// applyFireSchedule would in an entry of its own, and reports each one's
+// outcome in Items. A firing that fails validation is refused (its item
+// says why) and the others still apply. Every firing checks all its
+// preconditions before it writes, so a refused one writes nothing.
+func (a *applier) applyFireSchedules(c *fireSchedulesCmd) result {
+	items := make([]result, len(c.Firings))
+	for i := range c.Firings {
+		f := &c.Firings[i]
+		if err := validateFiring(f); err != nil {
+			items[i] = result{Err: err}
+			continue
+		}
+		items[i] = a.applyFireSchedule(f, true)
+	}
+	return result{Items: items}
 }
 
 // sameInstant reports whether a and b are both nil or the same instant.

@@ -124,6 +124,7 @@ func TestFSM_FireSchedule_Preconditions(t *testing.T) {
 	replaced, err := f.getRun("etl-100-0")
 	require.NoError(t, err)
 	assert.True(t, replaced.Spec.Cancel, "Replace cancels the live run")
+	assert.NotContains(t, replaced.Metadata.Annotations, apis.AnnotationCancelReason, "fire_schedule writes what level-2 binaries write")
 	assert.Equal(t, int64(2), replaced.Metadata.Generation)
 	kept, err := f.getRun("etl-100-1")
 	require.NoError(t, err)
@@ -344,4 +345,97 @@ func TestFSM_FireSchedule_RefusesDependencyCycles(t *testing.T) {
 	got, err := f.getSchedule("etl")
 	require.NoError(t, err)
 	assert.Nil(t, got.Status.LastScheduleTime, "a refused firing moves nothing")
+}
+
+// One fire_schedules entry: every firing keeps its own preconditions and
+// outcome, and one refused firing neither fails nor half-writes another.
+func TestFSM_FireSchedules_MixedOutcomes(t *testing.T) {
+	f := newTestFSM(t)
+	a := mustCreateSchedule(t, f, "a")
+	b := mustCreateSchedule(t, f, "b")
+	c := mustCreateSchedule(t, f, "c")
+	d := mustCreateSchedule(t, f, "d")
+	e := mustCreateSchedule(t, f, "e")
+	t100 := time.Unix(100, 0).UTC()
+	require.NoError(t, applyCmd(t, f, cmdFireSchedule, firing(b, nil, 100, 1)).Err)
+	require.NoError(t, applyCmd(t, f, cmdFireSchedule, firing(e, nil, 100, 1)).Err)
+	mustCreate(t, f, "d-160-0") // a Run not of d holds d's next firing's name
+
+	otherUID := firing(c, nil, 160, 1)
+	otherUID.UID = "other"
+	invalid := firing(e, &t100, 160, 1)
+	invalid.Runs[0].Spec.Cpus = -1
+	replace := firing(b, &t100, 160, 1)
+	replace.Replace = []runRefEntry{{Name: "b-100-0"}}
+	replace.MissedFirings = 2
+	tests := []struct {
+		name    string
+		item    fireScheduleCmd
+		want    error // nil: fired
+		created string
+	}{
+		{"fired", firing(a, nil, 160, 2), nil, "a-160-1"},
+		{"fired with Replace and missed firings", replace, nil, "b-160-0"},
+		{"the same schedule again in the same entry: conflict", firing(a, nil, 220, 1), apis.ErrConflict, ""},
+		{"stale previous time", firing(b, nil, 220, 1), apis.ErrConflict, ""},
+		{"another incarnation", otherUID, apis.ErrNotFound, ""},
+		{"a run of the name exists", firing(d, nil, 160, 1), apis.ErrAlreadyExists, ""},
+		{"refused as invalid, alone", invalid, apis.ErrInvalid, ""},
+		{"a schedule that is gone", fireScheduleCmd{Schedule: "gone", ScheduleTime: t100}, apis.ErrNotFound, ""},
+		{"fired after the refusals", firing(c, nil, 160, 1), nil, "c-160-0"},
+	}
+	cmd := fireSchedulesCmd{}
+	for _, tt := range tests {
+		cmd.Firings = append(cmd.Firings, tt.item)
+	}
+	r := applyCmd(t, f, cmdFireSchedules, cmd)
+	require.NoError(t, r.Err, "the entry as a whole is applied")
+	require.Len(t, r.Items, len(tests))
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.want == nil {
+				require.NoError(t, r.Items[i].Err)
+				_, err := f.getRun(tt.created)
+				require.NoError(t, err)
+				got, err := f.getSchedule(tt.item.Schedule)
+				require.NoError(t, err)
+				assert.True(t, got.Status.LastScheduleTime.Equal(tt.item.ScheduleTime))
+				return
+			}
+			assert.ErrorIs(t, r.Items[i].Err, tt.want)
+		})
+	}
+	gotB, err := f.getSchedule("b")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), gotB.Status.MissedFirings)
+	old, err := f.getRun("b-100-0")
+	require.NoError(t, err)
+	assert.True(t, old.Spec.Cancel, "Replace cancels the live run of b")
+	assert.Equal(t, apis.ReasonReplaced, old.Metadata.Annotations[apis.AnnotationCancelReason], "the entry records why it cancelled")
+	gotA, err := f.getSchedule("a")
+	require.NoError(t, err)
+	assert.True(t, gotA.Status.LastScheduleTime.Equal(time.Unix(160, 0)), "a's second firing wrote nothing")
+	for _, name := range []string{"a-220-0", "b-220-0", "e-160-0"} {
+		_, err := f.getRun(name)
+		assert.ErrorIs(t, err, apis.ErrNotFound, "%s is of a refused firing", name)
+	}
+	gotE, err := f.getSchedule("e")
+	require.NoError(t, err)
+	assert.True(t, gotE.Status.LastScheduleTime.Equal(t100), "the invalid firing of e wrote nothing")
+}
+
+// A fire_schedules entry with no firing, or more than the bound, is
+// rejected on every replica.
+func TestFSM_FireSchedules_RejectsEmptyAndOversized(t *testing.T) {
+	f := newTestFSM(t)
+	s := mustCreateSchedule(t, f, "etl")
+	require.ErrorIs(t, applyCmd(t, f, cmdFireSchedules, fireSchedulesCmd{}).Err, ErrRejectedEntry)
+	many := fireSchedulesCmd{Firings: make([]fireScheduleCmd, maxBatchFirings+1)}
+	for i := range many.Firings {
+		many.Firings[i] = firing(s, nil, int64(100+60*i), 0)
+	}
+	require.ErrorIs(t, applyCmd(t, f, cmdFireSchedules, many).Err, ErrRejectedEntry)
+	got, err := f.getSchedule("etl")
+	require.NoError(t, err)
+	assert.Nil(t, got.Status.LastScheduleTime)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/hashicorp/raft"
@@ -179,6 +180,13 @@ func (s *Store) DeleteSchedule(ctx context.Context, ref apis.RunRef) (*apis.Sche
 // Errors also: *apis.InvalidError, ErrNotUpgraded, *NotLeaderError,
 // ErrLeadershipLost.
 func (s *Store) FireSchedule(ctx context.Context, f apis.Firing) error {
+	_, err := s.applySchedule(ctx, cmdFireSchedule, s.firingOf(&f))
+	return err
+}
+
+// firingOf is f as the log carries it, its Runs given UIDs and creation
+// times.
+func (s *Store) firingOf(f *apis.Firing) fireScheduleCmd {
 	c := s.firingCmd(f.Schedule, f.Runs, f.Events)
 	c.PreviousScheduleTime = f.PreviousScheduleTime
 	c.ScheduleTime = f.ScheduleTime.UTC()
@@ -186,8 +194,107 @@ func (s *Store) FireSchedule(ctx context.Context, f apis.Firing) error {
 	for _, r := range f.Replace {
 		c.Replace = append(c.Replace, runRefEntry{Name: r.Name, UID: r.UID})
 	}
-	_, err := s.applySchedule(ctx, cmdFireSchedule, c)
-	return err
+	return c
+}
+
+// FireSchedules commits many firings, each with exactly FireSchedule's
+// preconditions and effects, in as few Raft entries as fit
+// (fire_schedules: up to 256 firings or about 1 MiB each, applied in
+// order). It returns one error per firing: nil when it was committed,
+// else FireSchedule's error for it (apis.ErrConflict, apis.ErrNotFound,
+// apis.ErrAlreadyExists, *apis.InvalidError), or the error of its entry
+// as a whole (*NotLeaderError, ErrLeadershipLost, a cancelled ctx: not
+// committed, or not known to be). One firing refused never fails another.
+// While a member's binary predates fire_schedules (a rolling upgrade),
+// each firing goes in a fire_schedule entry of its own.
+func (s *Store) FireSchedules(ctx context.Context, firings []apis.Firing) []error {
+	errs := make([]error, len(firings))
+	fail := func(from int, err error) []error {
+		for i := from; i < len(errs); i++ {
+			errs[i] = err
+		}
+		return errs
+	}
+	if len(firings) == 0 {
+		return errs
+	}
+	if !s.IsLeader() {
+		return fail(0, fmt.Errorf("%s: %w", cmdFireSchedules, s.notLeader()))
+	}
+	if err := s.checkLevel(levelFiringBatch, "firings batched in one entry"); err != nil {
+		if !errors.Is(err, ErrNotUpgraded) {
+			return fail(0, fmt.Errorf("%s: %w", cmdFireSchedules, err))
+		}
+		return s.fireSeparately(ctx, firings)
+	}
+	// Level 3 includes level 2 (Schedules). Each firing is encoded once; an entry is closed at maxBatchFirings
+	// firings or when the next would take it past maxBatchFiringBytes
+	// (a firing larger than that goes alone).
+	var (
+		body  []byte
+		start int
+	)
+	flush := func(end int) bool {
+		if end == start {
+			return true
+		}
+		body = append(body, "]}"...)
+		r, err := s.propose(ctx, cmdFireSchedules, json.RawMessage(body))
+		if err == nil && len(r.Items) != end-start {
+			err = fmt.Errorf("%s: %d outcomes for %d firings", cmdFireSchedules, len(r.Items), end-start)
+		}
+		if err != nil {
+			fail(start, err)
+			return false
+		}
+		for i, it := range r.Items {
+			errs[start+i] = it.Err
+		}
+		start, body = end, nil
+		return true
+	}
+	for i := range firings {
+		item, err := json.Marshal(s.firingOf(&firings[i]))
+		if err != nil {
+			return fail(i, fmt.Errorf("%s: encode firing of %s: %w", cmdFireSchedules, firings[i].Schedule.Name, err))
+		}
+		if body != nil && (i-start >= maxBatchFirings || len(body)+len(item)+2 > maxBatchFiringBytes) {
+			if !flush(i) {
+				return errs
+			}
+		}
+		if body == nil {
+			body = append(make([]byte, 0, 64<<10), `{"firings":[`...)
+		} else {
+			body = append(body, ',')
+		}
+		body = append(body, item...)
+	}
+	flush(len(firings))
+	return errs
+}
+
+// maxSeparateFirings bounds the fire_schedule entries one FireSchedules
+// call has in flight below level 3.
+const maxSeparateFirings = 32
+
+// fireSeparately is FireSchedules for a cluster that is not fully
+// upgraded: one fire_schedule entry per firing, up to maxSeparateFirings
+// proposed together (Raft still batches their disk writes).
+func (s *Store) fireSeparately(ctx context.Context, firings []apis.Firing) []error {
+	errs := make([]error, len(firings))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxSeparateFirings)
+	for i := range firings {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			errs[i] = s.FireSchedule(ctx, firings[i])
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // FireScheduleNow creates Runs of a Schedule outside its schedule (a

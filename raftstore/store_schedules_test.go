@@ -107,7 +107,7 @@ func TestStore_ScheduleLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, list.Items, 2)
 
-	manual, err := s.FireScheduleNow(ctx, apis.RunRef{Name: "etl", UID: sc.Metadata.UID}, []apis.Run{apis.RunFromTemplate(sc, apis.ManualRunName("etl", at, 0))}, nil)
+	manual, err := s.FireScheduleNow(ctx, apis.RunRef{Name: "etl", UID: sc.Metadata.UID}, []apis.Run{apis.RunFromTemplate(sc, apis.ManualRunName("etl", apis.NewManualFiringID(at), 0))}, nil)
 	require.NoError(t, err)
 	require.Len(t, manual, 1)
 	got, err := s.GetScheduleConsistent(ctx, "etl")
@@ -199,4 +199,58 @@ func TestStore_LevelTwoEntriesWaitForEveryMember(t *testing.T) {
 	n, run = launch("after-upgrade")
 	assert.Equal(t, uint64(1), n, "one entry once every member knows it")
 	assert.Equal(t, apis.PhaseStarting, run.Status.Phase)
+}
+
+// FireSchedules is gated at store level 3: while a member reports level 2
+// (a binary without fire_schedules) every firing goes in a fire_schedule
+// entry of its own; once every member reports 3, the firings share one
+// entry. Either way each firing has its own outcome.
+func TestStore_FiringBatchWaitsForEveryMember(t *testing.T) {
+	s := startScheduling(t)
+	ctx := t.Context()
+	var scs []*apis.Schedule
+	for _, name := range []string{"a", "b", "c"} {
+		sc, err := s.CreateSchedule(ctx, newSchedule(name))
+		require.NoError(t, err)
+		scs = append(scs, sc)
+	}
+	fire := func(at time.Time, prev *time.Time) (entries uint64, errs []error) {
+		t.Helper()
+		var fs []apis.Firing
+		for _, sc := range scs {
+			fs = append(fs, apis.Firing{Schedule: apis.RunRef{Name: sc.Metadata.Name, UID: sc.Metadata.UID}, PreviousScheduleTime: prev,
+				ScheduleTime: at, Runs: []apis.Run{apis.RunFromTemplate(sc, apis.FiredRunName(sc.Metadata.Name, at, 0))}})
+		}
+		fs[1].PreviousScheduleTime = &at // stale: b was never fired at at
+		before := s.AppliedIndex()
+		errs = s.FireSchedules(ctx, fs)
+		require.Len(t, errs, len(fs))
+		return s.AppliedIndex() - before, errs
+	}
+
+	setMemberRaw(t, s, `{"id":"solo","raftAddr":"`+s.RaftAddr()+`","httpAddr":"http://solo","storeLevel":2}`)
+	t1 := time.Unix(1_800_000_000, 0).UTC()
+	n, errs := fire(t1, nil)
+	assert.Equal(t, uint64(3), n, "one fire_schedule entry per firing while a member predates level 3")
+	assert.NoError(t, errs[0])
+	assert.ErrorIs(t, errs[1], apis.ErrConflict)
+	assert.NoError(t, errs[2])
+
+	setMemberRaw(t, s, `{"id":"solo","raftAddr":"`+s.RaftAddr()+`","httpAddr":"http://solo","storeLevel":3}`)
+	t2 := t1.Add(5 * time.Minute)
+	n, errs = fire(t2, &t1)
+	assert.Equal(t, uint64(1), n, "one fire_schedules entry once every member knows it")
+	assert.NoError(t, errs[0])
+	assert.ErrorIs(t, errs[1], apis.ErrConflict)
+	assert.NoError(t, errs[2])
+	for _, name := range []string{"a", "c"} {
+		got, err := s.GetSchedule(ctx, name)
+		require.NoError(t, err)
+		assert.True(t, got.Status.LastScheduleTime.Equal(t2), "%s fired at t2", name)
+		_, err = s.GetRun(ctx, apis.FiredRunName(name, t2, 0))
+		assert.NoError(t, err)
+	}
+	b, err := s.GetSchedule(ctx, "b")
+	require.NoError(t, err)
+	assert.Nil(t, b.Status.LastScheduleTime, "b's stale firings wrote nothing")
 }

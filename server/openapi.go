@@ -88,7 +88,7 @@ func openAPIOps() []oaOp {
 				{Name: "propagationPolicy", In: "query", Type: "string", Desc: "Background (default) or Foreground: delete its Runs; Orphan: keep them, without the owner reference"},
 				{Name: "resourceVersion", In: "query", Type: "string", Desc: "precondition"}},
 			Responses: errs(map[string]string{"200": "Schedule (deleted)"})},
-		{Method: "POST", Path: "/api/v1/schedules/{name}/runs", Tag: "schedules", Summary: "Fire now, outside the schedule: spec.parallelism Runs named NAME-m<unix>-<i>; lastScheduleTime is not changed",
+		{Method: "POST", Path: "/api/v1/schedules/{name}/runs", Tag: "schedules", Summary: "Fire now, outside the schedule: spec.parallelism Runs named NAME-m<id>-<i> (id: the time in base 36 and 4 random characters); lastScheduleTime is not changed",
 			Params: []oaParam{pSched, pDryRun}, Responses: errs(map[string]string{"201": "RunList (the Runs created)"})},
 		{Method: "GET", Path: "/api/v1/schedules/{name}/events", Tag: "schedules", Summary: "A Schedule's recent events (Fired, Skipped, Replaced, Missed)",
 			Params: []oaParam{pSched}, Responses: errs(map[string]string{"200": "RunEventList"})},

@@ -466,7 +466,7 @@ func (s *Server) deleteSchedule(c echo.Context) error {
 
 // fireSchedule serves POST /api/v1/schedules/{name}/runs: fire now,
 // outside the schedule (kubectl create job --from=cronjob/NAME):
-// spec.parallelism Runs named <name>-m<unix seconds>-<i> from the
+// spec.parallelism Runs named <name>-m<id>-<i> (apis.NewManualFiringID) from the
 // template, labelled and owned as a firing's, in one entry. The
 // Schedule's lastScheduleTime is not changed, and it fires even while
 // suspended (the user asked). The admission policy in force now applies.
@@ -494,8 +494,9 @@ func (s *Server) fireSchedule(c echo.Context) error {
 	}
 	now := s.cfg.Now().UTC()
 	runs := make([]apis.Run, sc.Spec.Parallelism)
+	id := apis.NewManualFiringID(now)
 	for i := range runs {
-		runs[i] = apis.RunFromTemplate(sc, apis.ManualRunName(name, now, i))
+		runs[i] = apis.RunFromTemplate(sc, apis.ManualRunName(name, id, i))
 		if err := invalid(runs[i].Metadata.Name, apis.ValidateRun(&runs[i])); err != nil {
 			return err
 		}

@@ -173,20 +173,29 @@ func TestSchedules_FireNowCascadeAndOrphan(t *testing.T) {
 	var fired apis.RunList
 	require.NoError(t, json.Unmarshal(r.body, &fired))
 	require.Len(t, fired.Items, 2, "parallelism Runs")
-	sec := strconv.FormatInt(now.Unix(), 10)
-	assert.Equal(t, "cascade-m"+sec+"-0", fired.Items[0].Metadata.Name)
+	assert.Regexp(t, "^cascade-m"+apis.NewManualFiringID(now)[:7]+"[a-z0-9]{4}-0$", fired.Items[0].Metadata.Name)
 	for _, run := range fired.Items {
 		assert.Equal(t, "cascade", run.Metadata.Labels[apis.LabelSchedule])
 		assert.Equal(t, "Schedule", apis.ControllerOf(&run.Metadata).Kind)
 	}
-	assert.Equal(t, http.StatusConflict, call(t, "POST", base+"/cascade/runs", "").code, "the same second again collides")
+	r = call(t, "POST", base+"/cascade/runs", "")
+	require.Equal(t, http.StatusCreated, r.code, "the same second again is another firing: %s", r.body)
+	var again apis.RunList
+	require.NoError(t, json.Unmarshal(r.body, &again))
+	require.Len(t, again.Items, 2)
+	assert.NotEqual(t, fired.Items[0].Metadata.Name, again.Items[0].Metadata.Name)
+	fired.Items = append(fired.Items, again.Items...)
 	sc := call(t, "GET", base+"/cascade", "").schedule(t)
 	assert.Nil(t, sc.Status.LastScheduleTime, "a manual firing does not move lastScheduleTime")
 	r = call(t, "GET", base+"/cascade/events", "")
 	require.Equal(t, http.StatusOK, r.code)
 	assert.Contains(t, string(r.body), `"reason":"Fired"`)
 	now = now.Add(time.Second)
-	require.Equal(t, http.StatusCreated, call(t, "POST", base+"/orphan/runs", "").code)
+	r = call(t, "POST", base+"/orphan/runs", "")
+	require.Equal(t, http.StatusCreated, r.code)
+	var orphaned apis.RunList
+	require.NoError(t, json.Unmarshal(r.body, &orphaned))
+	require.Len(t, orphaned.Items, 2)
 	// A Run of the same label but not owned by the Schedule stays.
 	require.Equal(t, http.StatusCreated, call(t, "POST", url+"/api/v1/runs", runJSON("bystander", func(r *apis.Run) {
 		r.Metadata.Labels = map[string]string{apis.LabelSchedule: "cascade"}
@@ -206,7 +215,7 @@ func TestSchedules_FireNowCascadeAndOrphan(t *testing.T) {
 
 	r = call(t, "DELETE", base+"/orphan?propagationPolicy=Orphan", "")
 	require.Equal(t, http.StatusOK, r.code, "%s", r.body)
-	run, err := store.GetRun(ctx, "orphan-m"+strconv.FormatInt(now.Unix(), 10)+"-1")
+	run, err := store.GetRun(ctx, orphaned.Items[1].Metadata.Name)
 	require.NoError(t, err, "orphaned Runs stay")
 	assert.Empty(t, run.Metadata.OwnerReferences, "and lose the owner reference, as Kubernetes does")
 	assert.Equal(t, "orphan", run.Metadata.Labels[apis.LabelSchedule], "but keep the label")

@@ -418,9 +418,11 @@ func (a *app) createCmd() *cobra.Command {
 		Use:   "create run --from schedule/NAME [--dry-run] [-o name|yaml|json]",
 		Short: "Fire a Schedule now, outside its schedule",
 		Long: `Create run --from schedule/NAME creates the Schedule's spec.parallelism Runs
-from its template at once (named NAME-m<unix seconds>-<i>, labelled
-sprint/schedule=NAME and owned by the Schedule), whether or not it is
-suspended. The Schedule's lastScheduleTime does not change.`,
+from its template at once (named NAME-m<id>-<i>, the id being the time in
+base 36 and 4 random characters, labelled sprint/schedule=NAME and owned by
+the Schedule), whether or not it is suspended. The Schedule's
+lastScheduleTime does not change, and its concurrencyPolicy does not count
+these Runs (as CronJob does not count kubectl create job --from).`,
 		Example: "  sprintctl create run --from schedule/nightly-etl",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"strconv"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -129,8 +129,9 @@ nightly-etl   30 2 * * *                       false     1        90m ago   in 1
 
 	r = e.run(t, "", "create", "run", "--from", "schedule/etl-batch")
 	require.Equal(t, 0, r.code, r.transcript())
-	sec := now.Add(-5 * time.Minute).Unix()
-	assert.Equal(t, "run.sprint/etl-batch-m"+itoa(sec)+"-0 created\nrun.sprint/etl-batch-m"+itoa(sec)+"-1 created\n", r.stdout)
+	id := apis.NewManualFiringID(now.Add(-5 * time.Minute))[:7] // the time part; 4 random characters follow
+	m := regexp.MustCompile(`^run\.sprint/(etl-batch-m` + id + `[a-z0-9]{4})-0 created\nrun\.sprint/etl-batch-m` + id + `[a-z0-9]{4}-1 created\n$`).FindStringSubmatch(r.stdout)
+	require.NotNil(t, m, "manual Run names: %q", r.stdout)
 	r = e.run(t, "", "create", "run", "--from", "run/etl-batch")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "want schedule/NAME")
@@ -138,7 +139,7 @@ nightly-etl   30 2 * * *                       false     1        90m ago   in 1
 	r = e.run(t, "", "delete", "schedule", "etl-batch", "--cascade=orphan")
 	require.Equal(t, 0, r.code, r.transcript())
 	assert.Equal(t, "schedule.sprint/etl-batch deleted\n", r.stdout)
-	_, err = srv.Store.GetRun(ctx, "etl-batch-m"+itoa(sec)+"-0")
+	_, err = srv.Store.GetRun(ctx, m[1]+"-0")
 	assert.NoError(t, err, "orphaned")
 	r = e.run(t, "", "delete", "schedule", "nightly-etl", "--cascade=sideways")
 	assert.Equal(t, 1, r.code)
@@ -149,5 +150,3 @@ nightly-etl   30 2 * * *                       false     1        90m ago   in 1
 	r = e.run(t, "", "get", "schedules")
 	assert.Equal(t, "No schedules found.\n", r.stderr)
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -101,6 +101,14 @@ func scheduleIndex(t *testing.T, h Harness) uint64 {
 	return idx
 }
 
+// fireOne commits one firing with FireSchedules and returns its outcome.
+func fireOne(t *testing.T, st controller.Store, f apis.Firing) error {
+	t.Helper()
+	errs := st.FireSchedules(t.Context(), []apis.Firing{f})
+	require.Len(t, errs, 1, "one outcome per firing")
+	return errs[0]
+}
+
 var firingTime = time.Date(2026, 11, 21, 12, 1, 0, 0, time.UTC)
 
 var scheduleCases = []testCase{
@@ -111,7 +119,7 @@ var scheduleCases = []testCase{
 		defer w.Stop()
 		runs := firedRuns(sc, firingTime, 2)
 		fired := apis.RunEvent{Time: firingTime, Type: apis.EventNormal, Reason: "Fired", Message: "created 2 runs", Count: 1}
-		require.NoError(t, h.Store.FireSchedule(t.Context(), apis.Firing{
+		require.NoError(t, fireOne(t, h.Store, apis.Firing{
 			Schedule: scheduleRef(sc), ScheduleTime: firingTime, MissedFirings: 2, Runs: runs, Events: []apis.RunEvent{fired},
 		}))
 		for _, want := range runs {
@@ -139,20 +147,20 @@ var scheduleCases = []testCase{
 	{"FireSchedule's preconditions refuse the whole firing", func(t *testing.T, h Harness) {
 		sc := createSchedule(t, h, "fire-b")
 		first := firedRuns(sc, firingTime, 1)
-		require.NoError(t, h.Store.FireSchedule(t.Context(), apis.Firing{Schedule: scheduleRef(sc), ScheduleTime: firingTime, Runs: first}))
+		require.NoError(t, fireOne(t, h.Store, apis.Firing{Schedule: scheduleRef(sc), ScheduleTime: firingTime, Runs: first}))
 		later := firingTime.Add(time.Minute)
 
-		err := h.Store.FireSchedule(t.Context(), apis.Firing{Schedule: scheduleRef(sc), ScheduleTime: later, Runs: firedRuns(sc, later, 1)})
+		err := fireOne(t, h.Store, apis.Firing{Schedule: scheduleRef(sc), ScheduleTime: later, Runs: firedRuns(sc, later, 1)})
 		assert.ErrorIs(t, err, apis.ErrConflict, "another leader fired: PreviousScheduleTime is not the stored one")
 
 		prev := firingTime
 		wrong := scheduleRef(sc)
 		wrong.UID = "another-uid"
-		err = h.Store.FireSchedule(t.Context(), apis.Firing{Schedule: wrong, PreviousScheduleTime: &prev, ScheduleTime: later})
+		err = fireOne(t, h.Store, apis.Firing{Schedule: wrong, PreviousScheduleTime: &prev, ScheduleTime: later})
 		assert.ErrorIs(t, err, apis.ErrNotFound, "a re-created Schedule of the same name is another")
 
 		dup := append(firedRuns(sc, later, 1), first[0])
-		err = h.Store.FireSchedule(t.Context(), apis.Firing{Schedule: scheduleRef(sc), PreviousScheduleTime: &prev, ScheduleTime: later, Runs: dup})
+		err = fireOne(t, h.Store, apis.Firing{Schedule: scheduleRef(sc), PreviousScheduleTime: &prev, ScheduleTime: later, Runs: dup})
 		assert.ErrorIs(t, err, apis.ErrAlreadyExists)
 
 		got := getSchedule(t, h, "fire-b")
@@ -160,35 +168,74 @@ var scheduleCases = []testCase{
 		_, err = h.Store.GetRun(t.Context(), dup[0].Metadata.Name)
 		assert.ErrorIs(t, err, apis.ErrNotFound)
 	}},
+	{"FireSchedules gives each firing its own outcome; a refused one leaves the others", func(t *testing.T, h Harness) {
+		a, b, c := createSchedule(t, h, "batch-a"), createSchedule(t, h, "batch-b"), createSchedule(t, h, "batch-c")
+		require.NoError(t, fireOne(t, h.Store, apis.Firing{Schedule: scheduleRef(b), ScheduleTime: firingTime, Runs: firedRuns(b, firingTime, 1)}))
+		later := firingTime.Add(time.Minute)
+		prev := firingTime
+		gone := scheduleRef(c)
+		gone.UID = "another-uid"
+		taken := firedRuns(c, later, 1)
+		taken[0].Metadata.Name = firedRuns(b, firingTime, 1)[0].Metadata.Name
+		firings := []apis.Firing{
+			{Schedule: scheduleRef(a), ScheduleTime: firingTime, Runs: firedRuns(a, firingTime, 2)},                    // fired
+			{Schedule: scheduleRef(a), ScheduleTime: later, Runs: firedRuns(a, later, 1)},                              // a fired just before: conflict
+			{Schedule: scheduleRef(b), PreviousScheduleTime: &prev, ScheduleTime: later, Runs: firedRuns(b, later, 1)}, // fired
+			{Schedule: gone, ScheduleTime: later},                                                                      // another incarnation
+			{Schedule: scheduleRef(c), ScheduleTime: later, Runs: taken},                                               // a Run of the name exists
+			{Schedule: scheduleRef(c), ScheduleTime: later, MissedFirings: 2, Runs: firedRuns(c, later, 1)},            // fired
+		}
+		errs := h.Store.FireSchedules(t.Context(), firings)
+		require.Len(t, errs, len(firings), "one outcome per firing")
+		assert.NoError(t, errs[0])
+		assert.ErrorIs(t, errs[1], apis.ErrConflict)
+		assert.NoError(t, errs[2])
+		assert.ErrorIs(t, errs[3], apis.ErrNotFound)
+		assert.ErrorIs(t, errs[4], apis.ErrAlreadyExists)
+		assert.NoError(t, errs[5])
+
+		assert.True(t, getSchedule(t, h, "batch-a").Status.LastScheduleTime.Equal(firingTime), "a's refused second firing wrote nothing")
+		_, err := h.Store.GetRun(t.Context(), firedRuns(a, later, 1)[0].Metadata.Name)
+		assert.ErrorIs(t, err, apis.ErrNotFound)
+		get(t, h, firedRuns(a, firingTime, 2)[1].Metadata.Name)
+		assert.True(t, getSchedule(t, h, "batch-b").Status.LastScheduleTime.Equal(later))
+		get(t, h, firedRuns(b, later, 1)[0].Metadata.Name)
+		gotC := getSchedule(t, h, "batch-c")
+		assert.True(t, gotC.Status.LastScheduleTime.Equal(later))
+		assert.Equal(t, int64(2), gotC.Status.MissedFirings)
+		get(t, h, firedRuns(c, later, 1)[0].Metadata.Name)
+	}},
 	{"a firing without Runs advances lastScheduleTime (skipped or missed)", func(t *testing.T, h Harness) {
 		sc := createSchedule(t, h, "fire-c")
-		require.NoError(t, h.Store.FireSchedule(t.Context(), apis.Firing{Schedule: scheduleRef(sc), ScheduleTime: firingTime, MissedFirings: 7}))
+		require.NoError(t, fireOne(t, h.Store, apis.Firing{Schedule: scheduleRef(sc), ScheduleTime: firingTime, MissedFirings: 7}))
 		got := getSchedule(t, h, "fire-c")
 		assert.True(t, got.Status.LastScheduleTime.Equal(firingTime))
 		assert.Equal(t, int64(7), got.Status.MissedFirings)
 		prev := firingTime
-		require.NoError(t, h.Store.FireSchedule(t.Context(), apis.Firing{Schedule: scheduleRef(sc), PreviousScheduleTime: &prev, ScheduleTime: firingTime.Add(time.Minute), MissedFirings: 1}))
+		require.NoError(t, fireOne(t, h.Store, apis.Firing{Schedule: scheduleRef(sc), PreviousScheduleTime: &prev, ScheduleTime: firingTime.Add(time.Minute), MissedFirings: 1}))
 		assert.Equal(t, int64(8), getSchedule(t, h, "fire-c").Status.MissedFirings, "added up")
 	}},
 	{"Replace cancels the live Runs named in the firing's entry, and only those", func(t *testing.T, h Harness) {
 		sc := createSchedule(t, h, "fire-d")
 		first := firedRuns(sc, firingTime, 3)
-		require.NoError(t, h.Store.FireSchedule(t.Context(), apis.Firing{Schedule: scheduleRef(sc), ScheduleTime: firingTime, Runs: first}))
+		require.NoError(t, fireOne(t, h.Store, apis.Firing{Schedule: scheduleRef(sc), ScheduleTime: firingTime, Runs: first}))
 		live, done, other := get(t, h, first[0].Metadata.Name), get(t, h, first[1].Metadata.Name), get(t, h, first[2].Metadata.Name)
 		require.NoError(t, updateOne(t, h, apis.StatusUpdate{Run: ref(done), Status: apis.RunStatus{Phase: apis.PhaseSucceeded}}))
 		prev := firingTime
 		later := firingTime.Add(time.Minute)
-		require.NoError(t, h.Store.FireSchedule(t.Context(), apis.Firing{
+		require.NoError(t, fireOne(t, h.Store, apis.Firing{
 			Schedule: scheduleRef(sc), PreviousScheduleTime: &prev, ScheduleTime: later, Runs: firedRuns(sc, later, 1),
 			Replace: []apis.RunRef{ref(live), ref(done), {Name: other.Metadata.Name, UID: "not-its-uid"}},
 		}))
 		assert.True(t, get(t, h, live.Metadata.Name).Spec.Cancel, "the live Run is cancelled")
+		assert.Equal(t, apis.ReasonReplaced, get(t, h, live.Metadata.Name).Metadata.Annotations[apis.AnnotationCancelReason], "and marked as replaced, in the same entry")
+		assert.NotContains(t, get(t, h, done.Metadata.Name).Metadata.Annotations, apis.AnnotationCancelReason)
 		assert.False(t, get(t, h, done.Metadata.Name).Spec.Cancel, "a finished Run is left alone")
 		assert.False(t, get(t, h, other.Metadata.Name).Spec.Cancel, "a Run of another UID is left alone")
 	}},
 	{"UpdateScheduleStatus writes the controller's fields only; an unchanged status is no write", func(t *testing.T, h Harness) {
 		sc := createSchedule(t, h, "status-a")
-		require.NoError(t, h.Store.FireSchedule(t.Context(), apis.Firing{Schedule: scheduleRef(sc), ScheduleTime: firingTime, MissedFirings: 1}))
+		require.NoError(t, fireOne(t, h.Store, apis.Firing{Schedule: scheduleRef(sc), ScheduleTime: firingTime, MissedFirings: 1}))
 		next := firingTime.Add(time.Minute)
 		bogus := firingTime.Add(time.Hour)
 		st := apis.ScheduleStatus{NextScheduleTime: &next, LastSuccessfulTime: &firingTime, Active: []string{"status-a-1-0"}, Message: "ok",
@@ -237,7 +284,7 @@ var scheduleCases = []testCase{
 		if h.Follower == nil {
 			t.Skip("no follower in this harness")
 		}
-		assert.ErrorIs(t, h.Follower.FireSchedule(t.Context(), apis.Firing{Schedule: apis.RunRef{Name: "x"}, ScheduleTime: firingTime}), apis.ErrNotLeader)
+		assert.ErrorIs(t, fireOne(t, h.Follower, apis.Firing{Schedule: apis.RunRef{Name: "x"}, ScheduleTime: firingTime}), apis.ErrNotLeader)
 		assert.ErrorIs(t, h.Follower.UpdateScheduleStatus(t.Context(), apis.RunRef{Name: "x"}, apis.ScheduleStatus{}), apis.ErrNotLeader)
 	}},
 }

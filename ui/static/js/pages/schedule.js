@@ -199,9 +199,10 @@ function mount(el, ctx, params) {
     }
   }));
 
-  // Runs fired by hand are named by the second (NAME-m<unix>-<i>): a
-  // second click within the same second is refused as AlreadyExists, so
-  // it is sent again once the next second has begun.
+  // Runs fired by hand carry a random part in their names
+  // (NAME-m<id>-<i>), so a second click in the same second is another
+  // firing; a 409 (a server before that, which named them by the second)
+  // is sent again once the next second has begun.
   fireBtn.addEventListener('click', () => act(fireBtn, async () => {
     let list;
     try {
