@@ -3,10 +3,13 @@ package apis
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sprint-project/sprint/internal/hostile"
 )
 
 // slowJSON reads data as splitJSON did before fastObject: every document
@@ -139,5 +142,36 @@ func BenchmarkDecodeOneRun(b *testing.B) {
 		if _, err := DecodeRunDocuments(data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestFastObject_FallbackWithinBudget: a body the one-pass reader reads to
+// its very end before giving up is then read again by the token reader;
+// the two passes together stay within the decoding budget.
+func TestFastObject_FallbackWithinBudget(t *testing.T) {
+	var many strings.Builder
+	many.WriteString(`{`)
+	for i := 0; many.Len() < hostile.MaxJSON-64; i++ {
+		fmt.Fprintf(&many, `"k%d":[1,"x",{}],`, i)
+	}
+	many.WriteString(`"k0":1}`)
+	var numbers strings.Builder
+	numbers.WriteString(`{"a":[`)
+	for numbers.Len() < hostile.MaxJSON-64 {
+		numbers.WriteString(`1,`)
+	}
+	numbers.WriteString(`1,]}`)
+	for name, body := range map[string]string{
+		"a field given twice at the end": many.String(),
+		"a syntax error at the end":      numbers.String(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, _, ok := fastObject([]byte(body)); ok {
+				t.Fatal("fastObject accepted the body")
+			}
+			if err := checkBudget(t, []byte(body)); err == nil {
+				t.Fatal("the body decoded")
+			}
+		})
 	}
 }
