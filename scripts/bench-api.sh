@@ -28,7 +28,8 @@
 #
 # PROFILE=W (default 64; PROFILE= for none) takes 5 s CPU profiles of the
 # leader and of one follower during the point with W writers and prints
-# their top entries; the profiles stay in OUT (default: a temporary
+# their top entries and Raft's stage timings over the same 5 s (log
+# writes, replication round trips, commit time, FSM batches); the profiles stay in OUT (default: a temporary
 # directory that is removed; set OUT to keep them).
 #
 # Needs etcd: installs Debian's etcd-server when /usr/bin/etcd is missing.
@@ -69,15 +70,66 @@ cat >"$work/benchpprof.go" <<'EOF'
 package main
 
 import (
+	"fmt"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"sort"
+	"strconv"
+	"time"
+
+	gm "github.com/armon/go-metrics"
 )
 
+// With SPRINT_BENCH_PPROF set, hashicorp/raft's own timings (it reports
+// them through go-metrics) are kept in memory per second and served as
+// text at /debug/raft-stages?since=UNIX: per metric, the count, mean and
+// max in ms over the whole seconds from since on.
 func init() {
-	if addr := os.Getenv("SPRINT_BENCH_PPROF"); addr != "" {
-		go func() { _ = http.ListenAndServe(addr, nil) }()
+	addr := os.Getenv("SPRINT_BENCH_PPROF")
+	if addr == "" {
+		return
 	}
+	inm := gm.NewInmemSink(time.Second, 5*time.Minute)
+	cfg := gm.DefaultConfig("sprint")
+	cfg.EnableHostname, cfg.EnableRuntimeMetrics = false, false
+	_, _ = gm.NewGlobal(cfg, inm)
+	http.HandleFunc("/debug/raft-stages", func(w http.ResponseWriter, r *http.Request) {
+		since, _ := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
+		type agg struct {
+			n        int
+			sum, max float64
+		}
+		all := map[string]*agg{}
+		data := inm.Data()
+		for _, iv := range data[:max(0, len(data)-1)] { // finished seconds only
+			if iv.Interval.Unix() < since {
+				continue
+			}
+			iv.RLock()
+			for _, sv := range iv.Samples {
+				a := all[sv.Name]
+				if a == nil {
+					a = &agg{}
+					all[sv.Name] = a
+				}
+				a.n += sv.Count
+				a.sum += sv.Sum
+				a.max = max(a.max, sv.Max)
+			}
+			iv.RUnlock()
+		}
+		names := make([]string, 0, len(all))
+		for n := range all {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			a := all[n]
+			fmt.Fprintf(w, "%-52s n=%6d mean=%8.3f max=%8.3f\n", n, a.n, a.sum/float64(a.n), a.max)
+		}
+	})
+	go func() { _ = http.ListenAndServe(addr, nil) }()
 }
 EOF
 build() { # build SRC_DIR OUT_DIR
@@ -162,9 +214,14 @@ profile() {
   l=$(leader_index)
   f=$(( l % 3 + 1 ))
   sleep 3 # the 1 s warm-up, then 2 s into the measurement
+  local since
+  since=$(date +%s)
   curl -fs -o "$out/$tag-w$w-leader.pprof" "http://127.0.0.1:2${l}192/debug/pprof/profile?seconds=5" &
   curl -fs -o "$out/$tag-w$w-follower.pprof" "http://127.0.0.1:2${f}192/debug/pprof/profile?seconds=5" &
   wait
+  sleep 1
+  curl -fs -o "$out/$tag-w$w-leader.stages" "http://127.0.0.1:2${l}192/debug/raft-stages?since=$since" || true
+  curl -fs -o "$out/$tag-w$w-follower.stages" "http://127.0.0.1:2${f}192/debug/raft-stages?since=$since" || true
 }
 
 endpoints_sprint="http://127.0.0.1:21190,http://127.0.0.1:22190,http://127.0.0.1:23190"
@@ -199,6 +256,19 @@ if [[ -n $PROFILE ]]; then
     [[ -s $f ]] || continue
     echo "## $(basename "$f" .pprof): top entries (flat)"
     go tool pprof -top -nodecount=25 "$f" 2>/dev/null | sed -n '4,30p'
+  done
+  # Where a write's time goes inside Raft (hashicorp/raft's timings, ms):
+  # leader.dispatchLog is the leader's log write (raft-boltdb: two fsyncs)
+  # before it replicates; replication.appendEntries.rpc a follower's round
+  # trip, its own log write (rpc.appendEntries.storeLogs) included;
+  # commitTime from the leader's dispatch to the commit; fsm.applyBatch
+  # the FSM's bbolt transaction per batch; boltdb.logsPerBatch and
+  # fsm.applyBatchNum the entries per log write and per FSM batch.
+  stages='raft\.(commitTime|leader\.dispatchLog|replication\.appendEntries\.rpc |rpc\.appendEntries\.storeLogs|boltdb\.(storeLogs|logsPerBatch)|fsm\.(applyBatch|applyBatchNum|enqueue)|thread\.(main|fsm)\.saturation)'
+  for f in "$out"/*.stages; do
+    [[ -s $f ]] || continue
+    echo "## $(basename "$f" .stages): raft stages during the profile (ms; counts per 5 s)"
+    grep -E "$stages" "$f" || true
   done
   [[ -n ${OUT:-} ]] && echo "# profiles in $out"
 fi
