@@ -676,6 +676,13 @@ func clip(key []byte) string {
 	return string(key)
 }
 
-func (a *applier) emit(t apis.EventType, run *apis.Run) {
-	*a.events = append(*a.events, watchEvent{index: a.index, typ: t, run: run})
+// emit records a change of run for watches. stored is the JSON the entry
+// stored for it, nil when there is none (a deletion): watches send it as
+// it is when it is what they would encode (the Run carries its apiVersion
+// and kind), so an event costs no encoding at all.
+func (a *applier) emit(t apis.EventType, run *apis.Run, stored []byte) {
+	if run.APIVersion != apis.APIVersion || run.Kind != apis.KindRun {
+		stored = nil
+	}
+	*a.events = append(*a.events, watchEvent{index: a.index, typ: t, run: run, json: stored})
 }

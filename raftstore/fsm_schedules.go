@@ -150,15 +150,13 @@ func (a *applier) applyFireSchedule(c *fireScheduleCmd) result {
 		next := *run
 		next.Spec.Cancel = true
 		next.Metadata.Generation++
-		a.putRun(&next)
-		a.emit(apis.Modified, &next)
+		a.emit(apis.Modified, &next, a.putRun(&next))
 	}
 	for i := range runs {
 		run := &runs[i]
 		a.del(bucketAttempts, []byte(run.Metadata.Name))
 		a.del(bucketEvents, []byte(run.Metadata.Name))
-		a.putRun(run)
-		a.emit(apis.Added, run)
+		a.emit(apis.Added, run, a.putRun(run))
 	}
 	if len(c.Events) > 0 {
 		a.appendScheduleEvents(c.Schedule, c.Events)
@@ -273,8 +271,7 @@ func (a *applier) applyReleaseRuns(c *releaseRunsCmd) result {
 		if len(refs) == 0 {
 			next.Metadata.OwnerReferences = nil
 		}
-		a.putRun(&next)
-		a.emit(apis.Modified, &next)
+		a.emit(apis.Modified, &next, a.putRun(&next))
 	}
 	return result{}
 }
