@@ -380,6 +380,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		written := map[string]*apis.Run{} // Runs this batch wrote (nil: evict), for f.runs
 		var rejected []RejectedEntry
 		err := f.db.Update(func(tx *bolt.Tx) error {
+			fills := pageFills{}
 			for i, l := range logs {
 				if l.Index <= last {
 					continue
@@ -393,7 +394,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 					// After a handler panicked, the batch is applied
 					// again from the bytes: a handler that panicked
 					// half-way may have left a decoded command modified.
-					resp, r, err := f.applyCommand(tx, l, &events, &schedEvents, written, poisoned == nil)
+					resp, r, err := f.applyCommand(tx, l, fills, &events, &schedEvents, written, poisoned == nil)
 					if err != nil {
 						return err // a handler panicked: roll back and try again
 					}
@@ -467,11 +468,11 @@ func (e entryError) Error() string { return e.err.Error() }
 // Apply response, or the rejection of an entry that does not decode or
 // validate, or a *handlerPanic error when the handler panicked. Local
 // storage failures (fatalError) keep panicking.
-func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent, schedEvents *[]scheduleEvent, written map[string]*apis.Run, usePrepared bool) (resp any, rej *RejectedEntry, err error) {
+func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, fills pageFills, events *[]watchEvent, schedEvents *[]scheduleEvent, written map[string]*apis.Run, usePrepared bool) (resp any, rej *RejectedEntry, err error) {
 	if usePrepared && len(l.Data) > 0 {
 		if v, ok := f.proposed.Load(&l.Data[0]); ok {
 			// Decoded and validated by checkProposal from these bytes.
-			return f.applyDecoded(tx, l, cmdType(l.Data[0]), v, events, schedEvents, written)
+			return f.applyDecoded(tx, l, fills, cmdType(l.Data[0]), v, events, schedEvents, written)
 		}
 	}
 	t, v, derr := decodeCommand(l.Data)
@@ -488,11 +489,11 @@ func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, events *[]watchEvent, sched
 	if verr := validateCommand(v); verr != nil {
 		return nil, newRejection(l.Index, t, RejectInvalid, verr), nil
 	}
-	return f.applyDecoded(tx, l, t, v, events, schedEvents, written)
+	return f.applyDecoded(tx, l, fills, t, v, events, schedEvents, written)
 }
 
 // applyDecoded applies a decoded and validated command; see applyCommand.
-func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, t cmdType, v any, events *[]watchEvent, schedEvents *[]scheduleEvent, written map[string]*apis.Run) (resp any, rej *RejectedEntry, err error) {
+func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, fills pageFills, t cmdType, v any, events *[]watchEvent, schedEvents *[]scheduleEvent, written map[string]*apis.Run) (resp any, rej *RejectedEntry, err error) {
 	defer func() {
 		p := recover()
 		if p == nil {
@@ -508,7 +509,7 @@ func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, t cmdType, v any, events *[
 		resp, rej = nil, nil
 		err = &handlerPanic{entry: *newRejection(l.Index, t, reason, panicError(p)), stack: string(debug.Stack())}
 	}()
-	a := applier{tx: tx, index: l.Index, events: events, schedEvents: schedEvents, written: written, cache: f.runs}
+	a := applier{tx: tx, fills: fills, index: l.Index, events: events, schedEvents: schedEvents, written: written, cache: f.runs}
 	r := f.handle(&a, v)
 	var inv *invalidEntry
 	if errors.As(r.Err, &inv) {
@@ -598,6 +599,7 @@ func (a *applier) dispatch(v any) result {
 // applier applies one entry inside the batch's transaction.
 type applier struct {
 	tx          *bolt.Tx
+	fills       pageFills // the batch's, shared by its entries
 	index       uint64
 	events      *[]watchEvent
 	schedEvents *[]scheduleEvent
@@ -612,7 +614,9 @@ type applier struct {
 }
 
 func (a *applier) put(bucket, key, val []byte) {
-	if err := a.tx.Bucket(bucket).Put(key, val); err != nil {
+	b := a.tx.Bucket(bucket)
+	a.fills.note(b, key)
+	if err := b.Put(key, val); err != nil {
 		a.writeFailed("put", bucket, key, err)
 	}
 	if string(bucket) == string(bucketRuns) {
@@ -674,6 +678,13 @@ func clip(key []byte) string {
 	return string(key)
 }
 
-func (a *applier) emit(t apis.EventType, run *apis.Run) {
-	*a.events = append(*a.events, watchEvent{index: a.index, typ: t, run: run})
+// emit records a change of run for watches. stored is the JSON the entry
+// stored for it, nil when there is none (a deletion): watches send it as
+// it is when it is what they would encode (the Run carries its apiVersion
+// and kind), so an event costs no encoding at all.
+func (a *applier) emit(t apis.EventType, run *apis.Run, stored []byte) {
+	if run.APIVersion != apis.APIVersion || run.Kind != apis.KindRun {
+		stored = nil
+	}
+	*a.events = append(*a.events, watchEvent{index: a.index, typ: t, run: run, json: stored})
 }

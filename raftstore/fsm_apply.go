@@ -56,7 +56,7 @@ func (a *applier) applyOp(op *applyOp) result {
 		a.del(bucketAttempts, []byte(op.Name))
 		a.del(bucketEvents, []byte(op.Name))
 		b := a.storeRun(&run)
-		a.emit(apis.Added, &run)
+		a.emit(apis.Added, &run, b)
 		return result{Run: &run, JSON: b, Outcome: ApplyCreated}
 	case opUpdate:
 		if cur == nil || !updateHolds(op, cur) {
@@ -72,7 +72,7 @@ func (a *applier) applyOp(op *applyOp) result {
 			panic(entryError{fmt.Errorf("apply %q: %w", op.Name, err)})
 		}
 		b := a.storeRun(&next)
-		a.emit(apis.Modified, &next)
+		a.emit(apis.Modified, &next, b)
 		return result{Run: &next, JSON: b, Outcome: ApplyConfigured}
 	default: // opCheck
 		if op.ExpectRV == "" && cur == nil || cur != nil && cur.Metadata.ResourceVersion == op.ExpectRV {

@@ -194,8 +194,7 @@ func TestFSM_HandlerPanicRejectsTheEntryAndKeepsNothingOfIt(t *testing.T) {
 			f.handle = func(a *applier, cmd any) result {
 				if c, ok := cmd.(*setFrameworkIDCmd); ok && c.ID == "poison" {
 					run := testRun("partial")
-					a.putRun(&run)
-					a.emit(apis.Added, &run)
+					a.emit(apis.Added, &run, a.putRun(&run))
 					tc.panicWith(a)
 				}
 				return a.dispatch(cmd)

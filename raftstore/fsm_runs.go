@@ -31,11 +31,9 @@ func (a *applier) getRun(name string) *apis.Run {
 	return &run
 }
 
-func (a *applier) putRun(run *apis.Run) {
-	run.Metadata.ResourceVersion = strconv.FormatUint(a.index, 10)
-	a.putJSON(bucketRuns, []byte(run.Metadata.Name), run)
-	a.wroteRun(run)
-}
+// putRun stamps the entry's index as the Run's resourceVersion, stores it
+// and returns the stored JSON (storeRun).
+func (a *applier) putRun(run *apis.Run) []byte { return a.storeRun(run) }
 
 // deleteRun removes a Run with its attempts and events and emits DELETED
 // with the delete's resourceVersion.
@@ -45,7 +43,7 @@ func (a *applier) deleteRun(run *apis.Run) {
 	a.del(bucketAttempts, name)
 	a.del(bucketEvents, name)
 	run.Metadata.ResourceVersion = strconv.FormatUint(a.index, 10)
-	a.emit(apis.Deleted, run)
+	a.emit(apis.Deleted, run, nil)
 }
 
 func notFound(name string) error {
@@ -85,8 +83,7 @@ func (a *applier) applyCreateRun(c *createRunCmd) result {
 	// Leftovers of an earlier Run of the same name must not become this one's.
 	a.del(bucketAttempts, []byte(name))
 	a.del(bucketEvents, []byte(name))
-	a.putRun(&run)
-	a.emit(apis.Added, &run)
+	a.emit(apis.Added, &run, a.putRun(&run))
 	return result{Run: &run}
 }
 
@@ -110,8 +107,7 @@ func (a *applier) applyUpdateRun(c *updateRunCmd) result {
 	if err := validateUpdate(&next); err != nil {
 		return result{Err: &invalidEntry{err}}
 	}
-	a.putRun(&next)
-	a.emit(apis.Modified, &next)
+	a.emit(apis.Modified, &next, a.putRun(&next))
 	return result{Run: &next}
 }
 
@@ -138,9 +134,9 @@ func (a *applier) applyUpdateStatus(u statusEntry) result {
 	}
 	next := *cur
 	next.Status = u.Status
-	a.putRun(&next)
+	stored := a.putRun(&next)
 	a.recordNotifications(cur, &next)
-	a.emit(apis.Modified, &next)
+	a.emit(apis.Modified, &next, stored)
 	return result{Run: &next}
 }
 
@@ -193,8 +189,7 @@ func (a *applier) applyRequestDelete(c *requestDeleteCmd) result {
 	next := *cur
 	now := c.Now
 	next.Metadata.DeletionTimestamp = &now
-	a.putRun(&next)
-	a.emit(apis.Modified, &next)
+	a.emit(apis.Modified, &next, a.putRun(&next))
 	return result{Run: &next}
 }
 

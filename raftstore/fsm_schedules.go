@@ -162,15 +162,13 @@ func (a *applier) applyFireSchedule(c *fireScheduleCmd, markReplaced bool) resul
 			}
 			next.Metadata.Annotations[apis.AnnotationCancelReason] = apis.ReasonReplaced
 		}
-		a.putRun(&next)
-		a.emit(apis.Modified, &next)
+		a.emit(apis.Modified, &next, a.putRun(&next))
 	}
 	for i := range runs {
 		run := &runs[i]
 		a.del(bucketAttempts, []byte(run.Metadata.Name))
 		a.del(bucketEvents, []byte(run.Metadata.Name))
-		a.putRun(run)
-		a.emit(apis.Added, run)
+		a.emit(apis.Added, run, a.putRun(run))
 	}
 	if len(c.Events) > 0 {
 		a.appendScheduleEvents(c.Schedule, c.Events)
@@ -303,8 +301,7 @@ func (a *applier) applyReleaseRuns(c *releaseRunsCmd) result {
 		if len(refs) == 0 {
 			next.Metadata.OwnerReferences = nil
 		}
-		a.putRun(&next)
-		a.emit(apis.Modified, &next)
+		a.emit(apis.Modified, &next, a.putRun(&next))
 	}
 	return result{}
 }

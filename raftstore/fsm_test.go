@@ -817,6 +817,16 @@ func TestFSM_RunCacheAnswersAsTheFile(t *testing.T) {
 	same("delete", "a")
 	mustCreate(t, f, "a")
 	same("re-create", "a")
+	f.runs.mu.Lock()
+	_, cached := f.runs.runs["a"]
+	f.runs.mu.Unlock()
+	assert.True(t, cached, "a live Run is cached")
+	applyCmd(t, f, cmdUpdateStatus, updateStatusCmd{Update: statusEntry{Name: "a", Status: apis.RunStatus{Phase: apis.PhaseSucceeded}}})
+	same("finished", "a")
+	f.runs.mu.Lock()
+	_, cached = f.runs.runs["a"]
+	f.runs.mu.Unlock()
+	assert.False(t, cached, "a finished Run leaves the cache")
 }
 
 // The run cache changes no outcome: the same entries applied with the

@@ -56,36 +56,49 @@ type ringEvent struct {
 	obj   *sharedRun
 }
 
-// sharedRun is a change's Run as every reader shares it: decoded, as the
-// FSM applied it, until a reader first needs its JSON; from then on the
-// JSON and the part of the Run selectors look at. A ring read by HTTP
-// watches thus holds each Run's JSON, encoded once however many watches
-// send it, and little more.
+// sharedRun is a change's Run as every reader shares it: its JSON (the
+// bytes the FSM stored, or encoded once on first use when it has none) and,
+// while the change is among the newest, the decoded Run as the FSM applied
+// it, for in-process watches (the controller) that would otherwise decode
+// it again. Older changes keep the JSON and only the part of the Run
+// selectors look at (hub.settle): the ring's 10,000 decoded Runs were 50 MiB
+// of a leader's heap, held whether or not anything watched.
 type sharedRun struct {
 	once sync.Once
-	full atomic.Pointer[apis.Run] // until encoded
-	sel  atomic.Pointer[apis.Run] // once encoded: metadata and status.phase
-	json []byte                   // set by once
+	json []byte                   // set at creation or by once
+	full atomic.Pointer[apis.Run] // until settled
+	sel  atomic.Pointer[apis.Run] // once settled: metadata and status.phase
 }
 
-func newSharedRun(r *apis.Run) *sharedRun {
-	s := &sharedRun{}
+// newSharedRun shares r; stored is its JSON when the FSM has it (else nil).
+func newSharedRun(r *apis.Run, stored []byte) *sharedRun {
+	s := &sharedRun{json: stored}
+	if stored != nil {
+		s.once.Do(func() {})
+	}
 	s.full.Store(r)
 	return s
 }
 
 func (s *sharedRun) encoded() []byte {
-	s.once.Do(func() {
-		r := s.full.Load()
-		s.json = encodeTyped(r)
-		s.sel.Store(&apis.Run{TypeMeta: r.TypeMeta, Metadata: r.Metadata, Status: apis.RunStatus{Phase: r.Status.Phase}})
-		s.full.Store(nil)
-	})
+	s.once.Do(func() { s.json = encodeTyped(s.full.Load()) })
 	return s.json
 }
 
-// selectable returns what selectors look at (the whole Run, or after
-// encoding its metadata and status.phase).
+// settle drops the decoded Run, keeping its JSON and what selectors look
+// at. Only the hub calls it, under its lock.
+func (s *sharedRun) settle() {
+	r := s.full.Load()
+	if r == nil {
+		return
+	}
+	s.encoded()
+	s.sel.Store(&apis.Run{TypeMeta: r.TypeMeta, Metadata: r.Metadata, Status: apis.RunStatus{Phase: r.Status.Phase}})
+	s.full.Store(nil)
+}
+
+// selectable returns what selectors look at (the whole Run, or once
+// settled its metadata and status.phase).
 func (s *sharedRun) selectable() *apis.Run {
 	if r := s.full.Load(); r != nil {
 		return r
@@ -166,11 +179,24 @@ func (h *hub) dispatch(events []watchEvent, index uint64) {
 		} else {
 			h.n++
 		}
-		h.ring[i] = ringEvent{index: ev.index, typ: ev.typ, obj: newSharedRun(ev.run)}
+		h.ring[i] = ringEvent{index: ev.index, typ: ev.typ, obj: newSharedRun(ev.run, ev.json)}
 		h.seq++
+		h.settleLocked()
 	}
 	h.last = index
 	h.wakeLocked()
+}
+
+// settleLocked settles the event that just fell h.buffer events behind
+// the newest: a feed that far behind is closed as too slow, so only feeds
+// resuming from an older resourceVersion (HTTP watches, which send JSON)
+// read it from now on. Caller holds h.mu.
+func (h *hub) settleLocked() {
+	if h.seq <= uint64(h.buffer) || h.buffer >= h.n {
+		return
+	}
+	s := h.seq - 1 - uint64(h.buffer)
+	h.ring[s%uint64(len(h.ring))].obj.settle()
 }
 
 // watchEvent is one change as the FSM emits it.
@@ -178,6 +204,7 @@ type watchEvent struct {
 	index uint64
 	typ   apis.EventType
 	run   *apis.Run
+	json  []byte // the Run as stored, when it is what watches send; or nil
 }
 
 // FeedOptions select what a Feed streams.

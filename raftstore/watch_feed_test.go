@@ -314,3 +314,52 @@ func TestFeed_EventsAreEncodedOnce(t *testing.T) {
 	assert.Equal(t, *want, got)
 	assert.True(t, maps.Equal(want.Metadata.Labels, got.Metadata.Labels))
 }
+
+// The history keeps decoded Runs only for its newest events (as many as a
+// feed may fall behind); older ones keep the JSON the FSM stored, and
+// feeds read the same Runs from both.
+func TestHub_OlderEventsKeepOnlyTheirJSON(t *testing.T) {
+	f := newTestFSM(t) // history 100
+	f.hub.setBuffer(3)
+	mustCreate(t, f, "first") // index 1: a feed resumes after it
+	const n = 8
+	for i := range n {
+		r := testRun(fmt.Sprintf("r%d", i))
+		if i%2 == 0 { // as the API stores them; the odd ones are encoded when read
+			r.TypeMeta = apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRun}
+		}
+		require.NoError(t, applyCmd(t, f, cmdCreateRun, createRunCmd{Run: r}).Err)
+	}
+	objs := make([]*sharedRun, n)
+	f.hub.mu.RLock()
+	for i := range n {
+		objs[i] = f.hub.ring[uint64(i+1)%uint64(len(f.hub.ring))].obj // r<i> is the ring's event i+1
+	}
+	f.hub.mu.RUnlock()
+	for i, obj := range objs {
+		if i+1 < n+1-3 {
+			assert.Nil(t, obj.full.Load(), "r%d is settled", i)
+			if assert.NotNil(t, obj.sel.Load(), "r%d", i) {
+				assert.Equal(t, fmt.Sprintf("r%d", i), obj.selectable().Metadata.Name)
+			}
+		} else {
+			assert.NotNil(t, obj.full.Load(), "r%d is among the newest", i)
+		}
+		if i%2 == 0 {
+			assert.NotNil(t, obj.json, "r%d has the stored JSON from the start", i)
+		}
+	}
+
+	feed, err := f.hub.feed(FeedOptions{ResourceVersion: 1}, nil)
+	require.NoError(t, err)
+	for i := range n {
+		want, err := f.getRun(fmt.Sprintf("r%d", i))
+		require.NoError(t, err)
+		want.TypeMeta = apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRun}
+		ev := nextNow(t, feed)
+		assert.JSONEq(t, string(mustJSON(want)), string(ev.Object()), "r%d as JSON", i)
+		got, err := ev.Run()
+		require.NoError(t, err)
+		assert.JSONEq(t, string(mustJSON(want)), string(mustJSON(got)), "r%d decoded", i)
+	}
+}
