@@ -67,7 +67,7 @@ type sharedRun struct {
 	once sync.Once
 	json []byte                   // set at creation or by once
 	full atomic.Pointer[apis.Run] // until settled
-	sel  atomic.Pointer[apis.Run] // once settled: metadata and status.phase
+	sel  atomic.Pointer[apis.Run] // once settled: what selectors look at
 }
 
 // newSharedRun shares r; stored is its JSON when the FSM has it (else nil).
@@ -93,12 +93,14 @@ func (s *sharedRun) settle() {
 		return
 	}
 	s.encoded()
-	s.sel.Store(&apis.Run{TypeMeta: r.TypeMeta, Metadata: r.Metadata, Status: apis.RunStatus{Phase: r.Status.Phase}})
+	s.sel.Store(&apis.Run{TypeMeta: r.TypeMeta, Metadata: apis.ObjectMeta{
+		Name: r.Metadata.Name, UID: r.Metadata.UID, ResourceVersion: r.Metadata.ResourceVersion, Labels: r.Metadata.Labels,
+	}, Status: apis.RunStatus{Phase: r.Status.Phase}})
 	s.full.Store(nil)
 }
 
-// selectable returns what selectors look at (the whole Run, or once
-// settled its metadata and status.phase).
+// selectable returns what selectors look at: the whole Run, or once
+// settled its name, uid, resourceVersion, labels and status.phase.
 func (s *sharedRun) selectable() *apis.Run {
 	if r := s.full.Load(); r != nil {
 		return r
@@ -216,9 +218,9 @@ type FeedOptions struct {
 	// apis.InitialEventsEndAnnotation and the listing's version, then the
 	// changes after it. It needs ResourceVersion 0.
 	List bool
-	// Match selects Runs; nil selects all. It sees a Run's metadata and
-	// status.phase (what label and field selectors select on), not its
-	// spec or the rest of its status.
+	// Match selects Runs; nil selects all. It may see no more of a Run
+	// than its name, uid, resourceVersion, labels and status.phase (what
+	// label and field selectors select on).
 	Match func(*apis.Run) bool
 }
 

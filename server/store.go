@@ -136,7 +136,8 @@ type WatchOptions struct {
 	// apis.InitialEventsEndAnnotation) at that state's version, then the
 	// changes after it. Only with ResourceVersion 0.
 	List bool
-	// Match filters Runs; nil matches all.
+	// Match filters Runs; nil matches all. It may see no more of a Run
+	// than its name, uid, resourceVersion, labels and status.phase.
 	Match func(*apis.Run) bool
 }
 
