@@ -490,12 +490,14 @@ func TestGet_WatchFromEmptyListAlignsColumns(t *testing.T) {
 }
 
 // cluster status shows the state machine's rejected entries, with the
-// last one, as GET /api/v1/cluster reports them.
+// last one, and each member's store level, as GET /api/v1/cluster reports
+// them.
 func TestCluster_StatusShowsRejectedEntries(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"nodeID":"n1","leader":"n1","state":"Leader","term":3,"commitIndex":9,"appliedIndex":9,"lastIndex":9,`+
-			`"members":[{"id":"n1","raftAddr":"127.0.0.1:9091","suffrage":"Voter","leader":true}],`+
+			`"members":[{"id":"n1","raftAddr":"127.0.0.1:9091","suffrage":"Voter","leader":true,"storeLevel":3},`+
+			`{"id":"n2","raftAddr":"127.0.0.1:9092","suffrage":"Voter"}],`+
 			`"rejectedEntries":2,"lastRejectedEntry":{"index":7,"type":"cmd(42)","reason":"unknown_type","message":"unknown command type 42"}}`)
 	}))
 	defer srv.Close()
@@ -503,6 +505,9 @@ func TestCluster_StatusShowsRejectedEntries(t *testing.T) {
 	code := run([]string{"--server", srv.URL, "cluster", "status"}, strings.NewReader(""), &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	assert.Contains(t, stdout.String(), "Rejected Entries:     2 (last: index 7, cmd(42), unknown_type: unknown command type 42)\n")
+	// Each member's store level, <none> for a binary older than levels.
+	assert.Regexp(t, `(?m)^n1 +Voter +127\.0\.0\.1:9091 +<none> +3 +\*$`, stdout.String())
+	assert.Regexp(t, `(?m)^n2 +Voter +127\.0\.0\.1:9092 +<none> +<none>\s*$`, stdout.String())
 }
 
 // A file of 1,000 Runs is applied in a few bulk requests (each one Raft

@@ -46,10 +46,17 @@ func (a *app) clusterCmd() *cobra.Command {
 				if m.Leader || m.ID == info.Leader {
 					leader = "*"
 				}
-				rows[i] = []string{m.ID, m.Suffrage, m.RaftAddr, orNone(m.HTTPAddr), leader}
+				level := "<none>" // a binary older than store levels
+				if m.StoreLevel > 0 {
+					level = strconv.Itoa(m.StoreLevel)
+				}
+				rows[i] = []string{m.ID, m.Suffrage, m.RaftAddr, orNone(m.HTTPAddr), level, leader}
 			}
 			fmt.Fprintln(a.stdout)
-			newTable(a.stdout, []string{"ID", "SUFFRAGE", "RAFT ADDRESS", "HTTP ADDRESS", "LEADER"}, rows)
+			// STORE LEVEL: which commands the member's binary knows; the
+			// leader proposes a level's commands only once every member
+			// has it (docs/raftstore.md, rolling upgrades).
+			newTable(a.stdout, []string{"ID", "SUFFRAGE", "RAFT ADDRESS", "HTTP ADDRESS", "STORE LEVEL", "LEADER"}, rows)
 			fmt.Fprintln(a.stdout)
 			a.printPolicy(cmd.Context(), c)
 			return nil
