@@ -45,9 +45,10 @@ type Config struct {
 	// (default 30s).
 	KillRetry time.Duration
 
-	// StatusBatchSize and StatusBatchWindow: status writes are collected for
-	// up to the window or the size, then committed as one Raft entry
-	// (default 256, 2ms). Events use the same limits.
+	// StatusBatchSize bounds the status writes committed as one Raft entry
+	// (default 256); the status writer waits for no window: it takes what
+	// is queued when a batch may start. Events are collected for up to
+	// 10 × StatusBatchWindow (default 2ms) or the size.
 	StatusBatchSize   int
 	StatusBatchWindow time.Duration
 

@@ -41,6 +41,7 @@ type writeReq struct {
 	// before anything else of the batch happens.
 	launch *liveAttempt
 	uid    string     // with launch: the UID of the Run it was decided for
+	acked  bool       // the update was acknowledged on receipt (earlyAck)
 	done   chan error // optional; receives the outcome
 }
 
@@ -51,7 +52,8 @@ type namedMutation struct {
 }
 
 // statusWriter is the single owner of Run status writes in a term. It
-// collects requests for StatusBatchWindow or StatusBatchSize, applies them
+// takes the requests queued when a batch may start (up to
+// StatusBatchSize; no waiting window), applies them
 // in arrival order to the Runs read at batch time, commits one
 // UpdateStatuses entry, and only then acknowledges the Mesos updates.
 type statusWriter struct {
@@ -63,7 +65,7 @@ type statusWriter struct {
 type writerDeps struct {
 	store    Store
 	clock    clock.Clock
-	cfg      Config // StatusBatchSize, StatusBatchWindow
+	cfg      Config // StatusBatchSize
 	m        *metrics
 	log      *slog.Logger
 	attempts *registry      // live attempts, ended here when their task is
@@ -81,12 +83,36 @@ func newStatusWriter(d writerDeps) *statusWriter {
 	return &statusWriter{writerDeps: d, in: make(chan writeReq, 8192)}
 }
 
+// submitUpdate queues a Mesos status update for writing. A TASK_STAGING
+// or TASK_STARTING update is acknowledged at once rather than after its
+// write commits (earlyAck): the agent forwards a task's next update only
+// once the previous one is acknowledged, so waiting would put a whole
+// commit and an ACKNOWLEDGE round trip between TASK_STARTING and
+// TASK_RUNNING on every launch; acknowledged early, TASK_RUNNING usually
+// joins TASK_STARTING's write.
 func (w *statusWriter) submitUpdate(ctx context.Context, st mesos.TaskStatus) {
 	name, _ := taskRunName(st.TaskID.Value)
+	req := writeReq{name: name, update: &st}
+	if earlyAck(st.GetState()) {
+		w.ack(ctx, st)
+		req.acked = true
+	}
 	select {
-	case w.in <- writeReq{name: name, update: &st}:
+	case w.in <- req:
 	case <-ctx.Done():
 	}
+}
+
+// earlyAck reports whether an update of this state may be acknowledged
+// before its write commits. Only the states before TASK_RUNNING qualify:
+// what they say (the task is on its way) is superseded by the update
+// Mesos sends next, which is acknowledged only once committed, and a
+// leader that loses the write reconciles every live attempt after it
+// subscribes (mesos-api.md §6.3), learning the task's latest state. A
+// TASK_RUNNING or terminal update is acknowledged only after its commit:
+// Mesos keeps re-sending it until then, so a failed write cannot lose it.
+func earlyAck(s mesos.TaskState) bool {
+	return s == mesos.TASK_STAGING || s == mesos.TASK_STARTING
 }
 
 // mutate submits m for name and, if wait, blocks until it is committed.
@@ -223,10 +249,11 @@ func (w *statusWriter) run(ctx context.Context) {
 				fresh = append(fresh, r)
 			}
 		}
-		fresh, ok := collectBatch(ctx, w.in, fresh, cfg.StatusBatchSize, cfg.StatusBatchWindow)
-		if !ok {
-			return
-		}
+		// No batching window: what is queued now goes now. Under load the
+		// batches grow by themselves, from what arrives while the
+		// pipeline's batches commit; on a quiet system a window would only
+		// delay every write.
+		fresh = drainQueued(w.in, fresh, cfg.StatusBatchSize)
 		// Finished batches free their Runs before this one is split.
 	drain:
 		for {
@@ -354,7 +381,9 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 				if !isTerminal(st.GetState()) {
 					strays = append(strays, st)
 				}
-				acksNow = append(acksNow, st)
+				if !r.acked {
+					acksNow = append(acksNow, st)
+				}
 				continue
 			}
 			if p.run.Status.TaskID != taskID {
@@ -380,7 +409,9 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 			for _, e := range tr.events {
 				events = append(events, apis.EventRecord{Run: r.name, Event: e})
 			}
-			p.acks = append(p.acks, st)
+			if !r.acked {
+				p.acks = append(p.acks, st)
+			}
 			continue
 		}
 		if p.run == nil {
@@ -561,6 +592,20 @@ func (r *eventRecorder) run(ctx context.Context) {
 			r.log.Warn("append run events failed", "events", len(batch), "err", err)
 		}
 	}
+}
+
+// drainQueued adds to batch what is queued on in now, up to max items,
+// without waiting for more.
+func drainQueued[T any](in <-chan T, batch []T, max int) []T {
+	for len(batch) < max {
+		select {
+		case item := <-in:
+			batch = append(batch, item)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // collectBatch adds to batch what arrives on in within window, up to max
