@@ -46,9 +46,10 @@ type Config struct {
 	KillRetry time.Duration
 
 	// StatusBatchSize bounds the status writes committed as one Raft entry
-	// (default 256); the status writer waits for no window: it takes what
-	// is queued when a batch may start. Events are collected for up to
-	// 10 × StatusBatchWindow (default 2ms) or the size.
+	// (default 256). StatusBatchWindow (default 2ms) is how long a status
+	// batch gathers writes while another batch commits; with none
+	// committing, a write goes at once. Events are collected for up to
+	// 10 × StatusBatchWindow or the size.
 	StatusBatchSize   int
 	StatusBatchWindow time.Duration
 

@@ -53,7 +53,8 @@ type namedMutation struct {
 
 // statusWriter is the single owner of Run status writes in a term. It
 // takes the requests queued when a batch may start (up to
-// StatusBatchSize; no waiting window), applies them
+// StatusBatchSize; with another batch committing, those that arrive
+// within StatusBatchWindow too), applies them
 // in arrival order to the Runs read at batch time, commits one
 // UpdateStatuses entry, and only then acknowledges the Mesos updates.
 type statusWriter struct {
@@ -65,7 +66,7 @@ type statusWriter struct {
 type writerDeps struct {
 	store    Store
 	clock    clock.Clock
-	cfg      Config // StatusBatchSize
+	cfg      Config // StatusBatchSize, StatusBatchWindow
 	m        *metrics
 	log      *slog.Logger
 	attempts *registry      // live attempts, ended here when their task is
@@ -249,11 +250,19 @@ func (w *statusWriter) run(ctx context.Context) {
 				fresh = append(fresh, r)
 			}
 		}
-		// No batching window: what is queued now goes now. Under load the
-		// batches grow by themselves, from what arrives while the
-		// pipeline's batches commit; on a quiet system a window would only
-		// delay every write.
-		fresh = drainQueued(w.in, fresh, cfg.StatusBatchSize)
+		// With nothing committing, what is queued goes at once: on a
+		// quiet system a batching window only delays every write. While
+		// a batch commits, the second one gathers for StatusBatchWindow,
+		// so that under load a Run costs few Raft entries (each is a
+		// commit on every member).
+		if running == 0 {
+			fresh = drainQueued(w.in, fresh, cfg.StatusBatchSize)
+		} else {
+			var ok bool
+			if fresh, ok = collectBatch(ctx, w.in, fresh, cfg.StatusBatchSize, cfg.StatusBatchWindow); !ok {
+				return
+			}
+		}
 		// Finished batches free their Runs before this one is split.
 	drain:
 		for {

@@ -292,7 +292,7 @@ func watchRunning(b *testing.B, c *cluster, suite string, n int) *runTracker {
 // the watch delivered each phase here. The stamps are the nodes' clocks,
 // the same machine's as the benchmark's.
 type runStages struct {
-	created, starting, running          time.Time // stamped by the cluster
+	created, starting, running           time.Time // stamped by the cluster
 	seenAdded, seenStarting, seenRunning time.Time // delivered by the watch
 }
 
