@@ -352,3 +352,28 @@ func TestLaunch_UniqueCountsLaunchesInFlight(t *testing.T) {
 		assert.GreaterOrEqual(t, f.log.index("sched.accept o3 "+u2), 0)
 	})
 }
+
+// A burst is spread over the held offers, at most maxPerOffer Runs each,
+// rather than packed onto the first offer that holds them all: an offer
+// is ACCEPTed only once all its Runs are recorded, so one offer of
+// thousands of Runs held every task back until the last commit.
+func TestLaunch_BurstSpreadsOverOffers(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		n := maxPerOffer + maxPerOffer/2
+		small := func(r *apis.Run) { r.Spec.Cpus, r.Spec.Mem = 0.01, 1 }
+		for i := range n {
+			f.createRun(fmt.Sprintf("r%03d", i), small)
+		}
+		f.waitPhase(fmt.Sprintf("r%03d", n-1), apis.PhasePending)
+		f.sendOffers(makeOffer("o1", "a1", 16, 65536), makeOffer("o2", "a2", 16, 65536))
+		f.expect(func() bool { return len(f.sched.taskIDs()) == n }, "all %d launched", n)
+		count := func(offer string) int {
+			acc := f.log.matching("sched.accept " + offer + " ")
+			require.Len(t, acc, 1)
+			return strings.Count(acc[0], ",") + 1
+		}
+		assert.Equal(t, maxPerOffer, count("o1"), "the oldest Runs fill the first offer up to the bound")
+		assert.Equal(t, n-maxPerOffer, count("o2"))
+	})
+}

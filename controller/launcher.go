@@ -125,8 +125,17 @@ func (l *launcher) send(ctx context.Context, m launcherMsg) {
 }
 
 // maxRecording bounds the attempts being recorded at once: enough that
-// one status batch (one Raft entry) holds a burst's launches.
-const maxRecording = 128
+// both batches of the status writer's pipeline are full of a burst's
+// launches.
+const maxRecording = 512
+
+// maxPerOffer bounds the Runs a round puts on one offer. An offer is
+// ACCEPTed once all its Runs' attempts are committed, so a burst packed
+// onto one large offer (1,600 small Runs fit an agent of 16 cpus) waited
+// for every batch of it before the first task went out; spread over
+// offers of at most a status batch's worth each, every offer goes out as
+// soon as its batch commits.
+const maxPerOffer = 128
 
 func (l *launcher) run(ctx context.Context) {
 	defer func() {
@@ -377,6 +386,9 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 		var why []*unfit
 		fitted := false
 		for _, s := range spaces {
+			if len(s.planned) >= maxPerOffer {
+				continue
+			}
 			ports, u := s.fit(run, placed, &l.re)
 			if u != nil {
 				why = append(why, u)

@@ -161,7 +161,7 @@ func (t *term) run(ctx context.Context) {
 	goFunc(t.recon.run)
 	goFunc(t.gcLoop)
 	goFunc(func(ctx context.Context) { t.schedules.run(ctx, index) })
-	for range 4 {
+	for range ackers {
 		goFunc(t.acker)
 	}
 	for range t.cfg.Workers {
@@ -321,6 +321,11 @@ func (t *term) reconcileSafely(ctx context.Context, name string) (res Result, er
 	}()
 	return t.reconcile(ctx, name)
 }
+
+// ackers is how many ACKNOWLEDGE calls are in flight at most. A task's
+// next update waits for the acknowledgement of the one before, so in a
+// burst (three updates per Run) the acknowledgements pace the launches.
+const ackers = 8
 
 // acker acknowledges status updates whose state is committed.
 func (t *term) acker(ctx context.Context) {
