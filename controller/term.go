@@ -61,7 +61,7 @@ func newTerm(c *Controller) *term {
 	t.writer = newStatusWriter(writerDeps{
 		store: c.store, clock: c.clock, cfg: c.cfg, m: c.m, log: t.log,
 		attempts: t.attempts, queue: t.queue, events: t.events,
-		apply: c.applyTaskStatus, ack: t.ack, kill: t.killNow,
+		apply: c.applyTaskStatus, ack: t.ack, tryAck: t.tryAck, kill: t.killNow,
 	})
 	t.recon = newMesosReconciler(c.sched, c.clock, c.cfg, t.attempts, t.log)
 	t.launcher = newLauncher(launcherDeps{
@@ -349,6 +349,21 @@ func (t *term) ack(ctx context.Context, st mesos.TaskStatus) {
 	select {
 	case t.acks <- st:
 	case <-ctx.Done():
+	}
+}
+
+// tryAck queues st's acknowledgement if the ackers' queue has room, and
+// reports whether it did; it never blocks (it runs on the Mesos event
+// loop).
+func (t *term) tryAck(st mesos.TaskStatus) bool {
+	if len(st.UUID) == 0 {
+		return true
+	}
+	select {
+	case t.acks <- st:
+		return true
+	default:
+		return false
 	}
 }
 

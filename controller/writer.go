@@ -74,10 +74,12 @@ type writerDeps struct {
 	events   *eventRecorder // events of the changes written
 	// apply maps a Mesos update of the Run's current attempt to its
 	// status; ack acknowledges an update once committed; kill kills a
-	// stray task.
-	apply func(run *apis.Run, st *mesos.TaskStatus, now time.Time) transition
-	ack   func(ctx context.Context, st mesos.TaskStatus)
-	kill  func(ctx context.Context, taskID, agentID, reason string) error
+	// stray task. tryAck queues an acknowledgement without blocking and
+	// reports whether it did (nil: none before the write).
+	apply  func(run *apis.Run, st *mesos.TaskStatus, now time.Time) transition
+	ack    func(ctx context.Context, st mesos.TaskStatus)
+	tryAck func(st mesos.TaskStatus) bool
+	kill   func(ctx context.Context, taskID, agentID, reason string) error
 }
 
 func newStatusWriter(d writerDeps) *statusWriter {
@@ -94,9 +96,10 @@ func newStatusWriter(d writerDeps) *statusWriter {
 func (w *statusWriter) submitUpdate(ctx context.Context, st mesos.TaskStatus) {
 	name, _ := taskRunName(st.TaskID.Value)
 	req := writeReq{name: name, update: &st}
-	if earlyAck(st.GetState()) {
-		w.ack(ctx, st)
-		req.acked = true
+	if earlyAck(st.GetState()) && w.tryAck != nil {
+		// With the ackers' queue full, it is acknowledged after its
+		// write, as any other.
+		req.acked = w.tryAck(st)
 	}
 	select {
 	case w.in <- req:

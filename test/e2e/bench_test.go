@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -161,6 +164,7 @@ func BenchmarkE2E_RunsPerSecond100Agents(b *testing.B) {
 			total.Round(time.Millisecond), percentile(lat, 50).Round(time.Millisecond),
 			percentile(lat, 90).Round(time.Millisecond), percentile(lat, 99).Round(time.Millisecond), percentile(lat, 100).Round(time.Millisecond), failures)
 		b.Logf("stages: %s", tr.stageReport())
+		b.Logf("leader controller %s", controllerCounts(c.leader().url, n))
 	}
 }
 
@@ -209,6 +213,7 @@ func BenchmarkE2E_Steady200(b *testing.B) {
 			n, rate, float64(n)/offered.Seconds(), percentile(lat, 50).Round(time.Millisecond), percentile(lat, 90).Round(time.Millisecond),
 			percentile(lat, 99).Round(time.Millisecond), percentile(lat, 100).Round(time.Millisecond), failures.Load())
 		b.Logf("stages: %s", tr.stageReport())
+		b.Logf("leader controller %s", controllerCounts(c.leader().url, n))
 	}
 }
 
@@ -351,7 +356,51 @@ func (tr *runTracker) stageReport() string {
 		parts = append(parts, fmt.Sprintf("%s p50 %v p99 %v", sg.name,
 			percentile(ds, 50).Round(100*time.Microsecond), percentile(ds, 99).Round(100*time.Microsecond)))
 	}
+	// The slowest Run, stage by stage, from its apply.
+	var worst string
+	var worstAt time.Duration
+	for name, t0 := range tr.sentAt {
+		if s := tr.stages[name]; s != nil && !s.seenRunning.IsZero() && s.seenRunning.Sub(t0) > worstAt {
+			worst, worstAt = name, s.seenRunning.Sub(t0)
+		}
+	}
+	if s := tr.stages[worst]; s != nil {
+		t0 := tr.sentAt[worst]
+		at := func(t time.Time) string {
+			if t.IsZero() {
+				return "-"
+			}
+			return t.Sub(t0).Round(100 * time.Microsecond).String()
+		}
+		parts = append(parts, fmt.Sprintf("slowest %s from its apply: created %s, added seen %s, starting batch %s, starting seen %s, running batch %s, running seen %s",
+			worst, at(s.created), at(s.seenAdded), at(s.starting), at(s.seenStarting), at(s.running), at(s.seenRunning)))
+	}
 	return strings.Join(parts, "; ")
+}
+
+// controllerCounts renders, per Run, what the leader's controller did for
+// n Runs (from its /metrics): offers accepted and declined, and status
+// batches (Raft entries of UpdateStatuses) with their mean size.
+func controllerCounts(url string, n int) string {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	val := func(name string) float64 {
+		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+		if m == nil {
+			return 0
+		}
+		var v float64
+		_, _ = fmt.Sscan(string(m[1]), &v)
+		return v
+	}
+	batches, updates := val("sprint_controller_status_batch_size_count"), val("sprint_controller_status_batch_size_sum")
+	return fmt.Sprintf("per Run: offers accepted %.2f, declined %.2f, status entries %.2f (%.1f updates each)",
+		val("sprint_controller_offers_used_total")/float64(n), val("sprint_controller_offers_declined_total")/float64(n),
+		batches/float64(n), updates/max(batches, 1))
 }
 
 // sent records that name's apply is being sent now.
