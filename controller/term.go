@@ -352,12 +352,22 @@ func (t *term) ack(ctx context.Context, st mesos.TaskStatus) {
 	}
 }
 
-// tryAck queues st's acknowledgement if the ackers' queue has room, and
+// earlyAckQueue is how many acknowledgements may wait for the ackers for
+// tryAck to queue one more. Past it, the acknowledgements that follow
+// commits are what the ackers are behind on: in a burst, early ones
+// queued in front of them held every batch's acknowledgements, and with
+// them the status writer, for seconds.
+const earlyAckQueue = 64
+
+// tryAck queues st's acknowledgement if the ackers are nearly idle, and
 // reports whether it did; it never blocks (it runs on the Mesos event
 // loop).
 func (t *term) tryAck(st mesos.TaskStatus) bool {
 	if len(st.UUID) == 0 {
 		return true
+	}
+	if len(t.acks) >= earlyAckQueue {
+		return false
 	}
 	select {
 	case t.acks <- st:

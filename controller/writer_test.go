@@ -178,3 +178,21 @@ func TestStatusWriter_IdleWriteCommitsWithoutWaiting(t *testing.T) {
 		<-done
 	})
 }
+
+// TASK_STARTING is acknowledged before its write only while the ackers
+// are nearly idle: behind a queue of acknowledgements, early ones would
+// hold up those of committed batches (and with them the status writer).
+func TestTerm_TryAckOnlyWhileTheAckersKeepUp(t *testing.T) {
+	tm := &term{acks: make(chan mesos.TaskStatus, 4096)}
+	st := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: mesos.TASK_STARTING.Enum(), UUID: []byte("u")}
+	for range earlyAckQueue - 1 {
+		tm.acks <- st
+	}
+	assert.True(t, tm.tryAck(st), "room below the bound")
+	assert.False(t, tm.tryAck(st), "the bound reached: acknowledged after the write")
+	<-tm.acks
+	assert.True(t, tm.tryAck(st))
+	noUUID := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: mesos.TASK_STARTING.Enum()}
+	assert.True(t, tm.tryAck(noUUID), "nothing to acknowledge")
+	assert.Len(t, tm.acks, earlyAckQueue)
+}
