@@ -54,7 +54,8 @@ type heldOffer struct {
 type launcher struct {
 	launcherDeps
 	in chan launcherMsg
-	// sem bounds the attempts being recorded at once, across rounds.
+	// sem bounds the offers whose launch is in flight, in the order
+	// they were planned.
 	sem chan struct{}
 	// wg counts the offers' launch goroutines; run waits for them.
 	wg sync.WaitGroup
@@ -106,7 +107,7 @@ func newLauncher(d launcherDeps) *launcher {
 	return &launcher{
 		launcherDeps: d,
 		in:           make(chan launcherMsg, 4096),
-		sem:          make(chan struct{}, maxRecording),
+		sem:          make(chan struct{}, maxOffersLaunching),
 		offers:       map[string]*heldOffer{},
 		pending:      map[string]*apis.Run{},
 		launching:    map[string]inFlight{},
@@ -124,10 +125,13 @@ func (l *launcher) send(ctx context.Context, m launcherMsg) {
 	}
 }
 
-// maxRecording bounds the attempts being recorded at once: enough that
-// both batches of the status writer's pipeline are full of a burst's
-// launches.
-const maxRecording = 512
+// maxOffersLaunching bounds the offers whose attempts are being
+// recorded at once (each with at most maxPerOffer Runs): enough to fill
+// both batches of the status writer's pipeline in a burst. A bound per
+// offer rather than per attempt: with one per attempt, an offer's last
+// attempts waited behind later offers' first ones, and its ACCEPT, which
+// waits for all of them, with them (seconds, in a burst).
+const maxOffersLaunching = 4
 
 // maxPerOffer bounds the Runs a round puts on one offer. An offer is
 // ACCEPTed once all its Runs' attempts are committed, so a burst packed
@@ -463,25 +467,26 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 // with the recorded ones' tasks, or DECLINEs it when none was recorded.
 // It reports whether the offer was accepted and the Runs not recorded.
 func (l *launcher) launchOffer(ctx context.Context, s *offerSpace, now time.Time) (used bool, failed []string) {
-	var wg sync.WaitGroup
-	for i := range s.planned {
-		pl := &s.planned[i]
-		select {
-		case l.sem <- struct{}{}:
-		case <-ctx.Done():
-			pl.taskID = ""
-			continue
+	select {
+	case l.sem <- struct{}{}:
+		defer func() { <-l.sem }()
+		var wg sync.WaitGroup
+		for i := range s.planned {
+			pl := &s.planned[i]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if !l.record(ctx, s, pl, now) {
+					pl.taskID = ""
+				}
+			}()
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-l.sem }()
-			if !l.record(ctx, s, pl, now) {
-				pl.taskID = ""
-			}
-		}()
+		wg.Wait()
+	case <-ctx.Done():
+		for i := range s.planned {
+			s.planned[i].taskID = ""
+		}
 	}
-	wg.Wait()
 
 	var tasks []mesos.TaskInfo
 	var recorded []plannedLaunch
