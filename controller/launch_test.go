@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -375,5 +376,52 @@ func TestLaunch_BurstSpreadsOverOffers(t *testing.T) {
 		}
 		assert.Equal(t, maxPerOffer, count("o1"), "the oldest Runs fill the first offer up to the bound")
 		assert.Equal(t, n-maxPerOffer, count("o2"))
+	})
+}
+
+// At most maxRecording attempts are recorded at once; the Runs beyond
+// wait, pending, without the held offers being declined for them, and
+// launch once earlier launches are over.
+func TestLaunch_BoundsAttemptsInFlightWithoutDecliningOffers(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		hold := make(chan struct{})
+		var mu sync.Mutex
+		recording := map[string]bool{}
+		f.store.mu.Lock()
+		f.store.statusGate = func(us []apis.StatusUpdate) <-chan struct{} {
+			for _, u := range us {
+				if u.Attempt != nil {
+					mu.Lock()
+					for _, v := range us {
+						recording[v.Run.Name] = true
+					}
+					mu.Unlock()
+					return hold
+				}
+			}
+			return nil
+		}
+		f.store.mu.Unlock()
+		n := maxRecording + 10
+		small := func(r *apis.Run) { r.Spec.Cpus, r.Spec.Mem = 0.01, 1 }
+		for i := range n {
+			f.createRun(fmt.Sprintf("r%04d", i), small)
+		}
+		f.waitPhase(fmt.Sprintf("r%04d", n-1), apis.PhasePending)
+		var offers []mesos.Offer
+		for i := range n/maxPerOffer + 2 {
+			offers = append(offers, makeOffer(fmt.Sprintf("o%d", i), fmt.Sprintf("a%d", i), 16, 65536))
+		}
+		f.sendOffers(offers...)
+		f.settle()
+		mu.Lock()
+		assert.LessOrEqual(t, len(recording), maxRecording)
+		mu.Unlock()
+		assert.Empty(t, f.log.matching("sched.decline"), "offers kept for the Runs held back")
+		assert.Empty(t, f.log.matching("sched.accept"), "nothing accepted while every launch write is held")
+
+		close(hold)
+		f.expect(func() bool { return len(f.sched.taskIDs()) == n }, "all %d launched", n)
 	})
 }

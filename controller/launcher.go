@@ -54,9 +54,6 @@ type heldOffer struct {
 type launcher struct {
 	launcherDeps
 	in chan launcherMsg
-	// sem bounds the offers whose launch is in flight, in the order
-	// they were planned.
-	sem chan struct{}
 	// wg counts the offers' launch goroutines; run waits for them.
 	wg sync.WaitGroup
 
@@ -65,6 +62,8 @@ type launcher struct {
 	offerOrder   []string
 	pending      map[string]*apis.Run
 	launching    map[string]inFlight          // Runs planned on an offer whose launch is in flight
+	recording    int                          // attempts planned whose launch is not over
+	throttled    bool                         // the last round left Runs pending for maxRecording alone
 	agentAttrs   map[string]map[string]string // agent ID → attributes, learnt from offers
 	connected    bool
 	suppressed   bool
@@ -107,7 +106,6 @@ func newLauncher(d launcherDeps) *launcher {
 	return &launcher{
 		launcherDeps: d,
 		in:           make(chan launcherMsg, 4096),
-		sem:          make(chan struct{}, maxOffersLaunching),
 		offers:       map[string]*heldOffer{},
 		pending:      map[string]*apis.Run{},
 		launching:    map[string]inFlight{},
@@ -125,13 +123,14 @@ func (l *launcher) send(ctx context.Context, m launcherMsg) {
 	}
 }
 
-// maxOffersLaunching bounds the offers whose attempts are being
-// recorded at once (each with at most maxPerOffer Runs): enough to fill
-// both batches of the status writer's pipeline in a burst. A bound per
-// offer rather than per attempt: with one per attempt, an offer's last
-// attempts waited behind later offers' first ones, and its ACCEPT, which
-// waits for all of them, with them (seconds, in a burst).
-const maxOffersLaunching = 4
+// maxRecording bounds the attempts being recorded at once, counted when
+// they are planned: enough to fill both batches of the status writer's
+// pipeline in a burst. Runs beyond it stay pending until launches end,
+// in creation order. (A semaphore taken per attempt inside the launch
+// goroutines let an offer's last attempts wait behind later offers' first
+// ones, and its ACCEPT, which waits for all of them, with them; one
+// taken per offer throttled a steady stream of one-Run offers.)
+const maxRecording = 512
 
 // maxPerOffer bounds the Runs a round puts on one offer. An offer is
 // ACCEPTed once all its Runs' attempts are committed, so a burst packed
@@ -173,6 +172,7 @@ func (l *launcher) handle(m launcherMsg) {
 	now := l.clock.Now()
 	switch m.kind {
 	case msgOffers:
+		l.m.offersReceived.Add(float64(len(m.offers)))
 		for _, o := range m.offers {
 			if _, ok := l.offers[o.ID.Value]; ok {
 				continue
@@ -211,6 +211,7 @@ func (l *launcher) handle(m launcherMsg) {
 		for _, n := range m.names {
 			delete(l.launching, n)
 		}
+		l.recording -= len(m.names)
 		if m.used {
 			l.revives = 0
 		}
@@ -270,7 +271,9 @@ func (l *launcher) round(ctx context.Context) {
 	var decline []mesos.OfferID
 	var oldest time.Time
 	for _, h := range held {
-		if now.Sub(h.received) >= l.offerHoldFor || len(l.pending) > 0 {
+		// Pending Runs that fit no held offer make them worth little;
+		// Runs held back by maxRecording alone do not.
+		if now.Sub(h.received) >= l.offerHoldFor || len(l.pending) > 0 && !l.throttled {
 			decline = append(decline, h.offer.ID)
 			delete(l.offers, h.offer.ID.Value)
 			continue
@@ -306,6 +309,7 @@ func (l *launcher) round(ctx context.Context) {
 			break
 		}
 		if err := l.sched.Revive(ctx); err == nil {
+			l.m.revives.Inc()
 			l.suppressed = false
 			l.lastRevive = now
 			l.revives++
@@ -386,7 +390,13 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 	placed := l.placements(runs)
 	unsched := map[string]string{}
 	var fresh []*offerSpace // the offers as offered, built on first need
+	planned := 0
+	l.throttled = false
 	for _, run := range runs {
+		if l.recording+planned >= maxRecording {
+			l.throttled = true
+			break
+		}
 		var why []*unfit
 		fitted := false
 		for _, s := range spaces {
@@ -401,6 +411,7 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 			s.consume(run, ports)
 			placed.add(run, s.field)
 			s.planned = append(s.planned, plannedLaunch{run: *run, ports: ports})
+			planned++
 			fitted = true
 			break
 		}
@@ -425,6 +436,7 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 		}
 		delete(l.offers, s.offer.ID.Value)
 		names := make([]string, len(s.planned))
+		l.recording += len(names)
 		for i := range s.planned {
 			names[i] = s.planned[i].run.Metadata.Name
 			delete(l.pending, names[i])
@@ -467,26 +479,18 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 // with the recorded ones' tasks, or DECLINEs it when none was recorded.
 // It reports whether the offer was accepted and the Runs not recorded.
 func (l *launcher) launchOffer(ctx context.Context, s *offerSpace, now time.Time) (used bool, failed []string) {
-	select {
-	case l.sem <- struct{}{}:
-		defer func() { <-l.sem }()
-		var wg sync.WaitGroup
-		for i := range s.planned {
-			pl := &s.planned[i]
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if !l.record(ctx, s, pl, now) {
-					pl.taskID = ""
-				}
-			}()
-		}
-		wg.Wait()
-	case <-ctx.Done():
-		for i := range s.planned {
-			s.planned[i].taskID = ""
-		}
+	var wg sync.WaitGroup
+	for i := range s.planned {
+		pl := &s.planned[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !l.record(ctx, s, pl, now) {
+				pl.taskID = ""
+			}
+		}()
 	}
+	wg.Wait()
 
 	var tasks []mesos.TaskInfo
 	var recorded []plannedLaunch

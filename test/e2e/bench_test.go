@@ -402,8 +402,10 @@ func controllerCounts(url string, n int) string {
 	// A watch closed as too slow reconnects and relists: what it missed
 	// is seen late, which shows as a slow stage of the Runs it missed.
 	closed := regexp.MustCompile(`(?m)^sprint_http_watch\S*closed\S* \S+$`).FindAll(body, -1)
-	return fmt.Sprintf("per Run: offers accepted %.2f, declined %.2f, status entries %.2f (%.1f updates each); watches closed: %s",
+	return fmt.Sprintf("per Run: offers received %.2f, accepted %.2f, declined %.2f, REVIVEs %.3f, status entries %.2f (%.1f updates each); watches closed: %s",
+		val("sprint_controller_offers_received_total")/float64(n),
 		val("sprint_controller_offers_used_total")/float64(n), val("sprint_controller_offers_declined_total")/float64(n),
+		val("sprint_controller_revives_total")/float64(n),
 		batches/float64(n), updates/max(batches, 1), bytes.Join(closed, []byte(", ")))
 }
 
