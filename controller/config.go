@@ -45,9 +45,11 @@ type Config struct {
 	// (default 30s).
 	KillRetry time.Duration
 
-	// StatusBatchSize and StatusBatchWindow: status writes are collected for
-	// up to the window or the size, then committed as one Raft entry
-	// (default 256, 2ms). Events use the same limits.
+	// StatusBatchSize bounds the status writes committed as one Raft entry
+	// (default 256). StatusBatchWindow (default 2ms) is how long a status
+	// batch gathers writes while another batch commits; with none
+	// committing, a write goes at once. Events are collected for up to
+	// 10 × StatusBatchWindow or the size.
 	StatusBatchSize   int
 	StatusBatchWindow time.Duration
 

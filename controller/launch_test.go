@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -242,5 +243,185 @@ func TestLaunch_RunMesosCannotExpressFailsWithoutAttempt(t *testing.T) {
 		assert.Empty(t, f.store.recordedAttempts("bad"))
 		f.launchedTask("good", 1)
 		assert.NotContains(t, f.log.matching("sched.accept")[0], "bad.")
+	})
+}
+
+// TASK_STARTING is acknowledged when it arrives, not after its write
+// commits: the agent sends TASK_RUNNING only once TASK_STARTING is
+// acknowledged, so waiting put a commit and a round trip on every
+// launch's way to Running. TASK_RUNNING is still acknowledged only after
+// its write, and nothing twice.
+func TestLaunch_AcksStartingAtOnceAndRunningAfterItsWrite(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		f.createRun("hello")
+		f.waitPhase("hello", apis.PhasePending)
+		f.offer("o1", "a1", 4, 1024)
+		task := f.launchedTask("hello", 1)
+
+		hold := make(chan struct{})
+		f.store.mu.Lock()
+		f.store.statusGate = func(us []apis.StatusUpdate) <-chan struct{} {
+			for _, u := range us {
+				if u.Run.Name == "hello" && u.Status.MesosState != "" {
+					return hold
+				}
+			}
+			return nil
+		}
+		f.store.mu.Unlock()
+
+		f.update(task, mesos.TASK_STARTING, "")
+		f.expect(func() bool { return len(f.log.matching("sched.ack "+task+" TASK_STARTING")) == 1 },
+			"TASK_STARTING is acknowledged while its write is held")
+		f.update(task, mesos.TASK_RUNNING, "")
+		f.settle()
+		assert.Empty(t, f.log.matching("sched.ack "+task+" TASK_RUNNING"), "TASK_RUNNING is acknowledged only once written")
+		assert.Equal(t, apis.PhaseStarting, f.phase("hello"))
+
+		close(hold)
+		r := f.waitPhase("hello", apis.PhaseRunning)
+		assert.Equal(t, "TASK_RUNNING", r.Status.MesosState)
+		f.expect(func() bool { return len(f.log.matching("sched.ack "+task+" TASK_RUNNING")) == 1 }, "TASK_RUNNING acknowledged")
+		assert.Less(t, f.log.index("store.status hello Running"), f.log.index("sched.ack "+task+" TASK_RUNNING"))
+		assert.Len(t, f.log.matching("sched.ack "+task+" TASK_STARTING"), 1, "acknowledged once")
+	})
+}
+
+// holdLaunchOf makes the fake store hold the write that records name's
+// attempt until the returned channel is closed.
+func holdLaunchOf(f *fixture, name string) chan struct{} {
+	hold := make(chan struct{})
+	f.store.mu.Lock()
+	f.store.statusGate = func(us []apis.StatusUpdate) <-chan struct{} {
+		for _, u := range us {
+			if u.Run.Name == name && u.Attempt != nil {
+				return hold
+			}
+		}
+		return nil
+	}
+	f.store.mu.Unlock()
+	return hold
+}
+
+// A launch whose attempt is still committing does not hold up the next
+// Run: the launcher plans it on another offer and ACCEPTs it meanwhile.
+func TestLaunch_NextRunLaunchesWhileAnEarlierAttemptCommits(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		hold := holdLaunchOf(f, "first")
+		f.createRun("first")
+		f.waitPhase("first", apis.PhasePending)
+		f.offer("o1", "a1", 1, 128)
+		f.expect(func() bool { return len(f.log.matching("store.attempt")) == 0 && f.log.index("sched.accept o1") < 0 },
+			"first's attempt is held")
+
+		f.offer("o2", "a2", 1, 128)
+		f.createRun("second")
+		task := f.launchedTask("second", 1)
+		assert.GreaterOrEqual(t, f.log.index("sched.accept o2 "+task), 0, "second is launched on o2 while first's write is held")
+		assert.Less(t, f.log.index("sched.accept o1"), 0, "first is not accepted before its attempt commits")
+
+		close(hold)
+		first := f.launchedTask("first", 1)
+		assert.Less(t, f.log.index("store.attempt "+first), f.log.index("sched.accept o1 "+first))
+	})
+}
+
+// A Run whose launch is in flight counts for UNIQUE before its attempt
+// is in the registry: another UNIQUE Run is not put on the same host.
+func TestLaunch_UniqueCountsLaunchesInFlight(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		uniq := func(r *apis.Run) { r.Spec.Constraints = [][]string{{"hostname", "UNIQUE"}} }
+		hold := holdLaunchOf(f, "u1")
+		f.createRun("u1", uniq)
+		f.waitPhase("u1", apis.PhasePending)
+		f.offer("o1", "a1", 1, 128)
+		f.settle()
+
+		f.createRun("u2", uniq)
+		f.offer("o2", "a1", 1, 128) // the same agent again
+		f.settle()
+		assert.Empty(t, f.log.matching("sched.accept o2"), "u2 must not share a1 with u1, whose launch is in flight")
+
+		close(hold)
+		f.launchedTask("u1", 1)
+		f.offer("o3", "a2", 1, 128)
+		u2 := f.launchedTask("u2", 1)
+		assert.GreaterOrEqual(t, f.log.index("sched.accept o3 "+u2), 0)
+	})
+}
+
+// A burst is spread over the held offers, at most maxPerOffer Runs each,
+// rather than packed onto the first offer that holds them all: an offer
+// is ACCEPTed only once all its Runs are recorded, so one offer of
+// thousands of Runs held every task back until the last commit.
+func TestLaunch_BurstSpreadsOverOffers(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		n := maxPerOffer + maxPerOffer/2
+		small := func(r *apis.Run) { r.Spec.Cpus, r.Spec.Mem = 0.01, 1 }
+		for i := range n {
+			f.createRun(fmt.Sprintf("r%03d", i), small)
+		}
+		f.waitPhase(fmt.Sprintf("r%03d", n-1), apis.PhasePending)
+		f.sendOffers(makeOffer("o1", "a1", 16, 65536), makeOffer("o2", "a2", 16, 65536))
+		f.expect(func() bool { return len(f.sched.taskIDs()) == n }, "all %d launched", n)
+		count := func(offer string) int {
+			acc := f.log.matching("sched.accept " + offer + " ")
+			require.Len(t, acc, 1)
+			return strings.Count(acc[0], ",") + 1
+		}
+		assert.Equal(t, maxPerOffer, count("o1"), "the oldest Runs fill the first offer up to the bound")
+		assert.Equal(t, n-maxPerOffer, count("o2"))
+	})
+}
+
+// At most maxRecording attempts are recorded at once; the Runs beyond
+// wait, pending, without the held offers being declined for them, and
+// launch once earlier launches are over.
+func TestLaunch_BoundsAttemptsInFlightWithoutDecliningOffers(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, Config{})
+		hold := make(chan struct{})
+		var mu sync.Mutex
+		recording := map[string]bool{}
+		f.store.mu.Lock()
+		f.store.statusGate = func(us []apis.StatusUpdate) <-chan struct{} {
+			for _, u := range us {
+				if u.Attempt != nil {
+					mu.Lock()
+					for _, v := range us {
+						recording[v.Run.Name] = true
+					}
+					mu.Unlock()
+					return hold
+				}
+			}
+			return nil
+		}
+		f.store.mu.Unlock()
+		n := maxRecording + 10
+		small := func(r *apis.Run) { r.Spec.Cpus, r.Spec.Mem = 0.01, 1 }
+		for i := range n {
+			f.createRun(fmt.Sprintf("r%04d", i), small)
+		}
+		f.waitPhase(fmt.Sprintf("r%04d", n-1), apis.PhasePending)
+		var offers []mesos.Offer
+		for i := range n/maxPerOffer + 2 {
+			offers = append(offers, makeOffer(fmt.Sprintf("o%d", i), fmt.Sprintf("a%d", i), 16, 65536))
+		}
+		f.sendOffers(offers...)
+		f.settle()
+		mu.Lock()
+		assert.LessOrEqual(t, len(recording), maxRecording)
+		mu.Unlock()
+		assert.Empty(t, f.log.matching("sched.decline"), "offers kept for the Runs held back")
+		assert.Empty(t, f.log.matching("sched.accept"), "nothing accepted while every launch write is held")
+
+		close(hold)
+		f.expect(func() bool { return len(f.sched.taskIDs()) == n }, "all %d launched", n)
 	})
 }

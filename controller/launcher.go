@@ -26,6 +26,7 @@ const (
 	msgReset      // new subscription: offers void, not suppressed
 	msgDisconnected
 	msgWake
+	msgLaunched // an offer's launches are over (recorded and accepted, or not)
 )
 
 type launcherMsg struct {
@@ -34,6 +35,8 @@ type launcherMsg struct {
 	offerID string
 	run     *apis.Run
 	name    string
+	names   []string // msgLaunched: the Runs planned on the offer
+	used    bool     // msgLaunched: the offer was accepted with tasks
 }
 
 type heldOffer struct {
@@ -43,16 +46,24 @@ type heldOffer struct {
 
 // launcher owns the outstanding offers and the set of Runs ready to launch
 // (one goroutine, no locks: the Mesos event-loop ownership of mesos-go's
-// examples). Each round packs pending Runs onto offers in creation order,
-// records every attempt through Raft, and only then sends the ACCEPTs.
+// examples). Each round packs pending Runs onto offers in creation order
+// and hands each used offer to a goroutine that records its attempts
+// through Raft and only then sends the ACCEPT; the loop goes on with the
+// next round meanwhile, so a Run that arrives during a commit is planned
+// at once instead of after it.
 type launcher struct {
 	launcherDeps
 	in chan launcherMsg
+	// wg counts the offers' launch goroutines; run waits for them.
+	wg sync.WaitGroup
 
 	// Owned by the run goroutine.
 	offers       map[string]*heldOffer
 	offerOrder   []string
 	pending      map[string]*apis.Run
+	launching    map[string]inFlight          // Runs planned on an offer whose launch is in flight
+	recording    int                          // attempts planned whose launch is not over
+	throttled    bool                         // the last round left Runs pending for maxRecording alone
 	agentAttrs   map[string]map[string]string // agent ID → attributes, learnt from offers
 	connected    bool
 	suppressed   bool
@@ -64,6 +75,14 @@ type launcher struct {
 	re           regexCache
 	offerHoldFor time.Duration
 	reviveEvery  time.Duration
+}
+
+// inFlight is a Run planned on an offer whose launch goroutine has not
+// finished: its constraints and the offer's agent fields, for placements.
+// The goroutine changes neither.
+type inFlight struct {
+	constraints [][]string
+	field       func(string) (string, bool)
 }
 
 // launcherDeps are the launcher's collaborators, given at construction.
@@ -89,6 +108,7 @@ func newLauncher(d launcherDeps) *launcher {
 		in:           make(chan launcherMsg, 4096),
 		offers:       map[string]*heldOffer{},
 		pending:      map[string]*apis.Run{},
+		launching:    map[string]inFlight{},
 		agentAttrs:   map[string]map[string]string{},
 		lastUnsched:  map[string]time.Time{},
 		offerHoldFor: d.cfg.OfferHold,
@@ -103,11 +123,29 @@ func (l *launcher) send(ctx context.Context, m launcherMsg) {
 	}
 }
 
+// maxRecording bounds the attempts being recorded at once, counted when
+// they are planned: enough to fill both batches of the status writer's
+// pipeline in a burst. Runs beyond it stay pending until launches end,
+// in creation order. (A semaphore taken per attempt inside the launch
+// goroutines let an offer's last attempts wait behind later offers' first
+// ones, and its ACCEPT, which waits for all of them, with them; one
+// taken per offer throttled a steady stream of one-Run offers.)
+const maxRecording = 512
+
+// maxPerOffer bounds the Runs a round puts on one offer. An offer is
+// ACCEPTed once all its Runs' attempts are committed, so a burst packed
+// onto one large offer (1,600 small Runs fit an agent of 16 cpus) waited
+// for every batch of it before the first task went out; spread over
+// offers of at most a status batch's worth each, every offer goes out as
+// soon as its batch commits.
+const maxPerOffer = 128
+
 func (l *launcher) run(ctx context.Context) {
 	defer func() {
 		if l.wakeTimer != nil {
 			l.wakeTimer.Stop()
 		}
+		l.wg.Wait()
 	}()
 	for {
 		select {
@@ -134,6 +172,7 @@ func (l *launcher) handle(m launcherMsg) {
 	now := l.clock.Now()
 	switch m.kind {
 	case msgOffers:
+		l.m.offersReceived.Add(float64(len(m.offers)))
 		for _, o := range m.offers {
 			if _, ok := l.offers[o.ID.Value]; ok {
 				continue
@@ -145,6 +184,12 @@ func (l *launcher) handle(m launcherMsg) {
 	case msgRescind:
 		delete(l.offers, m.offerID)
 	case msgPending:
+		if _, ok := l.launching[m.run.Metadata.Name]; ok {
+			// Its launch is in flight: that decides. One that is not
+			// recorded queues a reconcile after msgLaunched, which
+			// sends it here again.
+			break
+		}
 		if _, ok := l.pending[m.run.Metadata.Name]; !ok {
 			l.revives = 0
 		}
@@ -162,6 +207,14 @@ func (l *launcher) handle(m launcherMsg) {
 		l.offers = map[string]*heldOffer{}
 		l.offerOrder = nil
 		l.connected = false
+	case msgLaunched:
+		for _, n := range m.names {
+			delete(l.launching, n)
+		}
+		l.recording -= len(m.names)
+		if m.used {
+			l.revives = 0
+		}
 	case msgWake:
 	}
 }
@@ -218,7 +271,9 @@ func (l *launcher) round(ctx context.Context) {
 	var decline []mesos.OfferID
 	var oldest time.Time
 	for _, h := range held {
-		if now.Sub(h.received) >= l.offerHoldFor || len(l.pending) > 0 {
+		// Pending Runs that fit no held offer make them worth little;
+		// Runs held back by maxRecording alone do not.
+		if now.Sub(h.received) >= l.offerHoldFor || len(l.pending) > 0 && !l.throttled {
 			decline = append(decline, h.offer.ID)
 			delete(l.offers, h.offer.ID.Value)
 			continue
@@ -254,6 +309,7 @@ func (l *launcher) round(ctx context.Context) {
 			break
 		}
 		if err := l.sched.Revive(ctx); err == nil {
+			l.m.revives.Inc()
 			l.suppressed = false
 			l.lastRevive = now
 			l.revives++
@@ -286,7 +342,10 @@ func (l *launcher) pendingInOrder() []*apis.Run {
 }
 
 // placements counts where live and just-planned Runs with group
-// constraints are, for UNIQUE, CLUSTER and MAX_PER.
+// constraints are, for UNIQUE, CLUSTER and MAX_PER: the registry's live
+// attempts and the Runs whose launch is in flight (not in the registry
+// until their attempt commits; counted once, by their offer, until their
+// launch is over).
 func (l *launcher) placements(runs []*apis.Run) placements {
 	need := false
 	for _, r := range runs {
@@ -300,8 +359,13 @@ func (l *launcher) placements(runs []*apis.Run) placements {
 	if !need {
 		return p
 	}
+	for _, f := range l.launching {
+		if len(f.constraints) > 0 {
+			p.add(&apis.Run{Spec: apis.RunSpec{Constraints: f.constraints}}, f.field)
+		}
+	}
 	for _, a := range l.attempts.snapshot() {
-		if len(a.constraints) == 0 {
+		if _, ok := l.launching[a.Run]; ok || len(a.constraints) == 0 {
 			continue
 		}
 		attrs := l.agentAttrs[a.AgentID]
@@ -326,10 +390,19 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 	placed := l.placements(runs)
 	unsched := map[string]string{}
 	var fresh []*offerSpace // the offers as offered, built on first need
+	planned := 0
+	l.throttled = false
 	for _, run := range runs {
+		if l.recording+planned >= maxRecording {
+			l.throttled = true
+			break
+		}
 		var why []*unfit
 		fitted := false
 		for _, s := range spaces {
+			if len(s.planned) >= maxPerOffer {
+				continue
+			}
 			ports, u := s.fit(run, placed, &l.re)
 			if u != nil {
 				why = append(why, u)
@@ -338,6 +411,7 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 			s.consume(run, ports)
 			placed.add(run, s.field)
 			s.planned = append(s.planned, plannedLaunch{run: *run, ports: ports})
+			planned++
 			fitted = true
 			break
 		}
@@ -354,63 +428,33 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 		}
 	}
 
-	// Record every planned attempt (concurrently: Raft batches them),
-	// then ACCEPT per offer.
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 128)
-	for _, s := range spaces {
-		for i := range s.planned {
-			pl := &s.planned[i]
-			delete(l.pending, pl.run.Metadata.Name)
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				if !l.record(ctx, s, pl, now) {
-					pl.taskID = ""
-					// Out of the pending set now: let a reconcile decide
-					// whether it still waits for an offer.
-					l.queue.Add(pl.run.Metadata.Name)
-				}
-			}()
-		}
-	}
-	wg.Wait()
-
+	// Each used offer leaves the held set now; a goroutine records its
+	// attempts and then ACCEPTs it, while this loop goes on.
 	for _, s := range spaces {
 		if len(s.planned) == 0 {
 			continue
 		}
-		var tasks []mesos.TaskInfo
-		var recorded []plannedLaunch
-		for _, pl := range s.planned {
-			if pl.taskID != "" {
-				tasks = append(tasks, pl.task)
-				recorded = append(recorded, pl)
-			}
-		}
 		delete(l.offers, s.offer.ID.Value)
-		if len(tasks) == 0 {
-			if err := l.sched.Decline(ctx, []mesos.OfferID{s.offer.ID}, l.cfg.DeclineRefuse); err == nil {
-				l.m.offersDeclined.Inc()
+		names := make([]string, len(s.planned))
+		l.recording += len(names)
+		for i := range s.planned {
+			names[i] = s.planned[i].run.Metadata.Name
+			delete(l.pending, names[i])
+			l.launching[names[i]] = inFlight{constraints: s.planned[i].run.Spec.Constraints, field: s.field}
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			used, failed := l.launchOffer(ctx, s, now)
+			l.send(ctx, launcherMsg{kind: msgLaunched, names: names, used: used})
+			// Out of the pending set: let a reconcile decide whether
+			// each Run not recorded still waits for an offer. Queued
+			// after msgLaunched, so that its msgPending finds the Run
+			// no longer launching.
+			for _, n := range failed {
+				l.queue.Add(n)
 			}
-			continue
-		}
-		if err := l.sched.Accept(ctx, s.offer.ID, tasks, l.cfg.AcceptRefuse); err != nil {
-			// Whether the master saw the ACCEPT is unknown: ask it.
-			l.log.Warn("accept failed; reconciling its tasks", "offer_id", s.offer.ID.Value, "tasks", len(tasks), "err", err)
-			for _, pl := range recorded {
-				l.recon.explicit(ReconcileTask{TaskID: pl.taskID, AgentID: s.offer.AgentID.Value})
-			}
-			continue
-		}
-		l.m.offersUsed.Inc()
-		l.m.launches.Add(float64(len(tasks)))
-		l.revives = 0
-		for _, pl := range recorded {
-			l.log.Debug("launched", "run", pl.run.Metadata.Name, "task_id", pl.taskID, "agent_id", s.offer.AgentID.Value)
-		}
+		}()
 	}
 
 	for name, msg := range unsched {
@@ -428,6 +472,56 @@ func (l *launcher) launch(ctx context.Context, held []*heldOffer, now time.Time)
 			return &statusChange{status: s, events: []apis.RunEvent{event(now, apis.EventWarning, apis.ReasonUnschedulable, "%s", msg)}}
 		}, false)
 	}
+}
+
+// launchOffer records the attempts planned on one offer (concurrently:
+// the status writer commits them in one batch), then ACCEPTs the offer
+// with the recorded ones' tasks, or DECLINEs it when none was recorded.
+// It reports whether the offer was accepted and the Runs not recorded.
+func (l *launcher) launchOffer(ctx context.Context, s *offerSpace, now time.Time) (used bool, failed []string) {
+	var wg sync.WaitGroup
+	for i := range s.planned {
+		pl := &s.planned[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !l.record(ctx, s, pl, now) {
+				pl.taskID = ""
+			}
+		}()
+	}
+	wg.Wait()
+
+	var tasks []mesos.TaskInfo
+	var recorded []plannedLaunch
+	for _, pl := range s.planned {
+		if pl.taskID != "" {
+			tasks = append(tasks, pl.task)
+			recorded = append(recorded, pl)
+		} else {
+			failed = append(failed, pl.run.Metadata.Name)
+		}
+	}
+	if len(tasks) == 0 {
+		if err := l.sched.Decline(ctx, []mesos.OfferID{s.offer.ID}, l.cfg.DeclineRefuse); err == nil {
+			l.m.offersDeclined.Inc()
+		}
+		return false, failed
+	}
+	if err := l.sched.Accept(ctx, s.offer.ID, tasks, l.cfg.AcceptRefuse); err != nil {
+		// Whether the master saw the ACCEPT is unknown: ask it.
+		l.log.Warn("accept failed; reconciling its tasks", "offer_id", s.offer.ID.Value, "tasks", len(tasks), "err", err)
+		for _, pl := range recorded {
+			l.recon.explicit(ReconcileTask{TaskID: pl.taskID, AgentID: s.offer.AgentID.Value})
+		}
+		return false, failed
+	}
+	l.m.offersUsed.Inc()
+	l.m.launches.Add(float64(len(tasks)))
+	for _, pl := range recorded {
+		l.log.Debug("launched", "run", pl.run.Metadata.Name, "task_id", pl.taskID, "agent_id", s.offer.AgentID.Value)
+	}
+	return true, failed
 }
 
 // fitsSome reports whether run fits one of spaces (fit does not change

@@ -15,6 +15,8 @@ type metrics struct {
 	retries          prometheus.Counter
 	offersUsed       prometheus.Counter
 	offersDeclined   prometheus.Counter
+	offersReceived   prometheus.Counter
+	revives          prometheus.Counter
 	reconcileLatency prometheus.Histogram
 	reconcileErrors  prometheus.Counter
 	queueDepth       prometheus.GaugeFunc
@@ -52,6 +54,12 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, e
 		}),
 		offersDeclined: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sprint_controller_offers_declined_total", Help: "Offers declined.",
+		}),
+		offersReceived: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sprint_controller_offers_received_total", Help: "Offers received from Mesos.",
+		}),
+		revives: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sprint_controller_revives_total", Help: "REVIVE calls sent (Runs waiting and no offer held).",
 		}),
 		reconcileLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "sprint_controller_reconcile_duration_seconds", Help: "Duration of one Reconcile call.",
@@ -104,7 +112,7 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, e
 	}
 	for _, c := range []prometheus.Collector{m.scheduleFirings, m.scheduleMissed, m.scheduleSkipped, m.scheduleConflicts,
 		m.scheduleLag, m.scheduleHistoryDeleted, m.runsByPhase, m.launches, m.kills, m.retries, m.offersUsed,
-		m.offersDeclined, m.reconcileLatency, m.reconcileErrors, m.queueDepth, m.mesosConnected, m.leader,
+		m.offersDeclined, m.offersReceived, m.revives, m.reconcileLatency, m.reconcileErrors, m.queueDepth, m.mesosConnected, m.leader,
 		m.statusBatch, m.eventsDropped, m.gcDeleted, m.strayKills} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -61,7 +61,7 @@ func newTerm(c *Controller) *term {
 	t.writer = newStatusWriter(writerDeps{
 		store: c.store, clock: c.clock, cfg: c.cfg, m: c.m, log: t.log,
 		attempts: t.attempts, queue: t.queue, events: t.events,
-		apply: c.applyTaskStatus, ack: t.ack, kill: t.killNow,
+		apply: c.applyTaskStatus, ack: t.ack, tryAck: t.tryAck, kill: t.killNow,
 	})
 	t.recon = newMesosReconciler(c.sched, c.clock, c.cfg, t.attempts, t.log)
 	t.launcher = newLauncher(launcherDeps{
@@ -161,7 +161,7 @@ func (t *term) run(ctx context.Context) {
 	goFunc(t.recon.run)
 	goFunc(t.gcLoop)
 	goFunc(func(ctx context.Context) { t.schedules.run(ctx, index) })
-	for range 4 {
+	for range ackers {
 		goFunc(t.acker)
 	}
 	for range t.cfg.Workers {
@@ -322,6 +322,11 @@ func (t *term) reconcileSafely(ctx context.Context, name string) (res Result, er
 	return t.reconcile(ctx, name)
 }
 
+// ackers is how many ACKNOWLEDGE calls are in flight at most. A task's
+// next update waits for the acknowledgement of the one before, so in a
+// burst (three updates per Run) the acknowledgements pace the launches.
+const ackers = 8
+
 // acker acknowledges status updates whose state is committed.
 func (t *term) acker(ctx context.Context) {
 	for {
@@ -344,6 +349,31 @@ func (t *term) ack(ctx context.Context, st mesos.TaskStatus) {
 	select {
 	case t.acks <- st:
 	case <-ctx.Done():
+	}
+}
+
+// earlyAckQueue is how many acknowledgements may wait for the ackers for
+// tryAck to queue one more. Past it, the acknowledgements that follow
+// commits are what the ackers are behind on: in a burst, early ones
+// queued in front of them held every batch's acknowledgements, and with
+// them the status writer, for seconds.
+const earlyAckQueue = 64
+
+// tryAck queues st's acknowledgement if the ackers are nearly idle, and
+// reports whether it did; it never blocks (it runs on the Mesos event
+// loop).
+func (t *term) tryAck(st mesos.TaskStatus) bool {
+	if len(st.UUID) == 0 {
+		return true
+	}
+	if len(t.acks) >= earlyAckQueue {
+		return false
+	}
+	select {
+	case t.acks <- st:
+		return true
+	default:
+		return false
 	}
 }
 

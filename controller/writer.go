@@ -41,6 +41,7 @@ type writeReq struct {
 	// before anything else of the batch happens.
 	launch *liveAttempt
 	uid    string     // with launch: the UID of the Run it was decided for
+	acked  bool       // the update was acknowledged on receipt (earlyAck)
 	done   chan error // optional; receives the outcome
 }
 
@@ -51,7 +52,9 @@ type namedMutation struct {
 }
 
 // statusWriter is the single owner of Run status writes in a term. It
-// collects requests for StatusBatchWindow or StatusBatchSize, applies them
+// takes the requests queued when a batch may start (up to
+// StatusBatchSize; with another batch committing, those that arrive
+// within StatusBatchWindow too), applies them
 // in arrival order to the Runs read at batch time, commits one
 // UpdateStatuses entry, and only then acknowledges the Mesos updates.
 type statusWriter struct {
@@ -71,22 +74,49 @@ type writerDeps struct {
 	events   *eventRecorder // events of the changes written
 	// apply maps a Mesos update of the Run's current attempt to its
 	// status; ack acknowledges an update once committed; kill kills a
-	// stray task.
-	apply func(run *apis.Run, st *mesos.TaskStatus, now time.Time) transition
-	ack   func(ctx context.Context, st mesos.TaskStatus)
-	kill  func(ctx context.Context, taskID, agentID, reason string) error
+	// stray task. tryAck queues an acknowledgement without blocking and
+	// reports whether it did (nil: none before the write).
+	apply  func(run *apis.Run, st *mesos.TaskStatus, now time.Time) transition
+	ack    func(ctx context.Context, st mesos.TaskStatus)
+	tryAck func(st mesos.TaskStatus) bool
+	kill   func(ctx context.Context, taskID, agentID, reason string) error
 }
 
 func newStatusWriter(d writerDeps) *statusWriter {
 	return &statusWriter{writerDeps: d, in: make(chan writeReq, 8192)}
 }
 
+// submitUpdate queues a Mesos status update for writing. A TASK_STAGING
+// or TASK_STARTING update is acknowledged at once rather than after its
+// write commits (earlyAck): the agent forwards a task's next update only
+// once the previous one is acknowledged, so waiting would put a whole
+// commit and an ACKNOWLEDGE round trip between TASK_STARTING and
+// TASK_RUNNING on every launch; acknowledged early, TASK_RUNNING usually
+// joins TASK_STARTING's write.
 func (w *statusWriter) submitUpdate(ctx context.Context, st mesos.TaskStatus) {
 	name, _ := taskRunName(st.TaskID.Value)
+	req := writeReq{name: name, update: &st}
+	if earlyAck(st.GetState()) && w.tryAck != nil {
+		// With the ackers' queue full, it is acknowledged after its
+		// write, as any other.
+		req.acked = w.tryAck(st)
+	}
 	select {
-	case w.in <- writeReq{name: name, update: &st}:
+	case w.in <- req:
 	case <-ctx.Done():
 	}
+}
+
+// earlyAck reports whether an update of this state may be acknowledged
+// before its write commits. Only the states before TASK_RUNNING qualify:
+// what they say (the task is on its way) is superseded by the update
+// Mesos sends next, which is acknowledged only once committed, and a
+// leader that loses the write reconciles every live attempt after it
+// subscribes (mesos-api.md §6.3), learning the task's latest state. A
+// TASK_RUNNING or terminal update is acknowledged only after its commit:
+// Mesos keeps re-sending it until then, so a failed write cannot lose it.
+func earlyAck(s mesos.TaskState) bool {
+	return s == mesos.TASK_STAGING || s == mesos.TASK_STARTING
 }
 
 // mutate submits m for name and, if wait, blocks until it is committed.
@@ -223,9 +253,18 @@ func (w *statusWriter) run(ctx context.Context) {
 				fresh = append(fresh, r)
 			}
 		}
-		fresh, ok := collectBatch(ctx, w.in, fresh, cfg.StatusBatchSize, cfg.StatusBatchWindow)
-		if !ok {
-			return
+		// With nothing committing, what is queued goes at once: on a
+		// quiet system a batching window only delays every write. While
+		// a batch commits, the second one gathers for StatusBatchWindow,
+		// so that under load a Run costs few Raft entries (each is a
+		// commit on every member).
+		if running == 0 {
+			fresh = drainQueued(w.in, fresh, cfg.StatusBatchSize)
+		} else {
+			var ok bool
+			if fresh, ok = collectBatch(ctx, w.in, fresh, cfg.StatusBatchSize, cfg.StatusBatchWindow); !ok {
+				return
+			}
 		}
 		// Finished batches free their Runs before this one is split.
 	drain:
@@ -354,7 +393,9 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 				if !isTerminal(st.GetState()) {
 					strays = append(strays, st)
 				}
-				acksNow = append(acksNow, st)
+				if !r.acked {
+					acksNow = append(acksNow, st)
+				}
 				continue
 			}
 			if p.run.Status.TaskID != taskID {
@@ -380,7 +421,9 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 			for _, e := range tr.events {
 				events = append(events, apis.EventRecord{Run: r.name, Event: e})
 			}
-			p.acks = append(p.acks, st)
+			if !r.acked {
+				p.acks = append(p.acks, st)
+			}
 			continue
 		}
 		if p.run == nil {
@@ -561,6 +604,20 @@ func (r *eventRecorder) run(ctx context.Context) {
 			r.log.Warn("append run events failed", "events", len(batch), "err", err)
 		}
 	}
+}
+
+// drainQueued adds to batch what is queued on in now, up to max items,
+// without waiting for more.
+func drainQueued[T any](in <-chan T, batch []T, max int) []T {
+	for len(batch) < max {
+		select {
+		case item := <-in:
+			batch = append(batch, item)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // collectBatch adds to batch what arrives on in within window, up to max

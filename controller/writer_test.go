@@ -127,3 +127,72 @@ func TestSplitBatch(t *testing.T) {
 		})
 	}
 }
+
+// An idle status writer commits a write at once: no batching window
+// delays it (here a window of an hour, which the old writer waited out
+// in full for a lone write). Batches form only from what queues while
+// earlier ones commit.
+func TestStatusWriter_IdleWriteCommitsWithoutWaiting(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		store := newFakeStore(&actionLog{})
+		store.mu.Lock()
+		store.add(&apis.Run{Metadata: apis.ObjectMeta{Name: "a"}}, time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
+		store.mu.Unlock()
+		cfg := Config{StatusBatchWindow: time.Hour}.withDefaults()
+		m, err := newMetrics(prometheus.NewRegistry(), func() float64 { return 0 })
+		require.NoError(t, err)
+		log := slog.New(slog.DiscardHandler)
+		w := newStatusWriter(writerDeps{
+			store: store, clock: clock.Real{}, cfg: cfg, m: m, log: log,
+			attempts: newRegistry(), queue: newQueue(clock.Real{}, time.Millisecond, time.Second),
+			events: newEventRecorder(store, cfg, m.eventsDropped, log),
+			apply:  func(*apis.Run, *mesos.TaskStatus, time.Time) transition { return transition{} },
+			ack:    func(context.Context, mesos.TaskStatus) {},
+			kill:   func(context.Context, string, string, string) error { return nil },
+		})
+		done := make(chan struct{})
+		go func() { w.run(ctx); close(done) }()
+
+		began := time.Now()
+		wrote := make(chan error, 1)
+		go func() {
+			wrote <- w.mutate(ctx, "a", func(r *apis.Run, _ time.Time) *statusChange {
+				s := r.Status
+				s.Message = "now"
+				return &statusChange{status: s}
+			}, true)
+		}()
+		synctest.Wait()
+		select {
+		case err := <-wrote:
+			require.NoError(t, err)
+		default:
+			t.Fatal("the write waits for a batching window on an idle writer")
+		}
+		assert.Equal(t, began, time.Now(), "no (fake) time passed")
+		assert.Equal(t, "now", store.run("a").Status.Message)
+		cancel()
+		<-done
+	})
+}
+
+// TASK_STARTING is acknowledged before its write only while the ackers
+// are nearly idle: behind a queue of acknowledgements, early ones would
+// hold up those of committed batches (and with them the status writer).
+func TestTerm_TryAckOnlyWhileTheAckersKeepUp(t *testing.T) {
+	tm := &term{acks: make(chan mesos.TaskStatus, 4096)}
+	st := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: mesos.TASK_STARTING.Enum(), UUID: []byte("u")}
+	for range earlyAckQueue - 1 {
+		tm.acks <- st
+	}
+	assert.True(t, tm.tryAck(st), "room below the bound")
+	assert.False(t, tm.tryAck(st), "the bound reached: acknowledged after the write")
+	<-tm.acks
+	assert.True(t, tm.tryAck(st))
+	noUUID := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: mesos.TASK_STARTING.Enum()}
+	assert.True(t, tm.tryAck(noUUID), "nothing to acknowledge")
+	assert.Len(t, tm.acks, earlyAckQueue)
+}

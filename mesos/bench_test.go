@@ -8,6 +8,8 @@ import (
 	mesosproto "github.com/mesos/mesos-go/api/v1/lib"
 	"github.com/mesos/mesos-go/api/v1/lib/scheduler"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
 )
 
 func benchScheduler(b *testing.B, codec string, h Handler) (*fakeMaster, *Scheduler) {
@@ -72,4 +74,22 @@ func BenchmarkAcknowledge(b *testing.B) {
 			b.Fatalf("master saw %d acks, want %d", got, n)
 		}
 	})
+}
+
+// BenchmarkNewTaskInfo is the leader's cost of one launch's TaskInfo: a
+// Run with one host port on an unreserved offer, and on a MULTI_ROLE one.
+func BenchmarkNewTaskInfo(b *testing.B) {
+	run := testRun(func(r *apis.Run) {
+		r.Spec.Container = &apis.Container{Type: "MESOS", Docker: &apis.DockerInfo{Image: "busybox"}, PortMappings: []apis.PortMapping{{ContainerPort: 80}}}
+	})
+	for name, offer := range map[string]*mesosproto.Offer{"unreserved": testOffer(), "multirole": multiRoleOffer()} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := NewTaskInfo(run, "etl.1.x", offer, []uint32{31001}, TaskOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

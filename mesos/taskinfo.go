@@ -260,16 +260,58 @@ func taskResources(spec *apis.RunSpec, offer *mesosproto.Offer, ports []uint32) 
 	if role := allocationRole(offer); role != "" {
 		want = want.Allocate(role)
 	}
+	if found, ok := findPlain(want, offer.Resources); ok {
+		return found, nil
+	}
+	if found := resources.Find(want, offer.Resources...); len(found) > 0 {
+		return found, nil
+	}
+	// Name the first resource the offer cannot give.
 	for i := range want {
 		if len(resources.Find(want[i:i+1], offer.Resources...)) == 0 {
 			return nil, fmt.Errorf("%s %s: %w", want[i].Name, resourceValue(want[i]), ErrInsufficientResources)
 		}
 	}
-	found := resources.Find(want, offer.Resources...)
-	if len(found) == 0 {
-		return nil, fmt.Errorf("%s: %w", want, ErrInsufficientResources)
+	return nil, fmt.Errorf("%s: %w", want, ErrInsufficientResources)
+}
+
+// findPlain is resources.Find(want, offered...) for the common offer whose
+// resources are all plain: unreserved, one per name, no disk source,
+// revocable, shared or provider. It reports false when the offer is not
+// plain or a want is not simply contained in its resource; the caller
+// then uses resources.Find. It gives the same result as Find
+// (TestFindPlain_SameAsFind) without Find's cost, which clones every
+// offered resource once per wanted one: most of a launch's CPU on the
+// leader.
+func findPlain(want mesosproto.Resources, offered []mesosproto.Resource) (mesosproto.Resources, bool) {
+	byName := make(map[string]*mesosproto.Resource, len(offered))
+	for i := range offered {
+		r := &offered[i]
+		if r.Reservation != nil || len(r.Reservations) > 0 || (r.Role != nil && *r.Role != "*") ||
+			r.Disk != nil || r.Revocable != nil || r.Shared != nil || r.ProviderID != nil {
+			return nil, false
+		}
+		if _, dup := byName[r.Name]; dup {
+			return nil, false
+		}
+		byName[r.Name] = r
 	}
-	return found, nil
+	var found mesosproto.Resources
+	for _, w := range want {
+		r, ok := byName[w.Name]
+		if !ok || w.IsEmpty() || w.Validate() != nil || w.IsReserved("") {
+			return nil, false
+		}
+		wu, ru := w, *r // shallow copies, as Find's ToUnreserved makes
+		wu.Role, wu.Reservation, wu.Reservations = nil, nil, nil
+		ru.Role = nil
+		if !resources.ContainsAll(mesosproto.Resources{ru}, mesosproto.Resources{wu}) {
+			return nil, false
+		}
+		wu.Role = r.Role
+		found.Add1(wu)
+	}
+	return found, len(found) > 0
 }
 
 // allocationRole is the role the offer is allocated to when the framework

@@ -491,3 +491,65 @@ func TestEnvName(t *testing.T) {
 		assert.Equal(t, want, EnvName(in), in)
 	}
 }
+
+// findPlain gives what resources.Find gives, on every offer it accepts,
+// and declines the offers it cannot treat (reservations, several
+// resources of one name, disk sources), which then go to Find.
+func TestFindPlain_SameAsFind(t *testing.T) {
+	ports := func(rs ...mesosproto.Value_Range) mesosproto.Resource {
+		return resources.Build().Name(resources.NamePorts).Role("*").Ranges(rs).Resource
+	}
+	portWant := func(p uint64) mesosproto.Resource {
+		return resources.Build().Name(resources.NamePorts).Ranges(mesosproto.Ranges{{Begin: p, End: p}}).Resource
+	}
+	noRole := testOffer()
+	for i := range noRole.Resources {
+		noRole.Resources[i].Role = nil
+	}
+	twoRanges := testOffer()
+	twoRanges.Resources[4] = ports(mesosproto.Value_Range{Begin: 31000, End: 31001}, mesosproto.Value_Range{Begin: 32000, End: 32010})
+	reserved := testOffer()
+	reserved.Resources[0] = resources.NewCPUs(4).Role("batch").Resource
+	duplicate := testOffer()
+	duplicate.Resources = append(duplicate.Resources, resources.NewCPUs(1).Role("*").Resource)
+	mounted := testOffer()
+	mounted.Resources[2].Disk = &mesosproto.Resource_DiskInfo{Source: &mesosproto.Resource_DiskInfo_Source{Type: mesosproto.Resource_DiskInfo_Source_MOUNT}}
+
+	cpuMem := mesosproto.Resources{resources.NewCPUs(0.5).Resource, resources.NewMemory(256).Resource}
+	full := append(cpuMem.Clone(), resources.NewDisk(100).Resource, resources.NewGPUs(1).Resource, portWant(31001), portWant(31000), portWant(31005))
+	tooMuch := mesosproto.Resources{resources.NewCPUs(64).Resource, resources.NewMemory(256).Resource}
+	farPorts := append(cpuMem.Clone(), portWant(31001), portWant(32003))
+	missingPort := append(cpuMem.Clone(), portWant(40000))
+	zero := mesosproto.Resources{resources.NewCPUs(0).Resource, resources.NewMemory(256).Resource}
+
+	for _, tc := range []struct {
+		name  string
+		want  mesosproto.Resources
+		offer *mesosproto.Offer
+		plain bool
+	}{
+		{"cpus and mem", cpuMem, testOffer(), true},
+		{"everything", full, testOffer(), true},
+		{"multi-role", full.Clone().Allocate("batch"), multiRoleOffer(), true},
+		{"allocated want, plain offer", cpuMem.Clone().Allocate("batch"), testOffer(), false},
+		{"role unset", full, noRole, true},
+		{"ports from two ranges", farPorts, twoRanges, true},
+		{"not enough cpus", tooMuch, testOffer(), false},
+		{"port not offered", missingPort, testOffer(), false},
+		{"zero cpus", zero, testOffer(), false},
+		{"reserved cpus", cpuMem, reserved, false},
+		{"two cpus resources", cpuMem, duplicate, false},
+		{"mount disk", cpuMem, mounted, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := findPlain(tc.want, tc.offer.Resources)
+			require.Equal(t, tc.plain, ok)
+			if !ok {
+				return
+			}
+			want := resources.Find(tc.want, tc.offer.Resources...)
+			require.NotEmpty(t, want)
+			assert.Equal(t, want, got)
+		})
+	}
+}

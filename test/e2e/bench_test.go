@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -160,6 +164,8 @@ func BenchmarkE2E_RunsPerSecond100Agents(b *testing.B) {
 			n, clients, batch, appliedIn.Round(time.Millisecond), toRunning.Round(time.Millisecond), float64(n)/toRunning.Seconds(),
 			total.Round(time.Millisecond), percentile(lat, 50).Round(time.Millisecond),
 			percentile(lat, 90).Round(time.Millisecond), percentile(lat, 99).Round(time.Millisecond), percentile(lat, 100).Round(time.Millisecond), failures)
+		b.Logf("stages: %s", tr.stageReport())
+		b.Logf("leader controller %s", controllerCounts(c.leader().url, n))
 	}
 }
 
@@ -207,6 +213,8 @@ func BenchmarkE2E_Steady200(b *testing.B) {
 		b.Logf("%d Runs at %d/s (achieved %.0f/s) through random nodes: apply→Running p50 %v p90 %v p99 %v max %v; failed applies %d",
 			n, rate, float64(n)/offered.Seconds(), percentile(lat, 50).Round(time.Millisecond), percentile(lat, 90).Round(time.Millisecond),
 			percentile(lat, 99).Round(time.Millisecond), percentile(lat, 100).Round(time.Millisecond), failures.Load())
+		b.Logf("stages: %s", tr.stageReport())
+		b.Logf("leader controller %s", controllerCounts(c.leader().url, n))
 	}
 }
 
@@ -244,6 +252,7 @@ type runTracker struct {
 	n           int
 	sentAt      map[string]time.Time
 	running     map[string]time.Time
+	stages      map[string]*runStages
 	succeeded   int
 	lastRunning time.Time
 	lastDone    time.Time
@@ -256,7 +265,7 @@ func watchRunning(b *testing.B, c *cluster, suite string, n int) *runTracker {
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := c.leader().client.Watch(ctx, client.WatchOptions{LabelSelector: "suite=" + suite})
 	require.NoError(b, err)
-	tr := &runTracker{n: n, sentAt: map[string]time.Time{}, running: map[string]time.Time{}, allDone: make(chan struct{})}
+	tr := &runTracker{n: n, sentAt: map[string]time.Time{}, running: map[string]time.Time{}, stages: map[string]*runStages{}, allDone: make(chan struct{})}
 	tr.stop = func() { cancel(); w.Stop() }
 	b.Cleanup(tr.stop)
 	go func() {
@@ -265,6 +274,7 @@ func watchRunning(b *testing.B, c *cluster, suite string, n int) *runTracker {
 			tr.mu.Lock()
 			name := ev.Run.Metadata.Name
 			phase := ev.Run.Status.Phase
+			tr.observe(ev.Run, now)
 			if _, ok := tr.running[name]; !ok && (phase == apis.PhaseRunning || phase == apis.PhaseSucceeded) {
 				tr.running[name] = now // Running and Succeeded may come in one status batch
 				tr.lastRunning = now
@@ -280,6 +290,123 @@ func watchRunning(b *testing.B, c *cluster, suite string, n int) *runTracker {
 		}
 	}()
 	return tr
+}
+
+// runStages are the moments of one Run's way to Running: those the
+// cluster stamped into the Run (the leader's creation stamp, the status
+// writer's batch times of the Starting and the Running status) and when
+// the watch delivered each phase here. The stamps are the nodes' clocks,
+// the same machine's as the benchmark's.
+type runStages struct {
+	created, starting, running           time.Time // stamped by the cluster
+	seenAdded, seenStarting, seenRunning time.Time // delivered by the watch
+}
+
+// observe notes the stages ev shows of its Run. Caller holds tr.mu.
+func (tr *runTracker) observe(run *apis.Run, now time.Time) {
+	st := tr.stages[run.Metadata.Name]
+	if st == nil {
+		st = &runStages{seenAdded: now}
+		if run.Metadata.CreationTimestamp != nil {
+			st.created = *run.Metadata.CreationTimestamp
+		}
+		tr.stages[run.Metadata.Name] = st
+	}
+	s := run.Status
+	switch {
+	case s.Phase == apis.PhaseStarting && st.seenStarting.IsZero():
+		st.seenStarting = now
+		if s.LastTransitionTime != nil {
+			st.starting = *s.LastTransitionTime
+		}
+	case (s.Phase == apis.PhaseRunning || s.Phase == apis.PhaseSucceeded) && st.seenRunning.IsZero():
+		st.seenRunning = now
+		if s.StartTime != nil {
+			st.running = *s.StartTime
+		}
+	}
+}
+
+// stageReport renders the percentiles of each stage between apply and
+// Running, for the Runs whose every stage was seen.
+func (tr *runTracker) stageReport() string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	type stage struct {
+		name string
+		d    func(sent time.Time, s *runStages) time.Duration
+	}
+	stages := []stage{
+		{"sent→created", func(t0 time.Time, s *runStages) time.Duration { return s.created.Sub(t0) }},
+		{"created→watch(added)", func(_ time.Time, s *runStages) time.Duration { return s.seenAdded.Sub(s.created) }},
+		{"created→starting-batch", func(_ time.Time, s *runStages) time.Duration { return s.starting.Sub(s.created) }},
+		{"starting-batch→watch(starting)", func(_ time.Time, s *runStages) time.Duration { return s.seenStarting.Sub(s.starting) }},
+		{"starting-batch→running-batch", func(_ time.Time, s *runStages) time.Duration { return s.running.Sub(s.starting) }},
+		{"running-batch→watch(running)", func(_ time.Time, s *runStages) time.Duration { return s.seenRunning.Sub(s.running) }},
+	}
+	var parts []string
+	for _, sg := range stages {
+		var ds []time.Duration
+		for name, t0 := range tr.sentAt {
+			s := tr.stages[name]
+			if s == nil || s.created.IsZero() || s.starting.IsZero() || s.running.IsZero() || s.seenStarting.IsZero() || s.seenRunning.IsZero() {
+				continue
+			}
+			ds = append(ds, sg.d(t0, s))
+		}
+		parts = append(parts, fmt.Sprintf("%s p50 %v p99 %v", sg.name,
+			percentile(ds, 50).Round(100*time.Microsecond), percentile(ds, 99).Round(100*time.Microsecond)))
+	}
+	// The slowest Run, stage by stage, from its apply.
+	var worst string
+	var worstAt time.Duration
+	for name, t0 := range tr.sentAt {
+		if s := tr.stages[name]; s != nil && !s.seenRunning.IsZero() && s.seenRunning.Sub(t0) > worstAt {
+			worst, worstAt = name, s.seenRunning.Sub(t0)
+		}
+	}
+	if s := tr.stages[worst]; s != nil {
+		t0 := tr.sentAt[worst]
+		at := func(t time.Time) string {
+			if t.IsZero() {
+				return "-"
+			}
+			return t.Sub(t0).Round(100 * time.Microsecond).String()
+		}
+		parts = append(parts, fmt.Sprintf("slowest %s from its apply: created %s, added seen %s, starting batch %s, starting seen %s, running batch %s, running seen %s",
+			worst, at(s.created), at(s.seenAdded), at(s.starting), at(s.seenStarting), at(s.running), at(s.seenRunning)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// controllerCounts renders, per Run, what the leader's controller did for
+// n Runs (from its /metrics): offers accepted and declined, and status
+// batches (Raft entries of UpdateStatuses) with their mean size.
+func controllerCounts(url string, n int) string {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	val := func(name string) float64 {
+		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+		if m == nil {
+			return 0
+		}
+		var v float64
+		_, _ = fmt.Sscan(string(m[1]), &v)
+		return v
+	}
+	batches, updates := val("sprint_controller_status_batch_size_count"), val("sprint_controller_status_batch_size_sum")
+	// A watch closed as too slow reconnects and relists: what it missed
+	// is seen late, which shows as a slow stage of the Runs it missed.
+	closed := regexp.MustCompile(`(?m)^sprint_http_watch\S*closed\S* \S+$`).FindAll(body, -1)
+	return fmt.Sprintf("per Run: offers received %.2f, accepted %.2f, declined %.2f, REVIVEs %.3f, status entries %.2f (%.1f updates each); watches closed: %s",
+		val("sprint_controller_offers_received_total")/float64(n),
+		val("sprint_controller_offers_used_total")/float64(n), val("sprint_controller_offers_declined_total")/float64(n),
+		val("sprint_controller_revives_total")/float64(n),
+		batches/float64(n), updates/max(batches, 1), bytes.Join(closed, []byte(", ")))
 }
 
 // sent records that name's apply is being sent now.
