@@ -3,6 +3,7 @@ package raftstore
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 
 	"github.com/sprint-project/sprint/apis"
@@ -111,5 +112,11 @@ func (f *fsm) watch(ctx context.Context, fromRV uint64, match func(*apis.Run) bo
 	if err != nil {
 		return nil, err
 	}
+	// A watch in this process (the controller's) may fall behind as far
+	// as the history reaches: its cursor holds nothing, while ending it
+	// makes its reader list and decode every Run again. A batch of
+	// Schedule firings creates a thousand Runs at once, more than the
+	// buffer an HTTP client is given.
+	feed.limit = math.MaxUint64
 	return newWatcher(ctx, feed), nil
 }

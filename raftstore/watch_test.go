@@ -86,7 +86,7 @@ func TestWatch_LaggingWatcherIsClosedNotBlocking(t *testing.T) {
 	f.hub.setBuffer(10)
 	w, err := f.watch(t.Context(), 0, nil)
 	require.NoError(t, err)
-	const n = 200 // more than the channel, the buffer and the history together
+	const n = 200 // more than the channel and the history together
 	for i := range n {
 		mustCreate(t, f, fmt.Sprintf("r%03d", i)) // must not block
 	}
@@ -98,6 +98,26 @@ func TestWatch_LaggingWatcherIsClosedNotBlocking(t *testing.T) {
 	}
 	assert.Less(t, got, n)
 	assert.ErrorIs(t, w.Err(), apis.ErrTooSlow)
+}
+
+// An in-process watch falls behind by more than the buffer HTTP watches
+// get without being closed, as long as the history holds its position.
+func TestWatch_InProcessWatchFallsBehindAsFarAsTheHistory(t *testing.T) {
+	f := newTestFSM(t) // history 100
+	f.hub.setBuffer(5)
+	w, err := f.watch(t.Context(), 0, nil)
+	require.NoError(t, err)
+	const n = 90 // the channel's 64, then 26 behind in the history
+	for i := range n {
+		mustCreate(t, f, fmt.Sprintf("r%03d", i))
+	}
+	for i := range n {
+		ev := <-w.Events()
+		require.NotNil(t, ev.Object, "event %d", i)
+		require.Equal(t, fmt.Sprintf("r%03d", i), ev.Object.(*apis.Run).Metadata.Name)
+	}
+	require.NoError(t, w.Err())
+	w.Stop()
 }
 
 func TestWatch_ContextEndStopsWatcher(t *testing.T) {
