@@ -105,7 +105,8 @@ type ScheduleStatus struct {
 	LastScheduleTime   *time.Time `json:"lastScheduleTime,omitempty"`
 	LastSuccessfulTime *time.Time `json:"lastSuccessfulTime,omitempty"`
 	NextScheduleTime   *time.Time `json:"nextScheduleTime,omitempty"`
-	// Active names the Schedule's Runs that are not terminal.
+	// Active names the Runs the Schedule fired that are not terminal
+	// (not those created by hand from it, as CronJob's).
 	Active []string `json:"active,omitempty"`
 	// MissedFirings counts firings skipped (missed past the starting
 	// deadline or while the leader was down, beyond the one catch-up).

@@ -62,7 +62,9 @@ func (s *scheduler) desiredStatus(e *schedEntry) apis.ScheduleStatus {
 	for _, r := range s.runsOf(e) {
 		switch {
 		case !r.phase.Terminal():
-			active = append(active, r)
+			if r.fromName { // fired by the schedule: a manual Run is not (liveRuns)
+				active = append(active, r)
+			}
 		case r.phase == apis.PhaseSucceeded && (st.LastSuccessfulTime == nil || r.finished.After(*st.LastSuccessfulTime)):
 			t := r.finished
 			st.LastSuccessfulTime = &t

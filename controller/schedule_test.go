@@ -638,8 +638,8 @@ func TestSchedule_IntervalBatchPastItsDeadlineIsMissed(t *testing.T) {
 
 // Runs fired by hand (create run --from schedule/NAME) are not the
 // Schedule's firings: as CronJob's Forbid and Replace look only at the
-// Jobs it created, Forbid does not skip for them and Replace does not
-// cancel them.
+// Jobs it created (its status.active), Forbid does not skip for them,
+// Replace does not cancel them and status.active does not list them.
 func TestSchedule_ManualRunsAreOutsideTheConcurrencyPolicy(t *testing.T) {
 	for _, policy := range []string{apis.ConcurrencyForbid, apis.ConcurrencyReplace} {
 		t.Run(policy, func(t *testing.T) {
@@ -658,6 +658,9 @@ func TestSchedule_ManualRunsAreOutsideTheConcurrencyPolicy(t *testing.T) {
 				assert.ElementsMatch(t, []string{manual, unixName("mn", start.Add(time.Minute), 0)}, f.scheduleRuns("mn"), "fired beside the live manual Run")
 				assert.False(t, f.store.run(manual).Spec.Cancel, "the manual Run is not replaced")
 				assert.False(t, hasPrefixIn(f.scheduleEvents("mn"), "Skipped: "), "events %v", f.scheduleEvents("mn"))
+				f.advance(time.Second) // the status flush
+				assert.Equal(t, []string{unixName("mn", start.Add(time.Minute), 0)}, f.store.schedule("mn").Status.Active,
+					"status.active lists the fired Runs, not the manual one (as CronJob's)")
 			})
 		})
 	}
