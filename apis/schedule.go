@@ -356,6 +356,36 @@ func ValidateScheduleUpdate(s, old *Schedule) ErrorList {
 	return errs
 }
 
+// ValidateScheduleWrite holds the rules the API server adds to
+// ValidateSchedule for a Schedule template a user writes. The store's
+// state machine applies ValidateSchedule alone, as it did to the entries
+// already in its log (raftstore/DESIGN.md: a stricter rule goes to the
+// API server, so that replaying the log gives every node the same state).
+//
+// The template may not set AnnotationCancelReason (it would make a user's
+// cancel of any fired Run read as Replaced), and its annotations leave
+// room for the one a Replace firing adds to the Runs it cancels
+// (MaxTemplateAnnotationsBytes): a marked Run stays within the limit its
+// owner's writes are validated against.
+func ValidateScheduleWrite(s *Schedule) ErrorList {
+	var errs ErrorList
+	path := "spec.runTemplate.metadata.annotations"
+	ann := s.Spec.RunTemplate.Metadata.Annotations
+	if _, ok := ann[AnnotationCancelReason]; ok {
+		errs = append(errs, fieldErr(path+"["+AnnotationCancelReason+"]", "reserved: the server sets it on the Runs a Replace firing cancels"))
+	}
+	total := 0
+	for k, v := range ann {
+		total += len(k) + len(v)
+	}
+	// Beyond MaxAnnotationsBytes ValidateSchedule says so already.
+	if total > MaxTemplateAnnotationsBytes && total <= MaxAnnotationsBytes {
+		errs = append(errs, fieldErr(path, "may not be larger than %d bytes in total (keys and values), got %d: a Replace firing adds %s: %s to the Runs it cancels",
+			MaxTemplateAnnotationsBytes, total, AnnotationCancelReason, ReasonReplaced))
+	}
+	return errs
+}
+
 // AdmitSchedule applies the admission policy for Runs to a Schedule's
 // template at apply time, so that a Schedule cannot fire Runs the policy
 // would refuse. Refusals are a *ForbiddenError with field causes under

@@ -84,6 +84,17 @@ func TestValidateSchedule_FieldPaths(t *testing.T) {
 		"reserved label": {edit: func(s *apis.Schedule) {
 			s.Spec.RunTemplate.Metadata.Labels = map[string]string{apis.LabelSchedule: "x"}
 		}, want: []string{"spec.runTemplate.metadata.labels[sprint/schedule]: reserved"}},
+		// The store applies ValidateSchedule to entries already in its
+		// log: what it took before ValidateScheduleWrite it still takes.
+		"template annotations at the Runs' limit": {edit: func(s *apis.Schedule) {
+			s.Spec.RunTemplate.Metadata.Annotations = map[string]string{"a": strings.Repeat("v", apis.MaxAnnotationsBytes-1)}
+		}},
+		"template sets the cancel reason": {edit: func(s *apis.Schedule) {
+			s.Spec.RunTemplate.Metadata.Annotations = map[string]string{apis.AnnotationCancelReason: apis.ReasonReplaced}
+		}},
+		"template annotations over the limit": {edit: func(s *apis.Schedule) {
+			s.Spec.RunTemplate.Metadata.Annotations = map[string]string{"a": strings.Repeat("v", apis.MaxAnnotationsBytes)}
+		}, want: []string{"spec.runTemplate.metadata.annotations: may not be larger than 262144 bytes in total (keys and values), got 262145"}},
 		"metadata label": {edit: func(s *apis.Schedule) { s.Metadata.Labels = map[string]string{"k": "bad value!"} }, want: []string{"metadata.labels[k]: invalid value"}},
 		"dependsOn self-dup": {edit: func(s *apis.Schedule) {
 			s.Spec.Schedule, s.Spec.TimeZone, s.Spec.DependsOn = "", "", []apis.ScheduleDependency{{Schedule: "a"}, {Schedule: "a"}}
@@ -112,6 +123,57 @@ func TestValidateSchedule_FieldPaths(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestValidateScheduleWrite(t *testing.T) {
+	ann := func(n int) map[string]string { return map[string]string{"a": strings.Repeat("v", n-1)} }
+	tests := map[string]struct {
+		annotations map[string]string
+		want        []string
+	}{
+		"none":           {},
+		"small":          {annotations: map[string]string{"team": "data"}},
+		"at the room":    {annotations: ann(apis.MaxTemplateAnnotationsBytes)},
+		"into the room":  {annotations: ann(apis.MaxTemplateAnnotationsBytes + 1), want: []string{"spec.runTemplate.metadata.annotations: may not be larger than 262116 bytes in total (keys and values), got 262117: a Replace firing adds sprint/cancel-reason: Replaced"}},
+		"at the limit":   {annotations: ann(apis.MaxAnnotationsBytes), want: []string{"got 262144"}},
+		"over the limit": {annotations: ann(apis.MaxAnnotationsBytes + 1)}, // ValidateSchedule's to report
+		"reserved":       {annotations: map[string]string{apis.AnnotationCancelReason: "Cancelled"}, want: []string{"spec.runTemplate.metadata.annotations[sprint/cancel-reason]: reserved"}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := validSchedule()
+			s.Spec.RunTemplate.Metadata.Annotations = tt.annotations
+			errs := apis.ValidateScheduleWrite(s)
+			if len(tt.want) == 0 {
+				assert.Empty(t, errs)
+				return
+			}
+			require.NotEmpty(t, errs)
+			for _, w := range tt.want {
+				assert.Contains(t, errs.Error(), w)
+			}
+		})
+	}
+}
+
+// A Run fired from the largest template annotations a Schedule takes is
+// still a valid Run once a Replace firing has marked it cancelled
+// (apis.AnnotationCancelReason): its owner can read it and write it back.
+func TestScheduleTemplateAnnotationsLeaveRoomForReplaced(t *testing.T) {
+	accepted := 0
+	for size := apis.MaxAnnotationsBytes - 64; size <= apis.MaxAnnotationsBytes; size++ {
+		s := validSchedule()
+		s.Metadata.UID = "u"
+		s.Spec.RunTemplate.Metadata.Annotations = map[string]string{"a": strings.Repeat("v", size-1)}
+		if len(apis.ValidateSchedule(s)) > 0 || len(apis.ValidateScheduleWrite(s)) > 0 {
+			continue
+		}
+		accepted++
+		r := apis.RunFromTemplate(s, apis.FiredRunName(s.Metadata.Name, time.Unix(1_800_000_000, 0), 0))
+		r.Metadata.Annotations[apis.AnnotationCancelReason] = apis.ReasonReplaced
+		assert.Empty(t, apis.ValidateRun(&r), "template annotations of %d bytes, marked Replaced", size)
+	}
+	assert.Positive(t, accepted, "some of the sizes tried are accepted")
 }
 
 // The longest valid name still makes valid Run names, fired or manual.

@@ -22,6 +22,12 @@ const (
 	MaxDNS1123SubdomainLength = 253
 	// MaxAnnotationsBytes is the total size of all annotation keys and values.
 	MaxAnnotationsBytes = 256 * 1024
+	// MaxTemplateAnnotationsBytes bounds a Schedule's
+	// spec.runTemplate.metadata.annotations: MaxAnnotationsBytes less room
+	// for the AnnotationCancelReason a Replace firing adds to the Runs it
+	// cancels, so that a fired Run stays within the limit its owner's
+	// writes are validated against (ValidateScheduleWrite).
+	MaxTemplateAnnotationsBytes = MaxAnnotationsBytes - len(AnnotationCancelReason) - len(ReasonReplaced)
 )
 
 var (

@@ -596,7 +596,9 @@ func TestSchedule_FiringsDueWhileBatchesAreInFlightGoTogether(t *testing.T) {
 		for i := range want {
 			want[i] = 1
 		}
-		assert.Equal(t, append(want, 10), batches, "each lone firing alone and at once, the group together")
+		// The held calls return in whatever order their goroutines run,
+		// and the group's call may commit before the lone ones record.
+		assert.ElementsMatch(t, append(want, 10), batches, "each lone firing alone and at once, the group together")
 		assert.Len(t, f.store.firings(), maxBatchesInFlight+10)
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -267,7 +268,7 @@ func (s *Server) prepareNewSchedule(sc *apis.Schedule) error {
 		m.Name = m.GenerateName + randomSuffix()
 	}
 	apis.SetScheduleDefaults(sc)
-	if err := invalidSchedule(m.Name, apis.ValidateSchedule(sc)); err != nil {
+	if err := invalidSchedule(m.Name, append(apis.ValidateSchedule(sc), apis.ValidateScheduleWrite(sc)...)); err != nil {
 		return err
 	}
 	return s.policy.AdmitSchedule(sc)
@@ -367,7 +368,14 @@ func (s *Server) applySchedule(c echo.Context) error {
 			apis.SetScheduleDefaults(d)
 			next := cur.DeepCopy()
 			next.Metadata.Labels, next.Metadata.Annotations, next.Spec = d.Metadata.Labels, d.Metadata.Annotations, d.Spec
-			if err := invalidSchedule(name, apis.ValidateScheduleUpdate(next, cur)); err != nil {
+			errs := apis.ValidateScheduleUpdate(next, cur)
+			// The write rules bind a template whose annotations change:
+			// a Schedule stored before them can still be suspended or
+			// edited elsewhere.
+			if !maps.Equal(next.Spec.RunTemplate.Metadata.Annotations, cur.Spec.RunTemplate.Metadata.Annotations) {
+				errs = append(errs, apis.ValidateScheduleWrite(next)...)
+			}
+			if err := invalidSchedule(name, errs); err != nil {
 				return err
 			}
 			if err := s.policy.AdmitSchedule(next); err != nil {

@@ -336,3 +336,40 @@ func TestHostileBodies_Schedules(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, list.Items)
 }
+
+// A template may not set sprint/cancel-reason nor fill the annotations a
+// Replace firing adds to: 422 with the field. A Schedule stored before
+// these rules (here: through the store) is still updated while its
+// template's annotations stay as they are.
+func TestSchedules_TemplateAnnotationsLeaveRoomForReplaced(t *testing.T) {
+	t.Parallel()
+	store, url := startScheduleNode(t, nil)
+	base := url + "/api/v1/schedules"
+	full := map[string]string{"a": strings.Repeat("v", apis.MaxAnnotationsBytes-1)}
+	withAnn := func(ann map[string]string) func(*apis.Schedule) {
+		return func(s *apis.Schedule) { s.Spec.RunTemplate.Metadata.Annotations = ann }
+	}
+
+	for name, ann := range map[string]map[string]string{
+		"spec.runTemplate.metadata.annotations[sprint/cancel-reason]": {apis.AnnotationCancelReason: apis.ReasonReplaced},
+		"spec.runTemplate.metadata.annotations":                       full,
+	} {
+		st := call(t, "POST", base, scheduleJSON("tpl", withAnn(ann))).status(t)
+		assert.Equal(t, http.StatusUnprocessableEntity, int(st.Code), "%s", st.Message)
+		assert.Equal(t, []string{name}, causeFields(st))
+	}
+
+	var old apis.Schedule
+	require.NoError(t, json.Unmarshal([]byte(scheduleJSON("old", withAnn(full))), &old))
+	apis.SetScheduleDefaults(&old)
+	_, err := store.CreateSchedule(context.Background(), &old)
+	require.NoError(t, err)
+	r := call(t, "PUT", base+"/old", scheduleJSON("old", withAnn(full), func(s *apis.Schedule) { s.Spec.Suspend = true }))
+	require.Equal(t, http.StatusOK, r.code, "%s", r.body)
+	assert.True(t, r.schedule(t).Spec.Suspend)
+	// Changed, still within the Runs' limit but not the template's.
+	changed := map[string]string{"b": full["a"][1:]}
+	st := call(t, "PUT", base+"/old", scheduleJSON("old", withAnn(changed))).status(t)
+	assert.Equal(t, http.StatusUnprocessableEntity, int(st.Code), "%s", st.Message)
+	assert.Equal(t, []string{"spec.runTemplate.metadata.annotations"}, causeFields(st))
+}
