@@ -293,6 +293,16 @@ func decodeStatusBody(resp *http.Response, method, url string) error {
 	return &UnexpectedAnswerError{Status: apis.NewStatus(resp.StatusCode, strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", ""), msg)}
 }
 
+// call sends r and decodes the answer into a new T: the body of every
+// typed read and write of one object or list.
+func call[T any](ctx context.Context, c *Client, r request) (*T, error) {
+	var out T
+	if _, _, err := c.doJSON(ctx, r, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // doJSON sends a request and decodes a JSON answer into out (when not nil).
 func (c *Client) doJSON(ctx context.Context, r request, out any) (http.Header, int, error) {
 	resp, err := c.do(ctx, r)

@@ -52,30 +52,18 @@ func (c *Client) CreateNotifier(ctx context.Context, n *apis.Notifier, dryRun bo
 	if err != nil {
 		return nil, fmt.Errorf("encode notifier: %w", err)
 	}
-	var out apis.Notifier
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodPost, path: "/api/v1/notifiers", query: dryRunQuery(dryRun), body: body}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.Notifier](ctx, c, request{method: http.MethodPost, path: "/api/v1/notifiers", query: dryRunQuery(dryRun), body: body})
 }
 
 // GetNotifier reads one Notifier, with its delivery counts.
 func (c *Client) GetNotifier(ctx context.Context, name string) (*apis.Notifier, error) {
-	var out apis.Notifier
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: notifierPath(name)}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.Notifier](ctx, c, request{method: http.MethodGet, path: notifierPath(name)})
 }
 
 // ListNotifiers lists Notifiers (LabelSelector, Limit and Continue of
 // opts; FieldSelector is not supported for them).
 func (c *Client) ListNotifiers(ctx context.Context, opts ListOptions) (*apis.NotifierList, error) {
-	var out apis.NotifierList
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: "/api/v1/notifiers", query: opts.query()}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.NotifierList](ctx, c, request{method: http.MethodGet, path: "/api/v1/notifiers", query: opts.query()})
 }
 
 // DeleteNotifier deletes a Notifier and its undelivered notifications;
@@ -85,9 +73,5 @@ func (c *Client) DeleteNotifier(ctx context.Context, name, resourceVersion strin
 	if resourceVersion != "" {
 		q.Set("resourceVersion", resourceVersion)
 	}
-	var out apis.Notifier
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodDelete, path: notifierPath(name), query: q}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.Notifier](ctx, c, request{method: http.MethodDelete, path: notifierPath(name), query: q})
 }

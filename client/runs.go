@@ -132,20 +132,12 @@ func (c *Client) create(ctx context.Context, run *apis.Run, dryRun bool) (*apis.
 	if err != nil {
 		return nil, fmt.Errorf("encode run: %w", err)
 	}
-	var out apis.Run
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodPost, path: "/api/v1/runs", query: dryRunQuery(dryRun), body: body}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.Run](ctx, c, request{method: http.MethodPost, path: "/api/v1/runs", query: dryRunQuery(dryRun), body: body})
 }
 
 // Get reads one Run.
 func (c *Client) Get(ctx context.Context, name string) (*apis.Run, error) {
-	var out apis.Run
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: runPath(name)}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.Run](ctx, c, request{method: http.MethodGet, path: runPath(name)})
 }
 
 // ListOptions select and page a list.
@@ -177,11 +169,7 @@ func (o ListOptions) query() url.Values {
 
 // List reads one page of Runs.
 func (c *Client) List(ctx context.Context, opts ListOptions) (*apis.RunList, error) {
-	var out apis.RunList
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: "/api/v1/runs", query: opts.query()}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.RunList](ctx, c, request{method: http.MethodGet, path: "/api/v1/runs", query: opts.query()})
 }
 
 // DeleteOptions modify Delete.
@@ -254,11 +242,7 @@ func (c *Client) Events(ctx context.Context, name string) ([]apis.RunEvent, erro
 // each one's phase. A Run that does not exist is an error for which
 // IsNotFound is true.
 func (c *Client) Dependents(ctx context.Context, name string) (*apis.RunDependents, error) {
-	var out apis.RunDependents
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: runPath(name) + "/dependents"}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.RunDependents](ctx, c, request{method: http.MethodGet, path: runPath(name) + "/dependents"})
 }
 
 // ListAll reads every matching Run, following continue tokens in pages of

@@ -59,30 +59,18 @@ func (c *Client) CreateSchedule(ctx context.Context, s *apis.Schedule) (*apis.Sc
 	if err != nil {
 		return nil, err
 	}
-	var out apis.Schedule
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodPost, path: "/api/v1/schedules", body: body}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.Schedule](ctx, c, request{method: http.MethodPost, path: "/api/v1/schedules", body: body})
 }
 
 // GetSchedule reads one Schedule.
 func (c *Client) GetSchedule(ctx context.Context, name string) (*apis.Schedule, error) {
-	var out apis.Schedule
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: schedulePath(name)}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.Schedule](ctx, c, request{method: http.MethodGet, path: schedulePath(name)})
 }
 
 // ListSchedules reads one page of Schedules (FieldSelector: only
 // metadata.name=NAME).
 func (c *Client) ListSchedules(ctx context.Context, opts ListOptions) (*apis.ScheduleList, error) {
-	var out apis.ScheduleList
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: "/api/v1/schedules", query: opts.query()}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.ScheduleList](ctx, c, request{method: http.MethodGet, path: "/api/v1/schedules", query: opts.query()})
 }
 
 // ScheduleDeleteOptions modify DeleteSchedule.
@@ -105,11 +93,7 @@ func (c *Client) DeleteSchedule(ctx context.Context, name string, opts ScheduleD
 	if opts.ResourceVersion != "" {
 		q.Set("resourceVersion", opts.ResourceVersion)
 	}
-	var out apis.Schedule
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodDelete, path: schedulePath(name), query: q}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.Schedule](ctx, c, request{method: http.MethodDelete, path: schedulePath(name), query: q})
 }
 
 // SuspendSchedule sets spec.suspend (true: fire no more; false: resume).
@@ -140,11 +124,7 @@ func (c *Client) SuspendSchedule(ctx context.Context, name string, suspend bool)
 // NAME-m<unix seconds>-<i>) without changing its lastScheduleTime, and
 // returns them. With dryRun it shows them without creating them.
 func (c *Client) FireSchedule(ctx context.Context, name string, dryRun bool) (*apis.RunList, error) {
-	var out apis.RunList
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodPost, path: schedulePath(name) + "/runs", query: dryRunQuery(dryRun)}, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[apis.RunList](ctx, c, request{method: http.MethodPost, path: schedulePath(name) + "/runs", query: dryRunQuery(dryRun)})
 }
 
 // ScheduleEvents reads a Schedule's recent events, oldest first.
