@@ -577,7 +577,9 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 	if len(updates) > 0 {
 		w.m.statusBatch.Observe(float64(len(updates)))
 		var errs []error
+		began := time.Now()
 		errs, batchErr = w.store.UpdateStatuses(ctx, updates)
+		w.m.statusWrite.Observe(time.Since(began).Seconds())
 		if batchErr == nil {
 			copy(itemErrs, errs)
 		}
