@@ -179,22 +179,53 @@ func TestStatusWriter_IdleWriteCommitsWithoutWaiting(t *testing.T) {
 	})
 }
 
-// TASK_STARTING is acknowledged before its write only while the ackers
-// are nearly idle: behind a queue of acknowledgements, early ones would
-// hold up those of committed batches (and with them the status writer).
-func TestTerm_TryAckOnlyWhileTheAckersKeepUp(t *testing.T) {
-	tm := &term{acks: make(chan mesos.TaskStatus, 4096)}
+// TASK_STARTING is acknowledged before its write while the early lane has
+// room, however far behind the ackers are on committed updates (in a
+// burst they always were, and the old bound on the shared queue let no
+// TASK_STARTING through early); past the lane's bound, after its write.
+func TestTerm_TryAckWhileTheEarlyLaneHasRoom(t *testing.T) {
+	tm := &term{acks: make(chan mesos.TaskStatus, 4096), earlyAcks: make(chan mesos.TaskStatus, earlyAckQueue)}
 	st := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: mesos.TASK_STARTING.Enum(), UUID: []byte("u")}
+	for range 1000 {
+		tm.acks <- st // committed updates' acknowledgements waiting
+	}
 	for range earlyAckQueue - 1 {
-		tm.acks <- st
+		require.True(t, tm.tryAck(st))
 	}
 	assert.True(t, tm.tryAck(st), "room below the bound")
 	assert.False(t, tm.tryAck(st), "the bound reached: acknowledged after the write")
-	<-tm.acks
+	<-tm.earlyAcks
 	assert.True(t, tm.tryAck(st))
 	noUUID := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: mesos.TASK_STARTING.Enum()}
 	assert.True(t, tm.tryAck(noUUID), "nothing to acknowledge")
-	assert.Len(t, tm.acks, earlyAckQueue)
+	assert.Len(t, tm.earlyAcks, earlyAckQueue)
+	assert.Len(t, tm.acks, 1000)
+}
+
+// The ackers send the acknowledgements queued on receipt before those of
+// committed updates: each lets a launch's TASK_RUNNING come.
+func TestTerm_AckerSendsEarlyAcknowledgementsFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		sched := newFakeScheduler(&actionLog{})
+		tm := &term{sched: sched, log: slog.New(slog.DiscardHandler), acks: make(chan mesos.TaskStatus, 16), earlyAcks: make(chan mesos.TaskStatus, 16)}
+		st := func(task string, s mesos.TaskState) mesos.TaskStatus {
+			return mesos.TaskStatus{TaskID: mesos.TaskID{Value: task}, State: s.Enum(), UUID: []byte("u")}
+		}
+		tm.ack(ctx, st("a", mesos.TASK_RUNNING))
+		tm.ack(ctx, st("b", mesos.TASK_FINISHED))
+		require.True(t, tm.tryAck(st("c", mesos.TASK_STARTING)))
+		require.True(t, tm.tryAck(st("d", mesos.TASK_STARTING)))
+		done := make(chan struct{})
+		go func() { tm.acker(ctx); close(done) }()
+		synctest.Wait()
+		sched.mu.Lock()
+		assert.Equal(t, []string{"c TASK_STARTING", "d TASK_STARTING", "a TASK_RUNNING", "b TASK_FINISHED"}, sched.acked)
+		sched.mu.Unlock()
+		cancel()
+		<-done
+	})
 }
 
 // A TASK_STARTING update acknowledged on receipt waits up to startingHold

@@ -12,8 +12,9 @@
 #
 #   scripts/bench-entries.sh                 # this tree
 #   BASE=main scripts/bench-entries.sh       # main too ("before"), same run
-#   PROFILE=dir scripts/bench-entries.sh     # also CPU profiles of the leader
-#                                            # and a follower over the burst
+#   PROFILE=dir scripts/bench-entries.sh     # also CPU profiles of every node
+#                                            # over the burst, raft's stage timings
+#                                            # and the status writes' durations
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -39,20 +40,72 @@ cleanup() {
 trap cleanup EXIT
 
 # With PROFILE, every build gets a pprof listener on $SPRINT_BENCH_PPROF,
-# added with go build -overlay so that any revision can be profiled.
+# added with go build -overlay so that any revision can be profiled, and
+# hashicorp/raft's stage timings at /debug/raft-stages (as bench-api.sh).
 cat >"$work/benchpprof.go" <<'EOF2'
 package main
 
 import (
+	"fmt"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"sort"
+	"strconv"
+	"time"
+
+	gm "github.com/armon/go-metrics"
 )
 
+// With SPRINT_BENCH_PPROF set, hashicorp/raft's own timings (it reports
+// them through go-metrics) are kept in memory per second and served as
+// text at /debug/raft-stages?since=UNIX: per metric, the count, mean and
+// max in ms over the whole seconds from since on.
 func init() {
-	if addr := os.Getenv("SPRINT_BENCH_PPROF"); addr != "" {
-		go func() { _ = http.ListenAndServe(addr, nil) }()
+	addr := os.Getenv("SPRINT_BENCH_PPROF")
+	if addr == "" {
+		return
 	}
+	inm := gm.NewInmemSink(time.Second, 5*time.Minute)
+	cfg := gm.DefaultConfig("sprint")
+	cfg.EnableHostname, cfg.EnableRuntimeMetrics = false, false
+	_, _ = gm.NewGlobal(cfg, inm)
+	http.HandleFunc("/debug/raft-stages", func(w http.ResponseWriter, r *http.Request) {
+		since, _ := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
+		type agg struct {
+			n        int
+			sum, max float64
+		}
+		all := map[string]*agg{}
+		data := inm.Data()
+		for _, iv := range data[:max(0, len(data)-1)] { // finished seconds only
+			if iv.Interval.Unix() < since {
+				continue
+			}
+			iv.RLock()
+			for _, sv := range iv.Samples {
+				a := all[sv.Name]
+				if a == nil {
+					a = &agg{}
+					all[sv.Name] = a
+				}
+				a.n += sv.Count
+				a.sum += sv.Sum
+				a.max = max(a.max, sv.Max)
+			}
+			iv.RUnlock()
+		}
+		names := make([]string, 0, len(all))
+		for n := range all {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			a := all[n]
+			fmt.Fprintf(w, "%-52s n=%6d mean=%8.3f max=%8.3f\n", n, a.n, a.sum/float64(a.n), a.max)
+		}
+	})
+	go func() { _ = http.ListenAndServe(addr, nil) }()
 }
 EOF2
 build() { # build SRC_DIR OUT_DIR
@@ -132,6 +185,12 @@ for sys in "${systems[@]}"; do
     sw=$(awk -v a="$sw" -v b="${v:-0}" 'BEGIN{print a + b}')
   done
   for p in "${profs[@]}"; do wait "$p" || true; done
+  if [[ -n ${PROFILE:-} ]]; then
+    for i in 1 2 3; do
+      curl -fs -o "$PROFILE/$tag-n$i.stages" "http://127.0.0.1:$(port $i 192)/debug/raft-stages?since=${t0%.*}" || true
+      curl -fs "http://127.0.0.1:$(port $i 190)/metrics" | grep '^sprint_controller_status_write_seconds' >"$PROFILE/$tag-n$i.statuswrites" || true
+    done
+  fi
   awk -v tag="$tag" -v n="$N" -v i0="$i0" -v i1="$last" -v c0="$c0" -v c1="$c1" -v hz="$(getconf CLK_TCK)" \
     -v t0="$t0" -v t1="$t1" -v l="$(cut -d' ' -f1 /proc/loadavg)" -v sw="$sw" \
     'BEGIN{printf "[%s] entries/Run=%.2f status-writes/Run=%.2f cpu-ms/Run(3 nodes)=%.2f until-idle-s=%.1f (load %s)\n", tag, (i1-i0)/n, sw/n, (c1-c0)*1000/hz/n, t1-t0-3, l}'
