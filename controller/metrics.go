@@ -23,6 +23,7 @@ type metrics struct {
 	mesosConnected   prometheus.Gauge
 	leader           prometheus.Gauge
 	statusBatch      prometheus.Histogram
+	statusWrite      prometheus.Histogram
 	eventsDropped    prometheus.Counter
 	gcDeleted        prometheus.Counter
 	strayKills       prometheus.Counter
@@ -81,6 +82,10 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, e
 			Name: "sprint_controller_status_batch_size", Help: "Status updates per Raft entry.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
+		statusWrite: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sprint_controller_status_write_seconds", Help: "Time a status batch's store write (one Raft entry) took, from proposal to its apply here.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
 		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sprint_controller_events_dropped_total", Help: "Run events dropped because the buffer was full.",
 		}),
@@ -113,7 +118,7 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, e
 	for _, c := range []prometheus.Collector{m.scheduleFirings, m.scheduleMissed, m.scheduleSkipped, m.scheduleConflicts,
 		m.scheduleLag, m.scheduleHistoryDeleted, m.runsByPhase, m.launches, m.kills, m.retries, m.offersUsed,
 		m.offersDeclined, m.offersReceived, m.revives, m.reconcileLatency, m.reconcileErrors, m.queueDepth, m.mesosConnected, m.leader,
-		m.statusBatch, m.eventsDropped, m.gcDeleted, m.strayKills} {
+		m.statusBatch, m.statusWrite, m.eventsDropped, m.gcDeleted, m.strayKills} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -36,8 +36,9 @@ type term struct {
 	events    *eventRecorder
 	launcher  *launcher
 	recon     *mesosReconciler
-	schedules *scheduler // fires Schedules
-	acks      chan mesos.TaskStatus
+	schedules *scheduler            // fires Schedules
+	acks      chan mesos.TaskStatus // acknowledgements of committed updates
+	earlyAcks chan mesos.TaskStatus // of TASK_STAGING/STARTING on receipt (tryAck); sent first
 	started   atomic.Bool
 	// reconcileSeq numbers reconcile calls for their logs.
 	reconcileSeq atomic.Uint64
@@ -45,17 +46,18 @@ type term struct {
 
 func newTerm(c *Controller) *term {
 	t := &term{
-		c:        c,
-		store:    c.store,
-		sched:    c.sched,
-		clock:    c.clock,
-		cfg:      c.cfg,
-		m:        c.m,
-		log:      c.log,
-		queue:    newQueue(c.clock, c.cfg.RetryBaseDelay, c.cfg.RetryMaxDelay),
-		attempts: newRegistry(),
-		deps:     newDepGraph(),
-		acks:     make(chan mesos.TaskStatus, 4096),
+		c:         c,
+		store:     c.store,
+		sched:     c.sched,
+		clock:     c.clock,
+		cfg:       c.cfg,
+		m:         c.m,
+		log:       c.log,
+		queue:     newQueue(c.clock, c.cfg.RetryBaseDelay, c.cfg.RetryMaxDelay),
+		attempts:  newRegistry(),
+		deps:      newDepGraph(),
+		acks:      make(chan mesos.TaskStatus, 4096),
+		earlyAcks: make(chan mesos.TaskStatus, earlyAckQueue),
 	}
 	t.events = newEventRecorder(c.store, c.cfg, c.m.eventsDropped, t.log)
 	t.writer = newStatusWriter(writerDeps{
@@ -327,17 +329,31 @@ func (t *term) reconcileSafely(ctx context.Context, name string) (res Result, er
 // burst (three updates per Run) the acknowledgements pace the launches.
 const ackers = 8
 
-// acker acknowledges status updates whose state is committed.
+// acker acknowledges status updates: those acknowledged on receipt
+// (tryAck) before those whose state is committed. An early one is a
+// TASK_STARTING whose task sends TASK_RUNNING only once it is
+// acknowledged, the next step of a launch; in a burst the ackers are
+// behind by hundreds of acknowledgements of committed updates (three per
+// Run), and behind them every launch waited for the whole queue before its
+// TASK_RUNNING could come. A committed update's acknowledgement only lets
+// its task send a later one (TASK_FINISHED after TASK_RUNNING), and a
+// status batch waits only while the queue is full.
 func (t *term) acker(ctx context.Context) {
 	for {
+		var st mesos.TaskStatus
 		select {
-		case <-ctx.Done():
-			return
-		case st := <-t.acks:
-			if err := t.sched.Acknowledge(ctx, st); err != nil && ctx.Err() == nil {
-				// Mesos re-sends unacknowledged updates; nothing is lost.
-				t.log.Debug("acknowledge failed", "task_id", st.TaskID.Value, "err", err)
+		case st = <-t.earlyAcks:
+		default:
+			select {
+			case <-ctx.Done():
+				return
+			case st = <-t.earlyAcks:
+			case st = <-t.acks:
 			}
+		}
+		if err := t.sched.Acknowledge(ctx, st); err != nil && ctx.Err() == nil {
+			// Mesos re-sends unacknowledged updates; nothing is lost.
+			t.log.Debug("acknowledge failed", "task_id", st.TaskID.Value, "err", err)
 		}
 	}
 }
@@ -352,25 +368,24 @@ func (t *term) ack(ctx context.Context, st mesos.TaskStatus) {
 	}
 }
 
-// earlyAckQueue is how many acknowledgements may wait for the ackers for
-// tryAck to queue one more. Past it, the acknowledgements that follow
-// commits are what the ackers are behind on: in a burst, early ones
-// queued in front of them held every batch's acknowledgements, and with
-// them the status writer, for seconds.
-const earlyAckQueue = 64
+// earlyAckQueue bounds the acknowledgements queued on receipt (tryAck)
+// that the ackers have not sent yet: about one per launch in flight
+// (maxRecording). Past it, a TASK_STARTING is acknowledged after its
+// write, like any other update. (When early acknowledgements shared the
+// committed updates' queue, they were bounded to 64 waiting in all, since
+// in front of a committed batch's they held the status writer; in a burst
+// that queue was always longer, so no TASK_STARTING was acknowledged early.)
+const earlyAckQueue = 512
 
-// tryAck queues st's acknowledgement if the ackers are nearly idle, and
+// tryAck queues st's acknowledgement if the early lane has room, and
 // reports whether it did; it never blocks (it runs on the Mesos event
 // loop).
 func (t *term) tryAck(st mesos.TaskStatus) bool {
 	if len(st.UUID) == 0 {
 		return true
 	}
-	if len(t.acks) >= earlyAckQueue {
-		return false
-	}
 	select {
-	case t.acks <- st:
+	case t.earlyAcks <- st:
 		return true
 	default:
 		return false

@@ -216,6 +216,79 @@ func (w *statusWriter) launch(ctx context.Context, uid string, a liveAttempt) er
 // reads, and writes over, the Run as the previous write of it left it.
 const writerPipeline = 2
 
+// startingHold is how long the status writer holds a TASK_STAGING or
+// TASK_STARTING update that was acknowledged on receipt, waiting for its
+// task's next update. The agent sends TASK_RUNNING as soon as the
+// acknowledgement reaches it, a few milliseconds later; written alone,
+// TASK_STARTING cost a Raft entry's worth of writes of the whole Run (the
+// write, its replication and FSM apply on every member, a watch event, a
+// reconcile), and TASK_RUNNING, arriving while it committed, waited for
+// that commit and then for its own. Held, the two make one write, one
+// commit after TASK_RUNNING arrives. An update still held when the term
+// ends is lost like any early-acknowledged one (earlyAck): the next
+// leader reconciles. One whose task sends nothing more is written when
+// the hold ends, so a task slow to start (an image pull) shows
+// TASK_STARTING that much later.
+const startingHold = 100 * time.Millisecond
+
+// heldUpdate is an early-acknowledged starting update the writer holds
+// until its task's next request or until.
+type heldUpdate struct {
+	req   writeReq
+	until time.Time
+}
+
+// holdable reports whether r is a starting update that may wait for its
+// task's next one: acknowledged already, so the agent is free to send it.
+// One acknowledged only after its write must go at once: the agent sends
+// nothing more until then.
+func holdable(r writeReq) bool {
+	return r.update != nil && r.acked && r.group == nil && earlyAck(r.update.GetState())
+}
+
+// holdStarting takes the holdable requests of reqs into held (until
+// until) and puts the held update of a Run back in front of that Run's
+// next request, so that each Run's writes keep their order. It returns
+// the requests to write and what is held now, both in arrival order.
+func holdStarting(reqs []writeReq, held []heldUpdate, until time.Time) (out []writeReq, stillHeld []heldUpdate) {
+	if len(reqs) == 0 {
+		return nil, held
+	}
+	names := make(map[string]bool, len(held))
+	for _, h := range held {
+		names[h.req.name] = true
+	}
+	for _, r := range reqs {
+		for _, n := range reqNames(r) {
+			if !names[n] {
+				continue
+			}
+			i := slices.IndexFunc(held, func(h heldUpdate) bool { return h.req.name == n })
+			out = append(out, held[i].req)
+			held = slices.Delete(held, i, i+1)
+			delete(names, n)
+		}
+		if holdable(r) {
+			held = append(held, heldUpdate{req: r, until: until})
+			names[r.name] = true
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, held
+}
+
+// releaseDue takes out of held the updates whose hold ended by now, in
+// arrival order. Holds are equally long, so those are a prefix of held.
+func releaseDue(held []heldUpdate, now time.Time) (due []writeReq, stillHeld []heldUpdate) {
+	n := 0
+	for n < len(held) && !held[n].until.After(now) {
+		due = append(due, held[n].req)
+		n++
+	}
+	return due, held[n:]
+}
+
 func (w *statusWriter) run(ctx context.Context) {
 	cfg := w.cfg
 	var (
@@ -224,8 +297,12 @@ func (w *statusWriter) run(ctx context.Context) {
 		inflight = map[string]int{} // Run name → batches in flight writing it
 		running  int                // batches in flight
 		finished = make(chan []string, writerPipeline)
+		held     []heldUpdate // starting updates held for their task's next one (startingHold)
+		holdC    <-chan struct{}
+		stopHold = func() {}
 	)
 	defer wg.Wait()
+	defer func() { stopHold() }()
 	release := func(names []string) {
 		running--
 		for _, n := range names {
@@ -235,10 +312,14 @@ func (w *statusWriter) run(ctx context.Context) {
 		}
 	}
 	for {
+		if len(held) > 0 && holdC == nil {
+			// held[0] is the oldest, so its hold ends first.
+			holdC, stopHold = clock.After(w.clock, held[0].until.Sub(w.clock.Now()))
+		}
 		var fresh []writeReq
 		if running >= writerPipeline || !anyFree(carried, inflight) {
 			// Nothing to commit yet: wait for a request (when a batch
-			// may start) or for a batch to finish.
+			// may start), for a batch to finish or for a hold to end.
 			var in <-chan writeReq
 			if running < writerPipeline {
 				in = w.in
@@ -248,6 +329,12 @@ func (w *statusWriter) run(ctx context.Context) {
 				return
 			case names := <-finished:
 				release(names)
+				continue
+			case <-holdC:
+				holdC = nil
+				var due []writeReq
+				due, held = releaseDue(held, w.clock.Now())
+				carried = append(carried, due...)
 				continue
 			case r := <-in:
 				fresh = append(fresh, r)
@@ -276,6 +363,14 @@ func (w *statusWriter) run(ctx context.Context) {
 				break drain
 			}
 		}
+		// Updates whose hold ended go first (they arrived before
+		// anything fresh); fresh starting updates are held, and a held
+		// one goes with its Run's next request.
+		at := w.clock.Now()
+		var due []writeReq
+		due, held = releaseDue(held, at)
+		fresh, held = holdStarting(fresh, held, at.Add(startingHold))
+		fresh = append(due, fresh...)
 		var now []writeReq
 		now, carried = splitBatch(append(carried, fresh...), inflight, cfg.StatusBatchSize)
 		if len(now) == 0 {
@@ -482,7 +577,9 @@ func (w *statusWriter) commit(ctx context.Context, batch []writeReq) {
 	if len(updates) > 0 {
 		w.m.statusBatch.Observe(float64(len(updates)))
 		var errs []error
+		began := time.Now()
 		errs, batchErr = w.store.UpdateStatuses(ctx, updates)
+		w.m.statusWrite.Observe(time.Since(began).Seconds())
 		if batchErr == nil {
 			copy(itemErrs, errs)
 		}

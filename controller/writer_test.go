@@ -179,20 +179,213 @@ func TestStatusWriter_IdleWriteCommitsWithoutWaiting(t *testing.T) {
 	})
 }
 
-// TASK_STARTING is acknowledged before its write only while the ackers
-// are nearly idle: behind a queue of acknowledgements, early ones would
-// hold up those of committed batches (and with them the status writer).
-func TestTerm_TryAckOnlyWhileTheAckersKeepUp(t *testing.T) {
-	tm := &term{acks: make(chan mesos.TaskStatus, 4096)}
+// TASK_STARTING is acknowledged before its write while the early lane has
+// room, however far behind the ackers are on committed updates (in a
+// burst they always were, and the old bound on the shared queue let no
+// TASK_STARTING through early); past the lane's bound, after its write.
+func TestTerm_TryAckWhileTheEarlyLaneHasRoom(t *testing.T) {
+	tm := &term{acks: make(chan mesos.TaskStatus, 4096), earlyAcks: make(chan mesos.TaskStatus, earlyAckQueue)}
 	st := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: mesos.TASK_STARTING.Enum(), UUID: []byte("u")}
+	for range 1000 {
+		tm.acks <- st // committed updates' acknowledgements waiting
+	}
 	for range earlyAckQueue - 1 {
-		tm.acks <- st
+		require.True(t, tm.tryAck(st))
 	}
 	assert.True(t, tm.tryAck(st), "room below the bound")
 	assert.False(t, tm.tryAck(st), "the bound reached: acknowledged after the write")
-	<-tm.acks
+	<-tm.earlyAcks
 	assert.True(t, tm.tryAck(st))
 	noUUID := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: mesos.TASK_STARTING.Enum()}
 	assert.True(t, tm.tryAck(noUUID), "nothing to acknowledge")
-	assert.Len(t, tm.acks, earlyAckQueue)
+	assert.Len(t, tm.earlyAcks, earlyAckQueue)
+	assert.Len(t, tm.acks, 1000)
+}
+
+// The ackers send the acknowledgements queued on receipt before those of
+// committed updates: each lets a launch's TASK_RUNNING come.
+func TestTerm_AckerSendsEarlyAcknowledgementsFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		sched := newFakeScheduler(&actionLog{})
+		tm := &term{sched: sched, log: slog.New(slog.DiscardHandler), acks: make(chan mesos.TaskStatus, 16), earlyAcks: make(chan mesos.TaskStatus, 16)}
+		st := func(task string, s mesos.TaskState) mesos.TaskStatus {
+			return mesos.TaskStatus{TaskID: mesos.TaskID{Value: task}, State: s.Enum(), UUID: []byte("u")}
+		}
+		tm.ack(ctx, st("a", mesos.TASK_RUNNING))
+		tm.ack(ctx, st("b", mesos.TASK_FINISHED))
+		require.True(t, tm.tryAck(st("c", mesos.TASK_STARTING)))
+		require.True(t, tm.tryAck(st("d", mesos.TASK_STARTING)))
+		done := make(chan struct{})
+		go func() { tm.acker(ctx); close(done) }()
+		synctest.Wait()
+		sched.mu.Lock()
+		assert.Equal(t, []string{"c TASK_STARTING", "d TASK_STARTING", "a TASK_RUNNING", "b TASK_FINISHED"}, sched.acked)
+		sched.mu.Unlock()
+		cancel()
+		<-done
+	})
+}
+
+// A TASK_STARTING update acknowledged on receipt waits up to startingHold
+// for its task's next update, so that TASK_STARTING and TASK_RUNNING make
+// one write; alone, it is written when the hold ends; acknowledged only
+// after its write (the ackers' queue full), it goes at once, since the
+// agent sends nothing more until then.
+func TestStatusWriter_StartingWaitsForItsTasksNextUpdate(t *testing.T) {
+	t.Parallel()
+	const task = "a.1.x"
+	update := func(s mesos.TaskState) mesos.TaskStatus {
+		return mesos.TaskStatus{TaskID: mesos.TaskID{Value: task}, State: s.Enum(), UUID: []byte("u")}
+	}
+	tests := map[string]struct {
+		earlyAck     bool
+		runningAfter time.Duration // 0: no TASK_RUNNING
+		// wantBatches are the Mesos states written, one string per
+		// UpdateStatuses call, and at what (fake) time after TASK_STARTING.
+		wantBatches []string
+		wantAt      []time.Duration
+	}{
+		"running within the hold: one write": {earlyAck: true, runningAfter: 5 * time.Millisecond,
+			wantBatches: []string{"TASK_RUNNING"}, wantAt: []time.Duration{5 * time.Millisecond}},
+		"alone: written when the hold ends": {earlyAck: true,
+			wantBatches: []string{"TASK_STARTING"}, wantAt: []time.Duration{startingHold}},
+		"running after the hold: two writes": {earlyAck: true, runningAfter: startingHold + time.Second,
+			wantBatches: []string{"TASK_STARTING", "TASK_RUNNING"}, wantAt: []time.Duration{startingHold, startingHold + time.Second}},
+		"acknowledged after its write: at once": {earlyAck: false, runningAfter: 5 * time.Millisecond,
+			wantBatches: []string{"TASK_STARTING", "TASK_RUNNING"}, wantAt: []time.Duration{0, 5 * time.Millisecond}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				store := newFakeStore(&actionLog{})
+				store.mu.Lock()
+				store.add(&apis.Run{Metadata: apis.ObjectMeta{Name: "a"}, Status: apis.RunStatus{Phase: apis.PhaseStarting, TaskID: task}},
+					time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
+				store.mu.Unlock()
+				began := time.Now()
+				var batches []string
+				var at []time.Duration
+				store.statusGate = func(us []apis.StatusUpdate) <-chan struct{} {
+					var states []string
+					for _, u := range us {
+						states = append(states, u.Status.MesosState)
+					}
+					batches = append(batches, strings.Join(states, ","))
+					at = append(at, time.Since(began))
+					return nil
+				}
+				cfg := Config{}.withDefaults()
+				m, err := newMetrics(prometheus.NewRegistry(), func() float64 { return 0 })
+				require.NoError(t, err)
+				log := slog.New(slog.DiscardHandler)
+				attempts := newRegistry()
+				attempts.add(liveAttempt{Attempt: apis.Attempt{Run: "a", Number: 1, TaskID: task}})
+				var acked []string
+				w := newStatusWriter(writerDeps{
+					store: store, clock: clock.Real{}, cfg: cfg, m: m, log: log,
+					attempts: attempts, queue: newQueue(clock.Real{}, time.Millisecond, time.Second),
+					events: newEventRecorder(store, cfg, m.eventsDropped, log),
+					apply: func(r *apis.Run, st *mesos.TaskStatus, _ time.Time) transition {
+						s := r.Status
+						s.MesosState = st.GetState().String()
+						return transition{status: s}
+					},
+					ack:    func(_ context.Context, st mesos.TaskStatus) { acked = append(acked, st.GetState().String()) },
+					tryAck: func(mesos.TaskStatus) bool { return tc.earlyAck },
+					kill:   func(context.Context, string, string, string) error { return nil },
+				})
+				done := make(chan struct{})
+				go func() { w.run(ctx); close(done) }()
+
+				w.submitUpdate(ctx, update(mesos.TASK_STARTING))
+				if tc.runningAfter > 0 {
+					time.Sleep(tc.runningAfter)
+					w.submitUpdate(ctx, update(mesos.TASK_RUNNING))
+				}
+				time.Sleep(startingHold + 2*time.Second)
+				synctest.Wait()
+				assert.Equal(t, tc.wantBatches, batches)
+				assert.Equal(t, tc.wantAt, at)
+				assert.Equal(t, "TASK_"+map[bool]string{true: "RUNNING", false: "STARTING"}[tc.runningAfter > 0], store.run("a").Status.MesosState)
+				if tc.earlyAck {
+					assert.NotContains(t, acked, "TASK_STARTING", "acknowledged on receipt, not again")
+				} else {
+					assert.Contains(t, acked, "TASK_STARTING", "acknowledged once written")
+				}
+				if tc.runningAfter > 0 {
+					assert.Contains(t, acked, "TASK_RUNNING", "acknowledged once written")
+				}
+				cancel()
+				<-done
+			})
+		})
+	}
+}
+
+// holdStarting keeps each Run's writes in order: a held starting update
+// goes out just before its Run's next request, whatever that is; a hold
+// ends at its time (releaseDue).
+func TestHoldStarting(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 22, 0, 0, 0, time.UTC)
+	starting := func(run string, acked bool) writeReq {
+		return writeReq{name: run, acked: acked, update: &mesos.TaskStatus{TaskID: mesos.TaskID{Value: run + ".1.x"}, State: mesos.TASK_STARTING.Enum()}}
+	}
+	running := func(run string) writeReq {
+		return writeReq{name: run, acked: false, update: &mesos.TaskStatus{TaskID: mesos.TaskID{Value: run + ".1.x"}, State: mesos.TASK_RUNNING.Enum()}}
+	}
+	mutate := func(run string) writeReq { return writeReq{name: run} }
+	group := func(runs ...string) writeReq {
+		g := writeReq{}
+		for _, r := range runs {
+			g.group = append(g.group, mutate(r))
+		}
+		return g
+	}
+	show := func(rs []writeReq) []string {
+		var out []string
+		for _, r := range rs {
+			s := strings.Join(reqNames(r), "+")
+			if r.update != nil {
+				s += ":" + strings.TrimPrefix(r.update.GetState().String(), "TASK_")
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	tests := map[string]struct {
+		held      []writeReq
+		reqs      []writeReq
+		out, hold []string
+	}{
+		"acknowledged starting is held":                              {reqs: []writeReq{starting("a", true), mutate("b")}, out: []string{"b"}, hold: []string{"a:STARTING"}},
+		"unacknowledged starting goes":                               {reqs: []writeReq{starting("a", false)}, out: []string{"a:STARTING"}},
+		"running takes the held one along":                           {held: []writeReq{starting("a", true), starting("b", true)}, reqs: []writeReq{running("a")}, out: []string{"a:STARTING", "a:RUNNING"}, hold: []string{"b:STARTING"}},
+		"any request of the Run releases it":                         {held: []writeReq{starting("a", true)}, reqs: []writeReq{mutate("c"), group("b", "a")}, out: []string{"c", "a:STARTING", "b+a"}},
+		"a second starting replaces the first in the hold, in order": {held: []writeReq{starting("a", true)}, reqs: []writeReq{starting("a", true)}, out: []string{"a:STARTING"}, hold: []string{"a:STARTING"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var held []heldUpdate
+			for _, r := range tc.held {
+				held = append(held, heldUpdate{req: r, until: t0})
+			}
+			out, held := holdStarting(tc.reqs, held, t0.Add(startingHold))
+			assert.Equal(t, tc.out, show(out))
+			var h []writeReq
+			for _, x := range held {
+				h = append(h, x.req)
+			}
+			assert.Equal(t, tc.hold, show(h))
+		})
+	}
+
+	held := []heldUpdate{{req: starting("a", true), until: t0}, {req: starting("b", true), until: t0.Add(time.Millisecond)}}
+	due, rest := releaseDue(held, t0)
+	assert.Equal(t, []string{"a:STARTING"}, show(due))
+	require.Len(t, rest, 1)
+	assert.Equal(t, "b", rest[0].req.name)
 }

@@ -274,37 +274,60 @@ func (a *applier) applyRecordAttempt(c *recordAttemptCmd) result {
 
 // applyAppendEvents adds events to Runs' bounded histories, folding a repeat
 // of the same type, reason and message into the earlier entry's Count.
-// Events of Runs that no longer exist are dropped.
+// Events of Runs that no longer exist are dropped. Each Run's history is
+// decoded and stored once per command, however many of its events the
+// command carries (a launch's and its TASK_RUNNING's often come together):
+// the same result as one read and write per event, which decoded and
+// encoded the growing list again for each.
 func (a *applier) applyAppendEvents(c *appendEventsCmd) result {
+	lists := map[string][]apis.RunEvent{}
+	var order []string // the Runs whose history changes, first seen first
+	gone := map[string]bool{}
 	for _, rec := range c.Events {
-		key := []byte(rec.Run)
-		if a.tx.Bucket(bucketRuns).Get(key) == nil {
+		if gone[rec.Run] {
 			continue
 		}
-		var list []apis.RunEvent
-		a.getJSON(bucketEvents, key, &list)
-		ev := rec.Event
-		if ev.Count < 1 {
-			ev.Count = 1
-		}
-		folded := false
-		for i := len(list) - 1; i >= 0; i-- {
-			old := list[i]
-			if old.Type == ev.Type && old.Reason == ev.Reason && old.Message == ev.Message {
-				ev.Count += old.Count
-				list = append(list[:i], list[i+1:]...)
-				list = append(list, ev)
-				folded = true
-				break
+		list, ok := lists[rec.Run]
+		if !ok {
+			key := []byte(rec.Run)
+			if a.tx.Bucket(bucketRuns).Get(key) == nil {
+				gone[rec.Run] = true
+				continue
 			}
+			a.getJSON(bucketEvents, key, &list)
+			order = append(order, rec.Run)
 		}
-		if !folded {
-			list = append(list, ev)
-		}
-		if len(list) > maxEventsPerRun {
-			list = list[len(list)-maxEventsPerRun:]
-		}
-		a.putJSON(bucketEvents, key, list)
+		lists[rec.Run] = appendEvent(list, rec.Event)
+	}
+	for _, run := range order {
+		a.putJSON(bucketEvents, []byte(run), lists[run])
 	}
 	return result{}
+}
+
+// appendEvent adds ev to a Run's history: a repeat of an event of the same
+// type, reason and message is folded into it (counted, moved to the end);
+// the oldest beyond maxEventsPerRun are dropped.
+func appendEvent(list []apis.RunEvent, ev apis.RunEvent) []apis.RunEvent {
+	if ev.Count < 1 {
+		ev.Count = 1
+	}
+	folded := false
+	for i := len(list) - 1; i >= 0; i-- {
+		old := list[i]
+		if old.Type == ev.Type && old.Reason == ev.Reason && old.Message == ev.Message {
+			ev.Count += old.Count
+			list = append(list[:i], list[i+1:]...)
+			list = append(list, ev)
+			folded = true
+			break
+		}
+	}
+	if !folded {
+		list = append(list, ev)
+	}
+	if len(list) > maxEventsPerRun {
+		list = list[len(list)-maxEventsPerRun:]
+	}
+	return list
 }

@@ -294,6 +294,41 @@ func TestFSM_AppendEvents_FoldsAndBounds(t *testing.T) {
 	assert.Equal(t, "r119", got[len(got)-1].Reason)
 }
 
+// A command's events of one Run are folded into its history once per
+// command; the histories come out as applying the events one command each
+// makes them: repeats folded across Runs' interleaved events, the bound
+// kept, a Run's events after its history fills, events of a missing Run
+// dropped.
+func TestFSM_AppendEvents_OneCommandAsOneEach(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var evs []apis.EventRecord
+	for i := range 3 * maxEventsPerRun {
+		run := []string{"a", "b", "gone"}[i%3]
+		reason := fmt.Sprintf("r%d", i%(maxEventsPerRun+7)) // repeats, some after they fell off
+		if i%5 == 0 {
+			reason = "Offer"
+		}
+		evs = append(evs, apis.EventRecord{Run: run, Event: apis.RunEvent{Time: t0.Add(time.Duration(i) * time.Second), Type: apis.EventNormal, Reason: reason, Message: "m"}})
+	}
+	one, each := newTestFSM(t), newTestFSM(t)
+	for _, f := range []*fsm{one, each} {
+		mustCreate(t, f, "a")
+		mustCreate(t, f, "b")
+	}
+	applyCmd(t, one, cmdAppendEvents, appendEventsCmd{Events: evs})
+	for _, e := range evs {
+		applyCmd(t, each, cmdAppendEvents, appendEventsCmd{Events: []apis.EventRecord{e}})
+	}
+	for _, run := range []string{"a", "b"} {
+		got, err := one.events(run)
+		require.NoError(t, err)
+		want, err := each.events(run)
+		require.NoError(t, err)
+		assert.NotEmpty(t, got)
+		assert.Equal(t, want, got, run)
+	}
+}
+
 func TestFSM_FrameworkIDAndMembers(t *testing.T) {
 	f := newTestFSM(t)
 	applyCmd(t, f, cmdSetFrameworkID, setFrameworkIDCmd{ID: "fw-1"})

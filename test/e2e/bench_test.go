@@ -402,11 +402,18 @@ func controllerCounts(url string, n int) string {
 	// A watch closed as too slow reconnects and relists: what it missed
 	// is seen late, which shows as a slow stage of the Runs it missed.
 	closed := regexp.MustCompile(`(?m)^sprint_http_watch\S*closed\S* \S+$`).FindAll(body, -1)
-	return fmt.Sprintf("per Run: offers received %.2f, accepted %.2f, declined %.2f, REVIVEs %.3f, status entries %.2f (%.1f updates each); watches closed: %s",
+	// How long the status entries took in the store (proposal to apply on
+	// the leader): a tail here is Raft's and the FSM's, not the controller's.
+	writes, writeSum := val("sprint_controller_status_write_seconds_count"), val("sprint_controller_status_write_seconds_sum")
+	within := func(le string) float64 {
+		return val(`sprint_controller_status_write_seconds_bucket\{le="` + le + `"\}`)
+	}
+	return fmt.Sprintf("per Run: offers received %.2f, accepted %.2f, declined %.2f, REVIVEs %.3f, status entries %.2f (%.1f updates each; store write mean %.0f ms, over 0.5 s %.0f, over 2 s %.0f of %.0f); watches closed: %s",
 		val("sprint_controller_offers_received_total")/float64(n),
 		val("sprint_controller_offers_used_total")/float64(n), val("sprint_controller_offers_declined_total")/float64(n),
 		val("sprint_controller_revives_total")/float64(n),
-		batches/float64(n), updates/max(batches, 1), bytes.Join(closed, []byte(", ")))
+		batches/float64(n), updates/max(batches, 1), 1000*writeSum/max(writes, 1), writes-within("0.512"), writes-within("2.048"), writes,
+		bytes.Join(closed, []byte(", ")))
 }
 
 // sent records that name's apply is being sent now.
