@@ -17,6 +17,12 @@ const (
 	FlagAllowHostPaths  = "--allow-host-paths"
 	FlagAllowPrivileged = "--allow-privileged"
 	FlagAllowURISchemes = "--allow-uri-schemes"
+	// FlagNotifierSecretDir names the directory Notifiers' secret files
+	// must be in (apis.Policy.NotifierSecretDir).
+	FlagNotifierSecretDir = "--notifier-secret-dir"
+	// FlagNotifierDenyCIDRs lists the addresses the leader does not
+	// deliver notifications to (package notify enforces it).
+	FlagNotifierDenyCIDRs = "--notifier-deny-cidrs"
 )
 
 // DefaultAllowedURISchemes is --allow-uri-schemes's default: the schemes
@@ -49,6 +55,10 @@ type Policy struct {
 	// AllowedURISchemes are the lower-case schemes spec.uris may use;
 	// "file" also admits bare paths.
 	AllowedURISchemes []string `json:"allowedURISchemes"`
+	// NotifierSecretDir is the directory whose files Notifiers may name as
+	// secret files (spec.webhook.secretFile, spec.email.usernameFile and
+	// passwordFile); empty refuses every secret file. See AdmitNotifier.
+	NotifierSecretDir string `json:"notifierSecretDir"`
 }
 
 // KindAdmissionPolicy is the kind of GET /api/v1/policy's answer.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,6 +62,8 @@ func TestCluster_NewLeaderDeliversTheOutbox(t *testing.T) {
 		s, err := notify.New(notify.Config{
 			Poll:    50 * time.Millisecond,
 			Backoff: backoff.Policy{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond},
+			// The receiver listens on loopback, which the default list denies.
+			DenyCIDRs: []netip.Prefix{},
 		}, node.Store, nil, nil, nil)
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/internal/secretfile"
 )
 
 // PermanentError is a delivery failure that retrying cannot mend (a 4xx
@@ -51,12 +53,34 @@ func Sign(secret, body []byte) string {
 // maxSecretBytes bounds a secret file.
 const maxSecretBytes = 64 << 10
 
-// readSecret reads a secret file on this server, trimmed of surrounding
-// white space. A file that cannot be read is a permanent failure of the
-// notification: the operator has to fix the file.
+// readSecret reads a Notifier's secret file on this server, trimmed of
+// surrounding white space. The file must be below Config.SecretDir
+// (--notifier-secret-dir) and is opened through an os.Root of it, so that a
+// path admitted under another node's flags, or a symlink or directory
+// swapped in since, cannot make the leader read (and send) a file outside
+// it; internal/secretfile's checks apply (no access for group or others).
+// A file that cannot be read is a permanent failure of the notification:
+// the operator has to fix the file.
 func (s *Service) readSecret(what, path string) ([]byte, error) {
-	b, err := s.cfg.ReadFile(path)
+	dir := s.cfg.SecretDir
+	rel, ok := apis.SecretDirRel(dir, path)
+	switch {
+	case dir == "":
+		return nil, permanent("%s %s: this server reads no Notifier secret files; start sprint with %s=DIR and put the file in DIR", what, path, apis.FlagNotifierSecretDir)
+	case !ok:
+		return nil, permanent("%s %s is not in the notifier secret directory %s (%s)", what, path, dir, apis.FlagNotifierSecretDir)
+	}
+	root, err := s.openRoot(dir)
 	if err != nil {
+		return nil, permanent("read %s %s: %s: %w", what, path, apis.FlagNotifierSecretDir, err)
+	}
+	defer root.Close()
+	b, err := secretfile.ReadIn(root, rel, path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // it names the file inside the root; the message names path
+		}
 		return nil, permanent("read %s %s: %w", what, path, err)
 	}
 	if len(b) > maxSecretBytes {
@@ -133,7 +157,11 @@ func (s *Service) sendWebhook(ctx context.Context, n *apis.Notifier, rec *apis.N
 		if errors.As(err, &ue) {
 			err = ue.Err // it repeats the method and the whole URL, query included
 		}
-		return fmt.Errorf("POST %s: %w", redactURL(w.URL), err)
+		err = fmt.Errorf("POST %s: %w", redactURL(w.URL), err)
+		if errors.Is(err, ErrDestinationDenied) {
+			return &PermanentError{Err: err}
+		}
+		return err
 	}
 	defer resp.Body.Close()
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))

@@ -48,7 +48,11 @@ func (s *Service) sendEmail(ctx context.Context, n *apis.Notifier, rec *apis.Not
 	host, _, _ := net.SplitHostPort(e.SMTP)
 	conn, err := s.cfg.DialSMTP(ctx, e.SMTP)
 	if err != nil {
-		return fmt.Errorf("smtp %s: %w", e.SMTP, err)
+		err = fmt.Errorf("smtp %s: %w", e.SMTP, err)
+		if errors.Is(err, ErrDestinationDenied) {
+			return &PermanentError{Err: err}
+		}
+		return err
 	}
 	defer conn.Close()
 	deadline, _ := ctx.Deadline()

@@ -121,9 +121,7 @@ func TestEmail_ToOwnerWithAuth(t *testing.T) {
 	store := newFakeStore()
 	rec := store.add(emailNotifier(addr, "{owner}", "oncall@example.com"), apis.NotifyFailed, failedRun("extract"), time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC))
 	store.runs = []apis.Run{{Metadata: apis.ObjectMeta{Name: "transform"}, Spec: apis.RunSpec{DependsOn: []apis.RunDependency{{Name: "extract"}}}}}
-	s := newTestService(t, store, Config{ReadFile: func(p string) ([]byte, error) {
-		return map[string][]byte{"/etc/sprint/smtp.user": []byte("bot\n"), "/etc/sprint/smtp.pass": []byte("pw")}[p], nil
-	}})
+	s := newTestService(t, store, Config{DenyCIDRs: allowAll})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Run(ctx) }()
@@ -153,7 +151,7 @@ func TestEmail_RejectedRecipientIsPermanent(t *testing.T) {
 	n := emailNotifier(addr, "reject@example.com")
 	n.Spec.Email.UsernameFile, n.Spec.Email.PasswordFile = "", ""
 	store.add(n, apis.NotifyFailed, failedRun("extract"), time.Now())
-	s := newTestService(t, store, Config{})
+	s := newTestService(t, store, Config{DenyCIDRs: allowAll})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Run(ctx) }()

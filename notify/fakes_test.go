@@ -3,9 +3,12 @@ package notify
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -196,16 +199,58 @@ func webhookNotifier(name, url, format string) *apis.Notifier {
 	return n
 }
 
+// testSecretDir is the secret directory the test Notifiers name
+// (--notifier-secret-dir); newTestService maps it to a temporary
+// directory holding testSecrets.
+const testSecretDir = "/etc/sprint"
+
+// testSecrets are the files of the test secret directory (mode 0600).
+var testSecrets = map[string]string{"hook.secret": "s3cret\n", "smtp.user": "bot\n", "smtp.pass": "pw"}
+
+// newTestService makes a Service whose secret directory is testSecretDir,
+// read from a temporary copy of testSecrets (see useSecretDir); a test
+// that sets cfg.SecretDir itself keeps its own.
 func newTestService(t *testing.T, store Store, cfg Config) *Service {
 	t.Helper()
-	if cfg.ReadFile == nil {
-		cfg.ReadFile = func(path string) ([]byte, error) {
-			return []byte("s3cret\n"), nil
-		}
+	own := cfg.SecretDir != ""
+	if !own {
+		cfg.SecretDir = testSecretDir
 	}
 	s, err := New(cfg, store, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !own {
+		useSecretDir(t, s, writeSecrets(t, testSecrets))
+	}
 	return s
+}
+
+// writeSecrets writes files (name: content, mode 0600) into a new
+// temporary directory and returns it.
+func writeSecrets(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// useSecretDir makes s open dir where its configuration names
+// testSecretDir, as a bind mount would.
+func useSecretDir(t *testing.T, s *Service, dir string) {
+	t.Helper()
+	s.openRoot = func(name string) (*os.Root, error) {
+		if name != testSecretDir {
+			return nil, fmt.Errorf("test opens only %s, not %s", testSecretDir, name)
+		}
+		return os.OpenRoot(dir)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -64,14 +65,25 @@ type Config struct {
 	Backoff backoff.Policy
 	// Poll is how often the outbox is read for new records (default 1s).
 	Poll time.Duration
-	// Transport carries webhook requests (default: a dialer with timeouts,
-	// and HTTPS_PROXY/HTTP_PROXY/NO_PROXY from the environment, so that
-	// outbound requests can go through an egress proxy).
+	// Transport carries webhook requests (default: a dialer with timeouts
+	// whose connections DenyCIDRs filters, and HTTPS_PROXY/HTTP_PROXY/
+	// NO_PROXY from the environment, so that outbound requests can go
+	// through an egress proxy; the filter then judges the proxy's
+	// address, and the proxy the destinations).
 	Transport http.RoundTripper
-	// DialSMTP opens SMTP connections (default net.Dialer).
+	// DialSMTP opens SMTP connections (default: a net.Dialer whose
+	// connections DenyCIDRs filters).
 	DialSMTP func(ctx context.Context, addr string) (net.Conn, error)
-	// ReadFile reads secret files (default os.ReadFile).
-	ReadFile func(path string) ([]byte, error)
+	// SecretDir is --notifier-secret-dir: Notifiers' secret files are read
+	// only below it, through an os.Root, so that neither ".." nor a
+	// symlink leads out of it whatever the file system or the admitting
+	// node's flags were; "" reads none.
+	SecretDir string
+	// DenyCIDRs is --notifier-deny-cidrs: the default Transport and
+	// DialSMTP refuse to connect to an address in one of these prefixes,
+	// judged on the resolved address at connect time. nil means
+	// DefaultDenyCIDRs; an empty list denies nothing.
+	DenyCIDRs []netip.Prefix
 	// StderrLines and StderrBytes bound the stderr tail of a payload
 	// (default 40 lines, 4 KiB).
 	StderrLines int
@@ -97,10 +109,14 @@ func (c *Config) setDefaults() {
 	if c.Poll <= 0 {
 		c.Poll = time.Second
 	}
+	if c.DenyCIDRs == nil {
+		c.DenyCIDRs, _ = ParseDenyCIDRs(DefaultDenyCIDRs)
+	}
+	filter := destinationFilter{deny: c.DenyCIDRs}
 	if c.Transport == nil {
 		c.Transport = &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: c.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           (&net.Dialer{Timeout: c.Timeout, KeepAlive: 30 * time.Second, Control: filter.control}).DialContext,
 			TLSHandshakeTimeout:   c.Timeout,
 			ResponseHeaderTimeout: c.Timeout,
 			MaxIdleConnsPerHost:   2,
@@ -108,11 +124,8 @@ func (c *Config) setDefaults() {
 		}
 	}
 	if c.DialSMTP == nil {
-		d := &net.Dialer{Timeout: c.Timeout}
+		d := &net.Dialer{Timeout: c.Timeout, Control: filter.control}
 		c.DialSMTP = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
-	}
-	if c.ReadFile == nil {
-		c.ReadFile = os.ReadFile
 	}
 	if c.StderrLines <= 0 {
 		c.StderrLines = 40
@@ -133,6 +146,8 @@ type Service struct {
 	log    *slog.Logger
 	m      *metrics
 	client *http.Client
+	// openRoot opens SecretDir (os.OpenRoot; tests point it elsewhere).
+	openRoot func(dir string) (*os.Root, error)
 }
 
 // New makes a Service; logs may be nil (payloads then carry no stderr).
@@ -147,6 +162,7 @@ func New(cfg Config, store Store, logs Logs, logger *slog.Logger, reg prometheus
 	}
 	return &Service{
 		cfg: cfg, store: store, logs: logs, log: logger.With("component", "notify"), m: m,
+		openRoot: os.OpenRoot,
 		client: &http.Client{
 			Transport: cfg.Transport,
 			// A redirect is not followed: the target is the URL the

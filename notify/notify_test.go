@@ -81,7 +81,7 @@ func TestWebhook_Formats(t *testing.T) {
 				{Metadata: apis.ObjectMeta{Name: "load"}, Spec: apis.RunSpec{DependsOn: []apis.RunDependency{{Name: "transform"}}}},
 				{Metadata: apis.ObjectMeta{Name: "unrelated"}},
 			}
-			s := newTestService(t, store, Config{})
+			s := newTestService(t, store, Config{DenyCIDRs: allowAll}) // the receiver is on loopback
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan struct{})
 			go func() { defer close(done); _ = s.Run(ctx) }()
@@ -149,8 +149,9 @@ func TestDelivery_RetriesOn500ThenSucceeds(t *testing.T) {
 		rec := store.add(webhookNotifier("hook", "http://receiver.test/x", apis.FormatJSON), apis.NotifyFailed, failedRun("extract"), time.Now())
 		reg := prometheus.NewRegistry()
 		s, err := New(Config{Transport: handlerTransport{h}, Backoff: backoff.Policy{Initial: time.Second, Max: time.Minute},
-			ReadFile: func(string) ([]byte, error) { return []byte("s3cret"), nil }}, store, nil, nil, reg)
+			SecretDir: testSecretDir}, store, nil, nil, reg)
 		require.NoError(t, err)
+		useSecretDir(t, s, writeSecrets(t, testSecrets))
 		stop := runService(t, s, store)
 		defer stop()
 		res := <-store.done
@@ -229,23 +230,6 @@ func TestDelivery_MaxAgeExceeded(t *testing.T) {
 		assert.Equal(t, int64(1), st.Failed)
 		assert.Contains(t, st.LastError, "gave up after")
 		assert.Contains(t, st.LastError, "HTTP 503")
-	})
-}
-
-func TestDelivery_SecretFileUnreadableIsPermanent(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := &flaky{}
-		store := newFakeStore()
-		store.add(webhookNotifier("hook", "http://receiver.test/x", apis.FormatJSON), apis.NotifyFailed, failedRun("extract"), time.Now())
-		s := newTestService(t, store, Config{Transport: handlerTransport{h}, ReadFile: func(string) ([]byte, error) {
-			return nil, io.ErrUnexpectedEOF
-		}})
-		stop := runService(t, s, store)
-		defer stop()
-		res := <-store.done
-		assert.False(t, res.Delivered)
-		assert.Empty(t, h.requests(), "nothing unsigned is sent")
-		assert.Contains(t, store.notifier("hook").Status.LastError, "secretFile")
 	})
 }
 

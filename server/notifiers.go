@@ -177,6 +177,9 @@ func (s *Server) createNotifier(c echo.Context) error {
 	if err := prepareNotifier(n); err != nil {
 		return err
 	}
+	if err := s.policy.AdmitNotifier(n); err != nil {
+		return err
+	}
 	if dryRun {
 		return c.JSON(http.StatusCreated, typedNotifier(n))
 	}
@@ -224,6 +227,9 @@ func (s *Server) applyNotifier(c echo.Context) error {
 		if err := prepareNotifier(n); err != nil {
 			return err
 		}
+		if err := s.policy.AdmitNotifier(n); err != nil {
+			return err
+		}
 		if dryRun {
 			c.Response().Header().Set(HeaderApplyResult, ApplyCreated)
 			return c.JSON(http.StatusCreated, typedNotifier(n))
@@ -246,6 +252,9 @@ func (s *Server) applyNotifier(c echo.Context) error {
 	next.Metadata.Labels, next.Metadata.Annotations, next.Spec = n.Metadata.Labels, n.Metadata.Annotations, n.Spec
 	if errs := apis.ValidateNotifierUpdate(&next, cur); len(errs) > 0 {
 		return &apis.InvalidError{Kind: apis.KindNotifier, Name: name, Errors: errs}
+	}
+	if err := s.policy.AdmitNotifier(&next); err != nil {
+		return err
 	}
 	if dryRun {
 		result := ApplyConfigured

@@ -351,7 +351,7 @@ func TestPolicy_Endpoint(t *testing.T) {
 	r := call(t, "GET", start(t, server.Config{}).URL+"/api/v1/policy", "")
 	require.Equal(t, http.StatusOK, r.code)
 	assert.JSONEq(t, `{"apiVersion":"sprint/v1","kind":"AdmissionPolicy","nodeID":"","leader":true,
-		"allowedHostPaths":[],"allowPrivileged":false,"allowedURISchemes":["http","https","hdfs","s3","ftp"]}`, string(r.body))
+		"allowedHostPaths":[],"allowPrivileged":false,"allowedURISchemes":["http","https","hdfs","s3","ftp"],"notifierSecretDir":""}`, string(r.body))
 
 	// Writes through the follower meet the leader's policy, not the
 	// follower's more permissive one.

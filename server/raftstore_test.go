@@ -49,7 +49,10 @@ func startRaftNodeWith(t *testing.T, tune func(*raftstore.Config), wrap func(net
 	raftstoretest.WaitLeader(t, store, 20*time.Second)
 	require.True(t, store.Ready())
 
-	srv, err := server.New(server.Config{NodeID: "n1"}, wiring.NewServerStore(store), nil, logger)
+	// The Notifier tests' secret files are in /etc/sprint.
+	policy := apis.DefaultPolicy()
+	policy.NotifierSecretDir = "/etc/sprint"
+	srv, err := server.New(server.Config{NodeID: "n1", Policy: &policy}, wiring.NewServerStore(store), nil, logger)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(context.Background(), ln) }()

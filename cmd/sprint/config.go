@@ -5,11 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/notify"
 	"github.com/sprint-project/sprint/raftstore"
 	"github.com/sprint-project/sprint/server"
 )
@@ -57,6 +60,11 @@ type Config struct {
 	AllowHostPaths  string
 	AllowPrivileged bool
 	AllowURISchemes string
+	// NotifierSecretDir (part of the admission policy) and
+	// NotifierDenyCIDRs confine what Notifiers make the leader read and
+	// where they make it connect.
+	NotifierSecretDir string
+	NotifierDenyCIDRs string
 
 	RaftSnapshotThreshold uint64
 	RaftSnapshotInterval  time.Duration
@@ -118,6 +126,8 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.StringVar(&c.AllowHostPaths, flagName(apis.FlagAllowHostPaths), "", "host path prefixes Run volumes may mount, comma-separated, each optionally :ro (read-only only), e.g. /srv/data,/opt/ref:ro (default: none)")
 	fs.BoolVar(&c.AllowPrivileged, flagName(apis.FlagAllowPrivileged), false, "admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and spec.user root outside a Docker container")
 	fs.StringVar(&c.AllowURISchemes, flagName(apis.FlagAllowURISchemes), apis.DefaultAllowedURISchemes, "URI schemes spec.uris may fetch, comma-separated; file also admits bare paths (a file of the agent)")
+	fs.StringVar(&c.NotifierSecretDir, flagName(apis.FlagNotifierSecretDir), "", "directory whose files Notifiers may name as secret files (webhook secretFile, email usernameFile and passwordFile); the leader reads them through an os.Root of it (default: none, so a Notifier may name no secret file)")
+	fs.StringVar(&c.NotifierDenyCIDRs, flagName(apis.FlagNotifierDenyCIDRs), notify.DefaultDenyCIDRs, "addresses notifications are never delivered to, comma-separated CIDR prefixes or IPs, judged on the resolved address at connect time (\"\": deliver anywhere)")
 	fs.Uint64Var(&c.RaftSnapshotThreshold, "raft-snapshot-threshold", raftstore.DefaultSnapshotThreshold, "Raft log entries between snapshots")
 	fs.DurationVar(&c.RaftSnapshotInterval, "raft-snapshot-interval", raftstore.DefaultSnapshotInterval, "how often Raft checks whether to snapshot")
 	fs.Uint64Var(&c.RaftTrailingLogs, "raft-trailing-logs", raftstore.DefaultTrailingLogs, "Raft log entries kept after a snapshot (a follower this far behind catches up from the log)")
@@ -219,6 +229,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s: must be positive, not %v", name, d)
 		}
 	}
+	if _, err := c.NotifyDenyCIDRs(); err != nil {
+		return err
+	}
 	if c.NotifyConcurrency < 1 || c.NotifyConcurrency > 1024 {
 		return fmt.Errorf("--notify-concurrency: must be 1 to 1024, not %d", c.NotifyConcurrency)
 	}
@@ -255,7 +268,58 @@ func (c *Config) AdmissionPolicy() (apis.Policy, error) {
 	if err != nil {
 		return apis.Policy{}, fmt.Errorf("%s: %w", apis.FlagAllowURISchemes, err)
 	}
-	return apis.Policy{AllowedHostPaths: hostPaths, AllowPrivileged: c.AllowPrivileged, AllowedURISchemes: schemes}, nil
+	secretDir, err := apis.ParseNotifierSecretDir(c.NotifierSecretDir)
+	if err != nil {
+		return apis.Policy{}, fmt.Errorf("%s: %w", apis.FlagNotifierSecretDir, err)
+	}
+	return apis.Policy{AllowedHostPaths: hostPaths, AllowPrivileged: c.AllowPrivileged, AllowedURISchemes: schemes,
+		NotifierSecretDir: secretDir}, nil
+}
+
+// NotifyDenyCIDRs is --notifier-deny-cidrs parsed; empty (not nil) when the
+// flag is "", which denies nothing.
+func (c *Config) NotifyDenyCIDRs() ([]netip.Prefix, error) {
+	p, err := notify.ParseDenyCIDRs(c.NotifierDenyCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", apis.FlagNotifierDenyCIDRs, err)
+	}
+	return p, nil
+}
+
+// CheckNotifierSecretDir refuses a --notifier-secret-dir that is not a
+// directory, or that holds one of the node's own credentials (its API or
+// Raft TLS key, the token file, the Mesos secret) or its data: any token
+// holder could name that file in a Notifier and have the leader send it
+// away. The comparison is of paths (a hard link or a symlink to the
+// credential from elsewhere is not seen).
+func (c *Config) CheckNotifierSecretDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", apis.FlagNotifierSecretDir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s: %s is not a directory", apis.FlagNotifierSecretDir, dir)
+	}
+	for _, f := range []struct{ flag, path string }{
+		{"--data-dir", c.DataDir}, {"--token-file", c.TokenFile}, {"--tls-key", c.TLSKey},
+		{"--raft-tls-key", c.RaftTLSKey}, {"--mesos-secret-file", c.MesosSecretFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		abs, err := filepath.Abs(f.path)
+		if err != nil {
+			continue
+		}
+		if _, in := apis.SecretDirRel(dir, abs); in || abs == dir {
+			return fmt.Errorf("%s %s holds %s %s: any API token holder could have the leader send it in a notification; keep Notifier secrets in a directory of their own",
+				apis.FlagNotifierSecretDir, dir, f.flag, f.path)
+		}
+	}
+	return nil
 }
 
 // flagName is a flag's name without its dashes, as package flag wants it.

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -9,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/notify"
 )
 
 func envMap(m map[string]string) func(string) (string, bool) {
@@ -79,6 +83,12 @@ func TestParseFlags_Errors(t *testing.T) {
 		"no write timeout":  {args: []string{"--watch-write-timeout", "0s"}, want: "--watch-write-timeout: must be positive, not 0s"},
 		"zero http timeout": {args: []string{"--http-body-timeout", "0s"}, want: "--http-body-timeout: must be positive, not 0s"},
 		"zero body rate":    {args: []string{"--http-min-body-rate", "0"}, want: "--http-min-body-rate: must be positive, not 0"},
+		"relative secret dir": {args: []string{"--notifier-secret-dir", "secrets"},
+			want: `--notifier-secret-dir: "secrets" is not an absolute path`},
+		"dot-dot secret dir": {env: map[string]string{"SPRINT_NOTIFIER_SECRET_DIR": "/etc/sprint/../.."},
+			want: `--notifier-secret-dir: "/etc/sprint/../.." has a ".." element: name the directory itself`},
+		"bad deny cidr": {env: map[string]string{"SPRINT_NOTIFIER_DENY_CIDRS": "127.0.0.0/8,localhost"},
+			want: `--notifier-deny-cidrs: "localhost" is not a CIDR prefix (like 10.0.0.0/8) or an IP address`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -118,6 +128,79 @@ func TestParseFlags_AdmissionPolicy(t *testing.T) {
 	assert.Equal(t, []apis.AllowedHostPath{{PathPrefix: "/flag"}}, p.AllowedHostPaths, "a flag wins over the environment")
 	assert.True(t, p.AllowPrivileged, "SPRINT_ALLOW_PRIVILEGED")
 	assert.Empty(t, p.AllowedURISchemes, "SPRINT_ALLOW_URI_SCHEMES set empty allows no URI")
+}
+
+// --notifier-secret-dir is part of the admission policy (none by default);
+// --notifier-deny-cidrs defaults to the notify package's list, and "" (as
+// the flag or the environment) denies nothing.
+func TestParseFlags_Notifiers(t *testing.T) {
+	c, err := ParseFlags(nil, envMap(nil), io.Discard)
+	require.NoError(t, err)
+	p, err := c.AdmissionPolicy()
+	require.NoError(t, err)
+	assert.Empty(t, p.NotifierSecretDir, "no secret files by default")
+	deny, err := c.NotifyDenyCIDRs()
+	require.NoError(t, err)
+	def, err := notify.ParseDenyCIDRs(notify.DefaultDenyCIDRs)
+	require.NoError(t, err)
+	assert.Equal(t, def, deny)
+	assert.Contains(t, c.NotifierDenyCIDRs, "127.0.0.0/8")
+	assert.Contains(t, c.NotifierDenyCIDRs, "169.254.0.0/16")
+
+	c, err = ParseFlags([]string{"--notifier-secret-dir", "/etc/sprint/notify/", "--notifier-deny-cidrs", ""}, envMap(nil), io.Discard)
+	require.NoError(t, err)
+	p, err = c.AdmissionPolicy()
+	require.NoError(t, err)
+	assert.Equal(t, "/etc/sprint/notify", p.NotifierSecretDir)
+	deny, err = c.NotifyDenyCIDRs()
+	require.NoError(t, err)
+	assert.NotNil(t, deny)
+	assert.Empty(t, deny, "an empty flag denies nothing")
+
+	c, err = ParseFlags(nil, envMap(map[string]string{"SPRINT_NOTIFIER_SECRET_DIR": "/srv/n", "SPRINT_NOTIFIER_DENY_CIDRS": "10.0.0.0/8"}), io.Discard)
+	require.NoError(t, err)
+	p, err = c.AdmissionPolicy()
+	require.NoError(t, err)
+	assert.Equal(t, "/srv/n", p.NotifierSecretDir)
+	deny, err = c.NotifyDenyCIDRs()
+	require.NoError(t, err)
+	assert.Equal(t, "[10.0.0.0/8]", fmt.Sprint(deny))
+}
+
+// The secret directory must exist and must not hold the node's own
+// credentials or data.
+func TestCheckNotifierSecretDir(t *testing.T) {
+	base := t.TempDir()
+	secrets := filepath.Join(base, "notify")
+	require.NoError(t, os.Mkdir(secrets, 0o700))
+	file := filepath.Join(base, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	tests := []struct {
+		name string
+		cfg  Config
+		dir  string
+		err  string
+	}{
+		{name: "none", dir: ""},
+		{name: "a directory of its own", cfg: Config{DataDir: filepath.Join(base, "data"), RaftTLSKey: filepath.Join(base, "certs/n1.key")}, dir: secrets},
+		{name: "missing", dir: filepath.Join(base, "missing"), err: "--notifier-secret-dir: stat " + base + "/missing: no such file or directory"},
+		{name: "a file", dir: file, err: "is not a directory"},
+		{name: "holds the raft key", cfg: Config{RaftTLSKey: filepath.Join(secrets, "n1.key")}, dir: secrets,
+			err: "--notifier-secret-dir " + secrets + " holds --raft-tls-key " + secrets + "/n1.key: any API token holder could have the leader send it"},
+		{name: "holds the token file", cfg: Config{TokenFile: filepath.Join(secrets, "sub/tokens")}, dir: secrets, err: "holds --token-file"},
+		{name: "is the data dir", cfg: Config{DataDir: secrets}, dir: secrets, err: "holds --data-dir"},
+		{name: "is /", cfg: Config{DataDir: filepath.Join(base, "data")}, dir: "/", err: "holds --data-dir"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.CheckNotifierSecretDir(tc.dir)
+			if tc.err == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorContains(t, err, tc.err)
+		})
+	}
 }
 
 func TestEnvName(t *testing.T) {

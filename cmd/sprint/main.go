@@ -140,6 +140,13 @@ func (m *Main) Run(parent context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.CheckNotifierSecretDir(policy.NotifierSecretDir); err != nil {
+		return err
+	}
+	denyCIDRs, err := cfg.NotifyDenyCIDRs()
+	if err != nil {
+		return err
+	}
 	if err := raftstore.CheckRaftAddrSecurity(cfg.RaftAddr, cfg.RaftTLS(), cfg.Insecure); err != nil {
 		return err
 	}
@@ -300,6 +307,7 @@ func (m *Main) Run(parent context.Context) error {
 	// Notifications: the leader delivers the outbox, beside the controller.
 	notifier, err := notify.New(notify.Config{
 		MaxAge: cfg.NotifyMaxAge, Concurrency: cfg.NotifyConcurrency, Timeout: cfg.NotifyTimeout,
+		SecretDir: policy.NotifierSecretDir, DenyCIDRs: denyCIDRs,
 	}, store, notifyLogs{logs}, m.Logger, reg)
 	if err != nil {
 		ln.Close()
@@ -363,7 +371,8 @@ func (m *Main) Run(parent context.Context) error {
 	m.Logger.Info("sprint started", "listen", m.httpAddr, "node_id", nodeID, "raft_addr", store.RaftAddr(),
 		"data_dir", cfg.DataDir, "mesos_masters", strings.Join(masters, ","), "version", buildinfo.Version(version))
 	m.Logger.Info("admission policy", "allow_host_paths", cfg.AllowHostPaths, "allow_privileged", policy.AllowPrivileged,
-		"allow_uri_schemes", strings.Join(policy.AllowedURISchemes, ","))
+		"allow_uri_schemes", strings.Join(policy.AllowedURISchemes, ","), "notifier_secret_dir", policy.NotifierSecretDir,
+		"notifier_deny_cidrs", cfg.NotifierDenyCIDRs)
 	return nil
 }
 

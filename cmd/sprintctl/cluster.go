@@ -124,4 +124,5 @@ func (a *app) printPolicy(ctx context.Context, c *client.Client) {
 	}
 	in.line("Privileged", privileged)
 	in.line("URI Schemes", orNone(strings.Join(p.AllowedURISchemes, ", ")))
+	in.line("Notifier Secrets", orNone(p.NotifierSecretDir))
 }

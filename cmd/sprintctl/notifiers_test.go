@@ -6,6 +6,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sprint-project/sprint/apis"
+	"github.com/sprint-project/sprint/server"
 )
 
 const pipelineYAML = `apiVersion: sprint/v1
@@ -29,7 +32,9 @@ spec:
 `
 
 func TestNotifiers_CLI(t *testing.T) {
-	e, _ := raftEnv(t)
+	policy := apis.DefaultPolicy()
+	policy.NotifierSecretDir = "/etc/sprint" // --notifier-secret-dir, which secretFile needs
+	e, _ := raftEnvWith(t, server.Config{Policy: &policy})
 	dir := t.TempDir()
 	f := writeFile(t, dir, "pipeline.yaml", pipelineYAML)
 

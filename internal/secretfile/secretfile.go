@@ -1,5 +1,6 @@
 // Package secretfile reads files that hold secrets — sprint's API tokens,
-// a Mesos principal's secret, mesos-sim's credentials — and refuses one
+// a Mesos principal's secret, mesos-sim's credentials, Notifiers' keys —
+// and refuses one
 // that other users may read, as ssh refuses an unprotected private key: a
 // secret every local user can read protects nothing, and saying so at start
 // beats finding out after a leak.
@@ -32,12 +33,44 @@ func Read(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readOpen(f, path, false)
+}
+
+// ReadIn is Read of the file name inside root (os.Root: name is relative
+// to the root's directory, and neither ".." nor a symlink may lead out of
+// it). Only a regular file is read, so that a FIFO or a device left in the
+// directory cannot block or flood the reader. what names the file in
+// errors (the path the caller was given).
+func ReadIn(root *os.Root, name, what string) ([]byte, error) {
+	// Stat first: opening a FIFO would block until a writer came.
+	fi, err := root.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", what)
+	}
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readOpen(f, what, true)
+}
+
+// readOpen checks and reads the open file f, named path in errors; with
+// regularOnly it refuses anything but a regular file (the file may have
+// been replaced since a caller's Stat).
+func readOpen(f *os.File, path string, regularOnly bool) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
 	if fi.IsDir() {
 		return nil, fmt.Errorf("%s is a directory, not a file", path)
+	}
+	if regularOnly && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
 	if perm := fi.Mode().Perm(); fi.Mode().IsRegular() && perm&0o077 != 0 {
 		return nil, &tooOpenError{path: path, perm: perm}

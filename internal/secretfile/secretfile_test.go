@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -52,4 +53,56 @@ func TestRead(t *testing.T) {
 	assert.ErrorContains(t, err, "is a directory")
 	_, err = Read(filepath.Join(dir, "missing"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// ReadIn reads only regular files inside the root, with Read's checks; ".."
+// and symlinks that lead out of the root are refused by os.Root.
+func TestReadIn(t *testing.T) {
+	outside := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "n1.key"), []byte("PRIVATE KEY"), 0o600))
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o700))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		require.NoError(t, os.Chmod(p, mode))
+	}
+	write("hook.secret", "s3cret\n", 0o600)
+	write("team/pd.key", "routing", 0o400)
+	write("open.secret", "x", 0o644)
+	require.NoError(t, os.Symlink(filepath.Join(outside, "n1.key"), filepath.Join(dir, "escape")))
+	require.NoError(t, os.Symlink("hook.secret", filepath.Join(dir, "inside-link")))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600))
+	root, err := os.OpenRoot(dir)
+	require.NoError(t, err)
+	defer root.Close()
+
+	tests := []struct {
+		name string
+		want string // content when accepted
+		err  string
+	}{
+		{name: "hook.secret", want: "s3cret\n"},
+		{name: "team/pd.key", want: "routing"},
+		{name: "inside-link", want: "s3cret\n"},
+		{name: "open.secret", err: "permissions 0644 are too open"},
+		{name: "escape", err: "path escapes from parent"},
+		{name: "../" + filepath.Base(outside) + "/n1.key", err: "path escapes from parent"},
+		{name: "team", err: "is not a regular file"},
+		{name: "fifo", err: "is not a regular file"},
+		{name: "missing", err: "no such file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := ReadIn(root, tc.name, "/secrets/"+tc.name)
+			if tc.err == "" {
+				require.NoError(t, err)
+				assert.Equal(t, tc.want, string(data))
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.err)
+			assert.NotContains(t, string(data), "PRIVATE KEY")
+		})
+	}
 }

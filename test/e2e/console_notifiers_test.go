@@ -26,7 +26,9 @@ func TestConsole_NotifierCounts(t *testing.T) {
 	}))
 	t.Cleanup(hook.Close)
 
-	server, _ := startNode(t)
+	// The hook listens on loopback, which --notifier-deny-cidrs denies by
+	// default.
+	server, _ := startNode(t, "--notifier-deny-cidrs=")
 	code, body := apiDo(t, http.MethodPut, server+"/api/v1/notifiers/ui-hook", "", map[string]any{
 		"apiVersion": "sprint/v1", "kind": "Notifier", "metadata": map[string]any{"name": "ui-hook"},
 		"spec": map[string]any{"on": []string{"Succeeded", "Failed"}, "webhook": map[string]any{"url": hook.URL + "/ok"}},

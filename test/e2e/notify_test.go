@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,8 +68,11 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // delivered.
 func TestNotify_LeaderKilledWithUndeliveredNotifications(t *testing.T) {
 	const runs = 10
-	c := startCluster(t, clusterOptions{})
-	secretFile := filepath.Join(t.TempDir(), "hook.secret")
+	// The secret is in the operator's secret directory, and the receiver
+	// on loopback, which the default --notifier-deny-cidrs denies.
+	secretDir := t.TempDir()
+	c := startCluster(t, clusterOptions{extra: []string{"--notifier-secret-dir", secretDir, "--notifier-deny-cidrs="}})
+	secretFile := filepath.Join(secretDir, "hook.secret")
 	require.NoError(t, os.WriteFile(secretFile, []byte("e2e-secret\n"), 0o600))
 	recv := &hookReceiver{secret: []byte("e2e-secret"), keys: map[string]int{}, blocked: map[string][]string{}}
 	recv.down.Store(true)
@@ -149,4 +153,82 @@ func TestNotify_LeaderKilledWithUndeliveredNotifications(t *testing.T) {
 		assert.True(t, want[k], "key %s is one of the failed Runs' (%d deliveries)", k, times)
 	}
 	c.restart(old)
+}
+
+// A token holder's attempt to have the leader send the node's Raft TLS
+// private key to a server of theirs as a PagerDuty routing key, against
+// real nodes with mutual TLS (the destination filter is off, so that only
+// the secret directory stands in the way): naming the key is refused with
+// a 403 and nothing is stored; naming a symlink in the secret directory
+// that points at the key is admitted (admission compares paths), but the
+// leader's read through the directory's os.Root refuses it, the delivery
+// fails for good with the reason in the Notifier's status, and the
+// receiver never hears from sprint. The key's content never leaves.
+func TestNotify_SecretFileExfiltrationRefused(t *testing.T) {
+	secretDir := t.TempDir()
+	c := startCluster(t, clusterOptions{nodes: 1, secure: true,
+		extra: []string{"--notifier-secret-dir", secretDir, "--notifier-deny-cidrs="}})
+	raftKey := filepath.Join(c.sec.dir, "n1.key")
+	key, err := os.ReadFile(raftKey)
+	require.NoError(t, err)
+	var requests atomic.Int64
+	var leaked atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		requests.Add(1)
+		if strings.Contains(string(body), "PRIVATE KEY") || strings.Contains(string(body), strings.TrimSpace(string(key))) {
+			leaked.Store(true)
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	pagerDuty := func(name, file string) *apis.Notifier {
+		return &apis.Notifier{Metadata: apis.ObjectMeta{Name: name},
+			Spec: apis.NotifierSpec{Selector: "suite=exfil", On: []string{apis.NotifyFailed},
+				Webhook: &apis.Webhook{URL: srv.URL + "/v2/enqueue", Format: apis.FormatPagerDuty, SecretFile: file}}}
+	}
+	cl := c.leader().client
+
+	for _, dryRun := range []bool{true, false} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _, err := cl.ApplyNotifier(ctx, pagerDuty("steal", raftKey), dryRun)
+		cancel()
+		require.Error(t, err, "dryRun=%v", dryRun)
+		assert.True(t, client.IsForbidden(err), "dryRun=%v: %v", dryRun, err)
+		assert.Contains(t, err.Error(), "spec.webhook.secretFile")
+		assert.Contains(t, err.Error(), "--notifier-secret-dir")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_, err = cl.GetNotifier(ctx, "steal")
+	cancel()
+	assert.True(t, client.IsNotFound(err), "nothing stored: %v", err)
+
+	link := filepath.Join(secretDir, "pd.key")
+	require.NoError(t, os.Symlink(raftKey, link))
+	c.retry(func(ctx context.Context) error {
+		_, _, err := cl.ApplyNotifier(ctx, pagerDuty("via-link", link), false)
+		return err
+	})
+	run := simRun("exfil-1", "exfil", 50*time.Millisecond)
+	run.Spec.Env["SIM_EXIT_CODE"] = "1"
+	c.retry(func(ctx context.Context) error {
+		_, _, err := cl.Apply(ctx, run, client.ApplyOptions{})
+		return err
+	})
+	var st apis.NotifierStatus
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := cl.GetNotifier(ctx, "via-link")
+		if err != nil {
+			return false
+		}
+		st = n.Status
+		return st.Failed+st.Delivered > 0
+	}, 2*time.Minute, 100*time.Millisecond, "the notification is settled")
+	assert.Equal(t, int64(0), st.Delivered)
+	assert.Equal(t, int64(1), st.Failed)
+	assert.Contains(t, st.LastError, "read secretFile "+link+": path escapes from parent")
+	assert.Zero(t, requests.Load(), "nothing was sent")
+	assert.False(t, leaked.Load())
 }
