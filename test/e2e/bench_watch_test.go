@@ -178,12 +178,10 @@ func BenchmarkWatchers(b *testing.B) {
 		b.ReportMetric(ms(percentile(probes.page, 99)), "page-p99-ms")
 		b.Logf("leader RSS: %.0f MiB before the watchers (anon %.0f); peak %.0f MiB (sampled %d); %.0f MiB at the end (anon %.0f, file %.0f)",
 			rss0, anon0, peak, closeSampling, rssEnd, anonEnd, fileEnd)
-		b.Logf("leader RSS by mapping before the watchers: %s", maps0)
-		b.Logf("leader RSS by mapping at the sampled peak (%d MiB): %s", closeSampling, peakMaps)
-		b.Logf("leader RSS by mapping at the end: %s", endMaps)
-		b.Logf("leader Go memory before the watchers: %s", go0)
-		b.Logf("leader Go memory at the sampled peak: %s", peakGo)
-		b.Logf("leader Go memory at the end: %s", goEnd)
+		// One line each: a benchmark's log is cut after 10 lines.
+		b.Logf("leader before the watchers: RSS by mapping %s; Go: %s", maps0, go0)
+		b.Logf("leader at the sampled peak (%d MiB): RSS by mapping %s; Go: %s", closeSampling, peakMaps, peakGo)
+		b.Logf("leader at the end: RSS by mapping %s; Go: %s", endMaps, goEnd)
 		b.Logf("%d changes at %d/s: readers got %d of %d (fewest %d); %d reader streams ended early",
 			changes, rate, got, changes*len(readers), lo, ended)
 		b.Logf("GET a Run: %d probes, p50 %v p99 %v max %v; list a page of 100: %d probes, p50 %v p99 %v max %v; %d probes failed (10 s timeout)",
