@@ -1,8 +1,3 @@
-//go:build !race
-
-// The race detector enlarges every allocation: budgets in bytes hold
-// only without it.
-
 package raftstore
 
 import (

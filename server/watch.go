@@ -93,7 +93,7 @@ func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 // of it is in use. With the setup's locals off the stack a waiting watch
 // fits in 8 KiB rather than 16 KiB — per open watch, with thousands open.
 func (s *Server) serveWatch(c echo.Context, rv uint64, kind string, open func(ctx context.Context, fromRV uint64) (Watcher, error)) error {
-	ws, err := s.openWatch(c, rv, kind, open)
+	ws, err := s.openWatch(c, rv, open)
 	if ws == nil {
 		return err
 	}
@@ -124,7 +124,7 @@ type watchStream struct {
 // returns nil (and the error to answer, if any) when the request ends
 // here: refused, a HEAD, a client gone, or a resourceVersion too old
 // (a 200 stream holding one ERROR event, as Kubernetes answers).
-func (s *Server) openWatch(c echo.Context, rv uint64, kind string, open func(ctx context.Context, fromRV uint64) (Watcher, error)) (_ *watchStream, err error) {
+func (s *Server) openWatch(c echo.Context, rv uint64, open func(ctx context.Context, fromRV uint64) (Watcher, error)) (_ *watchStream, err error) {
 	noWriteDeadline(c) // a stream: no deadline for the whole response
 	req := c.Request()
 	fromRV := rv
