@@ -63,11 +63,22 @@ type ringEvent struct {
 // it again. Older changes keep the JSON and only the part of the Run
 // selectors look at (hub.settle): the ring's 10,000 decoded Runs were 50 MiB
 // of a leader's heap, held whether or not anything watched.
+//
+// A settled change keeps those fields in a runFields, not in an apis.Run:
+// a Run is 552 bytes, mostly empty fields, and the history holds 9,000 of
+// them whether or not anything watches.
 type sharedRun struct {
 	once sync.Once
-	json []byte                   // set at creation or by once
-	full atomic.Pointer[apis.Run] // until settled
-	sel  atomic.Pointer[apis.Run] // once settled: what selectors look at
+	json []byte                    // set at creation or by once
+	full atomic.Pointer[apis.Run]  // until settled
+	sel  atomic.Pointer[runFields] // once settled: what selectors look at
+}
+
+// runFields is what label and field selectors look at in a Run.
+type runFields struct {
+	name, uid, rv string
+	labels        map[string]string
+	phase         apis.RunPhase
 }
 
 // newSharedRun shares r; stored is its JSON when the FSM has it (else nil).
@@ -93,19 +104,35 @@ func (s *sharedRun) settle() {
 		return
 	}
 	s.encoded()
-	s.sel.Store(&apis.Run{TypeMeta: r.TypeMeta, Metadata: apis.ObjectMeta{
-		Name: r.Metadata.Name, UID: r.Metadata.UID, ResourceVersion: r.Metadata.ResourceVersion, Labels: r.Metadata.Labels,
-	}, Status: apis.RunStatus{Phase: r.Status.Phase}})
+	s.sel.Store(&runFields{
+		name: r.Metadata.Name, uid: r.Metadata.UID, rv: r.Metadata.ResourceVersion,
+		labels: r.Metadata.Labels, phase: r.Status.Phase,
+	})
 	s.full.Store(nil)
 }
 
+// name is the Run's name.
+func (s *sharedRun) name() string {
+	if r := s.full.Load(); r != nil {
+		return r.Metadata.Name
+	}
+	return s.sel.Load().name // stored before full was cleared
+}
+
 // selectable returns what selectors look at: the whole Run, or once
-// settled its name, uid, resourceVersion, labels and status.phase.
+// settled a Run holding only its name, uid, resourceVersion, labels and
+// status.phase, made for the call (only a feed resuming from an older
+// version, with a selector, reads settled changes).
 func (s *sharedRun) selectable() *apis.Run {
 	if r := s.full.Load(); r != nil {
 		return r
 	}
-	return s.sel.Load() // stored before full was cleared
+	f := s.sel.Load() // stored before full was cleared
+	return &apis.Run{
+		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRun},
+		Metadata: apis.ObjectMeta{Name: f.name, UID: f.uid, ResourceVersion: f.rv, Labels: f.labels},
+		Status:   apis.RunStatus{Phase: f.phase},
+	}
 }
 
 func (s *sharedRun) decoded() (*apis.Run, error) {

@@ -362,4 +362,23 @@ func TestHub_OlderEventsKeepOnlyTheirJSON(t *testing.T) {
 		require.NoError(t, err)
 		assert.JSONEq(t, string(mustJSON(want)), string(mustJSON(got)), "r%d decoded", i)
 	}
+
+	// Selectors see a settled event's name, uid, resourceVersion, labels
+	// and phase as they see a new one's.
+	r1, err := f.getRun("r1")
+	require.NoError(t, err)
+	picked := map[string]bool{"r1": true, "r3": true, "r6": true} // settled, settled, newest
+	sel, err := f.hub.feed(FeedOptions{ResourceVersion: 1, Match: func(r *apis.Run) bool {
+		return picked[r.Metadata.Name] && r.Metadata.UID == "uid-"+r.Metadata.Name && r.Metadata.ResourceVersion != "" &&
+			r.Metadata.Labels["team"] == "data" && r.Status.Phase == r1.Status.Phase
+	}}, nil)
+	require.NoError(t, err)
+	for _, name := range []string{"r1", "r3", "r6"} {
+		got, err := nextNow(t, sel).Run()
+		require.NoError(t, err)
+		assert.Equal(t, name, got.Metadata.Name)
+	}
+	_, ok, err := sel.Next()
+	require.NoError(t, err)
+	assert.False(t, ok, "only the selected Runs")
 }

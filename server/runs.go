@@ -96,6 +96,12 @@ func (s *Server) listRuns(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return writeRunList(c, list, p)
+}
+
+// writeRunList answers a page of Runs. Apart from listRuns so that its
+// frame (a RunList and a Run, copied) is not below every watch's stream.
+func writeRunList(c echo.Context, list *apis.RunList, p *listParams) error {
 	list.Metadata.Continue = sealContinue(list.Metadata.Continue, p.labelSel, p.fieldSel)
 	out := apis.RunList{
 		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList},

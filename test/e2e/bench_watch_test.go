@@ -71,14 +71,20 @@ func BenchmarkWatchers(b *testing.B) {
 		peakRSS := leader.current().limitRSS(b, rssLimit)
 		rss0, anon0, _ := rssMiB(pid)
 		go0 := goMemory(leader.url)
+		maps0 := rssByMapping(pid)
 		list, err := leader.client.List(context.Background(), client.ListOptions{Limit: 1})
 		require.NoError(b, err)
 		rv := list.Metadata.ResourceVersion
 
-		// RSS, sampled for the record (the peak is the kernel's VmHWM).
+		// RSS, sampled for the record (the peak is the kernel's VmHWM);
+		// at each new high the sampler notes what holds it: each mapped
+		// file's resident pages, anon, and the Go runtime's own account.
 		stopSampling := make(chan struct{})
+		sampled := make(chan struct{})
 		var maxRSS atomic.Int64
+		var peakMaps, peakGo string
 		go func() {
+			defer close(sampled)
 			t := time.NewTicker(250 * time.Millisecond)
 			defer t.Stop()
 			for {
@@ -89,6 +95,7 @@ func BenchmarkWatchers(b *testing.B) {
 				}
 				if r, _, _ := rssMiB(pid); int64(r) > maxRSS.Load() {
 					maxRSS.Store(int64(r))
+					peakMaps, peakGo = rssByMapping(pid), goMemory(leader.url)
 				}
 			}
 		}()
@@ -139,8 +146,10 @@ func BenchmarkWatchers(b *testing.B) {
 		for time.Now().Before(deadline) && minChanges(readers) < changes {
 			time.Sleep(100 * time.Millisecond) // a benchmark's drain, not a test's synchronisation
 		}
-		closeSampling := maxRSS.Load()
 		close(stopSampling)
+		<-sampled
+		closeSampling := maxRSS.Load()
+		endMaps := rssByMapping(pid)
 		rssEnd, anonEnd, fileEnd := rssMiB(pid)
 		metrics := scrape(leader.url)
 		goEnd := goMemory(leader.url)
@@ -169,7 +178,10 @@ func BenchmarkWatchers(b *testing.B) {
 		b.ReportMetric(ms(percentile(probes.page, 99)), "page-p99-ms")
 		b.Logf("leader RSS: %.0f MiB before the watchers (anon %.0f); peak %.0f MiB (sampled %d); %.0f MiB at the end (anon %.0f, file %.0f)",
 			rss0, anon0, peak, closeSampling, rssEnd, anonEnd, fileEnd)
-		b.Logf("leader Go memory before the watchers: %s; at the end: %s", go0, goEnd)
+		// One line each: a benchmark's log is cut after 10 lines.
+		b.Logf("leader before the watchers: RSS by mapping %s; Go: %s", maps0, go0)
+		b.Logf("leader at the sampled peak (%d MiB): RSS by mapping %s; Go: %s", closeSampling, peakMaps, peakGo)
+		b.Logf("leader at the end: RSS by mapping %s; Go: %s", endMaps, goEnd)
 		b.Logf("%d changes at %d/s: readers got %d of %d (fewest %d); %d reader streams ended early",
 			changes, rate, got, changes*len(readers), lo, ended)
 		b.Logf("GET a Run: %d probes, p50 %v p99 %v max %v; list a page of 100: %d probes, p50 %v p99 %v max %v; %d probes failed (10 s timeout)",
@@ -374,9 +386,11 @@ func goMemory(url string) string {
 		_, _ = fmt.Sscan(string(m[1]), &v)
 		return v / (1 << 20)
 	}
-	return fmt.Sprintf("heap in use %.0f MiB, heap free and not returned %.0f MiB, stacks %.0f MiB, goroutines %.0f",
+	return fmt.Sprintf("heap in use %.0f MiB, heap free and not returned %.0f MiB, next GC at %.0f MiB heap, stacks %.0f MiB, runtime other %.0f MiB, goroutines %.0f",
 		val("go_memstats_heap_inuse_bytes"), val("go_memstats_heap_idle_bytes")-val("go_memstats_heap_released_bytes"),
-		val("go_memstats_stack_inuse_bytes"), val("go_goroutines")*(1<<20))
+		val("go_memstats_next_gc_bytes"), val("go_memstats_stack_inuse_bytes"),
+		val("go_memstats_mspan_inuse_bytes")+val("go_memstats_mcache_inuse_bytes")+val("go_memstats_buck_hash_sys_bytes")+val("go_memstats_gc_sys_bytes")+val("go_memstats_other_sys_bytes"),
+		val("go_goroutines")*(1<<20))
 }
 
 // scrape returns the server's watch metrics, one line.
