@@ -44,13 +44,13 @@ func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*
 		}
 		// A generated name cannot match an existing Run: every apply
 		// creates a new one, as kubectl create does.
-		created, err := c.create(ctx, run, opts.DryRun)
+		created, err := createObject(ctx, c, runKind, run, opts.DryRun)
 		if err != nil {
 			return nil, "", err
 		}
 		return created, Created, nil
 	}
-	out, result, err := c.put(ctx, run, opts.DryRun)
+	out, result, err := putObject(ctx, c, runKind, run, opts.DryRun)
 	if err == nil || !opts.Force || !IsInvalid(err) {
 		return out, result, err
 	}
@@ -61,7 +61,7 @@ func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*
 	fresh := *run
 	fresh.Metadata.ResourceVersion = ""
 	if opts.DryRun {
-		created, cerr := c.create(ctx, &fresh, true)
+		created, cerr := createObject(ctx, c, runKind, &fresh, true)
 		if cerr != nil {
 			return nil, "", cerr
 		}
@@ -70,48 +70,11 @@ func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*
 	if _, derr := c.Delete(ctx, name, DeleteOptions{Wait: true}); derr != nil && !IsNotFound(derr) {
 		return nil, "", fmt.Errorf("apply --force: delete %s: %w", name, derr)
 	}
-	created, cerr := c.create(ctx, &fresh, false)
+	created, cerr := createObject(ctx, c, runKind, &fresh, false)
 	if cerr != nil {
 		return nil, "", fmt.Errorf("apply --force: re-create %s: %w", name, cerr)
 	}
 	return created, Replaced, nil
-}
-
-// encodeRun is the JSON of run as the server wants it, with apiVersion and
-// kind: a Run built in Go may leave them out (its type says what it is),
-// but the server refuses a body that does not name them.
-func encodeRun(run *apis.Run) ([]byte, error) {
-	if run.APIVersion == "" || run.Kind == "" {
-		typed := *run
-		if typed.APIVersion == "" {
-			typed.APIVersion = apis.APIVersion
-		}
-		if typed.Kind == "" {
-			typed.Kind = apis.KindRun
-		}
-		run = &typed
-	}
-	return json.Marshal(run)
-}
-
-func (c *Client) put(ctx context.Context, run *apis.Run, dryRun bool) (*apis.Run, ApplyResult, error) {
-	body, err := encodeRun(run)
-	if err != nil {
-		return nil, "", fmt.Errorf("encode run: %w", err)
-	}
-	var out apis.Run
-	hdr, code, err := c.doJSON(ctx, request{method: http.MethodPut, path: runPath(run.Metadata.Name), query: dryRunQuery(dryRun), body: body}, &out)
-	if err != nil {
-		return nil, "", err
-	}
-	result := ApplyResult(hdr.Get("Sprint-Apply-Result"))
-	if result == "" {
-		result = Configured
-		if code == http.StatusCreated {
-			result = Created
-		}
-	}
-	return &out, result, nil
 }
 
 func dryRunQuery(dryRun bool) url.Values {
@@ -124,15 +87,7 @@ func dryRunQuery(dryRun bool) url.Values {
 
 // Create creates a Run; it fails with a 409 Status when the name exists.
 func (c *Client) Create(ctx context.Context, run *apis.Run) (*apis.Run, error) {
-	return c.create(ctx, run, false)
-}
-
-func (c *Client) create(ctx context.Context, run *apis.Run, dryRun bool) (*apis.Run, error) {
-	body, err := encodeRun(run)
-	if err != nil {
-		return nil, fmt.Errorf("encode run: %w", err)
-	}
-	return call[apis.Run](ctx, c, request{method: http.MethodPost, path: "/api/v1/runs", query: dryRunQuery(dryRun), body: body})
+	return createObject(ctx, c, runKind, run, false)
 }
 
 // Get reads one Run.
@@ -216,7 +171,7 @@ func (c *Client) Kill(ctx context.Context, name string) (*apis.Run, error) {
 			return run, nil
 		}
 		run.Spec.Cancel = true
-		out, _, err := c.put(ctx, run, false)
+		out, _, err := putObject(ctx, c, runKind, run, false)
 		if err == nil {
 			return out, nil
 		}
