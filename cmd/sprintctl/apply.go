@@ -89,19 +89,18 @@ Runs and Schedules.`,
 					report(chunk.where[i], r.Run, r.Result, r.Err)
 				}
 			}
-			// Schedules, one request each: a file holds few of them.
-			for _, src := range sources {
-				for i := range src.schedules {
-					out, result, err := c.ApplySchedule(cmd.Context(), &src.schedules[i], opts)
-					if err != nil {
-						failed = true
-						fmt.Fprintf(a.stderr, "error: %s: %s\n", src.whereSchedule(i), errorLine(err))
-						continue
-					}
-					fmt.Fprintf(a.stdout, "%s %s%s\n", scheduleName(out.Metadata.Name), result, suffix)
-				}
+			// Schedules and Notifiers, one request each: a file holds few
+			// of them.
+			if applyEach(a, scheduleView, sources, func(s source) ([]apis.Schedule, []int) { return s.schedules, s.scheduleDocs }, suffix,
+				func(sc *apis.Schedule) (*apis.Schedule, client.ApplyResult, error) {
+					return c.ApplySchedule(cmd.Context(), sc, opts)
+				}) {
+				failed = true
 			}
-			if a.applyNotifiers(cmd.Context(), c, sources, dryRun, suffix) {
+			if applyEach(a, notifierView, sources, func(s source) ([]apis.Notifier, []int) { return s.notifiers, s.notifierDocs }, suffix,
+				func(n *apis.Notifier) (*apis.Notifier, client.ApplyResult, error) {
+					return c.ApplyNotifier(cmd.Context(), n, dryRun)
+				}) {
 				failed = true
 			}
 			if failed {

@@ -105,21 +105,13 @@ Deleting a Schedule deletes the Runs it fired too (killing live ones), unless
 				}
 			}
 			failed := a.deleteNotifiers(ctx, c, notifierNames)
-			for _, name := range schedules {
-				if _, err := c.DeleteSchedule(ctx, name, client.ScheduleDeleteOptions{Orphan: orphan}); err != nil {
-					failed = true
-					fmt.Fprintln(a.stderr, "error: "+scheduleNotFoundLine(name, err))
-					continue
-				}
-				fmt.Fprintf(a.stdout, "%s deleted\n", scheduleName(name))
+			if a.deleteScheduleNames(ctx, c, schedules, orphan) {
+				failed = true
 			}
-			for _, name := range names {
-				if _, err := c.Delete(ctx, name, client.DeleteOptions{Wait: wait}); err != nil {
-					failed = true
-					fmt.Fprintln(a.stderr, "error: "+notFoundLine(name, err))
-					continue
-				}
-				fmt.Fprintf(a.stdout, "%s deleted\n", objectName(name))
+			if eachNamed(a, runView, names, "deleted", func(name string) error {
+				return errOnly(c.Delete(ctx, name, client.DeleteOptions{Wait: wait}))
+			}) {
+				failed = true
 			}
 			if failed {
 				return errAlreadyReported

@@ -81,15 +81,7 @@ func (a *app) get(ctx context.Context, c *client.Client, names []string, o getOp
 	var runs []apis.Run
 	failed := false
 	if len(names) > 0 {
-		for _, name := range names {
-			r, err := c.Get(ctx, name)
-			if err != nil {
-				failed = true
-				fmt.Fprintln(a.stderr, "error: "+notFoundLine(name, err))
-				continue
-			}
-			runs = append(runs, *r)
-		}
+		runs, failed = getNamed(ctx, a, runView, names, c.Get)
 	} else {
 		list, err := listAll(ctx, c, client.ListOptions{LabelSelector: o.labelSel, FieldSelector: o.fieldSel})
 		if err != nil {
@@ -103,7 +95,7 @@ func (a *app) get(ctx context.Context, c *client.Client, names []string, o getOp
 		if o.tree && (len(names) == 0 || len(runs) > 0) {
 			printForest(a.stdout, runs)
 		} else if len(names) == 0 || len(runs) > 0 {
-			if err := a.printRuns(a.stdout, runs, o.output, len(names) == 0); err != nil {
+			if err := printObjects(a, a.stdout, runView, runs, o.output, len(names) == 0); err != nil {
 				return err
 			}
 		}
@@ -208,11 +200,7 @@ func (a *app) printWatch(w *client.Watcher, names []string, runs []apis.Run, o g
 	}
 	show := func(typ apis.EventType, r *apis.Run) error {
 		if !tabular {
-			if o.output == "name" {
-				_, err := fmt.Fprintln(a.stdout, objectName(r.Metadata.Name))
-				return err
-			}
-			return writeObject(a.stdout, r, o.output)
+			return showObject(a, runView, r, o.output)
 		}
 		if t == nil {
 			// No rows to size the columns by: start from widths that

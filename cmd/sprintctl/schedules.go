@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -85,41 +84,6 @@ func (a *app) scheduleRow(s *apis.Schedule, wide bool) []string {
 	return row
 }
 
-// printSchedules writes Schedules in one of the -o formats.
-func (a *app) printSchedules(w io.Writer, items []apis.Schedule, output string, asList bool) error {
-	switch output {
-	case "", "wide":
-		if len(items) == 0 {
-			fmt.Fprintln(a.stderr, "No schedules found.")
-			return nil
-		}
-		header := scheduleColumns
-		if output == "wide" {
-			header = scheduleWideColumns
-		}
-		rows := make([][]string, len(items))
-		for i := range items {
-			rows[i] = a.scheduleRow(&items[i], output == "wide")
-		}
-		newTable(w, header, rows)
-		return nil
-	case "name":
-		for _, s := range items {
-			fmt.Fprintln(w, scheduleName(s.Metadata.Name))
-		}
-		return nil
-	case "json", "yaml":
-		if asList || len(items) != 1 {
-			if items == nil {
-				items = []apis.Schedule{}
-			}
-			return writeObject(w, apis.ScheduleList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindScheduleList}, Items: items}, output)
-		}
-		return writeObject(w, items[0], output)
-	}
-	return fmt.Errorf("unknown output format %q: want wide, yaml, json or name", output)
-}
-
 // getSchedules serves "get schedules [NAME...]".
 func (a *app) getSchedules(ctx context.Context, c *client.Client, names []string, o getOptions) error {
 	if len(names) > 0 && (o.labelSel != "" || o.fieldSel != "") {
@@ -137,41 +101,13 @@ func (a *app) getSchedules(ctx context.Context, c *client.Client, names []string
 		}
 		return a.watchSchedules(ctx, c, o)
 	}
-	var items []apis.Schedule
-	failed := false
-	if len(names) > 0 {
-		for _, name := range names {
-			s, err := c.GetSchedule(ctx, name)
-			if err != nil {
-				failed = true
-				fmt.Fprintln(a.stderr, "error: "+scheduleNotFoundLine(name, err))
-				continue
-			}
-			items = append(items, *s)
+	return getObjects(ctx, a, scheduleView, names, o, c.GetSchedule, func(ctx context.Context, opts client.ListOptions) ([]apis.Schedule, string, error) {
+		list, err := c.ListSchedules(ctx, opts)
+		if err != nil {
+			return nil, "", err
 		}
-	} else {
-		opts := client.ListOptions{LabelSelector: o.labelSel, FieldSelector: o.fieldSel, Limit: 500}
-		for {
-			list, err := c.ListSchedules(ctx, opts)
-			if err != nil {
-				return err
-			}
-			items = append(items, list.Items...)
-			if list.Metadata.Continue == "" {
-				break
-			}
-			opts.Continue = list.Metadata.Continue
-		}
-	}
-	if len(names) == 0 || len(items) > 0 {
-		if err := a.printSchedules(a.stdout, items, o.output, len(names) == 0); err != nil {
-			return err
-		}
-	}
-	if failed {
-		return errAlreadyReported
-	}
-	return nil
+		return list.Items, list.Metadata.Continue, nil
+	})
 }
 
 // watchSchedules prints the selected Schedules, then a row (or object)
@@ -211,7 +147,7 @@ func (a *app) watchSchedules(ctx context.Context, c *client.Client, o getOptions
 				names := slices.Sorted(maps.Keys(listed))
 				if !tabular {
 					for _, n := range names {
-						if err := a.showSchedule(listed[n], o.output); err != nil {
+						if err := showObject(a, scheduleView, listed[n], o.output); err != nil {
 							return err
 						}
 					}
@@ -233,7 +169,7 @@ func (a *app) watchSchedules(ctx context.Context, c *client.Client, o getOptions
 			continue
 		}
 		if !tabular {
-			if err := a.showSchedule(ev.Schedule, o.output); err != nil {
+			if err := showObject(a, scheduleView, ev.Schedule, o.output); err != nil {
 				return err
 			}
 			continue
@@ -241,14 +177,6 @@ func (a *app) watchSchedules(ctx context.Context, c *client.Client, o getOptions
 		t.print(row(ev.Type, ev.Schedule))
 	}
 	return w.Err()
-}
-
-func (a *app) showSchedule(s *apis.Schedule, output string) error {
-	if output == "name" {
-		_, err := fmt.Fprintln(a.stdout, scheduleName(s.Metadata.Name))
-		return err
-	}
-	return writeObject(a.stdout, s, output)
 }
 
 // describeSchedule prints a Schedule's spec, status, events and Runs.
@@ -345,19 +273,18 @@ func (a *app) deleteSchedules(ctx context.Context, c *client.Client, names []str
 	if err != nil {
 		return err
 	}
-	failed := false
-	for _, name := range names {
-		if _, err := c.DeleteSchedule(ctx, name, client.ScheduleDeleteOptions{Orphan: orphan}); err != nil {
-			failed = true
-			fmt.Fprintln(a.stderr, "error: "+scheduleNotFoundLine(name, err))
-			continue
-		}
-		fmt.Fprintf(a.stdout, "%s deleted\n", scheduleName(name))
-	}
-	if failed {
+	if a.deleteScheduleNames(ctx, c, names, orphan) {
 		return errAlreadyReported
 	}
 	return nil
+}
+
+// deleteScheduleNames deletes Schedules by name, and their Runs unless
+// orphan, reporting each.
+func (a *app) deleteScheduleNames(ctx context.Context, c *client.Client, names []string, orphan bool) (failed bool) {
+	return eachNamed(a, scheduleView, names, "deleted", func(name string) error {
+		return errOnly(c.DeleteSchedule(ctx, name, client.ScheduleDeleteOptions{Orphan: orphan}))
+	})
 }
 
 // parseCascade reads kubectl's --cascade: background (default) and
@@ -392,16 +319,9 @@ func (a *app) suspendCmd(suspend bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failed := false
-			for _, name := range args[1:] {
-				if _, err := c.SuspendSchedule(cmd.Context(), name, suspend); err != nil {
-					failed = true
-					fmt.Fprintln(a.stderr, "error: "+scheduleNotFoundLine(name, err))
-					continue
-				}
-				fmt.Fprintf(a.stdout, "%s %s\n", scheduleName(name), done)
-			}
-			if failed {
+			if eachNamed(a, scheduleView, args[1:], done, func(name string) error {
+				return errOnly(c.SuspendSchedule(cmd.Context(), name, suspend))
+			}) {
 				return errAlreadyReported
 			}
 			return nil
