@@ -162,23 +162,13 @@ func (c *Client) Delete(ctx context.Context, name string, opts DeleteOptions) (*
 // Run already in a terminal phase, which is returned unchanged (callers
 // tell by its Status.Phase).
 func (c *Client) Kill(ctx context.Context, name string) (*apis.Run, error) {
-	for attempt := 0; ; attempt++ {
-		run, err := c.Get(ctx, name)
-		if err != nil {
-			return nil, err
-		}
+	return updateRetrying(ctx, c, runKind, name, func(run *apis.Run) bool {
 		if run.Spec.Cancel || run.Status.Phase.Terminal() {
-			return run, nil
+			return false
 		}
 		run.Spec.Cancel = true
-		out, _, err := putObject(ctx, c, runKind, run, false)
-		if err == nil {
-			return out, nil
-		}
-		if !IsConflict(err) || attempt >= 5 {
-			return nil, err
-		}
-	}
+		return true
+	})
 }
 
 // Events reads a Run's recent events, oldest first.

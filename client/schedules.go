@@ -59,23 +59,13 @@ func (c *Client) DeleteSchedule(ctx context.Context, name string, opts ScheduleD
 // It retries when a concurrent write moved the resourceVersion; setting
 // it to what it is already is a no-op.
 func (c *Client) SuspendSchedule(ctx context.Context, name string, suspend bool) (*apis.Schedule, error) {
-	for attempt := 0; ; attempt++ {
-		s, err := c.GetSchedule(ctx, name)
-		if err != nil {
-			return nil, err
-		}
+	return updateRetrying(ctx, c, scheduleKind, name, func(s *apis.Schedule) bool {
 		if s.Spec.Suspend == suspend {
-			return s, nil
+			return false
 		}
 		s.Spec.Suspend = suspend
-		out, _, err := c.ApplySchedule(ctx, s, ApplyOptions{})
-		if err == nil {
-			return out, nil
-		}
-		if !IsConflict(err) || attempt >= 5 {
-			return nil, err
-		}
-	}
+		return true
+	})
 }
 
 // FireSchedule fires a Schedule now, outside its schedule: the server

@@ -19,18 +19,12 @@ import (
 // admission — is in the functions a handler is given; a new kind is a
 // descriptor and those functions, not a copy of the handlers.
 type kind[T any] struct {
-	// name is the kind as the API spells it ("Schedule").
-	name string
-	// typed returns a copy with apiVersion and kind set; it never writes
-	// to its argument (objects from the store may be shared with
-	// watchers).
-	typed func(*T) *T
-	// meta is the object's metadata.
-	meta func(*T) *apis.ObjectMeta
+	// name and listKind are the kind and its list as the API spells them.
+	name, listKind string
+	// parts are the object's type and metadata.
+	parts func(*T) (*apis.TypeMeta, *apis.ObjectMeta)
 	// clone is a deep copy.
 	clone func(*T) *T
-	// list wraps one typed page as the kind's list object.
-	list func(apis.ListMeta, []T) any
 	// shortYAMLHint keeps the Notifiers' shorter 413 message for a YAML
 	// body over MaxYAMLBodyBytes.
 	shortYAMLHint bool
@@ -38,35 +32,34 @@ type kind[T any] struct {
 
 // The descriptors of the three kinds. They are never written.
 var (
-	runKind = kind[apis.Run]{
-		name:  apis.KindRun,
-		typed: typed,
-		meta:  func(r *apis.Run) *apis.ObjectMeta { return &r.Metadata },
-		clone: (*apis.Run).DeepCopy,
-		list: func(m apis.ListMeta, items []apis.Run) any {
-			return apis.RunList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList}, Metadata: m, Items: items}
-		},
-	}
-	scheduleKind = kind[apis.Schedule]{
-		name:  apis.KindSchedule,
-		typed: typedSchedule,
-		meta:  func(s *apis.Schedule) *apis.ObjectMeta { return &s.Metadata },
-		clone: (*apis.Schedule).DeepCopy,
-		list: func(m apis.ListMeta, items []apis.Schedule) any {
-			return apis.ScheduleList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindScheduleList}, Metadata: m, Items: items}
-		},
-	}
-	notifierKind = kind[apis.Notifier]{
-		name:  apis.KindNotifier,
-		typed: typedNotifier,
-		meta:  func(n *apis.Notifier) *apis.ObjectMeta { return &n.Metadata },
-		clone: (*apis.Notifier).DeepCopy,
-		list: func(m apis.ListMeta, items []apis.Notifier) any {
-			return apis.NotifierList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindNotifierList}, Metadata: m, Items: items}
-		},
-		shortYAMLHint: true,
-	}
+	runKind      = kind[apis.Run]{name: apis.KindRun, listKind: apis.KindRunList, parts: func(r *apis.Run) (*apis.TypeMeta, *apis.ObjectMeta) { return &r.TypeMeta, &r.Metadata }, clone: (*apis.Run).DeepCopy}
+	scheduleKind = kind[apis.Schedule]{name: apis.KindSchedule, listKind: apis.KindScheduleList, parts: func(s *apis.Schedule) (*apis.TypeMeta, *apis.ObjectMeta) { return &s.TypeMeta, &s.Metadata }, clone: (*apis.Schedule).DeepCopy}
+	notifierKind = kind[apis.Notifier]{name: apis.KindNotifier, listKind: apis.KindNotifierList, parts: func(n *apis.Notifier) (*apis.TypeMeta, *apis.ObjectMeta) { return &n.TypeMeta, &n.Metadata }, clone: (*apis.Notifier).DeepCopy,
+		shortYAMLHint: true}
 )
+
+// typed returns a copy of obj with its apiVersion and kind set. It never
+// writes to obj: objects from the store may be shared with watchers.
+func (k kind[T]) typed(obj *T) *T {
+	c := *obj
+	tm, _ := k.parts(&c)
+	tm.APIVersion, tm.Kind = apis.APIVersion, k.name
+	return &c
+}
+
+// meta is the object's metadata.
+func (k kind[T]) meta(obj *T) *apis.ObjectMeta {
+	_, m := k.parts(obj)
+	return m
+}
+
+// objectList is a page of objects of one kind, as RunList, ScheduleList
+// and NotifierList are (the same fields, the same JSON).
+type objectList[T any] struct {
+	apis.TypeMeta `json:",inline"`
+	Metadata      apis.ListMeta `json:"metadata"`
+	Items         []T           `json:"items"`
+}
 
 // readOneBody reads the body of a write that carries one object of kind
 // k: JSON, or YAML with its content type, not empty, and a YAML body at
@@ -173,7 +166,7 @@ func writeList[T any](c echo.Context, k kind[T], meta apis.ListMeta, items []T, 
 	for i := range items {
 		out[i] = *k.typed(&items[i])
 	}
-	return c.JSON(http.StatusOK, k.list(meta, out))
+	return c.JSON(http.StatusOK, objectList[T]{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: k.listKind}, Metadata: meta, Items: out})
 }
 
 // getObject serves GET of one object as a linearizable read: it runs on
@@ -205,11 +198,7 @@ type writer[T any] struct {
 // createObject serves POST of a new object (?dryRun=true: shown, not
 // stored).
 func createObject[T any](c echo.Context, k kind[T], w writer[T]) error {
-	obj, err := w.decode(c)
-	if err != nil {
-		return err
-	}
-	dryRun, err := queryBool(c, "dryRun")
+	obj, dryRun, err := decodeWrite(c, w.decode)
 	if err != nil {
 		return err
 	}
@@ -226,14 +215,20 @@ func createObject[T any](c echo.Context, k kind[T], w writer[T]) error {
 	return c.JSON(http.StatusCreated, k.typed(created))
 }
 
-// readApply reads the object of a PUT to its name: decoded, dryRun
-// parsed, and the name of the URL set where the body has none.
-func readApply[T any](c echo.Context, k kind[T], decode func(echo.Context) (*T, error)) (obj *T, dryRun bool, err error) {
-	obj, err = decode(c)
+// decodeWrite reads the object of a write and its dryRun parameter.
+func decodeWrite[T any](c echo.Context, decode func(echo.Context) (*T, error)) (*T, bool, error) {
+	obj, err := decode(c)
 	if err != nil {
 		return nil, false, err
 	}
-	if dryRun, err = queryBool(c, "dryRun"); err != nil {
+	dryRun, err := queryBool(c, "dryRun")
+	return obj, dryRun, err
+}
+
+// readApply reads the object of a PUT to its name: decoded, dryRun
+// parsed, and the name of the URL set where the body has none.
+func readApply[T any](c echo.Context, k kind[T], decode func(echo.Context) (*T, error)) (obj *T, dryRun bool, err error) {
+	if obj, dryRun, err = decodeWrite(c, decode); err != nil {
 		return nil, false, err
 	}
 	name, m := c.Param("name"), k.meta(obj)
@@ -273,10 +268,11 @@ type applier[T any] struct {
 	writer[T]
 	// get reads the stored object from the local applied state.
 	get func(context.Context, string) (*T, error)
-	// next is the stored object cur with desired's labels, annotations
-	// and spec, validated as an update and admitted; desired is the
-	// caller's to change.
-	next func(cur, desired *T) (*T, error)
+	// setSpec defaults desired and sets next's spec to desired's.
+	setSpec func(next, desired *T)
+	// check validates next, the stored object cur with the desired
+	// labels, annotations and spec, as an update, and admits it.
+	check func(next, cur *T) error
 	// equal tells whether next changes nothing of cur.
 	equal func(next, cur *T) bool
 	// update writes next, whose resourceVersion is the precondition;
@@ -335,8 +331,11 @@ func applyObject[T any](s *Server, c echo.Context, k kind[T], a applier[T]) erro
 			if have := k.meta(cur).ResourceVersion; precondition != "" && precondition != have {
 				return conflictChanged(k.name, name, have, precondition)
 			}
-			var next *T
-			if next, err = a.next(cur, k.clone(desired)); err != nil {
+			d, next := k.clone(desired), k.clone(cur)
+			a.setSpec(next, d)
+			nm, dm := k.meta(next), k.meta(d)
+			nm.Labels, nm.Annotations = dm.Labels, dm.Annotations
+			if err := a.check(next, cur); err != nil {
 				return err
 			}
 			unchanged := a.equal(next, cur)

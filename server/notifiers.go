@@ -47,12 +47,6 @@ func (s *Server) notifierStore() (NotifierStore, error) {
 	return ns, nil
 }
 
-func typedNotifier(n *apis.Notifier) *apis.Notifier {
-	c := *n
-	c.APIVersion, c.Kind = apis.APIVersion, apis.KindNotifier
-	return &c
-}
-
 // decodeNotifier reads one Notifier from the body (JSON, or YAML with
 // Content-Type: application/yaml), as strictly as Runs are read.
 func (s *Server) decodeNotifier(c echo.Context) (*apis.Notifier, error) {
@@ -158,19 +152,14 @@ func (s *Server) applyNotifier(c echo.Context) error {
 		return err
 	}
 	return applyObject(s, c, notifierKind, applier[apis.Notifier]{
-		writer: s.notifierWriter(ns),
-		get:    ns.GetNotifier,
-		next: func(cur, n *apis.Notifier) (*apis.Notifier, error) {
-			apis.SetNotifierDefaults(n)
-			next := cur.DeepCopy()
-			next.Metadata.Labels, next.Metadata.Annotations, next.Spec = n.Metadata.Labels, n.Metadata.Annotations, n.Spec
+		writer:  s.notifierWriter(ns),
+		get:     ns.GetNotifier,
+		setSpec: func(next, n *apis.Notifier) { apis.SetNotifierDefaults(n); next.Spec = n.Spec },
+		check: func(next, cur *apis.Notifier) error {
 			if err := invalidKind(notifierKind, cur.Metadata.Name, apis.ValidateNotifierUpdate(next, cur)); err != nil {
-				return nil, err
+				return err
 			}
-			if err := s.policy.AdmitNotifier(next); err != nil {
-				return nil, err
-			}
-			return next, nil
+			return s.policy.AdmitNotifier(next)
 		},
 		equal: func(next, cur *apis.Notifier) bool {
 			return next.Spec.Equal(&cur.Spec) && next.Metadata.Equal(&cur.Metadata)
@@ -195,7 +184,7 @@ func (s *Server) deleteNotifier(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, typedNotifier(n))
+	return c.JSON(http.StatusOK, notifierKind.typed(n))
 }
 
 // notifierSchema serves the JSON Schema of a Notifier.

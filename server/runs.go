@@ -107,11 +107,7 @@ func writeRunList(c echo.Context, list *apis.RunList, p *listParams) error {
 
 // typed returns a copy of r with its apiVersion and kind set. It never
 // writes to r: objects from the store may be shared with watchers.
-func typed(r *apis.Run) *apis.Run {
-	c := *r
-	c.APIVersion, c.Kind = apis.APIVersion, apis.KindRun
-	return &c
-}
+func typed(r *apis.Run) *apis.Run { return runKind.typed(r) }
 
 // getRun serves GET /api/v1/runs/{name} as a linearizable read (getObject).
 func (s *Server) getRun(c echo.Context) error {

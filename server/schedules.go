@@ -95,13 +95,6 @@ func (s *Server) scheduleWrites(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// typedSchedule returns a copy of sc with apiVersion and kind set.
-func typedSchedule(sc *apis.Schedule) *apis.Schedule {
-	c := *sc
-	c.APIVersion, c.Kind = apis.APIVersion, apis.KindSchedule
-	return &c
-}
-
 // listSchedules serves GET /api/v1/schedules, or a watch with ?watch=true,
 // from the local applied state on any node.
 func (s *Server) listSchedules(c echo.Context) error {
@@ -226,12 +219,10 @@ func (s *Server) applySchedule(c echo.Context) error {
 		return err
 	}
 	return applyObject(s, c, scheduleKind, applier[apis.Schedule]{
-		writer: s.scheduleWriter(st),
-		get:    st.GetSchedule,
-		next: func(cur, d *apis.Schedule) (*apis.Schedule, error) {
-			apis.SetScheduleDefaults(d)
-			next := cur.DeepCopy()
-			next.Metadata.Labels, next.Metadata.Annotations, next.Spec = d.Metadata.Labels, d.Metadata.Annotations, d.Spec
+		writer:  s.scheduleWriter(st),
+		get:     st.GetSchedule,
+		setSpec: func(next, d *apis.Schedule) { apis.SetScheduleDefaults(d); next.Spec = d.Spec },
+		check: func(next, cur *apis.Schedule) error {
 			errs := apis.ValidateScheduleUpdate(next, cur)
 			// The write rules bind a template whose annotations change:
 			// a Schedule stored before them can still be suspended or
@@ -240,12 +231,9 @@ func (s *Server) applySchedule(c echo.Context) error {
 				errs = append(errs, apis.ValidateScheduleWrite(next)...)
 			}
 			if err := invalidKind(scheduleKind, cur.Metadata.Name, errs); err != nil {
-				return nil, err
+				return err
 			}
-			if err := s.policy.AdmitSchedule(next); err != nil {
-				return nil, err
-			}
-			return next, nil
+			return s.policy.AdmitSchedule(next)
 		},
 		equal: (*apis.Schedule).Equal,
 		update: func(ctx context.Context, next *apis.Schedule) (*apis.Schedule, bool, error) {
@@ -318,7 +306,7 @@ func (s *Server) deleteSchedule(c echo.Context) error {
 			}
 		}
 	}
-	return c.JSON(http.StatusOK, typedSchedule(deleted))
+	return c.JSON(http.StatusOK, scheduleKind.typed(deleted))
 }
 
 // fireSchedule serves POST /api/v1/schedules/{name}/runs: fire now,
