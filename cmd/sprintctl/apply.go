@@ -58,7 +58,7 @@ Runs and Schedules.`,
 					fmt.Fprintf(a.stderr, "error: %s: %s\n", where, errorLine(err))
 					return
 				}
-				fmt.Fprintf(a.stdout, "%s %s%s\n", objectName(out.Metadata.Name), result, suffix)
+				fmt.Fprintf(a.stdout, "%s %s%s\n", runView.objectName(out.Metadata.Name), result, suffix)
 			}
 			opts := client.ApplyOptions{DryRun: dryRun, Force: force}
 			for _, chunk := range applyChunks(sources) {

@@ -27,7 +27,7 @@ Deleting a Schedule deletes the Runs it fired too (killing live ones), unless
   sprintctl delete schedule nightly-etl --cascade=orphan`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var names, schedules, notifierNames []string
-			if len(args) > 0 && notifiersResource(args[0]) {
+			if len(args) > 0 && notifierView.is(args[0]) {
 				if len(files) > 0 || selector != "" || all || len(args) < 2 {
 					return errors.New("delete notifier takes Notifier names only")
 				}
@@ -40,7 +40,7 @@ Deleting a Schedule deletes the Runs it fired too (killing live ones), unless
 				}
 				return nil
 			}
-			if len(args) > 0 && isScheduleResource(args[0]) {
+			if len(args) > 0 && scheduleView.is(args[0]) {
 				if len(args) < 2 || len(files) > 0 || selector != "" || all {
 					return errors.New("delete schedule takes Schedule names")
 				}

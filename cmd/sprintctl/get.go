@@ -33,7 +33,7 @@ func (a *app) getCmd() *cobra.Command {
   sprintctl get runs -l sprint/schedule=nightly-etl`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			schedules := isScheduleResource(args[0])
+			schedules := scheduleView.is(args[0])
 			notifiers := false
 			if !schedules {
 				var err error
@@ -105,14 +105,6 @@ func (a *app) get(ctx context.Context, c *client.Client, names []string, o getOp
 		return nil
 	}
 	return a.watchNamed(ctx, c, names, runs, o)
-}
-
-// notFoundLine names the Run in a 404, whose message comes from the store.
-func notFoundLine(name string, err error) string {
-	if client.IsNotFound(err) {
-		return fmt.Sprintf("Run %q not found", name)
-	}
-	return errorLine(err)
 }
 
 // listAll reads every page of a list.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/client"
@@ -13,61 +14,57 @@ import (
 // and the per-name loops of get, delete, apply and suspend, written once
 // in this file. A new kind is a descriptor, not a copy of them.
 type kindView[T any] struct {
-	// plural is the kind in "No schedules found.".
-	plural string
-	// objectName is how kubectl names an object in messages
-	// ("schedule.sprint/NAME").
-	objectName func(name string) string
-	// notFoundLine is the one line of an error about the named object:
-	// a 404 names it.
-	notFoundLine func(name string, err error) string
-	meta         func(*T) *apis.ObjectMeta
+	// kind is the kind as the API spells it ("Schedule").
+	kind string
+	meta func(*T) *apis.ObjectMeta
 	// columns and wideColumns head the table rows, of -o wide when wide.
 	columns, wideColumns []string
 	row                  func(a *app, obj *T, wide bool) []string
-	// list wraps items as the kind's list object, for -o json and yaml.
-	list func(items []T) any
 }
 
 // The descriptors of the three kinds. They are never written.
 var (
-	runView = kindView[apis.Run]{
-		plural:       "runs",
-		objectName:   objectName,
-		notFoundLine: notFoundLine,
-		meta:         func(r *apis.Run) *apis.ObjectMeta { return &r.Metadata },
-		columns:      runColumns,
-		wideColumns:  runWideColumns,
-		row:          (*app).runRow,
-		list: func(items []apis.Run) any {
-			return apis.RunList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList}, Items: items}
-		},
-	}
-	scheduleView = kindView[apis.Schedule]{
-		plural:       "schedules",
-		objectName:   scheduleName,
-		notFoundLine: scheduleNotFoundLine,
-		meta:         func(s *apis.Schedule) *apis.ObjectMeta { return &s.Metadata },
-		columns:      scheduleColumns,
-		wideColumns:  scheduleWideColumns,
-		row:          (*app).scheduleRow,
-		list: func(items []apis.Schedule) any {
-			return apis.ScheduleList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindScheduleList}, Items: items}
-		},
-	}
-	notifierView = kindView[apis.Notifier]{
-		plural:       "notifiers",
-		objectName:   notifierObjectName,
-		notFoundLine: notifierNotFoundLine,
-		meta:         func(n *apis.Notifier) *apis.ObjectMeta { return &n.Metadata },
-		columns:      notifierColumns,
-		wideColumns:  notifierColumns,
-		row:          func(a *app, n *apis.Notifier, _ bool) []string { return a.notifierRow(n) },
-		list: func(items []apis.Notifier) any {
-			return apis.NotifierList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindNotifierList}, Items: items}
-		},
-	}
+	runView = kindView[apis.Run]{kind: apis.KindRun, meta: func(r *apis.Run) *apis.ObjectMeta { return &r.Metadata },
+		columns: runColumns, wideColumns: runWideColumns, row: (*app).runRow}
+	scheduleView = kindView[apis.Schedule]{kind: apis.KindSchedule, meta: func(s *apis.Schedule) *apis.ObjectMeta { return &s.Metadata },
+		columns: scheduleColumns, wideColumns: scheduleWideColumns, row: (*app).scheduleRow}
+	notifierView = kindView[apis.Notifier]{kind: apis.KindNotifier, meta: func(n *apis.Notifier) *apis.ObjectMeta { return &n.Metadata },
+		columns: notifierColumns, wideColumns: notifierColumns, row: func(a *app, n *apis.Notifier, _ bool) []string { return a.notifierRow(n) }}
 )
+
+// word is the kind in resource words and messages: "schedule".
+func (k kindView[T]) word() string { return strings.ToLower(k.kind) }
+
+// is reports whether a resource word names this kind ("schedules",
+// "schedule.sprint", any case).
+func (k kindView[T]) is(word string) bool {
+	switch strings.ToLower(word) {
+	case k.word(), k.word() + "s", k.word() + ".sprint", k.word() + "s.sprint":
+		return true
+	}
+	return false
+}
+
+// objectName is how kubectl names an object in messages:
+// "schedule.sprint/NAME".
+func (k kindView[T]) objectName(name string) string { return k.word() + ".sprint/" + name }
+
+// notFoundLine is the one line of an error about the named object: a
+// 404 names it (the server's message names the store's key).
+func (k kindView[T]) notFoundLine(name string, err error) string {
+	if client.IsNotFound(err) {
+		return fmt.Sprintf("%s %q not found", k.kind, name)
+	}
+	return errorLine(err)
+}
+
+// objectList is the list object of -o json and yaml, as RunList,
+// ScheduleList and NotifierList are (the same fields, the same JSON).
+type objectList[T any] struct {
+	apis.TypeMeta `json:",inline"`
+	Metadata      apis.ListMeta `json:"metadata"`
+	Items         []T           `json:"items"`
+}
 
 // printObjects writes objects of kind k in one of the -o formats: a list
 // object for json and yaml when asList or when there is not exactly one.
@@ -75,7 +72,7 @@ func printObjects[T any](a *app, w io.Writer, k kindView[T], items []T, output s
 	switch output {
 	case "", "wide":
 		if len(items) == 0 {
-			fmt.Fprintf(a.stderr, "No %s found.\n", k.plural)
+			fmt.Fprintf(a.stderr, "No %ss found.\n", k.word())
 			return nil
 		}
 		wide := output == "wide"
@@ -99,7 +96,7 @@ func printObjects[T any](a *app, w io.Writer, k kindView[T], items []T, output s
 			if items == nil {
 				items = []T{}
 			}
-			return writeObject(w, k.list(items), output)
+			return writeObject(w, objectList[T]{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: k.kind + "List"}, Items: items}, output)
 		}
 		return writeObject(w, items[0], output)
 	}

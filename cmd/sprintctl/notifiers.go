@@ -14,35 +14,16 @@ import (
 	"github.com/sprint-project/sprint/client"
 )
 
-// notifiersResource reports whether a resource word names Notifiers.
-func notifiersResource(word string) bool {
-	switch strings.ToLower(word) {
-	case "notifier", "notifiers", "notifier.sprint", "notifiers.sprint":
-		return true
-	}
-	return false
-}
-
 // resourceKind checks the resource word of the commands that serve Runs
 // and Notifiers (get, describe, delete): notifiers reports the latter.
 func resourceKind(word string) (notifiers bool, err error) {
-	if notifiersResource(word) {
+	if notifierView.is(word) {
 		return true, nil
 	}
 	if runsResource(word) != nil {
 		return false, fmt.Errorf("unknown resource type %q: sprintctl knows runs, schedules and notifiers", word)
 	}
 	return false, nil
-}
-
-// notifierObjectName is how kubectl would name a Notifier in messages.
-func notifierObjectName(name string) string { return "notifier.sprint/" + name }
-
-func notifierNotFoundLine(name string, err error) string {
-	if client.IsNotFound(err) {
-		return fmt.Sprintf("Notifier %q not found", name)
-	}
-	return errorLine(err)
 }
 
 var notifierColumns = []string{"NAME", "TARGET", "ON", "DELIVERED", "FAILED", "PENDING", "LAST ERROR"}
@@ -103,13 +84,7 @@ func (a *app) getNotifiers(ctx context.Context, c *client.Client, names []string
 
 // describeNotifier is `sprintctl describe notifier NAME`.
 func (a *app) describeNotifier(w io.Writer, n *apis.Notifier) {
-	top := kv{w: w}
-	top.line("Name", n.Metadata.Name)
-	top.line("Labels", labelsOf(n.Metadata.Labels))
-	top.line("Annotations", labelsOf(n.Metadata.Annotations))
-	top.line("Created", a.stamp(n.Metadata.CreationTimestamp))
-	top.line("UID", orNone(n.Metadata.UID))
-	top.line("Resource Version", orNone(n.Metadata.ResourceVersion))
+	a.describeMeta(w, &n.Metadata)
 	fmt.Fprintln(w, "Spec:")
 	spec := kv{w: w, indent: "  "}
 	spec.line("Selector", orDefault(n.Spec.Selector, "<everything>"))

@@ -16,26 +16,6 @@ import (
 	"github.com/sprint-project/sprint/client"
 )
 
-// isScheduleResource reports whether a resource word names Schedules.
-func isScheduleResource(word string) bool {
-	switch strings.ToLower(word) {
-	case "schedule", "schedules", "schedule.sprint", "schedules.sprint":
-		return true
-	}
-	return false
-}
-
-// scheduleName is how kubectl names a Schedule in messages.
-func scheduleName(name string) string { return "schedule.sprint/" + name }
-
-// scheduleNotFoundLine names the Schedule in a 404.
-func scheduleNotFoundLine(name string, err error) string {
-	if client.IsNotFound(err) {
-		return fmt.Sprintf("Schedule %q not found", name)
-	}
-	return errorLine(err)
-}
-
 var (
 	scheduleColumns     = []string{"NAME", "SCHEDULE", "SUSPEND", "ACTIVE", "LAST", "NEXT"}
 	scheduleWideColumns = []string{"NAME", "SCHEDULE", "SUSPEND", "ACTIVE", "LAST", "NEXT", "TIMEZONE", "PARALLELISM", "POLICY", "MISSED", "AGE"}
@@ -183,7 +163,7 @@ func (a *app) watchSchedules(ctx context.Context, c *client.Client, o getOptions
 func (a *app) describeSchedule(ctx context.Context, c *client.Client, name string) error {
 	s, err := c.GetSchedule(ctx, name)
 	if err != nil {
-		return fmt.Errorf("%s", scheduleNotFoundLine(name, err))
+		return fmt.Errorf("%s", scheduleView.notFoundLine(name, err))
 	}
 	events, err := c.ScheduleEvents(ctx, name)
 	if err != nil {
@@ -194,13 +174,7 @@ func (a *app) describeSchedule(ctx context.Context, c *client.Client, name strin
 		return err
 	}
 	w := a.stdout
-	top := kv{w: w}
-	top.line("Name", s.Metadata.Name)
-	top.line("Labels", labelsOf(s.Metadata.Labels))
-	top.line("Annotations", labelsOf(s.Metadata.Annotations))
-	top.line("Created", a.stamp(s.Metadata.CreationTimestamp))
-	top.line("UID", orNone(s.Metadata.UID))
-	top.line("Resource Version", orNone(s.Metadata.ResourceVersion))
+	top := a.describeMeta(w, &s.Metadata)
 	top.line("Generation", strconv.FormatInt(s.Metadata.Generation, 10))
 	fmt.Fprintln(w, "Spec:")
 	sp := kv{w: w, indent: "  "}
@@ -312,7 +286,7 @@ func (a *app) suspendCmd(suspend bool) *cobra.Command {
 		Example: "  sprintctl " + verb + " schedule nightly-etl",
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !isScheduleResource(args[0]) {
+			if !scheduleView.is(args[0]) {
 				return fmt.Errorf("unknown resource type %q: %s takes schedules", args[0], verb)
 			}
 			c, err := a.client()
@@ -350,7 +324,7 @@ these Runs (as CronJob does not count kubectl create job --from).`,
 				return err
 			}
 			kind, name, ok := strings.Cut(from, "/")
-			if !ok || !isScheduleResource(kind) || name == "" {
+			if !ok || !scheduleView.is(kind) || name == "" {
 				return fmt.Errorf("--from=%q: want schedule/NAME", from)
 			}
 			switch output {
@@ -364,7 +338,7 @@ these Runs (as CronJob does not count kubectl create job --from).`,
 			}
 			runs, err := c.FireSchedule(cmd.Context(), name, dryRun)
 			if err != nil {
-				return fmt.Errorf("%s", scheduleNotFoundLine(name, err))
+				return fmt.Errorf("%s", scheduleView.notFoundLine(name, err))
 			}
 			if output == "yaml" || output == "json" {
 				return writeObject(a.stdout, runs, output)
@@ -377,7 +351,7 @@ these Runs (as CronJob does not count kubectl create job --from).`,
 				suffix = ""
 			}
 			for _, r := range runs.Items {
-				fmt.Fprintln(a.stdout, objectName(r.Metadata.Name)+suffix)
+				fmt.Fprintln(a.stdout, runView.objectName(r.Metadata.Name)+suffix)
 			}
 			return nil
 		},
