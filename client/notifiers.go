@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/sprint-project/sprint/apis"
 )
@@ -34,9 +33,5 @@ func (c *Client) ListNotifiers(ctx context.Context, opts ListOptions) (*apis.Not
 // DeleteNotifier deletes a Notifier and its undelivered notifications;
 // a non-empty resourceVersion is a precondition.
 func (c *Client) DeleteNotifier(ctx context.Context, name, resourceVersion string) (*apis.Notifier, error) {
-	q := url.Values{}
-	if resourceVersion != "" {
-		q.Set("resourceVersion", resourceVersion)
-	}
-	return call[apis.Notifier](ctx, c, request{method: http.MethodDelete, path: notifierKind.objectPath(name), query: q})
+	return call[apis.Notifier](ctx, c, request{method: http.MethodDelete, path: notifierKind.objectPath(name), query: deleteQuery(resourceVersion)})
 }

@@ -77,6 +77,16 @@ func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*
 	return created, Replaced, nil
 }
 
+// deleteQuery is the query of a DELETE: a non-empty resourceVersion is a
+// precondition.
+func deleteQuery(resourceVersion string) url.Values {
+	q := url.Values{}
+	if resourceVersion != "" {
+		q.Set("resourceVersion", resourceVersion)
+	}
+	return q
+}
+
 func dryRunQuery(dryRun bool) url.Values {
 	q := url.Values{}
 	if dryRun {
@@ -139,10 +149,7 @@ type DeleteOptions struct {
 // the Run as the server last had it (with a deletionTimestamp while the
 // task is being killed).
 func (c *Client) Delete(ctx context.Context, name string, opts DeleteOptions) (*apis.Run, error) {
-	q := url.Values{}
-	if opts.ResourceVersion != "" {
-		q.Set("resourceVersion", opts.ResourceVersion)
-	}
+	q := deleteQuery(opts.ResourceVersion)
 	var out apis.Run
 	_, code, err := c.doJSON(ctx, request{method: http.MethodDelete, path: runPath(name), query: q}, &out)
 	if err != nil {

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/sprint-project/sprint/apis"
 )
@@ -45,12 +44,9 @@ type ScheduleDeleteOptions struct {
 // DeleteSchedule deletes a Schedule and, unless opts.Orphan, its Runs.
 // It returns the Schedule as it was.
 func (c *Client) DeleteSchedule(ctx context.Context, name string, opts ScheduleDeleteOptions) (*apis.Schedule, error) {
-	q := url.Values{}
+	q := deleteQuery(opts.ResourceVersion)
 	if opts.Orphan {
 		q.Set("propagationPolicy", "Orphan")
-	}
-	if opts.ResourceVersion != "" {
-		q.Set("resourceVersion", opts.ResourceVersion)
 	}
 	return call[apis.Schedule](ctx, c, request{method: http.MethodDelete, path: scheduleKind.objectPath(name), query: q})
 }

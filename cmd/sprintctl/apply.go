@@ -91,22 +91,16 @@ Runs and Schedules.`,
 			}
 			// Schedules and Notifiers, one request each: a file holds few
 			// of them.
-			if applyEach(a, scheduleView, sources, func(s source) ([]apis.Schedule, []int) { return s.schedules, s.scheduleDocs }, suffix,
-				func(sc *apis.Schedule) (*apis.Schedule, client.ApplyResult, error) {
-					return c.ApplySchedule(cmd.Context(), sc, opts)
-				}) {
-				failed = true
-			}
-			if applyEach(a, notifierView, sources, func(s source) ([]apis.Notifier, []int) { return s.notifiers, s.notifierDocs }, suffix,
-				func(n *apis.Notifier) (*apis.Notifier, client.ApplyResult, error) {
-					return c.ApplyNotifier(cmd.Context(), n, dryRun)
-				}) {
-				failed = true
-			}
-			if failed {
-				return errAlreadyReported
-			}
-			return nil
+			return reported(failed,
+				applyEach(a, scheduleView, sources, func(s source) ([]apis.Schedule, []int) { return s.schedules, s.scheduleDocs }, suffix,
+					func(sc *apis.Schedule) (*apis.Schedule, client.ApplyResult, error) {
+						return c.ApplySchedule(cmd.Context(), sc, opts)
+					}),
+				applyEach(a, notifierView, sources, func(s source) ([]apis.Notifier, []int) { return s.notifiers, s.notifierDocs }, suffix,
+					func(n *apis.Notifier) (*apis.Notifier, client.ApplyResult, error) {
+						return c.ApplyNotifier(cmd.Context(), n, dryRun)
+					}),
+			)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifest file, directory, or - for stdin (repeatable)")

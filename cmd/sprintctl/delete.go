@@ -35,10 +35,7 @@ Deleting a Schedule deletes the Runs it fired too (killing live ones), unless
 				if err != nil {
 					return err
 				}
-				if a.deleteNotifiers(cmd.Context(), c, args[1:]) {
-					return errAlreadyReported
-				}
-				return nil
+				return reported(a.deleteNotifiers(cmd.Context(), c, args[1:]))
 			}
 			if len(args) > 0 && scheduleView.is(args[0]) {
 				if len(args) < 2 || len(files) > 0 || selector != "" || all {
@@ -104,19 +101,13 @@ Deleting a Schedule deletes the Runs it fired too (killing live ones), unless
 					return nil
 				}
 			}
-			failed := a.deleteNotifiers(ctx, c, notifierNames)
-			if a.deleteScheduleNames(ctx, c, schedules, orphan) {
-				failed = true
-			}
-			if eachNamed(a, runView, names, "deleted", func(name string) error {
-				return errOnly(c.Delete(ctx, name, client.DeleteOptions{Wait: wait}))
-			}) {
-				failed = true
-			}
-			if failed {
-				return errAlreadyReported
-			}
-			return nil
+			return reported(
+				a.deleteNotifiers(ctx, c, notifierNames),
+				a.deleteScheduleNames(ctx, c, schedules, orphan),
+				eachNamed(a, runView, names, "deleted", func(name string) error {
+					return errOnly(c.Delete(ctx, name, client.DeleteOptions{Wait: wait}))
+				}),
+			)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "delete the Runs named in these manifests")

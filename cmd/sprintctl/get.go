@@ -99,10 +99,7 @@ func (a *app) get(ctx context.Context, c *client.Client, names []string, o getOp
 				return err
 			}
 		}
-		if failed {
-			return errAlreadyReported
-		}
-		return nil
+		return reported(failed)
 	}
 	return a.watchNamed(ctx, c, names, runs, o)
 }

@@ -38,10 +38,7 @@ garbage-collected.`,
 				}
 				fmt.Fprintf(a.stdout, "%s killed\n", runView.objectName(name))
 			}
-			if failed {
-				return errAlreadyReported
-			}
-			return nil
+			return reported(failed)
 		},
 	}
 }

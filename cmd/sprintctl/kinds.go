@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/sprint-project/sprint/apis"
@@ -164,10 +165,7 @@ func getObjects[T any](ctx context.Context, a *app, k kindView[T], names []strin
 			return err
 		}
 	}
-	if failed {
-		return errAlreadyReported
-	}
-	return nil
+	return reported(failed)
 }
 
 // eachNamed does one thing (delete, suspend) to each named object,
@@ -206,3 +204,12 @@ func applyEach[T any](a *app, k kindView[T], sources []source, objects func(sour
 
 // errOnly is the error of a call whose answer the caller does not need.
 func errOnly[T any](_ *T, err error) error { return err }
+
+// reported is the error of a command that reported its failures one by
+// one on stderr: errAlreadyReported (exit 1) when any failed.
+func reported(failed ...bool) error {
+	if slices.Contains(failed, true) {
+		return errAlreadyReported
+	}
+	return nil
+}

@@ -247,10 +247,7 @@ func (a *app) deleteSchedules(ctx context.Context, c *client.Client, names []str
 	if err != nil {
 		return err
 	}
-	if a.deleteScheduleNames(ctx, c, names, orphan) {
-		return errAlreadyReported
-	}
-	return nil
+	return reported(a.deleteScheduleNames(ctx, c, names, orphan))
 }
 
 // deleteScheduleNames deletes Schedules by name, and their Runs unless
@@ -293,12 +290,9 @@ func (a *app) suspendCmd(suspend bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if eachNamed(a, scheduleView, args[1:], done, func(name string) error {
+			return reported(eachNamed(a, scheduleView, args[1:], done, func(name string) error {
 				return errOnly(c.SuspendSchedule(cmd.Context(), name, suspend))
-			}) {
-				return errAlreadyReported
-			}
-			return nil
+			}))
 		},
 	}
 }
