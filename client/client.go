@@ -364,9 +364,12 @@ type kind[T any] struct {
 
 // The descriptors of the three kinds. They are never written.
 var (
-	runKind      = kind[apis.Run]{name: apis.KindRun, path: "/api/v1/runs", parts: func(r *apis.Run) (*apis.TypeMeta, *apis.ObjectMeta) { return &r.TypeMeta, &r.Metadata }, fillType: true}
-	scheduleKind = kind[apis.Schedule]{name: apis.KindSchedule, path: "/api/v1/schedules", parts: func(s *apis.Schedule) (*apis.TypeMeta, *apis.ObjectMeta) { return &s.TypeMeta, &s.Metadata }}
-	notifierKind = kind[apis.Notifier]{name: apis.KindNotifier, path: "/api/v1/notifiers", parts: func(n *apis.Notifier) (*apis.TypeMeta, *apis.ObjectMeta) { return &n.TypeMeta, &n.Metadata }}
+	runKind = kind[apis.Run]{name: apis.KindRun, path: "/api/v1/runs", fillType: true,
+		parts: func(r *apis.Run) (*apis.TypeMeta, *apis.ObjectMeta) { return &r.TypeMeta, &r.Metadata }}
+	scheduleKind = kind[apis.Schedule]{name: apis.KindSchedule, path: "/api/v1/schedules",
+		parts: func(s *apis.Schedule) (*apis.TypeMeta, *apis.ObjectMeta) { return &s.TypeMeta, &s.Metadata }}
+	notifierKind = kind[apis.Notifier]{name: apis.KindNotifier, path: "/api/v1/notifiers",
+		parts: func(n *apis.Notifier) (*apis.TypeMeta, *apis.ObjectMeta) { return &n.TypeMeta, &n.Metadata }}
 )
 
 // typed returns obj as the server wants it, with apiVersion and kind (a

@@ -32,10 +32,12 @@ type kind[T any] struct {
 
 // The descriptors of the three kinds. They are never written.
 var (
-	runKind      = kind[apis.Run]{name: apis.KindRun, listKind: apis.KindRunList, parts: func(r *apis.Run) (*apis.TypeMeta, *apis.ObjectMeta) { return &r.TypeMeta, &r.Metadata }, clone: (*apis.Run).DeepCopy}
-	scheduleKind = kind[apis.Schedule]{name: apis.KindSchedule, listKind: apis.KindScheduleList, parts: func(s *apis.Schedule) (*apis.TypeMeta, *apis.ObjectMeta) { return &s.TypeMeta, &s.Metadata }, clone: (*apis.Schedule).DeepCopy}
-	notifierKind = kind[apis.Notifier]{name: apis.KindNotifier, listKind: apis.KindNotifierList, parts: func(n *apis.Notifier) (*apis.TypeMeta, *apis.ObjectMeta) { return &n.TypeMeta, &n.Metadata }, clone: (*apis.Notifier).DeepCopy,
-		shortYAMLHint: true}
+	runKind = kind[apis.Run]{name: apis.KindRun, listKind: apis.KindRunList, clone: (*apis.Run).DeepCopy,
+		parts: func(r *apis.Run) (*apis.TypeMeta, *apis.ObjectMeta) { return &r.TypeMeta, &r.Metadata }}
+	scheduleKind = kind[apis.Schedule]{name: apis.KindSchedule, listKind: apis.KindScheduleList, clone: (*apis.Schedule).DeepCopy,
+		parts: func(s *apis.Schedule) (*apis.TypeMeta, *apis.ObjectMeta) { return &s.TypeMeta, &s.Metadata }}
+	notifierKind = kind[apis.Notifier]{name: apis.KindNotifier, listKind: apis.KindNotifierList, clone: (*apis.Notifier).DeepCopy,
+		parts: func(n *apis.Notifier) (*apis.TypeMeta, *apis.ObjectMeta) { return &n.TypeMeta, &n.Metadata }, shortYAMLHint: true}
 )
 
 // typed returns a copy of obj with its apiVersion and kind set. It never
@@ -126,13 +128,25 @@ func labelAndNameMatcher[T any](k kind[T], labelSel, fieldSel string) (func(*T) 
 		}
 		preds = append(preds, func(o *T) bool { return k.meta(o).Name == name })
 	}
+	return allOf(preds), nil
+}
+
+// allOf is the predicate every one of preds holds for; nil for none.
+func allOf[T any](preds []func(*T) bool) func(*T) bool {
 	switch len(preds) {
 	case 0:
-		return nil, nil
+		return nil
 	case 1:
-		return preds[0], nil
+		return preds[0]
 	}
-	return func(o *T) bool { return preds[0](o) && preds[1](o) }, nil
+	return func(o *T) bool {
+		for _, p := range preds {
+			if !p(o) {
+				return false
+			}
+		}
+		return true
+	}
 }
 
 // pageLister reads one page from the local applied state: at most limit

@@ -29,17 +29,7 @@ func matcher(labelSel, fieldSel string) (func(*apis.Run) bool, error) {
 		}
 		preds = append(preds, sel.Matches)
 	}
-	if len(preds) == 0 {
-		return nil, nil
-	}
-	return func(r *apis.Run) bool {
-		for _, p := range preds {
-			if !p(r) {
-				return false
-			}
-		}
-		return true
-	}, nil
+	return allOf(preds), nil
 }
 
 func asBadRequest(what string, err error) error {
