@@ -170,23 +170,9 @@ func (a *app) watchNamed(ctx context.Context, c *client.Client, names []string, 
 // printWatch prints runs as the first rows, then the watch's events:
 // those of names only, when names are given.
 func (a *app) printWatch(w *client.Watcher, names []string, runs []apis.Run, o getOptions) error {
-	wide := o.output == "wide"
-	tabular := o.output == "" || wide
+	tabular := o.output == "" || o.output == "wide"
 	var t *table
-	header := runColumns
-	if wide {
-		header = runWideColumns
-	}
-	if o.watchEvents {
-		header = append([]string{"EVENT"}, header...)
-	}
-	row := func(typ apis.EventType, r *apis.Run) []string {
-		cells := a.runRow(r, wide)
-		if o.watchEvents {
-			cells = append([]string{string(typ)}, cells...)
-		}
-		return cells
-	}
+	header, row := watchColumns(a, runView, o)
 	show := func(typ apis.EventType, r *apis.Run) error {
 		if !tabular {
 			return showObject(a, runView, r, o.output)

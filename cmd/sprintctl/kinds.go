@@ -104,6 +104,27 @@ func printObjects[T any](a *app, w io.Writer, k kindView[T], items []T, output s
 	return fmt.Errorf("unknown output format %q: want wide, yaml, json or name", output)
 }
 
+// watchColumns are the header and the row maker of a watch's table: the
+// wide columns with -o wide, after an EVENT column with
+// --output-watch-events.
+func watchColumns[T any](a *app, k kindView[T], o getOptions) ([]string, func(apis.EventType, *T) []string) {
+	wide := o.output == "wide"
+	header := k.columns
+	if wide {
+		header = k.wideColumns
+	}
+	if o.watchEvents {
+		header = append([]string{"EVENT"}, header...)
+	}
+	return header, func(typ apis.EventType, obj *T) []string {
+		cells := k.row(a, obj, wide)
+		if o.watchEvents {
+			cells = append([]string{string(typ)}, cells...)
+		}
+		return cells
+	}
+}
+
 // showObject writes one object of a watch that is not a table.
 func showObject[T any](a *app, k kindView[T], obj *T, output string) error {
 	if output == "name" {

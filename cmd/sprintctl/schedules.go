@@ -100,22 +100,8 @@ func (a *app) watchSchedules(ctx context.Context, c *client.Client, o getOptions
 		return err
 	}
 	defer w.Stop()
-	wide := o.output == "wide"
-	tabular := o.output == "" || wide
-	header := scheduleColumns
-	if wide {
-		header = scheduleWideColumns
-	}
-	if o.watchEvents {
-		header = append([]string{"EVENT"}, header...)
-	}
-	row := func(typ apis.EventType, s *apis.Schedule) []string {
-		cells := a.scheduleRow(s, wide)
-		if o.watchEvents {
-			cells = append([]string{string(typ)}, cells...)
-		}
-		return cells
-	}
+	tabular := o.output == "" || o.output == "wide"
+	header, row := watchColumns(a, scheduleView, o)
 	var t *table
 	listed := map[string]*apis.Schedule{}
 	synced := false
