@@ -344,3 +344,151 @@ func IsForbidden(err error) bool { return StatusCode(err) == http.StatusForbidde
 func IsGone(err error) bool { return StatusCode(err) == http.StatusGone }
 
 func runPath(name string) string { return "/api/v1/runs/" + url.PathEscape(name) }
+
+// kind describes one kind of object (Run, Schedule, Notifier) to the
+// calls every kind shares, written once in this file: encode, create,
+// apply by name, and a watch. A new kind is a descriptor, not a copy of
+// these calls.
+type kind[T any] struct {
+	// name is the kind as the API spells it ("Schedule").
+	name string
+	// path is the collection's path ("/api/v1/schedules").
+	path string
+	// parts are the object's type and metadata.
+	parts func(*T) (*apis.TypeMeta, *apis.ObjectMeta)
+	// fillType sets only the apiVersion and kind an object leaves empty
+	// (the Runs': one that names another kind is sent as it is, for the
+	// server to refuse); otherwise both are set.
+	fillType bool
+}
+
+// The descriptors of the three kinds. They are never written.
+var (
+	runKind = kind[apis.Run]{name: apis.KindRun, path: "/api/v1/runs", fillType: true,
+		parts: func(r *apis.Run) (*apis.TypeMeta, *apis.ObjectMeta) { return &r.TypeMeta, &r.Metadata }}
+	scheduleKind = kind[apis.Schedule]{name: apis.KindSchedule, path: "/api/v1/schedules",
+		parts: func(s *apis.Schedule) (*apis.TypeMeta, *apis.ObjectMeta) { return &s.TypeMeta, &s.Metadata }}
+	notifierKind = kind[apis.Notifier]{name: apis.KindNotifier, path: "/api/v1/notifiers",
+		parts: func(n *apis.Notifier) (*apis.TypeMeta, *apis.ObjectMeta) { return &n.TypeMeta, &n.Metadata }}
+)
+
+// typed returns obj as the server wants it, with apiVersion and kind (a
+// Run built in Go may leave them out: its type says what it is), never
+// writing to obj.
+func (k kind[T]) typed(obj *T) *T {
+	c := *obj
+	tm, _ := k.parts(&c)
+	if !k.fillType || tm.APIVersion == "" {
+		tm.APIVersion = apis.APIVersion
+	}
+	if !k.fillType || tm.Kind == "" {
+		tm.Kind = k.name
+	}
+	return &c
+}
+
+// meta is the object's metadata.
+func (k kind[T]) meta(obj *T) *apis.ObjectMeta {
+	_, m := k.parts(obj)
+	return m
+}
+
+// objectPath is the path of the object with this name.
+func (k kind[T]) objectPath(name string) string { return k.path + "/" + url.PathEscape(name) }
+
+// encode is obj's JSON as the server wants it.
+func (k kind[T]) encode(obj *T) ([]byte, error) {
+	b, err := json.Marshal(k.typed(obj))
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", strings.ToLower(k.name), err)
+	}
+	return b, nil
+}
+
+// createObject POSTs a new object (dryRun: validated and shown, not
+// stored); a 409 Status when the name exists.
+func createObject[T any](ctx context.Context, c *Client, k kind[T], obj *T, dryRun bool) (*T, error) {
+	body, err := k.encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	return call[T](ctx, c, request{method: http.MethodPost, path: k.path, query: dryRunQuery(dryRun), body: body})
+}
+
+// putObject PUTs obj to its name and tells what the server did: its
+// Sprint-Apply-Result header, or, from a server without it, created for a
+// 201 and configured otherwise.
+func putObject[T any](ctx context.Context, c *Client, k kind[T], obj *T, dryRun bool) (*T, ApplyResult, error) {
+	body, err := k.encode(obj)
+	if err != nil {
+		return nil, "", err
+	}
+	var out T
+	hdr, code, err := c.doJSON(ctx, request{method: http.MethodPut, path: k.objectPath(k.meta(obj).Name), query: dryRunQuery(dryRun), body: body}, &out)
+	if err != nil {
+		return nil, "", err
+	}
+	result := ApplyResult(hdr.Get("Sprint-Apply-Result"))
+	if result == "" {
+		result = Configured
+		if code == http.StatusCreated {
+			result = Created
+		}
+	}
+	return &out, result, nil
+}
+
+// applyObject creates obj when it has no name (a name generated from
+// metadata.generateName is new), else PUTs it to its name.
+func applyObject[T any](ctx context.Context, c *Client, k kind[T], obj *T, dryRun bool) (*T, ApplyResult, error) {
+	if k.meta(obj).Name == "" {
+		out, err := createObject(ctx, c, k, obj, dryRun)
+		if err != nil {
+			return nil, "", err
+		}
+		return out, Created, nil
+	}
+	return putObject(ctx, c, k, obj, dryRun)
+}
+
+// watchKind starts the watch loop of kind k whose events, made by event,
+// it delivers on the channel it returns (closed when the loop returns).
+// It returns an error at once when the server refuses the first request.
+func watchKind[T, E any](ctx context.Context, c *Client, k kind[T], opts WatchOptions, event func(apis.EventType, *T) E) (*watchLoop[T], <-chan E, error) {
+	events := make(chan E, 16)
+	loop := newWatchLoop(c, k.path, opts, k.meta, func(ctx context.Context, typ apis.EventType, obj *T) bool {
+		select {
+		case events <- event(typ, obj):
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}, func() { close(events) })
+	if err := loop.start(ctx); err != nil {
+		return nil, nil, err
+	}
+	return loop, events, nil
+}
+
+// updateRetrying reads the named object, changes it (change false: there
+// is nothing to write, and the object is returned as read) and puts it
+// back, reading it again when a concurrent write made the put a conflict,
+// six tries at most.
+func updateRetrying[T any](ctx context.Context, c *Client, k kind[T], name string, change func(*T) bool) (*T, error) {
+	for attempt := 0; ; attempt++ {
+		obj, err := call[T](ctx, c, request{method: http.MethodGet, path: k.objectPath(name)})
+		if err != nil {
+			return nil, err
+		}
+		if !change(obj) {
+			return obj, nil
+		}
+		out, _, err := putObject(ctx, c, k, obj, false)
+		if err == nil {
+			return out, nil
+		}
+		if !IsConflict(err) || attempt >= 5 {
+			return nil, err
+		}
+	}
+}

@@ -1,8 +1,10 @@
 // Package client is the typed Go SDK of sprint's native API: apply, create,
-// get, list, watch, delete, kill, logs and wait on Runs; apply, create,
-// get, list, watch, delete (with or without its Runs), suspend, fire now
-// and events of Schedules; and cluster membership. sprintctl is built on it; other programs import it the same
-// way.
+// get, list, watch, delete, kill, logs and wait on Runs; apply, create, get,
+// list, watch, delete (with or without its Runs), suspend, fire now and
+// events of Schedules; apply, create, get, list and delete of Notifiers; and
+// cluster membership. What every kind shares (encode, create, apply, watch)
+// is written once, over a kind descriptor, in client.go. sprintctl is built
+// on it; other programs import it the same way.
 //
 // Errors the server reports come back as *apis.Status (use errors.As, or
 // IsNotFound and friends); transport errors are wrapped with the request.

@@ -44,13 +44,13 @@ func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*
 		}
 		// A generated name cannot match an existing Run: every apply
 		// creates a new one, as kubectl create does.
-		created, err := c.create(ctx, run, opts.DryRun)
+		created, err := createObject(ctx, c, runKind, run, opts.DryRun)
 		if err != nil {
 			return nil, "", err
 		}
 		return created, Created, nil
 	}
-	out, result, err := c.put(ctx, run, opts.DryRun)
+	out, result, err := putObject(ctx, c, runKind, run, opts.DryRun)
 	if err == nil || !opts.Force || !IsInvalid(err) {
 		return out, result, err
 	}
@@ -61,7 +61,7 @@ func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*
 	fresh := *run
 	fresh.Metadata.ResourceVersion = ""
 	if opts.DryRun {
-		created, cerr := c.create(ctx, &fresh, true)
+		created, cerr := createObject(ctx, c, runKind, &fresh, true)
 		if cerr != nil {
 			return nil, "", cerr
 		}
@@ -70,48 +70,21 @@ func (c *Client) Apply(ctx context.Context, run *apis.Run, opts ApplyOptions) (*
 	if _, derr := c.Delete(ctx, name, DeleteOptions{Wait: true}); derr != nil && !IsNotFound(derr) {
 		return nil, "", fmt.Errorf("apply --force: delete %s: %w", name, derr)
 	}
-	created, cerr := c.create(ctx, &fresh, false)
+	created, cerr := createObject(ctx, c, runKind, &fresh, false)
 	if cerr != nil {
 		return nil, "", fmt.Errorf("apply --force: re-create %s: %w", name, cerr)
 	}
 	return created, Replaced, nil
 }
 
-// encodeRun is the JSON of run as the server wants it, with apiVersion and
-// kind: a Run built in Go may leave them out (its type says what it is),
-// but the server refuses a body that does not name them.
-func encodeRun(run *apis.Run) ([]byte, error) {
-	if run.APIVersion == "" || run.Kind == "" {
-		typed := *run
-		if typed.APIVersion == "" {
-			typed.APIVersion = apis.APIVersion
-		}
-		if typed.Kind == "" {
-			typed.Kind = apis.KindRun
-		}
-		run = &typed
+// deleteQuery is the query of a DELETE: a non-empty resourceVersion is a
+// precondition.
+func deleteQuery(resourceVersion string) url.Values {
+	q := url.Values{}
+	if resourceVersion != "" {
+		q.Set("resourceVersion", resourceVersion)
 	}
-	return json.Marshal(run)
-}
-
-func (c *Client) put(ctx context.Context, run *apis.Run, dryRun bool) (*apis.Run, ApplyResult, error) {
-	body, err := encodeRun(run)
-	if err != nil {
-		return nil, "", fmt.Errorf("encode run: %w", err)
-	}
-	var out apis.Run
-	hdr, code, err := c.doJSON(ctx, request{method: http.MethodPut, path: runPath(run.Metadata.Name), query: dryRunQuery(dryRun), body: body}, &out)
-	if err != nil {
-		return nil, "", err
-	}
-	result := ApplyResult(hdr.Get("Sprint-Apply-Result"))
-	if result == "" {
-		result = Configured
-		if code == http.StatusCreated {
-			result = Created
-		}
-	}
-	return &out, result, nil
+	return q
 }
 
 func dryRunQuery(dryRun bool) url.Values {
@@ -124,15 +97,7 @@ func dryRunQuery(dryRun bool) url.Values {
 
 // Create creates a Run; it fails with a 409 Status when the name exists.
 func (c *Client) Create(ctx context.Context, run *apis.Run) (*apis.Run, error) {
-	return c.create(ctx, run, false)
-}
-
-func (c *Client) create(ctx context.Context, run *apis.Run, dryRun bool) (*apis.Run, error) {
-	body, err := encodeRun(run)
-	if err != nil {
-		return nil, fmt.Errorf("encode run: %w", err)
-	}
-	return call[apis.Run](ctx, c, request{method: http.MethodPost, path: "/api/v1/runs", query: dryRunQuery(dryRun), body: body})
+	return createObject(ctx, c, runKind, run, false)
 }
 
 // Get reads one Run.
@@ -184,10 +149,7 @@ type DeleteOptions struct {
 // the Run as the server last had it (with a deletionTimestamp while the
 // task is being killed).
 func (c *Client) Delete(ctx context.Context, name string, opts DeleteOptions) (*apis.Run, error) {
-	q := url.Values{}
-	if opts.ResourceVersion != "" {
-		q.Set("resourceVersion", opts.ResourceVersion)
-	}
+	q := deleteQuery(opts.ResourceVersion)
 	var out apis.Run
 	_, code, err := c.doJSON(ctx, request{method: http.MethodDelete, path: runPath(name), query: q}, &out)
 	if err != nil {
@@ -207,23 +169,13 @@ func (c *Client) Delete(ctx context.Context, name string, opts DeleteOptions) (*
 // Run already in a terminal phase, which is returned unchanged (callers
 // tell by its Status.Phase).
 func (c *Client) Kill(ctx context.Context, name string) (*apis.Run, error) {
-	for attempt := 0; ; attempt++ {
-		run, err := c.Get(ctx, name)
-		if err != nil {
-			return nil, err
-		}
+	return updateRetrying(ctx, c, runKind, name, func(run *apis.Run) bool {
 		if run.Spec.Cancel || run.Status.Phase.Terminal() {
-			return run, nil
+			return false
 		}
 		run.Spec.Cancel = true
-		out, _, err := c.put(ctx, run, false)
-		if err == nil {
-			return out, nil
-		}
-		if !IsConflict(err) || attempt >= 5 {
-			return nil, err
-		}
-	}
+		return true
+	})
 }
 
 // Events reads a Run's recent events, oldest first.

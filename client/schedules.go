@@ -2,69 +2,27 @@ package client
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/sprint-project/sprint/apis"
 )
-
-func schedulePath(name string) string { return "/api/v1/schedules/" + url.PathEscape(name) }
-
-// encodeSchedule is the JSON of s with apiVersion and kind set.
-func encodeSchedule(s *apis.Schedule) ([]byte, error) {
-	t := *s
-	t.APIVersion, t.Kind = apis.APIVersion, apis.KindSchedule
-	b, err := json.Marshal(&t)
-	if err != nil {
-		return nil, fmt.Errorf("encode schedule: %w", err)
-	}
-	return b, nil
-}
 
 // ApplySchedule creates the Schedule or updates its labels, annotations
 // and spec (all mutable), or leaves it unchanged; its status is never
 // written this way. A metadata.resourceVersion in s is a precondition. A
 // Schedule with only metadata.generateName is created anew.
 func (c *Client) ApplySchedule(ctx context.Context, s *apis.Schedule, opts ApplyOptions) (*apis.Schedule, ApplyResult, error) {
-	body, err := encodeSchedule(s)
-	if err != nil {
-		return nil, "", err
-	}
-	var out apis.Schedule
-	if s.Metadata.Name == "" {
-		if _, _, err := c.doJSON(ctx, request{method: http.MethodPost, path: "/api/v1/schedules", query: dryRunQuery(opts.DryRun), body: body}, &out); err != nil {
-			return nil, "", err
-		}
-		return &out, Created, nil
-	}
-	hdr, code, err := c.doJSON(ctx, request{method: http.MethodPut, path: schedulePath(s.Metadata.Name), query: dryRunQuery(opts.DryRun), body: body}, &out)
-	if err != nil {
-		return nil, "", err
-	}
-	result := ApplyResult(hdr.Get("Sprint-Apply-Result"))
-	if result == "" {
-		result = Configured
-		if code == http.StatusCreated {
-			result = Created
-		}
-	}
-	return &out, result, nil
+	return applyObject(ctx, c, scheduleKind, s, opts.DryRun)
 }
 
 // CreateSchedule creates a Schedule; a 409 Status when the name exists.
 func (c *Client) CreateSchedule(ctx context.Context, s *apis.Schedule) (*apis.Schedule, error) {
-	body, err := encodeSchedule(s)
-	if err != nil {
-		return nil, err
-	}
-	return call[apis.Schedule](ctx, c, request{method: http.MethodPost, path: "/api/v1/schedules", body: body})
+	return createObject(ctx, c, scheduleKind, s, false)
 }
 
 // GetSchedule reads one Schedule.
 func (c *Client) GetSchedule(ctx context.Context, name string) (*apis.Schedule, error) {
-	return call[apis.Schedule](ctx, c, request{method: http.MethodGet, path: schedulePath(name)})
+	return call[apis.Schedule](ctx, c, request{method: http.MethodGet, path: scheduleKind.objectPath(name)})
 }
 
 // ListSchedules reads one page of Schedules (FieldSelector: only
@@ -86,37 +44,24 @@ type ScheduleDeleteOptions struct {
 // DeleteSchedule deletes a Schedule and, unless opts.Orphan, its Runs.
 // It returns the Schedule as it was.
 func (c *Client) DeleteSchedule(ctx context.Context, name string, opts ScheduleDeleteOptions) (*apis.Schedule, error) {
-	q := url.Values{}
+	q := deleteQuery(opts.ResourceVersion)
 	if opts.Orphan {
 		q.Set("propagationPolicy", "Orphan")
 	}
-	if opts.ResourceVersion != "" {
-		q.Set("resourceVersion", opts.ResourceVersion)
-	}
-	return call[apis.Schedule](ctx, c, request{method: http.MethodDelete, path: schedulePath(name), query: q})
+	return call[apis.Schedule](ctx, c, request{method: http.MethodDelete, path: scheduleKind.objectPath(name), query: q})
 }
 
 // SuspendSchedule sets spec.suspend (true: fire no more; false: resume).
 // It retries when a concurrent write moved the resourceVersion; setting
 // it to what it is already is a no-op.
 func (c *Client) SuspendSchedule(ctx context.Context, name string, suspend bool) (*apis.Schedule, error) {
-	for attempt := 0; ; attempt++ {
-		s, err := c.GetSchedule(ctx, name)
-		if err != nil {
-			return nil, err
-		}
+	return updateRetrying(ctx, c, scheduleKind, name, func(s *apis.Schedule) bool {
 		if s.Spec.Suspend == suspend {
-			return s, nil
+			return false
 		}
 		s.Spec.Suspend = suspend
-		out, _, err := c.ApplySchedule(ctx, s, ApplyOptions{})
-		if err == nil {
-			return out, nil
-		}
-		if !IsConflict(err) || attempt >= 5 {
-			return nil, err
-		}
-	}
+		return true
+	})
 }
 
 // FireSchedule fires a Schedule now, outside its schedule: the server
@@ -124,7 +69,7 @@ func (c *Client) SuspendSchedule(ctx context.Context, name string, suspend bool)
 // NAME-m<unix seconds>-<i>) without changing its lastScheduleTime, and
 // returns them. With dryRun it shows them without creating them.
 func (c *Client) FireSchedule(ctx context.Context, name string, dryRun bool) (*apis.RunList, error) {
-	return call[apis.RunList](ctx, c, request{method: http.MethodPost, path: schedulePath(name) + "/runs", query: dryRunQuery(dryRun)})
+	return call[apis.RunList](ctx, c, request{method: http.MethodPost, path: scheduleKind.objectPath(name) + "/runs", query: dryRunQuery(dryRun)})
 }
 
 // ScheduleEvents reads a Schedule's recent events, oldest first.
@@ -132,7 +77,7 @@ func (c *Client) ScheduleEvents(ctx context.Context, name string) ([]apis.RunEve
 	var out struct {
 		Items []apis.RunEvent `json:"items"`
 	}
-	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: schedulePath(name) + "/events"}, &out); err != nil {
+	if _, _, err := c.doJSON(ctx, request{method: http.MethodGet, path: scheduleKind.objectPath(name) + "/events"}, &out); err != nil {
 		return nil, err
 	}
 	return out.Items, nil
@@ -150,27 +95,19 @@ type ScheduleEvent struct {
 // and losing nothing.
 type ScheduleWatcher struct {
 	loop   *watchLoop[apis.Schedule]
-	events chan ScheduleEvent
+	events <-chan ScheduleEvent
 }
-
-func scheduleMeta(s *apis.Schedule) *apis.ObjectMeta { return &s.Metadata }
 
 // WatchSchedules starts a ScheduleWatcher (FieldSelector: only
 // metadata.name=NAME).
 func (c *Client) WatchSchedules(ctx context.Context, opts WatchOptions) (*ScheduleWatcher, error) {
-	w := &ScheduleWatcher{events: make(chan ScheduleEvent, 16)}
-	w.loop = newWatchLoop(c, "/api/v1/schedules", opts, scheduleMeta, func(ctx context.Context, typ apis.EventType, s *apis.Schedule) bool {
-		select {
-		case w.events <- ScheduleEvent{Type: typ, Schedule: s}:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}, func() { close(w.events) })
-	if err := w.loop.start(ctx); err != nil {
+	loop, events, err := watchKind(ctx, c, scheduleKind, opts, func(typ apis.EventType, s *apis.Schedule) ScheduleEvent {
+		return ScheduleEvent{Type: typ, Schedule: s}
+	})
+	if err != nil {
 		return nil, err
 	}
-	return w, nil
+	return &ScheduleWatcher{loop: loop, events: events}, nil
 }
 
 // Events delivers changes in order; it is closed when the watcher stops.

@@ -56,28 +56,20 @@ var reconnectPolicy = backoff.Policy{Initial: 200 * time.Millisecond, Max: 5 * t
 // streams from one consistent state and ends with a BOOKMARK.
 type Watcher struct {
 	loop   *watchLoop[apis.Run]
-	events chan Event // closed by the loop when it returns
+	events <-chan Event // closed by the loop when it returns
 }
 
 // Watch starts a Watcher. It returns an error at once when the server
 // refuses the first request (bad selector, 401, unreachable server).
 func (c *Client) Watch(ctx context.Context, opts WatchOptions) (*Watcher, error) {
-	w := &Watcher{events: make(chan Event, 16)}
-	w.loop = newWatchLoop(c, "/api/v1/runs", opts, runMeta, func(ctx context.Context, typ apis.EventType, r *apis.Run) bool {
-		select {
-		case w.events <- Event{Type: typ, Run: r}:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}, func() { close(w.events) })
-	if err := w.loop.start(ctx); err != nil {
+	loop, events, err := watchKind(ctx, c, runKind, opts, func(typ apis.EventType, r *apis.Run) Event {
+		return Event{Type: typ, Run: r}
+	})
+	if err != nil {
 		return nil, err
 	}
-	return w, nil
+	return &Watcher{loop: loop, events: events}, nil
 }
-
-func runMeta(r *apis.Run) *apis.ObjectMeta { return &r.Metadata }
 
 // Events delivers changes in order; it is closed when the Watcher stops.
 func (w *Watcher) Events() <-chan Event { return w.events }

@@ -21,11 +21,11 @@ func FuzzWatchStream(f *testing.F) {
 	f.Add("\n\n{}\n")
 	f.Fuzz(func(t *testing.T, stream string) {
 		deliver := func(context.Context, apis.EventType, *apis.Run) bool { return true }
-		w := newWatchLoop(nil, "/api/v1/runs", WatchOptions{}, runMeta, deliver, func() {})
+		w := newWatchLoop(nil, "/api/v1/runs", WatchOptions{}, runKind.meta, deliver, func() {})
 		resp := &http.Response{Body: io.NopCloser(strings.NewReader(stream))}
 		_ = w.consume(t.Context(), resp)
 		sdeliver := func(context.Context, apis.EventType, *apis.Schedule) bool { return true }
-		sw := newWatchLoop(nil, "/api/v1/schedules", WatchOptions{}, scheduleMeta, sdeliver, func() {})
+		sw := newWatchLoop(nil, "/api/v1/schedules", WatchOptions{}, scheduleKind.meta, sdeliver, func() {})
 		_ = sw.consume(t.Context(), &http.Response{Body: io.NopCloser(strings.NewReader(stream))})
 	})
 }

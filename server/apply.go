@@ -25,8 +25,7 @@ func (s *Server) decideApply(desired *apis.Run, createOnly bool) func(cur *apis.
 	return func(cur *apis.Run) (*apis.Run, error) {
 		if cur == nil {
 			if precondition != "" {
-				return nil, statusError(http.StatusConflict, "Conflict",
-					"Run %q does not exist, but the request has a resourceVersion precondition", name)
+				return nil, conflictMissing(apis.KindRun, name)
 			}
 			run := *desired
 			if err := s.prepareNew(&run); err != nil {
@@ -38,8 +37,7 @@ func (s *Server) decideApply(desired *apis.Run, createOnly bool) func(cur *apis.
 			return nil, fmt.Errorf("run %q: %w", name, apis.ErrAlreadyExists)
 		}
 		if precondition != "" && precondition != cur.Metadata.ResourceVersion {
-			return nil, statusError(http.StatusConflict, "Conflict",
-				"Run %q has resourceVersion %s, not %s: it changed since you read it", name, cur.Metadata.ResourceVersion, precondition)
+			return nil, conflictChanged(apis.KindRun, name, cur.Metadata.ResourceVersion, precondition)
 		}
 		d := *desired
 		apis.SetDefaults(&d)
@@ -61,21 +59,11 @@ func (s *Server) decideApply(desired *apis.Run, createOnly bool) func(cur *apis.
 // changes nothing. The outcome is in HeaderApplyResult; the answer is the
 // Run as committed.
 func (s *Server) applyRun(c echo.Context) error {
-	name := c.Param("name")
-	run, err := s.decodeRun(c)
+	run, dryRun, err := readApply(c, runKind, s.decodeRun)
 	if err != nil {
 		return err
 	}
-	dryRun, err := queryBool(c, "dryRun")
-	if err != nil {
-		return err
-	}
-	if run.Metadata.Name == "" {
-		run.Metadata.Name = name
-	}
-	if run.Metadata.Name != name {
-		return badRequest("metadata.name %q does not match the name %q in the URL", run.Metadata.Name, name)
-	}
+	name := run.Metadata.Name
 	res, err := s.store.ApplyRuns(c.Request().Context(), []ApplyItem{{Name: name, Precondition: run.Metadata.ResourceVersion, Decide: s.decideApply(run, false)}}, dryRun)
 	if err != nil {
 		return err
@@ -85,11 +73,7 @@ func (s *Server) applyRun(c echo.Context) error {
 		return r.Err
 	}
 	c.Response().Header().Set(HeaderApplyResult, r.Result)
-	code := http.StatusOK
-	if r.Result == ApplyCreated {
-		code = http.StatusCreated
-	}
-	return c.JSONBlob(code, r.Object)
+	return c.JSONBlob(applyStatus(r.Result), r.Object)
 }
 
 // applyList serves POST /api/v1/runs:apply: every Run of the body (a

@@ -94,20 +94,9 @@ func unsupportedType(ct string, allowYAML bool) error {
 // or repeated field, valid UTF-8, bounded nesting. A YAML body may be at
 // most MaxYAMLBodyBytes.
 func (s *Server) decodeRun(c echo.Context) (*apis.Run, error) {
-	if _, err := bodyFormat(c, true); err != nil {
-		return nil, err
-	}
-	b, err := s.readBody(c)
+	b, err := readOneBody(s, c, runKind)
 	if err != nil {
 		return nil, err
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, badRequest("request body is empty: send one Run")
-	}
-	if !apis.IsJSON(b) && int64(len(b)) > s.cfg.MaxYAMLBodyBytes {
-		return nil, statusError(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
-			"YAML request body is larger than %d bytes: send it as JSON (up to %d bytes), which costs the server far less to decode",
-			s.cfg.MaxYAMLBodyBytes, s.cfg.MaxBodyBytes)
 	}
 	var docs []apis.RunDocument
 	err = s.decoding(c, func() (err error) {

@@ -1,8 +1,10 @@
 // Package server is sprint's HTTP API on echo v4: the native Kubernetes-style
-// Run and Schedule APIs under /api/v1 (schedules.go, over the ScheduleStore
-// it declares), the Sprint-compatible API under /v1 and /status, the
+// Run, Schedule and Notifier APIs under /api/v1 (runs.go, schedules.go over
+// the ScheduleStore it declares, notifiers.go over NotifierStore), whose
+// body checks, get, create, apply and list pages are written once for
+// every kind in kinds.go, the Sprint-compatible API under /v1 and /status, the
 // operations endpoints (/healthz, /readyz, /metrics, /docs, /openapi.json,
-// /schemas/run.json, /schemas/schedule.json), cluster membership and the Mesos report under
+// /schemas/run.json, /schemas/schedule.json, /schemas/notifier.json), cluster membership and the Mesos report under
 // /api/v1/cluster, and the web console's assets (package ui) under /ui/.
 //
 // The package owns no state of its own but the counts of expensive calls in

@@ -30,28 +30,18 @@ type listParams struct {
 // that a typo is a 400 naming the parameter rather than a silently
 // different answer.
 func parseListParams(c echo.Context) (*listParams, error) {
-	p := &listParams{labelSel: c.QueryParam("labelSelector"), fieldSel: c.QueryParam("fieldSelector")}
-	var err error
-	if p.match, err = matcher(p.labelSel, p.fieldSel); err != nil {
+	labelSel, fieldSel := c.QueryParam("labelSelector"), c.QueryParam("fieldSelector")
+	match, err := matcher(labelSel, fieldSel)
+	if err != nil {
 		return nil, err
 	}
-	if p.watch, err = queryBool(c, "watch"); err != nil {
+	p, err := parseListParamsWithout(c)
+	if err != nil {
 		return nil, err
 	}
-	if p.limit, err = queryInt(c, "limit"); err != nil {
-		return nil, err
-	}
-	if v := c.QueryParam("resourceVersion"); v != "" {
-		if p.rv, err = strconv.ParseUint(v, 10, 64); err != nil {
-			return nil, badRequest("query parameter resourceVersion=%s: want a non-negative decimal number", quoteClip(v))
-		}
-		p.rvSet = true
-	}
+	p.labelSel, p.fieldSel, p.match = labelSel, fieldSel, match
 	if tok := c.QueryParam("continue"); tok != "" {
-		if p.watch {
-			return nil, badRequest("query parameter continue: not supported with watch=true")
-		}
-		if p.storeContinue, err = openContinue(tok, p.labelSel, p.fieldSel); err != nil {
+		if p.storeContinue, err = openContinue(tok, labelSel, fieldSel); err != nil {
 			return nil, err
 		}
 	}

@@ -1,9 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -49,28 +47,12 @@ func (s *Server) notifierStore() (NotifierStore, error) {
 	return ns, nil
 }
 
-func typedNotifier(n *apis.Notifier) *apis.Notifier {
-	c := *n
-	c.APIVersion, c.Kind = apis.APIVersion, apis.KindNotifier
-	return &c
-}
-
 // decodeNotifier reads one Notifier from the body (JSON, or YAML with
 // Content-Type: application/yaml), as strictly as Runs are read.
 func (s *Server) decodeNotifier(c echo.Context) (*apis.Notifier, error) {
-	if _, err := bodyFormat(c, true); err != nil {
-		return nil, err
-	}
-	b, err := s.readBody(c)
+	b, err := readOneBody(s, c, notifierKind)
 	if err != nil {
 		return nil, err
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, badRequest("request body is empty: send one Notifier")
-	}
-	if !apis.IsJSON(b) && int64(len(b)) > s.cfg.MaxYAMLBodyBytes {
-		return nil, statusError(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
-			"YAML request body is larger than %d bytes: send it as JSON", s.cfg.MaxYAMLBodyBytes)
 	}
 	var m *apis.Manifest
 	if err := s.decoding(c, func() (err error) {
@@ -90,16 +72,23 @@ func (s *Server) decodeNotifier(c echo.Context) (*apis.Notifier, error) {
 // and clears what only the store sets.
 func prepareNotifier(n *apis.Notifier) error {
 	n.Status = apis.NotifierStatus{}
-	n.Metadata.UID, n.Metadata.ResourceVersion, n.Metadata.Generation = "", "", 0
-	n.Metadata.CreationTimestamp, n.Metadata.DeletionTimestamp = nil, nil
-	if n.Metadata.Name == "" && n.Metadata.GenerateName != "" {
-		n.Metadata.Name = n.Metadata.GenerateName + randomSuffix()
-	}
+	clearServerSet(&n.Metadata)
 	apis.SetNotifierDefaults(n)
-	if errs := apis.ValidateNotifier(n); len(errs) > 0 {
-		return &apis.InvalidError{Kind: apis.KindNotifier, Name: n.Metadata.Name, Errors: errs}
+	return invalidKind(notifierKind, n.Metadata.Name, apis.ValidateNotifier(n))
+}
+
+// prepareNewNotifier prepares a Notifier about to be created, then
+// applies the admission policy to it (422 first, then 403, as for Runs).
+func (s *Server) prepareNewNotifier(n *apis.Notifier) error {
+	if err := prepareNotifier(n); err != nil {
+		return err
 	}
-	return nil
+	return s.policy.AdmitNotifier(n)
+}
+
+// notifierWriter reads, prepares and creates Notifiers in ns.
+func (s *Server) notifierWriter(ns NotifierStore) writer[apis.Notifier] {
+	return writer[apis.Notifier]{decode: s.decodeNotifier, prepareNew: s.prepareNewNotifier, create: ns.CreateNotifier}
 }
 
 // listNotifiers serves GET /api/v1/notifiers from the local applied state.
@@ -113,33 +102,22 @@ func (s *Server) listNotifiers(c echo.Context) error {
 			return badRequest("query parameter %s: not supported for Notifiers", p)
 		}
 	}
-	opts := NotifierListOptions{}
 	labelSel := c.QueryParam("labelSelector")
-	if labelSel != "" {
-		sel, err := apis.ParseLabelSelector(labelSel)
-		if err != nil {
-			return asBadRequest("labelSelector", err)
-		}
-		opts.Match = func(n *apis.Notifier) bool { return sel.MatchesLabels(n.Metadata.Labels) }
-	}
-	if opts.Limit, err = queryInt(c, "limit"); err != nil {
-		return err
-	}
-	if tok := c.QueryParam("continue"); tok != "" {
-		if opts.Continue, err = openContinue(tok, labelSel, ""); err != nil {
-			return err
-		}
-	}
-	list, err := ns.ListNotifiers(c.Request().Context(), opts)
+	match, err := labelAndNameMatcher(notifierKind, labelSel, "")
 	if err != nil {
 		return err
 	}
-	list.Metadata.Continue = sealContinue(list.Metadata.Continue, labelSel, "")
-	for i := range list.Items {
-		list.Items[i] = *typedNotifier(&list.Items[i])
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
 	}
-	list.TypeMeta = apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindNotifierList}
-	return c.JSON(http.StatusOK, list)
+	return servePage(c, notifierKind, labelSel, "", limit, func(ctx context.Context, limit int, cont string) ([]apis.Notifier, apis.ListMeta, error) {
+		list, err := ns.ListNotifiers(ctx, NotifierListOptions{Match: match, Limit: limit, Continue: cont})
+		if err != nil {
+			return nil, apis.ListMeta{}, err
+		}
+		return list.Items, list.Metadata, nil
+	})
 }
 
 // getNotifier serves GET /api/v1/notifiers/{name}, linearizable as
@@ -149,15 +127,7 @@ func (s *Server) getNotifier(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	if err := s.store.LinearizableRead(ctx); err != nil {
-		return err
-	}
-	n, err := ns.GetNotifier(ctx, c.Param("name"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, typedNotifier(n))
+	return getObject(s, c, notifierKind, ns.GetNotifier)
 }
 
 // createNotifier serves POST /api/v1/notifiers.
@@ -166,115 +136,37 @@ func (s *Server) createNotifier(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.decodeNotifier(c)
-	if err != nil {
-		return err
-	}
-	dryRun, err := queryBool(c, "dryRun")
-	if err != nil {
-		return err
-	}
-	if err := prepareNotifier(n); err != nil {
-		return err
-	}
-	if err := s.policy.AdmitNotifier(n); err != nil {
-		return err
-	}
-	if dryRun {
-		return c.JSON(http.StatusCreated, typedNotifier(n))
-	}
-	created, err := ns.CreateNotifier(c.Request().Context(), n)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, typedNotifier(created))
+	return createObject(c, notifierKind, s.notifierWriter(ns))
 }
 
 // applyNotifier serves PUT /api/v1/notifiers/{name}: create when absent;
 // otherwise replace labels, annotations and spec (every spec field may
 // change) and keep the delivery counts. metadata.resourceVersion is a
-// precondition. The outcome is in HeaderApplyResult.
+// precondition. The outcome is in HeaderApplyResult. The leader's local
+// state is current: create or update is decided on it, and the store's
+// preconditions catch a race; the store tells whether an update changed
+// anything.
 func (s *Server) applyNotifier(c echo.Context) error {
 	ns, err := s.notifierStore()
 	if err != nil {
 		return err
 	}
-	name := c.Param("name")
-	n, err := s.decodeNotifier(c)
-	if err != nil {
-		return err
-	}
-	dryRun, err := queryBool(c, "dryRun")
-	if err != nil {
-		return err
-	}
-	if n.Metadata.Name == "" {
-		n.Metadata.Name = name
-	}
-	if n.Metadata.Name != name {
-		return badRequest("metadata.name %q does not match the name %q in the URL", n.Metadata.Name, name)
-	}
-	ctx := c.Request().Context()
-	rv := n.Metadata.ResourceVersion
-	// The leader's local state is current: decide create or update on it;
-	// the store's preconditions catch a race.
-	cur, err := ns.GetNotifier(ctx, name)
-	switch {
-	case errors.Is(err, apis.ErrNotFound):
-		if rv != "" {
-			return statusError(http.StatusConflict, "Conflict", "Notifier %q does not exist, but the request has a resourceVersion precondition", name)
-		}
-		if err := prepareNotifier(n); err != nil {
-			return err
-		}
-		if err := s.policy.AdmitNotifier(n); err != nil {
-			return err
-		}
-		if dryRun {
-			c.Response().Header().Set(HeaderApplyResult, ApplyCreated)
-			return c.JSON(http.StatusCreated, typedNotifier(n))
-		}
-		created, err := ns.CreateNotifier(ctx, n)
-		if err != nil {
-			return err
-		}
-		c.Response().Header().Set(HeaderApplyResult, ApplyCreated)
-		return c.JSON(http.StatusCreated, typedNotifier(created))
-	case err != nil:
-		return err
-	}
-	if rv != "" && rv != cur.Metadata.ResourceVersion {
-		return statusError(http.StatusConflict, "Conflict",
-			"Notifier %q has resourceVersion %s, not %s: it changed since you read it", name, cur.Metadata.ResourceVersion, rv)
-	}
-	apis.SetNotifierDefaults(n)
-	next := *cur.DeepCopy()
-	next.Metadata.Labels, next.Metadata.Annotations, next.Spec = n.Metadata.Labels, n.Metadata.Annotations, n.Spec
-	if errs := apis.ValidateNotifierUpdate(&next, cur); len(errs) > 0 {
-		return &apis.InvalidError{Kind: apis.KindNotifier, Name: name, Errors: errs}
-	}
-	if err := s.policy.AdmitNotifier(&next); err != nil {
-		return err
-	}
-	if dryRun {
-		result := ApplyConfigured
-		if next.Spec.Equal(&cur.Spec) && next.Metadata.Equal(&cur.Metadata) {
-			result = ApplyUnchanged
-		}
-		c.Response().Header().Set(HeaderApplyResult, result)
-		return c.JSON(http.StatusOK, typedNotifier(&next))
-	}
-	next.Metadata.ResourceVersion = rv
-	out, unchanged, err := ns.UpdateNotifier(ctx, &next)
-	if err != nil {
-		return err
-	}
-	result := ApplyConfigured
-	if unchanged {
-		result = ApplyUnchanged
-	}
-	c.Response().Header().Set(HeaderApplyResult, result)
-	return c.JSON(http.StatusOK, typedNotifier(out))
+	return applyObject(s, c, notifierKind, applier[apis.Notifier]{
+		writer:  s.notifierWriter(ns),
+		get:     ns.GetNotifier,
+		setSpec: func(next, n *apis.Notifier) { apis.SetNotifierDefaults(n); next.Spec = n.Spec },
+		check: func(next, cur *apis.Notifier) error {
+			if err := invalidKind(notifierKind, cur.Metadata.Name, apis.ValidateNotifierUpdate(next, cur)); err != nil {
+				return err
+			}
+			return s.policy.AdmitNotifier(next)
+		},
+		equal: func(next, cur *apis.Notifier) bool {
+			return next.Spec.Equal(&cur.Spec) && next.Metadata.Equal(&cur.Metadata)
+		},
+		update:       ns.UpdateNotifier,
+		storeDecides: true,
+	})
 }
 
 // deleteNotifier serves DELETE /api/v1/notifiers/{name}[?resourceVersion=N]:
@@ -292,7 +184,7 @@ func (s *Server) deleteNotifier(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, typedNotifier(n))
+	return c.JSON(http.StatusOK, notifierKind.typed(n))
 }
 
 // notifierSchema serves the JSON Schema of a Notifier.

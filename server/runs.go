@@ -29,17 +29,7 @@ func matcher(labelSel, fieldSel string) (func(*apis.Run) bool, error) {
 		}
 		preds = append(preds, sel.Matches)
 	}
-	if len(preds) == 0 {
-		return nil, nil
-	}
-	return func(r *apis.Run) bool {
-		for _, p := range preds {
-			if !p(r) {
-				return false
-			}
-		}
-		return true
-	}, nil
+	return allOf(preds), nil
 }
 
 func asBadRequest(what string, err error) error {
@@ -102,39 +92,16 @@ func (s *Server) listRuns(c echo.Context) error {
 // writeRunList answers a page of Runs. Apart from listRuns so that its
 // frame (a RunList and a Run, copied) is not below every watch's stream.
 func writeRunList(c echo.Context, list *apis.RunList, p *listParams) error {
-	list.Metadata.Continue = sealContinue(list.Metadata.Continue, p.labelSel, p.fieldSel)
-	out := apis.RunList{
-		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList},
-		Metadata: list.Metadata,
-		Items:    make([]apis.Run, len(list.Items)),
-	}
-	for i := range list.Items {
-		out.Items[i] = *typed(&list.Items[i])
-	}
-	return c.JSON(http.StatusOK, out)
+	return writeList(c, runKind, list.Metadata, list.Items, p.labelSel, p.fieldSel)
 }
 
 // typed returns a copy of r with its apiVersion and kind set. It never
 // writes to r: objects from the store may be shared with watchers.
-func typed(r *apis.Run) *apis.Run {
-	c := *r
-	c.APIVersion, c.Kind = apis.APIVersion, apis.KindRun
-	return &c
-}
+func typed(r *apis.Run) *apis.Run { return runKind.typed(r) }
 
-// getRun serves GET /api/v1/runs/{name} as a linearizable read: it runs on
-// the leader (leaderOnly) after a read barrier, so a client that just wrote
-// through any node reads its write.
+// getRun serves GET /api/v1/runs/{name} as a linearizable read (getObject).
 func (s *Server) getRun(c echo.Context) error {
-	ctx := c.Request().Context()
-	if err := s.store.LinearizableRead(ctx); err != nil {
-		return err
-	}
-	run, err := s.store.GetRun(ctx, c.Param("name"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, typed(run))
+	return getObject(s, c, runKind, s.store.GetRun)
 }
 
 // prepareNew clears what only the server sets on a Run about to be
@@ -144,14 +111,7 @@ func (s *Server) getRun(c echo.Context) error {
 // first; a valid one the policy refuses gets 403 with every violation.
 func (s *Server) prepareNew(run *apis.Run) error {
 	run.Status = apis.RunStatus{}
-	run.Metadata.UID = ""
-	run.Metadata.ResourceVersion = ""
-	run.Metadata.Generation = 0
-	run.Metadata.CreationTimestamp = nil
-	run.Metadata.DeletionTimestamp = nil
-	if run.Metadata.Name == "" && run.Metadata.GenerateName != "" {
-		run.Metadata.Name = run.Metadata.GenerateName + randomSuffix()
-	}
+	clearServerSet(&run.Metadata)
 	apis.SetDefaults(run)
 	if err := invalid(run.Metadata.Name, apis.ValidateRun(run)); err != nil {
 		return err
@@ -159,13 +119,10 @@ func (s *Server) prepareNew(run *apis.Run) error {
 	return s.policy.AdmitRun(run)
 }
 
-// invalid turns validation problems into the error the Status mapping
-// answers 422 for; nil when there are none.
+// invalid turns validation problems of a Run into the error the Status
+// mapping answers 422 for; nil when there are none.
 func invalid(name string, errs apis.ErrorList) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	return &apis.InvalidError{Kind: apis.KindRun, Name: name, Errors: errs}
+	return invalidKind(runKind, name, errs)
 }
 
 // randomSuffix is 5 characters of [a-z0-9], as Kubernetes's generateName.
@@ -181,25 +138,7 @@ func randomSuffix() string {
 
 // createRun serves POST /api/v1/runs.
 func (s *Server) createRun(c echo.Context) error {
-	run, err := s.decodeRun(c)
-	if err != nil {
-		return err
-	}
-	dryRun, err := queryBool(c, "dryRun")
-	if err != nil {
-		return err
-	}
-	if err := s.prepareNew(run); err != nil {
-		return err
-	}
-	if dryRun {
-		return c.JSON(http.StatusCreated, typed(run))
-	}
-	created, err := s.store.CreateRun(c.Request().Context(), run)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, typed(created))
+	return createObject(c, runKind, writer[apis.Run]{decode: s.decodeRun, prepareNew: s.prepareNew, create: s.store.CreateRun})
 }
 
 // deleteRun serves DELETE /api/v1/runs/{name}[?resourceVersion=N]: 200 with

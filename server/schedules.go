@@ -1,14 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -97,51 +95,6 @@ func (s *Server) scheduleWrites(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// typedSchedule returns a copy of sc with apiVersion and kind set.
-func typedSchedule(sc *apis.Schedule) *apis.Schedule {
-	c := *sc
-	c.APIVersion, c.Kind = apis.APIVersion, apis.KindSchedule
-	return &c
-}
-
-func invalidSchedule(name string, errs apis.ErrorList) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	return &apis.InvalidError{Kind: apis.KindSchedule, Name: name, Errors: errs}
-}
-
-// scheduleMatcher is the labelSelector of a Schedule list or watch; a
-// fieldSelector other than metadata.name is refused.
-func scheduleMatcher(labelSel, fieldSel string) (func(*apis.Schedule) bool, error) {
-	var preds []func(*apis.Schedule) bool
-	if labelSel != "" {
-		sel, err := apis.ParseLabelSelector(labelSel)
-		if err != nil {
-			return nil, asBadRequest("labelSelector", err)
-		}
-		preds = append(preds, func(sc *apis.Schedule) bool { return sel.MatchesLabels(sc.Metadata.Labels) })
-	}
-	if fieldSel != "" {
-		name, ok := strings.CutPrefix(fieldSel, "metadata.name=")
-		if !ok || strings.ContainsAny(name, ",=!") {
-			return nil, badRequest("fieldSelector %s: Schedules support only metadata.name=NAME", quoteClip(fieldSel))
-		}
-		preds = append(preds, func(sc *apis.Schedule) bool { return sc.Metadata.Name == name })
-	}
-	if len(preds) == 0 {
-		return nil, nil
-	}
-	return func(sc *apis.Schedule) bool {
-		for _, p := range preds {
-			if !p(sc) {
-				return false
-			}
-		}
-		return true
-	}, nil
-}
-
 // listSchedules serves GET /api/v1/schedules, or a watch with ?watch=true,
 // from the local applied state on any node.
 func (s *Server) listSchedules(c echo.Context) error {
@@ -150,7 +103,7 @@ func (s *Server) listSchedules(c echo.Context) error {
 		return err
 	}
 	labelSel, fieldSel := c.QueryParam("labelSelector"), c.QueryParam("fieldSelector")
-	match, err := scheduleMatcher(labelSel, fieldSel)
+	match, err := labelAndNameMatcher(scheduleKind, labelSel, fieldSel)
 	if err != nil {
 		return err
 	}
@@ -165,26 +118,13 @@ func (s *Server) listSchedules(c echo.Context) error {
 			return st.WatchSchedules(ctx, ScheduleWatchOptions{ResourceVersion: fromRV, List: fromRV == 0, Match: match})
 		})
 	}
-	cont := ""
-	if tok := c.QueryParam("continue"); tok != "" {
-		if cont, err = openContinue(tok, labelSel, fieldSel); err != nil {
-			return err
+	return servePage(c, scheduleKind, labelSel, fieldSel, p.limit, func(ctx context.Context, limit int, cont string) ([]apis.Schedule, apis.ListMeta, error) {
+		list, err := st.ListSchedules(ctx, ScheduleListOptions{Match: match, Limit: limit, Continue: cont})
+		if err != nil {
+			return nil, apis.ListMeta{}, err
 		}
-	}
-	list, err := st.ListSchedules(c.Request().Context(), ScheduleListOptions{Match: match, Limit: p.limit, Continue: cont})
-	if err != nil {
-		return err
-	}
-	out := apis.ScheduleList{
-		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindScheduleList},
-		Metadata: list.Metadata,
-		Items:    make([]apis.Schedule, len(list.Items)),
-	}
-	out.Metadata.Continue = sealContinue(list.Metadata.Continue, labelSel, fieldSel)
-	for i := range list.Items {
-		out.Items[i] = *typedSchedule(&list.Items[i])
-	}
-	return c.JSON(http.StatusOK, out)
+		return list.Items, list.Metadata, nil
+	})
 }
 
 // parseListParamsWithout is parseListParams without the Runs' selectors
@@ -218,34 +158,15 @@ func (s *Server) getSchedule(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	if err := s.store.LinearizableRead(ctx); err != nil {
-		return err
-	}
-	sc, err := st.GetSchedule(ctx, c.Param("name"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, typedSchedule(sc))
+	return getObject(s, c, scheduleKind, st.GetSchedule)
 }
 
 // decodeSchedule reads one Schedule from the body (JSON, or YAML with its
 // content type), strictly.
 func (s *Server) decodeSchedule(c echo.Context) (*apis.Schedule, error) {
-	if _, err := bodyFormat(c, true); err != nil {
-		return nil, err
-	}
-	b, err := s.readBody(c)
+	b, err := readOneBody(s, c, scheduleKind)
 	if err != nil {
 		return nil, err
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, badRequest("request body is empty: send one Schedule")
-	}
-	if !apis.IsJSON(b) && int64(len(b)) > s.cfg.MaxYAMLBodyBytes {
-		return nil, statusError(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
-			"YAML request body is larger than %d bytes: send it as JSON (up to %d bytes), which costs the server far less to decode",
-			s.cfg.MaxYAMLBodyBytes, s.cfg.MaxBodyBytes)
 	}
 	var sc *apis.Schedule
 	err = s.decoding(c, func() (err error) {
@@ -261,17 +182,17 @@ func (s *Server) decodeSchedule(c echo.Context) (*apis.Schedule, error) {
 // policy refuses (422 first, then 403, as for Runs).
 func (s *Server) prepareNewSchedule(sc *apis.Schedule) error {
 	sc.Status = apis.ScheduleStatus{}
-	m := &sc.Metadata
-	m.UID, m.ResourceVersion, m.Generation = "", "", 0
-	m.CreationTimestamp, m.DeletionTimestamp = nil, nil
-	if m.Name == "" && m.GenerateName != "" {
-		m.Name = m.GenerateName + randomSuffix()
-	}
+	clearServerSet(&sc.Metadata)
 	apis.SetScheduleDefaults(sc)
-	if err := invalidSchedule(m.Name, append(apis.ValidateSchedule(sc), apis.ValidateScheduleWrite(sc)...)); err != nil {
+	if err := invalidKind(scheduleKind, sc.Metadata.Name, append(apis.ValidateSchedule(sc), apis.ValidateScheduleWrite(sc)...)); err != nil {
 		return err
 	}
 	return s.policy.AdmitSchedule(sc)
+}
+
+// scheduleWriter reads, prepares and creates Schedules in st.
+func (s *Server) scheduleWriter(st ScheduleStore) writer[apis.Schedule] {
+	return writer[apis.Schedule]{decode: s.decodeSchedule, prepareNew: s.prepareNewSchedule, create: st.CreateSchedule}
 }
 
 // createSchedule serves POST /api/v1/schedules.
@@ -280,25 +201,7 @@ func (s *Server) createSchedule(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sc, err := s.decodeSchedule(c)
-	if err != nil {
-		return err
-	}
-	dryRun, err := queryBool(c, "dryRun")
-	if err != nil {
-		return err
-	}
-	if err := s.prepareNewSchedule(sc); err != nil {
-		return err
-	}
-	if dryRun {
-		return c.JSON(http.StatusCreated, typedSchedule(sc))
-	}
-	created, err := st.CreateSchedule(c.Request().Context(), sc)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, typedSchedule(created))
+	return createObject(c, scheduleKind, s.scheduleWriter(st))
 }
 
 // applySchedule serves PUT /api/v1/schedules/{name}: create when absent,
@@ -307,67 +210,19 @@ func (s *Server) createSchedule(c echo.Context) error {
 // written through this resource: the stored one is kept. A
 // metadata.resourceVersion in the body is a precondition; without one the
 // update is conditioned on the Schedule's uid only (the controller's
-// status writes in between do not make it a conflict).
+// status writes in between do not make it a conflict). Create or update is
+// decided on the local state, and decided again after a read barrier when
+// that state was behind the log.
 func (s *Server) applySchedule(c echo.Context) error {
 	st, err := s.schedules()
 	if err != nil {
 		return err
 	}
-	name := c.Param("name")
-	desired, err := s.decodeSchedule(c)
-	if err != nil {
-		return err
-	}
-	dryRun, err := queryBool(c, "dryRun")
-	if err != nil {
-		return err
-	}
-	if desired.Metadata.Name == "" {
-		desired.Metadata.Name = name
-	}
-	if desired.Metadata.Name != name {
-		return badRequest("metadata.name %q does not match the name %q in the URL", desired.Metadata.Name, name)
-	}
-	ctx := c.Request().Context()
-	precondition := desired.Metadata.ResourceVersion
-	for try := 0; ; try++ {
-		if try > 0 {
-			// The local state was behind the log: read it up to date.
-			if err := s.store.LinearizableRead(ctx); err != nil {
-				return err
-			}
-		}
-		cur, err := st.GetSchedule(ctx, name)
-		if errors.Is(err, apis.ErrNotFound) {
-			cur, err = nil, nil
-		}
-		if err != nil {
-			return err
-		}
-		var out *apis.Schedule
-		result := ApplyConfigured
-		switch {
-		case cur == nil:
-			if precondition != "" {
-				return statusError(http.StatusConflict, "Conflict", "Schedule %q does not exist, but the request has a resourceVersion precondition", name)
-			}
-			sc := desired.DeepCopy()
-			if err := s.prepareNewSchedule(sc); err != nil {
-				return err
-			}
-			result, out = ApplyCreated, sc
-			if !dryRun {
-				out, err = st.CreateSchedule(ctx, sc)
-			}
-		default:
-			if precondition != "" && precondition != cur.Metadata.ResourceVersion {
-				return statusError(http.StatusConflict, "Conflict",
-					"Schedule %q has resourceVersion %s, not %s: it changed since you read it", name, cur.Metadata.ResourceVersion, precondition)
-			}
-			d := desired.DeepCopy()
-			apis.SetScheduleDefaults(d)
-			next := cur.DeepCopy()
-			next.Metadata.Labels, next.Metadata.Annotations, next.Spec = d.Metadata.Labels, d.Metadata.Annotations, d.Spec
+	return applyObject(s, c, scheduleKind, applier[apis.Schedule]{
+		writer:  s.scheduleWriter(st),
+		get:     st.GetSchedule,
+		setSpec: func(next, d *apis.Schedule) { apis.SetScheduleDefaults(d); next.Spec = d.Spec },
+		check: func(next, cur *apis.Schedule) error {
 			errs := apis.ValidateScheduleUpdate(next, cur)
 			// The write rules bind a template whose annotations change:
 			// a Schedule stored before them can still be suspended or
@@ -375,36 +230,18 @@ func (s *Server) applySchedule(c echo.Context) error {
 			if !maps.Equal(next.Spec.RunTemplate.Metadata.Annotations, cur.Spec.RunTemplate.Metadata.Annotations) {
 				errs = append(errs, apis.ValidateScheduleWrite(next)...)
 			}
-			if err := invalidSchedule(name, errs); err != nil {
+			if err := invalidKind(scheduleKind, cur.Metadata.Name, errs); err != nil {
 				return err
 			}
-			if err := s.policy.AdmitSchedule(next); err != nil {
-				return err
-			}
-			if next.Equal(cur) {
-				result, out = ApplyUnchanged, cur
-				break
-			}
-			out = next
-			if !dryRun {
-				req := next.DeepCopy()
-				req.Metadata.ResourceVersion = precondition
-				out, err = st.UpdateSchedule(ctx, req)
-			}
-		}
-		if err != nil {
-			if try == 0 && precondition == "" && (errors.Is(err, apis.ErrAlreadyExists) || errors.Is(err, apis.ErrNotFound)) {
-				continue // decided on a stale local state
-			}
-			return err
-		}
-		c.Response().Header().Set(HeaderApplyResult, result)
-		code := http.StatusOK
-		if result == ApplyCreated {
-			code = http.StatusCreated
-		}
-		return c.JSON(code, typedSchedule(out))
-	}
+			return s.policy.AdmitSchedule(next)
+		},
+		equal: (*apis.Schedule).Equal,
+		update: func(ctx context.Context, next *apis.Schedule) (*apis.Schedule, bool, error) {
+			out, err := st.UpdateSchedule(ctx, next)
+			return out, false, err
+		},
+		retryStale: true,
+	})
 }
 
 // deleteSchedule serves DELETE /api/v1/schedules/{name}: the Schedule goes
@@ -469,7 +306,7 @@ func (s *Server) deleteSchedule(c echo.Context) error {
 			}
 		}
 	}
-	return c.JSON(http.StatusOK, typedSchedule(deleted))
+	return c.JSON(http.StatusOK, scheduleKind.typed(deleted))
 }
 
 // fireSchedule serves POST /api/v1/schedules/{name}/runs: fire now,

@@ -58,7 +58,7 @@ Runs and Schedules.`,
 					fmt.Fprintf(a.stderr, "error: %s: %s\n", where, errorLine(err))
 					return
 				}
-				fmt.Fprintf(a.stdout, "%s %s%s\n", objectName(out.Metadata.Name), result, suffix)
+				fmt.Fprintf(a.stdout, "%s %s%s\n", runView.objectName(out.Metadata.Name), result, suffix)
 			}
 			opts := client.ApplyOptions{DryRun: dryRun, Force: force}
 			for _, chunk := range applyChunks(sources) {
@@ -89,25 +89,18 @@ Runs and Schedules.`,
 					report(chunk.where[i], r.Run, r.Result, r.Err)
 				}
 			}
-			// Schedules, one request each: a file holds few of them.
-			for _, src := range sources {
-				for i := range src.schedules {
-					out, result, err := c.ApplySchedule(cmd.Context(), &src.schedules[i], opts)
-					if err != nil {
-						failed = true
-						fmt.Fprintf(a.stderr, "error: %s: %s\n", src.whereSchedule(i), errorLine(err))
-						continue
-					}
-					fmt.Fprintf(a.stdout, "%s %s%s\n", scheduleName(out.Metadata.Name), result, suffix)
-				}
-			}
-			if a.applyNotifiers(cmd.Context(), c, sources, dryRun, suffix) {
-				failed = true
-			}
-			if failed {
-				return errAlreadyReported
-			}
-			return nil
+			// Schedules and Notifiers, one request each: a file holds few
+			// of them.
+			return reported(failed,
+				applyEach(a, scheduleView, sources, func(s source) ([]apis.Schedule, []int) { return s.schedules, s.scheduleDocs }, suffix,
+					func(sc *apis.Schedule) (*apis.Schedule, client.ApplyResult, error) {
+						return c.ApplySchedule(cmd.Context(), sc, opts)
+					}),
+				applyEach(a, notifierView, sources, func(s source) ([]apis.Notifier, []int) { return s.notifiers, s.notifierDocs }, suffix,
+					func(n *apis.Notifier) (*apis.Notifier, client.ApplyResult, error) {
+						return c.ApplyNotifier(cmd.Context(), n, dryRun)
+					}),
+			)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifest file, directory, or - for stdin (repeatable)")

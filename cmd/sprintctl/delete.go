@@ -27,7 +27,7 @@ Deleting a Schedule deletes the Runs it fired too (killing live ones), unless
   sprintctl delete schedule nightly-etl --cascade=orphan`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var names, schedules, notifierNames []string
-			if len(args) > 0 && notifiersResource(args[0]) {
+			if len(args) > 0 && notifierView.is(args[0]) {
 				if len(files) > 0 || selector != "" || all || len(args) < 2 {
 					return errors.New("delete notifier takes Notifier names only")
 				}
@@ -35,12 +35,9 @@ Deleting a Schedule deletes the Runs it fired too (killing live ones), unless
 				if err != nil {
 					return err
 				}
-				if a.deleteNotifiers(cmd.Context(), c, args[1:]) {
-					return errAlreadyReported
-				}
-				return nil
+				return reported(a.deleteNotifiers(cmd.Context(), c, args[1:]))
 			}
-			if len(args) > 0 && isScheduleResource(args[0]) {
+			if len(args) > 0 && scheduleView.is(args[0]) {
 				if len(args) < 2 || len(files) > 0 || selector != "" || all {
 					return errors.New("delete schedule takes Schedule names")
 				}
@@ -104,27 +101,13 @@ Deleting a Schedule deletes the Runs it fired too (killing live ones), unless
 					return nil
 				}
 			}
-			failed := a.deleteNotifiers(ctx, c, notifierNames)
-			for _, name := range schedules {
-				if _, err := c.DeleteSchedule(ctx, name, client.ScheduleDeleteOptions{Orphan: orphan}); err != nil {
-					failed = true
-					fmt.Fprintln(a.stderr, "error: "+scheduleNotFoundLine(name, err))
-					continue
-				}
-				fmt.Fprintf(a.stdout, "%s deleted\n", scheduleName(name))
-			}
-			for _, name := range names {
-				if _, err := c.Delete(ctx, name, client.DeleteOptions{Wait: wait}); err != nil {
-					failed = true
-					fmt.Fprintln(a.stderr, "error: "+notFoundLine(name, err))
-					continue
-				}
-				fmt.Fprintf(a.stdout, "%s deleted\n", objectName(name))
-			}
-			if failed {
-				return errAlreadyReported
-			}
-			return nil
+			return reported(
+				a.deleteNotifiers(ctx, c, notifierNames),
+				a.deleteScheduleNames(ctx, c, schedules, orphan),
+				eachNamed(a, runView, names, "deleted", func(name string) error {
+					return errOnly(c.Delete(ctx, name, client.DeleteOptions{Wait: wait}))
+				}),
+			)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "delete the Runs named in these manifests")

@@ -19,7 +19,7 @@ func (a *app) describeCmd() *cobra.Command {
 		Example: "  sprintctl describe run hello\n  sprintctl describe schedule nightly-etl\n  sprintctl describe notifier etl-failures",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if isScheduleResource(args[0]) {
+			if scheduleView.is(args[0]) {
 				c, err := a.client()
 				if err != nil {
 					return err
@@ -38,14 +38,14 @@ func (a *app) describeCmd() *cobra.Command {
 			if notifier {
 				n, err := c.GetNotifier(cmd.Context(), name)
 				if err != nil {
-					return fmt.Errorf("%s", notifierNotFoundLine(name, err))
+					return fmt.Errorf("%s", notifierView.notFoundLine(name, err))
 				}
 				a.describeNotifier(a.stdout, n)
 				return nil
 			}
 			run, err := c.Get(cmd.Context(), name)
 			if err != nil {
-				return fmt.Errorf("%s", notFoundLine(name, err))
+				return fmt.Errorf("%s", runView.notFoundLine(name, err))
 			}
 			events, err := c.Events(cmd.Context(), name)
 			if err != nil {
@@ -78,18 +78,25 @@ func (a *app) stamp(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339) + " (" + a.since(t) + " ago)"
 }
 
+// describeMeta writes the metadata lines a describe of every kind starts
+// with (only a Run is ever deleted gradually), and returns their writer.
+func (a *app) describeMeta(w io.Writer, m *apis.ObjectMeta) kv {
+	top := kv{w: w}
+	top.line("Name", m.Name)
+	top.line("Labels", labelsOf(m.Labels))
+	top.line("Annotations", labelsOf(m.Annotations))
+	top.line("Created", a.stamp(m.CreationTimestamp))
+	if m.DeletionTimestamp != nil {
+		top.line("Deleting since", a.stamp(m.DeletionTimestamp))
+	}
+	top.line("UID", orNone(m.UID))
+	top.line("Resource Version", orNone(m.ResourceVersion))
+	return top
+}
+
 // describe prints a Run; deps is its dependents tree (nil: unknown).
 func (a *app) describe(w io.Writer, r *apis.Run, events []apis.RunEvent, deps *apis.RunDependents) {
-	top := kv{w: w}
-	top.line("Name", r.Metadata.Name)
-	top.line("Labels", labelsOf(r.Metadata.Labels))
-	top.line("Annotations", labelsOf(r.Metadata.Annotations))
-	top.line("Created", a.stamp(r.Metadata.CreationTimestamp))
-	if r.Metadata.DeletionTimestamp != nil {
-		top.line("Deleting since", a.stamp(r.Metadata.DeletionTimestamp))
-	}
-	top.line("UID", orNone(r.Metadata.UID))
-	top.line("Resource Version", orNone(r.Metadata.ResourceVersion))
+	top := a.describeMeta(w, &r.Metadata)
 	top.line("Generation", strconv.FormatInt(r.Metadata.Generation, 10))
 	if o := apis.ControllerOf(&r.Metadata); o != nil {
 		top.line("Controlled By", o.Kind+"/"+o.Name)

@@ -33,7 +33,7 @@ func (a *app) getCmd() *cobra.Command {
   sprintctl get runs -l sprint/schedule=nightly-etl`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			schedules := isScheduleResource(args[0])
+			schedules := scheduleView.is(args[0])
 			notifiers := false
 			if !schedules {
 				var err error
@@ -81,15 +81,7 @@ func (a *app) get(ctx context.Context, c *client.Client, names []string, o getOp
 	var runs []apis.Run
 	failed := false
 	if len(names) > 0 {
-		for _, name := range names {
-			r, err := c.Get(ctx, name)
-			if err != nil {
-				failed = true
-				fmt.Fprintln(a.stderr, "error: "+notFoundLine(name, err))
-				continue
-			}
-			runs = append(runs, *r)
-		}
+		runs, failed = getNamed(ctx, a, runView, names, c.Get)
 	} else {
 		list, err := listAll(ctx, c, client.ListOptions{LabelSelector: o.labelSel, FieldSelector: o.fieldSel})
 		if err != nil {
@@ -103,24 +95,13 @@ func (a *app) get(ctx context.Context, c *client.Client, names []string, o getOp
 		if o.tree && (len(names) == 0 || len(runs) > 0) {
 			printForest(a.stdout, runs)
 		} else if len(names) == 0 || len(runs) > 0 {
-			if err := a.printRuns(a.stdout, runs, o.output, len(names) == 0); err != nil {
+			if err := printObjects(a, a.stdout, runView, runs, o.output, len(names) == 0); err != nil {
 				return err
 			}
 		}
-		if failed {
-			return errAlreadyReported
-		}
-		return nil
+		return reported(failed)
 	}
 	return a.watchNamed(ctx, c, names, runs, o)
-}
-
-// notFoundLine names the Run in a 404, whose message comes from the store.
-func notFoundLine(name string, err error) string {
-	if client.IsNotFound(err) {
-		return fmt.Sprintf("Run %q not found", name)
-	}
-	return errorLine(err)
 }
 
 // listAll reads every page of a list.
@@ -189,30 +170,12 @@ func (a *app) watchNamed(ctx context.Context, c *client.Client, names []string, 
 // printWatch prints runs as the first rows, then the watch's events:
 // those of names only, when names are given.
 func (a *app) printWatch(w *client.Watcher, names []string, runs []apis.Run, o getOptions) error {
-	wide := o.output == "wide"
-	tabular := o.output == "" || wide
+	tabular := o.output == "" || o.output == "wide"
 	var t *table
-	header := runColumns
-	if wide {
-		header = runWideColumns
-	}
-	if o.watchEvents {
-		header = append([]string{"EVENT"}, header...)
-	}
-	row := func(typ apis.EventType, r *apis.Run) []string {
-		cells := a.runRow(r, wide)
-		if o.watchEvents {
-			cells = append([]string{string(typ)}, cells...)
-		}
-		return cells
-	}
+	header, row := watchColumns(a, runView, o)
 	show := func(typ apis.EventType, r *apis.Run) error {
 		if !tabular {
-			if o.output == "name" {
-				_, err := fmt.Fprintln(a.stdout, objectName(r.Metadata.Name))
-				return err
-			}
-			return writeObject(a.stdout, r, o.output)
+			return showObject(a, runView, r, o.output)
 		}
 		if t == nil {
 			// No rows to size the columns by: start from widths that

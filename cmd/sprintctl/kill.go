@@ -28,20 +28,17 @@ garbage-collected.`,
 				run, err := c.Kill(cmd.Context(), name)
 				if err != nil {
 					failed = true
-					fmt.Fprintln(a.stderr, "error: "+notFoundLine(name, err))
+					fmt.Fprintln(a.stderr, "error: "+runView.notFoundLine(name, err))
 					continue
 				}
 				if run.Status.Phase.Terminal() {
 					// Kill leaves finished Runs alone: nothing ran to kill.
-					fmt.Fprintf(a.stdout, "%s already %s; nothing to kill\n", objectName(name), run.Status.Phase)
+					fmt.Fprintf(a.stdout, "%s already %s; nothing to kill\n", runView.objectName(name), run.Status.Phase)
 					continue
 				}
-				fmt.Fprintf(a.stdout, "%s killed\n", objectName(name))
+				fmt.Fprintf(a.stdout, "%s killed\n", runView.objectName(name))
 			}
-			if failed {
-				return errAlreadyReported
-			}
-			return nil
+			return reported(failed)
 		},
 	}
 }

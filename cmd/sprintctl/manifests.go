@@ -28,26 +28,14 @@ type source struct {
 	notifierDocs []int
 }
 
-// whereSchedule names a Schedule's origin for messages.
-func (s source) whereSchedule(i int) string {
-	if s.scheduleDocs[i] > 0 {
-		return fmt.Sprintf("%s: document %d", s.name, s.scheduleDocs[i])
-	}
-	return s.name
-}
-
-// whereNotifier names a Notifier's origin for messages.
-func (s source) whereNotifier(i int) string {
-	if s.notifierDocs[i] > 0 {
-		return fmt.Sprintf("%s: document %d", s.name, s.notifierDocs[i])
-	}
-	return s.name
-}
-
 // where names a Run's origin for messages: "FILE" or "FILE: document N".
-func (s source) where(i int) string {
-	if s.docs[i] > 0 {
-		return fmt.Sprintf("%s: document %d", s.name, s.docs[i])
+func (s source) where(i int) string { return s.at(s.docs, i) }
+
+// at names the origin of the i-th object of a kind whose documents are
+// docs (docs, scheduleDocs, notifierDocs).
+func (s source) at(docs []int, i int) string {
+	if docs[i] > 0 {
+		return fmt.Sprintf("%s: document %d", s.name, docs[i])
 	}
 	return s.name
 }

@@ -14,35 +14,16 @@ import (
 	"github.com/sprint-project/sprint/client"
 )
 
-// notifiersResource reports whether a resource word names Notifiers.
-func notifiersResource(word string) bool {
-	switch strings.ToLower(word) {
-	case "notifier", "notifiers", "notifier.sprint", "notifiers.sprint":
-		return true
-	}
-	return false
-}
-
 // resourceKind checks the resource word of the commands that serve Runs
 // and Notifiers (get, describe, delete): notifiers reports the latter.
 func resourceKind(word string) (notifiers bool, err error) {
-	if notifiersResource(word) {
+	if notifierView.is(word) {
 		return true, nil
 	}
 	if runsResource(word) != nil {
 		return false, fmt.Errorf("unknown resource type %q: sprintctl knows runs, schedules and notifiers", word)
 	}
 	return false, nil
-}
-
-// notifierObjectName is how kubectl would name a Notifier in messages.
-func notifierObjectName(name string) string { return "notifier.sprint/" + name }
-
-func notifierNotFoundLine(name string, err error) string {
-	if client.IsNotFound(err) {
-		return fmt.Sprintf("Notifier %q not found", name)
-	}
-	return errorLine(err)
 }
 
 var notifierColumns = []string{"NAME", "TARGET", "ON", "DELIVERED", "FAILED", "PENDING", "LAST ERROR"}
@@ -92,85 +73,18 @@ func (a *app) getNotifiers(ctx context.Context, c *client.Client, names []string
 	if len(names) > 0 && o.labelSel != "" {
 		return errors.New("give Notifier names or a selector, not both")
 	}
-	var items []apis.Notifier
-	failed := false
-	if len(names) > 0 {
-		for _, name := range names {
-			n, err := c.GetNotifier(ctx, name)
-			if err != nil {
-				failed = true
-				fmt.Fprintln(a.stderr, "error: "+notifierNotFoundLine(name, err))
-				continue
-			}
-			items = append(items, *n)
+	return getObjects(ctx, a, notifierView, names, o, c.GetNotifier, func(ctx context.Context, opts client.ListOptions) ([]apis.Notifier, string, error) {
+		list, err := c.ListNotifiers(ctx, opts)
+		if err != nil {
+			return nil, "", err
 		}
-	} else {
-		opts := client.ListOptions{LabelSelector: o.labelSel, Limit: 500}
-		for {
-			list, err := c.ListNotifiers(ctx, opts)
-			if err != nil {
-				return err
-			}
-			items = append(items, list.Items...)
-			if list.Metadata.Continue == "" {
-				break
-			}
-			opts.Continue = list.Metadata.Continue
-		}
-	}
-	if len(names) == 0 || len(items) > 0 {
-		if err := a.printNotifiers(a.stdout, items, o.output, len(names) == 0); err != nil {
-			return err
-		}
-	}
-	if failed {
-		return errAlreadyReported
-	}
-	return nil
-}
-
-func (a *app) printNotifiers(w io.Writer, items []apis.Notifier, output string, asList bool) error {
-	switch output {
-	case "", "wide":
-		if len(items) == 0 {
-			fmt.Fprintln(a.stderr, "No notifiers found.")
-			return nil
-		}
-		rows := make([][]string, len(items))
-		for i := range items {
-			rows[i] = a.notifierRow(&items[i])
-		}
-		newTable(w, notifierColumns, rows)
-		return nil
-	case "name":
-		for _, n := range items {
-			fmt.Fprintln(w, notifierObjectName(n.Metadata.Name))
-		}
-		return nil
-	case "json", "yaml":
-		var v any
-		if asList || len(items) != 1 {
-			if items == nil {
-				items = []apis.Notifier{}
-			}
-			v = apis.NotifierList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindNotifierList}, Items: items}
-		} else {
-			v = items[0]
-		}
-		return writeObject(w, v, output)
-	}
-	return fmt.Errorf("unknown output format %q: want wide, yaml, json or name", output)
+		return list.Items, list.Metadata.Continue, nil
+	})
 }
 
 // describeNotifier is `sprintctl describe notifier NAME`.
 func (a *app) describeNotifier(w io.Writer, n *apis.Notifier) {
-	top := kv{w: w}
-	top.line("Name", n.Metadata.Name)
-	top.line("Labels", labelsOf(n.Metadata.Labels))
-	top.line("Annotations", labelsOf(n.Metadata.Annotations))
-	top.line("Created", a.stamp(n.Metadata.CreationTimestamp))
-	top.line("UID", orNone(n.Metadata.UID))
-	top.line("Resource Version", orNone(n.Metadata.ResourceVersion))
+	a.describeMeta(w, &n.Metadata)
 	fmt.Fprintln(w, "Spec:")
 	spec := kv{w: w, indent: "  "}
 	spec.line("Selector", orDefault(n.Spec.Selector, "<everything>"))
@@ -202,32 +116,9 @@ func (a *app) describeNotifier(w io.Writer, n *apis.Notifier) {
 	st.line("Last Error Time", a.stamp(n.Status.LastErrorTime))
 }
 
-// applyNotifiers applies the sources' Notifiers one by one, reporting each.
-func (a *app) applyNotifiers(ctx context.Context, c *client.Client, sources []source, dryRun bool, suffix string) (failed bool) {
-	for _, src := range sources {
-		for i := range src.notifiers {
-			n := &src.notifiers[i]
-			out, result, err := c.ApplyNotifier(ctx, n, dryRun)
-			if err != nil {
-				failed = true
-				fmt.Fprintf(a.stderr, "error: %s: %s\n", src.whereNotifier(i), errorLine(err))
-				continue
-			}
-			fmt.Fprintf(a.stdout, "%s %s%s\n", notifierObjectName(out.Metadata.Name), result, suffix)
-		}
-	}
-	return failed
-}
-
 // deleteNotifiers deletes Notifiers by name, reporting each.
 func (a *app) deleteNotifiers(ctx context.Context, c *client.Client, names []string) (failed bool) {
-	for _, name := range names {
-		if _, err := c.DeleteNotifier(ctx, name, ""); err != nil {
-			failed = true
-			fmt.Fprintln(a.stderr, "error: "+notifierNotFoundLine(name, err))
-			continue
-		}
-		fmt.Fprintf(a.stdout, "%s deleted\n", notifierObjectName(name))
-	}
-	return failed
+	return eachNamed(a, notifierView, names, "deleted", func(name string) error {
+		return errOnly(c.DeleteNotifier(ctx, name, ""))
+	})
 }

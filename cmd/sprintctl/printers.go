@@ -154,46 +154,6 @@ func (a *app) runRow(r *apis.Run, wide bool) []string {
 	return row
 }
 
-// printRuns writes Runs in one of the -o formats.
-func (a *app) printRuns(w io.Writer, runs []apis.Run, output string, asList bool) error {
-	switch output {
-	case "", "wide":
-		if len(runs) == 0 {
-			fmt.Fprintln(a.stderr, "No runs found.")
-			return nil
-		}
-		wide := output == "wide"
-		header := runColumns
-		if wide {
-			header = runWideColumns
-		}
-		rows := make([][]string, len(runs))
-		for i := range runs {
-			rows[i] = a.runRow(&runs[i], wide)
-		}
-		newTable(w, header, rows)
-		return nil
-	case "name":
-		for _, r := range runs {
-			fmt.Fprintln(w, objectName(r.Metadata.Name))
-		}
-		return nil
-	case "json", "yaml":
-		var v any
-		if asList || len(runs) != 1 {
-			items := runs
-			if items == nil {
-				items = []apis.Run{}
-			}
-			v = apis.RunList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindRunList}, Items: items}
-		} else {
-			v = runs[0]
-		}
-		return writeObject(w, v, output)
-	}
-	return fmt.Errorf("unknown output format %q: want wide, yaml, json or name", output)
-}
-
 func writeObject(w io.Writer, v any, format string) error {
 	if format == "yaml" {
 		b, err := yaml.Marshal(v)

@@ -172,12 +172,8 @@ func (a *app) client() (*client.Client, error) {
 
 // runsResource checks the resource word of "get runs", "delete run" etc.
 func runsResource(word string) error {
-	switch strings.ToLower(word) {
-	case "run", "runs", "run.sprint", "runs.sprint":
+	if runView.is(word) {
 		return nil
 	}
 	return fmt.Errorf("unknown resource type %q: sprintctl knows runs, schedules and notifiers", word)
 }
-
-// objectName is how kubectl names an object in messages.
-func objectName(name string) string { return "run.sprint/" + name }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -16,26 +15,6 @@ import (
 	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/client"
 )
-
-// isScheduleResource reports whether a resource word names Schedules.
-func isScheduleResource(word string) bool {
-	switch strings.ToLower(word) {
-	case "schedule", "schedules", "schedule.sprint", "schedules.sprint":
-		return true
-	}
-	return false
-}
-
-// scheduleName is how kubectl names a Schedule in messages.
-func scheduleName(name string) string { return "schedule.sprint/" + name }
-
-// scheduleNotFoundLine names the Schedule in a 404.
-func scheduleNotFoundLine(name string, err error) string {
-	if client.IsNotFound(err) {
-		return fmt.Sprintf("Schedule %q not found", name)
-	}
-	return errorLine(err)
-}
 
 var (
 	scheduleColumns     = []string{"NAME", "SCHEDULE", "SUSPEND", "ACTIVE", "LAST", "NEXT"}
@@ -85,41 +64,6 @@ func (a *app) scheduleRow(s *apis.Schedule, wide bool) []string {
 	return row
 }
 
-// printSchedules writes Schedules in one of the -o formats.
-func (a *app) printSchedules(w io.Writer, items []apis.Schedule, output string, asList bool) error {
-	switch output {
-	case "", "wide":
-		if len(items) == 0 {
-			fmt.Fprintln(a.stderr, "No schedules found.")
-			return nil
-		}
-		header := scheduleColumns
-		if output == "wide" {
-			header = scheduleWideColumns
-		}
-		rows := make([][]string, len(items))
-		for i := range items {
-			rows[i] = a.scheduleRow(&items[i], output == "wide")
-		}
-		newTable(w, header, rows)
-		return nil
-	case "name":
-		for _, s := range items {
-			fmt.Fprintln(w, scheduleName(s.Metadata.Name))
-		}
-		return nil
-	case "json", "yaml":
-		if asList || len(items) != 1 {
-			if items == nil {
-				items = []apis.Schedule{}
-			}
-			return writeObject(w, apis.ScheduleList{TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindScheduleList}, Items: items}, output)
-		}
-		return writeObject(w, items[0], output)
-	}
-	return fmt.Errorf("unknown output format %q: want wide, yaml, json or name", output)
-}
-
 // getSchedules serves "get schedules [NAME...]".
 func (a *app) getSchedules(ctx context.Context, c *client.Client, names []string, o getOptions) error {
 	if len(names) > 0 && (o.labelSel != "" || o.fieldSel != "") {
@@ -137,41 +81,13 @@ func (a *app) getSchedules(ctx context.Context, c *client.Client, names []string
 		}
 		return a.watchSchedules(ctx, c, o)
 	}
-	var items []apis.Schedule
-	failed := false
-	if len(names) > 0 {
-		for _, name := range names {
-			s, err := c.GetSchedule(ctx, name)
-			if err != nil {
-				failed = true
-				fmt.Fprintln(a.stderr, "error: "+scheduleNotFoundLine(name, err))
-				continue
-			}
-			items = append(items, *s)
+	return getObjects(ctx, a, scheduleView, names, o, c.GetSchedule, func(ctx context.Context, opts client.ListOptions) ([]apis.Schedule, string, error) {
+		list, err := c.ListSchedules(ctx, opts)
+		if err != nil {
+			return nil, "", err
 		}
-	} else {
-		opts := client.ListOptions{LabelSelector: o.labelSel, FieldSelector: o.fieldSel, Limit: 500}
-		for {
-			list, err := c.ListSchedules(ctx, opts)
-			if err != nil {
-				return err
-			}
-			items = append(items, list.Items...)
-			if list.Metadata.Continue == "" {
-				break
-			}
-			opts.Continue = list.Metadata.Continue
-		}
-	}
-	if len(names) == 0 || len(items) > 0 {
-		if err := a.printSchedules(a.stdout, items, o.output, len(names) == 0); err != nil {
-			return err
-		}
-	}
-	if failed {
-		return errAlreadyReported
-	}
-	return nil
+		return list.Items, list.Metadata.Continue, nil
+	})
 }
 
 // watchSchedules prints the selected Schedules, then a row (or object)
@@ -184,22 +100,8 @@ func (a *app) watchSchedules(ctx context.Context, c *client.Client, o getOptions
 		return err
 	}
 	defer w.Stop()
-	wide := o.output == "wide"
-	tabular := o.output == "" || wide
-	header := scheduleColumns
-	if wide {
-		header = scheduleWideColumns
-	}
-	if o.watchEvents {
-		header = append([]string{"EVENT"}, header...)
-	}
-	row := func(typ apis.EventType, s *apis.Schedule) []string {
-		cells := a.scheduleRow(s, wide)
-		if o.watchEvents {
-			cells = append([]string{string(typ)}, cells...)
-		}
-		return cells
-	}
+	tabular := o.output == "" || o.output == "wide"
+	header, row := watchColumns(a, scheduleView, o)
 	var t *table
 	listed := map[string]*apis.Schedule{}
 	synced := false
@@ -211,7 +113,7 @@ func (a *app) watchSchedules(ctx context.Context, c *client.Client, o getOptions
 				names := slices.Sorted(maps.Keys(listed))
 				if !tabular {
 					for _, n := range names {
-						if err := a.showSchedule(listed[n], o.output); err != nil {
+						if err := showObject(a, scheduleView, listed[n], o.output); err != nil {
 							return err
 						}
 					}
@@ -233,7 +135,7 @@ func (a *app) watchSchedules(ctx context.Context, c *client.Client, o getOptions
 			continue
 		}
 		if !tabular {
-			if err := a.showSchedule(ev.Schedule, o.output); err != nil {
+			if err := showObject(a, scheduleView, ev.Schedule, o.output); err != nil {
 				return err
 			}
 			continue
@@ -243,19 +145,11 @@ func (a *app) watchSchedules(ctx context.Context, c *client.Client, o getOptions
 	return w.Err()
 }
 
-func (a *app) showSchedule(s *apis.Schedule, output string) error {
-	if output == "name" {
-		_, err := fmt.Fprintln(a.stdout, scheduleName(s.Metadata.Name))
-		return err
-	}
-	return writeObject(a.stdout, s, output)
-}
-
 // describeSchedule prints a Schedule's spec, status, events and Runs.
 func (a *app) describeSchedule(ctx context.Context, c *client.Client, name string) error {
 	s, err := c.GetSchedule(ctx, name)
 	if err != nil {
-		return fmt.Errorf("%s", scheduleNotFoundLine(name, err))
+		return fmt.Errorf("%s", scheduleView.notFoundLine(name, err))
 	}
 	events, err := c.ScheduleEvents(ctx, name)
 	if err != nil {
@@ -266,13 +160,7 @@ func (a *app) describeSchedule(ctx context.Context, c *client.Client, name strin
 		return err
 	}
 	w := a.stdout
-	top := kv{w: w}
-	top.line("Name", s.Metadata.Name)
-	top.line("Labels", labelsOf(s.Metadata.Labels))
-	top.line("Annotations", labelsOf(s.Metadata.Annotations))
-	top.line("Created", a.stamp(s.Metadata.CreationTimestamp))
-	top.line("UID", orNone(s.Metadata.UID))
-	top.line("Resource Version", orNone(s.Metadata.ResourceVersion))
+	top := a.describeMeta(w, &s.Metadata)
 	top.line("Generation", strconv.FormatInt(s.Metadata.Generation, 10))
 	fmt.Fprintln(w, "Spec:")
 	sp := kv{w: w, indent: "  "}
@@ -345,19 +233,15 @@ func (a *app) deleteSchedules(ctx context.Context, c *client.Client, names []str
 	if err != nil {
 		return err
 	}
-	failed := false
-	for _, name := range names {
-		if _, err := c.DeleteSchedule(ctx, name, client.ScheduleDeleteOptions{Orphan: orphan}); err != nil {
-			failed = true
-			fmt.Fprintln(a.stderr, "error: "+scheduleNotFoundLine(name, err))
-			continue
-		}
-		fmt.Fprintf(a.stdout, "%s deleted\n", scheduleName(name))
-	}
-	if failed {
-		return errAlreadyReported
-	}
-	return nil
+	return reported(a.deleteScheduleNames(ctx, c, names, orphan))
+}
+
+// deleteScheduleNames deletes Schedules by name, and their Runs unless
+// orphan, reporting each.
+func (a *app) deleteScheduleNames(ctx context.Context, c *client.Client, names []string, orphan bool) (failed bool) {
+	return eachNamed(a, scheduleView, names, "deleted", func(name string) error {
+		return errOnly(c.DeleteSchedule(ctx, name, client.ScheduleDeleteOptions{Orphan: orphan}))
+	})
 }
 
 // parseCascade reads kubectl's --cascade: background (default) and
@@ -385,26 +269,16 @@ func (a *app) suspendCmd(suspend bool) *cobra.Command {
 		Example: "  sprintctl " + verb + " schedule nightly-etl",
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !isScheduleResource(args[0]) {
+			if !scheduleView.is(args[0]) {
 				return fmt.Errorf("unknown resource type %q: %s takes schedules", args[0], verb)
 			}
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
-			failed := false
-			for _, name := range args[1:] {
-				if _, err := c.SuspendSchedule(cmd.Context(), name, suspend); err != nil {
-					failed = true
-					fmt.Fprintln(a.stderr, "error: "+scheduleNotFoundLine(name, err))
-					continue
-				}
-				fmt.Fprintf(a.stdout, "%s %s\n", scheduleName(name), done)
-			}
-			if failed {
-				return errAlreadyReported
-			}
-			return nil
+			return reported(eachNamed(a, scheduleView, args[1:], done, func(name string) error {
+				return errOnly(c.SuspendSchedule(cmd.Context(), name, suspend))
+			}))
 		},
 	}
 }
@@ -430,7 +304,7 @@ these Runs (as CronJob does not count kubectl create job --from).`,
 				return err
 			}
 			kind, name, ok := strings.Cut(from, "/")
-			if !ok || !isScheduleResource(kind) || name == "" {
+			if !ok || !scheduleView.is(kind) || name == "" {
 				return fmt.Errorf("--from=%q: want schedule/NAME", from)
 			}
 			switch output {
@@ -444,7 +318,7 @@ these Runs (as CronJob does not count kubectl create job --from).`,
 			}
 			runs, err := c.FireSchedule(cmd.Context(), name, dryRun)
 			if err != nil {
-				return fmt.Errorf("%s", scheduleNotFoundLine(name, err))
+				return fmt.Errorf("%s", scheduleView.notFoundLine(name, err))
 			}
 			if output == "yaml" || output == "json" {
 				return writeObject(a.stdout, runs, output)
@@ -457,7 +331,7 @@ these Runs (as CronJob does not count kubectl create job --from).`,
 				suffix = ""
 			}
 			for _, r := range runs.Items {
-				fmt.Fprintln(a.stdout, objectName(r.Metadata.Name)+suffix)
+				fmt.Fprintln(a.stdout, runView.objectName(r.Metadata.Name)+suffix)
 			}
 			return nil
 		},

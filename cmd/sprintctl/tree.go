@@ -29,7 +29,7 @@ func (a *app) treeCmd() *cobra.Command {
 			name := args[1]
 			tree, err := c.Dependents(cmd.Context(), name)
 			if err != nil {
-				return fmt.Errorf("%s", notFoundLine(name, err))
+				return fmt.Errorf("%s", runView.notFoundLine(name, err))
 			}
 			printTree(a.stdout, &tree.DependentNode)
 			if tree.Truncated {

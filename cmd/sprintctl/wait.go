@@ -78,10 +78,10 @@ func (a *app) wait(ctx context.Context, c *client.Client, name, forCond string, 
 	}
 	switch {
 	case err == nil:
-		fmt.Fprintf(a.stdout, "%s condition met\n", objectName(name))
+		fmt.Fprintf(a.stdout, "%s condition met\n", runView.objectName(name))
 		return nil
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("timed out after %s waiting for %s on %s", timeout, forCond, objectName(name))
+		return fmt.Errorf("timed out after %s waiting for %s on %s", timeout, forCond, runView.objectName(name))
 	case client.IsNotFound(err):
 		//lint:ignore ST1005 "Run" is the kind's name, capitalised as in the API's own messages.
 		return fmt.Errorf("Run %q not found", name)
