@@ -144,16 +144,13 @@ func prepareDataDir(dir string, logger *slog.Logger) error {
 // handshake.
 const transportTimeout = 10 * time.Second
 
-// raftRPCsInFlight is how many AppendEntries requests the leader keeps in
-// flight to one follower once it has caught up (hashicorp/raft's pipelined
-// replication): the next batch of entries goes out while the follower is
-// still writing the last one, instead of waiting for its answer.
-const raftRPCsInFlight = 2
-
 // newTransport binds the Raft transport: plain TCP, or mutual TLS when
-// Config.TLS is set. raft is handed the transport wrapped in
-// pipelineTransport, whose pipelines cannot wedge replication after a
-// failed append (hashicorp/raft#612; see guardedPipeline).
+// Config.TLS is set. Pipelined replication is off (MaxRPCsInFlight 1):
+// hashicorp/raft's pipeline can wedge replication to a follower for good
+// after the follower answers Success=false — a routine answer after a
+// leader change — while heartbeats keep that follower from calling an
+// election (hashicorp/raft#612; it hung our failover test). Each
+// synchronous AppendEntries still carries up to MaxAppendEntries entries.
 func (s *Store) newTransport() (*raft.NetworkTransport, error) {
 	addr := s.cfg.RaftAddr
 	tcpAddr, err := net.ResolveTCPAddr("tcp", addr)
@@ -172,7 +169,7 @@ func (s *Store) newTransport() (*raft.NetworkTransport, error) {
 		Logger:          s.hlog.Named("transport"),
 		MaxPool:         5,
 		Timeout:         transportTimeout,
-		MaxRPCsInFlight: raftRPCsInFlight,
+		MaxRPCsInFlight: 1,
 	}
 	if s.cfg.TLS == nil {
 		t, err := raft.NewTCPTransportWithConfig(addr, advertise, tc)
@@ -239,7 +236,7 @@ func (s *Store) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("log cache: %w", err)
 	}
-	r, err := raft.NewRaft(rc, s.fsm, s.logs, s.logStore, s.snapshots, pipelineTransport{s.transport})
+	r, err := raft.NewRaft(rc, s.fsm, s.logs, s.logStore, s.snapshots, s.transport)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
