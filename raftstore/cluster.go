@@ -51,8 +51,15 @@ func (s *Store) establishLeadership(ctx context.Context, gen uint64) {
 	if s.leaderGen.Load() != gen {
 		return
 	}
-	s.readyTerm.Store(term)
+	// The member record goes first: a Schedule or Notifier write checks
+	// every member's store level, so a leader that said ready before
+	// recording its own would answer the first such write "cluster not
+	// fully upgraded".
 	s.publishMembers(ctx)
+	if s.leaderGen.Load() != gen {
+		return
+	}
+	s.readyTerm.Store(term)
 	s.logger.Info("leadership acquired", "term", term)
 	s.broadcast(gen, true)
 }
@@ -394,7 +401,9 @@ func (s *Store) caughtUp(cur, idx uint64) bool {
 //   - A new leader's commit index does not cover earlier terms' entries
 //     until its first barrier commits (after a restart it is below the
 //     log it is about to replay), so a leader is ready only once
-//     establishLeadership has recorded this term.
+//     establishLeadership has recorded this term, which it does after
+//     committing its own member record (the store-level gate of Schedule
+//     and Notifier writes reads it).
 //   - A restarted follower knows its leader a moment before it learns the
 //     commit index (both come with the leader's first AppendEntries).
 //   - A state machine ahead of the log would skip every new entry as

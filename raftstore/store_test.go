@@ -391,3 +391,21 @@ func TestCheckRaftAddrSecurity(t *testing.T) {
 	}
 	assert.ErrorContains(t, raftstore.CheckRaftAddrSecurity("nonsense", false, false), `raft address "nonsense"`)
 }
+
+// TestStore_ReadyLeaderTakesSchedules: a fresh node says ready only once
+// its own member record, with its store level, is committed, so the first
+// Schedule write after /readyz is not refused as "cluster not fully
+// upgraded".
+func TestStore_ReadyLeaderTakesSchedules(t *testing.T) {
+	for i := range 10 {
+		cfg := raftstore.Config{NodeID: "solo", RaftAddr: "127.0.0.1:0", HTTPAddr: "http://solo", DataDir: t.TempDir()}
+		raftstoretest.TestConfig(&cfg)
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+		s, err := raftstore.New(cfg, raftstoretest.TestLogger(t))
+		require.NoError(t, err)
+		require.NoError(t, s.Start(t.Context()))
+		require.Eventually(t, s.Ready, 10*time.Second, 100*time.Microsecond)
+		require.NoError(t, s.SchedulesWritable(), "start %d", i)
+		require.NoError(t, s.Close())
+	}
+}
