@@ -66,72 +66,7 @@ trap cleanup EXIT
 
 # Every build gets a pprof listener on $SPRINT_BENCH_PPROF, added with
 # go build -overlay so that any revision can be profiled without changes.
-cat >"$work/benchpprof.go" <<'EOF'
-package main
-
-import (
-	"fmt"
-	"net/http"
-	_ "net/http/pprof"
-	"os"
-	"sort"
-	"strconv"
-	"time"
-
-	gm "github.com/armon/go-metrics"
-)
-
-// With SPRINT_BENCH_PPROF set, hashicorp/raft's own timings (it reports
-// them through go-metrics) are kept in memory per second and served as
-// text at /debug/raft-stages?since=UNIX: per metric, the count, mean and
-// max in ms over the whole seconds from since on.
-func init() {
-	addr := os.Getenv("SPRINT_BENCH_PPROF")
-	if addr == "" {
-		return
-	}
-	inm := gm.NewInmemSink(time.Second, 5*time.Minute)
-	cfg := gm.DefaultConfig("sprint")
-	cfg.EnableHostname, cfg.EnableRuntimeMetrics = false, false
-	_, _ = gm.NewGlobal(cfg, inm)
-	http.HandleFunc("/debug/raft-stages", func(w http.ResponseWriter, r *http.Request) {
-		since, _ := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
-		type agg struct {
-			n        int
-			sum, max float64
-		}
-		all := map[string]*agg{}
-		data := inm.Data()
-		for _, iv := range data[:max(0, len(data)-1)] { // finished seconds only
-			if iv.Interval.Unix() < since {
-				continue
-			}
-			iv.RLock()
-			for _, sv := range iv.Samples {
-				a := all[sv.Name]
-				if a == nil {
-					a = &agg{}
-					all[sv.Name] = a
-				}
-				a.n += sv.Count
-				a.sum += sv.Sum
-				a.max = max(a.max, sv.Max)
-			}
-			iv.RUnlock()
-		}
-		names := make([]string, 0, len(all))
-		for n := range all {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			a := all[n]
-			fmt.Fprintf(w, "%-52s n=%6d mean=%8.3f max=%8.3f\n", n, a.n, a.sum/float64(a.n), a.max)
-		}
-	})
-	go func() { _ = http.ListenAndServe(addr, nil) }()
-}
-EOF
+cp "$root/scripts/benchpprof.go.in" "$work/benchpprof.go"
 build() { # build SRC_DIR OUT_DIR
   local src=$1 dst=$2
   mkdir -p "$dst"
