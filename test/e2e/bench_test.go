@@ -379,17 +379,20 @@ func (tr *runTracker) stageReport() string {
 	return strings.Join(parts, "; ")
 }
 
-// controllerCounts renders, per Run, what the leader's controller did for
-// n Runs (from its /metrics): offers accepted and declined, and status
-// batches (Raft entries of UpdateStatuses) with their mean size.
-func controllerCounts(url string, n int) string {
+// scrapeMetrics fetches a node's /metrics. It returns the body and a
+// lookup of one sample's value by name (a regexp matched against the
+// whole name and labels; 0 when absent).
+func scrapeMetrics(url string) ([]byte, func(name string) float64, error) {
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
-		return err.Error()
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	val := func(name string) float64 {
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	return body, func(name string) float64 {
 		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
 		if m == nil {
 			return 0
@@ -397,6 +400,16 @@ func controllerCounts(url string, n int) string {
 		var v float64
 		_, _ = fmt.Sscan(string(m[1]), &v)
 		return v
+	}, nil
+}
+
+// controllerCounts renders, per Run, what the leader's controller did for
+// n Runs (from its /metrics): offers accepted and declined, and status
+// batches (Raft entries of UpdateStatuses) with their mean size.
+func controllerCounts(url string, n int) string {
+	body, val, err := scrapeMetrics(url)
+	if err != nil {
+		return err.Error()
 	}
 	batches, updates := val("sprint_controller_status_batch_size_count"), val("sprint_controller_status_batch_size_sum")
 	// A watch closed as too slow reconnects and relists: what it missed

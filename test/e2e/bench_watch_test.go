@@ -371,26 +371,16 @@ func (p *probeTimes) run(ctx context.Context, c *client.Client, names []string) 
 // goMemory summarises the Go runtime's memory from a node's /metrics:
 // what the heap holds, what it keeps free but mapped, and the stacks.
 func goMemory(url string) string {
-	resp, err := http.Get(url + "/metrics")
+	_, metric, err := scrapeMetrics(url)
 	if err != nil {
 		return err.Error()
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	val := func(name string) float64 {
-		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
-		if m == nil {
-			return 0
-		}
-		var v float64
-		_, _ = fmt.Sscan(string(m[1]), &v)
-		return v / (1 << 20)
-	}
+	val := func(name string) float64 { return metric(name) / (1 << 20) }
 	return fmt.Sprintf("heap in use %.0f MiB, heap free and not returned %.0f MiB, next GC at %.0f MiB heap, stacks %.0f MiB, runtime other %.0f MiB, goroutines %.0f",
 		val("go_memstats_heap_inuse_bytes"), val("go_memstats_heap_idle_bytes")-val("go_memstats_heap_released_bytes"),
 		val("go_memstats_next_gc_bytes"), val("go_memstats_stack_inuse_bytes"),
 		val("go_memstats_mspan_inuse_bytes")+val("go_memstats_mcache_inuse_bytes")+val("go_memstats_buck_hash_sys_bytes")+val("go_memstats_gc_sys_bytes")+val("go_memstats_other_sys_bytes"),
-		val("go_goroutines")*(1<<20))
+		metric("go_goroutines"))
 }
 
 // scrape returns the server's watch metrics, one line.
