@@ -40,17 +40,7 @@ func TestStatusWriter_PipelinesBatchesOfDifferentRuns(t *testing.T) {
 			return nil
 		}
 		cfg := Config{}.withDefaults()
-		m, err := newMetrics(prometheus.NewRegistry(), func() float64 { return 0 })
-		require.NoError(t, err)
-		log := slog.New(slog.DiscardHandler)
-		w := newStatusWriter(writerDeps{
-			store: store, clock: clock.Real{}, cfg: cfg, m: m, log: log,
-			attempts: newRegistry(), queue: newQueue(clock.Real{}, time.Millisecond, time.Second),
-			events: newEventRecorder(store, cfg, m.eventsDropped, log),
-			apply:  func(*apis.Run, *mesos.TaskStatus, time.Time) transition { return transition{} },
-			ack:    func(context.Context, mesos.TaskStatus) {},
-			kill:   func(context.Context, string, string, string) error { return nil },
-		})
+		w := newStatusWriter(testWriterDeps(t, store, cfg))
 		done := make(chan struct{})
 		go func() { w.run(ctx); close(done) }()
 
@@ -142,17 +132,7 @@ func TestStatusWriter_IdleWriteCommitsWithoutWaiting(t *testing.T) {
 		store.add(&apis.Run{Metadata: apis.ObjectMeta{Name: "a"}}, time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 		store.mu.Unlock()
 		cfg := Config{StatusBatchWindow: time.Hour}.withDefaults()
-		m, err := newMetrics(prometheus.NewRegistry(), func() float64 { return 0 })
-		require.NoError(t, err)
-		log := slog.New(slog.DiscardHandler)
-		w := newStatusWriter(writerDeps{
-			store: store, clock: clock.Real{}, cfg: cfg, m: m, log: log,
-			attempts: newRegistry(), queue: newQueue(clock.Real{}, time.Millisecond, time.Second),
-			events: newEventRecorder(store, cfg, m.eventsDropped, log),
-			apply:  func(*apis.Run, *mesos.TaskStatus, time.Time) transition { return transition{} },
-			ack:    func(context.Context, mesos.TaskStatus) {},
-			kill:   func(context.Context, string, string, string) error { return nil },
-		})
+		w := newStatusWriter(testWriterDeps(t, store, cfg))
 		done := make(chan struct{})
 		go func() { w.run(ctx); close(done) }()
 
@@ -279,25 +259,17 @@ func TestStatusWriter_StartingWaitsForItsTasksNextUpdate(t *testing.T) {
 					return nil
 				}
 				cfg := Config{}.withDefaults()
-				m, err := newMetrics(prometheus.NewRegistry(), func() float64 { return 0 })
-				require.NoError(t, err)
-				log := slog.New(slog.DiscardHandler)
-				attempts := newRegistry()
-				attempts.add(liveAttempt{Attempt: apis.Attempt{Run: "a", Number: 1, TaskID: task}})
+				deps := testWriterDeps(t, store, cfg)
+				deps.attempts.add(liveAttempt{Attempt: apis.Attempt{Run: "a", Number: 1, TaskID: task}})
 				var acked []string
-				w := newStatusWriter(writerDeps{
-					store: store, clock: clock.Real{}, cfg: cfg, m: m, log: log,
-					attempts: attempts, queue: newQueue(clock.Real{}, time.Millisecond, time.Second),
-					events: newEventRecorder(store, cfg, m.eventsDropped, log),
-					apply: func(r *apis.Run, st *mesos.TaskStatus, _ time.Time) transition {
-						s := r.Status
-						s.MesosState = st.GetState().String()
-						return transition{status: s}
-					},
-					ack:    func(_ context.Context, st mesos.TaskStatus) { acked = append(acked, st.GetState().String()) },
-					tryAck: func(mesos.TaskStatus) bool { return tc.earlyAck },
-					kill:   func(context.Context, string, string, string) error { return nil },
-				})
+				deps.apply = func(r *apis.Run, st *mesos.TaskStatus, _ time.Time) transition {
+					s := r.Status
+					s.MesosState = st.GetState().String()
+					return transition{status: s}
+				}
+				deps.ack = func(_ context.Context, st mesos.TaskStatus) { acked = append(acked, st.GetState().String()) }
+				deps.tryAck = func(mesos.TaskStatus) bool { return tc.earlyAck }
+				w := newStatusWriter(deps)
 				done := make(chan struct{})
 				go func() { w.run(ctx); close(done) }()
 
@@ -388,4 +360,22 @@ func TestHoldStarting(t *testing.T) {
 	assert.Equal(t, []string{"a:STARTING"}, show(due))
 	require.Len(t, rest, 1)
 	assert.Equal(t, "b", rest[0].req.name)
+}
+
+// testWriterDeps is a status writer's dependencies for a test over store:
+// real time, a fresh registry and queue, and an apply, ack and kill that
+// do nothing; a test sets what it looks at.
+func testWriterDeps(t *testing.T, store Store, cfg Config) writerDeps {
+	t.Helper()
+	m, err := newMetrics(prometheus.NewRegistry(), func() float64 { return 0 })
+	require.NoError(t, err)
+	log := slog.New(slog.DiscardHandler)
+	return writerDeps{
+		store: store, clock: clock.Real{}, cfg: cfg, m: m, log: log,
+		attempts: newRegistry(), queue: newQueue(clock.Real{}, time.Millisecond, time.Second),
+		events: newEventRecorder(store, cfg, m.eventsDropped, log),
+		apply:  func(*apis.Run, *mesos.TaskStatus, time.Time) transition { return transition{} },
+		ack:    func(context.Context, mesos.TaskStatus) {},
+		kill:   func(context.Context, string, string, string) error { return nil },
+	}
 }
