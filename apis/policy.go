@@ -2,6 +2,7 @@ package apis
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"path"
 	"slices"
@@ -59,6 +60,13 @@ type Policy struct {
 	// secret files (spec.webhook.secretFile, spec.email.usernameFile and
 	// passwordFile); empty refuses every secret file. See AdmitNotifier.
 	NotifierSecretDir string `json:"notifierSecretDir"`
+	// NotifierDenyCIDRs are the addresses notifications are never
+	// delivered to (--notifier-deny-cidrs). Delivery judges the address
+	// it connects to; admission refuses a Notifier whose webhook URL or
+	// SMTP server is such an address written out (or localhost), so that
+	// it fails when it is written rather than at its first delivery.
+	// Empty denies nothing.
+	NotifierDenyCIDRs []netip.Prefix `json:"notifierDenyCIDRs"`
 }
 
 // KindAdmissionPolicy is the kind of GET /api/v1/policy's answer.
@@ -95,10 +103,12 @@ func (a AllowedHostPath) String() string {
 
 // DefaultPolicy is the policy of a sprint server started without policy
 // flags: no host paths, nothing privileged, URIs fetched over http, https,
-// hdfs, s3 or ftp.
+// hdfs, s3 or ftp, Notifiers without secret files and never sending to
+// the addresses of DefaultNotifierDenyCIDRs.
 func DefaultPolicy() Policy {
 	schemes, _ := ParseURISchemes(DefaultAllowedURISchemes)
-	return Policy{AllowedURISchemes: schemes}
+	deny, _ := ParseNotifierDenyCIDRs(DefaultNotifierDenyCIDRs)
+	return Policy{AllowedURISchemes: schemes, NotifierDenyCIDRs: deny}
 }
 
 // ParseAllowedHostPaths parses --allow-host-paths: comma-separated absolute

@@ -22,41 +22,8 @@ import (
 // for tests whose receivers listen on loopback.
 var allowAll = []netip.Prefix{}
 
-func TestParseDenyCIDRs(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-		err  string
-	}{
-		{in: "", want: []string{}},
-		{in: " , ", want: []string{}},
-		{in: "10.0.0.0/8, 192.168.1.7/16,fd00::/8", want: []string{"10.0.0.0/8", "192.168.0.0/16", "fd00::/8"}},
-		{in: "203.0.113.9,2001:db8::1", want: []string{"203.0.113.9/32", "2001:db8::1/128"}},
-		{in: "10.0.0.0/33", err: `"10.0.0.0/33" is not a CIDR prefix`},
-		{in: "example.com", err: "is not a CIDR prefix"},
-		{in: "fe80::1%eth0", err: "has a zone"},
-	}
-	for _, tc := range tests {
-		got, err := ParseDenyCIDRs(tc.in)
-		if tc.err != "" {
-			assert.ErrorContains(t, err, tc.err, tc.in)
-			continue
-		}
-		require.NoError(t, err, tc.in)
-		require.NotNil(t, got, "an empty list is not nil: nil is the default")
-		var s []string
-		for _, p := range got {
-			s = append(s, p.String())
-		}
-		assert.Equal(t, tc.want, append([]string{}, s...), tc.in)
-	}
-	def, err := ParseDenyCIDRs(DefaultDenyCIDRs)
-	require.NoError(t, err)
-	assert.Len(t, def, 8)
-}
-
 func TestDestinationFilter_Default(t *testing.T) {
-	def, err := ParseDenyCIDRs(DefaultDenyCIDRs)
+	def, err := apis.ParseNotifierDenyCIDRs(apis.DefaultNotifierDenyCIDRs)
 	require.NoError(t, err)
 	f := destinationFilter{deny: def}
 	tests := []struct {
@@ -101,7 +68,7 @@ func TestWebhook_DestinationFilter(t *testing.T) {
 	defer srv.Close()
 	port := srv.Listener.Addr().(*net.TCPAddr).Port
 	at := func(host string) string { return "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/hook" }
-	onlyMetadata, err := ParseDenyCIDRs("169.254.0.0/16")
+	onlyMetadata, err := apis.ParseNotifierDenyCIDRs("169.254.0.0/16")
 	require.NoError(t, err)
 	tests := []struct {
 		name string

@@ -82,7 +82,7 @@ type Config struct {
 	// DenyCIDRs is --notifier-deny-cidrs: the default Transport and
 	// DialSMTP refuse to connect to an address in one of these prefixes,
 	// judged on the resolved address at connect time. nil means
-	// DefaultDenyCIDRs; an empty list denies nothing.
+	// apis.DefaultNotifierDenyCIDRs; an empty list denies nothing.
 	DenyCIDRs []netip.Prefix
 	// StderrLines and StderrBytes bound the stderr tail of a payload
 	// (default 40 lines, 4 KiB).
@@ -110,7 +110,7 @@ func (c *Config) setDefaults() {
 		c.Poll = time.Second
 	}
 	if c.DenyCIDRs == nil {
-		c.DenyCIDRs, _ = ParseDenyCIDRs(DefaultDenyCIDRs)
+		c.DenyCIDRs, _ = apis.ParseNotifierDenyCIDRs(apis.DefaultNotifierDenyCIDRs)
 	}
 	filter := destinationFilter{deny: c.DenyCIDRs}
 	if c.Transport == nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sprint-project/sprint/apis"
 	"github.com/sprint-project/sprint/client"
+	"github.com/sprint-project/sprint/server"
 )
 
 // A Notifier whose secret files are outside --notifier-secret-dir
@@ -98,4 +99,46 @@ func TestNotifiers_SecretDirAdmission(t *testing.T) {
 	b, _ := json.Marshal(raw)
 	require.NoError(t, json.Unmarshal(b, &pol))
 	assert.Equal(t, "/etc/sprint", pol.NotifierSecretDir, "GET /api/v1/policy shows the directory")
+}
+
+// With the default policy a Notifier whose webhook or SMTP server is a
+// denied address written out is refused with a 403 naming the field and
+// --notifier-deny-cidrs, dry runs included; a name is admitted (delivery
+// judges what it resolves to).
+func TestNotifiers_DeniedDestinationAdmission(t *testing.T) {
+	t.Parallel()
+	srv := start(t, server.Config{})
+	hook := func(url string) string {
+		return `{"apiVersion":"sprint/v1","kind":"Notifier","metadata":{"name":"n"},"spec":{"on":["Failed"],"webhook":{"url":"` + url + `"}}}`
+	}
+	mail := `{"apiVersion":"sprint/v1","kind":"Notifier","metadata":{"name":"n"},"spec":{"on":["Failed"],` +
+		`"email":{"smtp":"[::1]:25","from":"a@example.com","to":["b@example.com"]}}}`
+	tests := []struct {
+		name, method, path, body, field string
+	}{
+		{"loopback", "POST", "/api/v1/notifiers", hook("http://127.0.0.1:8099/hook"), "spec.webhook.url"},
+		{"metadata service, dry run", "POST", "/api/v1/notifiers?dryRun=true", hook("http://169.254.169.254/latest"), "spec.webhook.url"},
+		{"localhost by PUT", "PUT", "/api/v1/notifiers/n", hook("http://localhost:8080/x"), "spec.webhook.url"},
+		{"SMTP on IPv6 loopback", "POST", "/api/v1/notifiers", mail, "spec.email.smtp"},
+		{"a name", "POST", "/api/v1/notifiers?dryRun=true", hook("https://hooks.example.com/x"), ""},
+	}
+	for _, tc := range tests {
+		r := call(t, tc.method, srv.URL+tc.path, tc.body)
+		if tc.field == "" {
+			assert.Equal(t, http.StatusCreated, r.code, "%s: %s", tc.name, r.body)
+			continue
+		}
+		require.Equal(t, http.StatusForbidden, r.code, "%s: %s", tc.name, r.body)
+		var st struct {
+			Details struct {
+				Causes []struct{ Field, Message string } `json:"causes"`
+			} `json:"details"`
+		}
+		require.NoError(t, json.Unmarshal(r.body, &st), tc.name)
+		require.Len(t, st.Details.Causes, 1, tc.name)
+		assert.Equal(t, tc.field, st.Details.Causes[0].Field, tc.name)
+		assert.Contains(t, st.Details.Causes[0].Message, apis.FlagNotifierDenyCIDRs, tc.name)
+	}
+	r := call(t, "GET", srv.URL+"/api/v1/notifiers/n", "")
+	assert.Equal(t, http.StatusNotFound, r.code, "nothing was stored")
 }

@@ -264,7 +264,7 @@ func openAPIDoc(version string) map[string]any {
 					},
 				},
 				"VersionInfo":     obj("version", "nodeID"),
-				"AdmissionPolicy": obj("apiVersion", "kind", "nodeID", "leader", "allowedHostPaths", "allowPrivileged", "allowedURISchemes", "notifierSecretDir"),
+				"AdmissionPolicy": obj("apiVersion", "kind", "nodeID", "leader", "allowedHostPaths", "allowPrivileged", "allowedURISchemes", "notifierSecretDir", "notifierDenyCIDRs"),
 				"MesosState":      obj("nodeID", "connected", "frameworkID", "frameworkName", "role", "masters", "embedded", "agents", "agentsError"),
 			},
 		},

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/netip"
 
 	"github.com/labstack/echo/v4"
 
@@ -29,6 +30,7 @@ func (s *Server) servePolicy(c echo.Context) error {
 	// every client.
 	p.AllowedHostPaths = append([]apis.AllowedHostPath{}, p.AllowedHostPaths...)
 	p.AllowedURISchemes = append([]string{}, p.AllowedURISchemes...)
+	p.NotifierDenyCIDRs = append([]netip.Prefix{}, p.NotifierDenyCIDRs...)
 	return c.JSON(http.StatusOK, apis.AdmissionPolicy{
 		TypeMeta: apis.TypeMeta{APIVersion: apis.APIVersion, Kind: apis.KindAdmissionPolicy},
 		NodeID:   s.cfg.NodeID,

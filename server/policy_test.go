@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -322,6 +323,7 @@ func TestPolicy_Endpoint(t *testing.T) {
 	leader := start(t, server.Config{NodeID: "n1", Policy: &apis.Policy{
 		AllowedHostPaths:  []apis.AllowedHostPath{{PathPrefix: "/srv/data", ReadOnly: true}},
 		AllowedURISchemes: []string{"https"},
+		NotifierDenyCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 	}})
 	f := follower(t, server.Config{NodeID: "n2", Policy: &apis.Policy{AllowPrivileged: true}}, leader.URL)
 
@@ -339,19 +341,22 @@ func TestPolicy_Endpoint(t *testing.T) {
 		Policy: apis.Policy{
 			AllowedHostPaths:  []apis.AllowedHostPath{{PathPrefix: "/srv/data", ReadOnly: true}},
 			AllowedURISchemes: []string{"https"},
+			NotifierDenyCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 		},
 	}
 	assert.Equal(t, want, get(leader.URL+"/api/v1/policy"))
 	assert.Equal(t, want, get(f.URL+"/api/v1/policy"), "a follower answers with the leader's policy, the one in force")
 	assert.Equal(t, apis.AdmissionPolicy{
 		TypeMeta: want.TypeMeta, NodeID: "n2", Leader: false,
-		Policy: apis.Policy{AllowedHostPaths: []apis.AllowedHostPath{}, AllowPrivileged: true, AllowedURISchemes: []string{}},
+		Policy: apis.Policy{AllowedHostPaths: []apis.AllowedHostPath{}, AllowPrivileged: true, AllowedURISchemes: []string{},
+			NotifierDenyCIDRs: []netip.Prefix{}},
 	}, get(f.URL+"/api/v1/policy?local=true"))
 
 	r := call(t, "GET", start(t, server.Config{}).URL+"/api/v1/policy", "")
 	require.Equal(t, http.StatusOK, r.code)
 	assert.JSONEq(t, `{"apiVersion":"sprint/v1","kind":"AdmissionPolicy","nodeID":"","leader":true,
-		"allowedHostPaths":[],"allowPrivileged":false,"allowedURISchemes":["http","https","hdfs","s3","ftp"],"notifierSecretDir":""}`, string(r.body))
+		"allowedHostPaths":[],"allowPrivileged":false,"allowedURISchemes":["http","https","hdfs","s3","ftp"],"notifierSecretDir":"",
+		"notifierDenyCIDRs":["127.0.0.0/8","::1/128","0.0.0.0/8","::/128","169.254.0.0/16","fe80::/10","224.0.0.0/4","ff00::/8"]}`, string(r.body))
 
 	// Writes through the follower meet the leader's policy, not the
 	// follower's more permissive one.

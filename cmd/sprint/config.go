@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sprint-project/sprint/apis"
-	"github.com/sprint-project/sprint/notify"
 	"github.com/sprint-project/sprint/raftstore"
 	"github.com/sprint-project/sprint/server"
 )
@@ -127,7 +126,7 @@ func ParseFlags(args []string, lookupEnv func(string) (string, bool), stderr io.
 	fs.BoolVar(&c.AllowPrivileged, flagName(apis.FlagAllowPrivileged), false, "admit Runs with privileged Docker parameters (privileged, host namespaces, cap-add, devices, security-opt, volume/mount, …) and spec.user root outside a Docker container")
 	fs.StringVar(&c.AllowURISchemes, flagName(apis.FlagAllowURISchemes), apis.DefaultAllowedURISchemes, "URI schemes spec.uris may fetch, comma-separated; file also admits bare paths (a file of the agent)")
 	fs.StringVar(&c.NotifierSecretDir, flagName(apis.FlagNotifierSecretDir), "", "directory whose files Notifiers may name as secret files (webhook secretFile, email usernameFile and passwordFile); the leader reads them through an os.Root of it (default: none, so a Notifier may name no secret file)")
-	fs.StringVar(&c.NotifierDenyCIDRs, flagName(apis.FlagNotifierDenyCIDRs), notify.DefaultDenyCIDRs, "addresses notifications are never delivered to, comma-separated CIDR prefixes or IPs, judged on the resolved address at connect time (\"\": deliver anywhere)")
+	fs.StringVar(&c.NotifierDenyCIDRs, flagName(apis.FlagNotifierDenyCIDRs), apis.DefaultNotifierDenyCIDRs, "addresses notifications are never delivered to, comma-separated CIDR prefixes or IPs, judged on the resolved address at connect time (\"\": deliver anywhere)")
 	fs.Uint64Var(&c.RaftSnapshotThreshold, "raft-snapshot-threshold", raftstore.DefaultSnapshotThreshold, "Raft log entries between snapshots")
 	fs.DurationVar(&c.RaftSnapshotInterval, "raft-snapshot-interval", raftstore.DefaultSnapshotInterval, "how often Raft checks whether to snapshot")
 	fs.Uint64Var(&c.RaftTrailingLogs, "raft-trailing-logs", raftstore.DefaultTrailingLogs, "Raft log entries kept after a snapshot (a follower this far behind catches up from the log)")
@@ -272,14 +271,18 @@ func (c *Config) AdmissionPolicy() (apis.Policy, error) {
 	if err != nil {
 		return apis.Policy{}, fmt.Errorf("%s: %w", apis.FlagNotifierSecretDir, err)
 	}
+	deny, err := c.NotifyDenyCIDRs()
+	if err != nil {
+		return apis.Policy{}, err
+	}
 	return apis.Policy{AllowedHostPaths: hostPaths, AllowPrivileged: c.AllowPrivileged, AllowedURISchemes: schemes,
-		NotifierSecretDir: secretDir}, nil
+		NotifierSecretDir: secretDir, NotifierDenyCIDRs: deny}, nil
 }
 
 // NotifyDenyCIDRs is --notifier-deny-cidrs parsed; empty (not nil) when the
 // flag is "", which denies nothing.
 func (c *Config) NotifyDenyCIDRs() ([]netip.Prefix, error) {
-	p, err := notify.ParseDenyCIDRs(c.NotifierDenyCIDRs)
+	p, err := apis.ParseNotifierDenyCIDRs(c.NotifierDenyCIDRs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", apis.FlagNotifierDenyCIDRs, err)
 	}

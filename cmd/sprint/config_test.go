@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sprint-project/sprint/apis"
-	"github.com/sprint-project/sprint/notify"
 )
 
 func envMap(m map[string]string) func(string) (string, bool) {
@@ -114,6 +113,7 @@ func TestParseFlags_AdmissionPolicy(t *testing.T) {
 		AllowedHostPaths:  []apis.AllowedHostPath{{PathPrefix: "/srv/data"}, {PathPrefix: "/opt/ref", ReadOnly: true}},
 		AllowPrivileged:   true,
 		AllowedURISchemes: []string{"https", "file"},
+		NotifierDenyCIDRs: apis.DefaultPolicy().NotifierDenyCIDRs,
 	}, p)
 
 	env := envMap(map[string]string{
@@ -141,9 +141,10 @@ func TestParseFlags_Notifiers(t *testing.T) {
 	assert.Empty(t, p.NotifierSecretDir, "no secret files by default")
 	deny, err := c.NotifyDenyCIDRs()
 	require.NoError(t, err)
-	def, err := notify.ParseDenyCIDRs(notify.DefaultDenyCIDRs)
+	def, err := apis.ParseNotifierDenyCIDRs(apis.DefaultNotifierDenyCIDRs)
 	require.NoError(t, err)
 	assert.Equal(t, def, deny)
+	assert.Equal(t, def, p.NotifierDenyCIDRs, "admission refuses what delivery would")
 	assert.Contains(t, c.NotifierDenyCIDRs, "127.0.0.0/8")
 	assert.Contains(t, c.NotifierDenyCIDRs, "169.254.0.0/16")
 
@@ -156,6 +157,7 @@ func TestParseFlags_Notifiers(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotNil(t, deny)
 	assert.Empty(t, deny, "an empty flag denies nothing")
+	assert.Empty(t, p.NotifierDenyCIDRs)
 
 	c, err = ParseFlags(nil, envMap(map[string]string{"SPRINT_NOTIFIER_SECRET_DIR": "/srv/n", "SPRINT_NOTIFIER_DENY_CIDRS": "10.0.0.0/8"}), io.Discard)
 	require.NoError(t, err)

@@ -125,4 +125,9 @@ func (a *app) printPolicy(ctx context.Context, c *client.Client) {
 	in.line("Privileged", privileged)
 	in.line("URI Schemes", orNone(strings.Join(p.AllowedURISchemes, ", ")))
 	in.line("Notifier Secrets", orNone(p.NotifierSecretDir))
+	denied := make([]string, len(p.NotifierDenyCIDRs))
+	for i, d := range p.NotifierDenyCIDRs {
+		denied[i] = d.String()
+	}
+	in.line("Notifier Denied", orNone(strings.Join(denied, ", ")))
 }

@@ -189,6 +189,8 @@ function mount(el, ctx) {
         h('dt', {text: 'Host path volumes'}), h('dd', {text: paths.length ? paths.join(', ') : 'none allowed'}),
         h('dt', {text: 'Privileged'}), h('dd', {text: p.allowPrivileged ? 'allowed' : 'refused (privileged Docker parameters, root command tasks)'}),
         h('dt', {text: 'URI schemes'}), h('dd', {text: (p.allowedURISchemes || []).join(', ') || 'none allowed'}),
+        h('dt', {text: 'Notifier secret files'}), h('dd', {text: p.notifierSecretDir ? `in ${p.notifierSecretDir}` : 'none allowed'}),
+        h('dt', {text: 'Notifier destinations denied'}), h('dd', {text: (p.notifierDenyCIDRs || []).join(', ') || 'none'}),
         h('dt', {text: 'Reported by'}), h('dd', {text: p.nodeID ? `${p.nodeID}${p.leader ? ', the leader (its policy is the one in force)' : ''}` : '—'})));
     } catch (e) {
       if (e.name === 'AbortError' || e.code === 401) return;
