@@ -176,11 +176,12 @@ func TestTimeouts_HeadersOverTheLimit(t *testing.T) {
 
 // TestTimeouts_SlowlorisSparesOtherClients opens many connections that
 // send headers or bodies a byte at a time while a normal client keeps
-// making requests: the normal requests are answered promptly throughout,
+// making requests: the normal requests are all answered while the slow
+// connections still hold their sockets,
 // and every slow connection is closed within seconds.
 func TestTimeouts_SlowlorisSparesOtherClients(t *testing.T) {
 	const (
-		timeout = 500 * time.Millisecond
+		timeout = 3 * time.Second
 		slow    = 100 // connections of each kind
 	)
 	srv := start(t, server.Config{ReadHeaderTimeout: timeout, BodyReadTimeout: timeout, MinBodyRate: 1024})
@@ -260,6 +261,10 @@ func TestTimeouts_SlowlorisSparesOtherClients(t *testing.T) {
 		require.Less(t, resp.StatusCode, 300)
 		latencies = append(latencies, time.Since(begin))
 	}
+	// Served while the slow connections still hold their sockets, not
+	// after the server cut them off: an order, not a time, so that a
+	// loaded machine does not fail it.
+	assert.Zero(t, len(results), "a slow connection ended before the normal client's 40 requests were served")
 	wg.Wait()
 	close(results)
 	for r := range results {
@@ -268,7 +273,6 @@ func TestTimeouts_SlowlorisSparesOtherClients(t *testing.T) {
 	}
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	t.Logf("normal client during slowloris: median %v, max %v", latencies[len(latencies)/2], latencies[len(latencies)-1])
-	assert.Less(t, latencies[len(latencies)-1], time.Second, "the normal client waited")
 }
 
 // deadlineRecorder is a ResponseRecorder that keeps the deadlines set on
