@@ -177,8 +177,8 @@ func TestTimeouts_HeadersOverTheLimit(t *testing.T) {
 // TestTimeouts_SlowlorisSparesOtherClients opens many connections that
 // send headers or bodies a byte at a time while a normal client keeps
 // making requests: the normal requests are all answered while the slow
-// connections still hold their sockets,
-// and every slow connection is closed within seconds.
+// connections still hold their sockets, and every slow connection is
+// closed within seconds.
 func TestTimeouts_SlowlorisSparesOtherClients(t *testing.T) {
 	const (
 		timeout = 3 * time.Second
