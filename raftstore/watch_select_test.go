@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -324,5 +326,132 @@ func TestScheduleFeed_SelectorTransitions(t *testing.T) {
 				assert.Equal(t, tc.want, got[wantBefore:])
 			})
 		}
+	}
+}
+
+// selView plays a selector watch's events on a client's view of the Runs
+// (name → resourceVersion): ADDED only for a Run the client does not
+// have (but during a listing, which may show a Run and then its change),
+// MODIFIED and DELETED only for one it has.
+func selView(t *testing.T, view map[string]string, ev Event, listing bool) {
+	t.Helper()
+	var obj apis.Run
+	require.NoError(t, json.Unmarshal(ev.Object(), &obj))
+	name, rv := obj.Metadata.Name, obj.Metadata.ResourceVersion
+	old, ok := view[name]
+	switch ev.Type {
+	case apis.Added:
+		require.True(t, !ok || listing, "ADDED %s@%s, which the client has @%s", name, rv, old)
+	case apis.Modified, apis.Deleted:
+		require.True(t, ok, "%s %s@%s, which the client does not have", ev.Type, name, rv)
+		require.Less(t, rvNum(old), rvNum(rv), "%s %s@%s after @%s", ev.Type, name, rv, old)
+	}
+	if ev.Type == apis.Deleted {
+		delete(view, name)
+		return
+	}
+	view[name] = rv
+}
+
+// With random creates, deletes, relabels and phase changes, a client that
+// applies a selector watch's events holds exactly the Runs that match
+// now, each at its current version — whether the watch listed first (in
+// chunks read between the writes), watched from the start, or resumed
+// from the start once every change had settled in the history.
+func TestFeed_SelectorViewFollowsTheStore(t *testing.T) {
+	match := func(r *apis.Run) bool {
+		return r.Metadata.Labels["sel"] == "in" && r.Status.Phase != apis.PhaseSucceeded
+	}
+	matching := func(t *testing.T, f *fsm) map[string]string {
+		out := map[string]string{}
+		_, err := f.scanRuns(nil, func(r *apis.Run) (bool, error) {
+			if match(r) {
+				out[r.Metadata.Name] = r.Metadata.ResourceVersion
+			}
+			return true, nil
+		})
+		require.NoError(t, err)
+		return out
+	}
+	drain := func(t *testing.T, feed *Feed, view map[string]string) {
+		for {
+			ev, ok, err := feed.Next()
+			require.NoError(t, err)
+			if !ok {
+				return
+			}
+			if ev.Type != apis.Bookmark {
+				selView(t, view, ev, false)
+			}
+		}
+	}
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 2))
+			f := newTestFSM(t)
+			f.hub.setBuffer(8) // all but the newest 8 changes settle
+			labels := []map[string]string{{"sel": "in"}, {"sel": "out"}, nil}
+			phases := []apis.RunPhase{apis.PhasePending, apis.PhaseRunning, apis.PhaseSucceeded}
+			write := func() {
+				name := fmt.Sprintf("r%02d", rng.IntN(30))
+				if _, err := f.getRun(name); err != nil {
+					createLabeled(t, f, name, labels[rng.IntN(len(labels))])
+					return
+				}
+				switch rng.IntN(4) {
+				case 0:
+					require.NoError(t, applyCmd(t, f, cmdDeleteRun, deleteRunCmd{Name: name}).Err)
+				case 1:
+					l := labels[rng.IntN(len(labels))]
+					if cur, _ := f.getRun(name); !maps.Equal(cur.Metadata.Labels, l) {
+						relabel(t, f, name, l)
+					}
+				default:
+					setPhase(t, f, name, phases[rng.IntN(len(phases))], fmt.Sprint(rng.IntN(3)))
+				}
+			}
+			for range 20 {
+				write()
+			}
+			from := f.applied.Load()
+			live, err := f.hub.feed(FeedOptions{Match: match}, nil)
+			require.NoError(t, err)
+			live.limit = math.MaxUint64
+			liveView := matching(t, f)
+			resumedView := maps.Clone(liveView)
+			listing, err := f.hub.feed(FeedOptions{List: true, Match: match}, f.chunkReader(1+rng.IntN(4), 1<<20))
+			require.NoError(t, err)
+			listing.limit = math.MaxUint64
+			listView := map[string]string{}
+			listed := false
+			for range 200 { // about 70 writes: the history (100) keeps them all
+				if rng.IntN(3) == 0 {
+					write()
+					continue
+				}
+				ev, ok, err := listing.Next()
+				require.NoError(t, err)
+				if !ok {
+					continue
+				}
+				if ev.Type == apis.Bookmark {
+					listed = true
+					continue
+				}
+				selView(t, listView, ev, !listed)
+			}
+			drain(t, listing, listView)
+			drain(t, live, liveView)
+			want := matching(t, f)
+			assert.Equal(t, want, listView, "after a listing")
+			assert.Equal(t, want, liveView, "from the start")
+
+			// Most of these changes have settled: the feed decides on
+			// what the history kept of them.
+			resumed, err := f.hub.feed(FeedOptions{ResourceVersion: from, Match: match}, nil)
+			require.NoError(t, err)
+			drain(t, resumed, resumedView)
+			assert.Equal(t, want, resumedView, "resumed over settled changes")
+		})
 	}
 }
