@@ -20,8 +20,11 @@ import (
 type Event struct {
 	// Type is ADDED, MODIFIED or DELETED, or Synced when asked for.
 	Type apis.EventType
-	// Run is the Run after the change (its last state, for DELETED). For
-	// Synced it holds only metadata.resourceVersion, the listing's.
+	// Run is the Run after the change (its last state, for DELETED). With
+	// a selector, a Run that starts to match comes as ADDED and one that
+	// stops matching as DELETED, in its state after that change (it still
+	// exists). For Synced it holds only metadata.resourceVersion, the
+	// listing's.
 	Run *apis.Run
 }
 

@@ -688,3 +688,11 @@ func (a *applier) emit(t apis.EventType, run *apis.Run, stored []byte) {
 	}
 	*a.events = append(*a.events, watchEvent{index: a.index, typ: t, run: run, json: stored})
 }
+
+// emitModified records a change of prev into next for watches, with what
+// their selectors saw of prev when the change altered it: a watch with a
+// selector tells a Run that starts or stops matching as ADDED or DELETED.
+func (a *applier) emitModified(prev, next *apis.Run, stored []byte) {
+	a.emit(apis.Modified, next, stored)
+	(*a.events)[len(*a.events)-1].prior = priorOf(prev, next)
+}

@@ -72,7 +72,7 @@ func (a *applier) applyOp(op *applyOp) result {
 			panic(entryError{fmt.Errorf("apply %q: %w", op.Name, err)})
 		}
 		b := a.storeRun(&next)
-		a.emit(apis.Modified, &next, b)
+		a.emitModified(cur, &next, b)
 		return result{Run: &next, JSON: b, Outcome: ApplyConfigured}
 	default: // opCheck
 		if op.ExpectRV == "" && cur == nil || cur != nil && cur.Metadata.ResourceVersion == op.ExpectRV {

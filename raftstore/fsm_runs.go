@@ -107,7 +107,7 @@ func (a *applier) applyUpdateRun(c *updateRunCmd) result {
 	if err := validateUpdate(&next); err != nil {
 		return result{Err: &invalidEntry{err}}
 	}
-	a.emit(apis.Modified, &next, a.putRun(&next))
+	a.emitModified(cur, &next, a.putRun(&next))
 	return result{Run: &next}
 }
 
@@ -136,7 +136,7 @@ func (a *applier) applyUpdateStatus(u statusEntry) result {
 	next.Status = u.Status
 	stored := a.putRun(&next)
 	a.recordNotifications(cur, &next)
-	a.emit(apis.Modified, &next, stored)
+	a.emitModified(cur, &next, stored)
 	return result{Run: &next}
 }
 
@@ -189,7 +189,7 @@ func (a *applier) applyRequestDelete(c *requestDeleteCmd) result {
 	next := *cur
 	now := c.Now
 	next.Metadata.DeletionTimestamp = &now
-	a.emit(apis.Modified, &next, a.putRun(&next))
+	a.emitModified(cur, &next, a.putRun(&next))
 	return result{Run: &next}
 }
 

@@ -40,6 +40,18 @@ func (a *applier) emitSchedule(t apis.EventType, s *apis.Schedule) {
 	*a.schedEvents = append(*a.schedEvents, scheduleEvent{index: a.index, typ: t, schedule: s})
 }
 
+// emitScheduleModified records a change of prev into next for watches,
+// with prev when the change replaced its labels (what selectors see of a
+// Schedule besides its name): a watch with a selector tells a Schedule
+// that starts or stops matching as ADDED or DELETED.
+func (a *applier) emitScheduleModified(prev, next *apis.Schedule) {
+	ev := scheduleEvent{index: a.index, typ: apis.Modified, schedule: next}
+	if !maps.Equal(prev.Metadata.Labels, next.Metadata.Labels) {
+		ev.prior = prev
+	}
+	*a.schedEvents = append(*a.schedEvents, ev)
+}
+
 // checkScheduleRef enforces a UID and a resourceVersion precondition. A
 // Schedule of the name with another UID is a later incarnation: the one
 // meant is gone (ErrNotFound).
@@ -88,7 +100,7 @@ func (a *applier) applyUpdateSchedule(c *updateScheduleCmd) result {
 		return result{Err: &invalidEntry{err}}
 	}
 	a.putSchedule(&next)
-	a.emitSchedule(apis.Modified, &next)
+	a.emitScheduleModified(cur, &next)
 	return result{Schedule: &next}
 }
 
@@ -162,7 +174,7 @@ func (a *applier) applyFireSchedule(c *fireScheduleCmd, markReplaced bool) resul
 			}
 			next.Metadata.Annotations[apis.AnnotationCancelReason] = apis.ReasonReplaced
 		}
-		a.emit(apis.Modified, &next, a.putRun(&next))
+		a.emitModified(run, &next, a.putRun(&next))
 	}
 	for i := range runs {
 		run := &runs[i]
@@ -181,7 +193,7 @@ func (a *applier) applyFireSchedule(c *fireScheduleCmd, markReplaced bool) resul
 	next.Status.LastScheduleTime = &t
 	next.Status.MissedFirings += c.MissedFirings
 	a.putSchedule(&next)
-	a.emitSchedule(apis.Modified, &next)
+	a.emitScheduleModified(cur, &next)
 	return result{Schedule: &next}
 }
 
@@ -238,7 +250,7 @@ func (a *applier) applyUpdateScheduleStatus(c *updateScheduleStatusCmd) result {
 		return result{Err: &invalidEntry{&apis.InvalidError{Kind: apis.KindSchedule, Name: c.Name, Errors: errs}}}
 	}
 	a.putSchedule(&next)
-	a.emitSchedule(apis.Modified, &next)
+	a.emitScheduleModified(cur, &next)
 	return result{Schedule: &next}
 }
 
@@ -301,7 +313,7 @@ func (a *applier) applyReleaseRuns(c *releaseRunsCmd) result {
 		if len(refs) == 0 {
 			next.Metadata.OwnerReferences = nil
 		}
-		a.emit(apis.Modified, &next, a.putRun(&next))
+		a.emitModified(run, &next, a.putRun(&next))
 	}
 	return result{}
 }

@@ -72,6 +72,9 @@ type sharedRun struct {
 	json []byte                    // set at creation or by once
 	full atomic.Pointer[apis.Run]  // until settled
 	sel  atomic.Pointer[runFields] // once settled: what selectors look at
+	// prior is what selectors saw before a MODIFIED change that altered
+	// it (watch_select.go); nil for any other change.
+	prior *runPrior
 }
 
 // runFields is what label and field selectors look at in a Run.
@@ -81,9 +84,10 @@ type runFields struct {
 	phase         apis.RunPhase
 }
 
-// newSharedRun shares r; stored is its JSON when the FSM has it (else nil).
-func newSharedRun(r *apis.Run, stored []byte) *sharedRun {
-	s := &sharedRun{json: stored}
+// newSharedRun shares r; stored is its JSON when the FSM has it (else nil),
+// prior what selectors saw before the change when it altered that.
+func newSharedRun(r *apis.Run, stored []byte, prior *runPrior) *sharedRun {
+	s := &sharedRun{json: stored, prior: prior}
 	if stored != nil {
 		s.once.Do(func() {})
 	}
@@ -208,7 +212,7 @@ func (h *hub) dispatch(events []watchEvent, index uint64) {
 		} else {
 			h.n++
 		}
-		h.ring[i] = ringEvent{index: ev.index, typ: ev.typ, obj: newSharedRun(ev.run, ev.json)}
+		h.ring[i] = ringEvent{index: ev.index, typ: ev.typ, obj: newSharedRun(ev.run, ev.json, ev.prior)}
 		h.seq++
 		h.settleLocked()
 	}
@@ -234,6 +238,9 @@ type watchEvent struct {
 	typ   apis.EventType
 	run   *apis.Run
 	json  []byte // the Run as stored, when it is what watches send; or nil
+	// prior is what selectors saw of the Run before a MODIFIED change
+	// that altered it; nil otherwise.
+	prior *runPrior
 }
 
 // FeedOptions select what a Feed streams.
@@ -247,7 +254,9 @@ type FeedOptions struct {
 	List bool
 	// Match selects Runs; nil selects all. It may see no more of a Run
 	// than its name, uid, resourceVersion, labels and status.phase (what
-	// label and field selectors select on).
+	// label and field selectors select on), and must not keep the Run it
+	// is given. A Run that starts to match is sent as ADDED, one that
+	// stops matching as DELETED (watch_select.go).
 	Match func(*apis.Run) bool
 }
 
@@ -325,6 +334,9 @@ type Feed struct {
 	match func(*apis.Run) bool
 	list  *listing // the initial listing while it runs
 	err   error    // sticky once set
+	// before holds a Run as match saw it before a change (made on first
+	// use, reused for every change).
+	before *apis.Run
 }
 
 // Event is one change a Feed delivers.
@@ -422,10 +434,14 @@ func (f *Feed) advance() (Event, bool, error) {
 			if f.list != nil && !f.list.deliver(re) {
 				continue // the listing shows this change, or will
 			}
-			if re.index <= f.from || (f.match != nil && !f.match(re.obj.selectable())) {
+			if re.index <= f.from {
 				continue
 			}
-			return Event{Type: re.typ, ResourceVersion: re.index, obj: re.obj}, true, nil
+			typ, ok := f.selectEvent(re)
+			if !ok {
+				continue
+			}
+			return Event{Type: typ, ResourceVersion: re.index, obj: re.obj}, true, nil
 		}
 		switch l := f.list; {
 		case l == nil:
@@ -446,6 +462,23 @@ func (f *Feed) advance() (Event, bool, error) {
 			return listEnd(last), true, nil
 		}
 	}
+}
+
+// selectEvent returns the type of event the feed sends for re, if any.
+func (f *Feed) selectEvent(re ringEvent) (apis.EventType, bool) {
+	if f.match == nil {
+		return re.typ, true
+	}
+	cur := re.obj.selectable()
+	return selectEvent(re.typ, f.match, cur, func() *apis.Run {
+		if re.obj.prior == nil {
+			return nil
+		}
+		if f.before == nil {
+			f.before = new(apis.Run)
+		}
+		return re.obj.prior.selectedBefore(cur, f.before)
+	})
 }
 
 // nextRing returns the next ring event, if any, and the index of the last

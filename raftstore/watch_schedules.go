@@ -38,6 +38,9 @@ type scheduleEvent struct {
 	index    uint64
 	typ      apis.EventType
 	schedule *apis.Schedule
+	// prior is the Schedule before a MODIFIED change that replaced its
+	// labels; nil otherwise.
+	prior *apis.Schedule
 }
 
 type scheduleRingEvent struct {
@@ -52,6 +55,9 @@ type sharedSchedule struct {
 	s    *apis.Schedule // never modified
 	once sync.Once
 	json []byte
+	// prior is the Schedule before a MODIFIED change that replaced its
+	// labels, for selectors (watch_select.go); nil otherwise.
+	prior *apis.Schedule
 }
 
 func (s *sharedSchedule) encoded() []byte {
@@ -117,7 +123,7 @@ func (h *scheduleHub) dispatch(events []scheduleEvent, index uint64) {
 		} else {
 			h.n++
 		}
-		h.ring[i] = scheduleRingEvent{index: ev.index, typ: ev.typ, obj: &sharedSchedule{s: ev.schedule}}
+		h.ring[i] = scheduleRingEvent{index: ev.index, typ: ev.typ, obj: &sharedSchedule{s: ev.schedule, prior: ev.prior}}
 		h.seq++
 	}
 	h.last = index
@@ -134,7 +140,9 @@ type ScheduleFeedOptions struct {
 	// BOOKMARK (apis.InitialEventsEndAnnotation) at the listing's version,
 	// then the changes after it. It needs ResourceVersion 0.
 	List bool
-	// Match selects Schedules; nil selects all.
+	// Match selects Schedules; nil selects all. A Schedule that starts to
+	// match is sent as ADDED, one that stops matching as DELETED
+	// (watch_select.go).
 	Match func(*apis.Schedule) bool
 }
 
@@ -265,10 +273,14 @@ func (fd *ScheduleFeed) Next() (ScheduleEvent, bool, error) {
 		if !ok {
 			return ScheduleEvent{}, false, nil
 		}
-		if ev.index <= fd.from || (fd.match != nil && !fd.match(ev.obj.s)) {
+		if ev.index <= fd.from {
 			continue
 		}
-		return ScheduleEvent{Type: ev.typ, ResourceVersion: ev.index, Object: ev.obj.encoded()}, true, nil
+		typ, ok := selectEvent(ev.typ, fd.match, ev.obj.s, func() *apis.Schedule { return ev.obj.prior })
+		if !ok {
+			continue
+		}
+		return ScheduleEvent{Type: typ, ResourceVersion: ev.index, Object: ev.obj.encoded()}, true, nil
 	}
 }
 

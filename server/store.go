@@ -137,7 +137,10 @@ type WatchOptions struct {
 	// changes after it. Only with ResourceVersion 0.
 	List bool
 	// Match filters Runs; nil matches all. It may see no more of a Run
-	// than its name, uid, resourceVersion, labels and status.phase.
+	// than its name, uid, resourceVersion, labels and status.phase, and
+	// must not keep the Run it is given. A Run that starts to match is
+	// sent as ADDED, one that stops matching as DELETED (in its state
+	// after the change), MODIFIED only when it matches before and after.
 	Match func(*apis.Run) bool
 }
 

@@ -139,6 +139,47 @@ func TestGet_WatchPrintsChanges(t *testing.T) {
 	}
 }
 
+// get -w with a selector shows a Run that starts to match as ADDED, one
+// that stops matching as DELETED, and nothing of a Run that matches
+// neither before nor after its change.
+func TestGet_WatchWithSelectorShowsRunsEnterAndLeave(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	e.seed(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan result, 1)
+	go func() {
+		done <- e.runContext(ctx, "", out, "get", "runs", "-w", "-l", "team=data", "--output-watch-events")
+	}()
+	out.waitFor(t, "listing", func(s string) bool { return strings.Count(s, "\n") == 3 })
+
+	relabel := func(name string, labels map[string]string) {
+		r, err := e.srv.Store.GetRun(ctx, name)
+		require.NoError(t, err)
+		r.Metadata.Labels = labels
+		_, err = e.srv.Store.UpdateRun(ctx, r)
+		require.NoError(t, err)
+	}
+	relabel("waiting", map[string]string{"team": "data"})           // enters
+	relabel("hello", map[string]string{"team": "ml"})               // leaves
+	relabel("report", map[string]string{"team": "infra"})           // neither
+	relabel("waiting", map[string]string{"team": "data", "x": "1"}) // stays
+	out.waitFor(t, "the last change", func(s string) bool { return strings.Contains(s, "MODIFIED") })
+	cancel()
+	r := <-done
+	assert.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
+		f := strings.Fields(l)
+		got = append(got, f[0]+" "+f[1])
+	}
+	assert.Equal(t, []string{
+		"ADDED etl-nightly", "ADDED hello",
+		"ADDED waiting", "DELETED hello", "MODIFIED waiting",
+	}, got, r.stdout)
+}
+
 // When the server cuts the watch off (410: its history was replaced, or
 // the client read too slowly), get -w lists again and goes on: it prints
 // what changed meanwhile, once, and nothing it printed already.

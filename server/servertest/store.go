@@ -41,6 +41,9 @@ type Store struct {
 	notifiers map[string]*apis.Notifier
 	events    map[string][]apis.RunEvent
 	history   []change
+	// published is each Run as its last change published it (shared with
+	// the history), for the state before a MODIFIED.
+	published map[string]*apis.Run
 	seq       uint64            // changes ever published; history holds the last len(history)
 	notify    chan struct{}     // closed and replaced by every change
 	watchers  map[*watcher]bool // open watchers → expired
@@ -62,6 +65,8 @@ type Store struct {
 type change struct {
 	rv uint64
 	ev apis.WatchEvent // Object is a *apis.Run owned by the history
+	// prev is the Run before a MODIFIED change (owned by the history).
+	prev *apis.Run
 }
 
 // NewStore returns an empty Store that is the leader of a one-member cluster.
@@ -71,6 +76,7 @@ func NewStore() *Store {
 		HistorySize:     1000,
 		NewUID:          uuid.NewString,
 		runs:            map[string]*apis.Run{},
+		published:       map[string]*apis.Run{},
 		events:          map[string][]apis.RunEvent{},
 		watchers:        map[*watcher]bool{},
 		watchersChanged: make(chan struct{}),
@@ -187,6 +193,15 @@ func (s *Store) notLeader() error {
 // publish records a change and fans it out; caller holds mu.
 func (s *Store) publish(typ apis.EventType, run *apis.Run) {
 	c := change{rv: s.rv, ev: apis.WatchEvent{Type: typ, Object: run.DeepCopy()}}
+	name := run.Metadata.Name
+	if typ == apis.Modified {
+		c.prev = s.published[name]
+	}
+	if typ == apis.Deleted {
+		delete(s.published, name)
+	} else {
+		s.published[name] = c.ev.Object.(*apis.Run)
+	}
 	s.history = append(s.history, c)
 	if over := len(s.history) - s.HistorySize; over > 0 {
 		s.history = slices.Delete(s.history, 0, over)

@@ -121,12 +121,38 @@ func (w *watcher) Next() (server.WatchEvent, bool, error) {
 		c := s.history[w.next-oldest]
 		w.next++
 		r := c.ev.Object.(*apis.Run)
-		if w.match != nil && !w.match(r) {
+		typ, ok := selectEvent(c.ev.Type, w.match, r, c.prev)
+		if !ok {
 			continue
 		}
-		return server.WatchEvent{Type: c.ev.Type, ResourceVersion: c.rv, Object: encode(r)}, true, nil
+		return server.WatchEvent{Type: typ, ResourceVersion: c.rv, Object: encode(r)}, true, nil
 	}
 	return server.WatchEvent{}, false, nil
+}
+
+// selectEvent is the event a watch with selector match sends for a change
+// of typ that made run of prev (nil but for a MODIFIED), as raftstore and
+// the Kubernetes API server decide it: ADDED when the Run starts to
+// match, DELETED (with its state after the change) when it stops,
+// MODIFIED when it matches before and after, nothing when it matches
+// neither.
+func selectEvent(typ apis.EventType, match func(*apis.Run) bool, run, prev *apis.Run) (apis.EventType, bool) {
+	if match == nil {
+		return typ, true
+	}
+	now := match(run)
+	if typ != apis.Modified || prev == nil {
+		return typ, now
+	}
+	switch was := match(prev); {
+	case now && was:
+		return apis.Modified, true
+	case now:
+		return apis.Added, true
+	case was:
+		return apis.Deleted, true
+	}
+	return "", false
 }
 
 // ExpireWatches ends every open watch with apis.ErrGone (a 410 ERROR

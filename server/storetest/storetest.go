@@ -374,6 +374,51 @@ var cases = []testCase{
 		assert.Equal(t, map[string]string{"v": "2"}, gone.Metadata.Labels, "and the last state")
 		assert.Equal(t, apis.KindRun, gone.Kind, "objects carry their kind")
 	}},
+	{"Watch with a selector sees a Run that starts to match as ADDED and one that stops as DELETED", func(t *testing.T, h Harness) {
+		in := func(r *apis.Run) bool { return prefixed("selw-")(r) && r.Metadata.Labels["sel"] == "in" }
+		relabel := func(name string, labels map[string]string) *apis.Run {
+			r := get(t, h, name)
+			r.Metadata.Labels = labels
+			r, err := h.Store.UpdateRun(t.Context(), r)
+			require.NoError(t, err)
+			return r
+		}
+		a := create(t, h, "selw-a") // labels suite=contract: not selected
+		w, err := h.Store.Watch(t.Context(), server.WatchOptions{ResourceVersion: rv(t, a), Match: in})
+		require.NoError(t, err)
+		defer w.Stop()
+		relabel("selw-a", map[string]string{"sel": "in"})                   // enters
+		relabel("selw-a", map[string]string{"sel": "in", "x": "1"})         // stays
+		left := relabel("selw-a", map[string]string{"sel": "out"})          // leaves
+		relabel("selw-a", map[string]string{"sel": "other"})                // matches neither before nor after
+		_, deleted, err := h.Store.RequestDelete(t.Context(), "selw-a", "") // did not match
+		require.NoError(t, err)
+		require.True(t, deleted)
+		z := newRun("selw-z")
+		z.Metadata.Labels = map[string]string{"sel": "in"}
+		_, err = h.Store.CreateRun(t.Context(), z)
+		require.NoError(t, err)
+
+		for _, want := range []struct {
+			typ    apis.EventType
+			name   string
+			labels map[string]string
+		}{
+			{apis.Added, "selw-a", map[string]string{"sel": "in"}},
+			{apis.Modified, "selw-a", map[string]string{"sel": "in", "x": "1"}},
+			{apis.Deleted, "selw-a", map[string]string{"sel": "out"}},
+			{apis.Added, "selw-z", map[string]string{"sel": "in"}},
+		} {
+			ev, run := next(t, w)
+			assert.Equal(t, want.typ, ev.Type, "%s", want.name)
+			assert.Equal(t, want.name, run.Metadata.Name)
+			assert.Equal(t, want.labels, run.Metadata.Labels)
+			if want.typ == apis.Deleted {
+				assert.Equal(t, left.Metadata.ResourceVersion, run.Metadata.ResourceVersion, "DELETED carries the change's version")
+				assert.Equal(t, rv(t, left), ev.ResourceVersion)
+			}
+		}
+	}},
 	{"Watch with List starts with the matching Runs, then a bookmark, then the changes", func(t *testing.T, h Harness) {
 		create(t, h, "listw-b")
 		create(t, h, "listw-a")
