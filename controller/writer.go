@@ -266,11 +266,11 @@ func holdable(r writeReq) bool {
 	return r.update != nil && r.acked && r.group == nil && earlyAck(r.update.GetState())
 }
 
-// holdStarting takes the holdable requests of reqs into held (until
-// until) and puts the held update of a Run back in front of that Run's
+// holdStarting takes the holdable requests of reqs, arrived at at, into
+// held (for startingHold) and puts the held update of a Run back in front of that Run's
 // next request, so that each Run's writes keep their order. It returns
 // the requests to write and what is held now, both in arrival order.
-func holdStarting(reqs []writeReq, held []heldUpdate, until time.Time) (out []writeReq, stillHeld []heldUpdate) {
+func holdStarting(reqs []writeReq, held []heldUpdate, at time.Time) (out []writeReq, stillHeld []heldUpdate) {
 	if len(reqs) == 0 {
 		return nil, held
 	}
@@ -289,7 +289,7 @@ func holdStarting(reqs []writeReq, held []heldUpdate, until time.Time) (out []wr
 			delete(names, n)
 		}
 		if holdable(r) {
-			held = append(held, heldUpdate{req: r, until: until, since: until.Add(-startingHold)})
+			held = append(held, heldUpdate{req: r, until: at.Add(startingHold), since: at})
 			names[r.name] = true
 			continue
 		}
@@ -417,7 +417,7 @@ func (w *statusWriter) run(ctx context.Context) {
 		at := w.clock.Now()
 		var due []writeReq
 		due, held = releaseDue(held, at)
-		fresh, held = holdStarting(fresh, held, at.Add(startingHold))
+		fresh, held = holdStarting(fresh, held, at)
 		fresh = append(due, fresh...)
 		var now []writeReq
 		now, carried = splitBatch(append(carried, fresh...), inflight, cfg.StatusBatchSize)

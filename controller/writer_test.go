@@ -367,7 +367,7 @@ func TestHoldStarting(t *testing.T) {
 			for _, r := range tc.held {
 				held = append(held, heldUpdate{req: r, until: t0})
 			}
-			out, held := holdStarting(tc.reqs, held, t0.Add(startingHold))
+			out, held := holdStarting(tc.reqs, held, t0)
 			assert.Equal(t, tc.out, show(out))
 			var h []writeReq
 			for _, x := range held {
@@ -382,6 +382,32 @@ func TestHoldStarting(t *testing.T) {
 	assert.Equal(t, []string{"a:STARTING"}, show(due))
 	require.Len(t, rest, 1)
 	assert.Equal(t, "b", rest[0].req.name)
+
+	// A hold ends startingHold after the acknowledgement was sent, looks
+	// again at one not sent yet, and ends startingHoldMax after arrival.
+	withAck := func(run string, sentAt time.Time) writeReq {
+		r := starting(run, true)
+		r.ackSent = new(atomic.Int64)
+		if !sentAt.IsZero() {
+			r.ackSent.Store(sentAt.UnixNano())
+		}
+		return r
+	}
+	now := t0.Add(startingHold)
+	held = []heldUpdate{
+		{req: withAck("unsent", time.Time{}), since: t0, until: now},
+		{req: withAck("sent-late", now.Add(-time.Millisecond)), since: t0, until: now},
+		{req: withAck("sent-early", t0), since: t0, until: now},
+		{req: withAck("unsent-too-long", time.Time{}), since: now.Add(-startingHoldMax), until: now},
+	}
+	due, rest = releaseDue(held, now)
+	assert.Equal(t, []string{"sent-early:STARTING", "unsent-too-long:STARTING"}, show(due))
+	require.Len(t, rest, 2)
+	assert.Equal(t, "unsent", rest[0].req.name)
+	assert.Equal(t, now.Add(startingHold), rest[0].until)
+	assert.Equal(t, "sent-late", rest[1].req.name)
+	assert.WithinDuration(t, now.Add(startingHold-time.Millisecond), rest[1].until, 0)
+	assert.WithinDuration(t, now.Add(startingHold-time.Millisecond), nextHoldEnd(rest), 0)
 }
 
 // testWriterDeps is a status writer's dependencies for a test over store:
