@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -164,20 +165,22 @@ func TestStatusWriter_IdleWriteCommitsWithoutWaiting(t *testing.T) {
 // burst they always were, and the old bound on the shared queue let no
 // TASK_STARTING through early); past the lane's bound, after its write.
 func TestTerm_TryAckWhileTheEarlyLaneHasRoom(t *testing.T) {
-	tm := &term{acks: make(chan mesos.TaskStatus, 4096), earlyAcks: make(chan mesos.TaskStatus, earlyAckQueue)}
+	tm := &term{clock: clock.Real{}, acks: make(chan mesos.TaskStatus, 4096), earlyAcks: make(chan earlyAckReq, earlyAckQueue)}
 	st := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: mesos.TASK_STARTING.Enum(), UUID: []byte("u")}
 	for range 1000 {
 		tm.acks <- st // committed updates' acknowledgements waiting
 	}
 	for range earlyAckQueue - 1 {
-		require.True(t, tm.tryAck(st))
+		require.True(t, tm.tryAck(st, nil))
 	}
-	assert.True(t, tm.tryAck(st), "room below the bound")
-	assert.False(t, tm.tryAck(st), "the bound reached: acknowledged after the write")
+	assert.True(t, tm.tryAck(st, nil), "room below the bound")
+	assert.False(t, tm.tryAck(st, nil), "the bound reached: acknowledged after the write")
 	<-tm.earlyAcks
-	assert.True(t, tm.tryAck(st))
+	assert.True(t, tm.tryAck(st, nil))
 	noUUID := mesos.TaskStatus{TaskID: mesos.TaskID{Value: "t"}, State: mesos.TASK_STARTING.Enum()}
-	assert.True(t, tm.tryAck(noUUID), "nothing to acknowledge")
+	sent := new(atomic.Int64)
+	assert.True(t, tm.tryAck(noUUID, sent), "nothing to acknowledge")
+	assert.NotZero(t, sent.Load(), "nothing to wait for")
 	assert.Len(t, tm.earlyAcks, earlyAckQueue)
 	assert.Len(t, tm.acks, 1000)
 }
@@ -189,20 +192,23 @@ func TestTerm_AckerSendsEarlyAcknowledgementsFirst(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		sched := newFakeScheduler(&actionLog{})
-		tm := &term{sched: sched, log: slog.New(slog.DiscardHandler), acks: make(chan mesos.TaskStatus, 16), earlyAcks: make(chan mesos.TaskStatus, 16)}
+		tm := &term{sched: sched, clock: clock.Real{}, log: slog.New(slog.DiscardHandler), acks: make(chan mesos.TaskStatus, 16), earlyAcks: make(chan earlyAckReq, 16)}
 		st := func(task string, s mesos.TaskState) mesos.TaskStatus {
 			return mesos.TaskStatus{TaskID: mesos.TaskID{Value: task}, State: s.Enum(), UUID: []byte("u")}
 		}
 		tm.ack(ctx, st("a", mesos.TASK_RUNNING))
 		tm.ack(ctx, st("b", mesos.TASK_FINISHED))
-		require.True(t, tm.tryAck(st("c", mesos.TASK_STARTING)))
-		require.True(t, tm.tryAck(st("d", mesos.TASK_STARTING)))
+		cSent, dSent := new(atomic.Int64), new(atomic.Int64)
+		require.True(t, tm.tryAck(st("c", mesos.TASK_STARTING), cSent))
+		require.True(t, tm.tryAck(st("d", mesos.TASK_STARTING), dSent))
 		done := make(chan struct{})
 		go func() { tm.acker(ctx); close(done) }()
 		synctest.Wait()
 		sched.mu.Lock()
 		assert.Equal(t, []string{"c TASK_STARTING", "d TASK_STARTING", "a TASK_RUNNING", "b TASK_FINISHED"}, sched.acked)
 		sched.mu.Unlock()
+		assert.Equal(t, time.Now().UnixNano(), cSent.Load(), "the writer learns when they were sent")
+		assert.Equal(t, time.Now().UnixNano(), dSent.Load())
 		cancel()
 		<-done
 	})
@@ -221,6 +227,7 @@ func TestStatusWriter_StartingWaitsForItsTasksNextUpdate(t *testing.T) {
 	}
 	tests := map[string]struct {
 		earlyAck     bool
+		ackSentAfter time.Duration // when the early acknowledgement goes out; <0: never
 		runningAfter time.Duration // 0: no TASK_RUNNING
 		// wantBatches are the Mesos states written, one string per
 		// UpdateStatuses call, and at what (fake) time after TASK_STARTING.
@@ -233,6 +240,12 @@ func TestStatusWriter_StartingWaitsForItsTasksNextUpdate(t *testing.T) {
 			wantBatches: []string{"TASK_STARTING"}, wantAt: []time.Duration{startingHold}},
 		"running after the hold: two writes": {earlyAck: true, runningAfter: startingHold + time.Second,
 			wantBatches: []string{"TASK_STARTING", "TASK_RUNNING"}, wantAt: []time.Duration{startingHold, startingHold + time.Second}},
+		"acknowledgement sent late: held from its sending": {earlyAck: true, ackSentAfter: 3 * startingHold, runningAfter: 3*startingHold + 20*time.Millisecond,
+			wantBatches: []string{"TASK_RUNNING"}, wantAt: []time.Duration{3*startingHold + 20*time.Millisecond}},
+		"acknowledgement sent late, then alone": {earlyAck: true, ackSentAfter: 3*startingHold + time.Millisecond,
+			wantBatches: []string{"TASK_STARTING"}, wantAt: []time.Duration{4*startingHold + time.Millisecond}},
+		"acknowledgement never sent: written after startingHoldMax": {earlyAck: true, ackSentAfter: -1,
+			wantBatches: []string{"TASK_STARTING"}, wantAt: []time.Duration{startingHoldMax}},
 		"acknowledged after its write: at once": {earlyAck: false, runningAfter: 5 * time.Millisecond,
 			wantBatches: []string{"TASK_STARTING", "TASK_RUNNING"}, wantAt: []time.Duration{0, 5 * time.Millisecond}},
 	}
@@ -268,7 +281,16 @@ func TestStatusWriter_StartingWaitsForItsTasksNextUpdate(t *testing.T) {
 					return transition{status: s}
 				}
 				deps.ack = func(_ context.Context, st mesos.TaskStatus) { acked = append(acked, st.GetState().String()) }
-				deps.tryAck = func(mesos.TaskStatus) bool { return tc.earlyAck }
+				deps.tryAck = func(_ mesos.TaskStatus, sent *atomic.Int64) bool {
+					switch {
+					case !tc.earlyAck || tc.ackSentAfter < 0:
+					case tc.ackSentAfter == 0:
+						sent.Store(time.Now().UnixNano())
+					default:
+						go func() { time.Sleep(tc.ackSentAfter); sent.Store(time.Now().UnixNano()) }()
+					}
+					return tc.earlyAck
+				}
 				w := newStatusWriter(deps)
 				done := make(chan struct{})
 				go func() { w.run(ctx); close(done) }()
@@ -345,7 +367,7 @@ func TestHoldStarting(t *testing.T) {
 			for _, r := range tc.held {
 				held = append(held, heldUpdate{req: r, until: t0})
 			}
-			out, held := holdStarting(tc.reqs, held, t0.Add(startingHold))
+			out, held := holdStarting(tc.reqs, held, t0)
 			assert.Equal(t, tc.out, show(out))
 			var h []writeReq
 			for _, x := range held {
@@ -360,6 +382,32 @@ func TestHoldStarting(t *testing.T) {
 	assert.Equal(t, []string{"a:STARTING"}, show(due))
 	require.Len(t, rest, 1)
 	assert.Equal(t, "b", rest[0].req.name)
+
+	// A hold ends startingHold after the acknowledgement was sent, looks
+	// again at one not sent yet, and ends startingHoldMax after arrival.
+	withAck := func(run string, sentAt time.Time) writeReq {
+		r := starting(run, true)
+		r.ackSent = new(atomic.Int64)
+		if !sentAt.IsZero() {
+			r.ackSent.Store(sentAt.UnixNano())
+		}
+		return r
+	}
+	now := t0.Add(startingHold)
+	held = []heldUpdate{
+		{req: withAck("unsent", time.Time{}), since: t0, until: now},
+		{req: withAck("sent-late", now.Add(-time.Millisecond)), since: t0, until: now},
+		{req: withAck("sent-early", t0), since: t0, until: now},
+		{req: withAck("unsent-too-long", time.Time{}), since: now.Add(-startingHoldMax), until: now},
+	}
+	due, rest = releaseDue(held, now)
+	assert.Equal(t, []string{"sent-early:STARTING", "unsent-too-long:STARTING"}, show(due))
+	require.Len(t, rest, 2)
+	assert.Equal(t, "unsent", rest[0].req.name)
+	assert.Equal(t, now.Add(startingHold), rest[0].until)
+	assert.Equal(t, "sent-late", rest[1].req.name)
+	assert.WithinDuration(t, now.Add(startingHold-time.Millisecond), rest[1].until, 0)
+	assert.WithinDuration(t, now.Add(startingHold-time.Millisecond), nextHoldEnd(rest), 0)
 }
 
 // testWriterDeps is a status writer's dependencies for a test over store:

@@ -93,7 +93,7 @@ func newHTTPCaller(cfg Config, logger *slog.Logger) (*httpCaller, error) {
 		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   cfg.Timeout,
 		ResponseHeaderTimeout: cfg.Timeout,
-		MaxIdleConnsPerHost:   2 * ackParallelism,
+		MaxIdleConnsPerHost:   MaxIdleConnsPerMaster,
 		IdleConnTimeout:       90 * time.Second,
 	}
 	return &httpCaller{

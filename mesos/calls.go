@@ -159,6 +159,12 @@ func (s *Scheduler) Acknowledge(ctx context.Context, status mesosproto.TaskStatu
 // flood the master.
 const ackParallelism = 8
 
+// MaxIdleConnsPerMaster is how many idle connections to the master the
+// client keeps for calls: at least as many as a consumer has calls in
+// flight (the controller's 32 acknowledgers, its ACCEPTs and KILLs), or
+// every call past it dials a new connection and closes it again.
+const MaxIdleConnsPerMaster = 64
+
 // AcknowledgeAll acknowledges a batch of statuses (those without UUID are
 // skipped), several requests at a time: the controller commits a batch of
 // statuses in one store write, then acknowledges them all. It returns the
