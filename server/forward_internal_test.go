@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,4 +74,37 @@ func TestForwardProxy_FlushesStreamsOnly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadAll: a body is read whole whatever length was announced; an
+// announced length sizes the buffer (up to maxPresizedBody), so a body of
+// the announced size takes one allocation.
+func TestReadAll(t *testing.T) {
+	body := strings.Repeat("x", 1200)
+	for name, tc := range map[string]struct {
+		body      string
+		announced int64
+	}{
+		"as announced":            {body: body, announced: 1200},
+		"unknown length":          {body: body, announced: -1},
+		"announced too little":    {body: body, announced: 10},
+		"announced far too much":  {body: body, announced: 1 << 40},
+		"empty":                   {body: "", announced: 0},
+		"beyond the presized cap": {body: strings.Repeat("y", maxPresizedBody+100), announced: maxPresizedBody + 100},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := readAll(iotest.OneByteReader(strings.NewReader(tc.body)), tc.announced)
+			require.NoError(t, err)
+			assert.Equal(t, tc.body, string(got))
+			got, err = readAll(strings.NewReader(tc.body), tc.announced)
+			require.NoError(t, err)
+			assert.Equal(t, tc.body, string(got))
+		})
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := readAll(strings.NewReader(body), int64(len(body))); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Equal(t, 2.0, allocs, "the buffer and the strings.Reader's copy")
 }
