@@ -65,22 +65,43 @@ func ValidateRun(r *Run) ErrorList {
 			errs = append(errs, fieldErr(ts.path, "must be between 0000-01-01 and 9999-12-31 UTC"))
 		}
 	}
-	errs = append(errs, validateStrings("metadata", reflect.ValueOf(r.Metadata))...)
-	errs = append(errs, validateStrings("status", reflect.ValueOf(r.Status))...)
+	errs = append(errs, validateStrings("metadata", reflect.ValueOf(&r.Metadata).Elem())...)
+	errs = append(errs, validateStrings("status", reflect.ValueOf(&r.Status).Elem())...)
 	return errs
 }
+
+// specPaths are the field paths ValidateRunSpec passes down whether or not
+// they name a problem: built once for "spec", the path of every Run's spec,
+// rather than for every Run validated.
+type specPaths struct {
+	env, cpus, mem, disk, uris, constraints, args, activeDeadlineSeconds, dependsOn string
+}
+
+func newSpecPaths(path string) *specPaths {
+	return &specPaths{
+		env: path + ".env", cpus: path + ".cpus", mem: path + ".mem", disk: path + ".disk",
+		uris: path + ".uris", constraints: path + ".constraints", args: path + ".args",
+		activeDeadlineSeconds: path + ".activeDeadlineSeconds", dependsOn: path + ".dependsOn",
+	}
+}
+
+var runSpecPaths = newSpecPaths("spec")
 
 // ValidateRunSpec validates a spec found at path (normally "spec").
 func ValidateRunSpec(s *RunSpec, path string) ErrorList {
 	var errs ErrorList
+	ps := runSpecPaths
+	if path != "spec" {
+		ps = newSpecPaths(path)
+	}
 	errs = append(errs, validateCommand(s, path)...)
-	errs = append(errs, validateEnv(path+".env", s.Env)...)
+	errs = append(errs, validateEnv(ps.env, s.Env)...)
 	if s.User != "" && !posixUserRe.MatchString(s.User) {
 		errs = append(errs, fieldErr(path+".user", "invalid value %q: must be a POSIX user name: at most 32 letters, digits, '.', '_' or '-', not starting with '-', '.' or a digit", s.User))
 	}
-	errs = append(errs, validateQuantity(path+".cpus", s.Cpus, true, MaxCpus, "")...)
-	errs = append(errs, validateQuantity(path+".mem", s.Mem, true, MaxMem, " (16 TiB in MiB)")...)
-	errs = append(errs, validateQuantity(path+".disk", s.Disk, false, MaxDisk, " (1 PiB in MiB)")...)
+	errs = append(errs, validateQuantity(ps.cpus, s.Cpus, true, MaxCpus, "")...)
+	errs = append(errs, validateQuantity(ps.mem, s.Mem, true, MaxMem, " (16 TiB in MiB)")...)
+	errs = append(errs, validateQuantity(ps.disk, s.Disk, false, MaxDisk, " (1 PiB in MiB)")...)
 	if s.Gpus < 0 {
 		errs = append(errs, fieldErr(path+".gpus", "must be greater than or equal to 0"))
 	} else if s.Gpus > MaxGpus {
@@ -89,12 +110,12 @@ func ValidateRunSpec(s *RunSpec, path string) ErrorList {
 	if s.Container != nil {
 		errs = append(errs, validateContainer(path+".container", s.Container)...)
 	}
-	uris := itemErrors{path: path + ".uris"}
+	uris := itemErrors{path: ps.uris}
 	for i, u := range s.URIs {
 		uris.add(validateURI(path+".uris["+strconv.Itoa(i)+"].value", u.Value)...)
 	}
 	errs = append(errs, uris.list()...)
-	constraints := itemErrors{path: path + ".constraints"}
+	constraints := itemErrors{path: ps.constraints}
 	for i, c := range s.Constraints {
 		constraints.add(validateConstraint(path+".constraints["+strconv.Itoa(i)+"]", c)...)
 	}
@@ -102,15 +123,15 @@ func ValidateRunSpec(s *RunSpec, path string) ErrorList {
 	if strings.IndexByte(s.Command, 0) >= 0 {
 		errs = append(errs, fieldErr(path+".command", "must not contain a NUL byte"))
 	}
-	args := itemErrors{path: path + ".args"}
+	args := itemErrors{path: ps.args}
 	for i, a := range s.Args {
 		if strings.IndexByte(a, 0) >= 0 {
 			args.add(fieldErr(path+".args["+strconv.Itoa(i)+"]", "must not contain a NUL byte"))
 		}
 	}
 	errs = append(errs, args.list()...)
-	errs = append(errs, validateStrings(path, reflect.ValueOf(*s))...)
-	errs = append(errs, validateSeconds(path+".activeDeadlineSeconds", s.ActiveDeadlineSeconds)...)
+	errs = append(errs, validateStrings(path, reflect.ValueOf(s).Elem())...)
+	errs = append(errs, validateSeconds(ps.activeDeadlineSeconds, s.ActiveDeadlineSeconds)...)
 	if s.BackoffLimit < 0 {
 		errs = append(errs, fieldErr(path+".backoffLimit", "must be greater than or equal to 0"))
 	} else if s.BackoffLimit > MaxBackoffLimit {
@@ -119,7 +140,7 @@ func ValidateRunSpec(s *RunSpec, path string) ErrorList {
 	if s.TTLSecondsAfterFinished != nil {
 		errs = append(errs, validateSeconds(path+".ttlSecondsAfterFinished", *s.TTLSecondsAfterFinished)...)
 	}
-	errs = append(errs, validateDependsOn(path+".dependsOn", s.DependsOn)...)
+	errs = append(errs, validateDependsOn(ps.dependsOn, s.DependsOn)...)
 	return errs
 }
 

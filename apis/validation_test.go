@@ -3,6 +3,7 @@ package apis
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -186,4 +187,85 @@ func TestValidateRun_ItemProblemsAreCapped(t *testing.T) {
 	assert.Equal(t, "metadata.labels: and 30 more problems in its items", got[maxItemErrors])
 	assert.Equal(t, "spec.constraints[0]: must be [field, OPERATOR] or [field, OPERATOR, value], got 0 elements", got[maxItemErrors+1])
 	assert.Equal(t, fmt.Sprintf("spec.constraints: and %d more problems in its items", n-maxItemErrors), got[len(got)-1])
+}
+
+// benchRun is the ~1 KiB Run of scripts/bench-api.sh, defaulted as the API
+// server stores it.
+func benchRun() *Run {
+	now := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	r := &Run{
+		TypeMeta: TypeMeta{APIVersion: APIVersion, Kind: KindRun},
+		Metadata: ObjectMeta{
+			Name: "bench-m1-1", UID: "5f1c9a4e-6d0b-4a43-9d58-0c6c6f3b2a11", CreationTimestamp: &now,
+			Labels: map[string]string{"bench": "bench"}, Annotations: map[string]string{"pad": strings.Repeat("x", 900)},
+		},
+		Spec:   RunSpec{Command: "true", Cpus: 0.01, Mem: 1},
+		Status: RunStatus{Phase: PhasePending, Message: "waiting for an offer", LastTransitionTime: &now},
+	}
+	SetDefaults(r)
+	return r
+}
+
+// BenchmarkValidateRun validates the Run of a PUT, as the API server and
+// every replica's FSM do for each write.
+func BenchmarkValidateRun(b *testing.B) {
+	r := benchRun()
+	b.ReportAllocs()
+	for b.Loop() {
+		if errs := ValidateRun(r); len(errs) > 0 {
+			b.Fatal(errs)
+		}
+	}
+}
+
+// TestValidateStrings_FastPathAgrees: the walk that skips building paths
+// when every string is valid UTF-8 finds a problem exactly where the walk
+// that names them does, wherever the bad string sits.
+func TestValidateStrings_FastPathAgrees(t *testing.T) {
+	const bad = "x\xff"
+	tests := map[string]func(r *Run){
+		"all valid":   func(r *Run) {},
+		"label value": func(r *Run) { r.Metadata.Labels["a"] = bad },
+		"label key":   func(r *Run) { r.Metadata.Labels[bad] = "a" },
+		"annotation":  func(r *Run) { r.Metadata.Annotations["pad"] = bad },
+		"env value":   func(r *Run) { r.Spec.Env = map[string]string{"A": bad} },
+		"arg":         func(r *Run) { r.Spec.Args = []string{"a", bad} },
+		"constraint":  func(r *Run) { r.Spec.Constraints = [][]string{{"host", "LIKE", bad}} },
+		"uri":         func(r *Run) { r.Spec.URIs = []URI{{Value: bad}} },
+		"docker parameter": func(r *Run) {
+			r.Spec.Container = &Container{Docker: &DockerInfo{Parameters: []Parameter{{Key: "k", Value: bad}}}}
+		},
+		"volume":         func(r *Run) { r.Spec.Container = &Container{Volumes: []Volume{{HostPath: bad}}} },
+		"status message": func(r *Run) { r.Status.Message = bad },
+		"generateName":   func(r *Run) { r.Metadata.GenerateName = bad },
+		"only in a location": func(r *Run) {
+			ts := r.Metadata.CreationTimestamp.In(time.FixedZone(bad, 3600))
+			r.Metadata.CreationTimestamp = &ts
+		},
+	}
+	for name, edit := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := benchRun()
+			edit(r)
+			for path, v := range map[string]any{"metadata": r.Metadata, "spec": r.Spec, "status": r.Status} {
+				slow := stringErrors(path, reflect.ValueOf(v))
+				assert.Equal(t, slow, validateStrings(path, reflect.ValueOf(v)), path)
+				assert.Equal(t, len(slow) == 0, stringsValid(reflect.ValueOf(v)), path)
+			}
+		})
+	}
+}
+
+// TestValidateRun_ValidRunAllocatesLittle: validating a valid Run (every
+// write does it on the API server and on each replica) builds no field
+// paths for the strings it checks nor for the spec fields it passes; it
+// used to allocate 63 times.
+func TestValidateRun_ValidRunAllocatesLittle(t *testing.T) {
+	r := benchRun()
+	allocs := testing.AllocsPerRun(100, func() {
+		if errs := ValidateRun(r); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+	})
+	assert.LessOrEqual(t, allocs, 8.0)
 }

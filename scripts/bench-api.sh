@@ -20,6 +20,12 @@
 #   BASE_BIN=/path/to/bin scripts/bench-api.sh   # prebuilt sprint + mesos-sim as "before"
 #   WRITERS="16 64" DURATION=20s PROFILE=64 scripts/bench-api.sh
 #
+# Each sprint line also gives the CPU time per write of the three nodes
+# and of the leader (user+system from /proc over the point, warm-up
+# included) and the Go heap allocations per write of the three nodes
+# (their /metrics): the allocations do not depend on the machine's load,
+# CPU time much less than the rates do.
+#
 # AGENTS=N gives mesos-sim N simulated agents, so that the Runs launch and
 # finish at once (a profile of the whole pipeline rather than of the write
 # path; not what docs/benchmarks.md compares); BATCH=B applies RunLists of
@@ -52,6 +58,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bench-api.XXXXXX")
 out=${OUT:-$work/out}
 mkdir -p "$out"
 pids=()
+node_pids=() # the sprint nodes' pids, by node number (1-3)
 stop_all() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -65,7 +72,8 @@ cleanup() {
 trap cleanup EXIT
 
 # Every build gets a pprof listener on $SPRINT_BENCH_PPROF, added with
-# go build -overlay so that any revision can be profiled without changes.
+# go build -overlay so that any revision can be profiled without changes;
+# the nodes of the profiled point alone set it.
 cp "$root/scripts/benchpprof.go.in" "$work/benchpprof.go"
 build() { # build SRC_DIR OUT_DIR
   local src=$1 dst=$2
@@ -113,8 +121,8 @@ start_etcd() {
   for i in 1 2 3; do wait_http "http://127.0.0.1:2379$i/health"; done
 }
 
-start_sprint() { # start_sprint BIN_DIR
-  local bin=$1 peers=""
+start_sprint() { # start_sprint BIN_DIR PROFILED (1: with the pprof listener and raft's timings)
+  local bin=$1 profiled=${2:-0} peers=""
   rm -rf "$work/sprint"
   mkdir -p "$work/sprint"
   "$bin/mesos-sim" --listen 127.0.0.1:25050 --agents "$AGENTS" --executor simulated \
@@ -123,12 +131,33 @@ start_sprint() { # start_sprint BIN_DIR
   pids+=($!)
   for i in 1 2 3; do peers+="${peers:+,}n$i=127.0.0.1:2${i}191=http://127.0.0.1:2${i}190"; done
   for i in 1 2 3; do
-    SPRINT_BENCH_PPROF=127.0.0.1:2${i}192 "$bin/sprint" --node-id "n$i" --data-dir "$work/sprint/n$i" \
+    # Only a profiled point gets the listener: it also keeps raft's
+    # timings in memory (go-metrics), which costs CPU on every entry.
+    SPRINT_BENCH_PPROF=$([[ $profiled == 1 ]] && echo "127.0.0.1:2${i}192") "$bin/sprint" --node-id "n$i" --data-dir "$work/sprint/n$i" \
       --listen "127.0.0.1:2${i}190" --raft-addr "127.0.0.1:2${i}191" --peers "$peers" \
       --mesos-master http://127.0.0.1:25050 --log-level warn >"$work/sprint/n$i.log" 2>&1 &
     pids+=($!)
+    node_pids[i]=$!
   done
   for i in 1 2 3; do wait_http "http://127.0.0.1:2${i}190/readyz"; done
+}
+
+# cpu_ticks PID...: user+system clock ticks the processes used so far.
+cpu_ticks() {
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+
+# heap_allocs: objects and bytes the three nodes' Go heaps allocated so far
+# (go_memstats_mallocs_total, go_memstats_alloc_bytes_total).
+heap_allocs() {
+  local i o=0 b=0 m
+  for i in 1 2 3; do
+    m=$(curl -fs "http://127.0.0.1:2${i}190/metrics" | awk '$1 == "go_memstats_mallocs_total" {o = $2} $1 == "go_memstats_alloc_bytes_total" {b = $2} END {printf "%d %d", o, b}')
+    o=$((o + ${m% *})) b=$((b + ${m#* }))
+  done
+  echo "$o $b"
 }
 
 # leader_index prints 1, 2 or 3: the node the cluster agrees leads.
@@ -153,6 +182,10 @@ profile() {
   since=$(date +%s)
   curl -fs -o "$out/$tag-w$w-leader.pprof" "http://127.0.0.1:2${l}192/debug/pprof/profile?seconds=5" &
   curl -fs -o "$out/$tag-w$w-follower.pprof" "http://127.0.0.1:2${f}192/debug/pprof/profile?seconds=5" &
+  if [[ -n ${ALLOCS:-} ]]; then
+    curl -fs -o "$out/$tag-w$w-leader.allocs" "http://127.0.0.1:2${l}192/debug/pprof/allocs?seconds=5" &
+    curl -fs -o "$out/$tag-w$w-follower.allocs" "http://127.0.0.1:2${f}192/debug/pprof/allocs?seconds=5" &
+  fi
   wait
   sleep 1
   curl -fs -o "$out/$tag-w$w-leader.stages" "http://127.0.0.1:2${l}192/debug/raft-stages?since=$since" || true
@@ -176,12 +209,25 @@ for w in $WRITERS; do
   fi
   for s in "${systems[@]}"; do
     tag=${s%%=*} bin=${s#*=}
-    start_sprint "$bin"
+    start_sprint "$bin" "$([[ $PROFILE == "$w" ]] && echo 1 || echo 0)"
     if [[ $PROFILE == "$w" ]]; then profile "$tag" "$w" & prof=$!; fi
+    lead=$(leader_index)
+    a0=$(heap_allocs) t0=$(cpu_ticks "${node_pids[@]}") l0=$(cpu_ticks "${node_pids[lead]}")
     r=$("$work/apibench" -endpoints "$endpoints_sprint" -writers "$w" -duration "$DURATION" -warmup 1s -batch "$BATCH" -prefix "$tag$w")
+    t1=$(cpu_ticks "${node_pids[@]}") l1=$(cpu_ticks "${node_pids[lead]}") a1=$(heap_allocs)
     if [[ $PROFILE == "$w" ]]; then wait "$prof" || true; fi
     stop_all
-    echo "$r ratio=$(awk -v a="$(ops "$r")" -v b="$(ops "$e")" 'BEGIN{if (b > 0) printf "%.2f", a/b; else printf "-"}') [$tag] (load $(cut -d' ' -f1 /proc/loadavg))"
+    # CPU per write: the three nodes' (and the leader's) user+system time
+    # over the point, warm-up included, divided by the writes measured
+    # (without the warm-up's): a slight overestimate, the same for every build.
+    n=$(sed -n 's/.* n=\([0-9]*\).*/\1/p' <<<"$r")
+    # Heap allocations per write, the three nodes together (GC's work
+    # follows them), measured the same way; unlike CPU time they do not
+    # depend on the machine's load.
+    cpu=$(awk -v t=$((t1 - t0)) -v l=$((l1 - l0)) -v n="${n:-0}" -v hz="$(getconf CLK_TCK)" \
+      -v o=$((${a1% *} - ${a0% *})) -v b=$((${a1#* } - ${a0#* })) \
+      'BEGIN{if (n > 0) printf "cpu-ms/write=%.3f leader=%.3f allocs/write=%.0f KiB/write=%.1f", t*1000/hz/n, l*1000/hz/n, o/n, b/1024/n; else printf "cpu-ms/write=-"}')
+    echo "$r ratio=$(awk -v a="$(ops "$r")" -v b="$(ops "$e")" 'BEGIN{if (b > 0) printf "%.2f", a/b; else printf "-"}') $cpu [$tag] (load $(cut -d' ' -f1 /proc/loadavg))"
   done
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

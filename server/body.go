@@ -31,7 +31,7 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	var b []byte
 	if req.Body != nil && req.Body != http.NoBody {
 		var err error
-		b, err = io.ReadAll(io.LimitReader(req.Body, limit+1))
+		b, err = readAll(io.LimitReader(req.Body, limit+1), req.ContentLength)
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
@@ -51,6 +51,35 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	c.Set(bodyKey, b)
 	req.Body = io.NopCloser(bytes.NewReader(b))
 	return b, nil
+}
+
+// maxPresizedBody bounds what readAll allocates on a client's word (its
+// Content-Length) before the bytes arrive: a client that announces a
+// large body and sends it slowly holds only what it sent.
+const maxPresizedBody = 64 << 10
+
+// readAll is io.ReadAll into a buffer sized for the announced length (up
+// to maxPresizedBody), so a write's body of a few KiB is read into one
+// allocation rather than grown from 512 bytes by copies.
+func readAll(r io.Reader, announced int64) ([]byte, error) {
+	size := int64(512)
+	if announced >= 0 {
+		size = min(announced, maxPresizedBody) + 1 // +1: room to see EOF
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // let append pick the next size
+		}
+	}
 }
 
 func tooLarge(limit int64) error {

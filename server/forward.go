@@ -179,8 +179,14 @@ func (s *Server) newForwardProxy() *httputil.ReverseProxy {
 			pr.Out.ContentLength = int64(len(body))
 			pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 		},
-		Transport:     s.cfg.ForwardTransport,
-		FlushInterval: -1, // watch and log streams pass through at once
+		Transport: s.cfg.ForwardTransport,
+		// 0: an answer of known length (a write's Run, a GET) goes out in
+		// one piece when it is complete. An answer of unknown length (a
+		// watch or a followed log) the proxy flushes after every write
+		// anyway, so streams still pass through at once. With -1 every
+		// forwarded write's answer was flushed twice: the headers by a
+		// timer as soon as they came, then the body.
+		FlushInterval: 0,
 		BufferPool:    &proxyBuffers{},
 		ModifyResponse: func(resp *http.Response) error {
 			if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(HeaderNotLeader) != "" {

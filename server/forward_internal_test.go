@@ -1,0 +1,110 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// flushRecorder counts flushes. httptest.ResponseRecorder only says
+// whether there was one; the leader's answer must come back whole either
+// way, and a stream must be flushed as it comes.
+type flushRecorder struct {
+	*httptest.ResponseRecorder
+	flushes int
+}
+
+func (r *flushRecorder) Flush() { r.flushes++; r.ResponseRecorder.Flush() }
+
+// TestForwardProxy_FlushesStreamsOnly: the leader's answer to a forwarded
+// write (known length) is relayed in one piece at its end, not flushed
+// header first and then body; an answer of unknown length (a watch, a
+// followed log) is still flushed as it comes.
+func TestForwardProxy_FlushesStreamsOnly(t *testing.T) {
+	t.Parallel()
+	leader := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("watch") == "true" {
+			for _, ev := range []string{`{"type":"ADDED"}` + "\n", `{"type":"MODIFIED"}` + "\n"} {
+				_, _ = io.WriteString(w, ev)
+				w.(http.Flusher).Flush()
+			}
+			return
+		}
+		w.Header().Set("Content-Length", "11")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"a":"run"}`)
+	}))
+	defer leader.Close()
+	target, err := url.Parse(leader.URL)
+	require.NoError(t, err)
+	s := &Server{cfg: Config{NodeID: "n2", ForwardTransport: NewForwardTransport()}}
+	proxy := s.newForwardProxy()
+
+	tests := map[string]struct {
+		uri, body  string
+		code       int
+		streamed   bool
+		wantLength string
+	}{
+		"a write's answer": {uri: "/api/v1/runs/a", code: http.StatusCreated, body: `{"a":"run"}`, wantLength: "11"},
+		"a watch":          {uri: "/api/v1/runs?watch=true", code: http.StatusOK, body: `{"type":"ADDED"}` + "\n" + `{"type":"MODIFIED"}` + "\n", streamed: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPut, tc.uri, strings.NewReader("{}"))
+			req = req.WithContext(context.WithValue(req.Context(), forwardKey{}, &forwardState{target: target, body: []byte("{}")}))
+			rec := &flushRecorder{ResponseRecorder: httptest.NewRecorder()}
+			proxy.ServeHTTP(rec, req)
+			assert.Equal(t, tc.code, rec.Code)
+			assert.Equal(t, tc.body, rec.Body.String())
+			assert.Equal(t, tc.wantLength, rec.Header().Get("Content-Length"))
+			if tc.streamed {
+				assert.GreaterOrEqual(t, rec.flushes, 2, "every event is flushed as it comes")
+			} else {
+				assert.Zero(t, rec.flushes, "the answer is written once, at its end")
+			}
+		})
+	}
+}
+
+// TestReadAll: a body is read whole whatever length was announced; an
+// announced length sizes the buffer (up to maxPresizedBody), so a body of
+// the announced size takes one allocation.
+func TestReadAll(t *testing.T) {
+	body := strings.Repeat("x", 1200)
+	for name, tc := range map[string]struct {
+		body      string
+		announced int64
+	}{
+		"as announced":            {body: body, announced: 1200},
+		"unknown length":          {body: body, announced: -1},
+		"announced too little":    {body: body, announced: 10},
+		"announced far too much":  {body: body, announced: 1 << 40},
+		"empty":                   {body: "", announced: 0},
+		"beyond the presized cap": {body: strings.Repeat("y", maxPresizedBody+100), announced: maxPresizedBody + 100},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := readAll(iotest.OneByteReader(strings.NewReader(tc.body)), tc.announced)
+			require.NoError(t, err)
+			assert.Equal(t, tc.body, string(got))
+			got, err = readAll(strings.NewReader(tc.body), tc.announced)
+			require.NoError(t, err)
+			assert.Equal(t, tc.body, string(got))
+		})
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := readAll(strings.NewReader(body), int64(len(body))); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Equal(t, 2.0, allocs, "the buffer and the strings.Reader's copy")
+}
