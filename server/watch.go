@@ -92,6 +92,8 @@ func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 // moment, and the runtime halves it at a GC only when less than a quarter
 // of it is in use. With the setup's locals off the stack a waiting watch
 // fits in 8 KiB rather than 16 KiB — per open watch, with thousands open.
+// Over HTTP/1.x the handler does not even stay: takeOver moves the stream
+// to a goroutine of its own on the hijacked connection (watch_conn.go).
 func (s *Server) serveWatch(c echo.Context, rv uint64, kind string, open func(ctx context.Context, fromRV uint64) (Watcher, error)) error {
 	ws, err := s.openWatch(c, rv, open)
 	if ws == nil {
@@ -338,7 +340,8 @@ type streamDst interface {
 	SetWriteDeadline(t time.Time) error
 }
 
-// startStream sends a stream's response headers. Like every write of the stream, they must go out within timeout.
+// startStream sends a stream's response headers. Like every write of the
+// stream, they must go out within timeout.
 func startStream(c echo.Context, sse bool, rc *http.ResponseController, timeout time.Duration) error {
 	h := c.Response().Header()
 	if sse {
