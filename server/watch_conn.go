@@ -34,6 +34,10 @@ const chunkBufSize = 4 << 10
 // header (the size in hex and CRLF), filled in when the chunk is sent.
 const chunkRoom = 18
 
+// chunkTail is the room kept at the end of a write buffer for the CRLF
+// that ends a chunk.
+const chunkTail = 2
+
 // chunkBufs shares write buffers between the streams writing at one time.
 type chunkBufs struct{ pool sync.Pool }
 
@@ -80,12 +84,15 @@ func (c *streamConn) Write(p []byte) (int, error) {
 		*c.buf = (*c.buf)[:chunkRoom]
 	}
 	b := *c.buf
-	if len(b)+len(p) > cap(b) {
+	if len(b)+len(p) > cap(b)-chunkTail {
 		if err := c.Flush(); err != nil {
 			return 0, err
 		}
-		if chunkRoom+len(p) > chunkBufSize {
-			return len(p), c.send(nil, p)
+		if chunkRoom+len(p) > chunkBufSize-chunkTail {
+			if err := c.send(nil, p); err != nil {
+				return 0, err
+			}
+			return len(p), nil
 		}
 		c.buf = c.bufs.get()
 		b = (*c.buf)[:chunkRoom]
