@@ -9,11 +9,13 @@ import (
 	"maps"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sprint-project/sprint/apis"
 )
@@ -381,4 +383,55 @@ func TestHub_OlderEventsKeepOnlyTheirJSON(t *testing.T) {
 	_, ok, err := sel.Next()
 	require.NoError(t, err)
 	assert.False(t, ok, "only the selected Runs")
+}
+
+// A listing reads its chunks into the same buffer, items and spans, and
+// notes the ranges it read without a copy per chunk: 100,000 Runs listed
+// by 10 watchers are ~40,000 chunks, and their garbage was the node's
+// allocation rate while the watchers opened (docs/benchmarks.md, (e)).
+func TestFeed_ListingMakesNoGarbagePerChunk(t *testing.T) {
+	f := newTestFSM(t)
+	const runs, chunkRuns = 400, 4
+	for i := range runs {
+		mustCreate(t, f, fmt.Sprintf("r%03d", i))
+	}
+	// What bbolt allocates for a chunk's read transaction, the same
+	// seek and walk without keeping anything, is not the listing's.
+	mallocs := func() uint64 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.Mallocs
+	}
+	var after []byte
+	before := mallocs()
+	for range runs / chunkRuns {
+		require.NoError(t, f.view(func(tx *bolt.Tx) error {
+			_, _ = decodeApplied(tx.Bucket(bucketMeta).Get(keyApplied))
+			cur := tx.Bucket(bucketRuns).Cursor()
+			k, _ := cur.Seek(after)
+			for range chunkRuns {
+				k, _ = cur.Next()
+			}
+			after = append(after[:0], k...)
+			return nil
+		}))
+	}
+	transactions := mallocs() - before
+
+	feed := listFeed(t, f, chunkRuns, nil)
+	before = mallocs()
+	listed := 0
+	for {
+		ev := nextNow(t, feed)
+		if ev.Type == apis.Bookmark {
+			break
+		}
+		listed++
+	}
+	allocs := mallocs() - before
+	require.Equal(t, runs, listed)
+	t.Logf("%d allocations for %d chunks, of which bbolt's transactions %d", allocs, runs/chunkRuns, transactions)
+	// About one per chunk is left (the transaction's closure); there
+	// were six: the items, the spans as they grew, the range's end.
+	assert.Less(t, allocs, transactions+2*runs/chunkRuns, "the listing's own allocations: fewer than two per chunk")
 }

@@ -36,28 +36,30 @@ const (
 )
 
 // chunkReader reads Runs after the key after (nil: from the first) into
-// buf, in one read transaction.
-type chunkReader func(after, buf []byte) (chunk, error)
+// c, in one read transaction. It reuses c's buffer, items and spans, so
+// that a listing of 100,000 Runs makes no garbage per chunk.
+type chunkReader func(after []byte, c *chunk) error
 
 // chunk is what one read transaction of a listing returned.
 type chunk struct {
 	items []chunkItem // slices of buf
 	buf   []byte
-	index uint64 // applied index the transaction saw
-	gen   uint64 // watch generation the transaction saw
-	done  bool   // no Runs after these
+	spans []chunkSpan // where items are in buf, while buf grows
+	index uint64      // applied index the transaction saw
+	gen   uint64      // watch generation the transaction saw
+	done  bool        // no Runs after these
 }
 
 type chunkItem struct{ key, raw []byte }
+
+type chunkSpan struct{ k0, k1, v1 int }
 
 // chunkReader returns a reader of up to maxRuns Runs (at least one) or
 // about maxBytes of them per transaction. It copies the raw values and
 // decodes nothing, so a transaction lasts microseconds.
 func (f *fsm) chunkReader(maxRuns, maxBytes int) chunkReader {
-	return func(after, buf []byte) (chunk, error) {
-		c := chunk{buf: buf[:0]}
-		type span struct{ k0, k1, v1 int }
-		var spans []span
+	return func(after []byte, c *chunk) error {
+		c.buf, c.spans, c.items, c.done = c.buf[:0], c.spans[:0], c.items[:0], false
 		err := f.view(func(tx *bolt.Tx) error {
 			c.index, _ = decodeApplied(tx.Bucket(bucketMeta).Get(keyApplied))
 			f.hub.mu.RLock()
@@ -72,28 +74,28 @@ func (f *fsm) chunkReader(maxRuns, maxBytes int) chunkReader {
 				}
 			}
 			for ; k != nil; k, v = cur.Next() {
-				if len(spans) == maxRuns || (len(spans) > 0 && len(c.buf)+len(k)+len(v) > maxBytes) {
+				if len(c.spans) == maxRuns || (len(c.spans) > 0 && len(c.buf)+len(k)+len(v) > maxBytes) {
 					return nil
 				}
-				s := span{k0: len(c.buf)}
+				s := chunkSpan{k0: len(c.buf)}
 				c.buf = append(c.buf, k...)
 				s.k1 = len(c.buf)
 				c.buf = append(c.buf, v...)
 				s.v1 = len(c.buf)
-				spans = append(spans, s)
+				c.spans = append(c.spans, s)
 			}
 			c.done = true
 			return nil
 		})
 		if err != nil {
-			return chunk{}, fmt.Errorf("list runs: %w", err)
+			c.items = c.items[:0]
+			return fmt.Errorf("list runs: %w", err)
 		}
 		// The buffer may have moved while it grew: slice it only now.
-		c.items = make([]chunkItem, len(spans))
-		for i, s := range spans {
-			c.items[i] = chunkItem{key: c.buf[s.k0:s.k1:s.k1], raw: c.buf[s.k1:s.v1:s.v1]}
+		for _, s := range c.spans {
+			c.items = append(c.items, chunkItem{key: c.buf[s.k0:s.k1:s.k1], raw: c.buf[s.k1:s.v1:s.v1]})
 		}
-		return c, nil
+		return nil
 	}
 }
 
@@ -109,13 +111,14 @@ type listing struct {
 	done  bool
 	// ranges say at which index each part of the key space was read, in
 	// key order: ranges[i] covers the keys after ranges[i-1].end up to
-	// ranges[i].end. Chunks read at the same index share one range.
+	// ranges[i].end, the last one up to after. Chunks read at the same
+	// index share one range.
 	ranges []listRange
 	endRV  uint64 // the index of the last chunk read
 }
 
 type listRange struct {
-	end string
+	end string // set once a later range begins
 	rv  uint64
 }
 
@@ -124,7 +127,13 @@ type listRange struct {
 // before the change.
 func (l *listing) deliver(ev ringEvent) bool {
 	name := ev.obj.name()
-	i := sort.Search(len(l.ranges), func(i int) bool { return l.ranges[i].end >= name })
+	last := len(l.ranges) - 1
+	i := sort.Search(len(l.ranges), func(i int) bool {
+		if i == last {
+			return string(l.after) >= name
+		}
+		return l.ranges[i].end >= name
+	})
 	switch {
 	case i < len(l.ranges):
 		return ev.index > l.ranges[i].rv
@@ -181,28 +190,34 @@ func (l *listing) readNext(f *Feed) error {
 	if l.buf == nil {
 		l.buf = l.bufs.Get().(*[]byte)
 	}
-	c, err := l.read(l.after, *l.buf)
+	c := &l.cur
+	c.buf = *l.buf
+	l.pos = 0
+	err := l.read(l.after, c)
+	*l.buf = c.buf
 	if err != nil {
 		return err
 	}
-	*l.buf = c.buf
 	if c.gen != f.gen {
+		c.items = c.items[:0] // of another store's generation: never sent
 		f.hub.mu.RLock()
 		err := f.hub.genErr
 		f.hub.mu.RUnlock()
 		return err
 	}
-	l.cur, l.pos = c, 0
 	l.endRV = c.index
 	l.done = c.done
 	if len(c.items) > 0 {
-		l.after = append(l.after[:0], c.items[len(c.items)-1].key...)
-		end := string(l.after)
-		if n := len(l.ranges); n > 0 && l.ranges[n-1].rv == c.index {
-			l.ranges[n-1].end = end
-		} else {
-			l.ranges = append(l.ranges, listRange{end: end, rv: c.index})
+		// A chunk read at the last range's index extends it (no copy of
+		// its end per chunk); another index closes it where the last
+		// chunk ended and begins a range.
+		if n := len(l.ranges); n == 0 || l.ranges[n-1].rv != c.index {
+			if n > 0 {
+				l.ranges[n-1].end = string(l.after)
+			}
+			l.ranges = append(l.ranges, listRange{rv: c.index})
 		}
+		l.after = append(l.after[:0], c.items[len(c.items)-1].key...)
 	}
 	return nil
 }

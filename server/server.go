@@ -250,10 +250,16 @@ type Server struct {
 
 	streams      context.Context
 	stopStreams  context.CancelFunc
-	mu           sync.Mutex // guards servers and closed
+	mu           sync.Mutex // guards servers, closed and takenOver
 	servers      []*http.Server
 	closed       bool
 	shutdownOnce sync.Once
+
+	// Watch streams taken over from net/http (watch_conn.go): their
+	// connections, the goroutines Close waits for, their write buffers.
+	takenOver   map[net.Conn]struct{}
+	streamsDone sync.WaitGroup
+	chunkBufs   chunkBufs
 }
 
 // New builds a Server. logs may be nil, in which case log requests get 503.
@@ -363,6 +369,8 @@ func (s *Server) Close() error {
 				_ = hs.Close()
 			}
 		}
+		// net/http's shutdown does not know the watches it handed over.
+		err = errors.Join(err, s.waitTakenOver(ctx))
 	})
 	return err
 }

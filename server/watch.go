@@ -92,10 +92,15 @@ func (s *Server) watchRuns(c echo.Context, p *listParams) error {
 // moment, and the runtime halves it at a GC only when less than a quarter
 // of it is in use. With the setup's locals off the stack a waiting watch
 // fits in 8 KiB rather than 16 KiB — per open watch, with thousands open.
+// Over HTTP/1.x the handler does not even stay: takeOver moves the stream
+// to a goroutine of its own on the hijacked connection (watch_conn.go).
 func (s *Server) serveWatch(c echo.Context, rv uint64, kind string, open func(ctx context.Context, fromRV uint64) (Watcher, error)) error {
 	ws, err := s.openWatch(c, rv, open)
 	if ws == nil {
 		return err
+	}
+	if s.takeOver(c, ws, kind) {
+		return nil // the stream goes on on the server's goroutine
 	}
 	defer ws.end()
 	ws.reason, ws.err = s.stream(ws.ctx, ws.w, ws.out, ws.fromRV, kind)
@@ -104,15 +109,22 @@ func (s *Server) serveWatch(c echo.Context, rv uint64, kind string, open func(ct
 
 // watchStream is a watch between its setup and its end.
 type watchStream struct {
-	s      *Server
-	ctx    context.Context
-	w      Watcher
-	out    *eventWriter
-	fromRV uint64
-	client string
-	// cleanup undoes the setup: the stream's context, its place among
-	// the client's watches.
-	cleanup func()
+	s   *Server
+	ctx context.Context
+	w   Watcher
+	out *eventWriter
+	// takeOver: the connection is to be taken over from net/http once
+	// the headers are out; conn: it was.
+	takeOver bool
+	conn     *streamConn
+	fromRV   uint64
+	client   string
+	// What undoes the setup: the stream's context (cancel), the request's
+	// going away cancelling it (stopReq, until the connection is taken
+	// over), its place among the client's watches (release).
+	cancel  context.CancelFunc
+	stopReq func() bool
+	release func()
 	// Why the server ended the stream ("" when the client or the
 	// server's shutdown did), and the error behind it.
 	reason string
@@ -140,14 +152,11 @@ func (s *Server) openWatch(c echo.Context, rv uint64, open func(ctx context.Cont
 		return nil, err
 	}
 	// The stream ends when the client goes, or when Close ends streams.
-	ctx, cancel := context.WithCancel(req.Context())
-	stop := context.AfterFunc(s.streams, cancel)
-	ws := &watchStream{s: s, ctx: ctx, fromRV: fromRV, client: client}
-	ws.cleanup = func() {
-		stop()
-		cancel()
-		release()
-	}
+	// Its context is not the request's, which net/http cancels when the
+	// handler returns, and a taken-over stream outlives the handler.
+	ctx, cancel := context.WithCancel(s.streams)
+	ws := &watchStream{s: s, ctx: ctx, fromRV: fromRV, client: client, cancel: cancel, release: release}
+	ws.stopReq = context.AfterFunc(req.Context(), cancel)
 	opened := false
 	defer func() {
 		if !opened {
@@ -162,8 +171,15 @@ func (s *Server) openWatch(c echo.Context, rv uint64, open func(ctx context.Cont
 	if err != nil && !errors.Is(err, apis.ErrGone) {
 		return nil, err
 	}
-	out := &eventWriter{c: c, rc: http.NewResponseController(c.Response().Writer), sse: sse, timeout: s.cfg.WatchWriteTimeout}
-	if err := out.start(); err != nil {
+	// A stream whose connection will be taken over says so: the
+	// connection ends with the stream (watch_conn.go).
+	ws.takeOver = err == nil && canTakeOver(req) && hijackable(c.Response().Writer)
+	if ws.takeOver {
+		c.Response().Header().Set("Connection", "close")
+	}
+	rc := http.NewResponseController(c.Response().Writer)
+	out := &eventWriter{dst: responseDst{w: c.Response(), rc: rc}, sse: sse, timeout: s.cfg.WatchWriteTimeout}
+	if err := startStream(c, sse, rc, s.cfg.WatchWriteTimeout); err != nil {
 		if w != nil {
 			w.Stop()
 		}
@@ -178,7 +194,7 @@ func (s *Server) openWatch(c echo.Context, rv uint64, open func(ctx context.Cont
 	// A deadline left on the connection would fail the next request on it.
 	defer func() {
 		if !opened {
-			_ = out.rc.SetWriteDeadline(time.Time{})
+			_ = rc.SetWriteDeadline(time.Time{})
 		}
 	}()
 	if err != nil {
@@ -204,8 +220,19 @@ func (ws *watchStream) end() {
 	}
 	ws.w.Stop()
 	s.metrics.watches.Dec()
-	_ = ws.out.rc.SetWriteDeadline(time.Time{})
+	if ws.conn != nil {
+		ws.conn.close(s.cfg.WatchWriteTimeout)
+	} else {
+		_ = ws.out.dst.SetWriteDeadline(time.Time{})
+	}
 	ws.cleanup()
+}
+
+// cleanup undoes openWatch's setup.
+func (ws *watchStream) cleanup() {
+	ws.stopReq()
+	ws.cancel()
+	ws.release()
 }
 
 // Reasons a watch is closed by the server, as logged and counted.
@@ -299,30 +326,40 @@ func bookmark(rv, kind string) apis.WatchEvent {
 // write must go through within timeout: a client that stops reading fills
 // the socket's buffers, the write blocks, and the deadline ends it.
 type eventWriter struct {
-	c       echo.Context
-	rc      *http.ResponseController
+	dst     streamDst
 	sse     bool
 	timeout time.Duration
 	scratch []byte // an event's envelope
 }
 
-func (w *eventWriter) start() error {
-	h := w.c.Response().Header()
-	if w.sse {
+// streamDst is where a stream's events go: net/http's response, or the
+// connection once taken over (streamConn).
+type streamDst interface {
+	Write(p []byte) (int, error)
+	Flush() error
+	SetWriteDeadline(t time.Time) error
+}
+
+// startStream sends a stream's response headers. Like every write of the
+// stream, they must go out within timeout.
+func startStream(c echo.Context, sse bool, rc *http.ResponseController, timeout time.Duration) error {
+	h := c.Response().Header()
+	if sse {
 		h.Set(echo.HeaderContentType, MIMEEventStream)
 	} else {
 		h.Set(echo.HeaderContentType, MIMENDJSON)
 	}
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	w.c.Response().WriteHeader(http.StatusOK)
-	return w.flush()
+	c.Response().WriteHeader(http.StatusOK)
+	_ = rc.SetWriteDeadline(time.Now().Add(timeout))
+	return rc.Flush()
 }
 
 // deadline bounds the next write. Writers that cannot have one (a test
 // recorder) just have none.
 func (w *eventWriter) deadline() {
-	_ = w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	_ = w.dst.SetWriteDeadline(time.Now().Add(w.timeout))
 }
 
 // write buffers one event whose object is already encoded (and shared
@@ -339,7 +376,7 @@ func (w *eventWriter) write(typ apis.EventType, object []byte, id string) error 
 	}
 	b = append(append(append(b, `{"type":"`...), typ...), `","object":`...)
 	w.scratch = b
-	r := w.c.Response()
+	r := w.dst
 	if _, err := r.Write(b); err != nil {
 		return err
 	}
@@ -356,7 +393,7 @@ func (w *eventWriter) write(typ apis.EventType, object []byte, id string) error 
 
 func (w *eventWriter) flush() error {
 	w.deadline()
-	return w.rc.Flush()
+	return w.dst.Flush()
 }
 
 // sendJSON writes and flushes an event built here (a BOOKMARK or ERROR).
