@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,9 +21,16 @@ import (
 type flushRecorder struct {
 	*httptest.ResponseRecorder
 	flushes int
+	onFlush func()
 }
 
-func (r *flushRecorder) Flush() { r.flushes++; r.ResponseRecorder.Flush() }
+func (r *flushRecorder) Flush() {
+	r.flushes++
+	r.ResponseRecorder.Flush()
+	if r.onFlush != nil {
+		r.onFlush()
+	}
+}
 
 // TestForwardProxy_FlushesStreamsOnly: the leader's answer to a forwarded
 // write (known length) is relayed in one piece at its end, not flushed
@@ -30,10 +38,20 @@ func (r *flushRecorder) Flush() { r.flushes++; r.ResponseRecorder.Flush() }
 // followed log) is still flushed as it comes.
 func TestForwardProxy_FlushesStreamsOnly(t *testing.T) {
 	t.Parallel()
+	// The leader sends a watch's second event only once the proxy has
+	// flushed what came before it (or after 5 s, which fails the count):
+	// two events read from the socket at once would be one write.
+	relayed := make(chan struct{}, 16)
 	leader := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.URL.Query().Get("watch") == "true" {
-			for _, ev := range []string{`{"type":"ADDED"}` + "\n", `{"type":"MODIFIED"}` + "\n"} {
+			for i, ev := range []string{`{"type":"ADDED"}` + "\n", `{"type":"MODIFIED"}` + "\n"} {
+				if i > 0 {
+					select {
+					case <-relayed:
+					case <-time.After(5 * time.Second):
+					}
+				}
 				_, _ = io.WriteString(w, ev)
 				w.(http.Flusher).Flush()
 			}
@@ -62,7 +80,12 @@ func TestForwardProxy_FlushesStreamsOnly(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPut, tc.uri, strings.NewReader("{}"))
 			req = req.WithContext(context.WithValue(req.Context(), forwardKey{}, &forwardState{target: target, body: []byte("{}")}))
-			rec := &flushRecorder{ResponseRecorder: httptest.NewRecorder()}
+			rec := &flushRecorder{ResponseRecorder: httptest.NewRecorder(), onFlush: func() {
+				select {
+				case relayed <- struct{}{}:
+				default:
+				}
+			}}
 			proxy.ServeHTTP(rec, req)
 			assert.Equal(t, tc.code, rec.Code)
 			assert.Equal(t, tc.body, rec.Body.String())
