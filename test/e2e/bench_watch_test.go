@@ -193,10 +193,10 @@ func BenchmarkWatchers(b *testing.B) {
 		b.Logf("leader at the end: RSS by mapping %s; Go: %s", endMaps, goEnd)
 		b.Logf("%d changes at %d/s: readers got %d of %d (fewest %d); %d reader streams ended early",
 			changes, rate, got, changes*len(readers), lo, ended)
-		b.Logf("GET a Run: %d probes, p50 %v p99 %v max %v; list a page of 100: %d probes, p50 %v p99 %v max %v; %d probes failed (10 s timeout)",
+		b.Logf("GET a Run: %d probes, p50 %v p99 %v max %v; list a page of 100: %d probes, p50 %v p99 %v max %v; %d probes failed (10 s timeout) %q",
 			len(probes.get), percentile(probes.get, 50).Round(100*time.Microsecond), percentile(probes.get, 99).Round(100*time.Microsecond),
 			percentile(probes.get, 100).Round(100*time.Microsecond), len(probes.page), percentile(probes.page, 50).Round(100*time.Microsecond),
-			percentile(probes.page, 99).Round(100*time.Microsecond), percentile(probes.page, 100).Round(100*time.Microsecond), probes.failed)
+			percentile(probes.page, 99).Round(100*time.Microsecond), percentile(probes.page, 100).Round(100*time.Microsecond), probes.failed, probes.errs)
 		b.Logf("server: %s", metrics)
 	}
 }
@@ -348,6 +348,7 @@ func churn(b *testing.B, c *client.Client, names []string, rate int, d time.Dura
 type probeTimes struct {
 	get, page []time.Duration
 	failed    int
+	errs      []string // the first few failures, for the log
 }
 
 func (p *probeTimes) run(ctx context.Context, c *client.Client, names []string) {
@@ -372,6 +373,9 @@ func (p *probeTimes) run(ctx context.Context, c *client.Client, names []string) 
 		}
 		if err != nil {
 			p.failed++
+			if len(p.errs) < 3 {
+				p.errs = append(p.errs, fmt.Sprintf("after %v: %v", time.Since(t0).Round(time.Millisecond), err))
+			}
 		}
 		cancel()
 	}
