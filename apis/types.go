@@ -318,6 +318,30 @@ const (
 	Error    EventType = "ERROR"
 )
 
+// SelectedEvent is the event a watch with a selector sends for a change of
+// type typ to an object that matched the selector before the change (was)
+// and matches it after (now), as the Kubernetes API server's watch cache
+// decides it: a MODIFIED change is ADDED to the selection when the object
+// starts to match, DELETED from it when it stops, MODIFIED when it matches
+// before and after, and not sent (false) when it matches neither. Any
+// other change is sent as it is when the object matches (for DELETED,
+// its last state): was is not looked at. The store and its test fake both
+// decide with it, so that a fake cannot promise other events.
+func SelectedEvent(typ EventType, was, now bool) (EventType, bool) {
+	if typ != Modified {
+		return typ, now
+	}
+	switch {
+	case now && was:
+		return Modified, true
+	case now:
+		return Added, true
+	case was:
+		return Deleted, true
+	}
+	return "", false
+}
+
 // InitialEventsEndAnnotation marks the BOOKMARK that ends the initial
 // listing of a watch started without a resourceVersion (value "true"), as
 // Kubernetes' "k8s.io/initial-events-end": every matching Run has been

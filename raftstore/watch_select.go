@@ -31,24 +31,13 @@ func selectEvent[T any](typ apis.EventType, match func(*T) bool, obj *T, before 
 		return typ, true
 	}
 	now := match(obj)
-	if typ != apis.Modified {
-		// An ADDED object did not exist before; a DELETED one is
-		// its state before the deletion.
-		return typ, now
-	}
 	was := now
-	if b := before(); b != nil {
-		was = match(b)
+	if typ == apis.Modified {
+		if b := before(); b != nil {
+			was = match(b)
+		}
 	}
-	switch {
-	case now && was:
-		return apis.Modified, true
-	case now:
-		return apis.Added, true
-	case was:
-		return apis.Deleted, true
-	}
-	return "", false
+	return apis.SelectedEvent(typ, was, now)
 }
 
 // runPrior is what selectors saw in a Run before a MODIFIED change that

@@ -141,18 +141,11 @@ func selectEvent(typ apis.EventType, match func(*apis.Run) bool, run, prev *apis
 		return typ, true
 	}
 	now := match(run)
-	if typ != apis.Modified || prev == nil {
-		return typ, now
+	was := now
+	if prev != nil {
+		was = match(prev)
 	}
-	switch was := match(prev); {
-	case now && was:
-		return apis.Modified, true
-	case now:
-		return apis.Added, true
-	case was:
-		return apis.Deleted, true
-	}
-	return "", false
+	return apis.SelectedEvent(typ, was, now)
 }
 
 // ExpireWatches ends every open watch with apis.ErrGone (a 410 ERROR
