@@ -297,13 +297,23 @@ func (t *term) worker(ctx context.Context) {
 	}
 }
 
-// logKey is the context key of the per-reconcile logger.
+// logKey is the context key of the reconcile a context belongs to.
 type logKey struct{}
 
-// logger returns the reconcile's logger carried in ctx, else the term's.
+// reconcileLog names a reconcile in its log lines. The logger is built
+// only when a line is written: slog's With formats its attributes at
+// once, which every reconcile paid for although few of them log
+// (5.7 % of the leader's allocated objects under a write load).
+type reconcileLog struct {
+	run string
+	id  uint64
+}
+
+// logger returns a logger carrying the Run and reconcile ID of the
+// reconcile ctx belongs to, else the term's.
 func (t *term) logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok {
-		return l
+	if r, ok := ctx.Value(logKey{}).(reconcileLog); ok {
+		return t.log.With("run", r.run, "reconcile_id", r.id)
 	}
 	return t.log
 }
@@ -312,7 +322,7 @@ func (t *term) logger(ctx context.Context) *slog.Logger {
 // carrying the Run and a reconcile ID.
 func (t *term) reconcileSafely(ctx context.Context, name string) (res Result, err error) {
 	start := time.Now()
-	ctx = context.WithValue(ctx, logKey{}, t.log.With("run", name, "reconcile_id", t.reconcileSeq.Add(1)))
+	ctx = context.WithValue(ctx, logKey{}, reconcileLog{run: name, id: t.reconcileSeq.Add(1)})
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.ReconcileTimeout)
 	defer func() {
 		cancel()
