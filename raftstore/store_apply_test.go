@@ -41,6 +41,10 @@ func startQuiet(t *testing.T) *raftstore.Store {
 		m, err := s.Members()
 		return err == nil && m[s.NodeID()].HTTPAddr != ""
 	}, 10*time.Second, 5*time.Millisecond)
+	// The record is readable as soon as its transaction commits, a moment
+	// before the FSM's applied index says so: a test that counts entries
+	// by that index must start after it.
+	require.NoError(t, s.WaitApplied(t.Context(), s.CommitIndex()))
 	return s
 }
 
