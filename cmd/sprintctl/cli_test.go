@@ -119,9 +119,7 @@ func TestGet_WatchPrintsChanges(t *testing.T) {
 	e.seed(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out := &syncBuffer{}
-	done := make(chan result, 1)
-	go func() { done <- e.runContext(ctx, "", out, "get", "runs", "-w", "--output-watch-events") }()
+	out, done := e.start(ctx, "get", "runs", "-w", "--output-watch-events")
 
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "waiting") }, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, e.srv.Store.SetStatus("waiting", apis.RunStatus{Phase: apis.PhaseRunning, Hostname: "agent-3"}))
@@ -147,11 +145,7 @@ func TestGet_WatchWithSelectorShowsRunsEnterAndLeave(t *testing.T) {
 	e.seed(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out := &syncBuffer{}
-	done := make(chan result, 1)
-	go func() {
-		done <- e.runContext(ctx, "", out, "get", "runs", "-w", "-l", "team=data", "--output-watch-events")
-	}()
+	out, done := e.start(ctx, "get", "runs", "-w", "-l", "team=data", "--output-watch-events")
 	out.waitFor(t, "listing", func(s string) bool { return strings.Count(s, "\n") == 3 })
 
 	relabel := func(name string, labels map[string]string) {
@@ -188,9 +182,7 @@ func TestGet_WatchCarriesOnAfterGone(t *testing.T) {
 	e.seed(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out := &syncBuffer{}
-	done := make(chan result, 1)
-	go func() { done <- e.runContext(ctx, "", out, "get", "runs", "-w", "--output-watch-events") }()
+	out, done := e.start(ctx, "get", "runs", "-w", "--output-watch-events")
 	out.waitFor(t, "listing", func(s string) bool { return strings.Count(s, "\n") == 5 })
 
 	e.srv.Store.ExpireWatches()
@@ -510,9 +502,7 @@ func TestGet_WatchFromEmptyListAlignsColumns(t *testing.T) {
 	e := newEnv(t, server.Config{})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out := &syncBuffer{}
-	done := make(chan result, 1)
-	go func() { done <- e.runContext(ctx, "", out, "get", "runs", "-w") }()
+	out, done := e.start(ctx, "get", "runs", "-w")
 	require.Eventually(t, func() bool { return e.srv.Store.Watchers() == 1 }, 5*time.Second, 5*time.Millisecond)
 	e.seed(t)
 	require.Eventually(t, func() bool { return strings.Count(out.String(), "\n") >= 5 }, 5*time.Second, 5*time.Millisecond)

@@ -113,6 +113,15 @@ func (e *env) run(t *testing.T, stdin string, args ...string) result {
 	return e.runContext(t.Context(), stdin, &syncBuffer{}, args...)
 }
 
+// start runs sprintctl with args until ctx ends, in the background: its
+// output so far, and its result once it returns.
+func (e *env) start(ctx context.Context, args ...string) (*syncBuffer, <-chan result) {
+	out := &syncBuffer{}
+	done := make(chan result, 1)
+	go func() { done <- e.runContext(ctx, "", out, args...) }()
+	return out, done
+}
+
 func (e *env) runContext(ctx context.Context, stdin string, stdout *syncBuffer, args ...string) result {
 	var stderr syncBuffer
 	a := &app{
