@@ -117,6 +117,7 @@ start_etcd() {
       --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token bench \
       --logger zap --log-level error >"$work/etcd-e$i.log" 2>&1 &
     pids+=($!)
+    etcd_pids[i]=$!
   done
   for i in 1 2 3; do wait_http "http://127.0.0.1:2379$i/health"; done
 }
@@ -203,9 +204,13 @@ for w in $WRITERS; do
   e="etcd ops/s=0"
   if [[ $ETCD != none ]]; then
     start_etcd
+    t0=$(cpu_ticks "${etcd_pids[@]}")
     e=$("$work/etcdbench" -endpoints "$endpoints_etcd" -spread -writers "$w" -duration "$DURATION" -warmup 1s)
+    t1=$(cpu_ticks "${etcd_pids[@]}")
     stop_all
-    echo "$e"
+    # The three members' CPU per put, measured as sprint's below.
+    n=$(sed -n 's/.* n=\([0-9]*\).*/\1/p' <<<"$e")
+    echo "$e $(awk -v t=$((t1 - t0)) -v n="${n:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN{if (n > 0) printf "cpu-ms/put=%.3f", t*1000/hz/n; else printf "cpu-ms/put=-"}')"
   fi
   for s in "${systems[@]}"; do
     tag=${s%%=*} bin=${s#*=}
