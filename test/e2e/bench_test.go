@@ -209,8 +209,9 @@ func waitFormed(b *testing.B, c *cluster) {
 	}
 }
 
-// formed reports whether info lists n members, each with the store level
-// the leader recorded for itself.
+// formed reports whether info lists n members, each with at least the
+// store level the leader recorded for itself (0 for binaries that predate
+// levels: nothing to wait for).
 func formed(info *client.Cluster, n int) bool {
 	level := 0
 	for _, m := range info.Members {
@@ -801,5 +802,24 @@ func BenchmarkE2E_WatchFanout100(b *testing.B) {
 			watchers, n, len(lat), elapsed.Round(time.Millisecond), percentile(lat, 50).Round(100*time.Microsecond),
 			percentile(lat, 90).Round(100*time.Microsecond), percentile(lat, 99).Round(100*time.Microsecond), percentile(lat, 100).Round(100*time.Microsecond))
 		mu.Unlock()
+	}
+}
+
+func TestFormed(t *testing.T) {
+	m := func(id string, level int) client.Member { return client.Member{ID: id, StoreLevel: level} }
+	tests := []struct {
+		name    string
+		members []client.Member
+		want    bool
+	}{
+		{name: "every member at the leader's level", members: []client.Member{m("n1", 3), m("n2", 3), m("n3", 3)}, want: true},
+		{name: "a follower's report not in yet", members: []client.Member{m("n1", 3), m("n2", 0), m("n3", 3)}, want: false},
+		{name: "a member missing", members: []client.Member{m("n1", 3), m("n2", 3)}, want: false},
+		{name: "binaries without levels: nothing to wait for", members: []client.Member{m("n1", 0), m("n2", 0), m("n3", 0)}, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, formed(&client.Cluster{Leader: "n1", Members: tt.members}, 3))
+		})
 	}
 }
