@@ -23,8 +23,8 @@ type levelStore interface {
 const levelCheckInterval = time.Minute
 
 // levelLeaderPoll is how often a node whose level is not recorded looks
-// for a leader to report it to: an atomic read of raft's state. It is
-// short because the level gate is shut until the last member's report is
+// for a leader to report it to: one read of the member records and an
+// atomic read of raft's state. It is short because the level gate is shut until the last member's report is
 // in. A bootstrapped cluster records only the leader's level when it takes
 // office; until the followers' reports land, the leader refuses every
 // write of a newer level — a Schedule, a Notifier, and the controller's
