@@ -9,7 +9,10 @@
 # per Run), SPRINT_BENCH_CLIENTS (16), SPRINT_BENCH_RATE (200) and
 # SPRINT_BENCH_SECONDS (10) of Steady200, SPRINT_BENCH_FILE_RUNS (1000),
 # SPRINT_BENCH_STORED (100000), SPRINT_BENCH_WATCHERS (100),
-# SPRINT_BENCH_WATCH_RUNS (300), BENCH (regexp, default E2E).
+# SPRINT_BENCH_WATCH_RUNS (300), BENCH (regexp, default E2E);
+# SPRINT_E2E_BIN (binaries of another build), SPRINT_E2E_LOGDIR (keep each
+# process's output there). The (b) benchmarks start once every member's
+# store level is recorded and the leader's controller has had offers.
 #
 #   BENCH='RunsPerSecond|Steady|SprintctlApply' SPRINT_BENCH_RUNS=10000 SPRINT_BENCH_BATCH=100 scripts/bench-e2e.sh
 set -euo pipefail

@@ -22,32 +22,56 @@ type levelStore interface {
 // again (a member record can be rewritten by an older binary's join).
 const levelCheckInterval = time.Minute
 
+// levelLeaderPoll is how often a node whose level is not recorded looks
+// for a leader to report it to: one read of the member records and an
+// atomic read of raft's state. It is short because the level gate is shut until the last member's report is
+// in. A bootstrapped cluster records only the leader's level when it takes
+// office; until the followers' reports land, the leader refuses every
+// write of a newer level — a Schedule, a Notifier, and the controller's
+// launches, whose attempts then each take a Raft commit of their own
+// before the launch's status (raftstore's batchUpdateStatusSeparately).
+// A follower that slept a back-off of 1–3 s before its first look left
+// that gate shut for the first second or two of every new cluster, and a
+// burst of launches in it made status writes of 0.5–2.5 s
+// (docs/benchmarks.md, part 4, round 6).
+const levelLeaderPoll = 50 * time.Millisecond
+
 // reportStoreLevel makes sure the cluster's member record of this node
 // carries the store level of this binary, so that the leader lets writes
 // of that level through once every member has it (docs/raftstore.md,
 // "Rolling upgrade"). A leader records its own level when it takes
 // office; a follower asks the leader with report (a join with its
-// unchanged id and addresses, through its own API, which forwards it),
-// retrying with back-off while there is no leader or the leader is a
-// binary that refuses the level. It returns when ctx ends.
+// unchanged id and addresses, through its own API, which forwards it) as
+// soon as it knows one, retrying with back-off (100 ms doubling to 10 s)
+// while the report fails: the leader's address not known here yet, or a
+// leader of a binary that refuses the level. It returns when ctx ends.
 func reportStoreLevel(ctx context.Context, st levelStore, report func(context.Context) error, clk clock.Clock, logger *slog.Logger) {
-	retry := backoff.Retry{Policy: backoff.Policy{Initial: time.Second, Max: 10 * time.Second, Jitter: 0.2}}
+	retry := backoff.Retry{Policy: backoff.Policy{Initial: 100 * time.Millisecond, Max: 10 * time.Second, Jitter: 0.2}}
 	for {
 		wait := levelCheckInterval
 		if !levelRecorded(st) {
-			if leaderID, _ := st.Leader(); leaderID != "" && !st.IsLeader() {
-				err := report(ctx)
-				if err == nil {
+			leaderID, _ := st.Leader()
+			switch {
+			case leaderID == "":
+				wait = levelLeaderPoll // no leader to report to yet
+			case st.IsLeader():
+				wait = retry.Next() // leading: it records its own level as it takes office
+			default:
+				if err := report(ctx); err != nil {
+					// The first failures are the cluster forming (the
+					// leader's address not applied here yet): not
+					// worth a warning.
+					level := slog.LevelDebug
+					if retry.Retries() >= 4 {
+						level = slog.LevelWarn
+					}
+					logger.Log(ctx, level, "store level not reported yet; retrying", "store_level", raftstore.StoreLevel, "err", err)
+				} else {
 					// Recorded once this node applies the entry: look
 					// again after a moment, not in a tight loop.
 					logger.Info("store level reported", "store_level", raftstore.StoreLevel)
-					wait = retry.Next()
-				} else {
-					logger.Warn("store level not reported yet; retrying", "store_level", raftstore.StoreLevel, "err", err)
-					wait = retry.Next()
 				}
-			} else {
-				wait = retry.Next() // no leader, or leading and about to record it
+				wait = retry.Next()
 			}
 		} else {
 			retry.Reset()

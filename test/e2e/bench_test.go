@@ -138,6 +138,7 @@ func BenchmarkE2E_RunsPerSecond100Agents(b *testing.B) {
 	batch := benchInt("SPRINT_BENCH_BATCH", 1)
 	clients := benchInt("SPRINT_BENCH_CLIENTS", 16)
 	c := startCluster(b, clusterOptions{sim: simOptions{agents: 100, resources: "cpus:16;mem:65536;disk:100000;ports:[31000-32000]"}})
+	waitFormed(b, c)
 	for it := 0; it < b.N; it++ {
 		suite := fmt.Sprintf("tp%d", it)
 		tr := watchRunning(b, c, suite, n)
@@ -166,7 +167,67 @@ func BenchmarkE2E_RunsPerSecond100Agents(b *testing.B) {
 			percentile(lat, 90).Round(time.Millisecond), percentile(lat, 99).Round(time.Millisecond), percentile(lat, 100).Round(time.Millisecond), failures)
 		b.Logf("stages: %s", tr.stageReport())
 		b.Logf("leader controller %s", controllerCounts(c.leader().url, n))
+		b.Logf("raft: %s", raftReport(c, n))
 	}
+}
+
+// waitFormed waits until every member's store level is recorded and the
+// leader's controller has had offers from Mesos, and logs how long each
+// took after the nodes were ready. A bootstrapped cluster's leader records
+// only its own level as it takes office; the followers report theirs once
+// they know it (cmd/sprint, storelevel.go). Until the last report is in,
+// the leader refuses writes of newer levels and commits each launch's
+// attempt in an entry of its own, and until the controller has subscribed
+// to the master, Runs wait for their first offers: a benchmark started
+// then measures the cluster forming, not the cluster.
+func waitFormed(b *testing.B, c *cluster) {
+	b.Helper()
+	began := time.Now()
+	deadline := began.Add(time.Minute)
+	var levels time.Duration
+	for {
+		ld := c.leader()
+		if levels == 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			info, err := ld.client.Cluster(ctx)
+			cancel()
+			if err == nil && formed(info, len(c.nodes)) {
+				levels = max(time.Since(began), time.Nanosecond)
+			}
+		}
+		if levels > 0 {
+			if _, val, err := scrapeMetrics(ld.url); err == nil && val("sprint_controller_offers_received_total") > 0 {
+				b.Logf("cluster formed %v after the nodes were ready (every member's store level recorded after %v)",
+					time.Since(began).Round(time.Millisecond), levels.Round(time.Millisecond))
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("cluster not formed within a minute of the nodes being ready (levels recorded after %v)", levels)
+		}
+		time.Sleep(10 * time.Millisecond) // real processes: nothing to wait on but their answers
+	}
+}
+
+// formed reports whether info lists n members, each with at least the
+// store level the leader recorded for itself (0 for binaries that predate
+// levels: nothing to wait for).
+func formed(info *client.Cluster, n int) bool {
+	level := 0
+	for _, m := range info.Members {
+		if m.ID == info.Leader {
+			level = m.StoreLevel
+		}
+	}
+	if len(info.Members) != n {
+		return false
+	}
+	for _, m := range info.Members {
+		if m.StoreLevel < level {
+			return false
+		}
+	}
+	return true
 }
 
 // (b') A steady stream: SPRINT_BENCH_RATE Runs/s (200) applied one PUT
@@ -177,6 +238,7 @@ func BenchmarkE2E_Steady200(b *testing.B) {
 	rate := benchInt("SPRINT_BENCH_RATE", 200)
 	n := rate * benchInt("SPRINT_BENCH_SECONDS", 10)
 	c := startCluster(b, clusterOptions{sim: simOptions{agents: 100, resources: "cpus:16;mem:65536;disk:100000;ports:[31000-32000]"}})
+	waitFormed(b, c)
 	for it := 0; it < b.N; it++ {
 		suite := fmt.Sprintf("st%d", it)
 		tr := watchRunning(b, c, suite, n)
@@ -214,7 +276,9 @@ func BenchmarkE2E_Steady200(b *testing.B) {
 			n, rate, float64(n)/offered.Seconds(), percentile(lat, 50).Round(time.Millisecond), percentile(lat, 90).Round(time.Millisecond),
 			percentile(lat, 99).Round(time.Millisecond), percentile(lat, 100).Round(time.Millisecond), failures.Load())
 		b.Logf("stages: %s", tr.stageReport())
+		b.Logf("apply→Running p99/max of the Runs sent in each second: %s", tr.bySecond(began))
 		b.Logf("leader controller %s", controllerCounts(c.leader().url, n))
+		b.Logf("raft: %s", raftReport(c, n))
 	}
 }
 
@@ -429,6 +493,26 @@ func controllerCounts(url string, n int) string {
 		bytes.Join(closed, []byte(", ")))
 }
 
+// raftReport renders how many Raft entries the leader's log holds per Run
+// and how many snapshots each node took (raft logs each one), from the
+// start of its process: a snapshot writes the whole fsm.db on every node,
+// which a tail in the store writes could come from.
+func raftReport(c *cluster, n int) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := c.leader().client.Cluster(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	var snaps []string
+	for _, nd := range c.nodes {
+		if p := nd.current(); p != nil {
+			snaps = append(snaps, fmt.Sprintf("%s %d", nd.id, strings.Count(p.out.String(), "snapshot complete up to")))
+		}
+	}
+	return fmt.Sprintf("leader's last index %d (%.2f entries per Run), snapshots taken: %s", info.LastIndex, float64(info.LastIndex)/float64(n), strings.Join(snaps, ", "))
+}
+
 // sent records that name's apply is being sent now.
 func (tr *runTracker) sent(name string) {
 	tr.mu.Lock()
@@ -446,6 +530,31 @@ func (tr *runTracker) wait(b *testing.B, d time.Duration) {
 		b.Fatalf("only %d of %d Runs succeeded", tr.succeeded, tr.n)
 	}
 	tr.stop()
+}
+
+// bySecond renders apply→Running p99 and max of the Runs sent in each
+// second from began: a tail at the start is the cluster warming up (its
+// first offers, connections, heap), one spread over the run is not.
+func (tr *runTracker) bySecond(began time.Time) string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var secs [][]time.Duration
+	for name, t0 := range tr.sentAt {
+		t1, ok := tr.running[name]
+		if !ok {
+			continue
+		}
+		i := max(0, int(t0.Sub(began)/time.Second))
+		for len(secs) <= i {
+			secs = append(secs, nil)
+		}
+		secs[i] = append(secs[i], t1.Sub(t0))
+	}
+	parts := make([]string, len(secs))
+	for i, ds := range secs {
+		parts[i] = fmt.Sprintf("%ds %v/%v", i, percentile(ds, 99).Round(time.Millisecond), percentile(ds, 100).Round(time.Millisecond))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // results returns apply→Running latencies and the last Running and
@@ -693,5 +802,24 @@ func BenchmarkE2E_WatchFanout100(b *testing.B) {
 			watchers, n, len(lat), elapsed.Round(time.Millisecond), percentile(lat, 50).Round(100*time.Microsecond),
 			percentile(lat, 90).Round(100*time.Microsecond), percentile(lat, 99).Round(100*time.Microsecond), percentile(lat, 100).Round(100*time.Microsecond))
 		mu.Unlock()
+	}
+}
+
+func TestFormed(t *testing.T) {
+	m := func(id string, level int) client.Member { return client.Member{ID: id, StoreLevel: level} }
+	tests := []struct {
+		name    string
+		members []client.Member
+		want    bool
+	}{
+		{name: "every member at the leader's level", members: []client.Member{m("n1", 3), m("n2", 3), m("n3", 3)}, want: true},
+		{name: "a follower's report not in yet", members: []client.Member{m("n1", 3), m("n2", 0), m("n3", 3)}, want: false},
+		{name: "a member missing", members: []client.Member{m("n1", 3), m("n2", 3)}, want: false},
+		{name: "binaries without levels: nothing to wait for", members: []client.Member{m("n1", 0), m("n2", 0), m("n3", 0)}, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, formed(&client.Cluster{Leader: "n1", Members: tt.members}, 3))
+		})
 	}
 }

@@ -139,6 +139,14 @@ func start(t testing.TB, name string, env []string, args ...string) *proc {
 		if t.Failed() {
 			t.Logf("--- output of %s %s:\n%s", name, strings.Join(args, " "), p.out.String())
 		}
+		if dir := os.Getenv("SPRINT_E2E_LOGDIR"); dir != "" {
+			// Kept for a look after the run: node logs, raft's
+			// snapshot lines, GODEBUG=gctrace=1 output.
+			path := filepath.Join(dir, fmt.Sprintf("%s-%s-%d.log", strings.ReplaceAll(t.Name(), "/", "_"), name, p.cmd.Process.Pid))
+			if err := os.WriteFile(path, []byte(strings.Join(args, " ")+"\n"+p.out.String()), 0o644); err != nil {
+				t.Logf("keep output of %s: %v", name, err)
+			}
+		}
 	})
 	return p
 }
