@@ -31,7 +31,7 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	var b []byte
 	if req.Body != nil && req.Body != http.NoBody {
 		var err error
-		b, err = readAll(io.LimitReader(req.Body, limit+1), req.ContentLength)
+		b, err = readAll(req.Body, req.ContentLength, limit+1)
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
@@ -49,32 +49,48 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 		}
 	}
 	c.Set(bodyKey, b)
-	req.Body = io.NopCloser(bytes.NewReader(b))
+	req.Body = newReplayBody(b)
 	return b, nil
 }
+
+// replayBody is a body already read, served again from memory: one
+// allocation where io.NopCloser(bytes.NewReader(b)) is two.
+type replayBody struct{ bytes.Reader }
+
+func newReplayBody(b []byte) *replayBody {
+	r := &replayBody{}
+	r.Reset(b)
+	return r
+}
+
+func (*replayBody) Close() error { return nil }
 
 // maxPresizedBody bounds what readAll allocates on a client's word (its
 // Content-Length) before the bytes arrive: a client that announces a
 // large body and sends it slowly holds only what it sent.
 const maxPresizedBody = 64 << 10
 
-// readAll is io.ReadAll into a buffer sized for the announced length (up
-// to maxPresizedBody), so a write's body of a few KiB is read into one
-// allocation rather than grown from 512 bytes by copies.
-func readAll(r io.Reader, announced int64) ([]byte, error) {
+// readAll is io.ReadAll(io.LimitReader(r, limit)) into a buffer sized
+// for the announced length (up to maxPresizedBody), so a write's body of a
+// few KiB is read into one allocation rather than grown from 512 bytes by
+// copies.
+func readAll(r io.Reader, announced, limit int64) ([]byte, error) {
 	size := int64(512)
 	if announced >= 0 {
 		size = min(announced, maxPresizedBody) + 1 // +1: room to see EOF
 	}
-	b := make([]byte, 0, size)
+	b := make([]byte, 0, min(size, limit))
 	for {
-		n, err := r.Read(b[len(b):cap(b)])
+		n, err := r.Read(b[len(b):min(int64(cap(b)), limit)])
 		b = b[:len(b)+n]
 		if err != nil {
 			if err == io.EOF {
 				err = nil
 			}
 			return b, err
+		}
+		if int64(len(b)) >= limit {
+			return b, nil
 		}
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)] // let append pick the next size
