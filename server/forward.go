@@ -78,7 +78,7 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 					return err
 				}
 				wait = retry.Next()
-				req.Body = io.NopCloser(bytes.NewReader(body))
+				req.Body = newReplayBody(body)
 			}
 			retriesLeft := s.cfg.Now().Add(wait).Before(deadline)
 			if s.store.IsLeader() {

@@ -82,7 +82,7 @@ func (s *Server) observe(c echo.Context, next echo.HandlerFunc) error {
 	}
 	code := c.Response().Status
 	s.metrics.requests.WithLabelValues(c.Request().Method, route, statusCode(code)).Inc()
-	if c.QueryParam("watch") == "" && c.QueryParam("follow") == "" {
+	if queryParam(c, "watch") == "" && queryParam(c, "follow") == "" {
 		s.metrics.duration.WithLabelValues(c.Request().Method, route).Observe(time.Since(start).Seconds())
 	}
 	return nil
