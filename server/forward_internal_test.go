@@ -139,3 +139,23 @@ func TestReadAll(t *testing.T) {
 	})
 	assert.Equal(t, 2.0, allocs, "the buffer and the strings.Reader's copy")
 }
+
+// TestStreams: which requests stream (and lift their write deadline, also
+// when a follower relays them).
+func TestStreams(t *testing.T) {
+	for uri, want := range map[string]bool{
+		"/api/v1/runs/a":                     false,
+		"/api/v1/runs?watch=true":            true,
+		"/api/v1/runs?watch=1":               true,
+		"/api/v1/runs?watch=false":           false,
+		"/api/v1/runs?watch=":                false,
+		"/api/v1/runs?watch=bogus":           false,
+		"/api/v1/runs/a/log?follow=true":     true,
+		"/api/v1/runs/a/log?stream=stderr":   false,
+		"/api/v1/runs?limit=5&watch=T":       true,
+		"/api/v1/runs/a?dryRun=true":         false,
+		"/api/v1/runs/a/log?follow=0&x=true": false,
+	} {
+		assert.Equal(t, want, streams(httptest.NewRequest(http.MethodGet, uri, nil)), uri)
+	}
+}
