@@ -36,6 +36,7 @@ const (
 //	DNS-1123 subdomain  labels joined by '.'
 //	qualified name      ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]
 //	label value         empty or a qualified name
+//	environment name    [A-Za-z_][A-Za-z0-9_]*
 //
 // Every write is validated on each node (the API's decision, the leader's
 // proposal check, each FSM), and the regular expressions were most of the
@@ -88,6 +89,20 @@ func isQualifiedName(s string) bool {
 
 // isLabelValue reports whether s is a label value (length aside).
 func isLabelValue(s string) bool { return s == "" || isQualifiedName(s) }
+
+// isEnvName reports whether s is an environment variable's name:
+// [A-Za-z_][A-Za-z0-9_]*.
+func isEnvName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' {
+			return false
+		}
+	}
+	return true
+}
 
 // User-facing explanations of the name rules, shared by every message.
 const (

@@ -13,6 +13,7 @@ var (
 	dns1123SubdomainRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 	qualifiedNameRe    = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
 	labelValueRe       = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
+	envNameRe          = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // checkNameRules fails t when a name rule and its expression disagree on s.
@@ -27,6 +28,7 @@ func checkNameRules(t *testing.T, s string) {
 		{"DNS-1123 subdomain", isDNS1123Subdomain, dns1123SubdomainRe},
 		{"qualified name", isQualifiedName, qualifiedNameRe},
 		{"label value", isLabelValue, labelValueRe},
+		{"environment name", isEnvName, envNameRe},
 	} {
 		if got, want := r.fn(s), r.re.MatchString(s); got != want {
 			t.Errorf("%s %q: %v, the expression says %v", r.name, s, got, want)
@@ -38,7 +40,7 @@ func TestNameRules_AgreeWithTheirExpressions(t *testing.T) {
 	for _, s := range []string{
 		"", "a", "A", "0", "-", ".", "_", "a-", "-a", "a.b", "a..b", ".a", "a.", "a-b", "a_b", "A_b.C-d", "a--b",
 		"ab", "a1", "1a", "a.b.c", "a.-b", "a-.b", "Ab", "aB", "a\n", "\na", "a b", "é", "aé", "a\xffb", "a/b",
-		"nightly-etl", "example.com", "my.name", "123-abc", "MyValue", "1.0", "x_", "_x", strings.Repeat("a", 300),
+		"nightly-etl", "example.com", "my.name", "123-abc", "MyValue", "1.0", "x_", "_x", "_", "_1", "1_", "MY_VAR", "my_var1", "A-B", strings.Repeat("a", 300),
 	} {
 		checkNameRules(t, s)
 	}
