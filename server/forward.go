@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -201,9 +200,9 @@ func (s *Server) newForwardProxy() *httputil.ReverseProxy {
 			pr.SetXForwarded()
 			pr.Out.Header.Add("Via", via)
 			body := st.body
-			pr.Out.Body = io.NopCloser(bytes.NewReader(body))
+			pr.Out.Body = newReplayBody(body)
 			pr.Out.ContentLength = int64(len(body))
-			pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+			pr.Out.GetBody = func() (io.ReadCloser, error) { return newReplayBody(body), nil }
 		},
 		Transport: s.cfg.ForwardTransport,
 		// 0: an answer of known length (a write's Run, a GET) goes out in
