@@ -209,6 +209,14 @@ func IsReservedEnv(name string) bool {
 }
 
 func validateEnv(path string, env map[string]string) ErrorList {
+	if envValid(env) {
+		return nil // the common case: no item paths, no sorted keys
+	}
+	return envErrors(path, env)
+}
+
+// envErrors is every problem of env, in key order.
+func envErrors(path string, env map[string]string) ErrorList {
 	errs := itemErrors{path: path}
 	for _, k := range sortedKeys(env) {
 		// The item's path is built only for a message: most items have
@@ -224,6 +232,17 @@ func validateEnv(path string, env map[string]string) ErrorList {
 		}
 	}
 	return errs.list()
+}
+
+// envValid reports whether validateEnv finds nothing wrong with env,
+// without building what only its messages need.
+func envValid(env map[string]string) bool {
+	for k, v := range env {
+		if !isEnvName(k) || IsReservedEnv(k) || strings.IndexByte(v, 0) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func validateConstraint(path string, c []string) ErrorList {

@@ -228,6 +228,14 @@ func validateLabelValue(path, v string) ErrorList {
 }
 
 func validateLabels(path string, labels map[string]string) ErrorList {
+	if labelsValid(labels) {
+		return nil // the common case: no item paths, no sorted keys
+	}
+	return labelErrors(path, labels)
+}
+
+// labelErrors is every problem of labels, in key order.
+func labelErrors(path string, labels map[string]string) ErrorList {
 	errs := itemErrors{path: path}
 	for _, k := range sortedKeys(labels) {
 		p := path + "[" + k + "]"
@@ -238,6 +246,14 @@ func validateLabels(path string, labels map[string]string) ErrorList {
 }
 
 func validateAnnotations(path string, ann map[string]string) ErrorList {
+	if annotationsValid(ann) {
+		return nil // the common case: no item paths, no sorted keys
+	}
+	return annotationErrors(path, ann)
+}
+
+// annotationErrors is every problem of ann, in key order.
+func annotationErrors(path string, ann map[string]string) ErrorList {
 	items := itemErrors{path: path}
 	total := 0
 	for _, k := range sortedKeys(ann) {
@@ -249,6 +265,31 @@ func validateAnnotations(path string, ann map[string]string) ErrorList {
 		errs = append(errs, fieldErr(path, "may not be larger than %d bytes in total (keys and values), got %d", MaxAnnotationsBytes, total))
 	}
 	return errs
+}
+
+// labelsValid reports whether validateLabels finds nothing wrong with
+// labels, without building what only its messages need. Every write is
+// validated on each node, and valid labels are the rule.
+func labelsValid(labels map[string]string) bool {
+	for k, v := range labels {
+		if validateQualifiedName("", k) != nil || validateLabelValue("", v) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// annotationsValid reports whether validateAnnotations finds nothing wrong
+// with ann, as labelsValid does for labels.
+func annotationsValid(ann map[string]string) bool {
+	total := 0
+	for k, v := range ann {
+		total += len(k) + len(v)
+		if validateQualifiedName("", k) != nil {
+			return false
+		}
+	}
+	return total <= MaxAnnotationsBytes
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -1,6 +1,7 @@
 package apis
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -51,4 +52,46 @@ func FuzzNameRules(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(checkNameRules)
+}
+
+// checkMapRules fails t when a map's quick check (labelsValid,
+// annotationsValid, envValid) and its full validation disagree on m.
+func checkMapRules(t *testing.T, m map[string]string) {
+	t.Helper()
+	for _, r := range []struct {
+		name  string
+		valid func(map[string]string) bool
+		errs  func(string, map[string]string) ErrorList
+	}{
+		{"labels", labelsValid, labelErrors},
+		{"annotations", annotationsValid, annotationErrors},
+		{"env", envValid, envErrors},
+	} {
+		errs := r.errs("p", m)
+		if got, want := r.valid(m), len(errs) == 0; got != want {
+			t.Errorf("%s %.120q: quick check %v, full validation %.200v", r.name, fmt.Sprint(m), got, errs)
+		}
+	}
+}
+
+func TestMapRules_QuickCheckAgreesWithValidation(t *testing.T) {
+	long := strings.Repeat("v", MaxAnnotationsBytes)
+	for _, m := range []map[string]string{
+		nil, {}, {"team": "data"}, {"a/b": "c"}, {"example.com/team": "x"}, {"": "x"}, {"a//b": "x"},
+		{"/b": "x"}, {"a/": "x"}, {"Example.com/b": "x"}, {strings.Repeat("a", 64): "x"},
+		{"team": strings.Repeat("v", 64)}, {"team": "bad value"}, {"team": "-x"}, {"team": ""},
+		{"MY_VAR": "1", "OTHER": "2"}, {"1VAR": "x"}, {"PORT": "80"}, {"PORT0": "1"}, {"SPRINT_LABEL_X": "1"},
+		{"HOST": "h"}, {"V": "a\x00b"}, {"ok": "fine", "bad key!": "x"}, {"pad": long}, {"pad": long[:len(long)-3]},
+	} {
+		checkMapRules(t, m)
+	}
+}
+
+func FuzzMapRules(f *testing.F) {
+	for _, kv := range [][2]string{{"team", "data"}, {"a/b", "c"}, {"MY_VAR", "x\x00"}, {"PORT1", ""}, {"-", "."}} {
+		f.Add(kv[0], kv[1], "k2", "v2")
+	}
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		checkMapRules(t, map[string]string{k1: v1, k2: v2})
+	})
 }
