@@ -112,8 +112,8 @@ func putLoop(b *testing.B, base string) {
 
 // TestPutRun_AllocationBudget bounds the heap allocations of one PUT of a
 // ~1 KiB Run through the handler (middlewares, body, decode, validation,
-// admission, answer) with a store that only decides: 78 allocations when
-// this test was written (84 under -race), down from 134 (the JSON
+// admission, answer) with a store that only decides: 76 allocations when
+// this test was written (79 under -race), down from 134 (the JSON
 // reader's copies of member names, excerpts, clones for sorting, three
 // middleware closures per request, the body cached in echo's context,
 // ...). A change that brings them back fails here.
@@ -137,7 +137,7 @@ func TestPutRun_AllocationBudget(t *testing.T) {
 	put()
 	allocs := testing.AllocsPerRun(50, put)
 	t.Logf("%.0f allocations per PUT", allocs)
-	if budget := 90.0; allocs > budget {
+	if budget := 88.0; allocs > budget {
 		t.Errorf("a PUT took %.0f allocations; the budget is %.0f", allocs, budget)
 	}
 }
