@@ -107,8 +107,18 @@ func checkText(data []byte) error {
 type document struct {
 	value any
 	line  int
-	// source is the head of the document's text, for messages.
+	// source is the head of the document's text, for messages; or, when
+	// text is set, excerpt(text), worked out only for a message.
 	source string
+	text   []byte
+}
+
+// excerpt is the head of the document's text, for a message.
+func (d *document) excerpt() string {
+	if d.text != nil {
+		return excerpt(d.text)
+	}
+	return d.source
 }
 
 // IsJSON reports whether DecodeRuns reads data as JSON: when it starts,
@@ -142,7 +152,7 @@ func splitJSON(data []byte, base int) ([]document, error) {
 	// (fastObject); anything it does not take is read below, which also
 	// words the errors.
 	if obj, end, ok := fastObject(data); ok {
-		return []document{{value: obj, line: 1, source: excerpt(data[:end])}}, nil
+		return []document{{value: obj, line: 1, text: data[:end]}}, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -151,7 +161,7 @@ func splitJSON(data []byte, base int) ([]document, error) {
 	lines := lineCounter{data: data}
 	add := func(v any, start int64) {
 		if v != nil {
-			docs = append(docs, document{value: v, line: lines.at(start), source: excerpt(data[start:dec.InputOffset()])})
+			docs = append(docs, document{value: v, line: lines.at(start), text: data[start:dec.InputOffset()]})
 		}
 	}
 	for {
@@ -289,7 +299,7 @@ func (d *typedDecoder) document(doc document) (string, []Run, []Schedule, error)
 		}
 		return "", nil, nil, &DecodeError{Problems: problems("expected an object (" + what + "), got " + jsonTypeName(doc.value))}
 	}
-	kind, errs := d.typeMeta(obj, "", true, doc.source, "")
+	kind, errs := d.typeMeta(obj, "", true, doc.excerpt, "")
 	if len(errs) > 0 {
 		return "", nil, nil, &DecodeError{Problems: errs}
 	}
@@ -320,7 +330,7 @@ func (d *typedDecoder) document(doc document) (string, []Run, []Schedule, error)
 		kinds := make([]string, len(items))
 		for i, item := range items {
 			if m, ok := item.(object); ok {
-				tm, e := d.typeMeta(m, fmt.Sprintf("items[%d].", i), kind.Kind == kindList, excerptValue(m), itemKind)
+				tm, e := d.typeMeta(m, fmt.Sprintf("items[%d].", i), kind.Kind == kindList, func() string { return excerptValue(m) }, itemKind)
 				kinds[i] = tm.Kind
 				errs = append(errs, e...)
 			}
@@ -384,15 +394,15 @@ func (d *typedDecoder) document(doc document) (string, []Run, []Schedule, error)
 // version this package serves. Absent ones are errors when required,
 // worded as the Kubernetes API server words them. prefix is the object's
 // path, for the causes; itemKind the kind of a typed list's items that
-// name none.
-func (d *typedDecoder) typeMeta(obj object, prefix string, required bool, source, itemKind string) (TypeMeta, ErrorList) {
+// name none. source gives the head of the object's text, for a message.
+func (d *typedDecoder) typeMeta(obj object, prefix string, required bool, source func() string, itemKind string) (TypeMeta, ErrorList) {
 	var tm TypeMeta
 	var errs ErrorList
 	get := func(name, title string) (string, bool) {
 		v, ok := obj.get(name)
 		if !ok || v == nil || v == "" {
 			if required {
-				errs = append(errs, &FieldError{Field: prefix + name, Message: fmt.Sprintf("Object '%s' is missing in '%s'", title, source)})
+				errs = append(errs, &FieldError{Field: prefix + name, Message: fmt.Sprintf("Object '%s' is missing in '%s'", title, source())})
 			}
 			return "", false
 		}
@@ -446,7 +456,9 @@ func (d *typedDecoder) typeMeta(obj object, prefix string, required bool, source
 // decodeInto decodes v into out (a pointer), with every problem found.
 func (d *typedDecoder) decodeInto(out any, v any) error {
 	d.problems = problemList{}
-	d.path = fieldPath{}
+	// Deep enough for every field of a Run (spec.container.docker.
+	// parameters[0].key) without growing.
+	d.path = fieldPath{segs: make([]pathSeg, 0, 8)}
 	d.decode(reflect.ValueOf(out).Elem(), v)
 	if len(d.problems.list) > 0 {
 		return &DecodeError{Problems: d.problems.messages()}

@@ -2,6 +2,7 @@ package apis
 
 import (
 	"encoding/json"
+	"reflect"
 )
 
 // fastObject reads data, which must hold exactly one JSON object and white
@@ -21,7 +22,7 @@ import (
 // input fastObject accepts (FuzzFastObjectAgrees). data must be valid
 // UTF-8 (checkText) without lone surrogate escapes (loneSurrogate).
 func fastObject(data []byte) (obj object, end int, ok bool) {
-	p := fastParser{data: data}
+	p := fastParser{data: data, members: make([]member, 0, 16)}
 	p.space()
 	if p.i >= len(p.data) || p.data[p.i] != '{' {
 		return nil, 0, false
@@ -41,6 +42,10 @@ func fastObject(data []byte) (obj object, end int, ok bool) {
 type fastParser struct {
 	data []byte
 	i    int
+	// members holds the members of the objects being read, the innermost
+	// last: an object is copied out of it, at its size, when it ends, one
+	// allocation instead of a slice grown member by member.
+	members []member
 }
 
 func (p *fastParser) space() {
@@ -92,24 +97,23 @@ func (p *fastParser) object(depth int) (any, bool) {
 		return nil, false
 	}
 	p.i++ // '{'
-	obj := object{}
 	var seen map[string]struct{}
 	p.space()
 	if p.i < len(p.data) && p.data[p.i] == '}' {
 		p.i++
-		return obj, true
+		return object{}, true
 	}
+	base := len(p.members)
 	for {
 		p.space()
 		if p.i >= len(p.data) || p.data[p.i] != '"' {
 			return nil, false
 		}
-		k, ok := p.str()
+		key, ok := p.key()
 		if !ok {
 			return nil, false
 		}
-		key := k.(string)
-		if fastSeen(obj, &seen, key) {
+		if fastSeen(p.members[base:], &seen, key) {
 			return nil, false
 		}
 		p.space()
@@ -122,7 +126,7 @@ func (p *fastParser) object(depth int) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		obj = append(obj, member{key: key, value: v})
+		p.members = append(p.members, member{key: key, value: v})
 		p.space()
 		if p.i >= len(p.data) {
 			return nil, false
@@ -132,6 +136,10 @@ func (p *fastParser) object(depth int) (any, bool) {
 			p.i++
 		case '}':
 			p.i++
+			obj := make(object, len(p.members)-base)
+			copy(obj, p.members[base:])
+			clear(p.members[base:]) // hold no values of a finished object
+			p.members = p.members[:base]
 			return obj, true
 		default:
 			return nil, false
@@ -193,37 +201,110 @@ func (p *fastParser) array(depth int) (any, bool) {
 	}
 }
 
-// str reads a string. One without escapes is its bytes (valid UTF-8, as
-// checked before); one with escapes is unquoted by encoding/json, so that
-// both readers give the same string.
+// str reads a string value. One without escapes is its bytes (valid
+// UTF-8, as checked before); one with escapes is unquoted by
+// encoding/json, so that both readers give the same string.
 func (p *fastParser) str() (any, bool) {
+	raw, escaped, ok := p.quoted()
+	switch {
+	case !ok:
+		return nil, false
+	case escaped:
+		return unquote(raw)
+	}
+	if v, ok := knownValues[string(raw[1:len(raw)-1])]; ok {
+		return v, true
+	}
+	return string(raw[1 : len(raw)-1]), true
+}
+
+// key reads a member's name as str does; a field name of the API's types
+// is not copied.
+func (p *fastParser) key() (string, bool) {
+	raw, escaped, ok := p.quoted()
+	switch {
+	case !ok:
+		return "", false
+	case escaped:
+		v, ok := unquote(raw)
+		if !ok {
+			return "", false
+		}
+		return v.(string), true
+	}
+	if k, ok := knownKeys[string(raw[1:len(raw)-1])]; ok {
+		return k, true
+	}
+	return string(raw[1 : len(raw)-1]), true
+}
+
+// quoted reads a string at p.i and returns its text, quotes included, and
+// whether it has escapes.
+func (p *fastParser) quoted() (raw []byte, escaped, ok bool) {
 	start := p.i
 	p.i++ // '"'
-	escaped := false
 	for p.i < len(p.data) {
 		c := p.data[p.i]
 		switch {
 		case c == '"':
 			p.i++
-			if !escaped {
-				return string(p.data[start+1 : p.i-1]), true
-			}
-			var s string
-			if err := json.Unmarshal(p.data[start:p.i], &s); err != nil {
-				return nil, false
-			}
-			return s, true
+			return p.data[start:p.i], escaped, true
 		case c == '\\':
 			escaped = true
 			p.i += 2 // the escaped byte cannot end the string
 		case c < 0x20:
-			return nil, false
+			return nil, false, false
 		default:
 			p.i++
 		}
 	}
-	return nil, false
+	return nil, false, false
 }
+
+func unquote(raw []byte) (any, bool) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, false
+	}
+	return s, true
+}
+
+// knownKeys are the JSON names of the API's fields, each its own value:
+// the names of a manifest's members are looked up here rather than copied
+// from the body. Built once, never modified.
+var knownKeys = func() map[string]string {
+	keys := map[string]string{}
+	seen := map[reflect.Type]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || seen[t] {
+			return
+		}
+		seen[t] = true
+		for name, f := range structFields(t).byName {
+			keys[name] = name
+			walk(f.typ)
+		}
+	}
+	for _, t := range []reflect.Type{reflect.TypeFor[RunList](), reflect.TypeFor[ScheduleList](), reflect.TypeFor[NotifierList]()} {
+		walk(t)
+	}
+	return keys
+}()
+
+// knownValues are the string values every manifest repeats (apiVersion,
+// kind), held as interface values already, so that reading one allocates
+// nothing. Built once, never modified.
+var knownValues = func() map[string]any {
+	vals := map[string]any{}
+	for _, v := range []string{APIVersion, listAPIVersion, KindRun, KindRunList, kindList, KindSchedule, KindScheduleList, KindNotifier, KindNotifierList} {
+		vals[v] = v
+	}
+	return vals
+}()
 
 // number reads a number as RFC 8259 spells it, kept as its text (the
 // decoder's UseNumber).

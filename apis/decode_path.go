@@ -102,11 +102,17 @@ func (o object) get(key string) (any, bool) {
 }
 
 // sorted returns the members in key order, so that problems are reported
-// in the same order whatever the input's.
+// in the same order whatever the input's. It sorts o in place: the
+// decoders walk a tree they built for one decode, and nothing reads its
+// members' order after the walk (a message quoting a value, excerptValue,
+// is made before). Already sorted (as encoders write objects), it costs
+// one pass.
 func (o object) sorted() object {
-	s := slices.Clone(o)
-	slices.SortFunc(s, func(a, b member) int { return strings.Compare(a.key, b.key) })
-	return s
+	cmp := func(a, b member) int { return strings.Compare(a.key, b.key) }
+	if !slices.IsSortedFunc(o, cmp) {
+		slices.SortFunc(o, cmp)
+	}
+	return o
 }
 
 // MarshalJSON writes the members in order, for messages that quote a

@@ -96,7 +96,7 @@ func decodeNotifierDocument(d *typedDecoder, obj object, doc document, index int
 	var errs ErrorList
 	if v, _ := obj.get("apiVersion"); v != APIVersion {
 		if v == nil || v == "" {
-			errs = append(errs, &FieldError{Field: "apiVersion", Message: fmt.Sprintf("Object 'apiVersion' is missing in '%s'", doc.source)})
+			errs = append(errs, &FieldError{Field: "apiVersion", Message: fmt.Sprintf("Object 'apiVersion' is missing in '%s'", doc.excerpt())})
 		} else {
 			errs = append(errs, &FieldError{Field: "apiVersion", Message: fmt.Sprintf("unsupported value %q: must be %s", clipName(fmt.Sprint(v)), APIVersion)})
 		}

@@ -183,7 +183,7 @@ func (p *selParser) value() (string, error) {
 	case len(v) > MaxLabelValueLength:
 		p.pos = start
 		return "", p.errorf("invalid label value %q: %s", v, tooLong(MaxLabelValueLength))
-	case !labelValueRe.MatchString(v):
+	case !isLabelValue(v):
 		p.pos = start
 		return "", p.errorf("invalid label value %q: %s", v, labelValueMsg)
 	}

@@ -209,20 +209,40 @@ func IsReservedEnv(name string) bool {
 }
 
 func validateEnv(path string, env map[string]string) ErrorList {
+	if envValid(env) {
+		return nil // the common case: no item paths, no sorted keys
+	}
+	return envErrors(path, env)
+}
+
+// envErrors is every problem of env, in key order.
+func envErrors(path string, env map[string]string) ErrorList {
 	errs := itemErrors{path: path}
 	for _, k := range sortedKeys(env) {
-		p := path + "[" + k + "]"
+		// The item's path is built only for a message: most items have
+		// none.
 		switch {
-		case !envNameRe.MatchString(k):
-			errs.add(fieldErr(p, "invalid name: must consist of letters, digits or '_', and not start with a digit (e.g. \"MY_VAR\")"))
+		case !isEnvName(k):
+			errs.add(fieldErr(path+"["+k+"]", "invalid name: must consist of letters, digits or '_', and not start with a digit (e.g. \"MY_VAR\")"))
 		case IsReservedEnv(k):
-			errs.add(fieldErr(p, "reserved: sprint sets HOST, PORT, PORTS, PORT<n>, PORT_*, MESOS_TASK_ID, SPRINT_RUN_NAME and SPRINT_LABEL_* for every task"))
+			errs.add(fieldErr(path+"["+k+"]", "reserved: sprint sets HOST, PORT, PORTS, PORT<n>, PORT_*, MESOS_TASK_ID, SPRINT_RUN_NAME and SPRINT_LABEL_* for every task"))
 		}
 		if strings.IndexByte(env[k], 0) >= 0 {
-			errs.add(fieldErr(p, "value must not contain a NUL byte"))
+			errs.add(fieldErr(path+"["+k+"]", "value must not contain a NUL byte"))
 		}
 	}
 	return errs.list()
+}
+
+// envValid reports whether validateEnv finds nothing wrong with env,
+// without building what only its messages need.
+func envValid(env map[string]string) bool {
+	for k, v := range env {
+		if !isEnvName(k) || IsReservedEnv(k) || strings.IndexByte(v, 0) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func validateConstraint(path string, c []string) ErrorList {

@@ -24,7 +24,7 @@ func validateDependsOn(path string, deps []RunDependency) ErrorList {
 		switch {
 		case d.Name == "":
 			items.add(fieldErr(p+".name", "required: the name of the Run this one waits for"))
-		case len(d.Name) > MaxNameLength || !dns1123LabelRe.MatchString(d.Name):
+		case len(d.Name) > MaxNameLength || !isDNS1123Label(d.Name):
 			items.add(validateDNS1123Label(p+".name", d.Name)...)
 		default:
 			if j, dup := seen[d.Name]; dup {

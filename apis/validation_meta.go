@@ -2,7 +2,6 @@ package apis
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 )
@@ -30,12 +29,80 @@ const (
 	MaxTemplateAnnotationsBytes = MaxAnnotationsBytes - len(AnnotationCancelReason) - len(ReasonReplaced)
 )
 
-var (
-	dns1123LabelRe     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	dns1123SubdomainRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	qualifiedNameRe    = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
-	labelValueRe       = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
-)
+// The name rules, as Kubernetes words them in regular expressions
+// (validation_names_test.go checks each against its expression):
+//
+//	DNS-1123 label      [a-z0-9]([-a-z0-9]*[a-z0-9])?
+//	DNS-1123 subdomain  labels joined by '.'
+//	qualified name      ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]
+//	label value         empty or a qualified name
+//	environment name    [A-Za-z_][A-Za-z0-9_]*
+//
+// Every write is validated on each node (the API's decision, the leader's
+// proposal check, each FSM), and the regular expressions were most of the
+// validation's cost; these loops take a fraction of it.
+
+func isLowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+func isAlnum(c byte) bool      { return isLowerAlnum(c) || c >= 'A' && c <= 'Z' }
+
+// isDNS1123Label reports whether s is a DNS-1123 label (length aside).
+func isDNS1123Label(s string) bool {
+	if s == "" || !isLowerAlnum(s[0]) || !isLowerAlnum(s[len(s)-1]) {
+		return false
+	}
+	for i := 1; i < len(s)-1; i++ {
+		if c := s[i]; !isLowerAlnum(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// isDNS1123Subdomain reports whether s is a DNS-1123 subdomain (length
+// aside).
+func isDNS1123Subdomain(s string) bool {
+	for {
+		label, rest, more := strings.Cut(s, ".")
+		if !isDNS1123Label(label) {
+			return false
+		}
+		if !more {
+			return true
+		}
+		s = rest
+	}
+}
+
+// isQualifiedName reports whether s is the name part of a label key
+// (length aside).
+func isQualifiedName(s string) bool {
+	if s == "" || !isAlnum(s[0]) || !isAlnum(s[len(s)-1]) {
+		return false
+	}
+	for i := 1; i < len(s)-1; i++ {
+		if c := s[i]; !isAlnum(c) && c != '-' && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// isLabelValue reports whether s is a label value (length aside).
+func isLabelValue(s string) bool { return s == "" || isQualifiedName(s) }
+
+// isEnvName reports whether s is an environment variable's name:
+// [A-Za-z_][A-Za-z0-9_]*.
+func isEnvName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' {
+			return false
+		}
+	}
+	return true
+}
 
 // User-facing explanations of the name rules, shared by every message.
 const (
@@ -88,7 +155,7 @@ func validateDNS1123Label(path, v string) ErrorList {
 	if len(v) > MaxNameLength {
 		errs = append(errs, fieldErr(path, "%s", tooLong(MaxNameLength)))
 	}
-	if !dns1123LabelRe.MatchString(v) {
+	if !isDNS1123Label(v) {
 		errs = append(errs, fieldErr(path, "invalid value %q: %s", v, dns1123LabelMsg))
 	}
 	return errs
@@ -105,7 +172,7 @@ func validateObjectMeta(m *ObjectMeta) ErrorList {
 		if len(m.GenerateName) > MaxGenerateNameLength {
 			errs = append(errs, fieldErr("metadata.generateName", "%s (the server appends %d random characters)", tooLong(MaxGenerateNameLength), GenerateNameSuffixLength))
 		}
-		if !dns1123LabelRe.MatchString(m.GenerateName + "x") {
+		if !isDNS1123Label(m.GenerateName + "x") {
 			errs = append(errs, fieldErr("metadata.generateName", "invalid value %q: %s", m.GenerateName, dns1123LabelMsg))
 		}
 	default:
@@ -121,18 +188,17 @@ func validateObjectMeta(m *ObjectMeta) ErrorList {
 func validateQualifiedName(path, key string) ErrorList {
 	var errs ErrorList
 	name := key
-	parts := strings.Split(key, "/")
-	switch len(parts) {
-	case 1:
-	case 2:
-		prefix := parts[0]
-		name = parts[1]
+	prefix, rest, hasPrefix := strings.Cut(key, "/")
+	switch {
+	case !hasPrefix:
+	case !strings.Contains(rest, "/"):
+		name = rest
 		switch {
 		case prefix == "":
 			errs = append(errs, fieldErr(path, "prefix part must be non-empty"))
 		case len(prefix) > MaxDNS1123SubdomainLength:
 			errs = append(errs, fieldErr(path, "prefix part %s", tooLong(MaxDNS1123SubdomainLength)))
-		case !dns1123SubdomainRe.MatchString(prefix):
+		case !isDNS1123Subdomain(prefix):
 			errs = append(errs, fieldErr(path, "prefix part %s", dns1123SubdomainMsg))
 		}
 	default:
@@ -143,7 +209,7 @@ func validateQualifiedName(path, key string) ErrorList {
 		errs = append(errs, fieldErr(path, "name part must be non-empty"))
 	case len(name) > MaxLabelValueLength:
 		errs = append(errs, fieldErr(path, "name part %s", tooLong(MaxLabelValueLength)))
-	case !qualifiedNameRe.MatchString(name):
+	case !isQualifiedName(name):
 		errs = append(errs, fieldErr(path, "name part %s", qualifiedNameMsg))
 	}
 	return errs
@@ -155,13 +221,21 @@ func validateLabelValue(path, v string) ErrorList {
 	if len(v) > MaxLabelValueLength {
 		errs = append(errs, fieldErr(path, "%s", tooLong(MaxLabelValueLength)))
 	}
-	if !labelValueRe.MatchString(v) {
+	if !isLabelValue(v) {
 		errs = append(errs, fieldErr(path, "invalid value %q: %s", v, labelValueMsg))
 	}
 	return errs
 }
 
 func validateLabels(path string, labels map[string]string) ErrorList {
+	if labelsValid(labels) {
+		return nil // the common case: no item paths, no sorted keys
+	}
+	return labelErrors(path, labels)
+}
+
+// labelErrors is every problem of labels, in key order.
+func labelErrors(path string, labels map[string]string) ErrorList {
 	errs := itemErrors{path: path}
 	for _, k := range sortedKeys(labels) {
 		p := path + "[" + k + "]"
@@ -172,6 +246,14 @@ func validateLabels(path string, labels map[string]string) ErrorList {
 }
 
 func validateAnnotations(path string, ann map[string]string) ErrorList {
+	if annotationsValid(ann) {
+		return nil // the common case: no item paths, no sorted keys
+	}
+	return annotationErrors(path, ann)
+}
+
+// annotationErrors is every problem of ann, in key order.
+func annotationErrors(path string, ann map[string]string) ErrorList {
 	items := itemErrors{path: path}
 	total := 0
 	for _, k := range sortedKeys(ann) {
@@ -183,6 +265,31 @@ func validateAnnotations(path string, ann map[string]string) ErrorList {
 		errs = append(errs, fieldErr(path, "may not be larger than %d bytes in total (keys and values), got %d", MaxAnnotationsBytes, total))
 	}
 	return errs
+}
+
+// labelsValid reports whether validateLabels finds nothing wrong with
+// labels, without building what only its messages need. Every write is
+// validated on each node, and valid labels are the rule.
+func labelsValid(labels map[string]string) bool {
+	for k, v := range labels {
+		if validateQualifiedName("", k) != nil || validateLabelValue("", v) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// annotationsValid reports whether validateAnnotations finds nothing wrong
+// with ann, as labelsValid does for labels.
+func annotationsValid(ann map[string]string) bool {
+	total := 0
+	for k, v := range ann {
+		total += len(k) + len(v)
+		if validateQualifiedName("", k) != nil {
+			return false
+		}
+	}
+	return total <= MaxAnnotationsBytes
 }
 
 func sortedKeys[V any](m map[string]V) []string {

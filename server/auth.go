@@ -100,18 +100,17 @@ func (ts *tokenSet) valid(token string) bool {
 }
 
 // authenticate requires "Authorization: Bearer <token>" when tokens are
-// configured, except on openPaths. The token is never logged.
-func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if s.tokens.empty() || isOpenPath(c) {
-			return next(c)
-		}
-		auth := c.Request().Header.Get("Authorization")
-		scheme, token, found := strings.Cut(auth, " ")
-		if !found || !strings.EqualFold(scheme, "Bearer") || !s.tokens.valid(strings.TrimSpace(token)) {
-			s.metrics.authFailures.Inc()
-			return statusError(http.StatusUnauthorized, "Unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)")
-		}
+// configured, except on openPaths, then runs next. The token is never
+// logged.
+func (s *Server) authenticate(c echo.Context, next echo.HandlerFunc) error {
+	if s.tokens.empty() || isOpenPath(c) {
 		return next(c)
 	}
+	auth := c.Request().Header.Get("Authorization")
+	scheme, token, found := strings.Cut(auth, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || !s.tokens.valid(strings.TrimSpace(token)) {
+		s.metrics.authFailures.Inc()
+		return statusError(http.StatusUnauthorized, "Unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)")
+	}
+	return next(c)
 }

@@ -14,14 +14,13 @@ import (
 	"github.com/sprint-project/sprint/apis"
 )
 
-// bodyKey caches the request body in the echo context once read, so that
-// leaderOnly can replay it to a handler or to the leader.
-const bodyKey = "sprint.body"
-
 // readBody reads the whole request body, at most MaxBodyBytes (413 beyond).
+// The bytes read replace the body (a replayBody), so that leaderOnly can
+// replay them to a handler or to the leader and a second call returns
+// them again.
 func (s *Server) readBody(c echo.Context) ([]byte, error) {
-	if b, ok := c.Get(bodyKey).([]byte); ok {
-		return b, nil
+	if rb, ok := c.Request().Body.(*replayBody); ok {
+		return rb.b, nil
 	}
 	req := c.Request()
 	limit := s.cfg.MaxBodyBytes
@@ -31,7 +30,7 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	var b []byte
 	if req.Body != nil && req.Body != http.NoBody {
 		var err error
-		b, err = readAll(io.LimitReader(req.Body, limit+1), req.ContentLength)
+		b, err = readAll(req.Body, req.ContentLength, limit+1)
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
@@ -48,33 +47,53 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 			return nil, tooLarge(limit)
 		}
 	}
-	c.Set(bodyKey, b)
-	req.Body = io.NopCloser(bytes.NewReader(b))
+	req.Body = newReplayBody(b)
 	return b, nil
 }
+
+// replayBody is a body already read, served again from memory, and the
+// bytes readBody read: one allocation where caching them in the echo
+// context (its map and the bytes as an interface) and
+// io.NopCloser(bytes.NewReader(b)) took four.
+type replayBody struct {
+	bytes.Reader
+	b []byte
+}
+
+func newReplayBody(b []byte) *replayBody {
+	r := &replayBody{b: b}
+	r.Reset(b)
+	return r
+}
+
+func (*replayBody) Close() error { return nil }
 
 // maxPresizedBody bounds what readAll allocates on a client's word (its
 // Content-Length) before the bytes arrive: a client that announces a
 // large body and sends it slowly holds only what it sent.
 const maxPresizedBody = 64 << 10
 
-// readAll is io.ReadAll into a buffer sized for the announced length (up
-// to maxPresizedBody), so a write's body of a few KiB is read into one
-// allocation rather than grown from 512 bytes by copies.
-func readAll(r io.Reader, announced int64) ([]byte, error) {
+// readAll is io.ReadAll(io.LimitReader(r, limit)) into a buffer sized
+// for the announced length (up to maxPresizedBody), so a write's body of a
+// few KiB is read into one allocation rather than grown from 512 bytes by
+// copies.
+func readAll(r io.Reader, announced, limit int64) ([]byte, error) {
 	size := int64(512)
 	if announced >= 0 {
 		size = min(announced, maxPresizedBody) + 1 // +1: room to see EOF
 	}
-	b := make([]byte, 0, size)
+	b := make([]byte, 0, min(size, limit))
 	for {
-		n, err := r.Read(b[len(b):cap(b)])
+		n, err := r.Read(b[len(b):min(int64(cap(b)), limit)])
 		b = b[:len(b)+n]
 		if err != nil {
 			if err == io.EOF {
 				err = nil
 			}
 			return b, err
+		}
+		if int64(len(b)) >= limit {
+			return b, nil
 		}
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)] // let append pick the next size
@@ -91,8 +110,9 @@ func tooLarge(limit int64) error {
 // YAML; anything else is 415.
 func bodyFormat(c echo.Context, allowYAML bool) (yaml bool, err error) {
 	ct := c.Request().Header.Get(echo.HeaderContentType)
-	if ct == "" {
-		return false, nil
+	switch ct {
+	case "", "application/json":
+		return false, nil // what most writes send: nothing to parse
 	}
 	mt, _, perr := mime.ParseMediaType(ct)
 	if perr != nil {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,8 +36,12 @@ func (s *Server) sawUs(h http.Header) bool {
 	if s.cfg.NodeID == "" {
 		return false
 	}
+	vias := h.Values("Via")
+	if len(vias) == 0 {
+		return false
+	}
 	me := s.viaToken()
-	for _, v := range h.Values("Via") {
+	for _, v := range vias {
 		for _, hop := range strings.Split(v, ",") {
 			f := strings.Fields(hop)
 			if len(f) >= 2 && f[1] == me {
@@ -74,7 +77,7 @@ func (s *Server) leaderOnly(next echo.HandlerFunc) echo.HandlerFunc {
 					return err
 				}
 				wait = retry.Next()
-				req.Body = io.NopCloser(bytes.NewReader(body))
+				req.Body = newReplayBody(body)
 			}
 			retriesLeft := s.cfg.Now().Add(wait).Before(deadline)
 			if s.store.IsLeader() {
@@ -152,6 +155,27 @@ func leaderURL(addr string) (*url.URL, error) {
 	return u, nil
 }
 
+// parsedLeader is a leader's address with its URL, as leaderTarget last
+// parsed it; the URL is never modified.
+type parsedLeader struct {
+	addr string
+	url  *url.URL
+}
+
+// leaderTarget is leaderURL(addr), parsed once per leader rather than
+// once per forwarded request.
+func (s *Server) leaderTarget(addr string) (*url.URL, error) {
+	if p := s.lastLeader.Load(); p != nil && p.addr == addr {
+		return p.url, nil
+	}
+	u, err := leaderURL(addr)
+	if err != nil {
+		return nil, err
+	}
+	s.lastLeader.Store(&parsedLeader{addr: addr, url: u})
+	return u, nil
+}
+
 // forwardState is one forwarded request's part of the shared proxy's
 // work, carried in the outgoing request's context.
 type forwardState struct {
@@ -166,6 +190,7 @@ type forwardKey struct{}
 // through, so that requests to the leader reuse the transport's
 // keep-alive connections and the proxy's copy buffers.
 func (s *Server) newForwardProxy() *httputil.ReverseProxy {
+	via := "1.1 " + s.viaToken()
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			st := pr.In.Context().Value(forwardKey{}).(*forwardState)
@@ -173,11 +198,11 @@ func (s *Server) newForwardProxy() *httputil.ReverseProxy {
 			// Keep the hops before us, then add the client we saw.
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
-			pr.Out.Header.Add("Via", "1.1 "+s.viaToken())
+			pr.Out.Header.Add("Via", via)
 			body := st.body
-			pr.Out.Body = io.NopCloser(bytes.NewReader(body))
+			pr.Out.Body = newReplayBody(body)
 			pr.Out.ContentLength = int64(len(body))
-			pr.Out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+			pr.Out.GetBody = func() (io.ReadCloser, error) { return newReplayBody(body), nil }
 		},
 		Transport: s.cfg.ForwardTransport,
 		// 0: an answer of known length (a write's Run, a GET) goes out in
@@ -219,7 +244,7 @@ func (p *proxyBuffers) Put(b []byte) { p.pool.Put(&b) }
 // status, has been relayed; an error means nothing was written and the
 // request may be retried.
 func (s *Server) forward(c echo.Context, addr string, body []byte) error {
-	target, err := leaderURL(addr)
+	target, err := s.leaderTarget(addr)
 	if err != nil {
 		return err
 	}

@@ -99,35 +99,63 @@ func TestForwardProxy_FlushesStreamsOnly(t *testing.T) {
 	}
 }
 
-// TestReadAll: a body is read whole whatever length was announced; an
-// announced length sizes the buffer (up to maxPresizedBody), so a body of
-// the announced size takes one allocation.
+// TestReadAll: a body is read whole whatever length was announced, up to
+// the limit (the bytes beyond it are left unread); an announced length
+// sizes the buffer (up to maxPresizedBody), so a body of the announced
+// size takes one allocation.
 func TestReadAll(t *testing.T) {
 	body := strings.Repeat("x", 1200)
+	const noLimit = 1 << 30
 	for name, tc := range map[string]struct {
 		body      string
 		announced int64
+		limit     int64
+		want      string
 	}{
-		"as announced":            {body: body, announced: 1200},
-		"unknown length":          {body: body, announced: -1},
-		"announced too little":    {body: body, announced: 10},
-		"announced far too much":  {body: body, announced: 1 << 40},
-		"empty":                   {body: "", announced: 0},
-		"beyond the presized cap": {body: strings.Repeat("y", maxPresizedBody+100), announced: maxPresizedBody + 100},
+		"as announced":            {body: body, announced: 1200, limit: noLimit, want: body},
+		"unknown length":          {body: body, announced: -1, limit: noLimit, want: body},
+		"announced too little":    {body: body, announced: 10, limit: noLimit, want: body},
+		"announced far too much":  {body: body, announced: 1 << 40, limit: noLimit, want: body},
+		"empty":                   {body: "", announced: 0, limit: noLimit, want: ""},
+		"beyond the presized cap": {body: strings.Repeat("y", maxPresizedBody+100), announced: maxPresizedBody + 100, limit: noLimit, want: strings.Repeat("y", maxPresizedBody+100)},
+		"exactly the limit":       {body: body, announced: 1200, limit: 1200, want: body},
+		"beyond the limit":        {body: body, announced: 1200, limit: 1001, want: body[:1001]},
+		"beyond it, unannounced":  {body: body, announced: -1, limit: 700, want: body[:700]},
+		"beyond it, understated":  {body: body, announced: 10, limit: 11, want: body[:11]},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got, err := readAll(iotest.OneByteReader(strings.NewReader(tc.body)), tc.announced)
+			got, err := readAll(iotest.OneByteReader(strings.NewReader(tc.body)), tc.announced, tc.limit)
 			require.NoError(t, err)
-			assert.Equal(t, tc.body, string(got))
-			got, err = readAll(strings.NewReader(tc.body), tc.announced)
+			assert.Equal(t, tc.want, string(got))
+			got, err = readAll(strings.NewReader(tc.body), tc.announced, tc.limit)
 			require.NoError(t, err)
-			assert.Equal(t, tc.body, string(got))
+			assert.Equal(t, tc.want, string(got))
 		})
 	}
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := readAll(strings.NewReader(body), int64(len(body))); err != nil {
+		if _, err := readAll(strings.NewReader(body), int64(len(body)), noLimit); err != nil {
 			t.Fatal(err)
 		}
 	})
 	assert.Equal(t, 2.0, allocs, "the buffer and the strings.Reader's copy")
+}
+
+// TestStreams: which requests stream (and lift their write deadline, also
+// when a follower relays them).
+func TestStreams(t *testing.T) {
+	for uri, want := range map[string]bool{
+		"/api/v1/runs/a":                     false,
+		"/api/v1/runs?watch=true":            true,
+		"/api/v1/runs?watch=1":               true,
+		"/api/v1/runs?watch=false":           false,
+		"/api/v1/runs?watch=":                false,
+		"/api/v1/runs?watch=bogus":           false,
+		"/api/v1/runs/a/log?follow=true":     true,
+		"/api/v1/runs/a/log?stream=stderr":   false,
+		"/api/v1/runs?limit=5&watch=T":       true,
+		"/api/v1/runs/a?dryRun=true":         false,
+		"/api/v1/runs/a/log?follow=0&x=true": false,
+	} {
+		assert.Equal(t, want, streams(httptest.NewRequest(http.MethodGet, uri, nil)), uri)
+	}
 }

@@ -321,3 +321,27 @@ func TestForward_ReusesConnectionsToTheLeader(t *testing.T) {
 	}
 	assert.LessOrEqual(t, conns.Load(), int64(writers), "%d requests in rounds of %d opened %d connections to the leader", writers*rounds, writers, conns.Load())
 }
+
+// TestForward_FollowsTheLeaderItIsTold: the leader's address, parsed once
+// per leader, is parsed again when another node leads.
+func TestForward_FollowsTheLeaderItIsTold(t *testing.T) {
+	t.Parallel()
+	leaderAt := func(name string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, name)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	a, b := leaderAt("a"), leaderAt("b")
+	f := follower(t, server.Config{}, a.URL)
+	for i, tc := range []struct{ leaderID, url, want string }{
+		{"a", a.URL, "a"}, {"a", a.URL, "a"}, {"b", b.URL, "b"}, {"b", b.URL, "b"}, {"a", a.URL, "a"},
+	} {
+		f.Store.SetLeader(false, tc.leaderID, tc.url)
+		r := call(t, "PUT", f.URL+"/api/v1/runs/x", runJSON("x"))
+		require.Equal(t, http.StatusCreated, r.code, "request %d: %s", i, r.body)
+		assert.Equal(t, tc.want, string(r.body), "request %d", i)
+	}
+}

@@ -59,43 +59,64 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	return m, nil
 }
 
+// common is the middleware of every route: observe, then recoverPanic,
+// then authenticate, around the handler. echo applies its middlewares
+// anew on every request, each one a closure allocated per request; as one
+// they cost one.
+func (s *Server) common(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error { return s.observe(c, next) }
+}
+
 // observe counts every request and times the non-streaming ones.
-func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		if err != nil {
-			// Let the error handler write the Status now, so the code
-			// counted is the one the client sees.
-			c.Error(err)
-		}
-		route := c.Path()
-		if route == "" {
-			route = "unmatched"
-		}
-		code := c.Response().Status
-		s.metrics.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(code)).Inc()
-		if c.QueryParam("watch") == "" && c.QueryParam("follow") == "" {
-			s.metrics.duration.WithLabelValues(c.Request().Method, route).Observe(time.Since(start).Seconds())
-		}
-		return nil
+func (s *Server) observe(c echo.Context, next echo.HandlerFunc) error {
+	start := time.Now()
+	err := s.recoverPanic(c, next)
+	if err != nil {
+		// Let the error handler write the Status now, so the code
+		// counted is the one the client sees.
+		c.Error(err)
 	}
+	route := c.Path()
+	if route == "" {
+		route = "unmatched"
+	}
+	code := c.Response().Status
+	s.metrics.requests.WithLabelValues(c.Request().Method, route, statusCode(code)).Inc()
+	if queryParam(c, "watch") == "" && queryParam(c, "follow") == "" {
+		s.metrics.duration.WithLabelValues(c.Request().Method, route).Observe(time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// statusCodes are the decimal forms of the status codes 100-599, so that
+// counting a request formats none.
+var statusCodes = func() (out [500]string) {
+	for i := range out {
+		out[i] = strconv.Itoa(100 + i)
+	}
+	return out
+}()
+
+// statusCode is code in decimal.
+func statusCode(code int) string {
+	if code >= 100 && code < 600 {
+		return statusCodes[code-100]
+	}
+	return strconv.Itoa(code)
 }
 
 // recoverPanic turns a handler panic into a 500 Status instead of a
-// dropped connection.
-func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
-					panic(r)
-				}
-				err = fmt.Errorf("panic: %v", r)
+// dropped connection; authentication runs inside it.
+func (s *Server) recoverPanic(c echo.Context, next echo.HandlerFunc) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
 			}
-		}()
-		return next(c)
-	}
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return s.authenticate(c, next)
 }
 
 func (s *Server) serveMetrics(c echo.Context) error {

@@ -15,7 +15,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.observe, s.recoverPanic, s.authenticate)
+	e.Use(s.common) // observe, recoverPanic, authenticate
 	// get serves GET and HEAD: HEAD answers GET's status and headers, and
 	// net/http drops the body.
 	get := func(path string, h echo.HandlerFunc) {

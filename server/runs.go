@@ -39,8 +39,17 @@ func asBadRequest(what string, err error) error {
 	return badRequest("%s: %v", what, err)
 }
 
+// queryParam is c.QueryParam(name), without echo's parse of an empty
+// query (a new map on every request, where most writes have no query).
+func queryParam(c echo.Context, name string) string {
+	if c.Request().URL.RawQuery == "" {
+		return ""
+	}
+	return c.QueryParam(name)
+}
+
 func queryBool(c echo.Context, name string) (bool, error) {
-	v := c.QueryParam(name)
+	v := queryParam(c, name)
 	if v == "" {
 		return false, nil
 	}
@@ -52,7 +61,7 @@ func queryBool(c echo.Context, name string) (bool, error) {
 }
 
 func queryInt(c echo.Context, name string) (int, error) {
-	v := c.QueryParam(name)
+	v := queryParam(c, name)
 	if v == "" {
 		return 0, nil
 	}

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -242,6 +243,9 @@ type Server struct {
 	console *ui.Handler
 	limits  *limiter
 	proxy   *httputil.ReverseProxy
+	// lastLeader is the leader address forwards last went to, parsed
+	// (forward.go).
+	lastLeader atomic.Pointer[parsedLeader]
 
 	// streams is cancelled by Close so that watches and followed logs,
 	// which never go idle, end before the graceful shutdown waits.

@@ -66,10 +66,15 @@ func noWriteDeadline(c echo.Context) {
 // as the client reads: a watch or a followed log. A follower relaying one
 // from the leader lifts its write deadline as the leader does.
 func streams(r *http.Request) bool {
+	if r.URL.RawQuery == "" {
+		return false // a write's request: no query to parse
+	}
 	q := r.URL.Query()
 	for _, k := range []string{"watch", "follow"} {
-		if b, err := strconv.ParseBool(q.Get(k)); err == nil && b {
-			return true
+		if v := q.Get(k); v != "" {
+			if b, err := strconv.ParseBool(v); err == nil && b {
+				return true
+			}
 		}
 	}
 	return false
