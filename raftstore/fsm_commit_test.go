@@ -2,12 +2,82 @@ package raftstore
 
 import (
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 )
+
+// TestFSM_GrowsWithoutSync checks that an unsynced FSM file grows without
+// bbolt's grow fsync, and that the file, no longer extended ahead of its
+// pages by ftruncate, is complete after a crash: it passes the data dir's
+// page check and opens with every entry. bbolt extends a growing file
+// 16 MiB past its pages (with an fsync) unless NoGrowSync is set, so a
+// file of a few MiB of pages that is still shorter than 16 MiB never took
+// that path.
+func TestFSM_GrowsWithoutSync(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		noSync bool
+	}{
+		{"not synced", true},
+		{"synced", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "fsm.db")
+			logger := slog.New(slog.DiscardHandler)
+			f, err := openFSM(path, tc.noSync, 0, 10, logger)
+			require.NoError(t, err)
+			assert.Equal(t, tc.noSync, f.db.NoGrowSync, "bbolt's grow fsync is skipped exactly when the file is not synced")
+			if !tc.noSync {
+				require.NoError(t, f.close())
+				return
+			}
+			now := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+			const n = 3000 // about 4 MiB of pages
+			var logs []*raft.Log
+			for i := range n {
+				name := fmt.Sprintf("grow-%05d", i)
+				data, err := encodeCommand(cmdApplyRuns, applyRunsCmd{Ops: []applyOp{{Op: opCreate, Name: name, Run: benchRun(name, i, now)}}})
+				require.NoError(t, err)
+				logs = append(logs, &raft.Log{Index: uint64(i + 1), Term: 1, Type: raft.LogCommand, Data: data})
+				if len(logs) == MaxAppendEntries || i == n-1 {
+					for _, r := range f.ApplyBatch(logs) {
+						require.NoError(t, r.(result).Items[0].Err)
+					}
+					logs = logs[:0]
+				}
+			}
+			var pages int64
+			require.NoError(t, f.db.View(func(tx *bolt.Tx) error {
+				pages = int64(tx.Size())
+				return nil
+			}))
+			require.Greater(t, pages, int64(1<<20))
+			// A crash: no clean close, no sync.
+			require.NoError(t, f.db.Close())
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			assert.Less(t, fi.Size(), int64(16<<20), "the file was extended ahead of its pages, with bbolt's grow fsync")
+			assert.GreaterOrEqual(t, fi.Size(), pages)
+
+			_, err = verifyBoltFile(path)
+			require.NoError(t, err)
+			f, err = openFSM(path, true, 0, 10, logger)
+			require.NoError(t, err)
+			defer f.close()
+			assert.Equal(t, uint64(n), f.applied.Load())
+			_, err = f.getRun(fmt.Sprintf("grow-%05d", n-1))
+			require.NoError(t, err)
+		})
+	}
+}
 
 // TestTxReads_ReadAsGet checks the batch's reused cursors against bbolt's
 // Get in a transaction that writes between the reads: present keys, absent
