@@ -674,7 +674,7 @@ func (a *applier) get(bucket, key []byte) []byte {
 // delIfPresent deletes key from bucket, if it is there. bbolt's Delete of
 // an absent key writes nothing either, but costs a cursor of its own.
 func (a *applier) delIfPresent(bucket, key []byte) {
-	if a.get(bucket, key) != nil {
+	if a.reads.has(a.tx.Bucket(bucket), key) {
 		a.del(bucket, key)
 	}
 }

@@ -93,6 +93,7 @@ func TestTxReads_ReadAsGet(t *testing.T) {
 				for i := -1; i <= 2001; i++ {
 					k := key(i)
 					require.Equal(t, b.Get(k), r.get(b, k), "%s: key %s", step, k)
+					require.Equal(t, b.Get(k) != nil, r.has(b, k), "%s: key %s", step, k)
 				}
 				for _, k := range [][]byte{[]byte("a"), []byte("k-"), []byte("z")} {
 					require.Equal(t, b.Get(k), r.get(b, k), "%s: key %s", step, k)
@@ -113,6 +114,8 @@ func TestTxReads_ReadAsGet(t *testing.T) {
 		check("every third deleted")
 		require.NoError(t, runs.Put(key(2001), []byte("last")))
 		check("a new last key")
+		require.NoError(t, events.Put(key(2002), []byte{}))
+		assert.True(t, r.has(events, key(2002)), "a key with an empty value")
 		return nil
 	})
 	require.NoError(t, err)

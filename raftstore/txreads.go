@@ -42,6 +42,12 @@ func (r txReads) get(b *bolt.Bucket, key []byte) []byte {
 	return v
 }
 
+// has tells whether b holds key (whatever its value, empty included).
+func (r txReads) has(b *bolt.Bucket, key []byte) bool {
+	k, _ := r.cursor(b).Seek(key)
+	return bytes.Equal(k, key)
+}
+
 // last is b's last key, nil when it is empty.
 func (r txReads) last(b *bolt.Bucket) []byte {
 	k, _ := r.cursor(b).Last()
