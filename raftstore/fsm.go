@@ -234,10 +234,18 @@ func fsmTrust(meta *bolt.Bucket, boot string) (idx, term uint64, trusted bool) {
 	return idx, term, clean || sameBoot || idx == 0
 }
 
+// openBolt opens an FSM file. noSync also skips the fsync bbolt makes
+// whenever a commit grows the file (by 16 MiB at a time, with ftruncate):
+// that fsync wrote back every dirty page of the file, 25-35 ms on the FSM
+// goroutine every few thousand Runs, for a guarantee (the file's size
+// survives power loss) that an unsynced file does not need, since it is
+// not trusted after a reboot anyway (DESIGN.md, "Durability"). The file
+// then grows as commits write past its end.
 func openBolt(path string, noSync bool, mmapSize int) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         5 * time.Second,
 		NoSync:          noSync,
+		NoGrowSync:      noSync,
 		NoFreelistSync:  true,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: mmapSize,
@@ -380,7 +388,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		written := map[string]*apis.Run{} // Runs this batch wrote (nil: evict), for f.runs
 		var rejected []RejectedEntry
 		err := f.db.Update(func(tx *bolt.Tx) error {
-			fills := pageFills{}
+			bt := newBatchTx()
 			for i, l := range logs {
 				if l.Index <= last {
 					continue
@@ -394,7 +402,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 					// After a handler panicked, the batch is applied
 					// again from the bytes: a handler that panicked
 					// half-way may have left a decoded command modified.
-					resp, r, err := f.applyCommand(tx, l, fills, &events, &schedEvents, written, poisoned == nil)
+					resp, r, err := f.applyCommand(tx, l, bt, &events, &schedEvents, written, poisoned == nil)
 					if err != nil {
 						return err // a handler panicked: roll back and try again
 					}
@@ -468,11 +476,11 @@ func (e entryError) Error() string { return e.err.Error() }
 // Apply response, or the rejection of an entry that does not decode or
 // validate, or a *handlerPanic error when the handler panicked. Local
 // storage failures (fatalError) keep panicking.
-func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, fills pageFills, events *[]watchEvent, schedEvents *[]scheduleEvent, written map[string]*apis.Run, usePrepared bool) (resp any, rej *RejectedEntry, err error) {
+func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, bt batchTx, events *[]watchEvent, schedEvents *[]scheduleEvent, written map[string]*apis.Run, usePrepared bool) (resp any, rej *RejectedEntry, err error) {
 	if usePrepared && len(l.Data) > 0 {
 		if v, ok := f.proposed.Load(&l.Data[0]); ok {
 			// Decoded and validated by checkProposal from these bytes.
-			return f.applyDecoded(tx, l, fills, cmdType(l.Data[0]), v, events, schedEvents, written)
+			return f.applyDecoded(tx, l, bt, cmdType(l.Data[0]), v, events, schedEvents, written)
 		}
 	}
 	t, v, derr := decodeCommand(l.Data)
@@ -489,11 +497,11 @@ func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log, fills pageFills, events *[]
 	if verr := validateCommand(v); verr != nil {
 		return nil, newRejection(l.Index, t, RejectInvalid, verr), nil
 	}
-	return f.applyDecoded(tx, l, fills, t, v, events, schedEvents, written)
+	return f.applyDecoded(tx, l, bt, t, v, events, schedEvents, written)
 }
 
 // applyDecoded applies a decoded and validated command; see applyCommand.
-func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, fills pageFills, t cmdType, v any, events *[]watchEvent, schedEvents *[]scheduleEvent, written map[string]*apis.Run) (resp any, rej *RejectedEntry, err error) {
+func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, bt batchTx, t cmdType, v any, events *[]watchEvent, schedEvents *[]scheduleEvent, written map[string]*apis.Run) (resp any, rej *RejectedEntry, err error) {
 	defer func() {
 		p := recover()
 		if p == nil {
@@ -509,7 +517,7 @@ func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, fills pageFills, t cmdType,
 		resp, rej = nil, nil
 		err = &handlerPanic{entry: *newRejection(l.Index, t, reason, panicError(p)), stack: string(debug.Stack())}
 	}()
-	a := applier{tx: tx, fills: fills, index: l.Index, events: events, schedEvents: schedEvents, written: written, cache: f.runs}
+	a := applier{tx: tx, fills: bt.fills, reads: bt.reads, index: l.Index, events: events, schedEvents: schedEvents, written: written, cache: f.runs}
 	r := f.handle(&a, v)
 	var inv *invalidEntry
 	if errors.As(r.Err, &inv) {
@@ -600,6 +608,7 @@ func (a *applier) dispatch(v any) result {
 type applier struct {
 	tx          *bolt.Tx
 	fills       pageFills // the batch's, shared by its entries
+	reads       txReads   // the batch's
 	index       uint64
 	events      *[]watchEvent
 	schedEvents *[]scheduleEvent
@@ -615,7 +624,7 @@ type applier struct {
 
 func (a *applier) put(bucket, key, val []byte) {
 	b := a.tx.Bucket(bucket)
-	a.fills.note(b, key)
+	a.fills.note(b, key, a.reads)
 	if err := b.Put(key, val); err != nil {
 		a.writeFailed("put", bucket, key, err)
 	}
@@ -657,8 +666,21 @@ func (a *applier) writeFailed(op string, bucket, key []byte, err error) {
 	panic(fatalError{fmt.Errorf("raftstore: %w", err)})
 }
 
+// get is the value of key in bucket, nil when there is none.
+func (a *applier) get(bucket, key []byte) []byte {
+	return a.reads.get(a.tx.Bucket(bucket), key)
+}
+
+// delIfPresent deletes key from bucket, if it is there. bbolt's Delete of
+// an absent key writes nothing either, but costs a cursor of its own.
+func (a *applier) delIfPresent(bucket, key []byte) {
+	if a.reads.has(a.tx.Bucket(bucket), key) {
+		a.del(bucket, key)
+	}
+}
+
 func (a *applier) getJSON(bucket, key []byte, v any) bool {
-	b := a.tx.Bucket(bucket).Get(key)
+	b := a.get(bucket, key)
 	if b == nil {
 		return false
 	}

@@ -29,7 +29,7 @@ func (a *applier) applyApplyRuns(c *applyRunsCmd) result {
 }
 
 func (a *applier) applyOp(op *applyOp) result {
-	raw := a.tx.Bucket(bucketRuns).Get([]byte(op.Name))
+	raw := a.get(bucketRuns, []byte(op.Name))
 	var cur *apis.Run
 	if raw != nil {
 		cur = &apis.Run{}
@@ -53,8 +53,8 @@ func (a *applier) applyOp(op *applyOp) result {
 			return result{Err: err}
 		}
 		// Leftovers of an earlier Run of the same name must not become this one's.
-		a.del(bucketAttempts, []byte(op.Name))
-		a.del(bucketEvents, []byte(op.Name))
+		a.delIfPresent(bucketAttempts, []byte(op.Name))
+		a.delIfPresent(bucketEvents, []byte(op.Name))
 		b := a.storeRun(&run)
 		a.emit(apis.Added, &run, b)
 		return result{Run: &run, JSON: b, Outcome: ApplyCreated}

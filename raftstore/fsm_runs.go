@@ -81,8 +81,8 @@ func (a *applier) applyCreateRun(c *createRunCmd) result {
 		return result{Err: err}
 	}
 	// Leftovers of an earlier Run of the same name must not become this one's.
-	a.del(bucketAttempts, []byte(name))
-	a.del(bucketEvents, []byte(name))
+	a.delIfPresent(bucketAttempts, []byte(name))
+	a.delIfPresent(bucketEvents, []byte(name))
 	a.emit(apis.Added, &run, a.putRun(&run))
 	return result{Run: &run}
 }
@@ -290,7 +290,7 @@ func (a *applier) applyAppendEvents(c *appendEventsCmd) result {
 		list, ok := lists[rec.Run]
 		if !ok {
 			key := []byte(rec.Run)
-			if a.tx.Bucket(bucketRuns).Get(key) == nil {
+			if a.get(bucketRuns, key) == nil {
 				gone[rec.Run] = true
 				continue
 			}

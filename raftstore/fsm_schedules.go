@@ -73,7 +73,7 @@ func (a *applier) applyCreateSchedule(c *createScheduleCmd) result {
 	if a.getSchedule(name) != nil {
 		return result{Err: fmt.Errorf("schedule %q: %w", name, apis.ErrAlreadyExists)}
 	}
-	a.del(bucketScheduleEvents, []byte(name)) // an earlier Schedule's
+	a.delIfPresent(bucketScheduleEvents, []byte(name)) // an earlier Schedule's
 	a.putSchedule(&s)
 	a.emitSchedule(apis.Added, &s)
 	return result{Schedule: &s}
@@ -178,8 +178,8 @@ func (a *applier) applyFireSchedule(c *fireScheduleCmd, markReplaced bool) resul
 	}
 	for i := range runs {
 		run := &runs[i]
-		a.del(bucketAttempts, []byte(run.Metadata.Name))
-		a.del(bucketEvents, []byte(run.Metadata.Name))
+		a.delIfPresent(bucketAttempts, []byte(run.Metadata.Name))
+		a.delIfPresent(bucketEvents, []byte(run.Metadata.Name))
 		a.emit(apis.Added, run, a.putRun(run))
 	}
 	if len(c.Events) > 0 {

@@ -33,20 +33,20 @@ const (
 // key, false once one did not.
 type pageFills map[*bolt.Bucket]bool
 
-// note records a put of key into b, before the put.
-func (p pageFills) note(b *bolt.Bucket, key []byte) {
+// note records a put of key into b, before the put; r reads b.
+func (p pageFills) note(b *bolt.Bucket, key []byte, r txReads) {
 	appendOnly, seen := p[b]
 	if seen && !appendOnly {
 		return // decided for this transaction
 	}
-	last, _ := b.Cursor().Last()
+	last := r.last(b)
 	switch {
 	case last == nil || bytes.Compare(key, last) > 0:
 		if !seen {
 			p[b] = true
 			b.FillPercent = appendFill
 		}
-	case bytes.Equal(key, last) || b.Get(key) != nil:
+	case bytes.Equal(key, last) || r.get(b, key) != nil:
 		if !seen {
 			b.FillPercent = otherFill // an overwrite: not an insert either way
 		}
