@@ -161,6 +161,11 @@ heap_allocs() {
   echo "$o $b"
 }
 
+# commit_index N: node N's Raft commit index.
+commit_index() {
+  curl -fs "http://127.0.0.1:2${1}190/api/v1/cluster" | sed -n 's/.*"commitIndex":\([0-9]*\).*/\1/p'
+}
+
 # leader_index prints 1, 2 or 3: the node the cluster agrees leads.
 leader_index() {
   local id
@@ -217,9 +222,9 @@ for w in $WRITERS; do
     start_sprint "$bin" "$([[ $PROFILE == "$w" ]] && echo 1 || echo 0)"
     if [[ $PROFILE == "$w" ]]; then profile "$tag" "$w" & prof=$!; fi
     lead=$(leader_index)
-    a0=$(heap_allocs) t0=$(cpu_ticks "${node_pids[@]}") l0=$(cpu_ticks "${node_pids[lead]}")
+    a0=$(heap_allocs) t0=$(cpu_ticks "${node_pids[@]}") l0=$(cpu_ticks "${node_pids[lead]}") c0=$(commit_index "$lead")
     r=$("$work/apibench" -endpoints "$endpoints_sprint" -writers "$w" -duration "$DURATION" -warmup 1s -batch "$BATCH" -prefix "$tag$w")
-    t1=$(cpu_ticks "${node_pids[@]}") l1=$(cpu_ticks "${node_pids[lead]}") a1=$(heap_allocs)
+    t1=$(cpu_ticks "${node_pids[@]}") l1=$(cpu_ticks "${node_pids[lead]}") a1=$(heap_allocs) c1=$(commit_index "$lead")
     if [[ $PROFILE == "$w" ]]; then wait "$prof" || true; fi
     stop_all
     # CPU per write: the three nodes' (and the leader's) user+system time
@@ -228,10 +233,12 @@ for w in $WRITERS; do
     n=$(sed -n 's/.* n=\([0-9]*\).*/\1/p' <<<"$r")
     # Heap allocations per write, the three nodes together (GC's work
     # follows them), measured the same way; unlike CPU time they do not
-    # depend on the machine's load.
+    # depend on the machine's load. Raft entries per write: the entries
+    # the leader committed over the point (warm-up and the controller's
+    # status writes included) per write measured.
     cpu=$(awk -v t=$((t1 - t0)) -v l=$((l1 - l0)) -v n="${n:-0}" -v hz="$(getconf CLK_TCK)" \
-      -v o=$((${a1% *} - ${a0% *})) -v b=$((${a1#* } - ${a0#* })) \
-      'BEGIN{if (n > 0) printf "cpu-ms/write=%.3f leader=%.3f allocs/write=%.0f KiB/write=%.1f", t*1000/hz/n, l*1000/hz/n, o/n, b/1024/n; else printf "cpu-ms/write=-"}')
+      -v o=$((${a1% *} - ${a0% *})) -v b=$((${a1#* } - ${a0#* })) -v e=$((${c1:-0} - ${c0:-0})) \
+      'BEGIN{if (n > 0) printf "cpu-ms/write=%.3f leader=%.3f allocs/write=%.0f KiB/write=%.1f entries/write=%.2f", t*1000/hz/n, l*1000/hz/n, o/n, b/1024/n, e/n; else printf "cpu-ms/write=-"}')
     echo "$r ratio=$(awk -v a="$(ops "$r")" -v b="$(ops "$e")" 'BEGIN{if (b > 0) printf "%.2f", a/b; else printf "-"}') $cpu [$tag] (load $(cut -d' ' -f1 /proc/loadavg))"
   done
 done
