@@ -146,6 +146,10 @@ type fsm struct {
 	// runs holds the decoded Runs written last, for GetRun (runcache.go).
 	runs *runCache
 
+	// memberList caches the members bucket (members_cache.go); batchTx
+	// tells ApplyBatch when an entry wrote it.
+	memberList memberCache
+
 	// trusted reports whether the file was found complete on open: closed
 	// cleanly, or last opened during this boot (so the kernel holds every
 	// write even without fsync). See DESIGN.md.
@@ -296,6 +300,7 @@ func (f *fsm) wipe() error {
 	}
 	f.applied.Store(0)
 	f.appliedTerm.Store(0)
+	f.memberList.changed()
 	f.deps.reset()
 	f.runs.reset()
 	f.hub.reset(0, nil)
@@ -387,8 +392,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		var schedEvents []scheduleEvent
 		written := map[string]*apis.Run{} // Runs this batch wrote (nil: evict), for f.runs
 		var rejected []RejectedEntry
+		membersWritten := false
 		err := f.db.Update(func(tx *bolt.Tx) error {
-			bt := newBatchTx()
+			bt := newBatchTx(&membersWritten)
 			for i, l := range logs {
 				if l.Index <= last {
 					continue
@@ -438,6 +444,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			f.metrics.rejected.WithLabelValues(r.Reason).Inc()
 			f.logger.Error("rejected raft entry: applied as a no-op on every replica",
 				"index", r.Index, "type", r.Type, "reason", r.Reason, "err", r.Message)
+		}
+		if membersWritten {
+			f.memberList.changed()
 		}
 		if maxIdx > 0 {
 			f.runs.apply(written) // before the applied index says these writes are in
@@ -517,7 +526,7 @@ func (f *fsm) applyDecoded(tx *bolt.Tx, l *raft.Log, bt batchTx, t cmdType, v an
 		resp, rej = nil, nil
 		err = &handlerPanic{entry: *newRejection(l.Index, t, reason, panicError(p)), stack: string(debug.Stack())}
 	}()
-	a := applier{tx: tx, fills: bt.fills, reads: bt.reads, index: l.Index, events: events, schedEvents: schedEvents, written: written, cache: f.runs}
+	a := applier{tx: tx, fills: bt.fills, reads: bt.reads, membersWritten: bt.membersWritten, index: l.Index, events: events, schedEvents: schedEvents, written: written, cache: f.runs}
 	r := f.handle(&a, v)
 	var inv *invalidEntry
 	if errors.As(r.Err, &inv) {
@@ -568,9 +577,11 @@ func (a *applier) dispatch(v any) result {
 		return result{}
 	case *setMemberCmd:
 		a.putJSON(bucketMembers, []byte(c.Member.ID), c.Member)
+		*a.membersWritten = true
 		return result{}
 	case *removeMemberCmd:
 		a.del(bucketMembers, []byte(c.ID))
+		*a.membersWritten = true
 		return result{}
 	case *applyRunsCmd:
 		return a.applyApplyRuns(c)
@@ -606,12 +617,15 @@ func (a *applier) dispatch(v any) result {
 
 // applier applies one entry inside the batch's transaction.
 type applier struct {
-	tx          *bolt.Tx
-	fills       pageFills // the batch's, shared by its entries
-	reads       txReads   // the batch's
-	index       uint64
-	events      *[]watchEvent
-	schedEvents *[]scheduleEvent
+	tx    *bolt.Tx
+	fills pageFills // the batch's, shared by its entries
+	reads txReads   // the batch's
+	// membersWritten is the batch's: set when an entry writes the
+	// members bucket.
+	membersWritten *bool
+	index          uint64
+	events         *[]watchEvent
+	schedEvents    *[]scheduleEvent
 	// written: the Runs the batch stored, by name, for the FSM's run
 	// cache; nil for a name written or deleted without its decoded Run.
 	written map[string]*apis.Run

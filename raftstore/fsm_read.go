@@ -214,6 +214,11 @@ func (f *fsm) frameworkID() (string, error) {
 }
 
 func (f *fsm) members() (map[string]Member, error) {
+	return f.memberList.get(f.readMembers)
+}
+
+// readMembers reads the members bucket.
+func (f *fsm) readMembers() (map[string]Member, error) {
 	out := map[string]Member{}
 	err := f.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMembers).ForEach(func(k, v []byte) error {

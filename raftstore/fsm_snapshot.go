@@ -165,6 +165,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		panic(fmt.Sprintf("raftstore: restore: reopen: %v", err))
 	}
 	f.db = db
+	f.memberList.changed()
 	if err := db.View(f.deps.rebuild); err != nil {
 		// verifyBoltFile passed, so every Run decodes unless the
 		// snapshot's leader stored one that does not: no state to trust.

@@ -10,10 +10,13 @@ import (
 type batchTx struct {
 	fills pageFills
 	reads txReads
+	// membersWritten is set when an entry writes the members bucket, so
+	// that ApplyBatch drops the cached member list after the commit.
+	membersWritten *bool
 }
 
-func newBatchTx() batchTx {
-	return batchTx{fills: pageFills{}, reads: txReads{}}
+func newBatchTx(membersWritten *bool) batchTx {
+	return batchTx{fills: pageFills{}, reads: txReads{}, membersWritten: membersWritten}
 }
 
 // txReads serves a transaction's point reads through one cursor per
