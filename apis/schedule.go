@@ -534,3 +534,23 @@ type ScheduleEventRecord struct {
 	Schedule string   `json:"schedule"`
 	Event    RunEvent `json:"event"`
 }
+
+// ValidateCancelReasonWrite checks a user's write of a Run (cur: the
+// stored Run, nil for a create) against AnnotationCancelReason. Only the
+// store sets it, in the entry of a Replace firing, on the Runs that firing
+// cancels, and the controller reports the kill of a Run that carries it as
+// Replaced rather than Cancelled: a user who set it would make a cancel
+// read as a Schedule's. A Run read and applied again, carrying the stored
+// value unchanged, passes.
+func ValidateCancelReasonWrite(run, cur *Run) ErrorList {
+	v, set := run.Metadata.Annotations[AnnotationCancelReason]
+	if !set {
+		return nil
+	}
+	if cur != nil {
+		if stored, ok := cur.Metadata.Annotations[AnnotationCancelReason]; ok && stored == v {
+			return nil
+		}
+	}
+	return ErrorList{fieldErr("metadata.annotations["+AnnotationCancelReason+"]", "reserved: the server sets it on the Runs a Replace firing cancels")}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -43,9 +44,20 @@ func (s *Server) decideApply(desired *apis.Run, createOnly bool) func(cur *apis.
 		apis.SetDefaults(&d)
 		// Server-set metadata comes from the stored object; the rest from
 		// the manifest.
+		if err := invalid(name, apis.ValidateCancelReasonWrite(&d, cur)); err != nil {
+			return nil, err
+		}
 		next := *cur
 		next.Metadata.Labels = d.Metadata.Labels
 		next.Metadata.Annotations = d.Metadata.Annotations
+		if mark, ok := cur.Metadata.Annotations[apis.AnnotationCancelReason]; ok {
+			// The store's mark stays when a manifest leaves it out.
+			next.Metadata.Annotations = maps.Clone(d.Metadata.Annotations)
+			if next.Metadata.Annotations == nil {
+				next.Metadata.Annotations = map[string]string{}
+			}
+			next.Metadata.Annotations[apis.AnnotationCancelReason] = mark
+		}
 		next.Spec = d.Spec
 		if err := invalid(name, apis.ValidateRunUpdate(&next, cur)); err != nil {
 			return nil, err

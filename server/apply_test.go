@@ -173,3 +173,60 @@ func TestRaftstore_ApplyListIsOneEntry(t *testing.T) {
 		assert.Equal(t, client.Unchanged, r.Result)
 	}
 }
+
+// TestApply_CancelReasonIsTheServers: sprint/cancel-reason is set by the
+// store on the Runs a Replace firing cancels; a user may not set it, nor
+// change or drop it, but may apply a marked Run again as it was read.
+func TestApply_CancelReasonIsTheServers(t *testing.T) {
+	t.Parallel()
+	srv := start(t, server.Config{})
+	mark := func(v string) func(*apis.Run) {
+		return func(r *apis.Run) {
+			r.Metadata.Annotations = map[string]string{apis.AnnotationCancelReason: v, "note": "x"}
+		}
+	}
+	marked := &apis.Run{Metadata: apis.ObjectMeta{Name: "marked", Labels: map[string]string{"team": "data"}}, Spec: apis.RunSpec{Command: "echo hello", Cpus: 0.5, Mem: 64}}
+	mark(apis.ReasonReplaced)(marked)
+	apis.SetDefaults(marked)
+	_, err := srv.Store.CreateRun(t.Context(), marked) // as the store's Replace firing leaves it
+	require.NoError(t, err)
+	mustCreate(t, srv, "plain")
+
+	field := "metadata.annotations[" + apis.AnnotationCancelReason + "]"
+	for _, tc := range []struct {
+		name, method, path, body string
+		code                     int
+	}{
+		{"create with it", "POST", "/api/v1/runs", runJSON("new", mark(apis.ReasonReplaced)), http.StatusUnprocessableEntity},
+		{"apply a new Run with it", "PUT", "/api/v1/runs/new2", runJSON("new2", mark(apis.ReasonReplaced)), http.StatusUnprocessableEntity},
+		{"add it to a stored Run", "PUT", "/api/v1/runs/plain", runJSON("plain", mark(apis.ReasonReplaced)), http.StatusUnprocessableEntity},
+		{"change it", "PUT", "/api/v1/runs/marked", runJSON("marked", mark("Cancelled")), http.StatusUnprocessableEntity},
+		{"apply again as read", "PUT", "/api/v1/runs/marked", runJSON("marked", mark(apis.ReasonReplaced), func(r *apis.Run) { r.Metadata.Labels["tier"] = "1" }), http.StatusOK},
+		{"leave it out", "PUT", "/api/v1/runs/marked", runJSON("marked", func(r *apis.Run) { r.Metadata.Labels["tier"] = "2" }), http.StatusOK},
+		{"in a RunList", "POST", "/api/v1/runs:apply", runList(runJSON("plain", mark(apis.ReasonReplaced))), http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := call(t, tc.method, srv.URL+tc.path, tc.body)
+			require.Equal(t, tc.code, r.code, "body: %s", r.body)
+			switch {
+			case tc.code == http.StatusUnprocessableEntity:
+				st := r.status(t)
+				require.NotNil(t, st.Details)
+				require.NotEmpty(t, st.Details.Causes)
+				assert.Equal(t, field, st.Details.Causes[0].Field)
+			case tc.path == "/api/v1/runs:apply":
+				var out apis.RunApplyList
+				require.NoError(t, json.Unmarshal(r.body, &out))
+				require.Len(t, out.Items, 1)
+				require.NotNil(t, out.Items[0].Error)
+				assert.Contains(t, out.Items[0].Error.Message, field)
+			}
+			for _, name := range []string{"marked", "plain"} {
+				got := call(t, "GET", srv.URL+"/api/v1/runs/"+name, "")
+				require.Equal(t, http.StatusOK, got.code)
+				want := map[string]string{"marked": apis.ReasonReplaced}[name]
+				assert.Equal(t, want, got.run(t).Metadata.Annotations[apis.AnnotationCancelReason], "%s keeps its mark, or has none", name)
+			}
+		})
+	}
+}

@@ -125,6 +125,9 @@ func (s *Server) prepareNew(run *apis.Run) error {
 	if err := invalid(run.Metadata.Name, apis.ValidateRun(run)); err != nil {
 		return err
 	}
+	if err := invalid(run.Metadata.Name, apis.ValidateCancelReasonWrite(run, nil)); err != nil {
+		return err
+	}
 	return s.policy.AdmitRun(run)
 }
 
